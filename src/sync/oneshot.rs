@@ -1,0 +1,171 @@
+//! The completion cell behind every `JoinHandle`: one value, sent once,
+//! received by a blocking wait or by a `Future`.
+//!
+//! ```text
+//!   EMPTY ──receiver registers──► WAITING(thread | waker) ──┐
+//!     │                               │   (re-register:     │
+//!     │                               │    replace waker)   │
+//!     ├──── send(v) ──────────────────┴──────────► READY(v) ─── receive ──► TAKEN
+//!     └──── sender dropped unsent ────────────────► CLOSED ──── receive ──► (None)
+//! ```
+//!
+//! Rules:
+//!
+//! 1. The state lives behind one mutex, so every transition is atomic and
+//!    the picture above is the whole protocol: no ordering argument needed.
+//! 2. `send` and the sender's drop are the only ways out of EMPTY/WAITING
+//!    towards READY/CLOSED, and a sender sends at most once (it is consumed),
+//!    so there is exactly one outcome.
+//! 3. Whoever moves the state to READY or CLOSED wakes the registered
+//!    waiter *after* releasing the lock (a waker may re-enter the cell).
+//! 4. A receiver that is dropped never blocks the sender: the value is
+//!    dropped with the cell.
+//!
+//! The loom model `loom-tests/sync_oneshot.rs` checks a send racing a
+//! blocking wait and a poll.
+
+use std::task::{Context, Poll, Waker};
+
+use super::{Arc, Condvar, Mutex};
+
+enum State<T> {
+    Empty,
+    /// A blocked thread waits on the condvar.
+    WaitingThread,
+    /// A task waits; this waker is woken on completion.
+    WaitingTask(Waker),
+    Ready(T),
+    Taken,
+    Closed,
+}
+
+struct Inner<T> {
+    state: Mutex<State<T>>,
+    condvar: Condvar,
+}
+
+/// The sending half: consumed by [`Sender::send`]; dropping it unsent closes.
+pub(crate) struct Sender<T> {
+    inner: Option<Arc<Inner<T>>>,
+}
+
+/// The receiving half.
+pub(crate) struct Receiver<T> {
+    inner: Arc<Inner<T>>,
+}
+
+/// A new channel.
+pub(crate) fn channel<T>() -> (Sender<T>, Receiver<T>) {
+    let inner = Arc::new(Inner {
+        state: Mutex::new(State::Empty),
+        condvar: Condvar::new(),
+    });
+    (
+        Sender {
+            inner: Some(inner.clone()),
+        },
+        Receiver { inner },
+    )
+}
+
+impl<T> Sender<T> {
+    /// Complete the cell with `value` (rule 2).
+    pub(crate) fn send(mut self, value: T) {
+        if let Some(inner) = self.inner.take() {
+            inner.complete(State::Ready(value));
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            inner.complete(State::Closed);
+        }
+    }
+}
+
+impl<T> Inner<T> {
+    fn complete(&self, outcome: State<T>) {
+        let previous = std::mem::replace(&mut *super::lock(&self.state), outcome);
+        // Rule 3: the lock is released (the guard above was a temporary).
+        match previous {
+            State::Empty => {}
+            State::WaitingThread => self.condvar.notify_all(),
+            State::WaitingTask(waker) => waker.wake(),
+            State::Ready(_) | State::Taken | State::Closed => {
+                unreachable!("oneshot completed twice")
+            }
+        }
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Whether the outcome is there (READY or CLOSED).
+    pub(crate) fn is_complete(&self) -> bool {
+        matches!(
+            *super::lock(&self.inner.state),
+            State::Ready(_) | State::Closed
+        )
+    }
+
+    /// Take the outcome if it is there: `Some(Some(v))` sent, `Some(None)`
+    /// closed unsent, `None` not yet.
+    pub(crate) fn try_receive(&mut self) -> Option<Option<T>> {
+        let mut state = super::lock(&self.inner.state);
+        match std::mem::replace(&mut *state, State::Taken) {
+            State::Ready(value) => Some(Some(value)),
+            State::Closed => {
+                *state = State::Closed;
+                Some(None)
+            }
+            State::Taken => panic!("oneshot outcome received twice"),
+            waiting => {
+                *state = waiting;
+                None
+            }
+        }
+    }
+
+    /// Block the calling thread until the outcome is there; `None` if closed.
+    pub(crate) fn receive_blocking(&mut self) -> Option<T> {
+        let mut state = super::lock(&self.inner.state);
+        loop {
+            match std::mem::replace(&mut *state, State::WaitingThread) {
+                State::Ready(value) => {
+                    *state = State::Taken;
+                    return Some(value);
+                }
+                State::Closed => {
+                    *state = State::Closed;
+                    return None;
+                }
+                State::Taken => panic!("oneshot outcome received twice"),
+                State::Empty | State::WaitingThread | State::WaitingTask(_) => {
+                    state = super::wait(&self.inner.condvar, state);
+                }
+            }
+        }
+    }
+
+    /// Poll for the outcome, registering `cx`'s waker if it is not there.
+    pub(crate) fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let mut state = super::lock(&self.inner.state);
+        match std::mem::replace(&mut *state, State::Taken) {
+            State::Ready(value) => Poll::Ready(Some(value)),
+            State::Closed => {
+                *state = State::Closed;
+                Poll::Ready(None)
+            }
+            State::Taken => panic!("oneshot polled after completion"),
+            State::WaitingTask(waker) if waker.will_wake(cx.waker()) => {
+                *state = State::WaitingTask(waker);
+                Poll::Pending
+            }
+            State::Empty | State::WaitingThread | State::WaitingTask(_) => {
+                *state = State::WaitingTask(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The thread pool's errors: opaque structs with a private kind and
+//! predicates, so kinds can be added without breaking callers.
+
+use std::any::Any;
+use std::fmt;
+use std::io;
+
+/// Why a [`ThreadPool`](super::ThreadPool) could not be built.
+#[derive(Debug)]
+pub struct BuildError {
+    kind: BuildErrorKind,
+}
+
+#[derive(Debug)]
+enum BuildErrorKind {
+    ZeroThreads,
+    Spawn { index: usize, source: io::Error },
+    ForkHandler(io::Error),
+    NoCoreIds,
+}
+
+impl BuildError {
+    pub(crate) fn zero_threads() -> Self {
+        BuildError {
+            kind: BuildErrorKind::ZeroThreads,
+        }
+    }
+    pub(crate) fn spawn(index: usize, source: io::Error) -> Self {
+        BuildError {
+            kind: BuildErrorKind::Spawn { index, source },
+        }
+    }
+    pub(crate) fn fork_handler(source: io::Error) -> Self {
+        BuildError {
+            kind: BuildErrorKind::ForkHandler(source),
+        }
+    }
+    pub(crate) fn no_core_ids() -> Self {
+        BuildError {
+            kind: BuildErrorKind::NoCoreIds,
+        }
+    }
+
+    /// The configuration asked for zero threads.
+    pub fn is_zero_threads(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::ZeroThreads)
+    }
+
+    /// The system refused to start a worker thread.
+    pub fn is_spawn_failure(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::Spawn { .. })
+    }
+
+    /// Pinning was asked for but the system did not tell which cores exist.
+    pub fn is_pinning_unavailable(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::NoCoreIds)
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            BuildErrorKind::ZeroThreads => write!(f, "a thread pool needs at least one thread"),
+            BuildErrorKind::Spawn { index, source } => {
+                write!(f, "could not start worker thread {index}: {source}")
+            }
+            BuildErrorKind::ForkHandler(source) => {
+                write!(f, "could not install the fork handler: {source}")
+            }
+            BuildErrorKind::NoCoreIds => {
+                write!(
+                    f,
+                    "pinning asked for, but the system's core ids are unavailable"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            BuildErrorKind::Spawn { source, .. } | BuildErrorKind::ForkHandler(source) => {
+                Some(source)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Why a call into a pool could not run.
+#[derive(Debug)]
+pub struct PoolError {
+    kind: PoolErrorKind,
+}
+
+#[derive(Debug)]
+enum PoolErrorKind {
+    Forked,
+}
+
+impl PoolError {
+    pub(crate) fn forked() -> Self {
+        PoolError {
+            kind: PoolErrorKind::Forked,
+        }
+    }
+
+    /// The pool was built in a parent process: this is a forked child, where
+    /// its threads do not exist.
+    pub fn is_forked(&self) -> bool {
+        matches!(self.kind, PoolErrorKind::Forked)
+    }
+}
+
+impl fmt::Display for PoolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            PoolErrorKind::Forked => write!(
+                f,
+                "the thread pool was built before this process was forked; its threads do not exist here"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PoolError {}
+
+/// Why a spawned job gave no value.
+pub struct JoinError {
+    kind: JoinErrorKind,
+}
+
+enum JoinErrorKind {
+    Panicked {
+        message: String,
+        payload: Box<dyn Any + Send>,
+    },
+    Cancelled,
+    PoolUnavailable,
+}
+
+// SAFETY: the only non-Sync part is the panic payload, which no `&JoinError`
+// method ever touches: it is reachable only by value through `into_panic`.
+// (The message is copied out of it when the error is made.)
+unsafe impl Sync for JoinError {}
+
+impl JoinError {
+    pub(crate) fn panicked(payload: Box<dyn Any + Send>) -> Self {
+        let message = super::scope::panic_message(&*payload).to_owned();
+        JoinError {
+            kind: JoinErrorKind::Panicked { message, payload },
+        }
+    }
+    pub(crate) fn cancelled() -> Self {
+        JoinError {
+            kind: JoinErrorKind::Cancelled,
+        }
+    }
+    pub(crate) fn pool_unavailable() -> Self {
+        JoinError {
+            kind: JoinErrorKind::PoolUnavailable,
+        }
+    }
+
+    /// The job panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.kind, JoinErrorKind::Panicked { .. })
+    }
+
+    /// The job was dropped without running.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.kind, JoinErrorKind::Cancelled)
+    }
+
+    /// The job's pool has no threads in this process (a forked child).
+    pub fn is_pool_unavailable(&self) -> bool {
+        matches!(self.kind, JoinErrorKind::PoolUnavailable)
+    }
+
+    /// The panic message, if the job panicked with a string.
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.kind {
+            JoinErrorKind::Panicked { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// The panic payload, to re-raise with `std::panic::resume_unwind`;
+    /// `Err(self)` if the job did not panic.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
+        match self.kind {
+            JoinErrorKind::Panicked { payload, .. } => Ok(payload),
+            kind => Err(JoinError { kind }),
+        }
+    }
+
+    /// The panic payload.
+    ///
+    /// # Panics
+    ///
+    /// If the job did not panic (check [`is_panic`](Self::is_panic)).
+    pub fn into_panic(self) -> Box<dyn Any + Send> {
+        self.try_into_panic().unwrap_or_else(|error| {
+            panic!("JoinError::into_panic on an error that is not a panic: {error}")
+        })
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            JoinErrorKind::Panicked { message, .. } => write!(f, "the job panicked: {message}"),
+            JoinErrorKind::Cancelled => write!(f, "the job was dropped without running"),
+            JoinErrorKind::PoolUnavailable => write!(
+                f,
+                "the job's thread pool has no threads in this process (it was built before a fork)"
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JoinError({self})")
+    }
+}
+
+impl std::error::Error for JoinError {}

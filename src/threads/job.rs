@@ -1,0 +1,239 @@
+//! Jobs: a unit of work as the deques carry it.
+//!
+//! A deque holds [`JobRef`]s: a type-erased pointer to a job plus the
+//! function that runs it. Two kinds of job sit behind the pointer:
+//!
+//! | kind | lives | made by | completion |
+//! |---|---|---|---|
+//! | [`StackJob`] | in the stack frame of the thread that waits for it | `join`'s second half, `install` | result stored in the job, then its latch set |
+//! | [`HeapJob`] | in a `Box`, owned by the `JobRef` | `scope` and `spawn` | the closure itself reports (scope counter, oneshot) |
+//!
+//! Rules (the SAFETY comments of the threads room cite them as "job rule N"):
+//!
+//! 1. **Executed exactly once.** A `JobRef` is not `Clone`; the only ways to
+//!    consume it are [`JobRef::execute`] and, for a `StackJob` its owner
+//!    takes back, dropping the `JobRef` and running the closure inline. A job
+//!    is never both executed and run inline: the owner runs inline only a job
+//!    it popped back from its own deque, or one it never published.
+//! 2. **A StackJob outlives its execution.** The thread that owns the stack
+//!    frame does not return from it until the job's latch is set (or until
+//!    it has taken the job back unexecuted), so the pointer in a `JobRef` to
+//!    a `StackJob` stays valid while any thread may execute it.
+//! 3. **After the latch is set, the job is gone.** Setting the latch is the
+//!    last thing an executing thread does with a `StackJob`: the owner may
+//!    return and free the frame at that instant (see `latch.rs`, rule 3).
+//! 4. **Results travel with the latch.** The result is written before the
+//!    latch is set with Release, and read after the latch is observed set
+//!    with Acquire; no other synchronisation guards the result cell.
+//! 5. **Lineage outlives its jobs.** A job's `lineage` points at a
+//!    [`Lineage`] node in the stack frame of the job that was executing when
+//!    it was created. That creator waits (join, scope) for every job it
+//!    creates with a lineage, so the node lives as long as any such job is
+//!    pending. `spawn`ed jobs outlive their creator and carry no lineage.
+
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
+
+use super::latch::Latch;
+use crate::sync::cell::UnsafeCell;
+
+/// A node in the chain "which executing job created this job", used by the
+/// restricted wait policies (see `wait_policy.rs`) to tell whether a job
+/// descends from the one a thread waits for.
+#[derive(Debug)]
+pub(crate) struct Lineage {
+    /// Identity of the job or scope this node stands for.
+    pub(crate) id: *const (),
+    /// The node of the job that created it, or null for a root.
+    pub(crate) parent: *const Lineage,
+}
+
+impl Lineage {
+    /// Whether the chain starting at `node` passes through a node with `id`.
+    ///
+    /// # Safety
+    ///
+    /// Every node on the chain must be alive (job rule 5 guarantees it for
+    /// the lineage of a job that is pending).
+    pub(crate) unsafe fn descends_from(mut node: *const Lineage, id: *const ()) -> bool {
+        while !node.is_null() {
+            // SAFETY: the caller guarantees the chain is alive (job rule 5).
+            let current = unsafe { &*node };
+            if current.id == id {
+                return true;
+            }
+            node = current.parent;
+        }
+        false
+    }
+}
+
+/// A type-erased, owning reference to a job (job rule 1).
+#[derive(Debug)]
+pub(crate) struct JobRef {
+    data: *const (),
+    execute_fn: unsafe fn(*const ()),
+    lineage: *const Lineage,
+}
+
+// SAFETY: a JobRef is a pointer to a job whose closure is `Send` (the
+// constructors require it) and whose result and latch are built to be set
+// from another thread; moving the JobRef moves the right to execute it.
+unsafe impl Send for JobRef {}
+
+impl JobRef {
+    /// The job's identity: its address.
+    #[inline]
+    pub(crate) fn id(&self) -> *const () {
+        self.data
+    }
+
+    /// The lineage recorded when the job was made (null for a root).
+    #[inline]
+    pub(crate) fn lineage(&self) -> *const Lineage {
+        self.lineage
+    }
+
+    /// Run the job.
+    ///
+    /// # Safety
+    ///
+    /// The job behind the pointer must still be alive (job rule 2 for stack
+    /// jobs; a heap job is owned by this `JobRef`).
+    #[inline]
+    pub(crate) unsafe fn execute(self) {
+        // SAFETY: `execute_fn` was built for exactly this `data` (see the
+        // constructors), and the caller guarantees `data` is alive.
+        unsafe { (self.execute_fn)(self.data) }
+    }
+}
+
+/// The outcome of a job run on another thread.
+pub(crate) enum JobResult<R> {
+    None,
+    Ok(R),
+    Panic(Box<dyn Any + Send>),
+}
+
+impl<R> JobResult<R> {
+    fn call(func: impl FnOnce() -> R) -> Self {
+        match panic::catch_unwind(AssertUnwindSafe(func)) {
+            Ok(value) => JobResult::Ok(value),
+            Err(payload) => JobResult::Panic(payload),
+        }
+    }
+
+    /// The value, or the panic to re-raise.
+    pub(crate) fn into_result(self) -> std::thread::Result<R> {
+        match self {
+            JobResult::Ok(value) => Ok(value),
+            JobResult::Panic(payload) => Err(payload),
+            JobResult::None => unreachable!("job result read before the job ran (job rule 4)"),
+        }
+    }
+}
+
+/// A job in its waiter's stack frame.
+pub(crate) struct StackJob<L, F, R> {
+    pub(crate) latch: L,
+    func: UnsafeCell<Option<F>>,
+    result: UnsafeCell<JobResult<R>>,
+}
+
+impl<L: Latch, F: FnOnce() -> R + Send, R: Send> StackJob<L, F, R> {
+    pub(crate) fn new(func: F, latch: L) -> Self {
+        StackJob {
+            latch,
+            func: UnsafeCell::new(Some(func)),
+            result: UnsafeCell::new(JobResult::None),
+        }
+    }
+
+    /// A `JobRef` to this job.
+    ///
+    /// # Safety
+    ///
+    /// The caller keeps `self` alive and in place until the job has run and
+    /// its latch is set, or until the `JobRef` is known to be dropped
+    /// unexecuted (job rule 2).
+    #[inline]
+    pub(crate) unsafe fn as_job_ref(&self, lineage: *const Lineage) -> JobRef {
+        JobRef {
+            data: self as *const Self as *const (),
+            execute_fn: Self::execute,
+            lineage,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `this` points to a live `StackJob<L, F, R>` whose function was not
+    /// taken yet (job rules 1 and 2).
+    unsafe fn execute(this: *const ()) {
+        // SAFETY: built by `as_job_ref` from a `&Self`; alive by job rule 2.
+        let this = unsafe { &*(this as *const Self) };
+        // SAFETY: job rule 1: we are the only one to execute the job, and the
+        // owner does not touch `func` or `result` until the latch is set.
+        let func = this.func.with_mut(|f| unsafe { (*f).take() });
+        let func = func.expect("a stack job executed twice (job rule 1)");
+        let result = JobResult::call(func);
+        // SAFETY: as above; the owner reads `result` only after the latch is
+        // set (job rule 4).
+        this.result.with_mut(|r| unsafe { *r = result });
+        // SAFETY: `this.latch` is alive until this call makes the owner free
+        // it; `set` touches nothing of the job afterwards (job rule 3).
+        unsafe { L::set(&this.latch) };
+    }
+
+    /// Take the closure back to run it inline: the job was never published,
+    /// or its owner popped it back unexecuted (job rule 1).
+    pub(crate) fn take_func(&self) -> F {
+        // SAFETY: job rule 1: the job is not published or was taken back, so
+        // no other thread can reach `func`.
+        let func = self.func.with_mut(|f| unsafe { (*f).take() });
+        func.expect("a stack job run inline after it was executed (job rule 1)")
+    }
+
+    /// The result, once the latch is set (job rule 4).
+    pub(crate) fn into_result(self) -> std::thread::Result<R> {
+        self.result
+            .with_mut(|r| {
+                // SAFETY: we own `self`; the executing thread finished with the
+                // cell before setting the latch that our caller observed.
+                unsafe { std::mem::replace(&mut *r, JobResult::None) }
+            })
+            .into_result()
+    }
+}
+
+/// A boxed job that owns its closure; the closure reports its own outcome.
+pub(crate) struct HeapJob<F> {
+    func: F,
+}
+
+impl<F: FnOnce() + Send> HeapJob<F> {
+    /// Box `func` and return the owning `JobRef`.
+    ///
+    /// The closure may borrow data that is not `'static`; the caller then
+    /// guarantees that the job runs before that data dies (scope waits for
+    /// every job it spawned: job rule 5).
+    pub(crate) fn into_job_ref(func: F, lineage: *const Lineage) -> JobRef {
+        let boxed = Box::new(HeapJob { func });
+        JobRef {
+            data: Box::into_raw(boxed) as *const (),
+            execute_fn: Self::execute,
+            lineage,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `this` came from `Box::into_raw` in `into_job_ref` and is executed
+    /// once (job rule 1).
+    unsafe fn execute(this: *const ()) {
+        // SAFETY: the pointer came from `Box::into_raw` of the same type and
+        // job rule 1 says we are its only executor, so we own it.
+        let job = unsafe { Box::from_raw(this as *mut Self) };
+        (job.func)();
+    }
+}

@@ -1,0 +1,232 @@
+//! Latches: a one-way flag a thread waits on until another thread sets it.
+//!
+//! A pool worker that waits (for the stolen half of a `join`, for a scope's
+//! jobs) does not block: it keeps running other jobs and only falls asleep
+//! when there is nothing to do. Its latch therefore has to know whether its
+//! owner is asleep, so that the setter wakes it exactly when needed:
+//!
+//! ```text
+//!              owner: get_sleepy        owner: fall_asleep
+//!     UNSET ─────────────────────► SLEEPY ─────────────────► SLEEPING
+//!       ▲  ▲        owner: wake_up   │                          │
+//!       │  └─────────────────────────┘ (back to work)           │
+//!       └────────────────────────────────── owner: wake_up ─────┘
+//!
+//!     any state ── setter: swap(SET) ──► SET   (final; if the swap saw
+//!                                               SLEEPING the setter wakes
+//!                                               the owner)
+//! ```
+//!
+//! Rules:
+//!
+//! 1. Only the owner moves the latch between UNSET, SLEEPY and SLEEPING, each
+//!    time with a CAS that fails if the latch was SET meanwhile.
+//! 2. The setter swaps SET in unconditionally (a swap, not a CAS: whatever
+//!    the state, it must end SET) and wakes the owner iff it saw SLEEPING.
+//!    An owner that was only SLEEPY re-checks the latch before it parks
+//!    (its CAS SLEEPY→SLEEPING fails), so it cannot miss the set.
+//! 3. The swap is the setter's last access to the latch: the owner may free
+//!    the latch (and the job around it) as soon as it observes SET. Whatever
+//!    the setter needs afterwards (registry, owner index) it copies first.
+//! 4. The swap is Release (publishing the job's result, job rule 4) and the
+//!    owner's `probe` is Acquire.
+//!
+//! Loom models: `loom-tests/threads_latch.rs` (set racing the owner falling
+//! asleep) and `loom-tests/threads_join.rs` (a stolen half setting the latch).
+
+use super::registry::Registry;
+use crate::sync::atomic::{AtomicUsize, Ordering::*};
+use crate::sync::{Condvar, Mutex};
+
+/// Something a job sets when it completes.
+pub(crate) trait Latch {
+    /// Set the latch (rule 2), waking its owner if it sleeps.
+    ///
+    /// # Safety
+    ///
+    /// `this` must be alive on entry; it may be freed by the owner the
+    /// instant the latch becomes set, so implementations must not touch it
+    /// after that (rule 3).
+    unsafe fn set(this: *const Self);
+}
+
+const UNSET: usize = 0; // --> SLEEPY (owner), SET (setter)
+const SLEEPY: usize = 1; // --> UNSET, SLEEPING (owner), SET (setter)
+const SLEEPING: usize = 2; // --> UNSET (owner, after waking), SET (setter)
+const SET: usize = 3; // final
+
+/// The state word shared by the worker-owned latches.
+#[derive(Debug)]
+pub(crate) struct CoreLatch {
+    state: AtomicUsize,
+}
+
+impl CoreLatch {
+    pub(crate) fn new() -> Self {
+        CoreLatch {
+            state: AtomicUsize::new(UNSET),
+        }
+    }
+
+    /// Whether the latch is set. Acquire pairs with the setter's Release
+    /// swap (rule 4).
+    #[inline]
+    pub(crate) fn probe(&self) -> bool {
+        self.state.load(Acquire) == SET
+    }
+
+    /// UNSET → SLEEPY; false if the latch is set (rule 1).
+    pub(crate) fn get_sleepy(&self) -> bool {
+        self.state
+            .compare_exchange(UNSET, SLEEPY, Relaxed, Relaxed)
+            .is_ok()
+    }
+
+    /// SLEEPY → SLEEPING; false if the latch was set meanwhile (rule 1). The
+    /// caller parks only if this returns true.
+    pub(crate) fn fall_asleep(&self) -> bool {
+        self.state
+            .compare_exchange(SLEEPY, SLEEPING, Relaxed, Relaxed)
+            .is_ok()
+    }
+
+    /// SLEEPY/SLEEPING → UNSET after the owner woke up, unless set (rule 1).
+    pub(crate) fn wake_up(&self) {
+        if !self.probe() {
+            let _ = self
+                .state
+                .compare_exchange(SLEEPING, UNSET, Relaxed, Relaxed);
+            let _ = self.state.compare_exchange(SLEEPY, UNSET, Relaxed, Relaxed);
+        }
+    }
+
+    /// Set the latch; true if the owner was asleep and must be woken.
+    ///
+    /// # Safety
+    ///
+    /// `this` is alive on entry; the caller must not touch it afterwards
+    /// (rule 3).
+    #[inline]
+    pub(crate) unsafe fn set(this: *const Self) -> bool {
+        // SAFETY: alive on entry (caller); this swap is our last access.
+        // Release publishes the job's result (rule 4); Acquire is not needed
+        // for the owner's state, only its value.
+        let old = unsafe { (*this).state.swap(SET, Release) };
+        old == SLEEPING
+    }
+}
+
+/// The latch of a job whose waiter is a pool worker: setting it wakes that
+/// worker through the pool's sleep protocol.
+pub(crate) struct SpinLatch {
+    core: CoreLatch,
+    registry: *const Registry,
+    owner: usize,
+}
+
+impl SpinLatch {
+    /// A latch owned by worker `owner` of `registry`.
+    pub(crate) fn new(registry: &Registry, owner: usize) -> Self {
+        SpinLatch {
+            core: CoreLatch::new(),
+            registry,
+            owner,
+        }
+    }
+
+    pub(crate) fn core(&self) -> &CoreLatch {
+        &self.core
+    }
+}
+
+impl Latch for SpinLatch {
+    unsafe fn set(this: *const Self) {
+        // Rule 3: copy what we need before the latch may be freed.
+        // SAFETY: `this` is alive on entry (caller).
+        let (registry, owner) = unsafe { ((*this).registry, (*this).owner) };
+        // SAFETY: alive on entry; not touched after this call (rule 3).
+        if unsafe { CoreLatch::set(&(*this).core) } {
+            // SAFETY: the registry outlives every job of its pool: the owner
+            // worker (still waiting, since it was asleep) holds an Arc of it.
+            unsafe { (*registry).sleep.wake_worker(owner) };
+        }
+    }
+}
+
+/// The latch of a job whose waiter is a thread outside the pool: it blocks
+/// on a condition variable.
+pub(crate) struct LockLatch {
+    set: Mutex<bool>,
+    condvar: Condvar,
+}
+
+impl LockLatch {
+    pub(crate) fn new() -> Self {
+        LockLatch {
+            set: Mutex::new(false),
+            condvar: Condvar::new(),
+        }
+    }
+
+    /// Block until the latch is set.
+    pub(crate) fn wait(&self) {
+        let mut set = crate::sync::lock(&self.set);
+        while !*set {
+            set = crate::sync::wait(&self.condvar, set);
+        }
+    }
+}
+
+impl Latch for LockLatch {
+    unsafe fn set(this: *const Self) {
+        // SAFETY: `this` is alive on entry. The waiter cannot observe `true`
+        // (and free the latch) before we release the lock, and we notify
+        // while still holding it, so the latch is alive throughout (rule 3).
+        let this = unsafe { &*this };
+        let mut set = crate::sync::lock(&this.set);
+        *set = true;
+        this.condvar.notify_all();
+        drop(set);
+    }
+}
+
+/// A counting latch: set when the count drops to zero. A scope starts it at
+/// one (for its own body) and adds one per spawned job.
+pub(crate) struct CountLatch {
+    count: AtomicUsize,
+    latch: SpinLatch,
+}
+
+impl CountLatch {
+    pub(crate) fn new(registry: &Registry, owner: usize) -> Self {
+        CountLatch {
+            count: AtomicUsize::new(1),
+            latch: SpinLatch::new(registry, owner),
+        }
+    }
+
+    /// One more job to wait for. Relaxed: the increment happens before the
+    /// job is published, and publishing synchronises (deque push/steal).
+    pub(crate) fn increment(&self) {
+        let old = self.count.fetch_add(1, Relaxed);
+        debug_assert!(old > 0, "scope counter incremented after it reached zero");
+    }
+
+    pub(crate) fn spin_latch(&self) -> &SpinLatch {
+        &self.latch
+    }
+}
+
+impl Latch for CountLatch {
+    unsafe fn set(this: *const Self) {
+        // AcqRel: Release publishes this job's writes to whoever brings the
+        // count to zero; that one's Acquire sees every job's writes before it
+        // sets the inner latch (whose Release/Acquire passes them on).
+        // SAFETY: alive on entry: the scope waits for the count to reach zero.
+        if unsafe { (*this).count.fetch_sub(1, AcqRel) } == 1 {
+            // SAFETY: still alive: the owner waits for the inner latch, which
+            // only this call sets; rule 3 is then kept by `SpinLatch::set`.
+            unsafe { SpinLatch::set(&(*this).latch) };
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! `ThreadPool` and its builder: starting the workers, and stopping them.
+//!
+//! # Shutdown
+//!
+//! Dropping a `ThreadPool` (or calling [`ThreadPool::shutdown`]):
+//!
+//! 1. lets every job already queued or running run to completion, including
+//!    jobs they spawn meanwhile: nothing is dropped, so every `JoinHandle`
+//!    gets its job's real outcome;
+//! 2. then joins every worker thread: when `drop` returns, no thread of the
+//!    pool exists (the start and exit hooks have run for each).
+//!
+//! Workers leave their loop only when the pool is terminating *and* they
+//! found no work in any queue; a worker still running a job will drain what
+//! that job pushes before it looks at the flag.
+//!
+//! Exceptions: dropped by one of its own workers (a job that owned the pool),
+//! the pool joins all the *other* threads; in a forked child, where the
+//! threads do not exist, it joins none.
+
+use std::fmt;
+
+use super::error::{BuildError, PoolError};
+use super::registry::Registry;
+use super::spawn::JoinHandle;
+use super::wait_policy::WaitPolicy;
+use super::worker::WorkerThread;
+use super::{Scope, WorkerStats};
+use crate::sync::deque::Worker;
+use crate::sync::{thread, Arc};
+
+type Hook = Box<dyn Fn(usize) + Send + Sync>;
+
+/// A work-stealing thread pool. See the [module docs](super).
+///
+/// ```
+/// use triad::threads::{join, ThreadPool};
+/// let pool = ThreadPool::builder().num_threads(2).build().unwrap();
+/// let (a, b) = pool.install(|| join(|| 1 + 1, || 2 + 2)).unwrap();
+/// assert_eq!((a, b), (2, 4));
+/// ```
+pub struct ThreadPool {
+    pub(crate) registry: Arc<Registry>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPool")
+            .field("num_threads", &self.registry.num_threads())
+            .field("wait_policy", &self.registry.wait_policy)
+            .field("serial", &self.registry.serial)
+            .finish()
+    }
+}
+
+/// Configures and builds a [`ThreadPool`].
+///
+/// ```
+/// use triad::threads::{ThreadPool, WaitPolicy};
+/// let pool = ThreadPool::builder()
+///     .num_threads(2)
+///     .thread_name(|i| format!("cruncher-{i}"))
+///     .stack_size(4 << 20)
+///     .wait_policy(WaitPolicy::Descendants)
+///     .on_start(|i| eprintln!("worker {i} up"))
+///     .build()
+///     .unwrap();
+/// assert_eq!(pool.current_num_threads(), 2);
+/// ```
+#[must_use]
+pub struct ThreadPoolBuilder {
+    num_threads: Option<usize>,
+    thread_name: Option<Box<dyn FnMut(usize) -> String>>,
+    stack_size: Option<usize>,
+    pin_workers: bool,
+    start_hook: Option<Hook>,
+    exit_hook: Option<Hook>,
+    wait_policy: WaitPolicy,
+    serial: bool,
+}
+
+impl fmt::Debug for ThreadPoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPoolBuilder")
+            .field("num_threads", &self.num_threads)
+            .field("stack_size", &self.stack_size)
+            .field("pin_workers", &self.pin_workers)
+            .field("wait_policy", &self.wait_policy)
+            .field("serial", &self.serial)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ThreadPoolBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ThreadPoolBuilder {
+    /// A builder with the defaults: one thread per available core, threads
+    /// named `triad-worker-N`, the platform's stack size, no pinning,
+    /// [`WaitPolicy::StealAny`].
+    pub fn new() -> Self {
+        ThreadPoolBuilder {
+            num_threads: None,
+            thread_name: None,
+            stack_size: None,
+            pin_workers: false,
+            start_hook: None,
+            exit_hook: None,
+            wait_policy: WaitPolicy::StealAny,
+            serial: false,
+        }
+    }
+
+    /// The number of worker threads (0 is refused by `build`).
+    pub fn num_threads(mut self, n: usize) -> Self {
+        self.num_threads = Some(n);
+        self
+    }
+
+    /// How to name worker `i`'s thread.
+    pub fn thread_name(mut self, name: impl FnMut(usize) -> String + 'static) -> Self {
+        self.thread_name = Some(Box::new(name));
+        self
+    }
+
+    /// The stack size of each worker, in bytes.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Pin worker `i` to core `i % cores` (core_affinity).
+    pub fn pin_workers(mut self, pin: bool) -> Self {
+        self.pin_workers = pin;
+        self
+    }
+
+    /// Run `hook(i)` on worker `i`'s thread when it starts.
+    pub fn on_start(mut self, hook: impl Fn(usize) + Send + Sync + 'static) -> Self {
+        self.start_hook = Some(Box::new(hook));
+        self
+    }
+
+    /// Run `hook(i)` on worker `i`'s thread just before it exits.
+    pub fn on_exit(mut self, hook: impl Fn(usize) + Send + Sync + 'static) -> Self {
+        self.exit_hook = Some(Box::new(hook));
+        self
+    }
+
+    /// What a waiting worker may run meanwhile (see [`WaitPolicy`]).
+    pub fn wait_policy(mut self, policy: WaitPolicy) -> Self {
+        self.wait_policy = policy;
+        self
+    }
+
+    /// Serial debug mode: one worker, and every `join`, scope `spawn` and
+    /// `spawn` runs inline at its call site, in program order. If a bug
+    /// goes away in serial mode, it is a scheduling bug (a race, a missing
+    /// wait); if it stays, it is in the logic. Forces one thread.
+    pub fn serial(mut self, serial: bool) -> Self {
+        self.serial = serial;
+        self
+    }
+
+    /// Start the pool's threads.
+    ///
+    /// # Errors
+    ///
+    /// Zero threads; pinning asked for on a system that does not list its
+    /// cores; a thread the system refuses to start (the threads already
+    /// started are stopped and joined first).
+    pub fn build(self) -> Result<ThreadPool, BuildError> {
+        let num_threads = match (self.serial, self.num_threads) {
+            (true, _) => 1,
+            (false, Some(0)) => return Err(BuildError::zero_threads()),
+            (false, Some(n)) => n,
+            (false, None) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        crate::sys::fork::install_fork_handler().map_err(BuildError::fork_handler)?;
+        let core_ids = if self.pin_workers {
+            match core_affinity::get_core_ids() {
+                Some(ids) if !ids.is_empty() => ids,
+                _ => return Err(BuildError::no_core_ids()),
+            }
+        } else {
+            Vec::new()
+        };
+
+        let deques: Vec<Worker<_>> = (0..num_threads).map(|_| Worker::new_lifo()).collect();
+        let stealers = deques.iter().map(Worker::stealer).collect();
+        let registry = Arc::new(Registry::new(
+            stealers,
+            self.wait_policy,
+            self.serial,
+            crate::sys::fork::generation(),
+            self.start_hook,
+            self.exit_hook,
+        ));
+
+        let mut name = self.thread_name;
+        let mut threads = Vec::with_capacity(num_threads);
+        for (index, deque) in deques.into_iter().enumerate() {
+            let thread_name = match &mut name {
+                Some(name) => name(index),
+                None => format!("triad-worker-{index}"),
+            };
+            let mut builder = thread::Builder::new().name(thread_name);
+            if let Some(bytes) = self.stack_size {
+                builder = builder.stack_size(bytes);
+            }
+            let core = core_ids.get(index % core_ids.len().max(1)).copied();
+            let worker_registry = registry.clone();
+            let spawned = builder.spawn(move || {
+                if let Some(core) = core {
+                    // A refused pinning leaves the thread unpinned: pinning is
+                    // a performance hint, not a correctness requirement.
+                    let _ = core_affinity::set_for_current(core);
+                }
+                WorkerThread::run(worker_registry, index, deque);
+            });
+            match spawned {
+                Ok(handle) => threads.push(handle),
+                Err(error) => {
+                    registry.terminate();
+                    for handle in threads {
+                        let _ = handle.join();
+                    }
+                    return Err(BuildError::spawn(index, error));
+                }
+            }
+        }
+        Ok(ThreadPool { registry, threads })
+    }
+}
+
+impl ThreadPool {
+    /// A builder (see [`ThreadPoolBuilder`]).
+    pub fn builder() -> ThreadPoolBuilder {
+        ThreadPoolBuilder::new()
+    }
+
+    /// A pool with the default configuration.
+    ///
+    /// # Errors
+    ///
+    /// As [`ThreadPoolBuilder::build`].
+    pub fn new() -> Result<ThreadPool, BuildError> {
+        Self::builder().build()
+    }
+
+    fn check_usable(&self) -> Result<(), PoolError> {
+        if self.registry.is_usable_here() {
+            Ok(())
+        } else {
+            Err(PoolError::forked())
+        }
+    }
+
+    /// Run `f` on one of this pool's workers and return its result; `join`,
+    /// `scope` and `spawn` called inside `f` use this pool. Blocks the
+    /// calling thread (a worker of this pool runs `f` directly).
+    ///
+    /// # Errors
+    ///
+    /// In a process forked after the pool was built ([`PoolError::is_forked`]).
+    ///
+    /// # Panics
+    ///
+    /// Re-raises a panic of `f`.
+    ///
+    /// ```
+    /// let pool = triad::threads::ThreadPool::builder().num_threads(2).build().unwrap();
+    /// let index = pool.install(|| triad::threads::current_thread_index()).unwrap();
+    /// assert!(matches!(index, Some(0) | Some(1)));
+    /// ```
+    pub fn install<F, R>(&self, f: F) -> Result<R, PoolError>
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        self.check_usable()?;
+        Ok(self.registry.in_worker(move |_| f()))
+    }
+
+    /// [`join`](super::join) on this pool.
+    ///
+    /// # Errors
+    ///
+    /// As [`install`](Self::install).
+    pub fn join<A, B, RA, RB>(&self, a: A, b: B) -> Result<(RA, RB), PoolError>
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        self.install(move || super::join(a, b))
+    }
+
+    /// [`scope`](super::scope) on this pool.
+    ///
+    /// # Errors
+    ///
+    /// As [`install`](Self::install).
+    pub fn scope<'scope, OP, R>(&self, op: OP) -> Result<R, PoolError>
+    where
+        OP: FnOnce(&Scope<'scope>) -> R + Send,
+        R: Send,
+    {
+        self.install(move || super::scope(op))
+    }
+
+    /// Run a `'static` closure on this pool; the handle gives its result (or
+    /// its panic, or [`JoinError::is_pool_unavailable`](super::JoinError::is_pool_unavailable)
+    /// in a forked child).
+    ///
+    /// ```
+    /// let pool = triad::threads::ThreadPool::builder().num_threads(2).build().unwrap();
+    /// let handle = pool.spawn(|| "done");
+    /// assert_eq!(handle.join().unwrap(), "done");
+    /// ```
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.registry.spawn(f)
+    }
+
+    /// The number of worker threads.
+    pub fn current_num_threads(&self) -> usize {
+        self.registry.num_threads()
+    }
+
+    /// Each worker's counters, by worker index.
+    ///
+    /// ```
+    /// let pool = triad::threads::ThreadPool::builder().num_threads(2).build().unwrap();
+    /// pool.spawn(|| ()).join().unwrap();
+    /// let executed: u64 = pool.stats().iter().map(|s| s.jobs_executed).sum();
+    /// assert_eq!(executed, 1);
+    /// ```
+    pub fn stats(&self) -> Vec<WorkerStats> {
+        self.registry.stats()
+    }
+
+    /// Run every queued job, then stop and join every worker (the same as
+    /// dropping the pool; see the module docs on shutdown).
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+impl Drop for ThreadPool {
+    fn drop(&mut self) {
+        if !self.registry.is_usable_here() {
+            // A forked child: the threads do not exist here, and their locks
+            // may be held forever; touch nothing.
+            for handle in self.threads.drain(..) {
+                std::mem::forget(handle);
+            }
+            return;
+        }
+        self.registry.terminate();
+        let own = WorkerThread::current_in(&self.registry).map(|wt| wt.index);
+        for (index, handle) in self.threads.drain(..).enumerate() {
+            if Some(index) != own {
+                let _ = handle.join();
+            }
+        }
+    }
+}

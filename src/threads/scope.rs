@@ -1,0 +1,323 @@
+//! `scope(|s| ...)`: spawn any number of jobs that may borrow from the
+//! caller's stack, and wait for all of them.
+//!
+//! ```text
+//!   scope(op)                           count (CountLatch)
+//!   ├─ run op(&s) ─ s.spawn(f) ─────────► +1, push job on our deque
+//!   │             ─ s.spawn(g) ─────────► +1, push job
+//!   ├─ op returns ──────────────────────► -1   (op's own count)
+//!   ├─ each job, when done ─────────────► -1
+//!   └─ run other work until count = 0, then re-raise the first panic
+//! ```
+//!
+//! Rules:
+//!
+//! 1. The count starts at one (for `op` itself) and every spawn adds one
+//!    before its job is published, so it cannot reach zero while a job is
+//!    pending or `op` still runs. Only the last decrement sets the latch.
+//! 2. The scope stays on its owner's stack until the latch is set, so jobs
+//!    may hold a pointer to it (job rule 2 for heap jobs that borrow).
+//! 3. Panics are caught in each job and recorded with the job's spawn index
+//!    (`op` itself is index 0, then spawns in the order `spawn` was called).
+//!    The scope re-raises the panic with the lowest index, so the outcome does
+//!    not depend on scheduling: alone, its payload unchanged; with others, as
+//!    a [`ScopePanic`] that carries it and says how many others there were.
+//! 4. Every spawned job has the scope's lineage node as parent, so the
+//!    restricted wait policies can tell the scope's own work apart.
+//!
+//! The loom model `loom-tests/threads_scope.rs` checks the counting.
+
+use std::any::Any;
+use std::fmt;
+use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
+
+use super::job::{HeapJob, Lineage};
+use super::latch::{CountLatch, Latch};
+use super::registry::Registry;
+use super::wait_policy::WaitPolicy;
+use super::worker::{Wait, WorkerThread};
+use crate::sync::atomic::{AtomicUsize, Ordering::*};
+use crate::sync::Mutex;
+
+/// A scope in which jobs that borrow from the enclosing stack can be
+/// spawned. Created by [`scope`].
+pub struct Scope<'scope> {
+    latch: CountLatch,
+    registry: *const Registry,
+    serial: bool,
+    node: Lineage,
+    next_index: AtomicUsize,
+    panics: Mutex<Panics>,
+    // Invariant in 'scope, as rayon and std::thread::scope are.
+    marker: PhantomData<fn(&'scope ()) -> &'scope ()>,
+}
+
+#[derive(Default)]
+struct Panics {
+    first: Option<(usize, Box<dyn Any + Send>)>,
+    count: usize,
+}
+
+// SAFETY: the raw pointers are the registry (alive for the whole scope: its
+// owner worker holds an Arc) and the lineage node (only compared, and read by
+// workers of the same pool while the scope waits: job rule 5). Everything
+// else is Sync.
+unsafe impl Sync for Scope<'_> {}
+// SAFETY: as for Sync; a `&Scope` is what jobs on other threads receive.
+unsafe impl Send for Scope<'_> {}
+
+/// The panic a [`scope`] re-raises when more than one of its jobs panicked:
+/// the first one by spawn order, and how many others there were.
+///
+/// ```
+/// use triad::threads::{scope, ScopePanic};
+/// let caught = std::panic::catch_unwind(|| {
+///     scope(|s| {
+///         s.spawn(|_| panic!("first"));
+///         s.spawn(|_| panic!("second"));
+///     })
+/// })
+/// .unwrap_err();
+/// let scope_panic = caught.downcast::<ScopePanic>().unwrap();
+/// assert_eq!(scope_panic.spawn_index(), 1);
+/// assert_eq!(scope_panic.others(), 1);
+/// assert_eq!(scope_panic.payload().downcast_ref::<&str>(), Some(&"first"));
+/// ```
+pub struct ScopePanic {
+    payload: Box<dyn Any + Send>,
+    spawn_index: usize,
+    others: usize,
+}
+
+impl ScopePanic {
+    /// The first panic's payload, as `panic!` gave it.
+    pub fn payload(&self) -> &(dyn Any + Send) {
+        &*self.payload
+    }
+
+    /// Take the first panic's payload (for `std::panic::resume_unwind`).
+    pub fn into_payload(self) -> Box<dyn Any + Send> {
+        self.payload
+    }
+
+    /// Which job panicked first: 0 for the scope's body, then 1, 2, ... for
+    /// the jobs in the order they were spawned.
+    pub fn spawn_index(&self) -> usize {
+        self.spawn_index
+    }
+
+    /// How many other jobs of the scope panicked.
+    pub fn others(&self) -> usize {
+        self.others
+    }
+}
+
+impl fmt::Debug for ScopePanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopePanic")
+            .field("message", &panic_message(&*self.payload))
+            .field("spawn_index", &self.spawn_index)
+            .field("others", &self.others)
+            .finish()
+    }
+}
+
+impl fmt::Display for ScopePanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "scope job {} panicked: {} (and {} other job(s) panicked)",
+            self.spawn_index,
+            panic_message(&*self.payload),
+            self.others
+        )
+    }
+}
+
+/// The text of a panic payload, if it has one.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "<non-string panic payload>"
+    }
+}
+
+/// A `*const Scope` that may cross threads (see the Send/Sync proof above).
+struct ScopePtr<'scope>(*const Scope<'scope>);
+// SAFETY: the scope is Sync and outlives its jobs (scope rule 2).
+unsafe impl Send for ScopePtr<'_> {}
+impl<'scope> ScopePtr<'scope> {
+    /// A method, so closures capture the whole (Send) wrapper.
+    fn get(&self) -> *const Scope<'scope> {
+        self.0
+    }
+}
+
+impl<'scope> Scope<'scope> {
+    /// Spawn a job that may borrow anything that outlives the scope. The
+    /// scope waits for it before it returns.
+    ///
+    /// ```
+    /// let mut parts = [0u64; 4];
+    /// triad::threads::scope(|s| {
+    ///     for (i, part) in parts.iter_mut().enumerate() {
+    ///         s.spawn(move |_| *part = (i as u64 + 1) * 10);
+    ///     }
+    /// });
+    /// assert_eq!(parts, [10, 20, 30, 40]);
+    /// ```
+    pub fn spawn<F>(&self, f: F)
+    where
+        F: FnOnce(&Scope<'scope>) + Send + 'scope,
+    {
+        // Relaxed: the index only orders panics (rule 3), not memory.
+        let index = self.next_index.fetch_add(1, Relaxed);
+        self.latch.increment(); // rule 1: before the job is published
+        let scope = ScopePtr(self);
+        let job = move || {
+            // SAFETY: the scope outlives its jobs (rule 2).
+            let scope = unsafe { &*scope.get() };
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| f(scope))) {
+                scope.record_panic(index, payload);
+            }
+            // SAFETY: the latch is alive until the count reaches zero, which
+            // is this call at the earliest (rules 1, 2).
+            unsafe { CountLatch::set(&scope.latch) };
+        };
+        if self.serial {
+            job(); // serial debug mode: run at the call site
+            return;
+        }
+        let job_ref = HeapJob::into_job_ref(job, &self.node);
+        // SAFETY: the registry outlives the scope (see the Sync proof).
+        let registry = unsafe { &*self.registry };
+        match WorkerThread::current_in(registry) {
+            Some(wt) => wt.push(job_ref),
+            None => registry.inject(job_ref),
+        }
+    }
+
+    fn record_panic(&self, index: usize, payload: Box<dyn Any + Send>) {
+        let mut panics = crate::sync::lock(&self.panics);
+        panics.count += 1;
+        match &panics.first {
+            Some((first, _)) if *first < index => {}
+            _ => panics.first = Some((index, payload)),
+        }
+    }
+}
+
+/// Create a scope: every job spawned in it completes before `scope` returns,
+/// so jobs may borrow from the caller. Outside any pool it runs in the
+/// global pool.
+///
+/// # Panics
+///
+/// Once every job is done, re-raises the first panic by spawn order (the
+/// body's own first): unchanged if it was the only one, otherwise as a
+/// [`ScopePanic`] counting the others.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// let hits = AtomicUsize::new(0);
+/// triad::threads::scope(|s| {
+///     for _ in 0..100 {
+///         s.spawn(|_| {
+///             hits.fetch_add(1, Ordering::Relaxed);
+///         });
+///     }
+/// });
+/// assert_eq!(hits.into_inner(), 100);
+/// ```
+pub fn scope<'scope, OP, R>(op: OP) -> R
+where
+    OP: FnOnce(&Scope<'scope>) -> R + Send,
+    R: Send,
+{
+    let wt = WorkerThread::current();
+    if !wt.is_null() {
+        // SAFETY: a non-null current worker is alive (see `current_in`).
+        let wt = unsafe { &*wt };
+        return scope_on(wt, wt.registry.wait_policy, op);
+    }
+    super::global::run(move |wt| scope_on(wt, wt.registry.wait_policy, op))
+}
+
+/// [`scope`] with an explicit [`WaitPolicy`] for its final wait.
+///
+/// ```
+/// use triad::threads::{scope_with, WaitPolicy};
+/// let n = scope_with(WaitPolicy::NoSteal, |s| {
+///     s.spawn(|_| {});
+///     7
+/// });
+/// assert_eq!(n, 7);
+/// ```
+pub fn scope_with<'scope, OP, R>(policy: WaitPolicy, op: OP) -> R
+where
+    OP: FnOnce(&Scope<'scope>) -> R + Send,
+    R: Send,
+{
+    let wt = WorkerThread::current();
+    if !wt.is_null() {
+        // SAFETY: as in `scope`.
+        return scope_on(unsafe { &*wt }, policy, op);
+    }
+    super::global::run(move |wt| scope_on(wt, policy, op))
+}
+
+pub(crate) fn scope_on<'scope, OP, R>(wt: &WorkerThread, policy: WaitPolicy, op: OP) -> R
+where
+    OP: FnOnce(&Scope<'scope>) -> R + Send,
+    R: Send,
+{
+    let mut scope = Scope {
+        latch: CountLatch::new(&wt.registry, wt.index),
+        registry: &*wt.registry,
+        serial: wt.registry.serial,
+        node: Lineage {
+            id: std::ptr::null(),
+            parent: wt.lineage(),
+        },
+        next_index: AtomicUsize::new(1),
+        panics: Mutex::new(Panics::default()),
+        marker: PhantomData,
+    };
+    // From here on `scope` is never moved: jobs will point at it (rule 2).
+    scope.node.id = &scope as *const Scope<'_> as *const ();
+
+    let saved = wt.enter_lineage(&scope.node);
+    let result = panic::catch_unwind(AssertUnwindSafe(|| op(&scope)));
+    wt.restore_lineage(saved);
+    let result = match result {
+        Ok(value) => Some(value),
+        Err(payload) => {
+            scope.record_panic(0, payload);
+            None
+        }
+    };
+    // SAFETY: op's own count (rule 1); the latch is alive (it is ours).
+    unsafe { CountLatch::set(&scope.latch) };
+    wt.wait_until(&Wait {
+        latch: Some(scope.latch.spin_latch().core()),
+        target: scope.node.id,
+        is_scope: true,
+        target_in_injector: false,
+        policy,
+    });
+
+    let panics = std::mem::take(&mut *crate::sync::lock(&scope.panics));
+    match panics.first {
+        None => result.expect("scope body neither returned nor panicked"),
+        Some((_, payload)) if panics.count == 1 => panic::resume_unwind(payload),
+        Some((spawn_index, payload)) => panic::resume_unwind(Box::new(ScopePanic {
+            payload,
+            spawn_index,
+            others: panics.count - 1,
+        })),
+    }
+}

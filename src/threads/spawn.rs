@@ -1,0 +1,200 @@
+//! `spawn(f)`: run a `'static` closure on the pool and get a handle to its
+//! result, which can be waited on (`join`) or awaited (it is a `Future`).
+//!
+//! ```text
+//!   spawn(f) ──► HeapJob ──► injector ──► a worker runs f, catching a panic
+//!      │                                         │
+//!      └──► JoinHandle ◄── oneshot (sync/oneshot.rs) ◄── Ok(value) | Err(panic)
+//! ```
+//!
+//! Rules:
+//!
+//! 1. Exactly one outcome: the job sends its value or its panic; if the job
+//!    is dropped unexecuted, its sender's drop closes the cell and the handle
+//!    reports `Cancelled`. (The pool never drops queued work: it runs it all
+//!    before its threads exit, see `pool.rs`.)
+//! 2. A panic never leaves the job: it becomes the handle's error and the
+//!    worker goes on.
+//! 3. `JoinHandle::join` on a worker of the same pool does not block the
+//!    thread: the worker runs other jobs until the result is there, woken by
+//!    a waker that sets a latch it sleeps on. Anywhere else it blocks.
+//! 4. Dropping the handle detaches the job: it still runs.
+
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll, Wake, Waker};
+
+use super::error::JoinError;
+use super::job::HeapJob;
+use super::latch::CoreLatch;
+use super::registry::Registry;
+use super::worker::{Wait, WorkerThread};
+use crate::sync::oneshot;
+use crate::sync::Arc;
+
+/// A handle to a job started by [`spawn`] or
+/// [`ThreadPool::spawn`](super::ThreadPool::spawn).
+///
+/// Wait for it with [`join`](JoinHandle::join) or `.await` it. Dropping it
+/// detaches the job, which still runs.
+#[must_use = "dropping a JoinHandle detaches the job; call .join() or .await it to get its result"]
+pub struct JoinHandle<T> {
+    receiver: oneshot::Receiver<Result<T, JoinError>>,
+    registry: Arc<Registry>,
+    job_id: usize,
+}
+
+impl<T> std::fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+impl<T: Send + 'static> JoinHandle<T> {
+    /// Wait for the job and return its value, or why there is none.
+    ///
+    /// ```
+    /// let handle = triad::threads::spawn(|| 6 * 7);
+    /// assert_eq!(handle.join().unwrap(), 42);
+    ///
+    /// let failed = triad::threads::spawn(|| -> u32 { panic!("boom") });
+    /// let error = failed.join().unwrap_err();
+    /// assert!(error.is_panic());
+    /// assert_eq!(error.panic_message(), Some("boom"));
+    /// ```
+    pub fn join(mut self) -> Result<T, JoinError> {
+        if let Some(outcome) = self.receiver.try_receive() {
+            return outcome.unwrap_or_else(|| Err(JoinError::cancelled()));
+        }
+        if !self.registry.is_usable_here() {
+            return Err(JoinError::pool_unavailable());
+        }
+        let outcome = match WorkerThread::current_in(&self.registry) {
+            Some(wt) => self.join_on_worker(wt),
+            None => self.receiver.receive_blocking(),
+        };
+        outcome.unwrap_or_else(|| Err(JoinError::cancelled()))
+    }
+
+    /// Rule 3: run other jobs until the outcome is there.
+    fn join_on_worker(&mut self, wt: &WorkerThread) -> Option<Result<T, JoinError>> {
+        let latch = std::sync::Arc::new(WakeLatch {
+            core: CoreLatch::new(),
+            registry: self.registry.clone(),
+            owner: wt.index,
+        });
+        let waker = Waker::from(latch.clone());
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if let Poll::Ready(outcome) = self.receiver.poll_receive(&mut cx) {
+                return outcome;
+            }
+            wt.wait_until(&Wait {
+                latch: Some(&latch.core),
+                target: self.job_id as *const (),
+                is_scope: false,
+                target_in_injector: true,
+                policy: wt.registry.wait_policy,
+            });
+        }
+    }
+}
+
+impl<T> JoinHandle<T> {
+    /// Whether the job has finished (a `join` would not wait).
+    pub fn is_finished(&self) -> bool {
+        self.receiver.is_complete()
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if !self.registry.is_usable_here() && !self.receiver.is_complete() {
+            return Poll::Ready(Err(JoinError::pool_unavailable()));
+        }
+        self.receiver
+            .poll_receive(cx)
+            .map(|outcome| outcome.unwrap_or_else(|| Err(JoinError::cancelled())))
+    }
+}
+
+/// A latch a waker sets: how a worker blocked in `JoinHandle::join` learns
+/// that the result arrived. (std's `Wake` needs std's `Arc`; this path is not
+/// part of any loom model.)
+struct WakeLatch {
+    core: CoreLatch,
+    registry: Arc<Registry>,
+    owner: usize,
+}
+
+impl Wake for WakeLatch {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        // SAFETY: the latch lives in an Arc we hold, so it outlives the call
+        // (latch rule 3 is kept trivially).
+        if unsafe { CoreLatch::set(&self.core) } {
+            self.registry.sleep.wake_worker(self.owner);
+        }
+    }
+}
+
+impl Registry {
+    /// Start `f` on this pool (see the module docs).
+    pub(crate) fn spawn<F, T>(self: &Arc<Self>, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (sender, receiver) = oneshot::channel();
+        let mut handle = JoinHandle {
+            receiver,
+            registry: self.clone(),
+            job_id: 0,
+        };
+        if !self.is_usable_here() {
+            sender.send(Err(JoinError::pool_unavailable()));
+            return handle;
+        }
+        let job = move || {
+            let outcome = panic::catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::panicked);
+            sender.send(outcome); // rule 1, rule 2
+        };
+        if self.serial {
+            job(); // serial debug mode: run at the call site
+            return handle;
+        }
+        let job_ref = HeapJob::into_job_ref(job, std::ptr::null());
+        handle.job_id = job_ref.id() as usize;
+        self.inject(job_ref);
+        handle
+    }
+}
+
+/// Run `f` on the current pool (the global pool outside any pool) and
+/// return a handle to its result.
+///
+/// ```
+/// let handles: Vec<_> = (0..4u64).map(|i| triad::threads::spawn(move || i * i)).collect();
+/// let squares: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+/// assert_eq!(squares, [0, 1, 4, 9]);
+/// ```
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let wt = WorkerThread::current();
+    // SAFETY: a non-null current worker is alive (see `current_in`).
+    match unsafe { wt.as_ref() } {
+        Some(wt) => wt.registry.spawn(f),
+        None => super::global::registry().spawn(f),
+    }
+}

@@ -1,0 +1,57 @@
+//! What a waiting worker may run while it waits.
+//!
+//! A worker that waits (for the stolen half of a `join`, for the jobs of a
+//! `scope`, for a `JoinHandle`) does not block its thread: it runs other jobs
+//! meanwhile. Which jobs is the wait policy:
+//!
+//! | policy | the waiter may run | as |
+//! |---|---|---|
+//! | [`WaitPolicy::StealAny`] | any job of the pool | rayon |
+//! | [`WaitPolicy::Descendants`] | only jobs created, directly or not, by what it waits for | nested-only stealing |
+//! | [`WaitPolicy::NoSteal`] | only the job it waits for (or the scope's own jobs) from its own deque | blocking, but never on itself |
+//!
+//! # Why restrict
+//!
+//! The best-known rayon deadlock: a job takes a lock and calls `join`; while
+//! it waits for the stolen half, its thread steals an unrelated job that
+//! takes the same lock, on the same thread that already holds it. Under
+//! `Descendants` or `NoSteal` the waiter never runs an unrelated job, so it
+//! never re-enters code that could need what its own stack holds.
+//!
+//! # How descent is known
+//!
+//! Every job records the [`Lineage`](super::job::Lineage) node of the job
+//! that was running when it was made; executing a job pushes a node for it.
+//! A job descends from `X` when the chain of nodes from its lineage up to the
+//! root passes through `X` (job rule 5 keeps the chain alive).
+//!
+//! # Rules
+//!
+//! 1. A restricted waiter that steals a job it may not run moves it to the
+//!    pool's overflow queue, which every unrestricted worker drains; it never
+//!    pushes it back to a deque it could steal it from again.
+//! 2. A restricted waiter never takes from the injector: jobs there are roots
+//!    (`spawn`, `install`), which descend from nothing.
+//! 3. New work does not wake restricted sleepers (they could not run it); a
+//!    job moved to the overflow queue wakes every sleeper, because the one
+//!    worker that may run it can be a restricted waiter.
+//! 4. Whatever the policy, a waiter may always run the very job it waits for
+//!    if it finds it: so a one-thread pool never deadlocks on itself.
+
+/// What a waiting worker may run while it waits. See the module docs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WaitPolicy {
+    /// Run any job of the pool while waiting (rayon's behaviour; the fastest).
+    #[default]
+    StealAny,
+    /// Run only jobs that descend from what is awaited.
+    Descendants,
+    /// Run only the awaited job itself (or the awaited scope's own jobs).
+    NoSteal,
+}
+
+impl WaitPolicy {
+    pub(crate) fn is_restricted(self) -> bool {
+        self != WaitPolicy::StealAny
+    }
+}

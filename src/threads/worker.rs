@@ -1,0 +1,508 @@
+//! One worker's life: its loop, how it finds work, how it waits, and the
+//! private join frames it makes public only when someone is hungry.
+//!
+//! # The loop
+//!
+//! ```text
+//!  ┌─► pop own deque (newest first) ─► injector ─► overflow ─► steal from a
+//!  │   random other worker (oldest first)
+//!  │        │ found                                  │ nothing
+//!  │        ▼                                        ▼
+//!  └─── execute it                    hungry: spin a few rounds, then sleep
+//!                                     (sleep.rs); leave if the pool ends
+//! ```
+//!
+//! The same loop runs when a worker *waits* (for the stolen half of a join,
+//! for a scope), until the awaited latch is set; the wait policy
+//! (`wait_policy.rs`) may narrow what it takes.
+//!
+//! # Private join frames
+//!
+//! Publishing the second half of every `join` on a shared deque costs fences
+//! and cache traffic even when nobody steals (rayon spends ~19 ns a join on
+//! it). Instead a worker keeps a private stack of its open join frames and
+//! publishes one only when another worker is hungry:
+//!
+//! ```text
+//!   frames (private Vec, oldest at the bottom)     deque (shared)
+//!   ┌──────────────┐
+//!   │ F3  private  │  ◄─ top: the innermost join
+//!   │ F2  private  │
+//!   │ F1  promoted │  ─────────────────────────►  [ F1.b ]  ◄── thieves steal
+//!   └──────────────┘                                            the oldest
+//! ```
+//!
+//! Rules (cited as "worker rule N"):
+//!
+//! 1. Only the worker itself touches `frames`, `promoted` and `lineage`
+//!    (plain cells, no synchronisation).
+//! 2. Frames nest: a join pushes its frame on entry and pops it on exit,
+//!    and whatever runs in between (including stolen jobs run while waiting)
+//!    pushes and pops above it. So the stack discipline holds.
+//! 3. Promotion takes the oldest private frame: the promoted frames are
+//!    always a prefix of the stack, counted by `promoted`. A frame is
+//!    promoted at most once (its `JobRef` moves to the deque; an empty slot
+//!    stays behind to mark it).
+//! 4. A join whose frame is still private when its first half returns runs
+//!    the second half inline: no atomic operation at all. One whose frame was
+//!    promoted must take the job back from the deque or wait for its latch.
+//! 5. `hungry` counts workers that found nothing to do. A join looks at it
+//!    (one Relaxed load of a line that changes only when workers go idle or
+//!    find work) and promotes only if it is non-zero and its own deque is
+//!    empty (what it published before has not been taken yet).
+//! 6. The two outermost joins of a worker's stack publish their second half
+//!    at once, hungry or not. A second half is otherwise published only at a
+//!    later join (or wait) of the same worker, so a first half that runs a
+//!    long loop without joining would keep it private even while others idle;
+//!    near the root, where the halves are biggest, publishing costs nothing
+//!    that matters. Deeper down, a first half must not *wait* for its own
+//!    second half (it may never be published): `join` is for independent
+//!    halves.
+
+use std::cell::{Cell, UnsafeCell};
+use std::ptr;
+
+use super::job::{JobRef, Lineage};
+use super::latch::CoreLatch;
+use super::registry::{Registry, WorkerCounters};
+use super::sleep::SleepOutcome;
+use super::wait_policy::WaitPolicy;
+use crate::sync::atomic::Ordering::*;
+use crate::sync::deque::{Steal, Worker};
+use crate::sync::Arc;
+
+/// Rounds of looking for work before a hungry worker sleeps.
+const SPIN_ROUNDS: u32 = 32;
+/// `spin_loop` hints between two rounds.
+const SPINS_PER_ROUND: u32 = 16;
+
+thread_local! {
+    static CURRENT: Cell<*const WorkerThread> = const { Cell::new(ptr::null()) };
+}
+
+/// What a waiting worker waits for.
+#[derive(Clone, Copy)]
+pub(crate) struct Wait<'a> {
+    /// The latch that ends the wait; `None` for the main loop.
+    pub(crate) latch: Option<&'a CoreLatch>,
+    /// The awaited job or scope (its id), for the restricted policies.
+    pub(crate) target: *const (),
+    /// Whether `target` is a scope (its direct children are its own jobs).
+    pub(crate) is_scope: bool,
+    /// Whether the awaited job is a root in the injector (a `JoinHandle`).
+    pub(crate) target_in_injector: bool,
+    pub(crate) policy: WaitPolicy,
+}
+
+impl Wait<'_> {
+    fn is_restricted(&self) -> bool {
+        self.latch.is_some() && self.policy.is_restricted()
+    }
+
+    /// Whether a restricted waiter may run `job` (wait-policy rules).
+    fn may_run(&self, job: &JobRef) -> bool {
+        if !self.is_restricted() || job.id() == self.target {
+            return true; // wait-policy rule 4
+        }
+        match self.policy {
+            WaitPolicy::StealAny => true,
+            // SAFETY: `job` is pending (we hold it), so its lineage chain is
+            // alive (job rule 5).
+            WaitPolicy::Descendants => unsafe {
+                Lineage::descends_from(job.lineage(), self.target)
+            },
+            WaitPolicy::NoSteal => {
+                self.is_scope
+                    && !job.lineage().is_null()
+                    // SAFETY: as above, the job's lineage node is alive.
+                    && unsafe { (*job.lineage()).id } == self.target
+            }
+        }
+    }
+}
+
+/// The state of one worker thread, on that thread's stack.
+pub(crate) struct WorkerThread {
+    pub(crate) deque: Worker<JobRef>,
+    pub(crate) index: usize,
+    pub(crate) registry: Arc<Registry>,
+    rng: Cell<u64>,
+    frames: UnsafeCell<Vec<Option<JobRef>>>,
+    promoted: Cell<usize>,
+    lineage: Cell<*const Lineage>,
+}
+
+impl WorkerThread {
+    /// The worker running on this thread, or null.
+    #[inline]
+    pub(crate) fn current() -> *const WorkerThread {
+        CURRENT.with(Cell::get)
+    }
+
+    /// The worker of `registry` running on this thread, if there is one.
+    #[inline]
+    pub(crate) fn current_in(registry: &Registry) -> Option<&'static WorkerThread> {
+        let wt = Self::current();
+        // SAFETY: a non-null CURRENT points at the WorkerThread on this
+        // thread's stack in `run`, which outlives everything that runs on
+        // the thread while it is set.
+        let wt = unsafe { wt.as_ref()? };
+        ptr::eq(Arc::as_ptr(&wt.registry), registry).then_some(wt)
+    }
+
+    /// The body of worker thread `index`.
+    pub(crate) fn run(registry: Arc<Registry>, index: usize, deque: Worker<JobRef>) {
+        let worker = WorkerThread {
+            deque,
+            index,
+            registry,
+            rng: Cell::new(
+                0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
+            ),
+            frames: UnsafeCell::new(Vec::with_capacity(64)),
+            promoted: Cell::new(0),
+            lineage: Cell::new(ptr::null()),
+        };
+        CURRENT.with(|c| c.set(&worker));
+        // A panicking hook must not kill the worker: it is caught and ignored.
+        if let Some(hook) = &worker.registry.start_hook {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(index)));
+        }
+        worker.wait_until(&Wait {
+            latch: None,
+            target: ptr::null(),
+            is_scope: false,
+            target_in_injector: false,
+            policy: WaitPolicy::StealAny,
+        });
+        if let Some(hook) = &worker.registry.exit_hook {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(index)));
+        }
+        CURRENT.with(|c| c.set(ptr::null()));
+    }
+
+    fn counters(&self) -> &WorkerCounters {
+        &self.registry.counters[self.index]
+    }
+
+    /// The lineage node of the job running now (null at the root).
+    #[inline]
+    pub(crate) fn lineage(&self) -> *const Lineage {
+        self.lineage.get()
+    }
+
+    /// Make `node` the current lineage; returns the previous one to restore.
+    #[inline]
+    pub(crate) fn enter_lineage(&self, node: *const Lineage) -> *const Lineage {
+        self.lineage.replace(node)
+    }
+
+    #[inline]
+    pub(crate) fn restore_lineage(&self, saved: *const Lineage) {
+        self.lineage.set(saved);
+    }
+
+    // ----- private join frames (worker rules 1–5) -----
+
+    /// Push a join frame; returns how many frames were below it.
+    #[inline]
+    pub(crate) fn push_frame(&self, job: JobRef) -> usize {
+        // SAFETY: worker rule 1: only this thread touches `frames`, and no
+        // reference to it is held across this call.
+        let frames = unsafe { &mut *self.frames.get() };
+        let depth = frames.len();
+        frames.push(Some(job));
+        depth
+    }
+
+    /// Pop the innermost frame; true if it was still private (worker rule 4).
+    #[inline]
+    pub(crate) fn pop_frame(&self) -> bool {
+        // SAFETY: worker rule 1, as in `push_frame`.
+        let frames = unsafe { &mut *self.frames.get() };
+        match frames.pop() {
+            Some(Some(_private)) => true,
+            Some(None) => {
+                // Worker rule 3: promoted frames are a prefix, so this was
+                // its last element.
+                self.promoted.set(frames.len());
+                false
+            }
+            None => unreachable!("join frame stack underflow (worker rule 2)"),
+        }
+    }
+
+    /// Whether this worker should give a frame away now (worker rule 5).
+    #[inline]
+    pub(crate) fn someone_is_hungry(&self) -> bool {
+        self.registry.hungry.load(Relaxed) != 0
+    }
+
+    /// Publish the oldest private frame if our deque is empty (rule 3, 5).
+    #[cold]
+    pub(crate) fn promote_oldest(&self) {
+        if !self.deque.is_empty() {
+            return;
+        }
+        self.promote(1);
+    }
+
+    /// Publish every private frame (worker rule 6, and before a wait).
+    #[cold]
+    pub(crate) fn promote_all(&self) {
+        self.promote(usize::MAX);
+    }
+
+    /// Publish up to `count` of the oldest private frames.
+    fn promote(&self, count: usize) {
+        // SAFETY: worker rule 1.
+        let frames = unsafe { &mut *self.frames.get() };
+        let mut published = 0;
+        while published < count {
+            let next = self.promoted.get();
+            let Some(slot) = frames.get_mut(next) else {
+                break;
+            };
+            let job = slot
+                .take()
+                .expect("promoted frame inside the private part (worker rule 3)");
+            self.promoted.set(next + 1);
+            self.deque.push(job);
+            WorkerCounters::bump(&self.counters().promotions);
+            published += 1;
+        }
+        if published > 0 {
+            self.registry.sleep.notify_new_work(self.index + 1);
+        }
+    }
+
+    // ----- publishing and running jobs -----
+
+    /// Publish a job on this worker's deque.
+    pub(crate) fn push(&self, job: JobRef) {
+        self.deque.push(job);
+        self.registry.sleep.notify_new_work(self.index + 1);
+    }
+
+    /// Run a job taken from a queue.
+    ///
+    /// # Safety
+    ///
+    /// The job must be alive (job rule 2) and executed only here (job rule 1).
+    #[inline]
+    pub(crate) unsafe fn execute(&self, job: JobRef) {
+        WorkerCounters::bump(&self.counters().jobs_executed);
+        let node = Lineage {
+            id: job.id(),
+            parent: job.lineage(),
+        };
+        let saved = self.enter_lineage(&node);
+        // SAFETY: the caller's guarantee. Jobs catch their own panics, so
+        // this never unwinds and the lineage is always restored.
+        unsafe { job.execute() };
+        self.restore_lineage(saved);
+    }
+
+    /// After the first half of a join returned and its frame had been
+    /// promoted: take the second half back if nobody stole it (true), or
+    /// run other work until its latch is set (false).
+    pub(crate) fn take_back_or_wait(
+        &self,
+        id: *const (),
+        latch: &CoreLatch,
+        policy: WaitPolicy,
+    ) -> bool {
+        let wait = Wait {
+            latch: Some(latch),
+            target: id,
+            is_scope: false,
+            target_in_injector: false,
+            policy,
+        };
+        loop {
+            if latch.probe() {
+                return false;
+            }
+            match self.deque.pop() {
+                // Job rule 1: it is ours again, unexecuted.
+                Some(job) if job.id() == id => return true,
+                // SAFETY: jobs in our deque are alive and ours to execute.
+                Some(job) if wait.may_run(&job) => unsafe { self.execute(job) },
+                Some(job) => self.registry.push_overflow(job),
+                None => {
+                    self.wait_until(&wait);
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Run jobs until `wait.latch` is set (or, for the main loop, until the
+    /// pool terminates and no work is left).
+    pub(crate) fn wait_until(&self, wait: &Wait<'_>) {
+        if wait.latch.is_some_and(CoreLatch::probe) {
+            return;
+        }
+        self.wait_until_cold(wait);
+    }
+
+    #[cold]
+    fn wait_until_cold(&self, wait: &Wait<'_>) {
+        // Everything below us on the frame stack is a join whose second half
+        // others could run while we wait: publish them all (worker rule 3).
+        self.promote_all();
+        let mut hungry = false;
+        let mut rounds = 0;
+        loop {
+            if wait.latch.is_some_and(CoreLatch::probe) {
+                break;
+            }
+            if let Some(job) = self.find_work(wait) {
+                if hungry {
+                    self.registry.hungry.fetch_sub(1, Relaxed);
+                    hungry = false;
+                }
+                rounds = 0;
+                // SAFETY: `find_work` hands out jobs taken from a queue,
+                // alive (job rule 2) and now ours alone (job rule 1).
+                unsafe { self.execute(job) };
+                continue;
+            }
+            // Acquire pairs with the Release store in `Registry::terminate`.
+            if wait.latch.is_none() && self.registry.terminate.load(Acquire) {
+                break;
+            }
+            if !hungry {
+                self.registry.hungry.fetch_add(1, Relaxed);
+                hungry = true;
+            }
+            if rounds < SPIN_ROUNDS {
+                rounds += 1;
+                for _ in 0..SPINS_PER_ROUND {
+                    crate::sync::spin_loop();
+                }
+                continue;
+            }
+            self.sleep(wait);
+            rounds = 0;
+        }
+        if hungry {
+            self.registry.hungry.fetch_sub(1, Relaxed);
+        }
+    }
+
+    /// Fall asleep through the sleep protocol (sleep.rs) and the latch's.
+    fn sleep(&self, wait: &Wait<'_>) {
+        if let Some(latch) = wait.latch {
+            if !latch.get_sleepy() {
+                return; // set meanwhile (latch rule 1)
+            }
+        }
+        WorkerCounters::bump(&self.counters().sleeps);
+        let outcome = self
+            .registry
+            .sleep
+            .sleep(self.index, wait.is_restricted(), || {
+                // W4: after the fence. Relaxed is enough for `terminate`: the
+                // fence pairs with the one in `wake_all` (sleep rule 1).
+                self.has_work_for(wait)
+                    || (wait.latch.is_none() && self.registry.terminate.load(Relaxed))
+                    || wait.latch.is_some_and(|latch| !latch.fall_asleep())
+            });
+        if outcome == SleepOutcome::Slept {
+            WorkerCounters::bump(&self.counters().wakeups);
+        }
+        if let Some(latch) = wait.latch {
+            latch.wake_up();
+        }
+    }
+
+    /// Whether a job this waiter may run could be somewhere (W4).
+    fn has_work_for(&self, wait: &Wait<'_>) -> bool {
+        if !self.deque.is_empty() {
+            return true;
+        }
+        if !wait.is_restricted() {
+            return self.registry.has_any_work();
+        }
+        self.others()
+            .any(|victim| !self.registry.stealers[victim].is_empty())
+            || (wait.target_in_injector && !self.registry.injector.is_empty())
+            || self.registry.overflow_has(|job| wait.may_run(job))
+    }
+
+    /// Indices of the other workers, starting at a random one.
+    fn others(&self) -> impl Iterator<Item = usize> + '_ {
+        let n = self.registry.num_threads();
+        // xorshift64*: victims chosen at random spread the thieves.
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        let start = (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as usize % n;
+        (0..n)
+            .map(move |k| (start + k) % n)
+            .filter(move |&v| v != self.index)
+    }
+
+    /// Look for a job this waiter may run (see the module's picture).
+    fn find_work(&self, wait: &Wait<'_>) -> Option<JobRef> {
+        if !wait.is_restricted() {
+            return self
+                .deque
+                .pop()
+                .or_else(|| self.registry.steal_injected(&self.deque))
+                .or_else(|| self.registry.take_overflow(|_| true))
+                .or_else(|| self.steal_from_others(wait));
+        }
+        // A restricted waiter (wait-policy rules 1, 2).
+        while let Some(job) = self.deque.pop() {
+            if wait.may_run(&job) {
+                return Some(job);
+            }
+            self.registry.push_overflow(job);
+        }
+        if let Some(job) = self.registry.take_overflow(|job| wait.may_run(job)) {
+            return Some(job);
+        }
+        if wait.target_in_injector {
+            loop {
+                match self.registry.injector.steal() {
+                    Steal::Success(job) if wait.may_run(&job) => return Some(job),
+                    Steal::Success(job) => self.registry.push_overflow(job),
+                    Steal::Empty => break,
+                    Steal::Retry => crate::sync::spin_loop(),
+                }
+            }
+        }
+        self.steal_from_others(wait)
+    }
+
+    /// Steal the oldest job of another worker's deque.
+    fn steal_from_others(&self, wait: &Wait<'_>) -> Option<JobRef> {
+        if self.registry.num_threads() < 2 {
+            return None;
+        }
+        loop {
+            let mut retry = false;
+            for victim in self.others() {
+                match self.registry.stealers[victim].steal() {
+                    Steal::Success(job) => {
+                        WorkerCounters::bump(&self.counters().steals);
+                        if wait.may_run(&job) {
+                            return Some(job);
+                        }
+                        self.registry.push_overflow(job); // wait-policy rule 1
+                    }
+                    Steal::Empty => {}
+                    Steal::Retry => retry = true,
+                }
+            }
+            if !retry {
+                return None;
+            }
+            crate::sync::spin_loop();
+        }
+    }
+}

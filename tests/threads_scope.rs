@@ -1,0 +1,181 @@
+//! `scope`: borrowing spawns, completion, nesting, and deterministic panics.
+
+mod support;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use triad::threads::{scope, scope_with, ScopePanic, ThreadPool, WaitPolicy};
+
+#[test]
+fn scope_waits_for_every_spawned_job_and_they_may_borrow() {
+    let pool = ThreadPool::builder().num_threads(2).build().unwrap();
+    let mut cells = vec![0u64; 257];
+    pool.scope(|s| {
+        for (i, cell) in cells.iter_mut().enumerate() {
+            s.spawn(move |_| *cell = i as u64 * 2);
+        }
+    })
+    .unwrap();
+    assert_eq!(cells.iter().sum::<u64>(), 2 * (256 * 257 / 2));
+}
+
+#[test]
+fn jobs_can_spawn_more_jobs_into_the_same_scope() {
+    let pool = ThreadPool::builder().num_threads(2).build().unwrap();
+    let count = AtomicUsize::new(0);
+    pool.scope(|s| {
+        for _ in 0..10 {
+            s.spawn(|s| {
+                for _ in 0..10 {
+                    s.spawn(|_| {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    });
+                }
+            });
+        }
+    })
+    .unwrap();
+    assert_eq!(count.into_inner(), 100);
+}
+
+#[test]
+fn scope_returns_the_bodys_value() {
+    assert_eq!(scope(|_| 41 + 1), 42);
+}
+
+#[test]
+fn scopes_nested_a_thousand_deep_on_a_one_thread_pool() {
+    fn nest(depth: usize, hits: &AtomicUsize) {
+        if depth == 0 {
+            return;
+        }
+        scope(|s| {
+            s.spawn(|_| nest(depth - 1, hits));
+            hits.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+    let pool = ThreadPool::builder()
+        .num_threads(1)
+        .stack_size(64 << 20)
+        .build()
+        .unwrap();
+    let hits = AtomicUsize::new(0);
+    let hits = support::within(Duration::from_secs(60), move || {
+        pool.install(|| nest(1000, &hits)).unwrap();
+        hits.into_inner()
+    });
+    assert_eq!(hits, 1000);
+}
+
+#[test]
+fn a_single_panic_is_reraised_unchanged_after_all_jobs_finish() {
+    let pool = ThreadPool::builder().num_threads(2).build().unwrap();
+    let finished = AtomicUsize::new(0);
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        pool.scope(|s| {
+            for i in 0..20 {
+                let finished = &finished;
+                s.spawn(move |_| {
+                    if i == 7 {
+                        panic!("job seven");
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                    finished.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        })
+    }))
+    .unwrap_err();
+    assert_eq!(caught.downcast_ref::<&str>(), Some(&"job seven"));
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        19,
+        "every other job ran to completion"
+    );
+}
+
+#[test]
+fn with_several_panics_the_first_in_spawn_order_wins_every_time() {
+    let pool = ThreadPool::builder().num_threads(2).build().unwrap();
+    for _ in 0..30 {
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            pool.scope(|s| {
+                for i in 0..8usize {
+                    s.spawn(move |_| {
+                        if i % 3 == 2 {
+                            // Later jobs panic sooner: order must not depend on timing.
+                            std::thread::sleep(Duration::from_micros(200 * (8 - i as u64)));
+                            panic!("job {i}");
+                        }
+                    });
+                }
+            })
+        }))
+        .unwrap_err();
+        let scope_panic = caught
+            .downcast::<ScopePanic>()
+            .expect("several panics give a ScopePanic");
+        assert_eq!(
+            scope_panic.spawn_index(),
+            3,
+            "job 2 is the third spawn (index 3; the body is 0)"
+        );
+        assert_eq!(scope_panic.others(), 1, "jobs 2 and 5 panicked");
+        assert_eq!(
+            scope_panic
+                .payload()
+                .downcast_ref::<String>()
+                .map(String::as_str),
+            Some("job 2")
+        );
+    }
+}
+
+#[test]
+fn the_bodys_panic_comes_first() {
+    let caught = catch_unwind(|| {
+        scope(|s| {
+            s.spawn(|_| panic!("job"));
+            panic!("body");
+        })
+    })
+    .unwrap_err();
+    let scope_panic = caught.downcast::<ScopePanic>().unwrap();
+    assert_eq!(scope_panic.spawn_index(), 0);
+    assert_eq!(scope_panic.others(), 1);
+    assert_eq!(
+        scope_panic.into_payload().downcast_ref::<&str>(),
+        Some(&"body")
+    );
+}
+
+#[test]
+fn restricted_policies_still_finish_nested_scopes() {
+    for policy in [WaitPolicy::Descendants, WaitPolicy::NoSteal] {
+        let pool = ThreadPool::builder()
+            .num_threads(2)
+            .wait_policy(policy)
+            .build()
+            .unwrap();
+        let count = AtomicUsize::new(0);
+        pool.install(|| {
+            scope_with(policy, |s| {
+                for _ in 0..50 {
+                    s.spawn(|_| {
+                        scope(|s| {
+                            for _ in 0..20 {
+                                s.spawn(|_| {
+                                    count.fetch_add(1, Ordering::Relaxed);
+                                });
+                            }
+                        })
+                    });
+                }
+            })
+        })
+        .unwrap();
+        assert_eq!(count.into_inner(), 1000, "{policy:?}");
+    }
+}

@@ -1,0 +1,101 @@
+//! `spawn` and `JoinHandle`: values, panics, awaiting, and many spawners.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use triad::threads::{spawn, ThreadPool};
+
+#[test]
+fn a_spawned_job_gives_its_value() {
+    let pool = ThreadPool::builder().num_threads(2).build().unwrap();
+    let handle = pool.spawn(|| (1..=100u64).sum::<u64>());
+    assert_eq!(handle.join().unwrap(), 5050);
+}
+
+#[test]
+fn a_spawned_panic_is_the_handles_error_and_the_worker_survives() {
+    let pool = ThreadPool::builder().num_threads(1).build().unwrap();
+    let seven = std::hint::black_box(7); // a runtime value: the payload is a String
+    let error = pool
+        .spawn(move || -> u8 { panic!("kaboom {seven}") })
+        .join()
+        .unwrap_err();
+    assert!(error.is_panic());
+    assert!(!error.is_cancelled());
+    assert_eq!(error.panic_message(), Some("kaboom 7"));
+    assert_eq!(error.to_string(), "the job panicked: kaboom 7");
+    let payload = error.into_panic();
+    assert_eq!(
+        payload.downcast_ref::<String>().map(String::as_str),
+        Some("kaboom 7")
+    );
+    // The only worker is still alive.
+    assert_eq!(pool.spawn(|| 3).join().unwrap(), 3);
+}
+
+#[test]
+fn a_handle_can_be_awaited() {
+    let pool = ThreadPool::builder().num_threads(2).build().unwrap();
+    let handle = pool.spawn(|| {
+        std::thread::sleep(Duration::from_millis(20));
+        "late"
+    });
+    assert_eq!(support::block_on(handle).unwrap(), "late");
+    let failed = pool.spawn(|| -> () { panic!("async boom") });
+    assert!(support::block_on(failed).unwrap_err().is_panic());
+}
+
+#[test]
+fn joining_a_handle_inside_a_one_thread_pool_does_not_deadlock() {
+    let pool = ThreadPool::builder().num_threads(1).build().unwrap();
+    let value = support::within(Duration::from_secs(10), move || {
+        pool.install(|| {
+            let inner = spawn(|| 21);
+            inner.join().unwrap() * 2
+        })
+        .unwrap()
+    });
+    assert_eq!(value, 42);
+}
+
+#[test]
+fn eight_outside_threads_spawn_a_million_jobs_and_all_run_exactly_once() {
+    const PER_THREAD: usize = 125_000;
+    let pool = Arc::new(ThreadPool::builder().num_threads(2).build().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let spawners: Vec<_> = (0..8)
+        .map(|_| {
+            let pool = pool.clone();
+            let count = count.clone();
+            std::thread::spawn(move || {
+                for _ in 0..PER_THREAD {
+                    let count = count.clone();
+                    // Detached: dropping the handle does not cancel the job.
+                    drop(pool.spawn(move || {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }));
+                }
+            })
+        })
+        .collect();
+    for spawner in spawners {
+        spawner.join().unwrap();
+    }
+    // Dropping the pool runs every queued job before joining the workers.
+    drop(Arc::try_unwrap(pool).unwrap());
+    assert_eq!(count.load(Ordering::Relaxed), 8 * PER_THREAD);
+}
+
+#[test]
+fn free_spawn_from_outside_uses_the_global_pool() {
+    let handle = spawn(triad::threads::current_num_threads);
+    assert!(handle.join().unwrap() >= 1);
+    let handle = spawn(|| 9);
+    while !handle.is_finished() {
+        std::thread::yield_now();
+    }
+    assert_eq!(handle.join().unwrap(), 9);
+}
