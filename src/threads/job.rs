@@ -5,7 +5,8 @@
 //!
 //! | kind | lives | made by | completion |
 //! |---|---|---|---|
-//! | [`StackJob`] | in the stack frame of the thread that waits for it | `join`'s second half, `install` | result stored in the job, then its latch set |
+//! | [`StackJob`] | in the stack frame of the thread that waits for it | `install` from outside the pool | result stored in the job, then its latch set |
+//! | `JoinFrame` (`frame.rs`) | in the stack frame of its `join` | `join`'s second half, once promoted | as `StackJob` |
 //! | [`HeapJob`] | in a `Box`, owned by the `JobRef` | `scope` and `spawn` | the closure itself reports (scope counter, oneshot) |
 //!
 //! Rules (the SAFETY comments of the threads room cite them as "job rule N"):
@@ -82,6 +83,24 @@ pub(crate) struct JobRef {
 unsafe impl Send for JobRef {}
 
 impl JobRef {
+    /// Assemble a `JobRef` from its parts.
+    ///
+    /// # Safety
+    ///
+    /// `execute_fn` must be the execute function of the job type `data`
+    /// points to, and the caller keeps that job alive until it has run.
+    pub(crate) unsafe fn from_raw(
+        data: *const (),
+        execute_fn: unsafe fn(*const ()),
+        lineage: *const Lineage,
+    ) -> JobRef {
+        JobRef {
+            data,
+            execute_fn,
+            lineage,
+        }
+    }
+
     /// The job's identity: its address.
     #[inline]
     pub(crate) fn id(&self) -> *const () {
@@ -116,7 +135,7 @@ pub(crate) enum JobResult<R> {
 }
 
 impl<R> JobResult<R> {
-    fn call(func: impl FnOnce() -> R) -> Self {
+    pub(crate) fn call(func: impl FnOnce() -> R) -> Self {
         match panic::catch_unwind(AssertUnwindSafe(func)) {
             Ok(value) => JobResult::Ok(value),
             Err(payload) => JobResult::Panic(payload),
@@ -183,15 +202,6 @@ impl<L: Latch, F: FnOnce() -> R + Send, R: Send> StackJob<L, F, R> {
         // SAFETY: `this.latch` is alive until this call makes the owner free
         // it; `set` touches nothing of the job afterwards (job rule 3).
         unsafe { L::set(&this.latch) };
-    }
-
-    /// Take the closure back to run it inline: the job was never published,
-    /// or its owner popped it back unexecuted (job rule 1).
-    pub(crate) fn take_func(&self) -> F {
-        // SAFETY: job rule 1: the job is not published or was taken back, so
-        // no other thread can reach `func`.
-        let func = self.func.with_mut(|f| unsafe { (*f).take() });
-        func.expect("a stack job run inline after it was executed (job rule 1)")
     }
 
     /// The result, once the latch is set (job rule 4).

@@ -23,14 +23,9 @@
 
 use std::panic::{self, AssertUnwindSafe};
 
-use super::job::StackJob;
-use super::latch::SpinLatch;
+use super::frame::JoinFrame;
 use super::wait_policy::WaitPolicy;
 use super::worker::WorkerThread;
-
-/// Joins this close to the bottom of a worker's frame stack publish their
-/// second half at once (worker rule 6).
-const EAGER_DEPTH: usize = 2;
 
 /// Run `a` and `b`, potentially in parallel, and return both results.
 ///
@@ -65,9 +60,9 @@ where
         // SAFETY: a non-null current worker is the live WorkerThread on this
         // thread's stack (see `WorkerThread::current_in`).
         let wt = unsafe { &*wt };
-        return join_on(wt, wt.registry.wait_policy, a, b);
+        return join_on(wt, PoolPolicy, a, b);
     }
-    super::global::run(move |wt| join_on(wt, wt.registry.wait_policy, a, b))
+    super::global::run(move |wt| join_on(wt, PoolPolicy, a, b))
 }
 
 /// [`join`] with an explicit [`WaitPolicy`] for the wait on `b`, whatever
@@ -93,53 +88,75 @@ where
     super::global::run(move |wt| join_on(wt, policy, a, b))
 }
 
+/// Where a join finds its wait policy: the pool's (read only if the wait
+/// happens, and zero-sized, to keep the fast path lean) or an explicit one.
+pub(crate) trait PolicySource: Copy {
+    fn policy(self, wt: &WorkerThread) -> WaitPolicy;
+}
+
+/// The pool's own wait policy.
+#[derive(Clone, Copy)]
+pub(crate) struct PoolPolicy;
+
+impl PolicySource for PoolPolicy {
+    #[inline]
+    fn policy(self, wt: &WorkerThread) -> WaitPolicy {
+        wt.registry.wait_policy
+    }
+}
+
+impl PolicySource for WaitPolicy {
+    #[inline]
+    fn policy(self, _: &WorkerThread) -> WaitPolicy {
+        self
+    }
+}
+
 /// `join` on worker `wt`.
-pub(crate) fn join_on<A, B, RA, RB>(wt: &WorkerThread, policy: WaitPolicy, a: A, b: B) -> (RA, RB)
+pub(crate) fn join_on<A, B, RA, RB, P>(wt: &WorkerThread, policy: P, a: A, b: B) -> (RA, RB)
 where
+    P: PolicySource,
     A: FnOnce() -> RA + Send,
     B: FnOnce() -> RB + Send,
     RA: Send,
     RB: Send,
 {
-    let job_b = StackJob::new(b, SpinLatch::new(&wt.registry, wt.index));
-    // SAFETY: `job_b` stays in this frame until we either ran it inline
-    // (never published, or taken back: job rule 1) or saw its latch set
-    // (job rule 2); every path below does one of the two before returning,
-    // and `a`'s panic is caught so no unwinding skips them.
-    let job_b_ref = unsafe { job_b.as_job_ref(wt.lineage()) };
-    let job_b_id = job_b_ref.id();
-    let depth = wt.push_frame(job_b_ref);
-    if depth < EAGER_DEPTH {
-        // The outermost joins of a job publish at once (worker rule 6).
-        wt.promote_all();
+    let frame = JoinFrame::new(b, wt.top_frame(), wt.lineage());
+    // The frame stays in place until it is unlinked and, if promoted, taken
+    // back or completed (frame rule 5): every path below does that before
+    // returning, and `UnwindGuard` does it if `a` panics.
+    wt.link_frame(&frame.head);
+    if frame.head.prev.is_null() {
+        wt.promote_all(); // the outermost join publishes at once
     } else if wt.someone_is_hungry() {
-        wt.promote_oldest(); // worker rule 5
+        wt.promote_oldest();
     }
 
     // `a` runs without `catch_unwind` (which would cost an indirect call on
     // every join): if it panics, `UnwindGuard` finishes `b` on the way out.
     let guard = UnwindGuard {
         wt,
-        job_b: &job_b,
-        job_b_id,
+        frame: &frame,
         policy,
     };
     let result_a = a();
     std::mem::forget(guard);
+    wt.unlink_frame(&frame.head);
 
-    if wt.pop_frame() {
-        // Worker rule 4: never published; run it inline. A panic of `b` may
-        // unwind freely: nothing refers to `job_b` any more.
-        let result_b = job_b.take_func()();
+    if !frame.head.promoted.get() {
+        // Frame rule 4: never published; run it inline. A panic of `b` may
+        // unwind freely: nothing refers to the frame any more.
+        let result_b = frame.take_func()();
         return (result_a, result_b);
     }
-    if wt.take_back_or_wait(job_b_id, job_b.latch.core(), policy) {
+    let policy = policy.policy(wt);
+    if wt.take_back_or_wait(frame.head.id(), frame.head.latch().core(), policy) {
         // Taken back from our deque before anyone stole it (job rule 1).
-        let result_b = job_b.take_func()();
+        let result_b = frame.take_func()();
         return (result_a, result_b);
     }
     // Stolen (or run by us from another queue): its latch is set.
-    match job_b.into_result() {
+    match frame.into_result() {
         Ok(result_b) => (result_a, result_b),
         Err(payload) => panic::resume_unwind(payload),
     }
@@ -148,23 +165,26 @@ where
 /// Finishes the second half when the first one panics: `b` must still run
 /// (or, if stolen, be waited for, since it borrows this stack frame) before
 /// the panic leaves `join`.
-struct UnwindGuard<'a, F: FnOnce() -> R + Send, R: Send> {
+struct UnwindGuard<'a, F: FnOnce() -> R + Send, R: Send, P: PolicySource> {
     wt: &'a WorkerThread,
-    job_b: &'a StackJob<SpinLatch, F, R>,
-    job_b_id: *const (),
-    policy: WaitPolicy,
+    frame: &'a JoinFrame<F, R>,
+    policy: P,
 }
 
-impl<F: FnOnce() -> R + Send, R: Send> Drop for UnwindGuard<'_, F, R> {
+impl<F: FnOnce() -> R + Send, R: Send, P: PolicySource> Drop for UnwindGuard<'_, F, R, P> {
     fn drop(&mut self) {
         // Only reached while `a` unwinds. `b`'s own panic is caught here and
         // dropped: `a`'s panic is the one re-raised (as rayon does).
-        let run_inline = self.wt.pop_frame()
-            || self
-                .wt
-                .take_back_or_wait(self.job_b_id, self.job_b.latch.core(), self.policy);
+        let head = &self.frame.head;
+        self.wt.unlink_frame(head);
+        let run_inline = !head.promoted.get()
+            || self.wt.take_back_or_wait(
+                head.id(),
+                head.latch().core(),
+                self.policy.policy(self.wt),
+            );
         if run_inline {
-            let func = self.job_b.take_func();
+            let func = self.frame.take_func();
             let _ = panic::catch_unwind(AssertUnwindSafe(func));
         }
     }

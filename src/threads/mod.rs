@@ -42,6 +42,7 @@
 //! | file | protocol |
 //! |---|---|
 //! | `job.rs` | jobs and `JobRef`: executed exactly once |
+//! | `frame.rs` | private join frames, promoted on demand |
 //! | `latch.rs` | UNSET → SLEEPY → SLEEPING → SET |
 //! | `sleep.rs` | falling asleep without losing a wake-up |
 //! | `worker.rs` | the worker loop, private join frames and promotion |
@@ -58,6 +59,7 @@
 //! lock: this pool runs CPU work on every core at once.
 
 mod error;
+pub(crate) mod frame;
 mod global;
 pub(crate) mod job;
 pub(crate) mod join;

@@ -18,50 +18,29 @@
 //!
 //! # Private join frames
 //!
-//! Publishing the second half of every `join` on a shared deque costs fences
-//! and cache traffic even when nobody steals (rayon spends ~19 ns a join on
-//! it). Instead a worker keeps a private stack of its open join frames and
-//! publishes one only when another worker is hungry:
+//! Each worker keeps the list of its open join frames (`frame.rs`) and
+//! publishes one only when it is worth it:
 //!
-//! ```text
-//!   frames (private Vec, oldest at the bottom)     deque (shared)
-//!   ┌──────────────┐
-//!   │ F3  private  │  ◄─ top: the innermost join
-//!   │ F2  private  │
-//!   │ F1  promoted │  ─────────────────────────►  [ F1.b ]  ◄── thieves steal
-//!   └──────────────┘                                            the oldest
-//! ```
-//!
-//! Rules (cited as "worker rule N"):
-//!
-//! 1. Only the worker itself touches `frames`, `promoted` and `lineage`
-//!    (plain cells, no synchronisation).
-//! 2. Frames nest: a join pushes its frame on entry and pops it on exit,
-//!    and whatever runs in between (including stolen jobs run while waiting)
-//!    pushes and pops above it. So the stack discipline holds.
-//! 3. Promotion takes the oldest private frame: the promoted frames are
-//!    always a prefix of the stack, counted by `promoted`. A frame is
-//!    promoted at most once (its `JobRef` moves to the deque; an empty slot
-//!    stays behind to mark it).
-//! 4. A join whose frame is still private when its first half returns runs
-//!    the second half inline: no atomic operation at all. One whose frame was
-//!    promoted must take the job back from the deque or wait for its latch.
-//! 5. `hungry` counts workers that found nothing to do. A join looks at it
-//!    (one Relaxed load of a line that changes only when workers go idle or
-//!    find work) and promotes only if it is non-zero and its own deque is
-//!    empty (what it published before has not been taken yet).
-//! 6. The two outermost joins of a worker's stack publish their second half
-//!    at once, hungry or not. A second half is otherwise published only at a
+//! 1. A join looks at `hungry`, the number of workers that found nothing to
+//!    do (one Relaxed load of a line that changes only when workers go idle
+//!    or find work), and promotes its *oldest* private frame if it is
+//!    non-zero and its own deque is empty (what it published before has not
+//!    been taken yet). The oldest frame is the biggest piece of work.
+//! 2. The outermost join of a worker's stack publishes its second half at
+//!    once, hungry or not. A second half is otherwise published only at a
 //!    later join (or wait) of the same worker, so a first half that runs a
 //!    long loop without joining would keep it private even while others idle;
-//!    near the root, where the halves are biggest, publishing costs nothing
+//!    at the root, where the halves are biggest, publishing costs nothing
 //!    that matters. Deeper down, a first half must not *wait* for its own
 //!    second half (it may never be published): `join` is for independent
 //!    halves.
+//! 3. A worker about to wait publishes all its private frames: it cannot
+//!    run them itself until its wait ends, others can.
 
-use std::cell::{Cell, UnsafeCell};
+use std::cell::Cell;
 use std::ptr;
 
+use super::frame::FrameHead;
 use super::job::{JobRef, Lineage};
 use super::latch::CoreLatch;
 use super::registry::{Registry, WorkerCounters};
@@ -127,8 +106,8 @@ pub(crate) struct WorkerThread {
     pub(crate) index: usize,
     pub(crate) registry: Arc<Registry>,
     rng: Cell<u64>,
-    frames: UnsafeCell<Vec<Option<JobRef>>>,
-    promoted: Cell<usize>,
+    /// The innermost open join frame (frame rule 1: ours alone).
+    top: Cell<*const FrameHead>,
     lineage: Cell<*const Lineage>,
 }
 
@@ -159,8 +138,7 @@ impl WorkerThread {
             rng: Cell::new(
                 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
             ),
-            frames: UnsafeCell::new(Vec::with_capacity(64)),
-            promoted: Cell::new(0),
+            top: Cell::new(ptr::null()),
             lineage: Cell::new(ptr::null()),
         };
         CURRENT.with(|c| c.set(&worker));
@@ -202,78 +180,84 @@ impl WorkerThread {
         self.lineage.set(saved);
     }
 
-    // ----- private join frames (worker rules 1–5) -----
+    // ----- private join frames (frame.rs, and the rules above) -----
 
-    /// Push a join frame; returns how many frames were below it.
+    /// The innermost open join frame, or null.
     #[inline]
-    pub(crate) fn push_frame(&self, job: JobRef) -> usize {
-        // SAFETY: worker rule 1: only this thread touches `frames`, and no
-        // reference to it is held across this call.
-        let frames = unsafe { &mut *self.frames.get() };
-        let depth = frames.len();
-        frames.push(Some(job));
-        depth
+    pub(crate) fn top_frame(&self) -> *const FrameHead {
+        self.top.get()
     }
 
-    /// Pop the innermost frame; true if it was still private (worker rule 4).
+    /// Link a new innermost frame (frame rule 2).
     #[inline]
-    pub(crate) fn pop_frame(&self) -> bool {
-        // SAFETY: worker rule 1, as in `push_frame`.
-        let frames = unsafe { &mut *self.frames.get() };
-        match frames.pop() {
-            Some(Some(_private)) => true,
-            Some(None) => {
-                // Worker rule 3: promoted frames are a prefix, so this was
-                // its last element.
-                self.promoted.set(frames.len());
-                false
-            }
-            None => unreachable!("join frame stack underflow (worker rule 2)"),
-        }
+    pub(crate) fn link_frame(&self, frame: &FrameHead) {
+        debug_assert!(ptr::eq(frame.prev, self.top.get()));
+        self.top.set(frame);
     }
 
-    /// Whether this worker should give a frame away now (worker rule 5).
+    /// Unlink the innermost frame (frame rule 2).
+    #[inline]
+    pub(crate) fn unlink_frame(&self, frame: &FrameHead) {
+        debug_assert!(
+            ptr::eq(frame, self.top.get()),
+            "join frames must nest (frame rule 2)"
+        );
+        self.top.set(frame.prev);
+    }
+
+    /// Whether this worker should give a frame away now (rule 1 above).
     #[inline]
     pub(crate) fn someone_is_hungry(&self) -> bool {
         self.registry.hungry.load(Relaxed) != 0
     }
 
-    /// Publish the oldest private frame if our deque is empty (rule 3, 5).
+    /// The private frames, oldest first (frame rule 3: they are the top
+    /// part of the list, above the promoted ones).
+    fn private_frames(&self) -> Vec<&FrameHead> {
+        let mut frames = Vec::new();
+        let mut frame = self.top.get();
+        // SAFETY: linked frames are alive: each is unlinked before its join
+        // returns (frame rules 2, 5), and only this thread walks the list.
+        while let Some(head) = unsafe { frame.as_ref() } {
+            if head.promoted.get() {
+                break;
+            }
+            frames.push(head);
+            frame = head.prev;
+        }
+        frames.reverse();
+        frames
+    }
+
+    /// Publish the oldest private frame if our deque is empty (rule 1).
     #[cold]
     pub(crate) fn promote_oldest(&self) {
-        if !self.deque.is_empty() {
-            return;
+        if self.deque.is_empty() {
+            if let Some(oldest) = self.private_frames().first() {
+                self.publish_frame(oldest);
+                self.registry.sleep.notify_new_work(self.index + 1);
+            }
         }
-        self.promote(1);
     }
 
-    /// Publish every private frame (worker rule 6, and before a wait).
+    /// Publish every private frame, oldest first (rules 2, 3).
     #[cold]
     pub(crate) fn promote_all(&self) {
-        self.promote(usize::MAX);
-    }
-
-    /// Publish up to `count` of the oldest private frames.
-    fn promote(&self, count: usize) {
-        // SAFETY: worker rule 1.
-        let frames = unsafe { &mut *self.frames.get() };
-        let mut published = 0;
-        while published < count {
-            let next = self.promoted.get();
-            let Some(slot) = frames.get_mut(next) else {
-                break;
-            };
-            let job = slot
-                .take()
-                .expect("promoted frame inside the private part (worker rule 3)");
-            self.promoted.set(next + 1);
-            self.deque.push(job);
-            WorkerCounters::bump(&self.counters().promotions);
-            published += 1;
+        let frames = self.private_frames();
+        for frame in &frames {
+            self.publish_frame(frame);
         }
-        if published > 0 {
+        if !frames.is_empty() {
             self.registry.sleep.notify_new_work(self.index + 1);
         }
+    }
+
+    fn publish_frame(&self, frame: &FrameHead) {
+        // SAFETY: we own the frame (frame rule 1), it is private (so never
+        // promoted before: frame rule 3) and linked (alive: frame rule 5).
+        let job = unsafe { frame.promote(&self.registry, self.index) };
+        self.deque.push(job);
+        WorkerCounters::bump(&self.counters().promotions);
     }
 
     // ----- publishing and running jobs -----
@@ -350,7 +334,7 @@ impl WorkerThread {
     fn wait_until_cold(&self, wait: &Wait<'_>) {
         // Everything below us on the frame stack is a join whose second half
         // others could run while we wait: publish them all (worker rule 3).
-        self.promote_all();
+        self.promote_all(); // rule 3
         let mut hungry = false;
         let mut rounds = 0;
         loop {
