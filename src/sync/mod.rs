@@ -77,6 +77,28 @@ pub(crate) mod thread {
     pub(crate) use loom::thread::{current, spawn, yield_now, Builder, JoinHandle};
 }
 
+/// A thread-local with a `const` initialiser, for `worker.rs`'s `CURRENT`:
+/// std's `thread_local!` normally; loom's under loom, where every model
+/// thread is a coroutine on one OS thread, so that std's would be one cell
+/// shared by all of them (a model's main thread would take itself for a
+/// worker). loom's macro takes no `const { }` block, so its thread-locals
+/// are lazily initialised. (Unused without the `threads` feature.)
+#[cfg(not(loom))]
+#[allow(unused_macros)]
+macro_rules! const_thread_local {
+    ($(#[$attr:meta])* static $name:ident: $t:ty = $init:expr;) => {
+        std::thread_local! { $(#[$attr])* static $name: $t = const { $init }; }
+    };
+}
+#[cfg(loom)]
+#[allow(unused_macros)]
+macro_rules! const_thread_local {
+    ($(#[$attr:meta])* static $name:ident: $t:ty = $init:expr;) => {
+        loom::thread_local! { $(#[$attr])* static $name: $t = $init; }
+    };
+}
+pub(crate) use const_thread_local;
+
 /// A spin-wait hint. Under loom it yields to the scheduler, so that a model
 /// with a spin loop explores the other threads instead of spinning forever.
 #[inline]

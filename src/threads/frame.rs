@@ -56,23 +56,33 @@ pub(crate) struct FrameHead {
 }
 
 impl FrameHead {
-    /// Make this frame a job: initialise its latch and return its `JobRef`.
+    /// Make the frame at `this` a job: initialise its latch and return its
+    /// `JobRef`.
     ///
     /// # Safety
     ///
-    /// Called once, by the owner (frame rules 1, 3), on a linked frame,
-    /// which then stays alive until its latch is set or the job is taken
-    /// back (frame rule 5).
-    pub(crate) unsafe fn promote(&self, registry: &Registry, owner: usize) -> JobRef {
-        debug_assert!(!self.promoted.get(), "frame promoted twice (frame rule 3)");
-        self.promoted.set(true);
+    /// `this` points to a linked frame, derived from a pointer to the whole
+    /// `JoinFrame` (so the `JobRef` may reach past the head). Called once, by
+    /// the owner (frame rules 1, 3); the frame then stays alive until its
+    /// latch is set or the job is taken back (frame rule 5).
+    pub(crate) unsafe fn promote(
+        this: *const FrameHead,
+        registry: &Registry,
+        owner: usize,
+    ) -> JobRef {
+        // SAFETY: alive and ours (caller); a shared reference to the head is
+        // fine: its mutable parts are cells.
+        let head = unsafe { &*this };
+        debug_assert!(!head.promoted.get(), "frame promoted twice (frame rule 3)");
+        head.promoted.set(true);
         // SAFETY: frame rule 4: nobody else can see the latch before the
         // JobRef is published by our caller.
-        self.latch
+        head.latch
             .with_mut(|latch| unsafe { (*latch).write(SpinLatch::new(registry, owner)) });
         // SAFETY: `execute` was built for the JoinFrame this head starts, and
-        // the caller keeps it alive (frame rule 5).
-        unsafe { JobRef::from_raw(self as *const Self as *const (), self.execute, self.lineage) }
+        // `this` covers that whole frame, alive until the job is done
+        // (caller, frame rule 5).
+        unsafe { JobRef::from_raw(this as *const (), head.execute, head.lineage) }
     }
 
     /// The latch of a promoted frame.

@@ -125,7 +125,7 @@ where
     // The frame stays in place until it is unlinked and, if promoted, taken
     // back or completed (frame rule 5): every path below does that before
     // returning, and `UnwindGuard` does it if `a` panics.
-    wt.link_frame(&frame.head);
+    wt.link_frame(&frame);
     if frame.head.prev.is_null() {
         wt.promote_all(); // the outermost join publishes at once
     } else if wt.someone_is_hungry() {
@@ -141,7 +141,7 @@ where
     };
     let result_a = a();
     std::mem::forget(guard);
-    wt.unlink_frame(&frame.head);
+    wt.unlink_frame(&frame);
 
     if !frame.head.promoted.get() {
         // Frame rule 4: never published; run it inline. A panic of `b` may
@@ -176,7 +176,7 @@ impl<F: FnOnce() -> R + Send, R: Send, P: PolicySource> Drop for UnwindGuard<'_,
         // Only reached while `a` unwinds. `b`'s own panic is caught here and
         // dropped: `a`'s panic is the one re-raised (as rayon does).
         let head = &self.frame.head;
-        self.wt.unlink_frame(head);
+        self.wt.unlink_frame(self.frame);
         let run_inline = !head.promoted.get()
             || self.wt.take_back_or_wait(
                 head.id(),

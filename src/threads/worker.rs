@@ -40,7 +40,7 @@
 use std::cell::Cell;
 use std::ptr;
 
-use super::frame::FrameHead;
+use super::frame::{FrameHead, JoinFrame};
 use super::job::{JobRef, Lineage};
 use super::latch::CoreLatch;
 use super::registry::{Registry, WorkerCounters};
@@ -55,8 +55,9 @@ const SPIN_ROUNDS: u32 = 32;
 /// `spin_loop` hints between two rounds.
 const SPINS_PER_ROUND: u32 = 16;
 
-thread_local! {
-    static CURRENT: Cell<*const WorkerThread> = const { Cell::new(ptr::null()) };
+crate::sync::const_thread_local! {
+    /// The worker running on this thread (null on other threads).
+    static CURRENT: Cell<*const WorkerThread> = Cell::new(ptr::null());
 }
 
 /// What a waiting worker waits for.
@@ -188,21 +189,24 @@ impl WorkerThread {
         self.top.get()
     }
 
-    /// Link a new innermost frame (frame rule 2).
+    /// Link a new innermost frame (frame rule 2). The list keeps a pointer
+    /// to the whole frame (not just its head), so that the `JobRef` made
+    /// from it on promotion may reach the closure and the result.
     #[inline]
-    pub(crate) fn link_frame(&self, frame: &FrameHead) {
-        debug_assert!(ptr::eq(frame.prev, self.top.get()));
-        self.top.set(frame);
+    pub(crate) fn link_frame<F, R>(&self, frame: &JoinFrame<F, R>) {
+        debug_assert!(ptr::eq(frame.head.prev, self.top.get()));
+        self.top
+            .set(frame as *const JoinFrame<F, R> as *const FrameHead);
     }
 
     /// Unlink the innermost frame (frame rule 2).
     #[inline]
-    pub(crate) fn unlink_frame(&self, frame: &FrameHead) {
+    pub(crate) fn unlink_frame<F, R>(&self, frame: &JoinFrame<F, R>) {
         debug_assert!(
-            ptr::eq(frame, self.top.get()),
+            ptr::eq(frame.head.id(), self.top.get() as *const ()),
             "join frames must nest (frame rule 2)"
         );
-        self.top.set(frame.prev);
+        self.top.set(frame.head.prev);
     }
 
     /// Whether this worker should give a frame away now (rule 1 above).
@@ -211,51 +215,55 @@ impl WorkerThread {
         self.registry.hungry.load(Relaxed) != 0
     }
 
-    /// The private frames, oldest first (frame rule 3: they are the top
-    /// part of the list, above the promoted ones).
-    fn private_frames(&self) -> Vec<&FrameHead> {
-        let mut frames = Vec::new();
+    /// Visit the private frames, newest first (frame rule 3: they are the
+    /// top of the list, above the promoted ones).
+    fn for_each_private_frame(&self, mut visit: impl FnMut(*const FrameHead)) {
         let mut frame = self.top.get();
-        // SAFETY: linked frames are alive: each is unlinked before its join
-        // returns (frame rules 2, 5), and only this thread walks the list.
-        while let Some(head) = unsafe { frame.as_ref() } {
+        while !frame.is_null() {
+            // SAFETY: linked frames are alive: each is unlinked before its
+            // join returns (frame rules 2, 5); only this thread walks the list.
+            let head = unsafe { &*frame };
             if head.promoted.get() {
                 break;
             }
-            frames.push(head);
+            visit(frame);
             frame = head.prev;
         }
-        frames.reverse();
-        frames
     }
 
     /// Publish the oldest private frame if our deque is empty (rule 1).
     #[cold]
     pub(crate) fn promote_oldest(&self) {
-        if self.deque.is_empty() {
-            if let Some(oldest) = self.private_frames().first() {
-                self.publish_frame(oldest);
-                self.registry.sleep.notify_new_work(self.index + 1);
-            }
+        if !self.deque.is_empty() {
+            return;
+        }
+        let mut oldest: *const FrameHead = ptr::null();
+        self.for_each_private_frame(|frame| oldest = frame);
+        if !oldest.is_null() {
+            self.publish_frame(oldest);
+            self.registry.sleep.notify_new_work(self.index + 1);
         }
     }
 
     /// Publish every private frame, oldest first (rules 2, 3).
     #[cold]
     pub(crate) fn promote_all(&self) {
-        let frames = self.private_frames();
-        for frame in &frames {
+        let mut newest_first = Vec::new();
+        self.for_each_private_frame(|frame| newest_first.push(frame));
+        for &frame in newest_first.iter().rev() {
             self.publish_frame(frame);
         }
-        if !frames.is_empty() {
+        if !newest_first.is_empty() {
             self.registry.sleep.notify_new_work(self.index + 1);
         }
     }
 
-    fn publish_frame(&self, frame: &FrameHead) {
-        // SAFETY: we own the frame (frame rule 1), it is private (so never
-        // promoted before: frame rule 3) and linked (alive: frame rule 5).
-        let job = unsafe { frame.promote(&self.registry, self.index) };
+    /// Promote a private frame and push its job on our deque.
+    fn publish_frame(&self, frame: *const FrameHead) {
+        // SAFETY: a linked frame (alive: frame rule 5), ours (frame rule 1),
+        // private (so never promoted before: frame rule 3), and the pointer
+        // covers the whole frame (`link_frame`).
+        let job = unsafe { FrameHead::promote(frame, &self.registry, self.index) };
         self.deque.push(job);
         WorkerCounters::bump(&self.counters().promotions);
     }
