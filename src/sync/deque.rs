@@ -92,6 +92,10 @@ mod stand_in {
         pub(crate) fn steal(&self) -> Steal<T> {
             try_steal(&self.queue)
         }
+        /// Takes one job; the stand-in moves no batch (see `Injector`).
+        pub(crate) fn steal_batch_and_pop(&self, _dest: &Worker<T>) -> Steal<T> {
+            self.steal()
+        }
         pub(crate) fn is_empty(&self) -> bool {
             crate::sync::lock(&self.queue).is_empty()
         }

@@ -190,18 +190,44 @@ impl Latch for LockLatch {
     }
 }
 
-/// A counting latch: set when the count drops to zero. A scope starts it at
-/// one (for its own body) and adds one per spawned job.
+/// A counting latch: set when the count drops to zero. Each count is a
+/// share of the work still running; whoever gives back the last share sets
+/// the latch.
 pub(crate) struct CountLatch {
     count: AtomicUsize,
     latch: SpinLatch,
 }
 
 impl CountLatch {
+    /// A latch holding one share (for its owner). (The loom models use it.)
+    #[cfg_attr(not(loom), allow(dead_code))]
     pub(crate) fn new(registry: &Registry, owner: usize) -> Self {
+        Self::with_count(registry, owner, 1)
+    }
+
+    /// A latch holding `shares` shares.
+    pub(crate) fn with_count(registry: &Registry, owner: usize, shares: usize) -> Self {
         CountLatch {
-            count: AtomicUsize::new(1),
+            count: AtomicUsize::new(shares),
             latch: SpinLatch::new(registry, owner),
+        }
+    }
+
+    /// Give back `shares` shares at once; sets the latch if none are left.
+    ///
+    /// # Safety
+    ///
+    /// As [`Latch::set`]: `this` is alive on entry and may be freed as soon
+    /// as the count reaches zero.
+    pub(crate) unsafe fn release(this: *const Self, shares: usize) {
+        // AcqRel: Release publishes this job's writes to whoever brings the
+        // count to zero; that one's Acquire sees every job's writes before it
+        // sets the inner latch (whose Release/Acquire passes them on).
+        // SAFETY: alive on entry: the owner waits for the count to reach zero.
+        if unsafe { (*this).count.fetch_sub(shares, AcqRel) } == shares {
+            // SAFETY: still alive: the owner waits for the inner latch, which
+            // only this call sets; rule 3 is then kept by `SpinLatch::set`.
+            unsafe { SpinLatch::set(&(*this).latch) };
         }
     }
 
@@ -219,14 +245,7 @@ impl CountLatch {
 
 impl Latch for CountLatch {
     unsafe fn set(this: *const Self) {
-        // AcqRel: Release publishes this job's writes to whoever brings the
-        // count to zero; that one's Acquire sees every job's writes before it
-        // sets the inner latch (whose Release/Acquire passes them on).
-        // SAFETY: alive on entry: the scope waits for the count to reach zero.
-        if unsafe { (*this).count.fetch_sub(1, AcqRel) } == 1 {
-            // SAFETY: still alive: the owner waits for the inner latch, which
-            // only this call sets; rule 3 is then kept by `SpinLatch::set`.
-            unsafe { SpinLatch::set(&(*this).latch) };
-        }
+        // SAFETY: the caller's guarantee, passed on.
+        unsafe { Self::release(this, 1) }
     }
 }

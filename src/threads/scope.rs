@@ -12,9 +12,16 @@
 //!
 //! Rules:
 //!
-//! 1. The count starts at one (for `op` itself) and every spawn adds one
-//!    before its job is published, so it cannot reach zero while a job is
-//!    pending or `op` still runs. Only the last decrement sets the latch.
+//! 1. The count starts with `BODY_SHARE` shares held by `op` itself. A
+//!    spawn from another thread, or after `op` returned, adds one share
+//!    before its job is published; a spawn by `op`'s own thread while `op`
+//!    runs (the common case, e.g. a loop of spawns) only bumps a private
+//!    tally, so the spawning thread never touches the counter that finishing
+//!    jobs decrement. When `op` returns it gives back `BODY_SHARE - tally`
+//!    in one step. Each job gives back one share when it is done. The count
+//!    cannot reach zero while `op` runs (its shares exceed any number of
+//!    jobs) nor while a job is pending; whoever takes it to zero sets the
+//!    latch.
 //! 2. The scope stays on its owner's stack until the latch is set, so jobs
 //!    may hold a pointer to it (job rule 2 for heap jobs that borrow).
 //! 3. Panics are caught in each job and recorded with the job's spawn index
@@ -38,19 +45,35 @@ use super::registry::Registry;
 use super::wait_policy::WaitPolicy;
 use super::worker::{Wait, WorkerThread};
 use crate::sync::atomic::{AtomicUsize, Ordering::*};
-use crate::sync::Mutex;
+use crate::sync::cell::UnsafeCell;
+use crate::sync::{CachePadded, Mutex};
 
 /// A scope in which jobs that borrow from the enclosing stack can be
 /// spawned. Created by [`scope`].
 pub struct Scope<'scope> {
     latch: CountLatch,
+    /// Rule 1's private tally; only the owner worker's thread touches it.
+    body: UnsafeCell<BodyTally>,
+    /// Index of the worker that runs `op` (the owner).
+    owner: usize,
     registry: *const Registry,
     serial: bool,
     node: Lineage,
-    next_index: AtomicUsize,
+    /// On its own cache line: the owner bumps it on every spawn, and it must
+    /// not share a line with the counter that finishing jobs decrement.
+    next_index: CachePadded<AtomicUsize>,
     panics: Mutex<Panics>,
     // Invariant in 'scope, as rayon and std::thread::scope are.
     marker: PhantomData<fn(&'scope ()) -> &'scope ()>,
+}
+
+/// The shares `op` holds while it runs (rule 1).
+const BODY_SHARE: usize = 1 << (usize::BITS - 2);
+
+/// Spawns made by `op`'s own thread while `op` runs (rule 1).
+struct BodyTally {
+    running: bool,
+    spawns: usize,
 }
 
 #[derive(Default)]
@@ -176,7 +199,10 @@ impl<'scope> Scope<'scope> {
     {
         // Relaxed: the index only orders panics (rule 3), not memory.
         let index = self.next_index.fetch_add(1, Relaxed);
-        self.latch.increment(); // rule 1: before the job is published
+        // SAFETY: the registry outlives the scope (see the Sync proof).
+        let registry = unsafe { &*self.registry };
+        let worker = WorkerThread::current_in(registry);
+        self.add_share(worker.is_some_and(|wt| wt.index == self.owner)); // rule 1
         let scope = ScopePtr(self);
         let job = move || {
             // SAFETY: the scope outlives its jobs (rule 2).
@@ -193,12 +219,29 @@ impl<'scope> Scope<'scope> {
             return;
         }
         let job_ref = HeapJob::into_job_ref(job, &self.node);
-        // SAFETY: the registry outlives the scope (see the Sync proof).
-        let registry = unsafe { &*self.registry };
-        match WorkerThread::current_in(registry) {
+        match worker {
             Some(wt) => wt.push(job_ref),
             None => registry.inject(job_ref),
         }
+    }
+
+    /// Count one more job, before it is published (rule 1).
+    fn add_share(&self, on_owner_thread: bool) {
+        if on_owner_thread {
+            // SAFETY: only the owner's thread touches the tally (rule 1), and
+            // we are on it; no reference to it outlives this block.
+            let counted = self.body.with_mut(|body| unsafe {
+                let body = &mut *body;
+                if body.running {
+                    body.spawns += 1;
+                }
+                body.running
+            });
+            if counted {
+                return;
+            }
+        }
+        self.latch.increment();
     }
 
     fn record_panic(&self, index: usize, payload: Box<dyn Any + Send>) {
@@ -276,14 +319,19 @@ where
     R: Send,
 {
     let mut scope = Scope {
-        latch: CountLatch::new(&wt.registry, wt.index),
+        latch: CountLatch::with_count(&wt.registry, wt.index, BODY_SHARE),
+        body: UnsafeCell::new(BodyTally {
+            running: true,
+            spawns: 0,
+        }),
+        owner: wt.index,
         registry: &*wt.registry,
         serial: wt.registry.serial,
         node: Lineage {
             id: std::ptr::null(),
             parent: wt.lineage(),
         },
-        next_index: AtomicUsize::new(1),
+        next_index: CachePadded(AtomicUsize::new(1)),
         panics: Mutex::new(Panics::default()),
         marker: PhantomData,
     };
@@ -300,8 +348,14 @@ where
             None
         }
     };
-    // SAFETY: op's own count (rule 1); the latch is alive (it is ours).
-    unsafe { CountLatch::set(&scope.latch) };
+    // Rule 1: `op` is done; give back its shares less its tally at once.
+    // SAFETY: only the owner's thread (this one) touches the tally.
+    let spawns = scope.body.with_mut(|body| unsafe {
+        (*body).running = false;
+        (*body).spawns
+    });
+    // SAFETY: the latch is alive (it is ours, and we wait for it below).
+    unsafe { CountLatch::release(&scope.latch, BODY_SHARE - spawns) };
     wt.wait_until(&Wait {
         latch: Some(scope.latch.spin_latch().core()),
         target: scope.node.id,

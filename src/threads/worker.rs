@@ -479,7 +479,18 @@ impl WorkerThread {
         loop {
             let mut retry = false;
             for victim in self.others() {
-                match self.registry.stealers[victim].steal() {
+                let stealer = &self.registry.stealers[victim];
+                // An unrestricted thief takes up to half of the victim's
+                // deque in one go (one contended CAS for many jobs), keeps
+                // the rest on its own deque, where others may steal them
+                // back. A restricted one takes one job at a time, so it never
+                // holds jobs it may not run.
+                let stolen = if wait.is_restricted() {
+                    stealer.steal()
+                } else {
+                    stealer.steal_batch_and_pop(&self.deque)
+                };
+                match stolen {
                     Steal::Success(job) => {
                         WorkerCounters::bump(&self.counters().steals);
                         if wait.may_run(&job) {
