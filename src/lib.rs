@@ -46,6 +46,9 @@ pub(crate) mod sys;
 #[cfg(feature = "threads")]
 pub mod threads;
 
+#[cfg(feature = "processes")]
+pub mod processes;
+
 // The loom models live in the top-level `loom-tests/` folder but are compiled
 // inside the crate, so they reach the crate-private protocol types without
 // widening the public API. Run them with `bash .ci/loom` (see the README).

@@ -10,6 +10,11 @@
 //! | file | calls | used by |
 //! |---|---|---|
 //! | `fork.rs` | `pthread_atfork`, `getpid` | `threads`: pools notice they are in a forked child |
+//! | `memfd.rs` | `memfd_create`, `fallocate(PUNCH_HOLE)` | `processes`: the shared region (sparse, `MAP_SHARED`) |
+//! | `futex.rs` | `futex(FUTEX_WAIT / FUTEX_WAKE)`, process-shared | `processes`: slot completion, doorbells |
+//! | `eventfd.rs` | `eventfd`, `read`, `write` | `processes`: a task's completion as a pollable fd |
+//! | `prctl.rs` | `prctl(PR_SET_PDEATHSIG / PR_SET_NAME)` | `processes`: zygote and workers die with their parent, named |
+//! | `process.rs` | `fork`, `waitpid`, `kill`, `_exit`, `getppid`, `pipe2`, `socketpair`, `send(MSG_NOSIGNAL)`, `poll`, `signalfd`, `pthread_sigmask`, `signal`, `setrlimit(RLIMIT_AS)`, `sched_{get,set}affinity`, `close`, `fcntl` + `prctl` (in `pre_exec`), `clock_gettime` | `processes`: zygote, workers, supervisor |
 
 #![allow(dead_code)]
 
@@ -35,3 +40,15 @@ macro_rules! syscall {
 }
 #[allow(unused_imports)]
 pub(crate) use syscall;
+
+// The process pool's wrappers (they use `syscall!`, so they come after it).
+#[cfg(all(feature = "processes", not(loom)))]
+pub(crate) mod eventfd;
+#[cfg(all(feature = "processes", not(loom)))]
+pub(crate) mod futex;
+#[cfg(all(feature = "processes", not(loom)))]
+pub(crate) mod memfd;
+#[cfg(all(feature = "processes", not(loom)))]
+pub(crate) mod prctl;
+#[cfg(all(feature = "processes", not(loom)))]
+pub(crate) mod process;

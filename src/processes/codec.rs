@@ -1,0 +1,706 @@
+//! Arguments and results as bytes: the [`Encode`] / [`Decode`] traits.
+//!
+//! A task's argument is encoded by the parent straight into its result
+//! slot's data area in shared memory, decoded by the worker, and the
+//! worker encodes the result over the same bytes for the parent to decode.
+//! Nothing crosses as a pointer (a pointer into the parent's heap means
+//! nothing in a worker, design trap 3).
+//!
+//! # Why an own trait, not serde
+//!
+//! * **No dependency.** The `processes` feature pulls memmap2 and libc only.
+//! * **One pass, exact sizes.** [`Writer`] writes into the fixed-capacity
+//!   slot and keeps counting past its end, so a result that does not fit
+//!   is reported with both sizes (`TaskError::sizes`) without a second
+//!   encoding or a temporary buffer.
+//! * **In-place results.** [`SharedBytes`] decodes to a view of the slot
+//!   itself; the slot stays reserved until the view is dropped. serde's
+//!   borrowed data cannot express "keep this region alive".
+//! * **Small and fixed format.** Little-endian fixed-width integers and
+//!   floats, `u64` lengths before sequences, a tag byte before `Option` and
+//!   `Result`. Both ends are the same binary, so there is no schema
+//!   evolution to support.
+//!
+//! Your own types implement the traits by encoding their fields in order;
+//! [`wire_struct!`](crate::wire_struct) writes both impls for a struct with
+//! named fields. No `unsafe` is involved:
+//!
+//! ```
+//! use triad::processes::{Decode, DecodeError, Encode, Reader, Writer};
+//!
+//! #[derive(Debug, PartialEq)]
+//! enum Shape { Circle(f64), Square(f64) }
+//!
+//! impl Encode for Shape {
+//!     fn encode(&self, w: &mut Writer<'_>) {
+//!         match self {
+//!             Shape::Circle(r) => { 0u8.encode(w); r.encode(w) }
+//!             Shape::Square(s) => { 1u8.encode(w); s.encode(w) }
+//!         }
+//!     }
+//! }
+//! impl Decode for Shape {
+//!     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+//!         match u8::decode(r)? {
+//!             0 => Ok(Shape::Circle(r.read()?)),
+//!             1 => Ok(Shape::Square(r.read()?)),
+//!             tag => Err(DecodeError::bad_tag(tag)),
+//!         }
+//!     }
+//! }
+//! let bytes = triad::processes::encode_to_vec(&Shape::Square(2.0));
+//! assert_eq!(triad::processes::decode_from_slice::<Shape>(&bytes).unwrap(), Shape::Square(2.0));
+//! ```
+
+use crate::sync::Arc as StdArc;
+use std::fmt;
+use std::ops::Deref;
+
+use super::pool::Lease;
+
+/// Writes encoded bytes into a fixed buffer and counts every byte asked
+/// for, even past the end (so the needed size is known after one pass).
+pub struct Writer<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> Writer<'a> {
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Writer { buf, len: 0 }
+    }
+
+    /// Append `bytes`.
+    pub fn write_bytes(&mut self, bytes: &[u8]) {
+        let end = self.len.saturating_add(bytes.len());
+        if end <= self.buf.len() {
+            self.buf[self.len..end].copy_from_slice(bytes);
+        }
+        self.len = end;
+    }
+
+    /// Bytes written (or asked for) so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether more was asked for than fits.
+    pub(crate) fn overflowed(&self) -> bool {
+        self.len > self.buf.len()
+    }
+}
+
+/// Reads encoded bytes; decoding never reads past the end.
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    lease: Option<&'a StdArc<Lease>>,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(buf: &'a [u8], lease: Option<&'a StdArc<Lease>>) -> Self {
+        Reader { buf, pos: 0, lease }
+    }
+
+    /// Take the next `n` bytes.
+    pub fn read_bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.buf.len())
+            .ok_or(DecodeError::eof())?;
+        let bytes = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(bytes)
+    }
+
+    /// Decode the next value (`T::decode(self)`, shorter to write).
+    pub fn read<T: Decode>(&mut self) -> Result<T, DecodeError> {
+        T::decode(self)
+    }
+
+    /// Bytes not yet read.
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// Read a length prefix and check it against what is left (`min_size`
+    /// bytes per element), so corrupt input cannot ask for a huge allocation.
+    pub fn read_len(&mut self, min_size: usize) -> Result<usize, DecodeError> {
+        let len = u64::decode(self)?;
+        let len = usize::try_from(len).map_err(|_| DecodeError::eof())?;
+        if len.saturating_mul(min_size.max(1)) > self.remaining() && min_size > 0 {
+            return Err(DecodeError::eof());
+        }
+        Ok(len)
+    }
+}
+
+/// A value that can be written as bytes for another process.
+pub trait Encode {
+    /// Append this value's bytes to `w`.
+    fn encode(&self, w: &mut Writer<'_>);
+}
+
+/// A value that can be rebuilt from the bytes [`Encode`] wrote.
+pub trait Decode: Sized {
+    /// Read one value from `r`.
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
+}
+
+/// Bytes that do not decode as the expected type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    kind: DecodeErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DecodeErrorKind {
+    Eof,
+    BadTag(u8),
+    BadUtf8,
+    BadChar(u32),
+    Custom(String),
+}
+
+impl DecodeError {
+    /// The input ended too early.
+    pub fn eof() -> Self {
+        DecodeError {
+            kind: DecodeErrorKind::Eof,
+        }
+    }
+    /// An enum tag that names no variant.
+    pub fn bad_tag(tag: u8) -> Self {
+        DecodeError {
+            kind: DecodeErrorKind::BadTag(tag),
+        }
+    }
+    /// Any other reason, in words.
+    pub fn custom(message: impl Into<String>) -> Self {
+        DecodeError {
+            kind: DecodeErrorKind::Custom(message.into()),
+        }
+    }
+    /// Whether the input ended too early.
+    pub fn is_eof(&self) -> bool {
+        matches!(self.kind, DecodeErrorKind::Eof)
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            DecodeErrorKind::Eof => write!(f, "encoded value ends too early"),
+            DecodeErrorKind::BadTag(tag) => write!(f, "unknown variant tag {tag}"),
+            DecodeErrorKind::BadUtf8 => write!(f, "string is not UTF-8"),
+            DecodeErrorKind::BadChar(c) => write!(f, "{c:#x} is not a char"),
+            DecodeErrorKind::Custom(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Encode `value` into a new `Vec` (for tests and for your own framing).
+pub fn encode_to_vec<T: Encode + ?Sized>(value: &T) -> Vec<u8> {
+    let mut counter = Writer::new(&mut []);
+    value.encode(&mut counter);
+    let mut buf = vec![0; counter.len()];
+    value.encode(&mut Writer::new(&mut buf));
+    buf
+}
+
+/// Decode a `T` from `bytes` (all of them must be used).
+pub fn decode_from_slice<T: Decode>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let mut r = Reader::new(bytes, None);
+    let value = T::decode(&mut r)?;
+    if r.remaining() != 0 {
+        return Err(DecodeError::custom(format!(
+            "{} bytes left over after decoding",
+            r.remaining()
+        )));
+    }
+    Ok(value)
+}
+
+macro_rules! number {
+    ($($t:ty),*) => {$(
+        impl Encode for $t {
+            #[inline]
+            fn encode(&self, w: &mut Writer<'_>) {
+                w.write_bytes(&self.to_le_bytes());
+            }
+        }
+        impl Decode for $t {
+            #[inline]
+            fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                let bytes = r.read_bytes(std::mem::size_of::<$t>())?;
+                Ok(<$t>::from_le_bytes(bytes.try_into().expect("length checked")))
+            }
+        }
+    )*};
+}
+number!(u8, u16, u32, u64, u128, i8, i16, i32, i64, i128, f32, f64);
+
+impl Encode for usize {
+    fn encode(&self, w: &mut Writer<'_>) {
+        (*self as u64).encode(w);
+    }
+}
+impl Decode for usize {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        usize::try_from(u64::decode(r)?).map_err(|_| DecodeError::custom("usize overflow"))
+    }
+}
+impl Encode for isize {
+    fn encode(&self, w: &mut Writer<'_>) {
+        (*self as i64).encode(w);
+    }
+}
+impl Decode for isize {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        isize::try_from(i64::decode(r)?).map_err(|_| DecodeError::custom("isize overflow"))
+    }
+}
+
+impl Encode for bool {
+    fn encode(&self, w: &mut Writer<'_>) {
+        (*self as u8).encode(w);
+    }
+}
+impl Decode for bool {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match u8::decode(r)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            tag => Err(DecodeError::bad_tag(tag)),
+        }
+    }
+}
+
+impl Encode for char {
+    fn encode(&self, w: &mut Writer<'_>) {
+        (*self as u32).encode(w);
+    }
+}
+impl Decode for char {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let c = u32::decode(r)?;
+        char::from_u32(c).ok_or(DecodeError {
+            kind: DecodeErrorKind::BadChar(c),
+        })
+    }
+}
+
+impl Encode for () {
+    fn encode(&self, _: &mut Writer<'_>) {}
+}
+impl Decode for () {
+    fn decode(_: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(())
+    }
+}
+
+impl Encode for str {
+    fn encode(&self, w: &mut Writer<'_>) {
+        self.len().encode(w);
+        w.write_bytes(self.as_bytes());
+    }
+}
+impl Encode for String {
+    fn encode(&self, w: &mut Writer<'_>) {
+        self.as_str().encode(w);
+    }
+}
+impl Decode for String {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let len = r.read_len(1)?;
+        let bytes = r.read_bytes(len)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError {
+            kind: DecodeErrorKind::BadUtf8,
+        })
+    }
+}
+
+impl<T: Encode> Encode for [T] {
+    fn encode(&self, w: &mut Writer<'_>) {
+        self.len().encode(w);
+        for item in self {
+            item.encode(w);
+        }
+    }
+}
+impl<T: Encode> Encode for Vec<T> {
+    fn encode(&self, w: &mut Writer<'_>) {
+        self.as_slice().encode(w);
+    }
+}
+impl<T: Decode> Decode for Vec<T> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        // Zero-sized encodings (`()`) take no bytes: check against 0 then.
+        let len = r.read_len(0)?;
+        let mut out = Vec::with_capacity(len.min(r.remaining()));
+        for _ in 0..len {
+            out.push(T::decode(r)?);
+        }
+        Ok(out)
+    }
+}
+
+impl<T: Encode, const N: usize> Encode for [T; N] {
+    fn encode(&self, w: &mut Writer<'_>) {
+        // The length is part of the type: not written.
+        for item in self {
+            item.encode(w);
+        }
+    }
+}
+impl<T: Decode, const N: usize> Decode for [T; N] {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let mut items = Vec::with_capacity(N);
+        for _ in 0..N {
+            items.push(T::decode(r)?);
+        }
+        Ok(items
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("exactly N items")))
+    }
+}
+
+impl<T: Encode> Encode for Option<T> {
+    fn encode(&self, w: &mut Writer<'_>) {
+        match self {
+            None => 0u8.encode(w),
+            Some(v) => {
+                1u8.encode(w);
+                v.encode(w);
+            }
+        }
+    }
+}
+impl<T: Decode> Decode for Option<T> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match u8::decode(r)? {
+            0 => Ok(None),
+            1 => Ok(Some(T::decode(r)?)),
+            tag => Err(DecodeError::bad_tag(tag)),
+        }
+    }
+}
+
+impl<T: Encode, E: Encode> Encode for Result<T, E> {
+    fn encode(&self, w: &mut Writer<'_>) {
+        match self {
+            Ok(v) => {
+                0u8.encode(w);
+                v.encode(w);
+            }
+            Err(e) => {
+                1u8.encode(w);
+                e.encode(w);
+            }
+        }
+    }
+}
+impl<T: Decode, E: Decode> Decode for Result<T, E> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match u8::decode(r)? {
+            0 => Ok(Ok(T::decode(r)?)),
+            1 => Ok(Err(E::decode(r)?)),
+            tag => Err(DecodeError::bad_tag(tag)),
+        }
+    }
+}
+
+impl<T: Encode + ?Sized> Encode for Box<T> {
+    fn encode(&self, w: &mut Writer<'_>) {
+        (**self).encode(w);
+    }
+}
+impl<T: Decode> Decode for Box<T> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Box::new(T::decode(r)?))
+    }
+}
+
+impl<T: Encode + ?Sized> Encode for &T {
+    fn encode(&self, w: &mut Writer<'_>) {
+        (**self).encode(w);
+    }
+}
+
+macro_rules! tuple {
+    ($($name:ident)+) => {
+        impl<$($name: Encode),+> Encode for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn encode(&self, w: &mut Writer<'_>) {
+                let ($($name,)+) = self;
+                $($name.encode(w);)+
+            }
+        }
+        impl<$($name: Decode),+> Decode for ($($name,)+) {
+            fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                Ok(($($name::decode(r)?,)+))
+            }
+        }
+    };
+}
+tuple!(A);
+tuple!(A B);
+tuple!(A B C);
+tuple!(A B C D);
+tuple!(A B C D E);
+tuple!(A B C D E F);
+tuple!(A B C D E F G);
+tuple!(A B C D E F G H);
+
+/// Implement [`Encode`] and [`Decode`] for a struct with named fields, each
+/// of which implements them (fields are encoded in the order listed).
+///
+/// ```
+/// #[derive(Debug, PartialEq)]
+/// struct Point { x: i32, y: i32, label: String }
+/// triad::wire_struct!(Point { x, y, label });
+///
+/// let p = Point { x: 1, y: -2, label: "a".into() };
+/// let bytes = triad::processes::encode_to_vec(&p);
+/// assert_eq!(triad::processes::decode_from_slice::<Point>(&bytes).unwrap(), p);
+/// ```
+#[macro_export]
+macro_rules! wire_struct {
+    ($name:ident { $($field:ident),* $(,)? }) => {
+        impl $crate::processes::Encode for $name {
+            fn encode(&self, w: &mut $crate::processes::Writer<'_>) {
+                $($crate::processes::Encode::encode(&self.$field, w);)*
+            }
+        }
+        impl $crate::processes::Decode for $name {
+            fn decode(
+                r: &mut $crate::processes::Reader<'_>,
+            ) -> ::core::result::Result<Self, $crate::processes::DecodeError> {
+                ::core::result::Result::Ok($name {
+                    $($field: $crate::processes::Decode::decode(r)?,)*
+                })
+            }
+        }
+    };
+}
+
+/// A byte buffer that, as a task's result, is read in place from shared
+/// memory: decoding it in the parent copies nothing, and the result slot
+/// stays reserved until the last `SharedBytes` viewing it is dropped.
+///
+/// As an argument, or when decoded outside a pool, it owns a `Vec<u8>`.
+///
+/// ```
+/// use triad::processes::SharedBytes;
+/// let b = SharedBytes::from(vec![1u8, 2, 3]);
+/// assert_eq!(&*b, &[1, 2, 3]);
+/// ```
+pub struct SharedBytes {
+    repr: Repr,
+}
+
+enum Repr {
+    Owned(Vec<u8>),
+    /// `len` bytes at `ptr`, inside the data area of the slot `lease`
+    /// reserves (it is COLLECTED: nobody writes it, slot rule 1).
+    Shared {
+        ptr: *const u8,
+        len: usize,
+        _lease: StdArc<Lease>,
+    },
+}
+
+// SAFETY: the `Shared` bytes are immutable while the lease lives (slot rule
+// 1: a COLLECTED slot is written by nobody) and the lease keeps the mapping
+// alive; `Lease` itself is Send + Sync. So the view is like an `Arc<[u8]>`.
+unsafe impl Send for SharedBytes {}
+// SAFETY: as for Send: shared access only reads immutable bytes.
+unsafe impl Sync for SharedBytes {}
+
+impl SharedBytes {
+    /// Whether the bytes are a view into shared memory (not a copy).
+    pub fn is_in_place(&self) -> bool {
+        matches!(self.repr, Repr::Shared { .. })
+    }
+
+    /// Copy the bytes into a `Vec` (and release the slot when this was the
+    /// last view).
+    pub fn into_vec(self) -> Vec<u8> {
+        match self.repr {
+            Repr::Owned(v) => v,
+            Repr::Shared { .. } => self.to_vec(),
+        }
+    }
+}
+
+impl From<Vec<u8>> for SharedBytes {
+    fn from(v: Vec<u8>) -> Self {
+        SharedBytes {
+            repr: Repr::Owned(v),
+        }
+    }
+}
+
+impl From<&[u8]> for SharedBytes {
+    fn from(v: &[u8]) -> Self {
+        SharedBytes::from(v.to_vec())
+    }
+}
+
+impl Deref for SharedBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.repr {
+            Repr::Owned(v) => v,
+            // SAFETY: `ptr..ptr+len` lies in the mapping the lease keeps
+            // alive and nobody writes it while the lease lives (see `Repr`).
+            Repr::Shared { ptr, len, .. } => unsafe { std::slice::from_raw_parts(*ptr, *len) },
+        }
+    }
+}
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl fmt::Debug for SharedBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedBytes")
+            .field("len", &self.len())
+            .field("in_place", &self.is_in_place())
+            .finish()
+    }
+}
+
+impl Encode for SharedBytes {
+    fn encode(&self, w: &mut Writer<'_>) {
+        self.len().encode(w);
+        w.write_bytes(self);
+    }
+}
+
+impl Decode for SharedBytes {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let len = r.read_len(1)?;
+        let lease = r.lease;
+        let bytes = r.read_bytes(len)?;
+        Ok(match lease {
+            Some(lease) => SharedBytes {
+                repr: Repr::Shared {
+                    ptr: bytes.as_ptr(),
+                    len,
+                    _lease: lease.clone(),
+                },
+            },
+            None => SharedBytes::from(bytes.to_vec()),
+        })
+    }
+}
+
+/// How a worker runs a task: decode the argument from the front of `buf`,
+/// call the user's function (`task`, an address in this process), encode
+/// the result into `buf`. Returns the result's size (it fits iff
+/// `<= buf.len()`). Monomorphised per `(A, R)` by [`entry_for`].
+pub(crate) type Entry =
+    fn(task: usize, buf: &mut [u8], arg_len: usize) -> Result<usize, DecodeError>;
+
+fn run_one<A: Decode, R: Encode>(
+    task: usize,
+    buf: &mut [u8],
+    arg_len: usize,
+) -> Result<usize, DecodeError> {
+    let arg = decode_from_slice::<A>(&buf[..arg_len])?;
+    // SAFETY: `task` is the address of a `fn(A) -> R` of this binary: the
+    // parent took it from exactly that type (`entry_for::<A, R>` is paired
+    // with it in `ProcessPool::submit`) and the offset arithmetic of
+    // `zygote.rs` (rule Z3) maps it to the same function in this process.
+    let f = unsafe { std::mem::transmute::<usize, fn(A) -> R>(task) };
+    let result = f(arg);
+    let mut w = Writer::new(buf);
+    result.encode(&mut w);
+    Ok(w.len())
+}
+
+fn run_chunk<A: Decode, R: Encode>(
+    task: usize,
+    buf: &mut [u8],
+    arg_len: usize,
+) -> Result<usize, DecodeError> {
+    let args = decode_from_slice::<Vec<A>>(&buf[..arg_len])?;
+    // SAFETY: as in `run_one`: paired with `chunk_entry_for::<A, R>`.
+    let f = unsafe { std::mem::transmute::<usize, fn(A) -> R>(task) };
+    let results: Vec<R> = args.into_iter().map(f).collect();
+    let mut w = Writer::new(buf);
+    results.encode(&mut w);
+    Ok(w.len())
+}
+
+/// The entry for a task `fn(A) -> R`.
+pub(crate) fn entry_for<A: Decode, R: Encode>() -> Entry {
+    run_one::<A, R>
+}
+
+/// The entry for a chunk: `Vec<A>` in, `Vec<R>` out, `f` on each item.
+pub(crate) fn chunk_entry_for<A: Decode, R: Encode>() -> Entry {
+    run_chunk::<A, R>
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: Encode + Decode + PartialEq + fmt::Debug>(value: T) {
+        let bytes = encode_to_vec(&value);
+        assert_eq!(decode_from_slice::<T>(&bytes).unwrap(), value);
+    }
+
+    #[test]
+    fn every_supported_type_round_trips() {
+        round_trip(0xdead_beefu32);
+        round_trip(-5i64);
+        round_trip(u128::MAX);
+        round_trip(1.5f64);
+        round_trip(f32::MIN);
+        round_trip(true);
+        round_trip('λ');
+        round_trip(usize::MAX);
+        round_trip([1u16, 2, 3]);
+        round_trip((1u8, -2i32, "three".to_string(), Some(4.0f64)));
+        round_trip(vec![Some(1u8), None]);
+        round_trip(Ok::<_, String>(vec![1u64]));
+        round_trip(Err::<u8, String>("no".into()));
+        round_trip(String::from("héllo"));
+        round_trip(vec![(); 3]);
+        round_trip(Box::new(7u8));
+        round_trip(());
+    }
+
+    #[test]
+    fn writer_counts_past_the_end() {
+        let mut buf = [0u8; 4];
+        let mut w = Writer::new(&mut buf);
+        vec![1u8, 2, 3, 4].encode(&mut w);
+        assert_eq!(w.len(), 12);
+        assert!(w.overflowed());
+    }
+
+    #[test]
+    fn corrupt_input_is_an_error_not_a_panic() {
+        assert!(decode_from_slice::<Vec<u64>>(&u64::MAX.to_le_bytes())
+            .unwrap_err()
+            .is_eof());
+        assert!(decode_from_slice::<bool>(&[7]).is_err());
+        assert!(decode_from_slice::<String>(&[1, 0, 0, 0, 0, 0, 0, 0, 0xff]).is_err());
+        assert!(decode_from_slice::<u32>(&[1, 2, 3, 4, 5]).is_err());
+    }
+}

@@ -1,0 +1,92 @@
+//! Doorbells: "something changed, look again", across processes.
+//!
+//! Two live in the shared header: `work` (rung by the parent when it
+//! submits a task; workers sleep on it when no slot is SUBMITTED) and
+//! `done` (rung when a task finishes or a slot is freed; parent threads
+//! waiting for a free slot or for any result sleep on it).
+//!
+//! ```text
+//!   seq:      a counter, bumped by every ring; also the futex word
+//!   sleepers: how many are (about to be) asleep on seq
+//!
+//!   ringer:  seq += 1 ; fence(SeqCst) ; if sleepers > 0 { futex_wake(seq) }
+//!   sleeper: seen = seq          (before looking for work)
+//!            ... look, find nothing ...
+//!            sleepers += 1 ; fence(SeqCst) ; futex_wait(seq, seen) ; sleepers -= 1
+//! ```
+//!
+//! Rules:
+//!
+//! 1. A sleeper reads `seq` *before* it looks for what it waits for, and
+//!    sleeps only while `seq` still holds that value: a ring between the
+//!    look and the sleep changes `seq`, and the futex returns at once.
+//! 2. The ringer skips the wake syscall when nobody sleeps. The two SeqCst
+//!    fences make that safe (Dekker): of "ringer bumps seq, then reads
+//!    sleepers" and "sleeper bumps sleepers, then reads seq" at least one
+//!    sees the other's write, so either the sleeper sees the new `seq` or
+//!    the ringer sees the sleeper and wakes it.
+//! 3. Sleeps may end spuriously; every caller loops on its own condition.
+//! 4. Zero-filled memory is a valid doorbell (shared mapping, slot rule 6).
+
+use crate::sync::atomic::{fence, AtomicU32, Ordering::*};
+
+/// A process-shared "look again" signal. `#[repr(C)]`: lives in the shared
+/// header.
+#[repr(C)]
+pub(crate) struct Doorbell {
+    seq: AtomicU32,
+    sleepers: AtomicU32,
+    #[cfg(loom)]
+    futex: super::slot::futex::Emulated,
+}
+
+impl Doorbell {
+    #[cfg(any(loom, test))]
+    pub(crate) fn new() -> Self {
+        Doorbell {
+            seq: AtomicU32::new(0),
+            sleepers: AtomicU32::new(0),
+            #[cfg(loom)]
+            futex: super::slot::futex::Emulated::new(),
+        }
+    }
+
+    /// The value to pass to [`Doorbell::sleep`]; read it before looking
+    /// (rule 1). Acquire: pairs with the ringer's Release bump, so whatever
+    /// it did before ringing is visible to the look that follows.
+    pub(crate) fn seen(&self) -> u32 {
+        self.seq.load(Acquire)
+    }
+
+    /// Ring: wake sleepers (one if `one`, else all) if there are any.
+    pub(crate) fn ring(&self, one: bool) {
+        // Release: publishes what we did before ringing (rule 1's Acquire).
+        self.seq.fetch_add(1, Release);
+        // Rule 2: pairs with the fence in `sleep`.
+        fence(SeqCst);
+        if self.sleepers.load(Relaxed) > 0 {
+            #[cfg(not(loom))]
+            let _ = crate::sys::futex::wake(&self.seq, if one { 1 } else { i32::MAX });
+            #[cfg(loom)]
+            {
+                let _ = one;
+                self.futex.wake_all();
+            }
+        }
+    }
+
+    /// Sleep until a ring after `seen` (or `timeout`, or spuriously).
+    pub(crate) fn sleep(&self, seen: u32, timeout: Option<std::time::Duration>) {
+        self.sleepers.fetch_add(1, Relaxed);
+        // Rule 2: pairs with the fence in `ring`.
+        fence(SeqCst);
+        #[cfg(not(loom))]
+        let _ = crate::sys::futex::wait(&self.seq, seen, timeout);
+        #[cfg(loom)]
+        {
+            let _ = timeout;
+            self.futex.wait(&self.seq, seen);
+        }
+        self.sleepers.fetch_sub(1, Relaxed);
+    }
+}

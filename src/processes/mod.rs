@@ -1,0 +1,109 @@
+//! A pool of worker processes: parallel work with isolation, what Python's
+//! `multiprocessing.Pool` does, without pickling through pipes, hangs or
+//! broken pools.
+//!
+//! # The picture
+//!
+//! ```text
+//!   parent process                                   shared region (memfd, MAP_SHARED)
+//!   ┌──────────────────────────────┐                ┌───────────────────────────────┐
+//!   │ your threads: submit / wait  │── args ───────►│ slot 0: word │ data area      │
+//!   │   / map / .await             │◄── results ────│ slot 1: word │ data area      │
+//!   │ supervisor thread            │   (in place)   │ ...                           │
+//!   └──────┬──────────────▲────────┘                └──────▲────────────────────────┘
+//!     commands        reports (pipe)                       │ claim / complete
+//!          ▼              │                                │
+//!   ┌──────────────────────────────┐   fork   ┌────────────┴─────────┐
+//!   │ zygote (single-threaded)     │─────────►│ workers 0..n         │
+//!   │ forks, reaps, respawns       │          │ run fn(A) -> R       │
+//!   └──────────────────────────────┘          └──────────────────────┘
+//! ```
+//!
+//! A task is a function pointer `fn(A) -> R` and its argument: the pointer
+//! crosses as an offset in the binary, the argument as bytes
+//! ([`Encode`]/[`Decode`]) written straight into a result slot in shared
+//! memory. A worker claims the slot, runs the task and writes the result
+//! over the argument; the parent reads it in place. Pipes carry only small
+//! control messages (spawned, exited, kill), never a payload.
+//!
+//! # Fork safety
+//!
+//! 1. Workers are forked by the **zygote**, a process with one thread that
+//!    holds no lock: made by a direct fork while the parent is
+//!    single-threaded, or by an exec of the program's own binary that turns
+//!    into the zygote before `main` (see [`StartMode`]).
+//! 2. A worker runs only code of the binary: tasks are `fn` items, never
+//!    closures with captured pointers.
+//! 3. Zygote and workers die with their parent (`PR_SET_PDEATHSIG` plus a
+//!    `getppid` check), every descriptor is close-on-exec, every child is
+//!    reaped.
+//!
+//! # Failures: exactly one outcome per task, never a hang
+//!
+//! | what happens | the task gets | the pool |
+//! |---|---|---|
+//! | the task panics | [`TaskError::is_panic`] with the message | worker lives on |
+//! | the worker dies (signal, abort, exit) | [`TaskError::is_crash`], [`signal`](TaskError::signal) or [`exit_code`](TaskError::exit_code) | worker replaced |
+//! | the task runs past its timeout | [`TaskError::is_timeout`] | worker killed and replaced |
+//! | argument or result larger than the capacity | [`TaskError::is_too_large`], [`sizes`](TaskError::sizes) | goes on |
+//! | [`shutdown_now`](ProcessPool::shutdown_now) | [`TaskError::is_cancelled`] | gone |
+//! | the zygote dies | [`TaskError::is_broken`] | broken |
+//!
+//! # The files, one concept each
+//!
+//! | file | what |
+//! |---|---|
+//! | `slot.rs` | the result-slot state machine (loom model `processes_slot`) |
+//! | `doorbell.rs` | process-shared "look again" futex with a sleeper count |
+//! | `shm.rs` | the memfd region and its layout |
+//! | `codec.rs` | `Encode` / `Decode`, `SharedBytes`, task entry trampolines |
+//! | `zygote.rs` | starting the zygote (fork / exec), its loop, fn offsets |
+//! | `worker.rs` | a worker's life after fork |
+//! | `supervisor.rs` | deaths → outcomes, timeouts, wakers |
+//! | `pool.rs` | `ProcessPool`, builder, handles, map / imap |
+//! | `error.rs` | `BuildError`, `TaskError` |
+//!
+//! ```
+//! use triad::processes::{ProcessPool, SharedBytes};
+//!
+//! fn pattern(n: usize) -> SharedBytes {
+//!     SharedBytes::from((0..n).map(|i| i as u8).collect::<Vec<u8>>())
+//! }
+//!
+//! let pool = ProcessPool::builder().workers(2).build().unwrap();
+//! let bytes = pool.submit(pattern, 1000).wait().unwrap();
+//! assert!(bytes.is_in_place()); // read straight from shared memory
+//! assert_eq!(bytes[999], (999 % 256) as u8);
+//! ```
+
+#[cfg(not(loom))]
+mod codec;
+// Under loom only the protocols are compiled (for `loom-tests/`), and the
+// models use a part of them.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) mod doorbell;
+#[cfg(not(loom))]
+mod error;
+#[cfg(not(loom))]
+mod pool;
+#[cfg(not(loom))]
+mod shm;
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) mod slot;
+#[cfg(not(loom))]
+mod supervisor;
+#[cfg(not(loom))]
+mod worker;
+#[cfg(not(loom))]
+mod zygote;
+
+#[cfg(not(loom))]
+pub use codec::{
+    decode_from_slice, encode_to_vec, Decode, DecodeError, Encode, Reader, SharedBytes, Writer,
+};
+#[cfg(not(loom))]
+pub use error::{BuildError, TaskError};
+#[cfg(not(loom))]
+pub use pool::{
+    Ordered, PoolStats, ProcessPool, ProcessPoolBuilder, StartMode, TaskHandle, Unordered,
+};

@@ -1,0 +1,1109 @@
+//! `ProcessPool`, its builder, task handles, and the parent's side of the
+//! slot protocol (submit, collect, evict, free).
+//!
+//! # The parent's registry
+//!
+//! Parent threads coordinate through one lock, the registry: which slots are
+//! free, which task (a [`TaskCell`] shared with its handle) sits in which
+//! slot, the live workers, the wakers of awaited tasks. The shared region
+//! itself is never locked: workers and parent meet only in the slot words.
+//!
+//! Rules (P1–P5):
+//!
+//! * **P1.** A FREE slot belongs to the parent thread holding the registry
+//!   lock: it writes the argument and header fields, then `submit`s.
+//! * **P2.** A task's outcome is taken exactly once: by its handle
+//!   (`try_collect` under the cell lock), or by an eviction (under registry
+//!   then cell lock) that copies the outcome into the cell when a submitter
+//!   finds no free slot, or by the reclaim of a slot whose handle is gone.
+//!   The cell says which: `InSlot`, `Evicted`, `Taken`.
+//! * **P3.** Lock order: registry before cell. A handle never takes the
+//!   registry while it holds its cell.
+//! * **P4.** A slot goes back to FREE only when the last [`Lease`] of its
+//!   result is dropped: a [`SharedBytes`](super::SharedBytes) result keeps it.
+//! * **P5.** Every transition that may unblock a parent thread rings the
+//!   `done` doorbell: a task finished (worker, supervisor), a slot freed.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::fs::File;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use super::codec::{
+    chunk_entry_for, decode_from_slice, entry_for, Decode, Encode, Entry, Reader, Writer,
+};
+use super::error::{BuildError, TaskError};
+use super::shm::{region_len, Region, WorkerConfig, MAX_SLOTS};
+use super::slot::{outcome, Collected, Phase};
+use super::supervisor;
+use super::zygote::{self, to_offset, Command, ZygoteFds};
+use crate::sync::atomic::{fence, AtomicBool, Ordering::*};
+use crate::sync::{thread, Arc, Mutex};
+
+/// How the zygote (the process that forks the workers) is started. See
+/// `zygote.rs` for what each costs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StartMode {
+    /// `Fork` if this process has a single thread, else `Exec`.
+    #[default]
+    Auto,
+    /// Fork this process directly. Refused with
+    /// [`BuildError::threaded_parent`] if it has other threads.
+    Fork,
+    /// Run this program's binary again (`/proc/self/exe`); it becomes the
+    /// zygote before `main`. Safe in any process.
+    Exec,
+}
+
+/// Counters of a pool's life, from [`ProcessPool::stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Workers started, replacements included.
+    pub workers_started: u64,
+    /// Workers that ended, for any reason.
+    pub workers_exited: u64,
+    /// Tasks whose worker died under them (crash or timeout).
+    pub tasks_lost_to_deaths: u64,
+    /// Tasks killed for running past their timeout.
+    pub tasks_timed_out: u64,
+    /// Results copied out of their slot because a submitter needed it.
+    pub evictions: u64,
+}
+
+// ------------------------------------------------------------------ shared
+
+/// Where a task's outcome is (rule P2).
+enum CellState {
+    InSlot(usize),
+    Evicted(Result<Vec<u8>, TaskError>),
+    Taken,
+}
+
+/// The parent-side record of one submitted task, shared by its handle and
+/// the registry.
+pub(crate) struct TaskCell {
+    state: Mutex<CellState>,
+}
+
+pub(crate) struct Registry {
+    /// The task in each slot, if any (rule P2).
+    tasks: Vec<Option<Arc<TaskCell>>>,
+    free: Vec<usize>,
+    next_ticket: u64,
+    /// No more submits.
+    pub(crate) closed: bool,
+    /// Nothing can run any more (zygote gone, or no worker can start).
+    pub(crate) broken: bool,
+    /// An immediate shutdown is under way: deaths are cancellations.
+    pub(crate) killing: bool,
+    /// Wakers of awaited tasks, per slot.
+    pub(crate) wakers: Vec<Option<Waker>>,
+    /// (serial, pid) of the live worker at each index.
+    pub(crate) workers: Vec<Option<(u32, i32)>>,
+    pub(crate) gave_up: Vec<bool>,
+    /// Serials killed for a timeout, with the timeout.
+    pub(crate) timed_out: Vec<(u32, u64)>,
+    pub(crate) zygote_pid: i32,
+    pub(crate) stats: PoolStats,
+}
+
+/// Everything the pool, its handles, result leases and the supervisor
+/// share.
+pub(crate) struct Shared {
+    pub(crate) region: Region,
+    pub(crate) registry: Mutex<Registry>,
+    /// One eventfd per slot (the worker writes it when asked, slot rule 5).
+    pub(crate) events: Vec<OwnedFd>,
+    /// Always readable (a pipe whose writer is closed): the completion fd of
+    /// a task that is already done.
+    ready: File,
+    /// Our end of the command socket.
+    pub(crate) commands: Mutex<File>,
+    /// Wakes the supervisor's poll (new waker, shutdown, timed submit).
+    pub(crate) wake: OwnedFd,
+    /// The supervisor sleeps without a timeout (doorbell-like, see
+    /// `wake_supervisor_for_timeout`).
+    pub(crate) supervisor_idle: AtomicBool,
+    default_timeout: Option<Duration>,
+    keep_resident: usize,
+    mode: StartMode,
+}
+
+impl Shared {
+    pub(crate) fn send(&self, command: Command) {
+        let commands = crate::sync::lock(&self.commands);
+        let _ = zygote::send(&commands, command);
+    }
+
+    pub(crate) fn notify_slot_fd(&self, index: usize) {
+        let _ = crate::sys::eventfd::notify(self.events[index].as_fd());
+    }
+
+    pub(crate) fn wake_supervisor(&self) {
+        let _ = crate::sys::eventfd::notify(self.wake.as_fd());
+    }
+
+    /// Free slot `index` (COLLECTED → FREE) with the registry held.
+    fn free_locked(&self, reg: &mut Registry, index: usize) {
+        let slot = self.region.slot(index);
+        let used = slot.result_len.load(Relaxed) as usize;
+        if used > self.keep_resident {
+            let _ = self.region.release_pages(index, self.keep_resident);
+        }
+        reg.tasks[index] = None;
+        reg.wakers[index] = None;
+        slot.release();
+        reg.free.push(index);
+    }
+
+    /// The last lease of slot `index` is gone (rule P4).
+    fn free(&self, index: usize) {
+        let mut reg = crate::sync::lock(&self.registry);
+        self.free_locked(&mut reg, index);
+        drop(reg);
+        // Rule P5.
+        self.region.header().done.ring(false);
+    }
+
+    /// Read a collected slot's outcome: `Ok(len)` for a result of `len`
+    /// bytes to decode from the slot, else the error. The caller then
+    /// frees the slot (error) or wraps it in a [`Lease`] (value).
+    fn outcome(&self, index: usize, collected: Collected) -> Result<usize, TaskError> {
+        let slot = self.region.slot(index);
+        let capacity = self.region.capacity();
+        // Relaxed: after `try_collect`'s Acquire (slot rule 2).
+        let len = (slot.result_len.load(Relaxed) as usize).min(capacity);
+        let message = || {
+            // SAFETY: the slot is COLLECTED and not yet freed by the caller
+            // (slot rule 1): nobody writes its data area.
+            String::from_utf8_lossy(unsafe { self.region.data(index, len) }).into_owned()
+        };
+        match collected {
+            Collected::Complete => match slot.outcome.load(Relaxed) {
+                outcome::OK => Ok(len),
+                outcome::PANICKED => Err(TaskError::panicked(message())),
+                outcome::TOO_LARGE => Err(TaskError::result_too_large(
+                    slot.detail.load(Relaxed),
+                    capacity as u64,
+                )),
+                _ => Err(TaskError::bad_bytes(message())),
+            },
+            Collected::Abandoned { cause, detail } => Err(match cause {
+                outcome::SIGNALED => TaskError::signaled(detail as i32),
+                outcome::EXITED => TaskError::exited(detail as i32),
+                outcome::TIMED_OUT => {
+                    TaskError::timed_out(Duration::from_nanos(slot.timeout_ns.load(Relaxed)))
+                }
+                outcome::CANCELLED => TaskError::cancelled(),
+                _ => TaskError::broken(),
+            }),
+        }
+    }
+
+    /// Free slots whose task finished: reclaim those whose handle is gone,
+    /// evict (copy out) the others (rule P2). True if any slot was freed.
+    fn reclaim_locked(&self, reg: &mut Registry) -> bool {
+        let mut freed = false;
+        for index in 0..reg.tasks.len() {
+            let Some(cell) = reg.tasks[index].clone() else {
+                continue;
+            };
+            if !self.region.slot(index).is_finished() {
+                continue;
+            }
+            let mut state = crate::sync::lock(&cell.state);
+            if !matches!(*state, CellState::InSlot(i) if i == index) {
+                continue;
+            }
+            let Some(collected) = self.region.slot(index).try_collect() else {
+                continue;
+            };
+            // Our clone and the registry's: more means a live handle.
+            if Arc::strong_count(&cell) > 2 {
+                let outcome = self.outcome(index, collected).map(|len| {
+                    // SAFETY: COLLECTED and not yet freed (slot rule 1).
+                    unsafe { self.region.data(index, len) }.to_vec()
+                });
+                *state = CellState::Evicted(outcome);
+                reg.stats.evictions += 1;
+            } else {
+                *state = CellState::Taken;
+            }
+            drop(state);
+            self.free_locked(reg, index);
+            freed = true;
+        }
+        freed
+    }
+}
+
+/// A reservation of a collected slot: while one lives, the slot's result
+/// bytes stay where they are (rule P4).
+pub(crate) struct Lease {
+    shared: Arc<Shared>,
+    index: usize,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.shared.free(self.index);
+    }
+}
+
+// ------------------------------------------------------------------ pool
+
+/// A pool of worker processes running `fn(A) -> R` tasks, with arguments
+/// and results in shared memory. See the [module docs](super).
+///
+/// ```
+/// use triad::processes::ProcessPool;
+///
+/// fn square(x: u64) -> u64 { x * x }
+///
+/// let pool = ProcessPool::builder().workers(2).build().unwrap();
+/// assert_eq!(pool.submit(square, 7).wait().unwrap(), 49);
+/// assert_eq!(pool.map(square, 1..=4).unwrap(), vec![1, 4, 9, 16]);
+/// pool.shutdown();
+/// ```
+pub struct ProcessPool {
+    shared: Arc<Shared>,
+    supervisor: Option<thread::JoinHandle<()>>,
+}
+
+impl fmt::Debug for ProcessPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessPool")
+            .field("workers", &self.shared.region.header().workers)
+            .field("slots", &self.shared.region.slots())
+            .field("capacity", &self.shared.region.capacity())
+            .field("mode", &self.shared.mode)
+            .finish()
+    }
+}
+
+/// Configures and builds a [`ProcessPool`].
+#[must_use]
+#[derive(Clone, Debug)]
+pub struct ProcessPoolBuilder {
+    workers: Option<usize>,
+    initializer: Option<fn()>,
+    max_tasks_per_worker: Option<u64>,
+    task_timeout: Option<Duration>,
+    result_capacity: usize,
+    slots_per_worker: usize,
+    memory_limit: Option<u64>,
+    pin_cores: bool,
+    start_mode: StartMode,
+    keep_resident: usize,
+}
+
+impl Default for ProcessPoolBuilder {
+    fn default() -> Self {
+        ProcessPoolBuilder {
+            workers: None,
+            initializer: None,
+            max_tasks_per_worker: None,
+            task_timeout: None,
+            result_capacity: 64 << 20,
+            slots_per_worker: 4,
+            memory_limit: None,
+            pin_cores: false,
+            start_mode: StartMode::Auto,
+            keep_resident: 32 << 20,
+        }
+    }
+}
+
+impl ProcessPoolBuilder {
+    /// Number of worker processes (default: the CPUs this process may use).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = Some(n);
+        self
+    }
+    /// A function run once in every new worker before its first task. If
+    /// it panics, that worker is not started again; a pool where no worker
+    /// can start fails its tasks with [`TaskError::is_broken`].
+    pub fn initializer(mut self, init: fn()) -> Self {
+        self.initializer = Some(init);
+        self
+    }
+    /// Replace a worker after it ran `n` tasks (default: never).
+    pub fn max_tasks_per_worker(mut self, n: u64) -> Self {
+        self.max_tasks_per_worker = Some(n);
+        self
+    }
+    /// Default timeout of every task, from the moment a worker starts it;
+    /// past it the worker is killed and the task fails with
+    /// [`TaskError::is_timeout`].
+    pub fn task_timeout(mut self, timeout: Duration) -> Self {
+        self.task_timeout = Some(timeout);
+        self
+    }
+    /// Bytes one encoded argument or result may take (default 64 MiB). The
+    /// memory is reserved as address space only (a sparse file).
+    pub fn result_capacity(mut self, bytes: usize) -> Self {
+        self.result_capacity = bytes;
+        self
+    }
+    /// Result slots per worker (default 4): how many tasks may be queued,
+    /// running or holding an uncollected result at once.
+    pub fn slots_per_worker(mut self, n: usize) -> Self {
+        self.slots_per_worker = n;
+        self
+    }
+    /// Limit each worker's address space (RLIMIT_AS), shared region
+    /// included: a task that allocates past it fails (usually an abort).
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = Some(bytes);
+        self
+    }
+    /// Pin worker `i` to the `i`-th CPU this process may use (modulo).
+    pub fn pin_cores(mut self, pin: bool) -> Self {
+        self.pin_cores = pin;
+        self
+    }
+    /// How to start the zygote (default [`StartMode::Auto`]).
+    pub fn start_mode(mut self, mode: StartMode) -> Self {
+        self.start_mode = mode;
+        self
+    }
+    /// Bytes of a slot kept resident when its result is freed (default 32
+    /// MiB); pages past them are returned to the kernel.
+    pub fn keep_resident(mut self, bytes: usize) -> Self {
+        self.keep_resident = bytes;
+        self
+    }
+
+    /// Start the zygote and the workers.
+    pub fn build(self) -> Result<ProcessPool, BuildError> {
+        let workers = match self.workers {
+            Some(n) => n,
+            None => crate::sys::process::allowed_cpus()
+                .map(|c| c.len())
+                .unwrap_or(1)
+                .max(1),
+        };
+        if workers == 0 {
+            return Err(BuildError::zero_workers());
+        }
+        if self.result_capacity == 0 {
+            return Err(BuildError::zero_capacity());
+        }
+        if self.slots_per_worker == 0 {
+            return Err(BuildError::zero_slots());
+        }
+        if self.max_tasks_per_worker == Some(0) {
+            return Err(BuildError::zero_max_tasks());
+        }
+        if self.task_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(BuildError::zero_timeout());
+        }
+        let slots = workers.saturating_mul(self.slots_per_worker);
+        if slots > MAX_SLOTS {
+            return Err(BuildError::too_many_slots(slots, MAX_SLOTS));
+        }
+        let shared_len = region_len(slots, self.result_capacity)
+            .ok_or_else(|| BuildError::too_many_slots(slots, MAX_SLOTS))?;
+        if let Some(limit) = self.memory_limit {
+            if limit <= shared_len {
+                return Err(BuildError::new_memory_limit_too_small(limit, shared_len));
+            }
+        }
+        let mode = match self.start_mode {
+            StartMode::Exec => StartMode::Exec,
+            mode => {
+                let threads = crate::sys::process::thread_count()
+                    .map_err(|e| BuildError::io("count this process's threads", e))?;
+                match (mode, threads) {
+                    (_, 1) => StartMode::Fork,
+                    (StartMode::Fork, n) => return Err(BuildError::new_threaded_parent(n)),
+                    _ => StartMode::Exec,
+                }
+            }
+        };
+
+        let config = WorkerConfig {
+            max_tasks: self.max_tasks_per_worker.unwrap_or(0),
+            memory_limit: self.memory_limit.unwrap_or(0),
+            pin: self.pin_cores as u32,
+            has_init: self.initializer.is_some() as u32,
+            init_offset: self.initializer.map_or(0, |f| to_offset(f as usize)),
+        };
+        let region = Region::create(workers, slots, self.result_capacity, config)
+            .map_err(|e| BuildError::io("create the shared region", e))?;
+        let events = (0..slots)
+            .map(|_| crate::sys::eventfd::eventfd())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| BuildError::io("create eventfds", e))?;
+        let (ready, ready_writer) =
+            crate::sys::process::pipe().map_err(|e| BuildError::io("create a pipe", e))?;
+        drop(ready_writer);
+        let wake =
+            crate::sys::eventfd::eventfd().map_err(|e| BuildError::io("create an eventfd", e))?;
+        let (commands, zygote_commands) = crate::sys::process::socketpair()
+            .map_err(|e| BuildError::io("create the command socket", e))?;
+        let (reports, zygote_reports) =
+            crate::sys::process::pipe().map_err(|e| BuildError::io("create the report pipe", e))?;
+        let zygote_fds = ZygoteFds {
+            commands: zygote_commands,
+            reports: zygote_reports,
+            events: events.iter().map(|e| e.as_raw_fd()).collect(),
+        };
+
+        let shared = Arc::new(Shared {
+            registry: Mutex::new(Registry {
+                tasks: vec![None; slots],
+                free: (0..slots).rev().collect(),
+                next_ticket: 0,
+                closed: false,
+                broken: false,
+                killing: false,
+                wakers: vec![None; slots],
+                workers: vec![None; workers],
+                gave_up: vec![false; workers],
+                timed_out: Vec::new(),
+                zygote_pid: 0,
+                stats: PoolStats::default(),
+            }),
+            region,
+            events,
+            ready,
+            commands: Mutex::new(commands),
+            wake,
+            supervisor_idle: AtomicBool::new(false),
+            default_timeout: self.task_timeout,
+            keep_resident: self.keep_resident,
+            mode,
+        });
+
+        let start = match mode {
+            StartMode::Fork => {
+                // SAFETY: `thread_count` said 1 just above, and building the
+                // region started no thread (zygote rule Z1).
+                let pid = unsafe { zygote::fork_zygote(&shared.region, &zygote_fds) }
+                    .map_err(|e| BuildError::io("fork the zygote", e))?;
+                drop(zygote_fds);
+                supervisor::ZygoteStart::Forked(pid)
+            }
+            _ => supervisor::ZygoteStart::Exec(zygote_fds),
+        };
+        let supervisor = supervisor::start(shared.clone(), reports, start)?;
+        Ok(ProcessPool {
+            shared,
+            supervisor: Some(supervisor),
+        })
+    }
+}
+
+impl ProcessPool {
+    /// A builder with the defaults.
+    pub fn builder() -> ProcessPoolBuilder {
+        ProcessPoolBuilder::default()
+    }
+
+    /// A pool with the defaults (one worker per CPU).
+    pub fn new() -> Result<ProcessPool, BuildError> {
+        Self::builder().build()
+    }
+
+    /// How the zygote was started (`Auto` resolved to `Fork` or `Exec`).
+    pub fn start_mode(&self) -> StartMode {
+        self.shared.mode
+    }
+
+    /// Number of workers.
+    pub fn workers(&self) -> usize {
+        self.shared.region.header().workers as usize
+    }
+
+    /// Number of result slots (workers × slots per worker).
+    pub fn slots(&self) -> usize {
+        self.shared.region.slots()
+    }
+
+    /// Bytes an encoded argument or result may take.
+    pub fn result_capacity(&self) -> usize {
+        self.shared.region.capacity()
+    }
+
+    /// The pids of the live workers.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        let reg = crate::sync::lock(&self.shared.registry);
+        reg.workers
+            .iter()
+            .flatten()
+            .map(|&(_, pid)| pid as u32)
+            .collect()
+    }
+
+    /// The zygote's pid.
+    pub fn zygote_pid(&self) -> u32 {
+        crate::sync::lock(&self.shared.registry).zygote_pid as u32
+    }
+
+    /// Counters of the pool's life.
+    pub fn stats(&self) -> PoolStats {
+        crate::sync::lock(&self.shared.registry).stats
+    }
+
+    /// Run `f(arg)` in a worker, with the pool's default timeout.
+    ///
+    /// Never blocks for long: if every slot is taken it waits for one to
+    /// free (a finished result is copied out of its slot if needed).
+    pub fn submit<A: Encode + Decode, R: Encode + Decode>(
+        &self,
+        f: fn(A) -> R,
+        arg: A,
+    ) -> TaskHandle<R> {
+        self.submit_timeout(f, arg, self.shared.default_timeout)
+    }
+
+    /// [`submit`](Self::submit) with its own timeout (`None`: none).
+    pub fn submit_timeout<A: Encode + Decode, R: Encode + Decode>(
+        &self,
+        f: fn(A) -> R,
+        arg: A,
+        timeout: Option<Duration>,
+    ) -> TaskHandle<R> {
+        let entry = entry_for::<A, R>();
+        TaskHandle::new(
+            &self.shared,
+            self.submit_raw(entry, f as usize, &arg, timeout),
+        )
+    }
+
+    fn submit_raw<T: Encode + ?Sized>(
+        &self,
+        entry: Entry,
+        task: usize,
+        arg: &T,
+        timeout: Option<Duration>,
+    ) -> Result<Arc<TaskCell>, TaskError> {
+        let shared = &self.shared;
+        let header = shared.region.header();
+        loop {
+            // Doorbell rule 1: read before looking for a free slot.
+            let seen = header.done.seen();
+            let mut reg = crate::sync::lock(&shared.registry);
+            if reg.closed {
+                return Err(TaskError::pool_closed());
+            }
+            if reg.broken {
+                return Err(TaskError::broken());
+            }
+            let index = match reg.free.pop() {
+                Some(index) => index,
+                None => {
+                    if !shared.reclaim_locked(&mut reg) {
+                        drop(reg);
+                        header.done.sleep(seen, Some(Duration::from_millis(100)));
+                    }
+                    continue;
+                }
+            };
+            // SAFETY: the slot is FREE and we hold the registry: it is ours
+            // (rule P1, slot rule 1), and no other reference to its data
+            // area exists (no lease: it is free).
+            let buf = unsafe { shared.region.data_mut(index) };
+            let mut w = Writer::new(buf);
+            arg.encode(&mut w);
+            if w.overflowed() {
+                reg.free.push(index);
+                return Err(TaskError::argument_too_large(
+                    w.len() as u64,
+                    shared.region.capacity() as u64,
+                ));
+            }
+            let slot = shared.region.slot(index);
+            // Relaxed: published by `submit`'s Release (slot rule 2).
+            slot.entry.store(to_offset(entry as usize), Relaxed);
+            slot.task.store(to_offset(task), Relaxed);
+            slot.arg_len.store(w.len() as u64, Relaxed);
+            slot.timeout_ns.store(
+                timeout.map_or(0, |t| t.as_nanos().clamp(1, u64::MAX as u128) as u64),
+                Relaxed,
+            );
+            slot.ticket.store(reg.next_ticket, Relaxed);
+            slot.claimed_at_ns.store(0, Relaxed);
+            slot.result_len.store(0, Relaxed);
+            reg.next_ticket += 1;
+            let _ = crate::sys::eventfd::drain(shared.events[index].as_fd());
+            let cell = Arc::new(TaskCell {
+                state: Mutex::new(CellState::InSlot(index)),
+            });
+            reg.tasks[index] = Some(cell.clone());
+            slot.submit();
+            drop(reg);
+            header.work.ring(true);
+            if timeout.is_some() {
+                // Pairs with the fence in the supervisor's loop: either it
+                // sees this slot in its scan, or we see it idle and wake it.
+                fence(SeqCst);
+                if shared.supervisor_idle.swap(false, Relaxed) {
+                    shared.wake_supervisor();
+                }
+            }
+            return Ok(cell);
+        }
+    }
+
+    /// `f` on every item, in parallel, results in the items' order. The
+    /// first error is returned (the other tasks still run to their end).
+    pub fn map<A: Encode + Decode, R: Encode + Decode>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+    ) -> Result<Vec<R>, TaskError> {
+        self.imap(f, items).collect()
+    }
+
+    /// `f` on every item, results in the items' order as they come, with at
+    /// most as many tasks in flight as there are slots.
+    pub fn imap<'p, A: Encode + Decode, R: Encode + Decode, I: IntoIterator<Item = A>>(
+        &'p self,
+        f: fn(A) -> R,
+        items: I,
+    ) -> Ordered<'p, A, R, I::IntoIter> {
+        Ordered {
+            pool: self,
+            f,
+            items: items.into_iter(),
+            in_flight: VecDeque::new(),
+        }
+    }
+
+    /// `f` on every item; yields `(index, result)` in the order tasks
+    /// finish.
+    pub fn imap_unordered<'p, A: Encode + Decode, R: Encode + Decode, I: IntoIterator<Item = A>>(
+        &'p self,
+        f: fn(A) -> R,
+        items: I,
+    ) -> Unordered<'p, A, R, I::IntoIter> {
+        Unordered {
+            pool: self,
+            f,
+            items: items.into_iter().enumerate(),
+            in_flight: Vec::new(),
+        }
+    }
+
+    /// `f` on every item, `chunk` items per task (one task per item costs a
+    /// round trip through a slot; for tiny tasks a chunk amortises it).
+    ///
+    /// # Panics
+    ///
+    /// If `chunk` is 0.
+    pub fn map_chunked<A: Encode + Decode, R: Encode + Decode>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunk: usize,
+    ) -> Result<Vec<R>, TaskError> {
+        assert!(chunk > 0, "map_chunked: chunk must be at least 1");
+        let entry = chunk_entry_for::<A, R>();
+        let mut items = items.into_iter();
+        let mut in_flight: VecDeque<TaskHandle<Vec<R>>> = VecDeque::new();
+        let mut out = Vec::new();
+        loop {
+            while in_flight.len() < self.slots() {
+                let batch: Vec<A> = items.by_ref().take(chunk).collect();
+                if batch.is_empty() {
+                    break;
+                }
+                let cell = self.submit_raw(entry, f as usize, &batch, self.shared.default_timeout);
+                in_flight.push_back(TaskHandle::new(&self.shared, cell));
+            }
+            match in_flight.pop_front() {
+                Some(handle) => out.extend(handle.wait()?),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Shut down gracefully: no new tasks; every task already submitted
+    /// runs to its outcome; then the workers and the zygote exit and are
+    /// reaped. Handles and results outlive the pool.
+    pub fn shutdown(mut self) {
+        self.shutdown_inner(false);
+    }
+
+    /// Shut down now: no new tasks; queued tasks fail with
+    /// [`TaskError::is_cancelled`], running ones too (their workers are
+    /// killed); the zygote is reaped before this returns.
+    pub fn shutdown_now(mut self) {
+        self.shutdown_inner(true);
+    }
+
+    fn shutdown_inner(&mut self, now: bool) {
+        let Some(supervisor) = self.supervisor.take() else {
+            return;
+        };
+        let shared = &self.shared;
+        let header = shared.region.header();
+        {
+            let mut reg = crate::sync::lock(&shared.registry);
+            reg.closed = true;
+            reg.killing |= now;
+        }
+        if now {
+            for index in 0..shared.region.slots() {
+                if shared.region.slot(index).cancel(outcome::CANCELLED) == Some(true) {
+                    shared.notify_slot_fd(index);
+                }
+            }
+            header.done.ring(false);
+        } else {
+            // Wait until nothing is queued or running. Deaths and timeouts
+            // still end tasks meanwhile (the supervisor runs).
+            loop {
+                let seen = header.done.seen();
+                let busy = (0..shared.region.slots()).any(|i| {
+                    matches!(
+                        shared.region.slot(i).phase(),
+                        Phase::Submitted | Phase::Claimed { .. }
+                    )
+                });
+                if !busy || crate::sync::lock(&shared.registry).broken {
+                    break;
+                }
+                header.done.sleep(seen, Some(Duration::from_millis(50)));
+            }
+        }
+        // Release: pairs with the workers' Acquire load of the flag.
+        header.shutdown.store(1, Release);
+        header.work.ring(false);
+        shared.send(if now {
+            Command::KillAll
+        } else {
+            Command::Shutdown
+        });
+        shared.wake_supervisor();
+        let _ = supervisor.join();
+    }
+}
+
+impl Drop for ProcessPool {
+    /// A graceful [`shutdown`](ProcessPool::shutdown).
+    fn drop(&mut self) {
+        self.shutdown_inner(false);
+    }
+}
+
+// ------------------------------------------------------------------ handles
+
+/// The outcome of one submitted task: wait for it (with or without a
+/// timeout), `.await` it, or poll its [`completion_fd`](Self::completion_fd)
+/// from an event loop.
+pub struct TaskHandle<R> {
+    inner: HandleInner,
+    _result: PhantomData<fn() -> R>,
+}
+
+enum HandleInner {
+    Failed(Option<TaskError>),
+    Live {
+        shared: Arc<Shared>,
+        cell: Arc<TaskCell>,
+        waker_registered: bool,
+    },
+}
+
+impl<R> fmt::Debug for TaskHandle<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle").finish_non_exhaustive()
+    }
+}
+
+impl<R: Decode> TaskHandle<R> {
+    fn new(shared: &Arc<Shared>, cell: Result<Arc<TaskCell>, TaskError>) -> Self {
+        TaskHandle {
+            inner: match cell {
+                Ok(cell) => HandleInner::Live {
+                    shared: shared.clone(),
+                    cell,
+                    waker_registered: false,
+                },
+                Err(e) => HandleInner::Failed(Some(e)),
+            },
+            _result: PhantomData,
+        }
+    }
+
+    /// Block until the task's outcome is there.
+    pub fn wait(mut self) -> Result<R, TaskError> {
+        loop {
+            if let Some(outcome) = self.wait_timeout_inner(None) {
+                return outcome;
+            }
+        }
+    }
+
+    /// Wait at most `timeout`; `None` if the task is not done by then (the
+    /// handle stays usable).
+    ///
+    /// # Panics
+    ///
+    /// If the outcome was already taken.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<R, TaskError>> {
+        self.wait_timeout_inner(Some(timeout))
+    }
+
+    /// The outcome if it is there, without blocking.
+    ///
+    /// # Panics
+    ///
+    /// If the outcome was already taken.
+    pub fn try_wait(&mut self) -> Option<Result<R, TaskError>> {
+        match &mut self.inner {
+            HandleInner::Failed(error) => Some(Err(error.take().expect("outcome already taken"))),
+            HandleInner::Live { shared, cell, .. } => try_take::<R>(shared, cell),
+        }
+    }
+
+    /// Whether the outcome is there (a following `try_wait` returns it).
+    pub fn is_finished(&self) -> bool {
+        match &self.inner {
+            HandleInner::Failed(_) => true,
+            HandleInner::Live { shared, cell, .. } => match *crate::sync::lock(&cell.state) {
+                CellState::InSlot(index) => shared.region.slot(index).is_finished(),
+                _ => true,
+            },
+        }
+    }
+
+    fn wait_timeout_inner(&mut self, timeout: Option<Duration>) -> Option<Result<R, TaskError>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            if let Some(outcome) = self.try_wait() {
+                return Some(outcome);
+            }
+            let HandleInner::Live { shared, cell, .. } = &self.inner else {
+                unreachable!("a failed handle always has an outcome");
+            };
+            let index = match *crate::sync::lock(&cell.state) {
+                CellState::InSlot(index) => index,
+                _ => continue,
+            };
+            let left = match deadline {
+                None => None,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return None,
+                },
+            };
+            shared.region.slot(index).wait_finished(left);
+        }
+    }
+
+    /// A descriptor that becomes readable when the task is done, for an
+    /// event loop (register it for reading, then call
+    /// [`try_wait`](Self::try_wait)). Do not read from it, and do not also
+    /// `.await` the same handle.
+    pub fn completion_fd(&self) -> BorrowedFd<'_> {
+        match &self.inner {
+            HandleInner::Failed(_) => unreachable_ready(),
+            HandleInner::Live { shared, cell, .. } => match *crate::sync::lock(&cell.state) {
+                CellState::InSlot(index) => {
+                    if !shared.region.slot(index).arm_fd() {
+                        // Done already (slot rule 5): make it readable.
+                        shared.notify_slot_fd(index);
+                    }
+                    shared.events[index].as_fd()
+                }
+                _ => shared.ready.as_fd(),
+            },
+        }
+    }
+}
+
+fn unreachable_ready<'a>() -> BorrowedFd<'a> {
+    // A failed handle has no pool behind it to lend a descriptor; stdin's
+    // number would lie. Such handles are done: their `try_wait` returns at
+    // once, and an event loop never needs to wait on them.
+    // SAFETY: fd 0 is open for the life of the process in every program
+    // started normally; it is only borrowed, never closed through this.
+    unsafe { BorrowedFd::borrow_raw(0 as RawFd) }
+}
+
+/// Take the outcome of `cell` if it is there (rule P2).
+fn try_take<R: Decode>(shared: &Arc<Shared>, cell: &Arc<TaskCell>) -> Option<Result<R, TaskError>> {
+    let mut state = crate::sync::lock(&cell.state);
+    match std::mem::replace(&mut *state, CellState::Taken) {
+        CellState::InSlot(index) => match shared.region.slot(index).try_collect() {
+            Some(collected) => {
+                // Rule P3: the cell lock is released before the slot is
+                // freed (registry lock).
+                drop(state);
+                Some(match shared.outcome(index, collected) {
+                    Ok(len) => decode_leased(
+                        Arc::new(Lease {
+                            shared: shared.clone(),
+                            index,
+                        }),
+                        len,
+                    ),
+                    Err(error) => {
+                        shared.free(index);
+                        Err(error)
+                    }
+                })
+            }
+            None => {
+                *state = CellState::InSlot(index);
+                None
+            }
+        },
+        CellState::Evicted(outcome) => Some(outcome.and_then(|bytes| {
+            decode_from_slice::<R>(&bytes).map_err(|e| TaskError::bad_bytes(e.to_string()))
+        })),
+        CellState::Taken => panic!("the task's outcome was already taken"),
+    }
+}
+
+fn decode_leased<R: Decode>(lease: Arc<Lease>, len: usize) -> Result<R, TaskError> {
+    let shared = &lease.shared;
+    // SAFETY: the slot is COLLECTED and `lease` reserves it (slot rule 1,
+    // rule P4): nobody writes the bytes while it lives; values that keep a
+    // view (SharedBytes) keep a clone of the lease.
+    let bytes = unsafe { shared.region.data(lease.index, len) };
+    let mut reader = Reader::new(bytes, Some(&lease));
+    let value = R::decode(&mut reader).map_err(|e| TaskError::bad_bytes(e.to_string()))?;
+    if reader.remaining() != 0 {
+        return Err(TaskError::bad_bytes(format!(
+            "{} bytes left over after decoding",
+            reader.remaining()
+        )));
+    }
+    Ok(value)
+}
+
+impl<R> Drop for TaskHandle<R> {
+    fn drop(&mut self) {
+        // A finished but uncollected result is freed now; an unfinished
+        // task's slot is reclaimed once it finishes (rule P2).
+        if let HandleInner::Live { shared, cell, .. } = &self.inner {
+            let mut state = crate::sync::lock(&cell.state);
+            if let CellState::InSlot(index) = *state {
+                if shared.region.slot(index).try_collect().is_some() {
+                    *state = CellState::Taken;
+                    drop(state);
+                    shared.free(index);
+                }
+            }
+        }
+    }
+}
+
+impl<R: Decode> Future for TaskHandle<R> {
+    type Output = Result<R, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Some(outcome) = this.try_wait() {
+            return Poll::Ready(outcome);
+        }
+        let HandleInner::Live {
+            shared,
+            cell,
+            waker_registered,
+        } = &mut this.inner
+        else {
+            unreachable!("a failed handle always has an outcome");
+        };
+        let index = match *crate::sync::lock(&cell.state) {
+            CellState::InSlot(index) => index,
+            _ => {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        };
+        // Slot rule 5: once armed, the finisher writes the slot's eventfd;
+        // the supervisor polls it and wakes the waker.
+        if !shared.region.slot(index).arm_fd() {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let mut reg = crate::sync::lock(&shared.registry);
+        let changed = match &reg.wakers[index] {
+            Some(w) => !w.will_wake(cx.waker()),
+            None => true,
+        };
+        if changed {
+            reg.wakers[index] = Some(cx.waker().clone());
+        }
+        drop(reg);
+        if changed || !*waker_registered {
+            *waker_registered = true;
+            shared.wake_supervisor();
+        }
+        Poll::Pending
+    }
+}
+
+// ------------------------------------------------------------------ iterators
+
+/// The iterator of [`ProcessPool::imap`].
+pub struct Ordered<'p, A, R, I> {
+    pool: &'p ProcessPool,
+    f: fn(A) -> R,
+    items: I,
+    in_flight: VecDeque<TaskHandle<R>>,
+}
+
+impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
+    for Ordered<'_, A, R, I>
+{
+    type Item = Result<R, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.in_flight.len() < self.pool.slots() {
+            match self.items.next() {
+                Some(item) => self.in_flight.push_back(self.pool.submit(self.f, item)),
+                None => break,
+            }
+        }
+        self.in_flight.pop_front().map(TaskHandle::wait)
+    }
+}
+
+/// The iterator of [`ProcessPool::imap_unordered`].
+pub struct Unordered<'p, A, R, I> {
+    pool: &'p ProcessPool,
+    f: fn(A) -> R,
+    items: std::iter::Enumerate<I>,
+    in_flight: Vec<(usize, TaskHandle<R>)>,
+}
+
+impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
+    for Unordered<'_, A, R, I>
+{
+    type Item = (usize, Result<R, TaskError>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.in_flight.len() < self.pool.slots() {
+            match self.items.next() {
+                Some((i, item)) => self.in_flight.push((i, self.pool.submit(self.f, item))),
+                None => break,
+            }
+        }
+        if self.in_flight.is_empty() {
+            return None;
+        }
+        let done = &self.pool.shared.region.header().done;
+        loop {
+            // Doorbell rule 1: read before looking.
+            let seen = done.seen();
+            if let Some(pos) = self.in_flight.iter().position(|(_, h)| h.is_finished()) {
+                let (i, mut handle) = self.in_flight.swap_remove(pos);
+                let outcome = handle.try_wait().expect("finished above");
+                return Some((i, outcome));
+            }
+            done.sleep(seen, Some(Duration::from_millis(100)));
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! The shared region: one memfd, mapped `MAP_SHARED` by the parent, the
+//! zygote and every worker.
+//!
+//! memmap2's `map_anon` would be `MAP_PRIVATE`, i.e. copy-on-write after
+//! `fork` (design trap 1); a memfd mapped with `MmapOptions::map_mut(&file)`
+//! is the same pages in every process. The file is sparse: its size is the
+//! whole layout below, but a page costs memory only once touched, so a
+//! large result capacity reserves address space, not RAM.
+//!
+//! ```text
+//!  offset 0           ┌──────────────────────────────────────────────┐
+//!                     │ Header (one page)                            │
+//!                     │   magic, version, counts, layout offsets     │
+//!                     │   WorkerConfig (max tasks, RLIMIT_AS, pin,   │
+//!                     │     initializer offset)                      │
+//!                     │   shutdown flag, init-failure counter        │
+//!                     │   work doorbell  (parent → workers)          │
+//!                     │   done doorbell  (→ parent threads)          │
+//!  PAGE               ├──────────────────────────────────────────────┤
+//!                     │ Slot 0 header (128 B) │ Slot 1 │ ... │ n-1   │
+//!                     │ (slot.rs: state word + task/result fields)   │
+//!  data_offset        ├──────────────────────────────────────────────┤
+//!  (page aligned)     │ slot 0 data: argument in, result out         │
+//!                     │   `capacity` bytes, rounded up to a page     │
+//!  + stride           ├──────────────────────────────────────────────┤
+//!                     │ slot 1 data                                  │
+//!                     ├──────────────────────────────────────────────┤
+//!                     │ ...                                          │
+//!  total_len          └──────────────────────────────────────────────┘
+//! ```
+//!
+//! Rules:
+//!
+//! 1. The header's plain fields are written once by the parent before any
+//!    other process exists and never change; everything written later is an
+//!    atomic (slot words, doorbells, shutdown) or a data area, whose owner
+//!    is given by the slot protocol (slot.rs rule 1).
+//! 2. Zero is a valid value of every shared structure (slot.rs rule 6), so
+//!    the sparse file needs no initialisation beyond the header.
+//! 3. The mapping lives as long as the [`Region`]: in the parent as long as
+//!    the pool or any handle or result view (they hold an `Arc`), in a
+//!    worker until it exits.
+//! 4. Every structure sits at the same offset in every process; nothing in
+//!    the region is a pointer.
+
+use std::fs::File;
+use std::io;
+
+use memmap2::{MmapMut, MmapOptions};
+
+use super::doorbell::Doorbell;
+use super::slot::Slot;
+use crate::sync::atomic::AtomicU32;
+
+const MAGIC: u64 = u64::from_le_bytes(*b"triadshm");
+const VERSION: u32 = 1;
+const PAGE: usize = 4096;
+/// The most slots a pool may have (the slot table stays small to scan).
+pub(crate) const MAX_SLOTS: usize = 4096;
+
+/// What every worker needs to know about its life, fixed at build time.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct WorkerConfig {
+    /// Tasks before a worker exits to be replaced; 0 = no limit.
+    pub(crate) max_tasks: u64,
+    /// RLIMIT_AS in bytes; 0 = none.
+    pub(crate) memory_limit: u64,
+    /// Pin worker `i` to the `i % n`-th allowed CPU.
+    pub(crate) pin: u32,
+    /// Whether `init_offset` names an initializer.
+    pub(crate) has_init: u32,
+    /// The initializer `fn()`, as an offset in the binary (zygote rule Z3).
+    pub(crate) init_offset: u64,
+}
+
+/// The region's first page (see the module docs). `#[repr(C)]`.
+#[repr(C)]
+pub(crate) struct Header {
+    magic: u64,
+    version: u32,
+    pub(crate) workers: u32,
+    slots: u32,
+    _pad: u32,
+    capacity: u64,
+    slots_offset: u64,
+    data_offset: u64,
+    stride: u64,
+    total_len: u64,
+    pub(crate) config: WorkerConfig,
+    /// Non-zero: workers exit when idle instead of sleeping.
+    pub(crate) shutdown: AtomicU32,
+    /// Bumped by a worker whose initializer failed, before it exits with
+    /// `worker::INIT_FAILED` (so the zygote can tell it from a task's exit).
+    pub(crate) init_failures: AtomicU32,
+    /// Rung by the parent after a submit and at shutdown; workers sleep on it.
+    pub(crate) work: Doorbell,
+    /// Rung when a task finishes or a slot is freed; parent threads sleep on it.
+    pub(crate) done: Doorbell,
+}
+
+const _: () = assert!(std::mem::size_of::<Header>() <= PAGE);
+const _: () = assert!(std::mem::size_of::<Slot>() == 128);
+
+fn round_up(n: usize, to: usize) -> usize {
+    n.div_ceil(to) * to
+}
+
+/// The layout for a pool, computed the same way by everyone.
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    slots_offset: usize,
+    data_offset: usize,
+    stride: usize,
+    total_len: usize,
+}
+
+impl Layout {
+    fn new(slots: usize, capacity: usize) -> Option<Layout> {
+        let slots_offset = PAGE;
+        let data_offset = round_up(slots_offset + slots * std::mem::size_of::<Slot>(), PAGE);
+        let stride = round_up(capacity.max(1), PAGE);
+        let total_len = stride.checked_mul(slots)?.checked_add(data_offset)?;
+        Some(Layout {
+            slots_offset,
+            data_offset,
+            stride,
+            total_len,
+        })
+    }
+}
+
+/// The total size of the region for `slots` slots of `capacity` bytes
+/// (what each worker maps; counts against a memory limit).
+pub(crate) fn region_len(slots: usize, capacity: usize) -> Option<u64> {
+    Layout::new(slots, capacity).map(|l| l.total_len as u64)
+}
+
+/// A mapping of the shared region.
+pub(crate) struct Region {
+    file: File,
+    _map: MmapMut,
+    base: *mut u8,
+    slots: usize,
+    capacity: usize,
+    layout: Layout,
+}
+
+// SAFETY: `base` points into `_map`, which lives as long as the Region and
+// never moves. Concurrent access to the memory behind it is governed by
+// rule 1: atomics for everything shared, and data areas handed over by the
+// slot protocol, so sharing the Region between threads is what it is for.
+unsafe impl Send for Region {}
+// SAFETY: as for Send.
+unsafe impl Sync for Region {}
+
+impl Region {
+    /// Create the memfd, size it (sparse), map it shared and write the
+    /// header (rule 1).
+    pub(crate) fn create(
+        workers: usize,
+        slots: usize,
+        capacity: usize,
+        config: WorkerConfig,
+    ) -> io::Result<Region> {
+        let layout = Layout::new(slots, capacity)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "region too large"))?;
+        let file = crate::sys::memfd::memfd_create(c"triad-pool")?;
+        file.set_len(layout.total_len as u64)?;
+        // memmap2's `map_mut(&file)` maps MAP_SHARED (trap 1).
+        // SAFETY: the memfd is ours alone (nobody truncates it while mapped:
+        // only the pool's processes hold it, and none calls set_len again).
+        let mut map = unsafe { MmapOptions::new().len(layout.total_len).map_mut(&file)? };
+        let base = map.as_mut_ptr();
+        let header = Header {
+            magic: MAGIC,
+            version: VERSION,
+            workers: workers as u32,
+            slots: slots as u32,
+            _pad: 0,
+            capacity: capacity as u64,
+            slots_offset: layout.slots_offset as u64,
+            data_offset: layout.data_offset as u64,
+            stride: layout.stride as u64,
+            total_len: layout.total_len as u64,
+            config,
+            shutdown: AtomicU32::new(0),
+            init_failures: AtomicU32::new(0),
+            work: zeroed_doorbell(),
+            done: zeroed_doorbell(),
+        };
+        // SAFETY: `base` is page-aligned and the mapping is larger than a
+        // page (Header fits, checked above); nobody else maps it yet (rule 1).
+        unsafe { base.cast::<Header>().write(header) };
+        Ok(Region {
+            file,
+            _map: map,
+            base,
+            slots,
+            capacity,
+            layout,
+        })
+    }
+
+    /// Map a region another process created (the exec'd zygote).
+    pub(crate) fn open(file: File) -> io::Result<Region> {
+        let len = file.metadata()?.len() as usize;
+        if len < PAGE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "region too small",
+            ));
+        }
+        // SAFETY: as in `create`; the creator never resizes the file.
+        let mut map = unsafe { MmapOptions::new().len(len).map_mut(&file)? };
+        let base = map.as_mut_ptr();
+        // SAFETY: page-aligned, at least a page long, written by the creator
+        // before we were started (rule 1).
+        let header = unsafe { &*base.cast::<Header>() };
+        let (slots, capacity) = (header.slots as usize, header.capacity as usize);
+        let layout = Layout::new(slots, capacity)
+            .filter(|l| header.magic == MAGIC && header.version == VERSION && l.total_len == len)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not a triad region"))?;
+        Ok(Region {
+            file,
+            _map: map,
+            base,
+            slots,
+            capacity,
+            layout,
+        })
+    }
+
+    /// The header.
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: written before any reader existed (rule 1); its shared
+        // parts are atomics; lives as long as `self` (rule 3).
+        unsafe { &*self.base.cast::<Header>() }
+    }
+
+    /// Slot `index`'s header.
+    pub(crate) fn slot(&self, index: usize) -> &Slot {
+        assert!(index < self.slots);
+        // SAFETY: in bounds (checked), 128-aligned (PAGE + 128 * i), all
+        // atomics and valid when zero (rule 2); lives as long as `self`.
+        unsafe {
+            &*self
+                .base
+                .add(self.layout.slots_offset + index * std::mem::size_of::<Slot>())
+                .cast::<Slot>()
+        }
+    }
+
+    /// The number of slots.
+    pub(crate) fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// Bytes per slot for an argument or a result.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// A pointer to slot `index`'s data area (`capacity()` bytes).
+    pub(crate) fn data_ptr(&self, index: usize) -> *mut u8 {
+        assert!(index < self.slots);
+        // SAFETY: in bounds: data_offset + index * stride + capacity <=
+        // total_len by construction of the layout.
+        unsafe {
+            self.base
+                .add(self.layout.data_offset + index * self.layout.stride)
+        }
+    }
+
+    /// Slot `index`'s data area for writing.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the slot (slot rule 1: FREE for the parent, CLAIMED
+    /// for its worker) and holds no other reference to this area.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn data_mut(&self, index: usize) -> &mut [u8] {
+        // SAFETY: the area is `capacity` bytes inside the mapping; the caller
+        // guarantees exclusive ownership (see `# Safety`).
+        unsafe { std::slice::from_raw_parts_mut(self.data_ptr(index), self.capacity) }
+    }
+
+    /// The first `len` bytes of slot `index`'s data area for reading.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the slot as reader (COMPLETE / COLLECTED, slot rule
+    /// 1): nobody writes the area while the returned slice lives.
+    pub(crate) unsafe fn data(&self, index: usize, len: usize) -> &[u8] {
+        assert!(len <= self.capacity);
+        // SAFETY: in bounds (checked); nobody writes it (see `# Safety`).
+        unsafe { std::slice::from_raw_parts(self.data_ptr(index), len) }
+    }
+
+    /// Give slot `index`'s pages from byte `keep` on back to the kernel
+    /// (they read as zeros afterwards). The caller owns the slot.
+    pub(crate) fn release_pages(&self, index: usize, keep: usize) -> io::Result<()> {
+        let keep = round_up(keep, PAGE);
+        if keep >= self.layout.stride {
+            return Ok(());
+        }
+        let start = self.layout.data_offset + index * self.layout.stride + keep;
+        crate::sys::memfd::punch_hole(&self.file, start as u64, (self.layout.stride - keep) as u64)
+    }
+
+    /// The memfd (to hand to an exec'd zygote).
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+fn zeroed_doorbell() -> Doorbell {
+    // SAFETY: a Doorbell is two AtomicU32 (`#[repr(C)]`), for which zero is
+    // a valid value (doorbell rule 4).
+    unsafe { std::mem::zeroed() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forked_child_writes_reach_the_parent() {
+        // A fresh region: slot 0 FREE, data zero; map it a second time from
+        // the same memfd (as the exec'd zygote does) and see writes cross.
+        let region = Region::create(1, 2, 10_000, WorkerConfig::default()).unwrap();
+        let second = Region::open(region.file().try_clone().unwrap()).unwrap();
+        assert_eq!(second.slots(), 2);
+        assert_eq!(second.capacity(), 10_000);
+        assert!(matches!(
+            region.slot(1).phase(),
+            super::super::slot::Phase::Free
+        ));
+        // SAFETY: this test owns both mappings and slot 1; no other access.
+        unsafe { second.data_mut(1)[9_999] = 7 };
+        // SAFETY: as above.
+        assert_eq!(unsafe { region.data(1, 10_000) }[9_999], 7);
+        region.release_pages(1, 0).unwrap();
+        // SAFETY: as above.
+        assert_eq!(unsafe { region.data(1, 10_000) }[9_999], 0);
+    }
+}

@@ -1,0 +1,397 @@
+//! The supervisor: one thread of the parent that turns the zygote's reports
+//! into task outcomes, enforces timeouts and wakes awaiting tasks.
+//!
+//! ```text
+//!   poll ─┬─ report pipe ── SPAWNED: record the worker
+//!         │                 EXITED:  abandon the slot it had claimed, with
+//!         │                          the cause (signal, exit code, timeout,
+//!         │                          cancelled); the zygote already
+//!         │                          respawned it
+//!         │                 GAVE_UP: no worker left? the pool is broken
+//!         │                 EOF:     the zygote is gone: reap it, abandon
+//!         │                          or cancel every task in flight, leave
+//!         ├─ wake eventfd ── a new waker, a timed submit, shutdown
+//!         ├─ slot eventfds ─ (slots with a waker) wake the task's waker
+//!         └─ timeout ─────── a claimed task ran past its timeout: KILL it
+//! ```
+//!
+//! Rules:
+//!
+//! * **S1. One outcome per task.** A task whose worker died gets exactly
+//!   one error, by a CAS from CLAIMED(serial) that fails if the worker
+//!   completed first (slot rule 4). Tasks never claimed get theirs by a
+//!   cancel CAS that fails if a worker claimed first (slot rule 3). When the
+//!   zygote is gone every slot still SUBMITTED or CLAIMED gets one, so no
+//!   waiter hangs.
+//! * **S2. Kill, then abandon.** A timed-out task's worker is killed through
+//!   the zygote (which alone may signal it: it has not reaped it, so the pid
+//!   cannot have been reused); the task is abandoned when the death is
+//!   reported, with cause TIMED_OUT. If it completed in between, its result
+//!   stands.
+//! * **S3. No busy idling.** With no timed task in flight and no waker the
+//!   supervisor sleeps in `poll` without a timeout. A timed submit wakes it
+//!   if it sleeps so (`supervisor_idle`, a Dekker pair of SeqCst fences
+//!   with `submit_raw`).
+//! * **S4. Reaping.** The supervisor reaps the zygote (zygote rule Z5), by
+//!   `Child::wait` (exec) or `waitpid` (fork), before it leaves.
+
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd};
+use std::process::Child;
+use std::time::Duration;
+
+use super::error::BuildError;
+use super::pool::{Registry, Shared};
+use super::slot::{outcome, Finish, Phase};
+use super::zygote::{self, Command, Report, ZygoteFds};
+use crate::sync::atomic::{fence, Ordering::*};
+use crate::sync::{thread, Arc, Condvar, Mutex};
+use crate::sys::process::{self as sys, ExitStatus};
+
+/// How long the zygote has to say HELLO.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the zygote comes to be.
+pub(crate) enum ZygoteStart {
+    /// Already forked by `build` (the parent was single-threaded).
+    Forked(i32),
+    /// To be exec'd by the supervisor thread itself (zygote rule Z2: the
+    /// death signal follows the thread that started it).
+    Exec(ZygoteFds),
+}
+
+enum ZygoteProc {
+    Pid(i32),
+    Child(Child),
+}
+
+impl ZygoteProc {
+    fn pid(&self) -> i32 {
+        match self {
+            ZygoteProc::Pid(pid) => *pid,
+            ZygoteProc::Child(child) => child.id() as i32,
+        }
+    }
+
+    /// Rule S4.
+    fn reap(&mut self) {
+        match self {
+            ZygoteProc::Pid(pid) => {
+                let _ = sys::waitpid(*pid, false);
+            }
+            ZygoteProc::Child(child) => {
+                let _ = child.wait();
+            }
+        }
+    }
+
+    fn kill_and_reap(&mut self) {
+        let _ = sys::kill(self.pid(), libc::SIGKILL);
+        self.reap();
+    }
+}
+
+type Handoff = Arc<(Mutex<Option<Result<(), BuildError>>>, Condvar)>;
+
+fn hand(handoff: &Handoff, result: Result<(), BuildError>) {
+    *crate::sync::lock(&handoff.0) = Some(result);
+    handoff.1.notify_all();
+}
+
+/// Start the supervisor thread; it starts (exec) or adopts (fork) the
+/// zygote and returns once the zygote said HELLO.
+pub(crate) fn start(
+    shared: Arc<Shared>,
+    reports: File,
+    start: ZygoteStart,
+) -> Result<thread::JoinHandle<()>, BuildError> {
+    let handoff: Handoff = Arc::new((Mutex::new(None), Condvar::new()));
+    let thread = thread::Builder::new()
+        .name("triad-supervisor".into())
+        .spawn({
+            let handoff = handoff.clone();
+            move || {
+                let zygote = match start {
+                    ZygoteStart::Forked(pid) => ZygoteProc::Pid(pid),
+                    ZygoteStart::Exec(fds) => match zygote::exec_zygote(&shared.region, &fds) {
+                        // Dropping `fds` closes the zygote's ends here.
+                        Ok(child) => ZygoteProc::Child(child),
+                        Err(e) => {
+                            return hand(&handoff, Err(BuildError::io("start the zygote", e)))
+                        }
+                    },
+                };
+                let mut supervisor = Supervisor {
+                    shared,
+                    reports,
+                    zygote,
+                    goodbye: false,
+                };
+                match supervisor.hello() {
+                    Ok(()) => {
+                        hand(&handoff, Ok(()));
+                        supervisor.run();
+                    }
+                    Err(e) => {
+                        supervisor.zygote.kill_and_reap();
+                        hand(&handoff, Err(e));
+                    }
+                }
+            }
+        })
+        .map_err(|e| BuildError::io("start the supervisor thread", e))?;
+    let mut result = crate::sync::lock(&handoff.0);
+    while result.is_none() {
+        result = crate::sync::wait(&handoff.1, result);
+    }
+    match result.take().expect("checked above") {
+        Ok(()) => Ok(thread),
+        Err(e) => {
+            drop(result);
+            let _ = thread.join();
+            Err(e)
+        }
+    }
+}
+
+struct Supervisor {
+    shared: Arc<Shared>,
+    reports: File,
+    zygote: ZygoteProc,
+    goodbye: bool,
+}
+
+impl Supervisor {
+    fn hello(&mut self) -> Result<(), BuildError> {
+        let mut fds = [libc::pollfd {
+            fd: self.reports.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        match sys::poll(&mut fds, Some(HELLO_TIMEOUT)) {
+            Ok(0) => return Err(BuildError::zygote_failed("no answer within 10 s")),
+            Ok(_) => {}
+            Err(e) => return Err(BuildError::io("wait for the zygote", e)),
+        }
+        match Report::read(&mut self.reports) {
+            Ok(Some(Report::Hello { pid })) => {
+                crate::sync::lock(&self.shared.registry).zygote_pid = pid;
+            }
+            Ok(_) => return Err(BuildError::zygote_failed("it exited before answering")),
+            Err(e) => return Err(BuildError::io("read from the zygote", e)),
+        }
+        // The zygote forks the first workers right after HELLO and reports
+        // each (SPAWNED or GAVE_UP) before it reaps anything: take those
+        // reports now, so `build` returns with every worker known.
+        for _ in 0..self.shared.region.header().workers {
+            match Report::read(&mut self.reports) {
+                Ok(Some(report)) => self.handle(report),
+                Ok(None) => return Err(BuildError::zygote_failed("it exited while forking")),
+                Err(e) => return Err(BuildError::io("read from the zygote", e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn run(mut self) {
+        let shared = self.shared.clone();
+        loop {
+            // Rule S3: announce idleness before scanning (the fence pairs
+            // with the one in `submit_raw`).
+            shared.supervisor_idle.store(true, Relaxed);
+            fence(SeqCst);
+            let timeout = self.check_timeouts();
+            let mut fds = vec![
+                pollfd(self.reports.as_raw_fd()),
+                pollfd(shared.wake.as_raw_fd()),
+            ];
+            let waiting: Vec<usize> = {
+                let reg = crate::sync::lock(&shared.registry);
+                (0..reg.wakers.len())
+                    .filter(|&i| reg.wakers[i].is_some())
+                    .collect()
+            };
+            fds.extend(
+                waiting
+                    .iter()
+                    .map(|&i| pollfd(shared.events[i].as_raw_fd())),
+            );
+            let polled = sys::poll(&mut fds, timeout);
+            shared.supervisor_idle.store(false, Relaxed);
+            if polled.is_err() {
+                std::thread::yield_now();
+            }
+            if fds[1].revents != 0 {
+                let _ = crate::sys::eventfd::drain(shared.wake.as_fd());
+            }
+            for (k, &index) in waiting.iter().enumerate() {
+                if fds[2 + k].revents != 0 {
+                    let _ = crate::sys::eventfd::drain(shared.events[index].as_fd());
+                    let waker = crate::sync::lock(&shared.registry).wakers[index].take();
+                    if let Some(waker) = waker {
+                        waker.wake();
+                    }
+                }
+            }
+            if fds[0].revents != 0 {
+                match Report::read(&mut self.reports) {
+                    Ok(Some(report)) => self.handle(report),
+                    Ok(None) | Err(_) => return self.zygote_gone(),
+                }
+            }
+        }
+    }
+
+    /// Kill the workers of claimed tasks past their timeout (rule S2);
+    /// returns when to look again (`None`: no timed task in flight).
+    fn check_timeouts(&mut self) -> Option<Duration> {
+        let shared = &self.shared;
+        let now = sys::monotonic_ns();
+        let mut next: Option<u64> = None;
+        let mut soon = |ns: u64| next = Some(next.map_or(ns, |n| n.min(ns)));
+        let mut reg = crate::sync::lock(&shared.registry);
+        for index in 0..shared.region.slots() {
+            let slot = shared.region.slot(index);
+            // Relaxed: written by this process before the submit's Release
+            // that `phase`'s Acquire followed (slot rule 2).
+            let timeout = slot.timeout_ns.load(Relaxed);
+            if timeout == 0 {
+                continue;
+            }
+            match slot.phase() {
+                Phase::Submitted => soon(5_000_000),
+                Phase::Claimed { serial } => {
+                    // Relaxed: a stale 0 only delays the check (slot docs).
+                    let claimed_at = slot.claimed_at_ns.load(Relaxed);
+                    if claimed_at == 0 {
+                        soon(1_000_000);
+                    } else if now >= claimed_at.saturating_add(timeout) {
+                        if !reg.timed_out.iter().any(|&(s, _)| s == serial) {
+                            reg.timed_out.push((serial, timeout));
+                            reg.stats.tasks_timed_out += 1;
+                            shared.send(Command::Kill { serial });
+                        }
+                    } else {
+                        soon(claimed_at + timeout - now);
+                    }
+                }
+                _ => {}
+            }
+        }
+        next.map(Duration::from_nanos)
+    }
+
+    fn handle(&mut self, report: Report) {
+        let shared = self.shared.clone();
+        let mut reg = crate::sync::lock(&shared.registry);
+        match report {
+            Report::Hello { .. } => {}
+            Report::Spawned { index, serial, pid } => {
+                if let Some(w) = reg.workers.get_mut(index as usize) {
+                    *w = Some((serial, pid));
+                }
+                reg.stats.workers_started += 1;
+            }
+            Report::Exited {
+                index,
+                serial,
+                status,
+                ..
+            } => {
+                if let Some(w) = reg.workers.get_mut(index as usize) {
+                    if w.is_some_and(|(s, _)| s == serial) {
+                        *w = None;
+                    }
+                }
+                reg.stats.workers_exited += 1;
+                let (cause, detail) = match reg.timed_out.iter().position(|&(s, _)| s == serial) {
+                    Some(pos) => {
+                        reg.timed_out.swap_remove(pos);
+                        (outcome::TIMED_OUT, 0)
+                    }
+                    None if reg.killing => (outcome::CANCELLED, 0),
+                    None => match status {
+                        ExitStatus::Signaled(signal) => (outcome::SIGNALED, signal as u32),
+                        ExitStatus::Exited(code) => (outcome::EXITED, code as u32),
+                    },
+                };
+                for index in 0..shared.region.slots() {
+                    let slot = shared.region.slot(index);
+                    if slot.phase() == (Phase::Claimed { serial }) {
+                        // Rule S1.
+                        if let Finish::Done { notify_fd } = slot.abandon(serial, cause, detail) {
+                            reg.stats.tasks_lost_to_deaths += 1;
+                            if notify_fd {
+                                shared.notify_slot_fd(index);
+                            }
+                        }
+                    }
+                }
+                drop(reg);
+                shared.region.header().done.ring(false);
+            }
+            Report::GaveUp { index } => {
+                if let Some(g) = reg.gave_up.get_mut(index as usize) {
+                    *g = true;
+                }
+                if reg.gave_up.iter().all(|&g| g) {
+                    reg.broken = true;
+                    cancel_all(&shared, &mut reg, outcome::BROKEN);
+                }
+            }
+            Report::Goodbye => self.goodbye = true,
+        }
+    }
+
+    /// EOF on the report pipe: the zygote has exited (rule S1, S4).
+    fn zygote_gone(mut self) {
+        self.zygote.reap();
+        let shared = self.shared.clone();
+        let mut reg = crate::sync::lock(&shared.registry);
+        reg.broken = true;
+        reg.workers.iter_mut().for_each(|w| *w = None);
+        let cause = if reg.killing || self.goodbye {
+            outcome::CANCELLED
+        } else {
+            outcome::BROKEN
+        };
+        cancel_all(&shared, &mut reg, cause);
+        let wakers: Vec<_> = reg.wakers.iter_mut().filter_map(Option::take).collect();
+        drop(reg);
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+}
+
+/// Give every task in flight an outcome with `cause` (rule S1): cancel the
+/// queued ones, abandon the claimed ones (their workers are dying or dead:
+/// abandon writes only the word, slot rule 4).
+fn cancel_all(shared: &Shared, reg: &mut Registry, cause: u32) {
+    for index in 0..shared.region.slots() {
+        let slot = shared.region.slot(index);
+        let notify = match slot.phase() {
+            Phase::Submitted => slot.cancel(cause).unwrap_or(false),
+            Phase::Claimed { serial } => match slot.abandon(serial, cause, 0) {
+                Finish::Done { notify_fd } => {
+                    reg.stats.tasks_lost_to_deaths += 1;
+                    notify_fd
+                }
+                Finish::Lost => false,
+            },
+            _ => false,
+        };
+        if notify {
+            shared.notify_slot_fd(index);
+        }
+    }
+    shared.region.header().done.ring(false);
+}
+
+fn pollfd(fd: i32) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}

@@ -1,0 +1,221 @@
+//! Life after fork: what a worker does, and what it may touch.
+//!
+//! A worker is forked by the zygote (single-threaded, zygote rule Z1), so
+//! it starts with one thread and no lock held: it may allocate, lock and
+//! print. It runs only code that existed in the binary when it was forked:
+//! a task is a function pointer (as an offset, zygote rule Z3) plus bytes.
+//!
+//! ```text
+//!   start: death signal + getppid check, name, signals, close the
+//!          zygote's fds, pin, RLIMIT_AS, initializer
+//!   loop:  shutdown flag?          ──► exit(0)
+//!          seen = work doorbell
+//!          claim the SUBMITTED slot with the lowest ticket (slot.rs)
+//!            ├─ got one: run it, complete, ring `done`;
+//!            │           max tasks reached? ──► exit(0)
+//!            └─ none:    sleep on the work doorbell (seen)
+//! ```
+//!
+//! Rules:
+//!
+//! * **W1.** The worker touches a slot's data area only between its
+//!   successful claim and its complete (slot rule 1); it never touches the
+//!   parent's memory (there is none in its address space that matters: the
+//!   parent's heap after a direct fork is a stale copy).
+//! * **W2.** A panic in a task is caught and becomes the task's outcome; the
+//!   worker lives on. An abort, a signal or `exit` ends the worker; the
+//!   zygote reaps it and the supervisor gives the task the cause.
+//! * **W3.** A worker leaves on its own only while it holds no claim (after
+//!   a complete, or idle), so a voluntary exit never abandons a task.
+//! * **W4.** Output is flushed after every task and before every exit: the
+//!   worker ends with `_exit`, which flushes nothing.
+
+use std::io::Write;
+use std::os::fd::{BorrowedFd, RawFd};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::codec::Entry;
+use super::shm::Region;
+use super::slot::{outcome, Finish, Phase};
+use super::zygote::from_offset;
+use crate::sync::atomic::Ordering::*;
+use crate::sys::process as sys;
+
+/// Exit code of a worker whose initializer panicked.
+pub(crate) const INIT_FAILED: i32 = 125;
+
+/// What the zygote hands a new worker.
+pub(crate) struct Start<'a> {
+    pub(crate) region: &'a Region,
+    pub(crate) index: usize,
+    pub(crate) serial: u32,
+    pub(crate) zygote: i32,
+    /// The zygote's descriptors, to close.
+    pub(crate) close: &'a [RawFd],
+    /// The slots' eventfds, in slot order.
+    pub(crate) events: &'a [RawFd],
+}
+
+/// Run a worker; never returns.
+pub(crate) fn run(start: Start<'_>) -> ! {
+    let code = catch_unwind(AssertUnwindSafe(|| serve(&start))).unwrap_or(126);
+    flush();
+    sys::exit_now(code)
+}
+
+fn flush() {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+}
+
+fn serve(start: &Start<'_>) -> i32 {
+    let header = start.region.header();
+    // Zygote rule Z2.
+    if crate::sys::prctl::set_parent_death_signal(libc::SIGKILL).is_err()
+        || sys::getppid() != start.zygote
+    {
+        return 0;
+    }
+    if let Ok(name) = std::ffi::CString::new(format!("triad-w{}", start.index)) {
+        let _ = crate::sys::prctl::set_name(&name);
+    }
+    let _ = sys::reset_signals_for_worker();
+    for &fd in start.close {
+        sys::close_raw(fd);
+    }
+    let config = header.config;
+    if config.pin != 0 {
+        if let Ok(cpus) = sys::allowed_cpus() {
+            if !cpus.is_empty() {
+                let _ = sys::pin_to_cpu(cpus[start.index % cpus.len()]);
+            }
+        }
+    }
+    if config.memory_limit != 0 && sys::limit_address_space(config.memory_limit).is_err() {
+        header.init_failures.fetch_add(1, Relaxed);
+        return INIT_FAILED;
+    }
+    if config.has_init != 0 {
+        let addr = from_offset(config.init_offset);
+        // SAFETY: the parent stored the offset of a `fn()` of this binary
+        // (`ProcessPoolBuilder::initializer`), mapped back by rule Z3.
+        let init = unsafe { std::mem::transmute::<usize, fn()>(addr) };
+        if catch_unwind(init).is_err() {
+            flush();
+            header.init_failures.fetch_add(1, Relaxed);
+            return INIT_FAILED;
+        }
+    }
+    let mut done = 0u64;
+    loop {
+        // Acquire: pairs with the parent's Release store of the flag, which
+        // it makes after the last submit it will ever make.
+        if header.shutdown.load(Acquire) != 0 {
+            return 0;
+        }
+        let seen = header.work.seen();
+        match claim_next(start.region, start.serial) {
+            Some(index) => {
+                run_task(start, index);
+                done += 1;
+                // Rule W3: no claim is held here.
+                if config.max_tasks != 0 && done >= config.max_tasks {
+                    return 0;
+                }
+            }
+            None => header.work.sleep(seen, None),
+        }
+    }
+}
+
+/// Claim the SUBMITTED slot with the lowest ticket; `None` if there is none.
+fn claim_next(region: &Region, serial: u32) -> Option<usize> {
+    loop {
+        let mut best: Option<(u64, usize)> = None;
+        for index in 0..region.slots() {
+            let slot = region.slot(index);
+            if slot.phase() == Phase::Submitted {
+                // Relaxed: `phase` was an Acquire load of the word the
+                // parent published with Release after writing the ticket.
+                let ticket = slot.ticket.load(Relaxed);
+                if best.map_or(true, |(t, _)| ticket < t) {
+                    best = Some((ticket, index));
+                }
+            }
+        }
+        let (_, index) = best?;
+        if region.slot(index).try_claim(serial) {
+            return Some(index);
+        }
+        // Another worker (or a cancel) won: look again.
+    }
+}
+
+fn run_task(start: &Start<'_>, index: usize) {
+    let region = start.region;
+    let slot = region.slot(index);
+    // Relaxed: read by the supervisor for timeouts only (slot docs).
+    slot.claimed_at_ns.store(sys::monotonic_ns(), Relaxed);
+    // Relaxed: published by the submit's Release, taken by our claim's
+    // Acquire (slot rule 2).
+    let entry = from_offset(slot.entry.load(Relaxed));
+    let task = from_offset(slot.task.load(Relaxed));
+    let arg_len = slot.arg_len.load(Relaxed) as usize;
+    // SAFETY: `entry` is the offset of an `Entry` of this binary (written by
+    // `ProcessPool::submit` from `entry_for` / `chunk_entry_for`), mapped
+    // back by rule Z3.
+    let entry = unsafe { std::mem::transmute::<usize, Entry>(entry) };
+    // SAFETY: we claimed the slot (rule W1 / slot rule 1): its data area is
+    // ours until `complete`, and this is the only reference to it.
+    let buf = unsafe { region.data_mut(index) };
+    let capacity = buf.len();
+    let arg_len = arg_len.min(capacity);
+    let (code, len, detail) = match catch_unwind(AssertUnwindSafe(|| entry(task, buf, arg_len))) {
+        Ok(Ok(len)) if len <= capacity => (outcome::OK, len, 0),
+        Ok(Ok(needed)) => (outcome::TOO_LARGE, 0, needed as u64),
+        Ok(Err(error)) => (
+            outcome::BAD_ARGUMENT,
+            write_message(buf, &error.to_string()),
+            0,
+        ),
+        Err(payload) => {
+            let message = panic_message(&*payload);
+            (outcome::PANICKED, write_message(buf, &message), 0)
+        }
+    };
+    flush();
+    slot.outcome.store(code, Relaxed);
+    slot.result_len.store(len as u64, Relaxed);
+    slot.detail.store(detail, Relaxed);
+    match slot.complete(start.serial) {
+        Finish::Done { notify_fd } => {
+            if notify_fd {
+                if let Some(&fd) = start.events.get(index) {
+                    // SAFETY: the slot eventfds stay open for the worker's
+                    // whole life (inherited from the zygote, never closed).
+                    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+                    let _ = crate::sys::eventfd::notify(fd);
+                }
+            }
+        }
+        // Abandoned meanwhile (cancelled or timed out): drop the result.
+        Finish::Lost => {}
+    }
+    region.header().done.ring(false);
+}
+
+fn write_message(buf: &mut [u8], message: &str) -> usize {
+    let n = message.len().min(buf.len());
+    buf[..n].copy_from_slice(&message.as_bytes()[..n]);
+    n
+}
+
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(a panic payload that is not a string)".to_owned()
+    }
+}

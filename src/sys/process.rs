@@ -1,0 +1,366 @@
+//! Processes: fork, exec of our own binary, reaping, signals, limits.
+//!
+//! Wrappers for the process pool (`processes/`). `fork` is the one unsafe
+//! entry point: after a fork in a multi-threaded process the child may only
+//! make async-signal-safe calls, and only the caller can know whether that
+//! holds (see `processes/zygote.rs` for how the pool makes sure).
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// What `fork` returned, in the process that sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Forked {
+    /// We are the child.
+    Child,
+    /// We are the parent; the child's pid.
+    Parent(i32),
+}
+
+/// Fork the calling process.
+///
+/// # Safety
+///
+/// If the calling process has more than one thread, the child must call
+/// only async-signal-safe functions until it execs or exits (another thread
+/// may have held a lock, e.g. inside the allocator or stdout, at the moment
+/// of the fork, and that lock stays held forever in the child).
+pub(crate) unsafe fn fork() -> io::Result<Forked> {
+    // SAFETY: fork takes no arguments; what the child may do afterwards is
+    // the caller's obligation (see `# Safety`).
+    let pid = syscall!(fork())?;
+    Ok(if pid == 0 {
+        Forked::Child
+    } else {
+        Forked::Parent(pid)
+    })
+}
+
+/// How a child ended, decoded from a `waitpid` status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ExitStatus {
+    /// It called `exit(code)` (or returned from `main`).
+    Exited(i32),
+    /// A signal killed it.
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    fn from_raw(status: i32) -> Self {
+        if libc::WIFSIGNALED(status) {
+            ExitStatus::Signaled(libc::WTERMSIG(status))
+        } else {
+            ExitStatus::Exited(libc::WEXITSTATUS(status))
+        }
+    }
+}
+
+/// Reap one terminated child (`pid` or any with -1); `None` if none has
+/// terminated and `nohang` was set. Stopped/continued children are skipped.
+pub(crate) fn waitpid(pid: i32, nohang: bool) -> io::Result<Option<(i32, ExitStatus)>> {
+    let mut status: libc::c_int = 0;
+    let flags = if nohang { libc::WNOHANG } else { 0 };
+    loop {
+        // SAFETY: `status` is a live c_int on this frame.
+        match syscall!(waitpid(pid, &mut status, flags)) {
+            Ok(0) => return Ok(None),
+            Ok(reaped) => return Ok(Some((reaped, ExitStatus::from_raw(status)))),
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Send `signal` to process `pid`.
+pub(crate) fn kill(pid: i32, signal: i32) -> io::Result<()> {
+    // SAFETY: kill touches no memory; a positive pid names one process.
+    syscall!(kill(pid, signal))?;
+    Ok(())
+}
+
+/// End the calling process now: no atexit handlers, no stdio flush, no
+/// destructors (what a forked child must do instead of `exit`).
+pub(crate) fn exit_now(code: i32) -> ! {
+    // SAFETY: `_exit` is async-signal-safe and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// The parent's pid.
+pub(crate) fn getppid() -> i32 {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::getppid() }
+}
+
+/// The calling process's pid.
+pub(crate) fn getpid() -> i32 {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// A close-on-exec pipe: (read end, write end).
+pub(crate) fn pipe() -> io::Result<(File, File)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` is a live array of two c_ints.
+    syscall!(pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC))?;
+    // SAFETY: both descriptors are new and owned by nobody else.
+    Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
+}
+
+/// `poll(2)`; `None` = wait forever. An interrupted call counts as "nothing
+/// ready" (Ok(0)).
+pub(crate) fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<usize> {
+    let ms = match timeout {
+        None => -1,
+        // Round up so that a 0.5 ms timeout does not become a busy loop.
+        Some(t) => t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int,
+    };
+    // SAFETY: `fds` is a live slice of pollfd for the duration of the call.
+    match syscall!(poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms)) {
+        Ok(n) => Ok(n as usize),
+        Err(e) if e.raw_os_error() == Some(libc::EINTR) => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// Block SIGCHLD in the calling thread and return a non-blocking,
+/// close-on-exec signalfd that becomes readable when a child changes state.
+/// Meant for a single-threaded process (the zygote).
+pub(crate) fn sigchld_fd() -> io::Result<OwnedFd> {
+    // SAFETY: `set` is a live sigset_t; the calls only write into it.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        set
+    };
+    // SAFETY: `set` is initialised above; the old mask is not wanted (null).
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    // SAFETY: `set` is initialised; -1 asks for a new descriptor.
+    let fd = syscall!(signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK))?;
+    // SAFETY: a new descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Drain a signalfd made by [`sigchld_fd`].
+pub(crate) fn drain_signalfd(fd: &OwnedFd) {
+    // SAFETY: `info` is a live, writable signalfd_siginfo; the fd is
+    // non-blocking, so the loop ends at EAGAIN.
+    unsafe {
+        let mut info: libc::signalfd_siginfo = std::mem::zeroed();
+        let size = std::mem::size_of::<libc::signalfd_siginfo>();
+        while libc::read(
+            fd.as_raw_fd(),
+            (&mut info as *mut libc::signalfd_siginfo).cast(),
+            size,
+        ) == size as isize
+        {}
+    }
+}
+
+/// In a freshly forked worker: unblock every signal, restore SIGCHLD's
+/// default action and ignore SIGPIPE (as a Rust `main` does).
+pub(crate) fn reset_signals_for_worker() -> io::Result<()> {
+    // SAFETY: `set` is a live sigset_t filled by sigemptyset before use;
+    // SIG_DFL / SIG_IGN are valid dispositions for these signals.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        let rc = libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    Ok(())
+}
+
+/// Ignore SIGPIPE (a write to a closed pipe then fails with EPIPE).
+pub(crate) fn ignore_sigpipe() {
+    // SAFETY: SIG_IGN is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
+/// Limit the calling process's address space to `bytes` (RLIMIT_AS).
+pub(crate) fn limit_address_space(bytes: u64) -> io::Result<()> {
+    let limit = libc::rlimit {
+        rlim_cur: bytes as libc::rlim_t,
+        rlim_max: bytes as libc::rlim_t,
+    };
+    // SAFETY: `limit` is a live rlimit on this frame.
+    syscall!(setrlimit(libc::RLIMIT_AS, &limit))?;
+    Ok(())
+}
+
+/// The CPUs the calling thread may run on.
+pub(crate) fn allowed_cpus() -> io::Result<Vec<usize>> {
+    // SAFETY: `set` is a live cpu_set_t of the size we pass.
+    let set = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        set
+    };
+    Ok((0..libc::CPU_SETSIZE as usize)
+        // SAFETY: `cpu` is below CPU_SETSIZE, `set` is initialised.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect())
+}
+
+/// Pin the calling thread (the whole process, for a single-threaded one)
+/// to `cpu`.
+pub(crate) fn pin_to_cpu(cpu: usize) -> io::Result<()> {
+    // SAFETY: `set` is a live cpu_set_t; `cpu` is checked against the set
+    // size before CPU_SET writes the bit.
+    unsafe {
+        if cpu >= libc::CPU_SETSIZE as usize {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == -1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// How many threads this process has (entries of `/proc/self/task`).
+pub(crate) fn thread_count() -> io::Result<usize> {
+    Ok(std::fs::read_dir("/proc/self/task")?.count())
+}
+
+/// Close every descriptor above 2 except those in `keep`. For a process
+/// that has just started (the zygote) and must hold nothing it was not
+/// given on purpose.
+pub(crate) fn close_fds_except(keep: &[RawFd]) -> io::Result<()> {
+    let mut open = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd")? {
+        let name = entry?.file_name();
+        if let Some(fd) = name.to_str().and_then(|s| s.parse::<RawFd>().ok()) {
+            open.push(fd);
+        }
+    }
+    // The listing's own directory fd is among them; it is closed by now
+    // (read_dir's handle was dropped), so close() on it just fails.
+    for fd in open {
+        if fd > 2 && !keep.contains(&fd) {
+            // SAFETY: `fd` is not one we keep; nothing in this process uses
+            // it (see the function's contract). EBADF is ignored.
+            unsafe { libc::close(fd) };
+        }
+    }
+    Ok(())
+}
+
+/// Run this program's own binary (`/proc/self/exe`) again, with `env`
+/// added, `keep` inherited across the exec (every other descriptor of ours
+/// is close-on-exec), and `death_signal` sent to it when the calling thread
+/// exits. Standard streams are inherited.
+pub(crate) fn spawn_self_exe(
+    arg0: &str,
+    env: &[(&str, &OsStr)],
+    keep: &[RawFd],
+    death_signal: i32,
+) -> io::Result<Child> {
+    let mut command = Command::new("/proc/self/exe");
+    command.arg0(arg0);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    let keep = keep.to_vec();
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe calls are allowed: it calls fcntl and prctl only and
+    // neither allocates nor frees (`keep` was allocated before the fork and
+    // is only read).
+    unsafe {
+        command.pre_exec(move || {
+            for &fd in &keep {
+                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                death_signal as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) == -1
+            {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+    command.spawn()
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the same clock in every process of the
+/// machine, so a worker's "claimed at" is comparable with the parent's now.
+pub(crate) fn monotonic_ns() -> u64 {
+    // SAFETY: `ts` is a live timespec; CLOCK_MONOTONIC always exists.
+    let ts = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
+        ts
+    };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Close a raw descriptor this process does not own through any object
+/// (a forked worker dropping the zygote's pipe ends). EBADF is ignored.
+pub(crate) fn close_raw(fd: RawFd) {
+    // SAFETY: the caller names a descriptor nothing in this process will use
+    // again; close on a bad descriptor only returns EBADF.
+    unsafe { libc::close(fd) };
+}
+
+/// A close-on-exec Unix stream socket pair (a pipe whose writer is never
+/// killed by SIGPIPE: see [`send_all`]).
+pub(crate) fn socketpair() -> io::Result<(File, File)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` is a live array of two c_ints.
+    syscall!(socketpair(
+        libc::AF_UNIX,
+        libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+        0,
+        fds.as_mut_ptr()
+    ))?;
+    // SAFETY: both descriptors are new and owned by nobody else.
+    Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
+}
+
+/// Write all of `bytes` to a socket with MSG_NOSIGNAL: a closed peer is an
+/// `EPIPE` error, never a SIGPIPE that would kill the caller.
+pub(crate) fn send_all(socket: &File, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is a live slice for the duration of the call.
+        match syscall!(send(
+            socket.as_raw_fd(),
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            libc::MSG_NOSIGNAL
+        )) {
+            Ok(n) => bytes = &bytes[n as usize..],
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
