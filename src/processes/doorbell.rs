@@ -41,7 +41,7 @@ pub(crate) struct Doorbell {
 }
 
 impl Doorbell {
-    #[cfg(any(loom, test))]
+    #[cfg(loom)]
     pub(crate) fn new() -> Self {
         Doorbell {
             seq: AtomicU32::new(0),

@@ -208,7 +208,7 @@ fn serial_of(word: u32) -> u32 {
 impl Slot {
     /// A FREE slot in ordinary memory (the loom model; shared memory is
     /// zero-filled instead, rule 6).
-    #[cfg(any(loom, test))]
+    #[cfg(loom)]
     pub(crate) fn new() -> Self {
         Slot {
             state: AtomicU32::new(FREE),

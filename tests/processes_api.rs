@@ -1,0 +1,351 @@
+//! The pool's API, end to end through real worker processes.
+#![cfg(feature = "processes")]
+
+mod processes_support;
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use processes_support::{no_leaks, within};
+use triad::processes::{ProcessPool, SharedBytes};
+
+fn pool(workers: usize) -> ProcessPool {
+    ProcessPool::builder().workers(workers).build().unwrap()
+}
+
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+fn slow_double(x: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(100));
+    x * 2
+}
+
+#[derive(Debug, PartialEq, Clone)]
+struct Point {
+    x: i32,
+    y: i32,
+    label: String,
+    tags: Vec<Option<u8>>,
+}
+triad::wire_struct!(Point { x, y, label, tags });
+
+fn mirror(p: Point) -> (Point, f64, bool, [u16; 2], Result<char, String>) {
+    let mirrored = Point {
+        x: -p.x,
+        y: -p.y,
+        label: p.label.to_uppercase(),
+        tags: p.tags.iter().rev().cloned().collect(),
+    };
+    (mirrored, 0.5, true, [1, 2], Ok('λ'))
+}
+
+#[test]
+fn user_structs_and_std_types_cross_both_ways() {
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || pool(1),
+            |pool| {
+                let p = Point {
+                    x: 1,
+                    y: -2,
+                    label: "abc".into(),
+                    tags: vec![Some(1), None],
+                };
+                let (m, f, b, a, r) = pool.submit(mirror, p).wait().unwrap();
+                assert_eq!(m.label, "ABC");
+                assert_eq!((m.x, m.y), (-1, 2));
+                assert_eq!(m.tags, vec![None, Some(1)]);
+                assert_eq!((f, b, a, r), (0.5, true, [1, 2], Ok('λ')));
+            },
+        )
+    });
+}
+
+fn pattern(n: usize) -> SharedBytes {
+    SharedBytes::from((0..n).map(|i| (i % 251) as u8).collect::<Vec<u8>>())
+}
+
+#[test]
+fn byte_results_are_read_in_place_and_their_slot_is_reused_after_drop() {
+    within(Duration::from_secs(60), || {
+        no_leaks(
+            || {
+                ProcessPool::builder()
+                    .workers(1)
+                    .slots_per_worker(2)
+                    .result_capacity(4 << 20)
+                    .build()
+                    .unwrap()
+            },
+            |pool| {
+                // Many more results than slots: each view is dropped before
+                // the next round, so its slot comes back.
+                for round in 0..10 {
+                    let views: Vec<SharedBytes> = (0..2)
+                        .map(|_| pool.submit(pattern, 3 << 20))
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .map(|h| h.wait().unwrap())
+                        .collect();
+                    for v in &views {
+                        assert!(v.is_in_place(), "round {round}");
+                        assert_eq!(v.len(), 3 << 20);
+                        assert!(v.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+                    }
+                }
+            },
+        )
+    });
+}
+
+#[test]
+fn more_tasks_than_slots_without_waiting_all_complete() {
+    // Results left uncollected are copied out of their slot when a submit
+    // needs it (eviction): submitting never deadlocks on unwaited handles.
+    within(Duration::from_secs(60), || {
+        no_leaks(
+            || {
+                ProcessPool::builder()
+                    .workers(2)
+                    .slots_per_worker(1)
+                    .build()
+                    .unwrap()
+            },
+            |pool| {
+                let handles: Vec<_> = (0..50u64).map(|i| pool.submit(double, i)).collect();
+                let results: Vec<u64> = handles.into_iter().map(|h| h.wait().unwrap()).collect();
+                assert_eq!(results, (0..50).map(|i| i * 2).collect::<Vec<_>>());
+                assert!(pool.stats().evictions > 0);
+            },
+        )
+    });
+}
+
+#[test]
+fn dropped_handles_give_their_slots_back() {
+    within(Duration::from_secs(60), || {
+        no_leaks(
+            || {
+                ProcessPool::builder()
+                    .workers(1)
+                    .slots_per_worker(2)
+                    .build()
+                    .unwrap()
+            },
+            |pool| {
+                for i in 0..20u64 {
+                    drop(pool.submit(double, i));
+                }
+                assert_eq!(pool.submit(double, 21).wait().unwrap(), 42);
+            },
+        )
+    });
+}
+
+#[test]
+fn map_imap_unordered_and_chunked_map_agree() {
+    within(Duration::from_secs(60), || {
+        no_leaks(
+            || pool(2),
+            |pool| {
+                let expected: Vec<u64> = (0..300u64).map(|x| x * 2).collect();
+                assert_eq!(pool.map(double, 0..300u64).unwrap(), expected);
+                assert_eq!(pool.map_chunked(double, 0..300u64, 32).unwrap(), expected);
+                let mut unordered: Vec<(usize, u64)> = pool
+                    .imap_unordered(double, 0..300u64)
+                    .map(|(i, r)| (i, r.unwrap()))
+                    .collect();
+                unordered.sort();
+                assert_eq!(
+                    unordered,
+                    expected.iter().copied().enumerate().collect::<Vec<_>>()
+                );
+                let ordered: Vec<u64> = pool.imap(double, 0..10u64).map(Result::unwrap).collect();
+                assert_eq!(ordered, expected[..10]);
+            },
+        )
+    });
+}
+
+#[test]
+fn wait_timeout_and_try_wait() {
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || pool(1),
+            |pool| {
+                let mut handle = pool.submit(slow_double, 4);
+                assert!(handle.try_wait().is_none());
+                assert!(handle.wait_timeout(Duration::from_millis(10)).is_none());
+                assert_eq!(handle.wait_timeout(Duration::from_secs(10)), Some(Ok(8)));
+            },
+        )
+    });
+}
+
+struct CountingWaker(AtomicU32, std::thread::Thread);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        self.1.unpark();
+    }
+}
+
+fn block_on<F: Future>(f: F) -> (F::Output, u32) {
+    let waker_state = Arc::new(CountingWaker(AtomicU32::new(0), std::thread::current()));
+    let waker = Waker::from(waker_state.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut f = pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return (v, waker_state.0.load(Ordering::SeqCst));
+        }
+        std::thread::park_timeout(Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn a_handle_is_a_future_woken_by_its_completion() {
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || pool(1),
+            |pool| {
+                let (value, wakes) = block_on(pool.submit(slow_double, 5));
+                assert_eq!(value, Ok(10));
+                assert!(wakes >= 1, "completed without a wake-up");
+            },
+        )
+    });
+}
+
+#[test]
+fn the_completion_fd_becomes_readable_when_the_task_is_done() {
+    use std::os::fd::AsRawFd;
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || pool(1),
+            |pool| {
+                let mut handle = pool.submit(slow_double, 6);
+                let fd = handle.completion_fd().as_raw_fd();
+                let mut pfd = libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: `pfd` is a live pollfd; poll reads one entry.
+                let ready = unsafe { libc::poll(&mut pfd, 1, 0) };
+                assert_eq!(ready, 0, "readable before the task ran");
+                // SAFETY: as above.
+                let ready = unsafe { libc::poll(&mut pfd, 1, 10_000) };
+                assert_eq!(ready, 1);
+                assert_eq!(handle.try_wait(), Some(Ok(12)));
+            },
+        )
+    });
+}
+
+static INITIALIZED: AtomicU32 = AtomicU32::new(0);
+
+fn init() {
+    INITIALIZED.store(7, Ordering::SeqCst);
+}
+
+fn read_initialized(_: ()) -> u32 {
+    INITIALIZED.load(Ordering::SeqCst)
+}
+
+fn my_pid(_: ()) -> u32 {
+    std::process::id()
+}
+
+#[test]
+fn the_initializer_runs_in_every_worker() {
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || {
+                ProcessPool::builder()
+                    .workers(2)
+                    .initializer(init)
+                    .build()
+                    .unwrap()
+            },
+            |pool| {
+                let seen = pool.map(read_initialized, vec![(); 8]).unwrap();
+                assert!(seen.iter().all(|&v| v == 7));
+                // Only in the workers: the parent never ran it.
+                assert_eq!(INITIALIZED.load(Ordering::SeqCst), 0);
+            },
+        )
+    });
+}
+
+fn failing_init() {
+    panic!("no database");
+}
+
+#[test]
+fn a_failing_initializer_breaks_the_pool_instead_of_hanging_it() {
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || {
+                ProcessPool::builder()
+                    .workers(2)
+                    .initializer(failing_init)
+                    .build()
+                    .unwrap()
+            },
+            |pool| {
+                let error = pool.submit(double, 1).wait().unwrap_err();
+                assert!(error.is_broken(), "{error}");
+            },
+        )
+    });
+}
+
+#[test]
+fn workers_are_replaced_after_max_tasks() {
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || {
+                ProcessPool::builder()
+                    .workers(1)
+                    .max_tasks_per_worker(2)
+                    .build()
+                    .unwrap()
+            },
+            |pool| {
+                let pids: Vec<u32> = (0..6)
+                    .map(|_| pool.submit(my_pid, ()).wait().unwrap())
+                    .collect();
+                assert_eq!(pids[0], pids[1]);
+                assert_ne!(pids[1], pids[2]);
+                assert_eq!(pids[2], pids[3]);
+                assert_ne!(pids[3], pids[4]);
+            },
+        )
+    });
+}
+
+#[test]
+fn pinned_and_memory_limited_workers_run_tasks() {
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || {
+                ProcessPool::builder()
+                    .workers(2)
+                    .pin_cores(true)
+                    .result_capacity(1 << 20)
+                    .memory_limit(4 << 30)
+                    .build()
+                    .unwrap()
+            },
+            |pool| assert_eq!(pool.map(double, 0..10u64).unwrap()[9], 18),
+        )
+    });
+}
