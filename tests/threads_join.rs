@@ -1,5 +1,7 @@
 //! `join`: values, nesting, panics, and calls from outside any pool.
 
+#![cfg(feature = "threads")]
+
 mod support;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

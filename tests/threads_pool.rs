@@ -1,6 +1,8 @@
 //! The pool itself: configuration, errors, hooks, counters, shutdown, the
 //! serial mode, wait policies and forked children.
 
+#![cfg(feature = "threads")]
+
 mod support;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

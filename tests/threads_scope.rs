@@ -1,5 +1,7 @@
 //! `scope`: borrowing spawns, completion, nesting, and deterministic panics.
 
+#![cfg(feature = "threads")]
+
 mod support;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

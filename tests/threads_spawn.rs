@@ -1,5 +1,7 @@
 //! `spawn` and `JoinHandle`: values, panics, awaiting, and many spawners.
 
+#![cfg(feature = "threads")]
+
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -72,6 +72,9 @@ pub(crate) mod spawn;
 pub(crate) mod wait_policy;
 pub(crate) mod worker;
 
+#[cfg(all(test, not(loom)))]
+mod tests;
+
 pub use error::{BuildError, JoinError, PoolError};
 pub use join::{join, join_with};
 pub use pool::{ThreadPool, ThreadPoolBuilder};

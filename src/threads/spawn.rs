@@ -94,7 +94,8 @@ impl<T: Send + 'static> JoinHandle<T> {
             }
             wt.wait_until(&Wait {
                 latch: Some(&latch.core),
-                target: self.job_id as *const (),
+                // An id to compare with, never dereferenced: no provenance.
+                target: std::ptr::null::<()>().wrapping_byte_add(self.job_id),
                 is_scope: false,
                 target_in_injector: true,
                 policy: wt.registry.wait_policy,
