@@ -46,6 +46,9 @@ pub(crate) mod sys;
 #[cfg(feature = "threads")]
 pub mod threads;
 
+#[cfg(feature = "event-loop")]
+pub mod event_loop;
+
 #[cfg(feature = "processes")]
 pub mod processes;
 

@@ -10,6 +10,8 @@
 //! | file | calls | used by |
 //! |---|---|---|
 //! | `fork.rs` | `pthread_atfork`, `getpid` | `threads`: pools notice they are in a forked child |
+//! | `timerfd.rs` | `timerfd_create`, `timerfd_settime`, `read` | `event_loop`: sub-millisecond timers, armed at the earliest deadline |
+//! | `errno.rs` | (no call: classifies `errno` values) | `event_loop`: `accept` under fd exhaustion |
 //! | `memfd.rs` | `memfd_create`, `fallocate(PUNCH_HOLE)` | `processes`: the shared region (sparse, `MAP_SHARED`) |
 //! | `futex.rs` | `futex(FUTEX_WAIT / FUTEX_WAKE)`, process-shared | `processes`: slot completion, doorbells |
 //! | `eventfd.rs` | `eventfd`, `read`, `write` | `processes`: a task's completion as a pollable fd |
@@ -52,3 +54,9 @@ pub(crate) mod memfd;
 pub(crate) mod prctl;
 #[cfg(all(feature = "processes", not(loom)))]
 pub(crate) mod process;
+
+// The event loop's wrappers.
+#[cfg(feature = "event-loop")]
+pub(crate) mod errno;
+#[cfg(feature = "event-loop")]
+pub(crate) mod timerfd;

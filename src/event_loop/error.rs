@@ -1,0 +1,289 @@
+//! The event loop's errors: opaque structs with a private kind and
+//! predicates, so that kinds can be added without breaking callers.
+
+use std::any::Any;
+use std::fmt;
+use std::io;
+
+/// Why a task gave no value: it was cancelled, or it panicked.
+///
+/// ```
+/// use triad::event_loop::EventLoop;
+///
+/// let ev = EventLoop::new().unwrap();
+/// let outcome = ev.block_on(async {
+///     triad::event_loop::spawn(async { panic!("boom") }).await
+/// });
+/// let error = outcome.unwrap_err();
+/// assert!(error.is_panic());
+/// assert_eq!(error.panic_message(), Some("boom"));
+/// ```
+pub struct JoinError {
+    kind: JoinErrorKind,
+}
+
+enum JoinErrorKind {
+    Cancelled,
+    // Boxed so that a `Result<T, JoinError>` inside every task stays one
+    // word bigger than `T` (task.rs keeps small tasks small).
+    Panicked(Box<Panicked>),
+}
+
+struct Panicked {
+    message: Option<String>,
+    payload: Box<dyn Any + Send>,
+}
+
+// SAFETY: the only non-`Sync` part is the panic payload, which no
+// `&JoinError` method touches: it is reachable only by value, through
+// `into_panic`/`try_into_panic`. (The message is copied out of it when the
+// error is made.)
+unsafe impl Sync for JoinError {}
+
+impl JoinError {
+    pub(crate) fn cancelled() -> Self {
+        JoinError {
+            kind: JoinErrorKind::Cancelled,
+        }
+    }
+
+    pub(crate) fn panicked(payload: Box<dyn Any + Send>) -> Self {
+        let message = payload
+            .downcast_ref::<&'static str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned());
+        JoinError {
+            kind: JoinErrorKind::Panicked(Box::new(Panicked { message, payload })),
+        }
+    }
+
+    /// The task was cancelled: aborted through its handle, or dropped with
+    /// its event loop before it finished.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.kind, JoinErrorKind::Cancelled)
+    }
+
+    /// The task panicked (while being polled, or while being dropped).
+    pub fn is_panic(&self) -> bool {
+        matches!(self.kind, JoinErrorKind::Panicked(_))
+    }
+
+    /// The panic message, if the task panicked with a string.
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.kind {
+            JoinErrorKind::Panicked(p) => p.message.as_deref(),
+            JoinErrorKind::Cancelled => None,
+        }
+    }
+
+    /// The panic payload, to re-raise with `std::panic::resume_unwind`;
+    /// `Err(self)` if the task did not panic.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
+        match self.kind {
+            JoinErrorKind::Panicked(p) => Ok(p.payload),
+            kind => Err(JoinError { kind }),
+        }
+    }
+
+    /// The panic payload.
+    ///
+    /// # Panics
+    ///
+    /// If the task did not panic (check [`is_panic`](Self::is_panic)).
+    pub fn into_panic(self) -> Box<dyn Any + Send> {
+        self.try_into_panic().unwrap_or_else(|error| {
+            panic!("JoinError::into_panic on an error that is not a panic: {error}")
+        })
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            JoinErrorKind::Cancelled => write!(f, "the task was cancelled"),
+            JoinErrorKind::Panicked(p) => match &p.message {
+                Some(message) => write!(f, "the task panicked: {message}"),
+                None => write!(f, "the task panicked"),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JoinError({self})")
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// Why a [`Remote`](super::Remote) could not reach its event loop.
+///
+/// ```
+/// use triad::event_loop::EventLoop;
+///
+/// let ev = EventLoop::new().unwrap();
+/// let remote = ev.remote();
+/// drop(ev);
+/// let error = remote.run(|| 1).unwrap_err();
+/// assert!(error.is_closed());
+/// ```
+#[derive(Debug)]
+pub struct RemoteError {
+    kind: RemoteErrorKind,
+}
+
+#[derive(Debug)]
+enum RemoteErrorKind {
+    Closed,
+}
+
+impl RemoteError {
+    pub(crate) fn closed() -> Self {
+        RemoteError {
+            kind: RemoteErrorKind::Closed,
+        }
+    }
+
+    /// The event loop has been dropped: nothing will ever run there again.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.kind, RemoteErrorKind::Closed)
+    }
+}
+
+impl fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            RemoteErrorKind::Closed => write!(f, "the event loop is gone"),
+        }
+    }
+}
+
+impl std::error::Error for RemoteError {}
+
+/// A [`timeout`](super::timeout) ran out before its future finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Elapsed {
+    _private: (),
+}
+
+impl Elapsed {
+    pub(crate) fn new() -> Self {
+        Elapsed { _private: () }
+    }
+}
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "deadline has elapsed")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+impl From<Elapsed> for io::Error {
+    fn from(elapsed: Elapsed) -> io::Error {
+        io::Error::new(io::ErrorKind::TimedOut, elapsed)
+    }
+}
+
+/// Why an `accept` failed.
+///
+/// Converts into an [`io::Error`], so `?` works in functions that return
+/// `io::Result`.
+#[derive(Debug)]
+pub struct AcceptError {
+    kind: AcceptErrorKind,
+    source: io::Error,
+}
+
+#[derive(Debug)]
+enum AcceptErrorKind {
+    /// Out of file descriptors or socket memory; the listener backs off.
+    Exhausted,
+    Other,
+}
+
+impl AcceptError {
+    pub(crate) fn new(source: io::Error) -> Self {
+        let kind = if crate::sys::errno::is_resource_exhaustion(&source) {
+            AcceptErrorKind::Exhausted
+        } else {
+            AcceptErrorKind::Other
+        };
+        AcceptError { kind, source }
+    }
+
+    /// The process or the system ran out of file descriptors (`EMFILE`,
+    /// `ENFILE`) or of socket memory. The pending connection stays queued;
+    /// the listener's next `accept` waits a back-off delay (growing from
+    /// 1 ms to 1 s while the condition lasts) before it tries again, so a
+    /// loop that retries at once does not spin.
+    pub fn is_resource_exhaustion(&self) -> bool {
+        matches!(self.kind, AcceptErrorKind::Exhausted)
+    }
+
+    /// The underlying OS error.
+    pub fn io_error(&self) -> &io::Error {
+        &self.source
+    }
+
+    /// The underlying OS error, by value.
+    pub fn into_io_error(self) -> io::Error {
+        self.source
+    }
+}
+
+impl fmt::Display for AcceptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            AcceptErrorKind::Exhausted => write!(
+                f,
+                "accept failed for want of resources (backing off): {}",
+                self.source
+            ),
+            AcceptErrorKind::Other => write!(f, "accept failed: {}", self.source),
+        }
+    }
+}
+
+impl std::error::Error for AcceptError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+impl From<AcceptError> for io::Error {
+    fn from(error: AcceptError) -> io::Error {
+        error.source
+    }
+}
+
+/// The error of I/O constructors called off the event loop.
+pub(crate) fn no_event_loop() -> io::Error {
+    io::Error::other(
+        "no triad event loop is running on this thread (call from inside `EventLoop::block_on` or a task)",
+    )
+}
+
+/// The operation of [`ReadyGuard::try_io`](super::ReadyGuard::try_io)
+/// would have blocked: the readiness was stale and has been cleared; wait
+/// for readiness again.
+#[derive(Debug)]
+pub struct TryIoError {
+    _private: (),
+}
+
+impl TryIoError {
+    pub(crate) fn new() -> Self {
+        TryIoError { _private: () }
+    }
+}
+
+impl fmt::Display for TryIoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the operation would block; readiness cleared")
+    }
+}
+
+impl std::error::Error for TryIoError {}

@@ -1,0 +1,469 @@
+//! The executor: [`EventLoop`], its run queue, and one turn of the loop.
+//!
+//! ```text
+//!   turn:
+//!     ┌─► run up to 61 tasks from the local run queue
+//!     │     (every 31st: drain the remote inbox into the queue)
+//!     │   drain the remote inbox
+//!     │   queue empty and block_on's future not woken?
+//!     │     yes: arm the timerfd at the earliest deadline, park
+//!     │          (remote.rs P1–P4: epoll sleeps only if the inbox is empty)
+//!     │     no:  epoll with a zero timeout (I/O still gets its turn)
+//!     │   dispatch I/O events, fire due timers
+//!     └── poll block_on's future if it was woken
+//! ```
+//!
+//! Rules:
+//!
+//! 1. **One thread.** An `EventLoop` is `!Send`; its tasks run only inside
+//!    [`EventLoop::block_on`], on the thread that made it. While `block_on`
+//!    runs, a thread-local points to the loop's core: that is how the free
+//!    functions ([`spawn`], `sleep`, sockets) find their loop, and how a wake
+//!    on this thread goes to the local run queue without the remote inbox.
+//! 2. **Fairness.** I/O, timers and the inbox are looked at every 61 task
+//!    polls at least (the inbox every 31), so a queue that never empties
+//!    does not starve them; together with the budget (budget.rs) no task
+//!    holds the loop for more than 128 completed operations.
+//! 3. **Idle means asleep.** The loop sleeps in `epoll_wait` with no timeout
+//!    unless a timer is armed, and then only until the timerfd: no periodic
+//!    wake-ups.
+//! 4. **Shutdown** (dropping the loop): close the inbox (remote.rs rule 3),
+//!    then cancel every task the loop owns — drop its future on this thread
+//!    (task rule 2), complete it as cancelled — until none is left (futures
+//!    dropped meanwhile may spawn more), then drop the queued entries.
+//!    Reactor and timers are dropped last, after every future that could
+//!    hold a registration.
+//! 5. Borrows of the loop's cells never span user code (a poll, a drop, a
+//!    wake): user code may re-enter the loop (spawn, wake, register).
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::ptr;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::Interest;
+
+use super::reactor::{Reactor, TIMER_TOKEN, WAKER_TOKEN};
+use super::remote::{Item, Remote, Shared};
+use super::task::{self, JoinHandle, OwnedTasks, Run, TaskRef};
+use super::timer::{Timers, Wait};
+use super::{budget, waker};
+use crate::sync::process_global::{AtomicU64, Ordering};
+use crate::sync::{const_thread_local, Arc};
+
+/// Task polls per turn before I/O and timers get a look (rule 2).
+const EVENT_INTERVAL: u32 = 61;
+/// Task polls between two drains of the remote inbox (rule 2).
+const REMOTE_INTERVAL: u32 = 31;
+
+/// Unique loop ids, so a `Sleep` knows whether it is on its own loop.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The loop's state, shared (`Rc`) with the sockets that register in it.
+pub(crate) struct Core {
+    pub(crate) id: u64,
+    pub(crate) shared: Arc<Shared>,
+    queue: RefCell<VecDeque<TaskRef>>,
+    /// The inbox buffer swapped with the remote one at each drain.
+    inbox: RefCell<VecDeque<Item>>,
+    owned: RefCell<OwnedTasks>,
+    main_woken: Cell<bool>,
+    pub(crate) timers: RefCell<Timers>,
+    pub(crate) reactor: Reactor,
+    /// Wakers of fired timers, reused between turns.
+    fired: RefCell<Vec<std::task::Waker>>,
+}
+
+const_thread_local! {
+    /// The core of the loop running on this thread (rule 1), or null.
+    static CURRENT: Cell<*const Core> = Cell::new(ptr::null());
+}
+
+/// Run `f` with the loop running on this thread, if any.
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
+    let core = CURRENT.with(|c| c.get());
+    // SAFETY: a non-null pointer was set by `Enter` from a live `Rc<Core>`
+    // that it keeps alive until it resets the pointer (rule 1).
+    f(unsafe { core.as_ref() })
+}
+
+/// The loop running on this thread, as an `Rc`.
+pub(crate) fn current() -> Option<Rc<Core>> {
+    let core = CURRENT.with(|c| c.get());
+    if core.is_null() {
+        return None;
+    }
+    // SAFETY: `core` came from `Rc::as_ptr` of an `Rc` that `Enter` keeps
+    // alive (rule 1); we add the count the new `Rc` owns.
+    unsafe {
+        Rc::increment_strong_count(core);
+        Some(Rc::from_raw(core))
+    }
+}
+
+/// Sets `CURRENT` for the duration of `block_on` (or shutdown), and resets
+/// it on the way out, unwinding included.
+struct Enter {
+    _core: Rc<Core>,
+}
+
+impl Enter {
+    fn new(core: &Rc<Core>) -> Enter {
+        CURRENT.with(|c| {
+            assert!(
+                c.get().is_null(),
+                "an event loop is already running on this thread (nested `block_on`?)"
+            );
+            c.set(Rc::as_ptr(core));
+        });
+        Enter {
+            _core: core.clone(),
+        }
+    }
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(ptr::null()));
+    }
+}
+
+/// Queue `task` locally if this thread is running its loop; else hand it
+/// back (waker.rs sends it through the remote inbox).
+pub(crate) fn schedule_local(task: TaskRef) -> Result<(), TaskRef> {
+    with_current(|core| match core {
+        Some(core)
+            if ptr::eq(
+                Arc::as_ptr(&core.shared),
+                Arc::as_ptr(&task.header().shared),
+            ) =>
+        {
+            core.queue.borrow_mut().push_back(task);
+            Ok(())
+        }
+        _ => Err(task),
+    })
+}
+
+/// Wake `block_on`'s future if this thread runs the loop of `shared`.
+pub(crate) fn wake_main_local(shared: &Shared) -> bool {
+    with_current(|core| match core {
+        Some(core) if ptr::eq(Arc::as_ptr(&core.shared), shared) => {
+            core.main_woken.set(true);
+            true
+        }
+        _ => false,
+    })
+}
+
+/// A single-threaded async event loop: tasks, timers and sockets on one
+/// thread, driven by mio.
+///
+/// Nothing runs until [`block_on`](EventLoop::block_on) is called: it runs
+/// the given future to completion, and every spawned task alongside it.
+/// Dropping the loop cancels the tasks that have not finished.
+///
+/// ```
+/// use std::time::Duration;
+/// use triad::event_loop::{sleep, spawn, EventLoop};
+///
+/// let ev = EventLoop::new()?;
+/// let total = ev.block_on(async {
+///     let tasks: Vec<_> = (1..=3u64)
+///         .map(|i| spawn(async move {
+///             sleep(Duration::from_millis(i)).await;
+///             i
+///         }))
+///         .collect();
+///     let mut total = 0;
+///     for task in tasks {
+///         total += task.await.unwrap();
+///     }
+///     total
+/// });
+/// assert_eq!(total, 6);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct EventLoop {
+    core: Rc<Core>,
+}
+
+impl EventLoop {
+    /// A new loop: an epoll instance, an eventfd for remote wake-ups and a
+    /// timerfd. The loop spawns no thread.
+    pub fn new() -> io::Result<EventLoop> {
+        let reactor = Reactor::new()?;
+        let registry = reactor.registry()?;
+        let mio_waker = mio::Waker::new(&registry, WAKER_TOKEN)?;
+        let timers = Timers::new()?;
+        registry.register(
+            &mut SourceFd(&timers.raw_fd()),
+            TIMER_TOKEN,
+            Interest::READABLE,
+        )?;
+        let shared = Arc::new(Shared::new(Box::new(mio_waker)));
+        Ok(EventLoop {
+            core: Rc::new(Core {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                shared,
+                queue: RefCell::new(VecDeque::new()),
+                inbox: RefCell::new(VecDeque::new()),
+                owned: RefCell::new(OwnedTasks::new()),
+                main_woken: Cell::new(false),
+                timers: RefCell::new(timers),
+                reactor,
+                fired: RefCell::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Run `future` to completion on this thread, running the loop's tasks,
+    /// timers and I/O meanwhile. Tasks still running when it returns stay
+    /// in the loop, and continue at the next `block_on`.
+    ///
+    /// A panic in `future` propagates out of `block_on` (a panic in a task
+    /// goes to its [`JoinHandle`] instead).
+    ///
+    /// # Panics
+    ///
+    /// If called while an event loop is already running on this thread.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _enter = Enter::new(&self.core);
+        let waker = waker::main_waker(&self.core.shared);
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        self.core.main_woken.set(true);
+        loop {
+            if self.core.main_woken.replace(false) {
+                if let Poll::Ready(value) = budget::with_budget(|| future.as_mut().poll(&mut cx)) {
+                    return value;
+                }
+            }
+            self.core.turn();
+        }
+    }
+
+    /// Spawn `future` as a task of this loop. It may be `!Send`; it starts
+    /// at the next turn of the loop.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.core.spawn(future)
+    }
+
+    /// A handle for other threads: spawn `Send` futures, run closures.
+    pub fn remote(&self) -> Remote {
+        Remote::new(self.core.shared.clone())
+    }
+
+    /// Tasks spawned and not finished yet.
+    pub fn task_count(&self) -> usize {
+        self.core.owned.borrow().len()
+    }
+}
+
+impl fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("id", &self.core.id)
+            .field("tasks", &self.task_count())
+            .finish()
+    }
+}
+
+impl Drop for EventLoop {
+    fn drop(&mut self) {
+        // Futures dropped below may use the free functions (spawn, timers,
+        // sockets' deregistration): the loop is "current" meanwhile, unless
+        // we are unwinding out of another loop's block_on on this thread.
+        let _enter = CURRENT
+            .with(|c| c.get().is_null())
+            .then(|| Enter::new(&self.core));
+        self.core.shutdown();
+    }
+}
+
+/// Spawn `future` on the event loop running on this thread.
+///
+/// # Panics
+///
+/// If no event loop is running on this thread (call it from inside
+/// [`EventLoop::block_on`] or a task).
+///
+/// ```
+/// use triad::event_loop::{spawn, EventLoop};
+///
+/// let ev = EventLoop::new().unwrap();
+/// let shared = std::rc::Rc::new(5); // !Send: fine on the loop
+/// let v = ev.block_on(async move { spawn(async move { *shared * 2 }).await.unwrap() });
+/// assert_eq!(v, 10);
+/// ```
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    with_current(|core| {
+        core.expect("`triad::event_loop::spawn` called outside an event loop")
+            .spawn(future)
+    })
+}
+
+/// Yield to the loop once: the task goes to the back of the run queue, and
+/// every other runnable task (and due I/O and timers) gets a turn first.
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(move |cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
+}
+
+impl Core {
+    fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let (owned, queued, handle) = task::new(future, self.shared.clone());
+        // SAFETY: loop thread: a `Core` is reached only through the loop's
+        // `Rc`s and the thread-local, both confined to its thread (rule 1).
+        unsafe { self.owned.borrow_mut().insert(owned) };
+        self.queue.borrow_mut().push_back(queued);
+        handle
+    }
+
+    fn pop(&self) -> Option<TaskRef> {
+        self.queue.borrow_mut().pop_front()
+    }
+
+    fn run(&self, task: TaskRef) {
+        // SAFETY: loop thread; `task` is a run-queue entry.
+        match budget::with_budget(|| unsafe { task.run() }) {
+            Run::Idle => {}
+            Run::Reschedule(task) => self.queue.borrow_mut().push_back(task),
+            Run::Complete(index) => {
+                let owned = self.owned.borrow_mut().remove(index);
+                drop(owned); // rule 5: outside the borrow
+            }
+        }
+    }
+
+    /// Take in what other threads sent.
+    fn drain_remote(&self) {
+        let mut items = std::mem::take(&mut *self.inbox.borrow_mut());
+        if self.shared.drain(&mut items) {
+            self.main_woken.set(true);
+        }
+        for item in items.drain(..) {
+            match item {
+                Item::Wake(task) => self.queue.borrow_mut().push_back(task),
+                Item::Spawn(owned, queued) => {
+                    // SAFETY: loop thread.
+                    unsafe { self.owned.borrow_mut().insert(owned) };
+                    self.queue.borrow_mut().push_back(queued);
+                }
+            }
+        }
+        *self.inbox.borrow_mut() = items;
+    }
+
+    /// One turn (see the module docs).
+    fn turn(&self) {
+        for n in 1..=EVENT_INTERVAL {
+            if n % REMOTE_INTERVAL == 0 {
+                self.drain_remote();
+            }
+            match self.pop() {
+                Some(task) => self.run(task),
+                None => break,
+            }
+        }
+        self.drain_remote();
+        let idle = self.queue.borrow().is_empty() && !self.main_woken.get();
+        let now = Instant::now();
+        let wait = if idle {
+            self.timers.borrow_mut().arm(now)
+        } else {
+            Wait::NoSleep
+        };
+        let timeout = match wait {
+            Wait::Forever | Wait::UntilTimerFd => None,
+            Wait::NoSleep => Some(Duration::ZERO),
+            Wait::Timeout(t) => Some(t),
+        };
+        let polled = if timeout == Some(Duration::ZERO) {
+            self.reactor.poll(timeout)
+        } else {
+            self.shared.park(|may_sleep| {
+                self.reactor.poll(if may_sleep {
+                    timeout
+                } else {
+                    Some(Duration::ZERO)
+                })
+            })
+        };
+        // An epoll failure (EBADF, EINVAL) would be a bug in the loop; there
+        // is nobody to return it to, and the timers below still run.
+        if let Ok(polled) = polled {
+            if polled.timer_fd {
+                self.timers.borrow_mut().on_fd_ready();
+            }
+        }
+        self.fire_timers();
+    }
+
+    fn fire_timers(&self) {
+        let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
+        self.timers
+            .borrow_mut()
+            .fire_due(Instant::now(), &mut fired);
+        for waker in fired.drain(..) {
+            waker.wake();
+        }
+        *self.fired.borrow_mut() = fired;
+    }
+
+    /// Rule 4.
+    fn shutdown(&self) {
+        for item in self.shared.close() {
+            match item {
+                Item::Wake(task) => drop(task),
+                Item::Spawn(owned, queued) => {
+                    // SAFETY: loop thread.
+                    unsafe { self.owned.borrow_mut().insert(owned) };
+                    drop(queued);
+                }
+            }
+        }
+        loop {
+            let tasks = self.owned.borrow_mut().take_all();
+            let queued = std::mem::take(&mut *self.queue.borrow_mut());
+            if tasks.is_empty() && queued.is_empty() {
+                break;
+            }
+            for task in tasks {
+                // SAFETY: loop thread; the task is not running (no poll is
+                // on the stack: `block_on` borrows the loop, and we are in
+                // its `Drop`).
+                unsafe { task.shutdown() };
+                drop(task);
+            }
+            drop(queued);
+        }
+    }
+}

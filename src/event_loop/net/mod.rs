@@ -1,0 +1,200 @@
+//! Sockets on the event loop: TCP, UDP and Unix-domain, edge-triggered.
+//!
+//! Every socket is a mio socket registered with the loop that was running
+//! when it was made (`registration.rs`), so sockets are `!Send`: they
+//! belong to their loop's thread. Operations drain to `WouldBlock` before
+//! they wait (reactor.rs rule 1), and each completed operation spends one
+//! unit of the task's budget (budget.rs).
+//!
+//! Listeners back off under descriptor exhaustion: an `accept` that fails
+//! with `EMFILE`/`ENFILE`/`ENOBUFS`/`ENOMEM` returns an
+//! [`AcceptError`](super::AcceptError) that says so, and the listener's next
+//! `accept` first waits a delay (1 ms, doubling to 1 s while the failures
+//! last, reset by a success), so a retry loop neither spins nor starves the
+//! loop's other tasks.
+
+pub mod tcp;
+pub mod udp;
+pub mod unix;
+
+use std::cell::RefCell;
+use std::future::{poll_fn, Future};
+use std::io::{self, Read, Write};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use mio::event::Source;
+
+use super::error::AcceptError;
+use super::reactor::Direction;
+use super::registration::PollEvented;
+use super::timer::{sleep, Sleep};
+
+/// The accept back-off of a listener (see the module docs).
+#[derive(Default)]
+pub(crate) struct Backoff {
+    delay: Duration,
+    sleep: Option<Sleep>,
+}
+
+const BACKOFF_MIN: Duration = Duration::from_millis(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// `accept` on a listener with back-off: `accept` is the mio call, `wrap`
+/// registers the new stream.
+pub(crate) fn poll_accept<L: Source, S, A, T>(
+    listener: &PollEvented<L>,
+    backoff: &RefCell<Backoff>,
+    cx: &mut Context<'_>,
+    accept: impl FnMut(&L) -> io::Result<(S, A)>,
+    wrap: impl FnOnce(S) -> io::Result<T>,
+) -> Poll<Result<(T, A), AcceptError>> {
+    {
+        let mut backoff = backoff.borrow_mut();
+        if let Some(sleep) = backoff.sleep.as_mut() {
+            ready!(Pin::new(sleep).poll(cx));
+            backoff.sleep = None;
+        }
+    }
+    match ready!(listener.poll_io(cx, Direction::Read, accept)) {
+        Ok((stream, addr)) => {
+            backoff.borrow_mut().delay = Duration::ZERO;
+            Poll::Ready(wrap(stream).map(|s| (s, addr)).map_err(AcceptError::new))
+        }
+        Err(e) => {
+            let error = AcceptError::new(e);
+            if error.is_resource_exhaustion() {
+                let mut backoff = backoff.borrow_mut();
+                backoff.delay = (backoff.delay * 2).clamp(BACKOFF_MIN, BACKOFF_MAX);
+                backoff.sleep = Some(sleep(backoff.delay));
+            }
+            Poll::Ready(Err(error))
+        }
+    }
+}
+
+/// Wait until a non-blocking `connect` finished: writable, then no pending
+/// error and a peer address.
+pub(crate) async fn finish_connect<S: Source>(
+    io: &PollEvented<S>,
+    take_error: impl Fn(&S) -> io::Result<Option<io::Error>>,
+    connected: impl Fn(&S) -> io::Result<()>,
+) -> io::Result<()> {
+    loop {
+        let event = poll_fn(|cx| io.poll_ready(cx, Direction::Write)).await;
+        if let Some(e) = take_error(io.get_ref())? {
+            return Err(e);
+        }
+        match connected(io.get_ref()) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                io.clear_readiness(event, Direction::Write);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+pub(crate) fn poll_read<S: Source>(
+    io: &PollEvented<S>,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a S: Read,
+{
+    io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+}
+
+pub(crate) fn poll_write<S: Source>(
+    io: &PollEvented<S>,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a S: Write,
+{
+    io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
+}
+
+pub(crate) async fn read_exact<S: Source>(io: &PollEvented<S>, mut buf: &mut [u8]) -> io::Result<()>
+where
+    for<'a> &'a S: Read,
+{
+    while !buf.is_empty() {
+        let n = poll_fn(|cx| poll_read(io, cx, buf)).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        buf = &mut buf[n..];
+    }
+    Ok(())
+}
+
+pub(crate) async fn write_all<S: Source>(io: &PollEvented<S>, mut buf: &[u8]) -> io::Result<()>
+where
+    for<'a> &'a S: Write,
+{
+    while !buf.is_empty() {
+        let n = poll_fn(|cx| poll_write(io, cx, buf)).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        buf = &buf[n..];
+    }
+    Ok(())
+}
+
+/// The stream methods every stream type and half shares, written once.
+macro_rules! read_methods {
+    () => {
+        /// Read into `buf`; `Ok(0)` at end of stream (the peer shut down
+        /// its writing side) or if `buf` is empty.
+        pub async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            std::future::poll_fn(|cx| $crate::event_loop::net::poll_read(self.evented(), cx, buf))
+                .await
+        }
+
+        /// Read exactly `buf.len()` bytes; `UnexpectedEof` if the stream
+        /// ends first (what was read is then in `buf`, unmarked).
+        pub async fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+            $crate::event_loop::net::read_exact(self.evented(), buf).await
+        }
+
+        /// Poll for a read (for hand-written futures and adapters).
+        pub fn poll_read(
+            &mut self,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            $crate::event_loop::net::poll_read(self.evented(), cx, buf)
+        }
+    };
+}
+
+macro_rules! write_methods {
+    () => {
+        /// Write some of `buf`; how much was written.
+        pub async fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            std::future::poll_fn(|cx| $crate::event_loop::net::poll_write(self.evented(), cx, buf))
+                .await
+        }
+
+        /// Write all of `buf`.
+        pub async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+            $crate::event_loop::net::write_all(self.evented(), buf).await
+        }
+
+        /// Poll for a write (for hand-written futures and adapters).
+        pub fn poll_write(
+            &mut self,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            $crate::event_loop::net::poll_write(self.evented(), cx, buf)
+        }
+    };
+}
+
+pub(crate) use {read_methods, write_methods};

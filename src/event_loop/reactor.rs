@@ -1,0 +1,307 @@
+//! The reactor: mio's `Poll`, a slab of registered sources, and each
+//! source's readiness with a tick.
+//!
+//! ```text
+//!   token (usize) = generation << 32 | slab index
+//!   slab[index] = { generation, Rc<IoState> }
+//!
+//!   IoState
+//!   ┌───────────────────────────────┬──────────────────────────────┐
+//!   │ readiness: READABLE WRITABLE  │ tick: bumped by every event  │
+//!   │   READ_CLOSED WRITE_CLOSED    │   delivered to this source   │
+//!   │   ERROR                       │                              │
+//!   ├───────────────────────────────┴──────────────────────────────┤
+//!   │ readers: [Waker]   writers: [Waker]                          │
+//!   └──────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! Sources are registered edge-triggered (mio's only mode) for reading and
+//! writing at once. Rules:
+//!
+//! 1. **Drain to `WouldBlock`.** An edge is reported once. Readiness bits
+//!    are set by events and cleared only when an operation returns
+//!    `WouldBlock`; until then every operation tries the syscall, so a short
+//!    read (less than the buffer) or a partial write leaves the source
+//!    ready and the next call tries again.
+//! 2. **A stale clear never erases a newer event.** Whoever observes
+//!    readiness gets a [`ReadyEvent`] carrying the tick it was observed at;
+//!    clearing with it is a no-op if the tick has moved since, i.e. if an
+//!    event arrived after the observation. On one thread this matters when
+//!    something is awaited between the observation and the clear (an
+//!    `AsyncFd` guard held across an `.await`): the loop may have delivered
+//!    a fresh edge meanwhile, and clearing it would lose it for good.
+//! 3. **Generations.** A slot freed by a deregistration is reused with the
+//!    next generation, and an event whose token carries an old generation
+//!    is dropped: an event queued for a closed fd never reaches the source
+//!    that reuses its slot.
+//! 4. An error event (`EPOLLERR`) marks the source readable and writable, so
+//!    the next operation makes the syscall and returns the error.
+//! 5. Every waiter of a direction is woken on an event for it (a list, not
+//!    one slot: a `UdpSocket` or a listener may be shared by several tasks).
+//!    A waker that is already in the list is not added twice.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use mio::event::Source;
+use mio::{Events, Interest, Poll as MioPoll, Token};
+
+/// The token of the loop's mio `Waker` (remote.rs).
+pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
+/// The token of the timerfd (timer.rs).
+pub(crate) const TIMER_TOKEN: Token = Token(usize::MAX - 1);
+
+pub(crate) const READABLE: u8 = 1 << 0;
+pub(crate) const WRITABLE: u8 = 1 << 1;
+pub(crate) const READ_CLOSED: u8 = 1 << 2;
+pub(crate) const WRITE_CLOSED: u8 = 1 << 3;
+pub(crate) const ERROR: u8 = 1 << 4;
+
+/// A direction an operation waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    /// The readiness bits that let an operation of this direction try.
+    fn mask(self) -> u8 {
+        match self {
+            Direction::Read => READABLE | READ_CLOSED | ERROR,
+            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR,
+        }
+    }
+}
+
+/// Readiness as observed, with the tick it was observed at (rule 2).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadyEvent {
+    pub(crate) ready: u8,
+    tick: u32,
+}
+
+/// One registered source's readiness and waiters (loop thread only).
+pub(crate) struct IoState {
+    readiness: Cell<u8>,
+    tick: Cell<u32>,
+    readers: RefCell<Vec<Waker>>,
+    writers: RefCell<Vec<Waker>>,
+}
+
+impl IoState {
+    fn new() -> Self {
+        IoState {
+            readiness: Cell::new(0),
+            tick: Cell::new(0),
+            readers: RefCell::new(Vec::new()),
+            writers: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn waiters(&self, direction: Direction) -> &RefCell<Vec<Waker>> {
+        match direction {
+            Direction::Read => &self.readers,
+            Direction::Write => &self.writers,
+        }
+    }
+
+    /// Ready for `direction`, or register `cx`'s waker and return `Pending`.
+    /// No event can arrive between the check and the registration: events
+    /// are delivered by the loop, between polls.
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<ReadyEvent> {
+        let ready = self.readiness.get() & direction.mask();
+        if ready != 0 {
+            return Poll::Ready(ReadyEvent {
+                ready,
+                tick: self.tick.get(),
+            });
+        }
+        let mut waiters = self.waiters(direction).borrow_mut();
+        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Rule 2: clear what `event` saw of `direction`, unless an event came
+    /// since. Closed and error bits are final and stay.
+    pub(crate) fn clear_readiness(&self, event: ReadyEvent, direction: Direction) {
+        if self.tick.get() == event.tick {
+            let clear = match direction {
+                Direction::Read => READABLE,
+                Direction::Write => WRITABLE,
+            };
+            self.readiness
+                .set(self.readiness.get() & !(clear & event.ready));
+        }
+    }
+
+    fn set_readiness(&self, bits: u8) {
+        self.readiness.set(self.readiness.get() | bits);
+        self.tick.set(self.tick.get().wrapping_add(1));
+    }
+
+    /// Move the waiters of the directions in `bits` to `wake`.
+    fn take_waiters(&self, bits: u8, wake: &mut Vec<Waker>) {
+        if bits & Direction::Read.mask() != 0 {
+            wake.append(&mut self.readers.borrow_mut());
+        }
+        if bits & Direction::Write.mask() != 0 {
+            wake.append(&mut self.writers.borrow_mut());
+        }
+    }
+}
+
+struct Slot {
+    generation: u32,
+    io: Option<Rc<IoState>>,
+}
+
+/// What one `poll` saw besides socket events.
+#[derive(Default, Debug)]
+pub(crate) struct Polled {
+    pub(crate) timer_fd: bool,
+    pub(crate) signal_fd: bool,
+}
+
+/// The token of the signal fd (signal.rs).
+pub(crate) const SIGNAL_TOKEN: Token = Token(usize::MAX - 2);
+
+/// mio's `Poll` and the slab of sources (loop thread only).
+pub(crate) struct Reactor {
+    poll: RefCell<MioPoll>,
+    events: RefCell<Events>,
+    slots: RefCell<Vec<Slot>>,
+    free: RefCell<Vec<u32>>,
+    /// Wakers taken during dispatch, woken after every borrow is released.
+    to_wake: RefCell<Vec<Waker>>,
+}
+
+impl Reactor {
+    pub(crate) fn new() -> io::Result<Self> {
+        Ok(Reactor {
+            poll: RefCell::new(MioPoll::new()?),
+            events: RefCell::new(Events::with_capacity(1024)),
+            slots: RefCell::new(Vec::new()),
+            free: RefCell::new(Vec::new()),
+            to_wake: RefCell::new(Vec::new()),
+        })
+    }
+
+    pub(crate) fn registry(&self) -> io::Result<mio::Registry> {
+        self.poll.borrow().registry().try_clone()
+    }
+
+    /// Register `source` for reading and writing (rule 3 for the token).
+    pub(crate) fn register(&self, source: &mut impl Source) -> io::Result<(Token, Rc<IoState>)> {
+        let io = Rc::new(IoState::new());
+        let mut slots = self.slots.borrow_mut();
+        let index = match self.free.borrow_mut().pop() {
+            Some(index) => index,
+            None => {
+                slots.push(Slot {
+                    generation: 0,
+                    io: None,
+                });
+                (slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut slots[index as usize];
+        let token = Token(((slot.generation as usize) << 32) | index as usize);
+        if let Err(e) = self.poll.borrow().registry().register(
+            source,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            self.free.borrow_mut().push(index);
+            return Err(e);
+        }
+        slot.io = Some(io.clone());
+        Ok((token, io))
+    }
+
+    /// Deregister `source` and free its slot for the next generation.
+    pub(crate) fn deregister(&self, source: &mut impl Source, token: Token) {
+        // The fd is about to be closed, which removes it from epoll anyway;
+        // an error here (the fd already closed) changes nothing.
+        let _ = self.poll.borrow().registry().deregister(source);
+        let index = (token.0 & 0xffff_ffff) as u32;
+        let mut slots = self.slots.borrow_mut();
+        if let Some(slot) = slots.get_mut(index as usize) {
+            if slot.generation == (token.0 >> 32) as u32 {
+                slot.io = None;
+                slot.generation = slot.generation.wrapping_add(1);
+                self.free.borrow_mut().push(index);
+            }
+        }
+    }
+
+    /// Wait for events at most `timeout` (`None`: until one comes), record
+    /// them and wake their waiters.
+    pub(crate) fn poll(&self, timeout: Option<Duration>) -> io::Result<Polled> {
+        let mut polled = Polled::default();
+        let mut events = self.events.borrow_mut();
+        match self.poll.borrow_mut().poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(polled),
+            Err(e) => return Err(e),
+        }
+        let mut to_wake = std::mem::take(&mut *self.to_wake.borrow_mut());
+        {
+            let slots = self.slots.borrow();
+            for event in events.iter() {
+                match event.token() {
+                    WAKER_TOKEN => {} // remote.rs: the inbox is drained anyway
+                    TIMER_TOKEN => polled.timer_fd = true,
+                    SIGNAL_TOKEN => polled.signal_fd = true,
+                    Token(token) => {
+                        let index = token & 0xffff_ffff;
+                        let generation = (token >> 32) as u32;
+                        let Some(Slot {
+                            generation: live,
+                            io: Some(io),
+                        }) = slots.get(index)
+                        else {
+                            continue;
+                        };
+                        if *live != generation {
+                            continue; // rule 3
+                        }
+                        let mut bits = 0;
+                        if event.is_readable() {
+                            bits |= READABLE;
+                        }
+                        if event.is_writable() {
+                            bits |= WRITABLE;
+                        }
+                        if event.is_read_closed() {
+                            bits |= READ_CLOSED;
+                        }
+                        if event.is_write_closed() {
+                            bits |= WRITE_CLOSED;
+                        }
+                        if event.is_error() {
+                            bits |= ERROR | READABLE | WRITABLE; // rule 4
+                        }
+                        io.set_readiness(bits);
+                        io.take_waiters(bits, &mut to_wake);
+                    }
+                }
+            }
+        }
+        drop(events);
+        for waker in to_wake.drain(..) {
+            waker.wake();
+        }
+        *self.to_wake.borrow_mut() = to_wake;
+        Ok(polled)
+    }
+}

@@ -1,0 +1,99 @@
+//! A source registered with the loop's reactor: the common core of every
+//! socket type and of [`AsyncFd`](super::AsyncFd).
+//!
+//! Every operation goes through [`PollEvented::poll_io`]:
+//!
+//! ```text
+//!   budget left? ──no──► wake self, Pending          (budget.rs)
+//!      │yes
+//!   ready for the direction? ──no──► register waker, Pending
+//!      │yes (ReadyEvent with tick)
+//!   syscall ──WouldBlock──► clear readiness with that tick, try again
+//!      │ done (Ok or Err)
+//!   spend one budget unit, Ready
+//! ```
+//!
+//! This is reactor.rs rules 1 and 2 in one place: the syscall is retried
+//! until `WouldBlock`, and only that clears readiness, with the tick it was
+//! observed at.
+
+use std::io;
+use std::rc::Rc;
+use std::task::{ready, Context, Poll};
+
+use mio::event::Source;
+use mio::Token;
+
+use super::budget;
+use super::error::no_event_loop;
+use super::executor::{self, Core};
+use super::reactor::{Direction, IoState, ReadyEvent};
+
+/// A mio source registered with the loop that was current when it was made.
+pub(crate) struct PollEvented<S: Source> {
+    source: Option<S>,
+    token: Token,
+    io: Rc<IoState>,
+    core: Rc<Core>,
+}
+
+impl<S: Source> PollEvented<S> {
+    /// Register `source` with the loop running on this thread.
+    pub(crate) fn new(mut source: S) -> io::Result<Self> {
+        let core = executor::current().ok_or_else(no_event_loop)?;
+        let (token, io) = core.reactor.register(&mut source)?;
+        Ok(PollEvented {
+            source: Some(source),
+            token,
+            io,
+            core,
+        })
+    }
+
+    pub(crate) fn get_ref(&self) -> &S {
+        self.source.as_ref().expect("source present until drop")
+    }
+
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<ReadyEvent> {
+        self.io.poll_ready(cx, direction)
+    }
+
+    pub(crate) fn clear_readiness(&self, event: ReadyEvent, direction: Direction) {
+        self.io.clear_readiness(event, direction);
+    }
+
+    /// Run `op` once the source is ready for `direction`, until it does not
+    /// return `WouldBlock` (see the module docs).
+    pub(crate) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        ready!(budget::poll_proceed(cx));
+        loop {
+            let event = ready!(self.poll_ready(cx, direction));
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.clear_readiness(event, direction);
+                }
+                result => {
+                    budget::consume();
+                    return Poll::Ready(result);
+                }
+            }
+        }
+    }
+}
+
+impl<S: Source> Drop for PollEvented<S> {
+    fn drop(&mut self) {
+        if let Some(mut source) = self.source.take() {
+            self.core.reactor.deregister(&mut source, self.token);
+        }
+    }
+}

@@ -1,0 +1,889 @@
+//! One task, one allocation: a header, the future and its output in a
+//! single heap block, driven by one atomic state word.
+//!
+//! ```text
+//!   Cell<F>  (#[repr(C)], header first, so a *Header is a *Cell<F>)
+//!   ┌──────────────────────────────────────────────────────────────┐
+//!   │ Header  state: AtomicUsize      the word below               │
+//!   │         vtable: &'static        run / dealloc / output fns   │
+//!   │         shared: Arc<Shared>     the loop's remote queue      │
+//!   │         owned_index             slot in the loop's task list │
+//!   │         join_waker              who awaits the JoinHandle    │
+//!   ├──────────────────────────────────────────────────────────────┤
+//!   │ stage   Running(F) | Finished(Result<F::Output, JoinError>)  │
+//!   │         | Consumed                                           │
+//!   └──────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! The state word:
+//!
+//! ```text
+//!   bit  name           set by → cleared by
+//!   0    RUNNING        loop, before a poll → loop, after it
+//!   1    SCHEDULED      a wake (any thread) → loop, when it starts the poll
+//!                       (in a run queue, or due back there after this poll)
+//!   2    COMPLETE       loop, when the future is gone → never (final)
+//!   3    CANCELLED      abort (any thread) → never
+//!   4    JOIN_INTEREST  spawn → JoinHandle drop
+//!   5    JOIN_WAKER     JoinHandle, after writing `join_waker` → JoinHandle
+//!                       (to replace the waker), never after COMPLETE
+//!   6..  reference count (REF_ONE = 1 << 6)
+//! ```
+//!
+//! Transitions (each one compare-and-swap loop in [`State`]):
+//!
+//! ```text
+//!   idle ──wake──► SCHEDULED ──run──► RUNNING ──Pending──► idle
+//!                     ▲                  │  └──woken meanwhile──► SCHEDULED
+//!                     │                  └──Ready / panic / CANCELLED──► COMPLETE
+//!   abort: CANCELLED + (idle ? SCHEDULED : as is); the next run cancels
+//! ```
+//!
+//! References: one for the loop's list of owned tasks (released when the
+//! task completes or the loop shuts down), one for the run-queue entry while
+//! SCHEDULED, one for the `JoinHandle`, one per `Waker`. The last one out
+//! frees the block.
+//!
+//! Rules:
+//!
+//! 1. **One queue entry.** Only the transition that sets SCHEDULED on an idle
+//!    task (not RUNNING, not COMPLETE) creates a run-queue entry, and it adds
+//!    the entry's reference in the same CAS. A wake of a SCHEDULED or
+//!    COMPLETE task does nothing; a wake while RUNNING only sets SCHEDULED
+//!    and the poll that is running re-queues the task with its own entry.
+//!    So a task is in at most one queue, at most once.
+//! 2. **The future lives on the loop.** Only the loop thread touches
+//!    `stage` while it holds `Running(F)`: it polls and drops `F` (on
+//!    completion, on abort, on shutdown). `F` may be `!Send`. Every path that
+//!    drops `F` first sets RUNNING (or holds it), and the loop releases its
+//!    owned reference only after `F` is dropped, so the last reference can
+//!    never be dropped while `F` is alive: a `Waker` or `JoinHandle` on
+//!    another thread never frees a live `F`. (The one exception is a task of
+//!    `Remote::spawn` that never reached its loop: there `F: Send`.)
+//! 3. **One outcome.** The loop writes `Finished(output)` *before* the
+//!    AcqRel CAS that sets COMPLETE. If JOIN_INTEREST was clear in that CAS
+//!    the loop drops the output itself; otherwise it belongs to the
+//!    `JoinHandle`, which reads it (or drops it, on drop) only after an
+//!    Acquire load saw COMPLETE. `JoinHandle` drop clears JOIN_INTEREST by
+//!    CAS only while not COMPLETE. Exactly one side drops the output.
+//! 4. **The join waker.** While JOIN_WAKER is clear and the task not
+//!    COMPLETE, the `JoinHandle` alone may write `join_waker`; it then sets
+//!    JOIN_WAKER with a Release CAS (failing if COMPLETE). While JOIN_WAKER
+//!    is set the slot is read-only for everybody; the loop wakes it once
+//!    when the completing CAS saw JOIN_WAKER. To replace it the handle first
+//!    clears JOIN_WAKER by CAS, which fails once COMPLETE.
+//! 5. **References.** Increments are Relaxed (the incrementer already holds
+//!    one). Decrements are AcqRel: the last one out must see every write the
+//!    others made to the block before it frees it.
+//! 6. **Abort** sets CANCELLED and, on an idle task, SCHEDULED with a new
+//!    entry (rule 1): the loop then drops the future instead of polling it.
+//!    An abort after COMPLETE does nothing, so the outcome stays whatever
+//!    completed first.
+//!
+//! Loom model: `loom-tests/event_loop_task.rs` (wakes racing a poll, a
+//! `JoinHandle` polled, dropped and aborted on another thread racing
+//! completion; one deallocation, one outcome).
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, Waker};
+
+use super::error::JoinError;
+use super::remote::Shared;
+use super::{budget, waker};
+use crate::sync::atomic::{AtomicUsize, Ordering::*};
+use crate::sync::cell::UnsafeCell;
+use crate::sync::Arc;
+
+const RUNNING: usize = 1 << 0; // --> idle (Pending), COMPLETE
+const SCHEDULED: usize = 1 << 1; // --> RUNNING (loop takes the entry)
+const COMPLETE: usize = 1 << 2; // final
+const CANCELLED: usize = 1 << 3; // sticky; the next run cancels
+const JOIN_INTEREST: usize = 1 << 4; // --> cleared by JoinHandle drop
+const JOIN_WAKER: usize = 1 << 5; // --> cleared by JoinHandle (rule 4)
+const REF_SHIFT: usize = 6;
+const REF_ONE: usize = 1 << REF_SHIFT;
+
+/// A new task holds three references: the owned list's, the run queue's
+/// (it starts SCHEDULED) and the `JoinHandle`'s.
+const INITIAL: usize = (3 * REF_ONE) | SCHEDULED | JOIN_INTEREST;
+
+/// A copy of the state word.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Snapshot(usize);
+
+impl Snapshot {
+    fn has(self, bit: usize) -> bool {
+        self.0 & bit != 0
+    }
+    fn refs(self) -> usize {
+        self.0 >> REF_SHIFT
+    }
+    pub(crate) fn is_complete(self) -> bool {
+        self.has(COMPLETE)
+    }
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = [
+            (RUNNING, "RUNNING"),
+            (SCHEDULED, "SCHEDULED"),
+            (COMPLETE, "COMPLETE"),
+            (CANCELLED, "CANCELLED"),
+            (JOIN_INTEREST, "JOIN_INTEREST"),
+            (JOIN_WAKER, "JOIN_WAKER"),
+        ];
+        write!(f, "Snapshot(refs={}", self.refs())?;
+        for (bit, name) in names {
+            if self.has(bit) {
+                write!(f, " {name}")?;
+            }
+        }
+        write!(f, ")")
+    }
+}
+
+/// What a wake (or an abort) asks of its caller.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Notify {
+    /// The task went idle → SCHEDULED and a reference was added for the
+    /// queue entry: the caller must submit it (rule 1).
+    Submit,
+    /// Nothing to submit (already queued, running, or complete).
+    Nothing,
+}
+
+/// What the loop does with a task it took from a queue.
+#[must_use]
+enum ToRunning {
+    Poll,
+    Cancel,
+    /// Already complete (cancelled by shutdown while queued): drop the entry.
+    Complete,
+}
+
+/// After a `Pending` poll.
+#[must_use]
+enum ToIdle {
+    /// Idle: the entry's reference is released.
+    Idle,
+    /// Woken during the poll (rule 1): the entry goes back to the queue.
+    Reschedule,
+}
+
+/// The atomic state word of a task.
+pub(crate) struct State(AtomicUsize);
+
+impl State {
+    fn new() -> Self {
+        State(AtomicUsize::new(INITIAL))
+    }
+
+    pub(crate) fn load(&self) -> Snapshot {
+        // Acquire: pairs with the AcqRel transitions, so that a COMPLETE
+        // seen here carries the output written before it (rule 3).
+        Snapshot(self.0.load(Acquire))
+    }
+
+    /// Run `f` on the current value until its proposed change sticks (or it
+    /// proposes none). AcqRel on success: Release publishes what the caller
+    /// wrote before the transition (output, join waker, data before a wake),
+    /// Acquire makes the other side's publications visible to it.
+    fn transition<A>(&self, mut f: impl FnMut(Snapshot) -> (A, Option<usize>)) -> A {
+        let mut current = self.0.load(Acquire);
+        loop {
+            let (action, next) = f(Snapshot(current));
+            let Some(next) = next else {
+                return action;
+            };
+            match self.0.compare_exchange(current, next, AcqRel, Acquire) {
+                Ok(_) => return action,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// A wake (rule 1).
+    pub(crate) fn transition_to_notified(&self) -> Notify {
+        self.transition(|s| {
+            if s.has(COMPLETE) || s.has(SCHEDULED) {
+                (Notify::Nothing, None)
+            } else if s.has(RUNNING) {
+                (Notify::Nothing, Some(s.0 | SCHEDULED))
+            } else {
+                (Notify::Submit, Some((s.0 | SCHEDULED) + REF_ONE))
+            }
+        })
+    }
+
+    /// An abort (rule 6).
+    pub(crate) fn transition_to_cancelled(&self) -> Notify {
+        self.transition(|s| {
+            if s.has(COMPLETE) || s.has(CANCELLED) {
+                (Notify::Nothing, None)
+            } else if s.has(RUNNING) || s.has(SCHEDULED) {
+                (Notify::Nothing, Some(s.0 | CANCELLED | SCHEDULED))
+            } else {
+                (
+                    Notify::Submit,
+                    Some((s.0 | CANCELLED | SCHEDULED) + REF_ONE),
+                )
+            }
+        })
+    }
+
+    /// The loop takes the queue entry and starts a poll.
+    fn transition_to_running(&self) -> ToRunning {
+        self.transition(|s| {
+            if s.has(COMPLETE) {
+                return (ToRunning::Complete, None);
+            }
+            debug_assert!(s.has(SCHEDULED) && !s.has(RUNNING), "{s:?}");
+            let next = (s.0 & !SCHEDULED) | RUNNING;
+            if s.has(CANCELLED) {
+                (ToRunning::Cancel, Some(next))
+            } else {
+                (ToRunning::Poll, Some(next))
+            }
+        })
+    }
+
+    /// The poll returned `Pending`.
+    fn transition_to_idle(&self) -> ToIdle {
+        self.transition(|s| {
+            debug_assert!(s.has(RUNNING) && !s.has(COMPLETE), "{s:?}");
+            let next = s.0 & !RUNNING;
+            if s.has(SCHEDULED) {
+                (ToIdle::Reschedule, Some(next))
+            } else {
+                (ToIdle::Idle, Some(next))
+            }
+        })
+    }
+
+    /// The future is gone and `stage` holds the outcome (rule 3). Returns
+    /// the state before.
+    fn transition_to_complete(&self) -> Snapshot {
+        self.transition(|s| {
+            debug_assert!(s.has(RUNNING) && !s.has(COMPLETE), "{s:?}");
+            (s, Some((s.0 & !(RUNNING | SCHEDULED)) | COMPLETE))
+        })
+    }
+
+    /// Shutdown claims an idle task to drop its future: false if complete.
+    fn transition_to_shutdown(&self) -> bool {
+        self.transition(|s| {
+            if s.has(COMPLETE) {
+                (false, None)
+            } else {
+                debug_assert!(!s.has(RUNNING), "{s:?}");
+                (true, Some(s.0 | RUNNING | CANCELLED))
+            }
+        })
+    }
+
+    /// `JoinHandle` drop: `Err` if the task is complete (the handle then
+    /// owns the output, rule 3).
+    fn unset_join_interest(&self) -> Result<(), Snapshot> {
+        self.transition(|s| {
+            debug_assert!(s.has(JOIN_INTEREST), "{s:?}");
+            if s.has(COMPLETE) {
+                (Err(s), None)
+            } else {
+                (Ok(()), Some(s.0 & !JOIN_INTEREST))
+            }
+        })
+    }
+
+    /// Publish a freshly written join waker (rule 4); `Err` if complete.
+    fn set_join_waker(&self) -> Result<(), Snapshot> {
+        self.transition(|s| {
+            debug_assert!(s.has(JOIN_INTEREST) && !s.has(JOIN_WAKER), "{s:?}");
+            if s.has(COMPLETE) {
+                (Err(s), None)
+            } else {
+                (Ok(()), Some(s.0 | JOIN_WAKER))
+            }
+        })
+    }
+
+    /// Take the join waker back for rewriting (rule 4); `Err` if complete.
+    fn unset_join_waker(&self) -> Result<(), Snapshot> {
+        self.transition(|s| {
+            debug_assert!(s.has(JOIN_INTEREST) && s.has(JOIN_WAKER), "{s:?}");
+            if s.has(COMPLETE) {
+                (Err(s), None)
+            } else {
+                (Ok(()), Some(s.0 & !JOIN_WAKER))
+            }
+        })
+    }
+
+    /// Rule 5: Relaxed, as `Arc::clone` (the caller already holds one).
+    pub(crate) fn ref_inc(&self) {
+        let prev = self.0.fetch_add(REF_ONE, Relaxed);
+        if prev > isize::MAX as usize {
+            std::process::abort();
+        }
+    }
+
+    /// Rule 5: true if that was the last reference.
+    fn ref_dec(&self) -> bool {
+        // AcqRel: Release hands this holder's writes to whoever frees the
+        // block; Acquire (when we are the last) sees everybody else's.
+        let prev = Snapshot(self.0.fetch_sub(REF_ONE, AcqRel));
+        debug_assert!(prev.refs() >= 1, "{prev:?}");
+        prev.refs() == 1
+    }
+}
+
+/// The per-type functions of a task, reached through the header.
+struct Vtable {
+    /// Run the task once (rule 2: loop thread only).
+    run: unsafe fn(NonNull<Header>) -> RunStep,
+    /// Shutdown: drop the future, complete as cancelled (loop thread only).
+    shutdown: unsafe fn(NonNull<Header>),
+    /// `JoinHandle::poll`: `dst` is a `*mut Poll<Result<T, JoinError>>`.
+    read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
+    /// `JoinHandle` drop after COMPLETE (rule 3).
+    drop_output: unsafe fn(NonNull<Header>),
+    /// Free the block (last reference).
+    dealloc: unsafe fn(NonNull<Header>),
+}
+
+/// The part of a task that does not depend on its future's type.
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) state: State,
+    vtable: &'static Vtable,
+    /// The loop's remote queue: where a wake from another thread goes.
+    pub(crate) shared: Arc<Shared>,
+    /// Index in the loop's `OwnedTasks` (loop thread only).
+    owned_index: UnsafeCell<usize>,
+    /// Rule 4.
+    join_waker: UnsafeCell<Option<Waker>>,
+}
+
+enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
+}
+
+#[repr(C)]
+struct Cell<F: Future> {
+    header: Header,
+    stage: UnsafeCell<Stage<F>>,
+}
+
+/// How a run ended, for `TaskRef::run`.
+enum RunStep {
+    Idle,
+    Reschedule,
+    Complete,
+    /// The entry pointed at a task that was already complete.
+    Stale,
+}
+
+/// How a run ended, for the executor.
+pub(crate) enum Run {
+    /// Pending and not woken meanwhile, or a stale entry: nothing to do.
+    Idle,
+    /// Woken while it ran: put this entry back in the run queue.
+    Reschedule(TaskRef),
+    /// Done: release the owned reference at this index of `OwnedTasks`.
+    Complete(usize),
+}
+
+/// One counted reference to a task (a queue entry, or the owned list's).
+///
+/// `Send`: what another thread may do with a `TaskRef` is move it and drop
+/// it (rule 2: dropping never frees a live `!Send` future); running it is
+/// `unsafe` and restricted to the loop thread.
+pub(crate) struct TaskRef {
+    ptr: NonNull<Header>,
+}
+
+// SAFETY: see the type's docs; the header's fields are atomics, an
+// `Arc<Shared>` (`Send + Sync`) and cells whose accesses rules 2–4 confine.
+unsafe impl Send for TaskRef {}
+
+/// A new task for `future` on the loop of `shared`: the owned list's
+/// reference, the run queue's, and the handle.
+pub(crate) fn new<F>(future: F, shared: Arc<Shared>) -> (TaskRef, TaskRef, JoinHandle<F::Output>)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let cell = Box::new(Cell {
+        header: Header {
+            state: State::new(),
+            vtable: &Vtable {
+                run: run::<F>,
+                shutdown: shutdown::<F>,
+                read_output: read_output::<F>,
+                drop_output: drop_output::<F>,
+                dealloc: dealloc::<F>,
+            },
+            shared,
+            owned_index: UnsafeCell::new(usize::MAX),
+            join_waker: UnsafeCell::new(None),
+        },
+        stage: UnsafeCell::new(Stage::Running(future)),
+    });
+    let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+    (
+        TaskRef { ptr },
+        TaskRef { ptr },
+        JoinHandle {
+            ptr,
+            _output: PhantomData,
+        },
+    )
+}
+
+impl TaskRef {
+    /// Adopt one reference the caller owns.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a live task and the caller transfers one of its references.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> TaskRef {
+        TaskRef { ptr }
+    }
+
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: we hold a reference, so the block is alive (rule 5).
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// Run the task once, consuming this queue entry.
+    ///
+    /// # Safety
+    ///
+    /// On the loop thread that owns the task (rule 2), and this is a run
+    /// queue entry (the task is SCHEDULED or COMPLETE).
+    pub(crate) unsafe fn run(self) -> Run {
+        // SAFETY: we hold a reference; loop thread (caller).
+        let step = unsafe { (self.header().vtable.run)(self.ptr) };
+        match step {
+            RunStep::Idle | RunStep::Stale => Run::Idle,
+            RunStep::Reschedule => Run::Reschedule(self),
+            RunStep::Complete => {
+                // SAFETY: `owned_index` is loop-only (rule 2), we are on it.
+                let index = self.header().owned_index.with(|i| unsafe { *i });
+                Run::Complete(index)
+            }
+        }
+    }
+
+    /// Cancel a task that is not running, as its loop shuts down.
+    ///
+    /// # Safety
+    ///
+    /// On the loop thread that owns the task (rule 2); the caller holds the
+    /// owned reference.
+    pub(crate) unsafe fn shutdown(&self) {
+        // SAFETY: we hold a reference; loop thread (caller).
+        unsafe { (self.header().vtable.shutdown)(self.ptr) }
+    }
+
+    /// Record the task's slot in the owned list.
+    ///
+    /// # Safety
+    ///
+    /// On the loop thread that owns the task (rule 2).
+    pub(crate) unsafe fn set_owned_index(&self, index: usize) {
+        // SAFETY: loop-only field, and we are on the loop (caller).
+        self.header()
+            .owned_index
+            .with_mut(|i| unsafe { *i = index });
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        // SAFETY: we hold one reference and give it up here.
+        unsafe { drop_ref(self.ptr) }
+    }
+}
+
+/// Release one reference; free the block if it was the last.
+///
+/// # Safety
+///
+/// The caller owns one reference to the live task `ptr`.
+pub(crate) unsafe fn drop_ref(ptr: NonNull<Header>) {
+    // SAFETY: alive, since the caller holds a reference.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.ref_dec() {
+        // SAFETY: that was the last reference: nobody else can reach the
+        // block (rule 5), and rule 2 says the future is gone unless it is
+        // `Send`.
+        unsafe { (header.vtable.dealloc)(ptr) }
+    }
+}
+
+unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: the block was made by `new` as a `Box<Cell<F>>` and this is
+    // the last reference (caller).
+    drop(unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) });
+}
+
+/// # Safety
+///
+/// `ptr` is a live `Cell<F>`: the header is first (`repr(C)`), so the cast
+/// is exact, and `new` made it with this `F`.
+unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
+    // SAFETY: caller.
+    unsafe { ptr.cast::<Cell<F>>().as_ref() }
+}
+
+unsafe fn run<F: Future>(ptr: NonNull<Header>) -> RunStep {
+    // SAFETY: the caller holds the queue entry's reference.
+    let cell = unsafe { cell::<F>(ptr) };
+    match cell.header.state.transition_to_running() {
+        ToRunning::Complete => return RunStep::Stale,
+        ToRunning::Cancel => {
+            cell.complete(Err(JoinError::cancelled()));
+            return RunStep::Complete;
+        }
+        ToRunning::Poll => {}
+    }
+    // The waker borrows the queue entry's reference: `ManuallyDrop` keeps it
+    // from releasing it; clones take their own.
+    // SAFETY: `ptr` is a live task while we hold the entry.
+    let waker = ManuallyDrop::new(unsafe { waker::task_waker(ptr) });
+    let mut cx = Context::from_waker(&waker);
+    let polled = catch_unwind(AssertUnwindSafe(|| {
+        cell.stage.with_mut(|stage| {
+            // SAFETY: rule 2: we are the loop thread and RUNNING, so nobody
+            // else touches `stage`.
+            match unsafe { &mut *stage } {
+                Stage::Running(future) => {
+                    // SAFETY: the future is never moved out of the heap
+                    // block; it is dropped in place (rule 2).
+                    let future = unsafe { Pin::new_unchecked(future) };
+                    future.poll(&mut cx)
+                }
+                _ => unreachable!("a running task without a future"),
+            }
+        })
+    }));
+    match polled {
+        Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
+            ToIdle::Idle => RunStep::Idle,
+            ToIdle::Reschedule => RunStep::Reschedule,
+        },
+        Ok(Poll::Ready(output)) => {
+            cell.complete(Ok(output));
+            RunStep::Complete
+        }
+        Err(payload) => {
+            cell.complete(Err(JoinError::panicked(payload)));
+            RunStep::Complete
+        }
+    }
+}
+
+unsafe fn shutdown<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: the caller holds the owned reference.
+    let cell = unsafe { cell::<F>(ptr) };
+    if cell.header.state.transition_to_shutdown() {
+        cell.complete(Err(JoinError::cancelled()));
+    }
+}
+
+impl<F: Future> Cell<F> {
+    /// Drop the future, store the outcome, set COMPLETE, hand the outcome
+    /// over (rule 3). Loop thread, RUNNING.
+    fn complete(&self, outcome: Result<F::Output, JoinError>) {
+        // Drop the future first (rule 2). Its destructor may panic: that
+        // panic becomes the outcome unless one is already there.
+        let dropped = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: loop thread and RUNNING (rule 2).
+            self.stage
+                .with_mut(|stage| unsafe { *stage = Stage::Consumed });
+        }));
+        let outcome = match (dropped, outcome) {
+            (Err(payload), Ok(_)) => Err(JoinError::panicked(payload)),
+            (Err(payload), Err(e)) if e.is_cancelled() => Err(JoinError::panicked(payload)),
+            (_, outcome) => outcome,
+        };
+        // SAFETY: loop thread and RUNNING; the handle reads `stage` only
+        // after it sees COMPLETE, which is set below (rule 3).
+        self.stage
+            .with_mut(|stage| unsafe { *stage = Stage::Finished(outcome) });
+        let before = self.header.state.transition_to_complete();
+        if !before.has(JOIN_INTEREST) {
+            // Nobody will read it: drop it here (rule 3). A panic in its
+            // destructor has nowhere to go; the loop goes on.
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                // SAFETY: no handle, so the output is ours alone (rule 3).
+                self.stage
+                    .with_mut(|stage| unsafe { *stage = Stage::Consumed });
+            }));
+        } else if before.has(JOIN_WAKER) {
+            self.header.join_waker.with(|slot| {
+                // SAFETY: JOIN_WAKER was set when COMPLETE went in, so the
+                // slot is written and now read-only for good (rule 4).
+                if let Some(waker) = unsafe { &*slot } {
+                    waker.wake_by_ref();
+                }
+            });
+        }
+    }
+
+    /// Take the output; the caller has seen COMPLETE with JOIN_INTEREST.
+    fn take_output(&self) -> Result<F::Output, JoinError> {
+        self.stage.with_mut(|stage| {
+            // SAFETY: COMPLETE seen with Acquire: the loop wrote the output
+            // before and never touches `stage` again; the handle is the
+            // only other party (rule 3).
+            let stage = unsafe { &mut *stage };
+            match std::mem::replace(stage, Stage::Consumed) {
+                Stage::Finished(output) => output,
+                _ => panic!("JoinHandle polled after it returned its output"),
+            }
+        })
+    }
+}
+
+unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
+    // SAFETY: the handle holds a reference.
+    let cell = unsafe { cell::<F>(ptr) };
+    if can_read_output(&cell.header, waker) {
+        // SAFETY: the caller passes a `Poll<Result<F::Output, JoinError>>`
+        // (the handle's `T` is this `F::Output`, as `new` built both).
+        let dst = unsafe { &mut *dst.cast::<Poll<Result<F::Output, JoinError>>>() };
+        *dst = Poll::Ready(cell.take_output());
+    }
+}
+
+/// Rule 4 from the handle's side: true if COMPLETE, else the waker is
+/// registered and the caller returns `Pending`.
+fn can_read_output(header: &Header, waker: &Waker) -> bool {
+    let snapshot = header.state.load();
+    if snapshot.is_complete() {
+        return true;
+    }
+    let registered = if !snapshot.has(JOIN_WAKER) {
+        set_join_waker(header, waker.clone())
+    } else {
+        let same = header.join_waker.with(|slot| {
+            // SAFETY: JOIN_WAKER is set: the slot is written and read-only
+            // for everybody (rule 4), so a shared read is fine.
+            unsafe { &*slot }
+                .as_ref()
+                .is_some_and(|old| old.will_wake(waker))
+        });
+        if same {
+            return false;
+        }
+        header
+            .state
+            .unset_join_waker()
+            .and_then(|()| set_join_waker(header, waker.clone()))
+    };
+    match registered {
+        Ok(()) => false,
+        Err(snapshot) => {
+            debug_assert!(snapshot.is_complete());
+            true
+        }
+    }
+}
+
+fn set_join_waker(header: &Header, waker: Waker) -> Result<(), Snapshot> {
+    // SAFETY: JOIN_WAKER is clear and we are the handle: the slot is ours
+    // alone until the CAS below publishes it (rule 4).
+    header
+        .join_waker
+        .with_mut(|slot| unsafe { *slot = Some(waker) });
+    let result = header.state.set_join_waker();
+    if result.is_err() {
+        // COMPLETE came first: the loop did not read the slot (it saw no
+        // JOIN_WAKER), so it is still ours.
+        // SAFETY: as above.
+        header.join_waker.with_mut(|slot| unsafe { *slot = None });
+    }
+    result
+}
+
+unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: the handle holds a reference.
+    let cell = unsafe { cell::<F>(ptr) };
+    // SAFETY: COMPLETE was seen by the handle's failed CAS (Acquire): the
+    // output is the handle's alone (rule 3).
+    cell.stage
+        .with_mut(|stage| unsafe { *stage = Stage::Consumed });
+}
+
+/// An owned permission to await a spawned task's outcome.
+///
+/// Awaiting it gives `Ok(value)`, or a [`JoinError`] if the task panicked or
+/// was cancelled. Dropping it *detaches* the task: it keeps running and its
+/// output is dropped on the loop. [`abort`](JoinHandle::abort) cancels it.
+///
+/// The handle is `Send` when `T` is, even for a `!Send` task: it may be
+/// awaited on another executor or thread; the task's future stays on its
+/// loop.
+///
+/// ```
+/// use triad::event_loop::{spawn, EventLoop};
+///
+/// let ev = EventLoop::new().unwrap();
+/// let sum = ev.block_on(async {
+///     let a = spawn(async { 20 });
+///     let b = spawn(async { 22 });
+///     a.await.unwrap() + b.await.unwrap()
+/// });
+/// assert_eq!(sum, 42);
+/// ```
+#[must_use = "dropping a JoinHandle detaches the task; `let _ = ` if that is meant"]
+pub struct JoinHandle<T> {
+    ptr: NonNull<Header>,
+    _output: PhantomData<T>,
+}
+
+// SAFETY: through a handle another thread can reach the output (read or
+// drop it, rule 3), so `T: Send`; the future never (rule 2).
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: `&JoinHandle` only reaches the state word (`abort`,
+// `is_finished`), an atomic.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+impl<T> Unpin for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    fn header(&self) -> &Header {
+        // SAFETY: the handle holds a reference (rule 5).
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// Cancel the task: unless it has already finished, its future is
+    /// dropped at the loop's next turn without being polled again, and
+    /// awaiting this handle gives a cancelled [`JoinError`]. Callable from
+    /// any thread.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use triad::event_loop::{sleep, spawn, EventLoop};
+    ///
+    /// let ev = EventLoop::new().unwrap();
+    /// ev.block_on(async {
+    ///     let task = spawn(sleep(Duration::from_secs(3600)));
+    ///     task.abort();
+    ///     assert!(task.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn abort(&self) {
+        if self.header().state.transition_to_cancelled() == Notify::Submit {
+            // SAFETY: the transition added the entry's reference (rule 6).
+            waker::schedule(unsafe { TaskRef::from_raw(self.ptr) });
+        }
+    }
+
+    /// Whether the task has finished (its outcome is ready).
+    pub fn is_finished(&self) -> bool {
+        self.header().state.load().is_complete()
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        std::task::ready!(budget::poll_proceed(cx));
+        let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
+        // SAFETY: we hold a reference; `out` has the type `read_output::<F>`
+        // writes (`T = F::Output`, from `new`).
+        unsafe {
+            (self.header().vtable.read_output)(
+                self.ptr,
+                (&mut out as *mut Poll<Result<T, JoinError>>).cast(),
+                cx.waker(),
+            )
+        };
+        if out.is_ready() {
+            budget::consume();
+        }
+        out
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if self.header().state.unset_join_interest().is_err() {
+            // SAFETY: COMPLETE: the output is ours (rule 3).
+            unsafe { (self.header().vtable.drop_output)(self.ptr) };
+        }
+        // SAFETY: the handle's own reference.
+        unsafe { drop_ref(self.ptr) };
+    }
+}
+
+impl<T> std::fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("state", &self.header().state.load())
+            .finish()
+    }
+}
+
+/// The loop's list of the tasks it owns (one reference each), so that
+/// shutdown can cancel every task that has not finished. A slab: O(1) insert
+/// and remove; each task knows its index.
+pub(crate) struct OwnedTasks {
+    slots: Vec<Option<TaskRef>>,
+    free: Vec<usize>,
+}
+
+impl OwnedTasks {
+    pub(crate) fn new() -> Self {
+        OwnedTasks {
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// On the loop thread that owns the task.
+    pub(crate) unsafe fn insert(&mut self, task: TaskRef) {
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        };
+        // SAFETY: loop thread (caller).
+        unsafe { task.set_owned_index(index) };
+        self.slots[index] = Some(task);
+    }
+
+    pub(crate) fn remove(&mut self, index: usize) -> Option<TaskRef> {
+        let task = self.slots.get_mut(index)?.take();
+        if task.is_some() {
+            self.free.push(index);
+        }
+        task
+    }
+
+    /// Every task, leaving the list empty.
+    pub(crate) fn take_all(&mut self) -> Vec<TaskRef> {
+        self.free.clear();
+        self.slots.drain(..).flatten().collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+}

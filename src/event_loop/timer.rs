@@ -1,0 +1,539 @@
+//! Timers: a binary heap of deadlines with lazy cancellation, and one
+//! timerfd armed at the earliest deadline.
+//!
+//! ```text
+//!   slots (slab)            heap (min on deadline, then arming order)
+//!   index gen waker         (deadline, seq, index, gen)
+//!   0     4   Some(w) ◄──── (t=5ms,  17, 0, 4)   live: gen matches, waker set
+//!   1     2   None          (t=7ms,  12, 1, 1)   stale: slot 1 moved on to gen 2
+//!   ...
+//!   timerfd armed at the top's deadline ──► epoll ──► loop fires what is due
+//! ```
+//!
+//! Rules:
+//!
+//! 1. **Never early.** A timer fires only when `Instant::now() >= deadline`
+//!    (the loop's check), and a `Sleep` completes only when its own clock
+//!    read says so. The timerfd is armed relative to a clock read taken
+//!    *before* the arming call, so the kernel fires it no earlier than the
+//!    deadline; an early wake-up of `epoll` would only cost a turn.
+//! 2. **Arming** is O(log n): a slot from the free list and a heap push.
+//! 3. **Cancelling** is O(1): the slot's generation moves on and its waker
+//!    goes; the heap entry stays, now stale, and is skipped when it reaches
+//!    the top. Stale entries do not pile up: once they are more than half
+//!    the heap (and more than 64), the heap is rebuilt without them, O(n)
+//!    after at least n/2 cancellations, so O(1) amortised.
+//! 4. **The fd follows the top.** Before the loop sleeps it arms the timerfd
+//!    at the earliest live deadline, only if that changed (one
+//!    `timerfd_settime` per new earliest deadline, none per turn), and
+//!    disarms it when no timer is left, so an idle loop with no timer makes
+//!    no wake-ups.
+//! 5. Slots and heap belong to the loop thread; a [`Sleep`] is `Send` (it
+//!    holds only its deadline and its key, tagged with its loop's id), so a
+//!    `Send` future may sleep. A `Sleep` dropped off its loop cannot cancel
+//!    its slot; the slot then fires once into a waker nobody waits on.
+//!
+//! Precision: the loop sleeps in `epoll_wait` with no timeout and the timerfd
+//! wakes it, at the kernel's timer resolution (high-resolution timers:
+//! microseconds), where `epoll_wait`'s own timeout would round up to whole
+//! milliseconds.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::future::Future;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use super::error::Elapsed;
+use super::{budget, executor};
+use crate::sys::timerfd;
+
+/// Which heap entry a slot belongs to: an index and a generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TimerKey {
+    index: u32,
+    generation: u32,
+}
+
+struct Slot {
+    generation: u32,
+    /// `Some` while armed (live).
+    waker: Option<Waker>,
+}
+
+/// The loop's timers (loop thread only).
+pub(crate) struct Timers {
+    heap: BinaryHeap<Reverse<(Instant, u64, u32, u32)>>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// Heap entries whose slot moved on (rule 3).
+    stale: usize,
+    /// Arming order, so equal deadlines fire first-armed first.
+    seq: u64,
+    fd: OwnedFd,
+    /// The deadline the timerfd is armed at (rule 4).
+    armed: Option<Instant>,
+}
+
+/// How long the loop may sleep in `epoll_wait`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// No timer: until an event.
+    Forever,
+    /// The timerfd is armed: until an event (the fd's among them).
+    UntilTimerFd,
+    /// Something is due already: do not sleep.
+    NoSleep,
+    /// The timerfd could not be armed: use epoll's (rounded-up) timeout.
+    Timeout(Duration),
+}
+
+impl Timers {
+    pub(crate) fn new() -> io::Result<Self> {
+        Ok(Timers {
+            heap: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            stale: 0,
+            seq: 0,
+            fd: timerfd::create()?,
+            armed: None,
+        })
+    }
+
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Rule 2.
+    pub(crate) fn insert(&mut self, deadline: Instant, waker: Waker) -> TimerKey {
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    waker: None,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.waker = Some(waker);
+        let key = TimerKey {
+            index,
+            generation: slot.generation,
+        };
+        self.seq += 1;
+        self.heap
+            .push(Reverse((deadline, self.seq, index, key.generation)));
+        key
+    }
+
+    fn live(&self, key: TimerKey) -> bool {
+        self.slots
+            .get(key.index as usize)
+            .is_some_and(|s| s.generation == key.generation && s.waker.is_some())
+    }
+
+    /// Replace the waker of a live timer; false if it fired or was cancelled.
+    pub(crate) fn update(&mut self, key: TimerKey, waker: &Waker) -> bool {
+        if !self.live(key) {
+            return false;
+        }
+        let slot = &mut self.slots[key.index as usize];
+        if !slot.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            slot.waker = Some(waker.clone());
+        }
+        true
+    }
+
+    /// Free a slot; its heap entry goes stale (or is already gone).
+    fn release(&mut self, index: u32) -> Option<Waker> {
+        let slot = &mut self.slots[index as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(index);
+        slot.waker.take()
+    }
+
+    /// Rule 3.
+    pub(crate) fn cancel(&mut self, key: TimerKey) {
+        if !self.live(key) {
+            return;
+        }
+        drop(self.release(key.index));
+        self.stale += 1;
+        if self.stale > 64 && self.stale * 2 > self.heap.len() {
+            let slots = &self.slots;
+            self.heap.retain(|Reverse((_, _, index, generation))| {
+                let slot = &slots[*index as usize];
+                slot.generation == *generation && slot.waker.is_some()
+            });
+            self.stale = 0;
+        }
+    }
+
+    /// Take the wakers of every timer due at `now` (rule 1); the caller
+    /// wakes them after releasing its borrow of `self`.
+    pub(crate) fn fire_due(&mut self, now: Instant, wakers: &mut Vec<Waker>) {
+        while let Some(&Reverse((deadline, _, index, generation))) = self.heap.peek() {
+            if deadline > now {
+                break;
+            }
+            self.heap.pop();
+            let key = TimerKey { index, generation };
+            if self.live(key) {
+                wakers.extend(self.release(index));
+            } else {
+                self.stale -= 1;
+            }
+        }
+    }
+
+    /// The earliest live deadline, dropping stale entries from the top.
+    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((deadline, _, index, generation))) = self.heap.peek() {
+            if self.live(TimerKey { index, generation }) {
+                return Some(deadline);
+            }
+            self.heap.pop();
+            self.stale -= 1;
+        }
+        None
+    }
+
+    /// Rule 4: arm the timerfd for the earliest deadline, and say how long
+    /// the loop may sleep.
+    pub(crate) fn arm(&mut self, now: Instant) -> Wait {
+        let Some(deadline) = self.next_deadline() else {
+            if self.armed.take().is_some() {
+                let _ = timerfd::set(self.fd.as_fd(), None);
+            }
+            return Wait::Forever;
+        };
+        if deadline <= now {
+            return Wait::NoSleep;
+        }
+        if self.armed == Some(deadline) {
+            return Wait::UntilTimerFd;
+        }
+        // Rule 1: `now` was read before this call.
+        match timerfd::set(self.fd.as_fd(), Some(deadline - now)) {
+            Ok(()) => {
+                self.armed = Some(deadline);
+                Wait::UntilTimerFd
+            }
+            Err(_) => {
+                self.armed = None;
+                Wait::Timeout(deadline - now)
+            }
+        }
+    }
+
+    /// The timerfd was readable: consume its expirations.
+    pub(crate) fn on_fd_ready(&mut self) {
+        if matches!(timerfd::read(self.fd.as_fd()), Ok(n) if n > 0) {
+            self.armed = None;
+        }
+    }
+
+    /// Live timers (for tests of rule 3).
+    #[cfg(test)]
+    pub(crate) fn heap_len(&self) -> usize {
+        self.heap.len()
+    }
+}
+
+/// A `Sleep`'s registration: its loop and its key (rule 5).
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    loop_id: u64,
+    key: TimerKey,
+}
+
+/// A future that completes at a deadline, never before it. Made by
+/// [`sleep`] and [`sleep_until`].
+///
+/// `Send + Sync`, so `Send` futures may sleep; it must be polled on an
+/// event loop's thread.
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct Sleep {
+    deadline: Instant,
+    entry: Option<Entry>,
+}
+
+/// Wait until `duration` has elapsed (counted from this call).
+///
+/// # Panics
+///
+/// When polled outside an event loop.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use triad::event_loop::{sleep, EventLoop};
+///
+/// let ev = EventLoop::new().unwrap();
+/// let start = Instant::now();
+/// ev.block_on(sleep(Duration::from_millis(2)));
+/// assert!(start.elapsed() >= Duration::from_millis(2));
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    let now = Instant::now();
+    sleep_until(now.checked_add(duration).unwrap_or_else(far_future))
+}
+
+/// Wait until `deadline`.
+///
+/// # Panics
+///
+/// When polled outside an event loop.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        deadline,
+        entry: None,
+    }
+}
+
+/// About 30 years from now: "never", for durations that overflow `Instant`.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+}
+
+impl Sleep {
+    /// The deadline.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Whether the deadline has passed.
+    pub fn is_elapsed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Move the deadline (earlier or later), as if made anew.
+    pub fn reset(&mut self, deadline: Instant) {
+        self.cancel();
+        self.deadline = deadline;
+    }
+
+    fn cancel(&mut self) {
+        if let Some(entry) = self.entry.take() {
+            executor::with_current(|core| {
+                if let Some(core) = core {
+                    if core.id == entry.loop_id {
+                        core.timers.borrow_mut().cancel(entry.key);
+                    }
+                }
+            });
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        ready!(budget::poll_proceed(cx));
+        // Rule 1: our own clock read decides.
+        if Instant::now() >= self.deadline {
+            self.cancel();
+            budget::consume();
+            return Poll::Ready(());
+        }
+        let deadline = self.deadline;
+        let entry = self.entry;
+        let new_entry = executor::with_current(|core| {
+            let core = core.expect("`Sleep` polled outside a triad event loop");
+            let mut timers = core.timers.borrow_mut();
+            match entry {
+                Some(e) if e.loop_id == core.id && timers.update(e.key, cx.waker()) => None,
+                _ => Some(Entry {
+                    loop_id: core.id,
+                    key: timers.insert(deadline, cx.waker().clone()),
+                }),
+            }
+        });
+        if let Some(new_entry) = new_entry {
+            self.entry = Some(new_entry);
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+/// Run `future`, giving up after `duration`: `Err(Elapsed)` then, and the
+/// future is dropped.
+///
+/// ```
+/// use std::time::Duration;
+/// use triad::event_loop::{sleep, timeout, EventLoop};
+///
+/// let ev = EventLoop::new().unwrap();
+/// ev.block_on(async {
+///     let slow = timeout(Duration::from_millis(1), sleep(Duration::from_secs(60)));
+///     assert!(slow.await.is_err());
+///     let quick = timeout(Duration::from_secs(60), async { 7 });
+///     assert_eq!(quick.await.unwrap(), 7);
+/// });
+/// ```
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        sleep: sleep(duration),
+    }
+}
+
+/// Run `future`, giving up at `deadline`.
+pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        sleep: sleep_until(deadline),
+    }
+}
+
+/// The future of [`timeout`] and [`timeout_at`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct Timeout<F> {
+    future: F,
+    sleep: Sleep,
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `future` is structurally pinned: never moved out of the
+        // pinned `Timeout` and dropped in place; `sleep` is `Unpin` and not
+        // pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        if let Poll::Ready(value) = future.poll(cx) {
+            return Poll::Ready(Ok(value));
+        }
+        match Pin::new(&mut this.sleep).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(Elapsed::new())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Ticks at a fixed period. Made by [`interval`].
+///
+/// The first tick completes at once; tick `k` completes at or after
+/// `start + k × period`. Ticks missed because the loop was busy are skipped
+/// (the next tick is the first multiple of the period still ahead), so
+/// ticks never come in a burst and keep their phase.
+#[derive(Debug)]
+pub struct Interval {
+    period: Duration,
+    sleep: Sleep,
+}
+
+/// An [`Interval`] with the given period, the first tick now.
+///
+/// # Panics
+///
+/// If `period` is zero.
+///
+/// ```
+/// use std::time::Duration;
+/// use triad::event_loop::{interval, EventLoop};
+///
+/// let ev = EventLoop::new().unwrap();
+/// ev.block_on(async {
+///     let mut ticks = interval(Duration::from_millis(1));
+///     let first = ticks.tick().await;
+///     let second = ticks.tick().await;
+///     assert!(second >= first + Duration::from_millis(1));
+/// });
+/// ```
+pub fn interval(period: Duration) -> Interval {
+    assert!(!period.is_zero(), "`interval` needs a non-zero period");
+    Interval {
+        period,
+        sleep: sleep_until(Instant::now()),
+    }
+}
+
+impl Interval {
+    /// Wait for the next tick; returns its scheduled instant.
+    pub async fn tick(&mut self) -> Instant {
+        std::future::poll_fn(|cx| self.poll_tick(cx)).await
+    }
+
+    /// Poll for the next tick.
+    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+        ready!(Pin::new(&mut self.sleep).poll(cx));
+        let scheduled = self.sleep.deadline();
+        let now = Instant::now();
+        let mut next = scheduled + self.period;
+        if next <= now {
+            // Skip what was missed, keeping the phase.
+            let behind = now - scheduled;
+            let periods = behind.as_nanos() / self.period.as_nanos() + 1;
+            next = scheduled + self.period * periods.min(u32::MAX as u128) as u32;
+        }
+        self.sleep.reset(next);
+        Poll::Ready(scheduled)
+    }
+
+    /// The period.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    /// Rule 3: cancelled entries are dropped once they are most of the heap,
+    /// so arming and cancelling forever keeps the heap bounded.
+    #[test]
+    fn cancelled_timers_do_not_pile_up() {
+        let mut timers = Timers::new().unwrap();
+        let far = Instant::now() + Duration::from_secs(3600);
+        let keeper = timers.insert(far, Waker::noop().clone());
+        for i in 0..100_000u32 {
+            let key = timers.insert(far + Duration::from_nanos(i as u64), Waker::noop().clone());
+            timers.cancel(key);
+            assert!(
+                timers.heap_len() <= 2 * 66,
+                "heap grew to {}",
+                timers.heap_len()
+            );
+        }
+        assert_eq!(timers.next_deadline(), Some(far));
+        timers.cancel(keeper);
+        assert_eq!(timers.next_deadline(), None);
+        assert_eq!(timers.heap_len(), 0);
+    }
+
+    /// Rule 1: only what is due fires, in deadline order.
+    #[test]
+    fn fire_due_takes_exactly_the_due_timers() {
+        let mut timers = Timers::new().unwrap();
+        let base = Instant::now();
+        for ms in [5u64, 1, 3, 2, 4] {
+            timers.insert(base + Duration::from_millis(ms), Waker::noop().clone());
+        }
+        let mut fired = Vec::new();
+        timers.fire_due(base + Duration::from_millis(3), &mut fired);
+        assert_eq!(fired.len(), 3);
+        assert_eq!(
+            timers.next_deadline(),
+            Some(base + Duration::from_millis(4))
+        );
+    }
+}

@@ -1,0 +1,484 @@
+//! The executor and tasks, through the public API: spawn, join, abort,
+//! panics, yields, remote handles and cross-thread wakes.
+#![cfg(feature = "event-loop")]
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use triad::event_loop::{sleep, spawn, yield_now, EventLoop, JoinHandle};
+
+#[test]
+fn block_on_returns_the_value_of_its_future() {
+    let ev = EventLoop::new().unwrap();
+    assert_eq!(ev.block_on(async { 1 + 1 }), 2);
+}
+
+#[test]
+fn spawned_tasks_each_deliver_their_own_value() {
+    let ev = EventLoop::new().unwrap();
+    let values = ev.block_on(async {
+        let handles: Vec<JoinHandle<usize>> =
+            (0..1000).map(|i| spawn(async move { i * 2 })).collect();
+        let mut values = Vec::new();
+        for h in handles {
+            values.push(h.await.unwrap());
+        }
+        values
+    });
+    assert_eq!(values, (0..1000).map(|i| i * 2).collect::<Vec<_>>());
+    assert_eq!(ev.task_count(), 0);
+}
+
+#[test]
+fn not_send_futures_share_state_through_rc() {
+    let ev = EventLoop::new().unwrap();
+    let counter = Rc::new(Cell::new(0));
+    ev.block_on({
+        let counter = counter.clone();
+        async move {
+            let hs: Vec<_> = (0..10)
+                .map(|_| {
+                    let c = counter.clone();
+                    spawn(async move {
+                        for _ in 0..10 {
+                            c.set(c.get() + 1);
+                            yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.await.unwrap();
+            }
+        }
+    });
+    assert_eq!(counter.get(), 100);
+}
+
+#[test]
+fn yield_now_interleaves_tasks_round_robin() {
+    let ev = EventLoop::new().unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    ev.block_on({
+        let log = log.clone();
+        async move {
+            let hs: Vec<_> = (0..3)
+                .map(|id| {
+                    let log = log.clone();
+                    spawn(async move {
+                        for round in 0..3 {
+                            log.borrow_mut().push((round, id));
+                            yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.await.unwrap();
+            }
+        }
+    });
+    let log = log.borrow();
+    let mut sorted = log.clone();
+    sorted.sort();
+    assert_eq!(*log, sorted, "each round completes before the next starts");
+}
+
+#[test]
+fn a_panicking_task_reports_through_its_handle_and_the_loop_goes_on() {
+    let ev = EventLoop::new().unwrap();
+    let (err, after) = ev.block_on(async {
+        let bad = spawn(async {
+            yield_now().await;
+            panic!("task failed on purpose");
+        });
+        let good = spawn(async { 5 });
+        (bad.await.unwrap_err(), good.await.unwrap())
+    });
+    assert!(err.is_panic());
+    assert!(!err.is_cancelled());
+    assert_eq!(err.panic_message(), Some("task failed on purpose"));
+    assert_eq!(after, 5);
+    assert_eq!(ev.block_on(async { spawn(async { 6 }).await.unwrap() }), 6);
+}
+
+#[test]
+fn a_panic_payload_can_be_resumed() {
+    let ev = EventLoop::new().unwrap();
+    let err = ev.block_on(async {
+        spawn(async { std::panic::panic_any(17u32) })
+            .await
+            .unwrap_err()
+    });
+    assert_eq!(err.panic_message(), None);
+    assert_eq!(*err.into_panic().downcast::<u32>().unwrap(), 17);
+}
+
+struct DropFlag(Rc<Cell<usize>>);
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+#[test]
+fn abort_cancels_a_pending_task_and_drops_its_future_once() {
+    let ev = EventLoop::new().unwrap();
+    let drops = Rc::new(Cell::new(0));
+    let err = ev.block_on({
+        let drops = drops.clone();
+        async move {
+            let flag = DropFlag(drops);
+            let task = spawn(async move {
+                let _flag = flag;
+                sleep(Duration::from_secs(3600)).await;
+                1
+            });
+            yield_now().await; // let it start and park on its timer
+            task.abort();
+            task.abort(); // twice: harmless
+            task.await.unwrap_err()
+        }
+    });
+    assert!(err.is_cancelled());
+    assert_eq!(drops.get(), 1);
+    assert_eq!(ev.task_count(), 0);
+}
+
+#[test]
+fn abort_after_completion_keeps_the_value() {
+    let ev = EventLoop::new().unwrap();
+    let v = ev.block_on(async {
+        let task = spawn(async { 9 });
+        while !task.is_finished() {
+            yield_now().await;
+        }
+        task.abort();
+        task.await
+    });
+    assert_eq!(v.unwrap(), 9);
+}
+
+#[test]
+fn a_task_aborting_itself_is_cancelled_at_its_next_turn() {
+    let ev = EventLoop::new().unwrap();
+    let slot: Rc<RefCell<Option<JoinHandle<()>>>> = Rc::new(RefCell::new(None));
+    let reached = Rc::new(Cell::new(false));
+    let err = ev.block_on({
+        let (slot2, reached2) = (slot.clone(), reached.clone());
+        async move {
+            let task = spawn(async move {
+                yield_now().await;
+                slot2.borrow().as_ref().unwrap().abort();
+                yield_now().await;
+                reached2.set(true);
+            });
+            // A second handle is not available; keep the one handle in the
+            // slot and wait for it through is_finished.
+            *slot.borrow_mut() = Some(task);
+            loop {
+                if slot.borrow().as_ref().unwrap().is_finished() {
+                    break;
+                }
+                yield_now().await;
+            }
+            let handle = slot.borrow_mut().take().unwrap();
+            handle.await.unwrap_err()
+        }
+    });
+    assert!(err.is_cancelled());
+    assert!(!reached.get());
+}
+
+#[test]
+fn a_dropped_handle_detaches_the_task_which_still_runs() {
+    let ev = EventLoop::new().unwrap();
+    let done = Rc::new(Cell::new(false));
+    ev.block_on({
+        let done = done.clone();
+        async move {
+            let inner = done.clone();
+            drop(spawn(async move {
+                yield_now().await;
+                inner.set(true);
+            }));
+            while !done.get() {
+                yield_now().await;
+            }
+        }
+    });
+    assert!(done.get());
+}
+
+#[test]
+fn dropping_the_loop_cancels_unfinished_tasks_and_drops_their_futures() {
+    let drops = Rc::new(Cell::new(0));
+    let ev = EventLoop::new().unwrap();
+    let handles: Vec<_> = (0..5)
+        .map(|_| {
+            let flag = DropFlag(drops.clone());
+            ev.spawn(async move {
+                let _flag = flag;
+                sleep(Duration::from_secs(3600)).await;
+            })
+        })
+        .collect();
+    ev.block_on(yield_now());
+    assert_eq!(ev.task_count(), 5);
+    drop(ev);
+    assert_eq!(drops.get(), 5);
+    // The handles outlive the loop and report cancellation.
+    let mut probe = EventLoop::new().unwrap();
+    for h in handles {
+        assert!(h.is_finished());
+        assert!(probe.block_on(h).unwrap_err().is_cancelled());
+    }
+    probe = EventLoop::new().unwrap();
+    drop(probe);
+}
+
+#[test]
+fn tasks_spawned_before_block_on_run_inside_it() {
+    let ev = EventLoop::new().unwrap();
+    let h = ev.spawn(async { "early" });
+    assert_eq!(ev.block_on(h).unwrap(), "early");
+}
+
+/// A future woken from another thread: a plain OS thread holds its waker.
+struct CrossThread {
+    shared: Arc<Mutex<(bool, Option<Waker>)>>,
+}
+
+impl Future for CrossThread {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut s = self.shared.lock().unwrap();
+        if s.0 {
+            Poll::Ready(())
+        } else {
+            s.1 = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn wakes_from_other_threads_reach_tasks_on_a_parked_loop() {
+    let ev = EventLoop::new().unwrap();
+    let rounds = 200;
+    let completed = ev.block_on(async move {
+        let mut completed = 0;
+        for _ in 0..rounds {
+            let shared = Arc::new(Mutex::new((false, None::<Waker>)));
+            let task = spawn(CrossThread {
+                shared: shared.clone(),
+            });
+            let waker_thread = std::thread::spawn(move || loop {
+                let mut s = shared.lock().unwrap();
+                if let Some(w) = s.1.take() {
+                    s.0 = true;
+                    drop(s);
+                    w.wake();
+                    return;
+                }
+                drop(s);
+                std::thread::yield_now();
+            });
+            task.await.unwrap();
+            waker_thread.join().unwrap();
+            completed += 1;
+        }
+        completed
+    });
+    assert_eq!(completed, rounds);
+}
+
+#[test]
+fn block_on_future_woken_from_another_thread_completes() {
+    let ev = EventLoop::new().unwrap();
+    let shared = Arc::new(Mutex::new((false, None::<Waker>)));
+    let t = {
+        let shared = shared.clone();
+        std::thread::spawn(move || loop {
+            let mut s = shared.lock().unwrap();
+            if let Some(w) = s.1.take() {
+                s.0 = true;
+                drop(s);
+                w.wake();
+                return;
+            }
+            drop(s);
+            std::thread::yield_now();
+        })
+    };
+    ev.block_on(CrossThread { shared });
+    t.join().unwrap();
+}
+
+#[test]
+fn remote_spawn_and_run_from_many_threads_all_complete() {
+    let ev = EventLoop::new().unwrap();
+    let remote = ev.remote();
+    let (tx, rx) = mpsc::channel();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let remote = remote.clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    let h = if i % 2 == 0 {
+                        remote.spawn(async move { t * 1000 + i }).unwrap()
+                    } else {
+                        remote.run(move || t * 1000 + i).unwrap()
+                    };
+                    tx.send(h).unwrap();
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut got: Vec<usize> = ev.block_on(async move {
+        let mut got = Vec::new();
+        for h in rx.iter() {
+            got.push(h.await.unwrap());
+        }
+        got
+    });
+    got.sort();
+    let mut want: Vec<usize> = (0..4)
+        .flat_map(|t| (0..50).map(move |i| t * 1000 + i))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn remote_run_reaches_the_loop_thread_and_may_spawn_local_work() {
+    let ev = EventLoop::new().unwrap();
+    let remote = ev.remote();
+    let loop_thread = std::thread::current().id();
+    let h = std::thread::spawn(move || {
+        remote
+            .run(move || {
+                let here = std::thread::current().id();
+                let local = Rc::new(3);
+                let inner = spawn(async move { *local * 2 });
+                (here, inner)
+            })
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    let (ran_on, inner) = ev.block_on(h).unwrap();
+    assert_eq!(ran_on, loop_thread);
+    assert_eq!(ev.block_on(inner).unwrap(), 6);
+}
+
+#[test]
+fn remote_handle_after_the_loop_is_dropped_gives_a_closed_error() {
+    let ev = EventLoop::new().unwrap();
+    let remote = ev.remote();
+    assert!(!remote.is_closed());
+    drop(ev);
+    assert!(remote.is_closed());
+    let dropped = Arc::new(AtomicUsize::new(0));
+    struct Count(Arc<AtomicUsize>);
+    impl Drop for Count {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let c = Count(dropped.clone());
+    let err = std::thread::spawn(move || {
+        remote
+            .spawn(async move {
+                let _c = c;
+            })
+            .unwrap_err()
+    })
+    .join()
+    .unwrap();
+    assert!(err.is_closed());
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        1,
+        "the refused future is dropped"
+    );
+}
+
+#[test]
+fn a_remote_spawn_queued_when_the_loop_drops_is_cancelled() {
+    let ev = EventLoop::new().unwrap();
+    let h = ev.remote().spawn(async { 1 }).unwrap();
+    drop(ev);
+    let probe = EventLoop::new().unwrap();
+    assert!(probe.block_on(h).unwrap_err().is_cancelled());
+}
+
+#[test]
+fn join_handle_awaited_on_another_loop_in_another_thread() {
+    let ev = EventLoop::new().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let other = std::thread::spawn(move || {
+        let h: JoinHandle<u64> = rx.recv().unwrap();
+        EventLoop::new().unwrap().block_on(h).unwrap()
+    });
+    ev.block_on(async move {
+        let h = spawn(async {
+            sleep(Duration::from_millis(5)).await;
+            77u64
+        });
+        tx.send(h).unwrap();
+        sleep(Duration::from_millis(20)).await;
+    });
+    assert_eq!(other.join().unwrap(), 77);
+}
+
+#[test]
+fn an_always_ready_task_yields_to_others_through_the_budget() {
+    // An elapsed `sleep` is always ready: without the budget the spinner
+    // would loop forever inside one poll and the counter never run.
+    let ev = EventLoop::new().unwrap();
+    let other_ran = Rc::new(Cell::new(0u32));
+    let spins = ev.block_on({
+        let other_ran = other_ran.clone();
+        async move {
+            let spinner = spawn({
+                let other_ran = other_ran.clone();
+                async move {
+                    let mut spins = 0u64;
+                    while other_ran.get() < 3 {
+                        sleep(Duration::ZERO).await;
+                        spins += 1;
+                    }
+                    spins
+                }
+            });
+            let counter = spawn({
+                let other_ran = other_ran.clone();
+                async move {
+                    for _ in 0..3 {
+                        other_ran.set(other_ran.get() + 1);
+                        yield_now().await;
+                    }
+                }
+            });
+            counter.await.unwrap();
+            spinner.await.unwrap()
+        }
+    });
+    assert_eq!(other_ran.get(), 3);
+    assert!(
+        spins >= 128,
+        "the spinner ran a full budget between yields ({spins})"
+    );
+}

@@ -1,0 +1,208 @@
+//! Timers through the public API, against an oracle: never early, and
+//! completion in deadline order.
+#![cfg(feature = "event-loop")]
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use triad::event_loop::{interval, sleep, sleep_until, spawn, timeout, yield_now, EventLoop};
+
+/// A small deterministic generator (no dev-dependency needed).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+/// Property, over several seeds: every sleeper wakes at or after its
+/// deadline (never early), and — when every timer was armed before the
+/// first deadline, which the 50 ms head start makes the normal case — the
+/// sleepers complete in the oracle's order: sorted by deadline, ties in
+/// arming order.
+#[test]
+fn sleepers_wake_never_early_and_in_deadline_order() {
+    for seed in 1..=4u64 {
+        let mut rng = Lcg(seed);
+        let offsets: Vec<u64> = (0..300).map(|_| rng.next() % 40_000).collect(); // µs, with ties
+        let ev = EventLoop::new().unwrap();
+        let completions = Rc::new(RefCell::new(Vec::new()));
+        let armed_by = Rc::new(RefCell::new(Instant::now()));
+        let base = Instant::now() + Duration::from_millis(50);
+        ev.block_on({
+            let completions = completions.clone();
+            let armed_by = armed_by.clone();
+            let offsets = offsets.clone();
+            async move {
+                let handles: Vec<_> = offsets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &us)| {
+                        let completions = completions.clone();
+                        let armed_by = armed_by.clone();
+                        let deadline = base + Duration::from_micros(us);
+                        spawn(async move {
+                            let mut s = sleep_until(deadline);
+                            // The first poll arms the timer.
+                            std::future::poll_fn(|cx| {
+                                let _ = Future::poll(Pin::new(&mut s), cx);
+                                Poll::Ready(())
+                            })
+                            .await;
+                            *armed_by.borrow_mut() = Instant::now();
+                            s.await;
+                            completions.borrow_mut().push((i, deadline, Instant::now()));
+                        })
+                    })
+                    .collect();
+                for h in handles {
+                    h.await.unwrap();
+                }
+            }
+        });
+        let completions = completions.borrow();
+        assert_eq!(completions.len(), offsets.len());
+        for &(i, deadline, woke) in completions.iter() {
+            assert!(woke >= deadline, "sleeper {i} woke early");
+        }
+        if *armed_by.borrow() < base {
+            let mut oracle: Vec<usize> = (0..offsets.len()).collect();
+            oracle.sort_by_key(|&i| (offsets[i], i));
+            let order: Vec<usize> = completions.iter().map(|c| c.0).collect();
+            assert_eq!(order, oracle, "seed {seed}");
+        }
+    }
+}
+
+#[test]
+fn sleep_of_zero_completes_and_sleep_is_never_early() {
+    let ev = EventLoop::new().unwrap();
+    ev.block_on(async {
+        sleep(Duration::ZERO).await;
+        for us in [1u64, 10, 100, 1000, 2500] {
+            let start = Instant::now();
+            sleep(Duration::from_micros(us)).await;
+            assert!(start.elapsed() >= Duration::from_micros(us));
+        }
+    });
+}
+
+#[test]
+fn timeout_gives_elapsed_or_the_value() {
+    let ev = EventLoop::new().unwrap();
+    ev.block_on(async {
+        let start = Instant::now();
+        let err = timeout(Duration::from_millis(3), sleep(Duration::from_secs(3600)))
+            .await
+            .unwrap_err();
+        assert!(start.elapsed() >= Duration::from_millis(3));
+        let io: std::io::Error = err.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+        assert_eq!(
+            timeout(Duration::from_secs(3600), async { 4 })
+                .await
+                .unwrap(),
+            4
+        );
+    });
+}
+
+#[test]
+fn many_timeouts_that_do_not_fire_leave_the_loop_idle_and_done() {
+    let ev = EventLoop::new().unwrap();
+    ev.block_on(async {
+        for i in 0..10_000u32 {
+            let v = timeout(Duration::from_secs(3600), async move {
+                yield_now().await;
+                i
+            })
+            .await
+            .unwrap();
+            assert_eq!(v, i);
+        }
+    });
+    assert_eq!(ev.task_count(), 0);
+}
+
+#[test]
+fn interval_ticks_keep_their_schedule_and_are_never_early() {
+    let ev = EventLoop::new().unwrap();
+    ev.block_on(async {
+        let period = Duration::from_millis(2);
+        let start = Instant::now();
+        let mut ticks = interval(period);
+        let mut scheduled = Vec::new();
+        for _ in 0..5 {
+            let at = ticks.tick().await;
+            assert!(Instant::now() >= at);
+            scheduled.push(at);
+        }
+        assert!(scheduled[0] <= Instant::now());
+        for pair in scheduled.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!(
+                gap >= period && gap.as_nanos() % period.as_nanos() == 0,
+                "{gap:?}"
+            );
+        }
+        assert!(scheduled[4] >= start + period * 4);
+    });
+}
+
+#[test]
+fn interval_skips_missed_ticks_instead_of_bursting() {
+    let ev = EventLoop::new().unwrap();
+    ev.block_on(async {
+        let period = Duration::from_millis(1);
+        let mut ticks = interval(period);
+        let first = ticks.tick().await;
+        std::thread::sleep(Duration::from_millis(10)); // block the loop on purpose
+        let second = ticks.tick().await;
+        let third = ticks.tick().await;
+        assert!(second >= first + period);
+        assert!(third > second);
+        assert!(
+            third >= first + Duration::from_millis(10),
+            "missed ticks were skipped"
+        );
+    });
+}
+
+#[test]
+fn a_sleep_moved_into_a_send_future_works_through_remote_spawn() {
+    let ev = EventLoop::new().unwrap();
+    let remote = ev.remote();
+    let h = std::thread::spawn(move || {
+        remote
+            .spawn(async {
+                let start = Instant::now();
+                sleep(Duration::from_millis(2)).await;
+                start.elapsed() >= Duration::from_millis(2)
+            })
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    assert!(ev.block_on(h).unwrap());
+}
+
+#[test]
+fn sleep_reset_moves_the_deadline() {
+    let ev = EventLoop::new().unwrap();
+    ev.block_on(async {
+        let mut s = sleep(Duration::from_secs(3600));
+        let target = Instant::now() + Duration::from_millis(2);
+        s.reset(target);
+        assert_eq!(s.deadline(), target);
+        s.await;
+        assert!(Instant::now() >= target);
+    });
+}
