@@ -34,17 +34,7 @@ pub(crate) mod parker;
 pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
-
-// Under loom, `Arc` stays std's for now: `Registry::in_worker`,
-// `Registry::in_worker_cold` (registry.rs) and `Registry::spawn` (spawn.rs)
-// take `self: &Arc<Self>`, a receiver only std's `Arc` may be on stable Rust
-// (loom's `Arc` gives E0658 `arbitrary_self_types`). No model checks a
-// reference count, so nothing is lost but loom's leak check of `Arc`s. Once
-// those three take `&self` / `this: &Arc<Self>` (as tokio's `me: &Arc<Self>`),
-// this becomes `loom::sync::Arc` again.
-#[cfg(loom)]
-pub(crate) use std::sync::Arc;
+pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Atomics: `std::sync::atomic` normally, `loom::sync::atomic` under loom.
 pub(crate) mod atomic {
@@ -82,7 +72,7 @@ pub(crate) mod thread {
 /// thread is a coroutine on one OS thread, so that std's would be one cell
 /// shared by all of them (a model's main thread would take itself for a
 /// worker). loom's macro takes no `const { }` block, so its thread-locals
-/// are lazily initialised. (Unused without the `threads` feature.)
+/// are lazily initialised. (`allow`: unused without the `threads` feature.)
 #[cfg(not(loom))]
 #[allow(unused_macros)]
 macro_rules! const_thread_local {

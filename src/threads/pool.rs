@@ -328,7 +328,7 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.registry.spawn(f)
+        Registry::spawn(&self.registry, f)
     }
 
     /// The number of worker threads.

@@ -25,7 +25,7 @@ use super::worker::WorkerThread;
 use super::WorkerStats;
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use crate::sync::deque::{Injector, Steal, Stealer};
-use crate::sync::{Arc, CachePadded, Mutex};
+use crate::sync::{CachePadded, Mutex};
 
 type Hook = Box<dyn Fn(usize) + Send + Sync>;
 
@@ -195,7 +195,7 @@ impl Registry {
     /// one, otherwise by injecting a job and blocking until it is done.
     /// (A worker of *another* pool blocks here too; it does not run its own
     /// pool's work meanwhile.)
-    pub(crate) fn in_worker<F, R>(self: &Arc<Self>, f: F) -> R
+    pub(crate) fn in_worker<F, R>(&self, f: F) -> R
     where
         F: FnOnce(&WorkerThread) -> R + Send,
         R: Send,
@@ -207,7 +207,7 @@ impl Registry {
     }
 
     #[cold]
-    fn in_worker_cold<F, R>(self: &Arc<Self>, f: F) -> R
+    fn in_worker_cold<F, R>(&self, f: F) -> R
     where
         F: FnOnce(&WorkerThread) -> R + Send,
         R: Send,

@@ -149,7 +149,10 @@ impl Wake for WakeLatch {
 
 impl Registry {
     /// Start `f` on this pool (see the module docs).
-    pub(crate) fn spawn<F, T>(self: &Arc<Self>, f: F) -> JoinHandle<T>
+    ///
+    /// (`this: &Arc<Self>` rather than `self: &Arc<Self>`: loom's `Arc`
+    /// cannot be a receiver on stable Rust.)
+    pub(crate) fn spawn<F, T>(this: &Arc<Self>, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -157,10 +160,10 @@ impl Registry {
         let (sender, receiver) = oneshot::channel();
         let mut handle = JoinHandle {
             receiver,
-            registry: self.clone(),
+            registry: this.clone(),
             job_id: 0,
         };
-        if !self.is_usable_here() {
+        if !this.is_usable_here() {
             sender.send(Err(JoinError::pool_unavailable()));
             return handle;
         }
@@ -168,13 +171,13 @@ impl Registry {
             let outcome = panic::catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::panicked);
             sender.send(outcome); // rule 1, rule 2
         };
-        if self.serial {
+        if this.serial {
             job(); // serial debug mode: run at the call site
             return handle;
         }
         let job_ref = HeapJob::into_job_ref(job, std::ptr::null());
         handle.job_id = job_ref.id() as usize;
-        self.inject(job_ref);
+        this.inject(job_ref);
         handle
     }
 }
@@ -195,7 +198,7 @@ where
     let wt = WorkerThread::current();
     // SAFETY: a non-null current worker is alive (see `current_in`).
     match unsafe { wt.as_ref() } {
-        Some(wt) => wt.registry.spawn(f),
-        None => super::global::registry().spawn(f),
+        Some(wt) => Registry::spawn(&wt.registry, f),
+        None => Registry::spawn(super::global::registry(), f),
     }
 }

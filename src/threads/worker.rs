@@ -51,7 +51,12 @@ use crate::sync::deque::{Steal, Worker};
 use crate::sync::Arc;
 
 /// Rounds of looking for work before a hungry worker sleeps.
+#[cfg(not(loom))]
 const SPIN_ROUNDS: u32 = 32;
+/// Under loom every spin yields to the other threads, so a spinning worker
+/// would never reach the sleep path the models are there to check.
+#[cfg(loom)]
+const SPIN_ROUNDS: u32 = 0;
 /// `spin_loop` hints between two rounds.
 const SPINS_PER_ROUND: u32 = 16;
 
@@ -349,6 +354,13 @@ impl WorkerThread {
             if wait.latch.is_some_and(CoreLatch::probe) {
                 break;
             }
+            // Read `terminate` *before* looking for work: a job injected
+            // just before the pool was told to end must be found by the
+            // search that follows this read (the loom model
+            // `threads_pool_drop` caught the opposite order losing it).
+            // Acquire pairs with the Release store in `Registry::terminate`,
+            // which comes after every job the dropping thread injected.
+            let terminating = wait.latch.is_none() && self.registry.terminate.load(Acquire);
             if let Some(job) = self.find_work(wait) {
                 if hungry {
                     self.registry.hungry.fetch_sub(1, Relaxed);
@@ -360,9 +372,8 @@ impl WorkerThread {
                 unsafe { self.execute(job) };
                 continue;
             }
-            // Acquire pairs with the Release store in `Registry::terminate`.
-            if wait.latch.is_none() && self.registry.terminate.load(Acquire) {
-                break;
+            if terminating {
+                break; // told to end, and nothing was left after being told
             }
             if !hungry {
                 self.registry.hungry.fetch_add(1, Relaxed);
