@@ -169,5 +169,9 @@ mod support {
     }
 }
 
+#[cfg(feature = "event-loop")]
+mod event_loop_remote;
+#[cfg(feature = "event-loop")]
+mod event_loop_task;
 #[cfg(feature = "processes")]
 mod processes_slot;

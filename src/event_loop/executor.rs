@@ -51,7 +51,7 @@ use mio::unix::SourceFd;
 use mio::Interest;
 
 use super::reactor::{Reactor, TIMER_TOKEN, WAKER_TOKEN};
-use super::remote::{Item, Remote, Shared};
+use super::remote::{Item, Remote, Shared, Unpark};
 use super::task::{self, JoinHandle, OwnedTasks, Run, TaskRef};
 use super::timer::{Timers, Wait};
 use super::{budget, waker};
@@ -69,16 +69,23 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// The loop's state, shared (`Rc`) with the sockets that register in it.
 pub(crate) struct Core {
     pub(crate) id: u64,
+    pub(crate) sched: Scheduler,
+    pub(crate) timers: RefCell<Timers>,
+    pub(crate) reactor: Reactor,
+    /// Wakers of fired timers, reused between turns.
+    fired: RefCell<Vec<std::task::Waker>>,
+}
+
+/// The task side of the loop: run queue, owned tasks and the inbox's loop
+/// end. Separate from the reactor and timers so that the loom models drive
+/// this very code with a parker standing in for epoll.
+pub(crate) struct Scheduler {
     pub(crate) shared: Arc<Shared>,
     queue: RefCell<VecDeque<TaskRef>>,
     /// The inbox buffer swapped with the remote one at each drain.
     inbox: RefCell<VecDeque<Item>>,
     owned: RefCell<OwnedTasks>,
     main_woken: Cell<bool>,
-    pub(crate) timers: RefCell<Timers>,
-    pub(crate) reactor: Reactor,
-    /// Wakers of fired timers, reused between turns.
-    fired: RefCell<Vec<std::task::Waker>>,
 }
 
 const_thread_local! {
@@ -141,11 +148,11 @@ pub(crate) fn schedule_local(task: TaskRef) -> Result<(), TaskRef> {
     with_current(|core| match core {
         Some(core)
             if ptr::eq(
-                Arc::as_ptr(&core.shared),
+                Arc::as_ptr(&core.sched.shared),
                 Arc::as_ptr(&task.header().shared),
             ) =>
         {
-            core.queue.borrow_mut().push_back(task);
+            core.sched.queue.borrow_mut().push_back(task);
             Ok(())
         }
         _ => Err(task),
@@ -155,8 +162,8 @@ pub(crate) fn schedule_local(task: TaskRef) -> Result<(), TaskRef> {
 /// Wake `block_on`'s future if this thread runs the loop of `shared`.
 pub(crate) fn wake_main_local(shared: &Shared) -> bool {
     with_current(|core| match core {
-        Some(core) if ptr::eq(Arc::as_ptr(&core.shared), shared) => {
-            core.main_woken.set(true);
+        Some(core) if ptr::eq(Arc::as_ptr(&core.sched.shared), shared) => {
+            core.sched.main_woken.set(true);
             true
         }
         _ => false,
@@ -208,15 +215,10 @@ impl EventLoop {
             TIMER_TOKEN,
             Interest::READABLE,
         )?;
-        let shared = Arc::new(Shared::new(Box::new(mio_waker)));
         Ok(EventLoop {
             core: Rc::new(Core {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-                shared,
-                queue: RefCell::new(VecDeque::new()),
-                inbox: RefCell::new(VecDeque::new()),
-                owned: RefCell::new(OwnedTasks::new()),
-                main_woken: Cell::new(false),
+                sched: Scheduler::new(Box::new(mio_waker)),
                 timers: RefCell::new(timers),
                 reactor,
                 fired: RefCell::new(Vec::new()),
@@ -236,12 +238,12 @@ impl EventLoop {
     /// If called while an event loop is already running on this thread.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = Enter::new(&self.core);
-        let waker = waker::main_waker(&self.core.shared);
+        let waker = waker::main_waker(&self.core.sched.shared);
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
-        self.core.main_woken.set(true);
+        self.core.sched.main_woken.set(true);
         loop {
-            if self.core.main_woken.replace(false) {
+            if self.core.sched.main_woken.replace(false) {
                 if let Poll::Ready(value) = budget::with_budget(|| future.as_mut().poll(&mut cx)) {
                     return value;
                 }
@@ -257,17 +259,17 @@ impl EventLoop {
         F: Future + 'static,
         F::Output: 'static,
     {
-        self.core.spawn(future)
+        self.core.sched.spawn(future)
     }
 
     /// A handle for other threads: spawn `Send` futures, run closures.
     pub fn remote(&self) -> Remote {
-        Remote::new(self.core.shared.clone())
+        Remote::new(self.core.sched.shared.clone())
     }
 
     /// Tasks spawned and not finished yet.
     pub fn task_count(&self) -> usize {
-        self.core.owned.borrow().len()
+        self.core.sched.task_count()
     }
 }
 
@@ -288,7 +290,7 @@ impl Drop for EventLoop {
         let _enter = CURRENT
             .with(|c| c.get().is_null())
             .then(|| Enter::new(&self.core));
-        self.core.shutdown();
+        self.core.sched.shutdown();
     }
 }
 
@@ -314,6 +316,7 @@ where
 {
     with_current(|core| {
         core.expect("`triad::event_loop::spawn` called outside an event loop")
+            .sched
             .spawn(future)
     })
 }
@@ -333,15 +336,26 @@ pub async fn yield_now() {
     .await
 }
 
-impl Core {
-    fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+impl Scheduler {
+    pub(crate) fn new(unpark: Box<dyn Unpark>) -> Self {
+        Scheduler {
+            shared: Arc::new(Shared::new(unpark)),
+            queue: RefCell::new(VecDeque::new()),
+            inbox: RefCell::new(VecDeque::new()),
+            owned: RefCell::new(OwnedTasks::new()),
+            main_woken: Cell::new(false),
+        }
+    }
+
+    pub(crate) fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
         let (owned, queued, handle) = task::new(future, self.shared.clone());
-        // SAFETY: loop thread: a `Core` is reached only through the loop's
-        // `Rc`s and the thread-local, both confined to its thread (rule 1).
+        // SAFETY: loop thread: a `Scheduler` is reached only through its
+        // loop's `Rc`s and the thread-local, both confined to its thread
+        // (rule 1).
         unsafe { self.owned.borrow_mut().insert(owned) };
         self.queue.borrow_mut().push_back(queued);
         handle
@@ -352,7 +366,7 @@ impl Core {
     }
 
     fn run(&self, task: TaskRef) {
-        // SAFETY: loop thread; `task` is a run-queue entry.
+        // SAFETY: loop thread (as in `spawn`); `task` is a run-queue entry.
         match budget::with_budget(|| unsafe { task.run() }) {
             Run::Idle => {}
             Run::Reschedule(task) => self.queue.borrow_mut().push_back(task),
@@ -364,7 +378,7 @@ impl Core {
     }
 
     /// Take in what other threads sent.
-    fn drain_remote(&self) {
+    pub(crate) fn drain_remote(&self) {
         let mut items = std::mem::take(&mut *self.inbox.borrow_mut());
         if self.shared.drain(&mut items) {
             self.main_woken.set(true);
@@ -373,7 +387,7 @@ impl Core {
             match item {
                 Item::Wake(task) => self.queue.borrow_mut().push_back(task),
                 Item::Spawn(owned, queued) => {
-                    // SAFETY: loop thread.
+                    // SAFETY: loop thread (as in `spawn`).
                     unsafe { self.owned.borrow_mut().insert(owned) };
                     self.queue.borrow_mut().push_back(queued);
                 }
@@ -382,8 +396,9 @@ impl Core {
         *self.inbox.borrow_mut() = items;
     }
 
-    /// One turn (see the module docs).
-    fn turn(&self) {
+    /// Run up to `EVENT_INTERVAL` tasks, draining the inbox every
+    /// `REMOTE_INTERVAL` (rule 2), then drain it once more.
+    pub(crate) fn run_batch(&self) {
         for n in 1..=EVENT_INTERVAL {
             if n % REMOTE_INTERVAL == 0 {
                 self.drain_remote();
@@ -394,9 +409,54 @@ impl Core {
             }
         }
         self.drain_remote();
-        let idle = self.queue.borrow().is_empty() && !self.main_woken.get();
+    }
+
+    /// Nothing to run: the queue is empty and `block_on`'s future not woken.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.queue.borrow().is_empty() && !self.main_woken.get()
+    }
+
+    /// Tasks spawned and not finished.
+    pub(crate) fn task_count(&self) -> usize {
+        self.owned.borrow().len()
+    }
+
+    /// Rule 4.
+    pub(crate) fn shutdown(&self) {
+        for item in self.shared.close() {
+            match item {
+                Item::Wake(task) => drop(task),
+                Item::Spawn(owned, queued) => {
+                    // SAFETY: loop thread (as in `spawn`).
+                    unsafe { self.owned.borrow_mut().insert(owned) };
+                    drop(queued);
+                }
+            }
+        }
+        loop {
+            let tasks = self.owned.borrow_mut().take_all();
+            let queued = std::mem::take(&mut *self.queue.borrow_mut());
+            if tasks.is_empty() && queued.is_empty() {
+                break;
+            }
+            for task in tasks {
+                // SAFETY: loop thread; the task is not running (no poll is
+                // on the stack: `block_on` borrows the loop, and we are in
+                // its `Drop`).
+                unsafe { task.shutdown() };
+                drop(task);
+            }
+            drop(queued);
+        }
+    }
+}
+
+impl Core {
+    /// One turn (see the module docs).
+    fn turn(&self) {
+        self.sched.run_batch();
         let now = Instant::now();
-        let wait = if idle {
+        let wait = if self.sched.is_idle() {
             self.timers.borrow_mut().arm(now)
         } else {
             Wait::NoSleep
@@ -409,7 +469,7 @@ impl Core {
         let polled = if timeout == Some(Duration::ZERO) {
             self.reactor.poll(timeout)
         } else {
-            self.shared.park(|may_sleep| {
+            self.sched.shared.park(|may_sleep| {
                 self.reactor.poll(if may_sleep {
                     timeout
                 } else {
@@ -436,34 +496,5 @@ impl Core {
             waker.wake();
         }
         *self.fired.borrow_mut() = fired;
-    }
-
-    /// Rule 4.
-    fn shutdown(&self) {
-        for item in self.shared.close() {
-            match item {
-                Item::Wake(task) => drop(task),
-                Item::Spawn(owned, queued) => {
-                    // SAFETY: loop thread.
-                    unsafe { self.owned.borrow_mut().insert(owned) };
-                    drop(queued);
-                }
-            }
-        }
-        loop {
-            let tasks = self.owned.borrow_mut().take_all();
-            let queued = std::mem::take(&mut *self.queue.borrow_mut());
-            if tasks.is_empty() && queued.is_empty() {
-                break;
-            }
-            for task in tasks {
-                // SAFETY: loop thread; the task is not running (no poll is
-                // on the stack: `block_on` borrows the loop, and we are in
-                // its `Drop`).
-                unsafe { task.shutdown() };
-                drop(task);
-            }
-            drop(queued);
-        }
     }
 }

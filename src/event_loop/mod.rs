@@ -68,7 +68,7 @@
 mod async_fd;
 mod budget;
 mod error;
-mod executor;
+pub(crate) mod executor;
 pub mod net;
 mod reactor;
 mod registration;

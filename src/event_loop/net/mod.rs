@@ -8,7 +8,7 @@
 //!
 //! Listeners back off under descriptor exhaustion: an `accept` that fails
 //! with `EMFILE`/`ENFILE`/`ENOBUFS`/`ENOMEM` returns an
-//! [`AcceptError`](super::AcceptError) that says so, and the listener's next
+//! [`AcceptError`] that says so, and the listener's next
 //! `accept` first waits a delay (1 ms, doubling to 1 s while the failures
 //! last, reset by a success), so a retry loop neither spins nor starves the
 //! loop's other tasks.
