@@ -1,0 +1,92 @@
+//! `accept` under descriptor exhaustion (a lowered `RLIMIT_NOFILE`): a typed
+//! error, a back-off instead of a spin, other tasks keep running, and the
+//! pending connection is accepted once descriptors are free again.
+//!
+//! Its own test binary (one process): the limit is process-wide.
+#![cfg(feature = "event-loop")]
+
+use std::cell::Cell;
+use std::fs::File;
+use std::io::Write;
+use std::rc::Rc;
+
+use triad::event_loop::net::tcp::TcpListener;
+use triad::event_loop::{spawn, yield_now, EventLoop};
+
+fn nofile() -> libc::rlimit {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a valid resource and a pointer to a live rlimit.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    assert_eq!(rc, 0);
+    limit
+}
+
+fn set_nofile(limit: libc::rlimit) {
+    // SAFETY: a valid resource and a pointer to a live rlimit.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    assert_eq!(rc, 0);
+}
+
+#[test]
+fn accept_under_emfile_backs_off_with_a_typed_error_and_recovers() {
+    let original = nofile();
+    let ev = EventLoop::new().unwrap();
+    let outcome = ev.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        client.write_all(b"queued").unwrap();
+
+        // Use up every descriptor under a low limit.
+        set_nofile(libc::rlimit {
+            rlim_cur: 128,
+            rlim_max: original.rlim_max,
+        });
+        let mut burners = Vec::new();
+        while let Ok(f) = File::open("/dev/null") {
+            burners.push(f);
+        }
+
+        let ticks = Rc::new(Cell::new(0u64));
+        let ticker = spawn({
+            let ticks = ticks.clone();
+            async move {
+                loop {
+                    ticks.set(ticks.get() + 1);
+                    yield_now().await;
+                }
+            }
+        });
+
+        let mut failures = 0;
+        let mut ticks_between = Vec::new();
+        for _ in 0..4 {
+            let before = ticks.get();
+            let err = listener.accept().await.map(|_| ()).unwrap_err();
+            assert!(err.is_resource_exhaustion(), "{err}");
+            assert_eq!(err.io_error().raw_os_error(), Some(libc::EMFILE));
+            ticks_between.push(ticks.get() - before);
+            failures += 1;
+        }
+        // The retries after the first waited their back-off, during which
+        // the other task ran (a spinning accept would starve it).
+        assert!(
+            ticks_between[1..].iter().all(|&t| t > 0),
+            "{ticks_between:?}"
+        );
+
+        drop(burners);
+        set_nofile(original);
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 6];
+        stream.read_exact(&mut buf).await.unwrap();
+        ticker.abort();
+        assert!(ticker.await.unwrap_err().is_cancelled());
+        (failures, buf)
+    });
+    set_nofile(original);
+    assert_eq!(outcome, (4, *b"queued"));
+}
