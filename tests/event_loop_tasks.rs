@@ -482,3 +482,92 @@ fn an_always_ready_task_yields_to_others_through_the_budget() {
         "the spinner ran a full budget between yields ({spins})"
     );
 }
+
+#[test]
+fn a_task_group_returns_values_in_spawn_order() {
+    let ev = EventLoop::new().unwrap();
+    let values = ev.block_on(async {
+        let mut group = triad::event_loop::TaskGroup::<u32, String>::new();
+        for i in 0..20u32 {
+            group.spawn(async move {
+                sleep(Duration::from_micros(u64::from(20 - i) * 50)).await;
+                Ok(i)
+            });
+        }
+        assert_eq!(group.len(), 20);
+        group.join_all().await.unwrap()
+    });
+    assert_eq!(values, (0..20).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_task_group_cancels_the_rest_on_the_first_failure() {
+    let ev = EventLoop::new().unwrap();
+    let drops = Rc::new(Cell::new(0));
+    let finished = Rc::new(Cell::new(0));
+    let err = ev.block_on({
+        let (drops, finished) = (drops.clone(), finished.clone());
+        async move {
+            let mut group = triad::event_loop::TaskGroup::<(), &'static str>::new();
+            for _ in 0..5 {
+                let flag = DropFlag(drops.clone());
+                let finished = finished.clone();
+                group.spawn(async move {
+                    let _flag = flag;
+                    sleep(Duration::from_secs(3600)).await;
+                    finished.set(finished.get() + 1);
+                    Ok(())
+                });
+            }
+            group.spawn(async {
+                yield_now().await;
+                Err("first failure")
+            });
+            group.join_all().await.unwrap_err()
+        }
+    });
+    assert!(err.is_failure());
+    assert_eq!(err.into_failure(), Some("first failure"));
+    assert_eq!(
+        drops.get(),
+        5,
+        "every other child was dropped before join_all returned"
+    );
+    assert_eq!(finished.get(), 0);
+    assert_eq!(ev.task_count(), 0);
+}
+
+#[test]
+fn a_task_group_reports_a_panicking_child_and_dropping_it_aborts_children() {
+    let ev = EventLoop::new().unwrap();
+    let err = ev.block_on(async {
+        let mut group = triad::event_loop::TaskGroup::<(), ()>::new();
+        group.spawn(async { panic!("child panicked") });
+        group.spawn(std::future::pending());
+        group.join_all().await.unwrap_err()
+    });
+    assert!(err.is_panic());
+    assert_eq!(
+        err.into_join_error().unwrap().panic_message(),
+        Some("child panicked")
+    );
+
+    let drops = Rc::new(Cell::new(0));
+    ev.block_on({
+        let drops = drops.clone();
+        async move {
+            let mut group = triad::event_loop::TaskGroup::<(), ()>::new();
+            let flag = DropFlag(drops.clone());
+            group.spawn(async move {
+                let _flag = flag;
+                std::future::pending::<()>().await;
+                Ok(())
+            });
+            yield_now().await;
+            drop(group);
+            yield_now().await; // the abort takes effect at the next turn
+        }
+    });
+    assert_eq!(drops.get(), 1);
+    assert_eq!(ev.task_count(), 0);
+}

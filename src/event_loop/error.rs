@@ -287,3 +287,79 @@ impl fmt::Display for TryIoError {
 }
 
 impl std::error::Error for TryIoError {}
+
+/// Why a [`TaskGroup`](super::TaskGroup) failed: the first child to fail,
+/// by returning `Err`, or by panicking or being cancelled.
+pub struct GroupError<E> {
+    kind: GroupErrorKind<E>,
+}
+
+enum GroupErrorKind<E> {
+    Failed(E),
+    Join(JoinError),
+}
+
+impl<E> GroupError<E> {
+    pub(crate) fn failed(error: E) -> Self {
+        GroupError {
+            kind: GroupErrorKind::Failed(error),
+        }
+    }
+
+    pub(crate) fn join(error: JoinError) -> Self {
+        GroupError {
+            kind: GroupErrorKind::Join(error),
+        }
+    }
+
+    /// A child returned `Err`.
+    pub fn is_failure(&self) -> bool {
+        matches!(self.kind, GroupErrorKind::Failed(_))
+    }
+
+    /// A child panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(&self.kind, GroupErrorKind::Join(e) if e.is_panic())
+    }
+
+    /// A child was cancelled (aborted from outside the group).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(&self.kind, GroupErrorKind::Join(e) if e.is_cancelled())
+    }
+
+    /// The child's own error, if it returned one.
+    pub fn into_failure(self) -> Option<E> {
+        match self.kind {
+            GroupErrorKind::Failed(e) => Some(e),
+            GroupErrorKind::Join(_) => None,
+        }
+    }
+
+    /// The child's panic or cancellation, if that is what happened.
+    pub fn into_join_error(self) -> Option<JoinError> {
+        match self.kind {
+            GroupErrorKind::Join(e) => Some(e),
+            GroupErrorKind::Failed(_) => None,
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for GroupError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            GroupErrorKind::Failed(e) => write!(f, "a child task failed: {e}"),
+            GroupErrorKind::Join(e) => write!(f, "a child task did not finish: {e}"),
+        }
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for GroupError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            GroupErrorKind::Failed(e) => f.debug_tuple("GroupError::Failed").field(e).finish(),
+            GroupErrorKind::Join(e) => f.debug_tuple("GroupError::Join").field(e).finish(),
+        }
+    }
+}
+
+impl<E: fmt::Debug + fmt::Display> std::error::Error for GroupError<E> {}

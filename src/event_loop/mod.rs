@@ -58,6 +58,7 @@
 //! | `reactor.rs` | token = slab index + generation, readiness + tick | |
 //! | `timer.rs` | heap with lazy cancel, timerfd at the earliest deadline | |
 //! | `budget.rs` | cooperative budget and its fairness guarantee | |
+//! | `group.rs` | task group: all succeed, or the first failure cancels the rest | |
 //! | `registration.rs` | drain to `WouldBlock`, clear with the tick | |
 //!
 //! Everything but the inbox and the task state word is loop-thread-only and
@@ -69,6 +70,7 @@ mod async_fd;
 mod budget;
 mod error;
 pub(crate) mod executor;
+mod group;
 pub mod net;
 mod reactor;
 mod registration;
@@ -78,8 +80,9 @@ mod timer;
 pub(crate) mod waker;
 
 pub use async_fd::{AsyncFd, ReadyGuard};
-pub use error::{AcceptError, Elapsed, JoinError, RemoteError, TryIoError};
+pub use error::{AcceptError, Elapsed, GroupError, JoinError, RemoteError, TryIoError};
 pub use executor::{spawn, yield_now, EventLoop};
+pub use group::TaskGroup;
 pub use remote::Remote;
 pub use task::JoinHandle;
 pub use timer::{interval, sleep, sleep_until, timeout, timeout_at, Interval, Sleep, Timeout};
