@@ -26,7 +26,7 @@
 //!
 //! | feature | module | extra dependencies |
 //! |---|---|---|
-//! | `threads` | [`threads`] | crossbeam-deque, core_affinity |
+//! | `threads` | `threads` | crossbeam-deque, core_affinity |
 //! | `event-loop` | `event_loop` | mio |
 //! | `processes` | `processes` | memmap2 |
 //! | `runtime` (default) | all three and the facade | all of the above |

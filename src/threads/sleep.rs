@@ -106,14 +106,16 @@ impl Sleep {
         must_stay_awake: impl FnOnce() -> bool,
     ) -> SleepOutcome {
         let me = &self.workers[index];
-        me.restricted.store(restricted, Relaxed); // read by P4 after P2
+        // Read by P4, after P2.
+        me.restricted.store(restricted, Relaxed);
         // W1. A swap rather than a store: the same effect, but loom (whose
         // model of a plain store racing another thread's swap is weaker than
         // the C++ rules, tokio-rs/loom#254) then explores it correctly. It
         // costs nothing here: a locked RMW and a fence follow anyway.
         let _ = me.sleeping.swap(true, Relaxed);
-        self.sleepers.fetch_add(1, Relaxed); // W2
-                                             // W3: pairs with P2 (rule 1). Orders W1/W2 before the loads of W4.
+        // W2.
+        self.sleepers.fetch_add(1, Relaxed);
+        // W3: pairs with P2 (rule 1). Orders W1/W2 before the loads of W4.
         fence(SeqCst);
         if must_stay_awake() {
             self.claim(index); // W4: cancel (rule 2)
