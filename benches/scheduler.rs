@@ -1,0 +1,945 @@
+//! Scheduler benchmarks W1–W7 of `benchmarks.md`: `triad::threads` side by
+//! side with rayon, at the same thread count, in the same process run.
+//!
+//! Run all workloads, or only some of them by name:
+//!
+//! ```text
+//! cargo bench --bench scheduler
+//! cargo bench --bench scheduler -- W1 W5
+//! BENCH_JSON=out.jsonl cargo bench --bench scheduler -- W1
+//! ```
+//!
+//! Every workload prints lines of a human table (median, min and max over the
+//! timed repetitions, and `ratio` = ours / rayon). When the environment
+//! variable `BENCH_JSON` names a file, one JSON object per measured line is
+//! appended to it:
+//!
+//! ```text
+//! {"suite":"scheduler","workload":"W1","impl":"ours","metric":"wall_ms","median":12.3,"min":12.0,"max":13.1,"n":15}
+//! ```
+//!
+//! Method (the rules of `benchmarks.md`):
+//!
+//! - both pools have as many threads as the machine has cores
+//!   (`std::thread::available_parallelism`), and both live for the whole run;
+//! - each contender (ours, rayon, and for W1/W3 the sequential code) runs one
+//!   warm-up repetition, then the timed repetitions *alternate* between the
+//!   contenders (the starting contender rotates each round);
+//! - after every repetition the bench sleeps [`PARK`], so that the pool just
+//!   used has parked its threads before the next contender is timed (on 2
+//!   cores a spinning pool steals the other's CPU);
+//! - every workload checks its result (fib value, sum, count, sorted order)
+//!   and panics if it is wrong: a fast wrong answer is a failure, not a figure;
+//! - every figure is a median over at least 5 timed repetitions.
+//!
+//! Mind the spread of the short workloads: after the pause both the cores and
+//! the pool's threads are deeply idle, and the first join pays for waking
+//! the second worker and getting it a core. On the 2-vCPU VM this was
+//! written on, that took from tens of µs to 5 ms (for either pool), so W4
+//! (about 4 ms) is bimodal; read its `min` beside its median.
+//!
+//! The workloads, briefly: W1 fib(32) by recursive `join` without cutoff;
+//! W2 one scope spawning 1,000,000 tiny tasks; W3 a recursive `join` sum of
+//! 64M `u64`; W4 12-queens forked down to depth 3; W5 a Hoare-partition
+//! quicksort of 10M `u32` with `join` on the halves; W6 the CPU burnt by an
+//! idle pool in the second after a burst; W7 the latency from an outside
+//! `spawn` into an idle pool to the task's first instruction, and the CPU
+//! burnt meanwhile.
+
+use std::fs::{File, OpenOptions};
+use std::hint::black_box;
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use triad::threads::ThreadPool;
+
+/// Pause after every repetition, so that the pool just used parks its
+/// threads before the next contender is timed.
+const PARK: Duration = Duration::from_millis(100);
+
+/// Timed repetitions of the short workloads (W1–W5).
+const REPS: usize = 15;
+/// Timed repetitions of the workloads that take seconds each (W6, W7).
+const REPS_SLOW: usize = 5;
+
+/// W1: fib(32) = 2,178,309.
+const FIB_N: u32 = 32;
+const FIB_EXPECTED: u64 = 2_178_309;
+
+/// W2: number of spawned tasks.
+const W2_TASKS: usize = 1_000_000;
+
+/// W3: elements of the summed vector (64M `u64` = 512 MiB), and the leaf size.
+const W3_LEN: usize = 64 << 20;
+const W3_LEAF: usize = 4_096;
+
+/// W4: board size, expected solutions and depth down to which it forks.
+const QUEENS_N: u32 = 12;
+const QUEENS_EXPECTED: u64 = 14_200;
+const QUEENS_FORK_DEPTH: u32 = 3;
+
+/// W5: elements sorted, the seed of their generator, and the size below
+/// which the quicksort calls `sort_unstable`.
+const W5_LEN: usize = 10_000_000;
+const W5_SEED: u64 = 0x5eed_2024_0000_0005;
+const W5_LEAF: usize = 4_096;
+
+/// W6: the burst before the idle second (fib(25) = 75,025) and its length.
+const W6_BURST_N: u32 = 25;
+const W6_BURST_EXPECTED: u64 = 75_025;
+const W6_IDLE: Duration = Duration::from_secs(1);
+
+/// W7: spawns per repetition and the pause after each.
+const W7_SPAWNS: usize = 2_000;
+const W7_PAUSE: Duration = Duration::from_millis(1);
+
+// ---------------------------------------------------------------------------
+// One `join`, two schedulers: the generic workloads are written once against
+// this trait, so ours and rayon run exactly the same code.
+// ---------------------------------------------------------------------------
+
+/// A fork-join primitive: run `a` and `b`, potentially in parallel.
+///
+/// An associated function rather than a method: the workloads name the
+/// scheduler as a type parameter (`fib::<Ours>(n)`), so their closures
+/// capture exactly what hand-written code would (a `self` argument, even a
+/// zero-sized one, would be captured by reference, making every join's
+/// closures bigger and rayon's W1 some 20% slower than its plain form).
+trait Par {
+    fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send;
+}
+
+/// `triad::threads::join` (uses the pool the caller runs in).
+enum Ours {}
+
+impl Par for Ours {
+    #[inline]
+    fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        triad::threads::join(a, b)
+    }
+}
+
+/// `rayon::join` (uses the pool the caller runs in).
+enum Rayon {}
+
+impl Par for Rayon {
+    #[inline]
+    fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        rayon::join(a, b)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The generic workloads.
+// ---------------------------------------------------------------------------
+
+/// W1: fib by recursive join, no sequential cutoff.
+fn fib<P: Par>(n: u32) -> u64 {
+    if n < 2 {
+        return u64::from(n);
+    }
+    let (a, b) = P::join(|| fib::<P>(n - 1), || fib::<P>(n - 2));
+    a + b
+}
+
+/// W1: plain recursive fib, the sequential baseline.
+fn fib_seq(n: u32) -> u64 {
+    if n < 2 {
+        return u64::from(n);
+    }
+    fib_seq(n - 1) + fib_seq(n - 2)
+}
+
+/// W3: sum by recursive halving down to leaves of at most [`W3_LEAF`].
+fn sum<P: Par>(v: &[u64]) -> u64 {
+    if v.len() <= W3_LEAF {
+        return v.iter().sum();
+    }
+    let (lo, hi) = v.split_at(v.len() / 2);
+    let (a, b) = P::join(|| sum::<P>(lo), || sum::<P>(hi));
+    a + b
+}
+
+/// W4: a partial n-queens board, one row filled per level: the columns and
+/// the two diagonals attacked in the next row, as bit masks of `all`.
+#[derive(Clone, Copy)]
+struct Board {
+    all: u32,
+    cols: u32,
+    d1: u32,
+    d2: u32,
+}
+
+impl Board {
+    fn empty(n: u32) -> Board {
+        Board {
+            all: (1 << n) - 1,
+            cols: 0,
+            d1: 0,
+            d2: 0,
+        }
+    }
+
+    /// The columns of the next row where a queen is not attacked.
+    fn free(self) -> u32 {
+        self.all & !(self.cols | self.d1 | self.d2)
+    }
+
+    /// The board after a queen is placed at column `bit` of the next row.
+    fn place(self, bit: u32) -> Board {
+        Board {
+            all: self.all,
+            cols: self.cols | bit,
+            d1: ((self.d1 | bit) << 1) & self.all,
+            d2: (self.d2 | bit) >> 1,
+        }
+    }
+}
+
+/// W4: count the completions of a board, sequentially.
+fn queens_seq(b: Board) -> u64 {
+    if b.cols == b.all {
+        return 1;
+    }
+    let mut free = b.free();
+    let mut count = 0;
+    while free != 0 {
+        let bit = free & free.wrapping_neg();
+        free ^= bit;
+        count += queens_seq(b.place(bit));
+    }
+    count
+}
+
+/// W4: like [`queens_seq`], but rows `0..QUEENS_FORK_DEPTH` fork over their
+/// branches (a binary tree of joins over the free columns).
+fn queens_par<P: Par>(depth: u32, b: Board) -> u64 {
+    if depth >= QUEENS_FORK_DEPTH {
+        return queens_seq(b);
+    }
+    let mut branches = [0u32; 32];
+    let mut len = 0;
+    let mut free = b.free();
+    while free != 0 {
+        let bit = free & free.wrapping_neg();
+        free ^= bit;
+        branches[len] = bit;
+        len += 1;
+    }
+    queens_branches::<P>(depth, b, &branches[..len])
+}
+
+/// W4: fork over `branches` (queen placements in row `depth`) by halving.
+fn queens_branches<P: Par>(depth: u32, b: Board, branches: &[u32]) -> u64 {
+    match branches {
+        [] => 0,
+        [bit] => queens_par::<P>(depth + 1, b.place(*bit)),
+        _ => {
+            let (lo, hi) = branches.split_at(branches.len() / 2);
+            let (x, y) = P::join(
+                || queens_branches::<P>(depth, b, lo),
+                || queens_branches::<P>(depth, b, hi),
+            );
+            x + y
+        }
+    }
+}
+
+/// W5: quicksort with a Hoare partition, `join` on the two halves and
+/// `sort_unstable` below [`W5_LEAF`] elements.
+fn quicksort<P: Par>(v: &mut [u32]) {
+    if v.len() < W5_LEAF {
+        v.sort_unstable();
+        return;
+    }
+    let split = hoare_partition(v);
+    let (lo, hi) = v.split_at_mut(split);
+    P::join(|| quicksort::<P>(lo), || quicksort::<P>(hi));
+}
+
+/// Hoare's partition (median-of-three pivot placed in the middle). Returns
+/// `split` in `1..v.len()` such that `v[..split] <= pivot <= v[split..]`.
+/// Needs `v.len() >= 3`.
+fn hoare_partition(v: &mut [u32]) -> usize {
+    let last = v.len() - 1;
+    let mid = last / 2;
+    // Order v[0] <= v[mid] <= v[last]; the pivot is the median, in the middle
+    // slot, which keeps both scans in bounds and both sides non-empty.
+    if v[mid] < v[0] {
+        v.swap(mid, 0);
+    }
+    if v[last] < v[0] {
+        v.swap(last, 0);
+    }
+    if v[last] < v[mid] {
+        v.swap(last, mid);
+    }
+    let pivot = v[mid];
+    let (mut i, mut j) = (0, last);
+    loop {
+        while v[i] < pivot {
+            i += 1;
+        }
+        while v[j] > pivot {
+            j -= 1;
+        }
+        if i >= j {
+            return j + 1;
+        }
+        v.swap(i, j);
+        i += 1;
+        j -= 1;
+    }
+}
+
+/// SplitMix64: a small fixed-seed generator for W5's input.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+// ---------------------------------------------------------------------------
+// Measurement helpers.
+// ---------------------------------------------------------------------------
+
+/// CPU time (user + system) the whole process has used so far.
+fn process_cpu() -> Duration {
+    // SAFETY: `libc::rusage` is a plain C struct of integers, for which the
+    // all-zero bit pattern is a valid value; `getrusage` only writes into the
+    // struct we pass, which is a live, exclusive local for the whole call.
+    let (rc, ru) = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        let rc = libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        (rc, ru)
+    };
+    assert_eq!(
+        rc,
+        0,
+        "getrusage failed: {}",
+        std::io::Error::last_os_error()
+    );
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Runs `f` once and returns its result and its wall time in milliseconds.
+fn timed<R>(f: impl FnOnce() -> R) -> (R, f64) {
+    let start = Instant::now();
+    let r = f();
+    (r, ms(start.elapsed()))
+}
+
+/// Nearest-rank percentile (`q` in 0..=1) of a sorted slice.
+fn percentile(sorted: &[u64], q: f64) -> u64 {
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Median, min and max of the timed repetitions.
+struct Summary {
+    median: f64,
+    min: f64,
+    max: f64,
+    n: usize,
+}
+
+impl Summary {
+    fn of(samples: &[f64]) -> Summary {
+        assert!(!samples.is_empty());
+        let mut s = samples.to_vec();
+        s.sort_by(f64::total_cmp);
+        let n = s.len();
+        let median = if n % 2 == 1 {
+            s[n / 2]
+        } else {
+            (s[n / 2 - 1] + s[n / 2]) / 2.0
+        };
+        Summary {
+            median,
+            min: s[0],
+            max: s[n - 1],
+            n,
+        }
+    }
+}
+
+/// One contender of a workload: its `impl` name and one repetition, which
+/// returns one value per metric of the workload.
+struct Contender<'a> {
+    name: &'static str,
+    run: Box<dyn FnMut() -> Vec<f64> + 'a>,
+}
+
+impl<'a> Contender<'a> {
+    fn new(name: &'static str, run: impl FnMut() -> Vec<f64> + 'a) -> Self {
+        Contender {
+            name,
+            run: Box::new(run),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The two pools, and the output (human table + JSON lines).
+// ---------------------------------------------------------------------------
+
+/// Both pools, with the same number of threads, alive for the whole run.
+struct Pools {
+    threads: usize,
+    ours: ThreadPool,
+    rayon: rayon::ThreadPool,
+}
+
+impl Pools {
+    fn new() -> Pools {
+        let threads = thread::available_parallelism().map_or(1, |n| n.get());
+        let ours = ThreadPool::builder()
+            .num_threads(threads)
+            .build()
+            .expect("building the triad pool");
+        let rayon = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("building the rayon pool");
+        Pools {
+            threads,
+            ours,
+            rayon,
+        }
+    }
+
+    /// Runs `f` inside our pool; `install` fails only in a forked child.
+    fn in_ours<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.ours.install(f).expect("triad install failed")
+    }
+
+    /// Runs `f` inside rayon's pool.
+    fn in_rayon<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.rayon.install(f)
+    }
+
+    /// The sum of our workers' wake-up counters.
+    fn our_wakeups(&self) -> u64 {
+        self.ours.stats().iter().map(|w| w.wakeups).sum()
+    }
+}
+
+/// Where the figures go: stdout (a table) and, if set, `BENCH_JSON`.
+struct Out {
+    json: Option<File>,
+}
+
+impl Out {
+    fn new() -> Out {
+        let json = std::env::var_os("BENCH_JSON").map(|path| {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .unwrap_or_else(|e| panic!("cannot open BENCH_JSON={path:?}: {e}"))
+        });
+        Out { json }
+    }
+
+    fn header(&self, threads: usize) {
+        println!(
+            "scheduler: triad::threads vs rayon, {threads} threads each; median of {REPS} \
+             (W6, W7: {REPS_SLOW}) timed repetitions after 1 warm-up,"
+        );
+        println!(
+            "contenders alternating, {} ms pause after each; ratio = ours / rayon",
+            PARK.as_millis()
+        );
+        println!();
+        println!(
+            "{:<4} {:<10} {:<12} {:>12} {:>12} {:>12} {:>3} {:>7}",
+            "work", "impl", "metric", "median", "min", "max", "n", "ratio"
+        );
+    }
+
+    /// Runs the contenders (see [`alternate`]) and reports one line per
+    /// contender and metric; `metrics` names the values one repetition
+    /// returns. Returns the medians as `[contender][metric]`.
+    fn measure(
+        &mut self,
+        workload: &str,
+        metrics: &[&str],
+        reps: usize,
+        contenders: &mut [Contender<'_>],
+    ) -> Vec<Vec<f64>> {
+        let samples = alternate(reps, contenders);
+        let names: Vec<&str> = contenders.iter().map(|c| c.name).collect();
+        let rayon = names.iter().position(|&n| n == "rayon");
+        let mut medians = vec![vec![0.0; metrics.len()]; names.len()];
+        for (m, metric) in metrics.iter().enumerate() {
+            let summaries: Vec<Summary> = samples.iter().map(|s| Summary::of(&s[m])).collect();
+            for (i, s) in summaries.iter().enumerate() {
+                medians[i][m] = s.median;
+                let ratio = match rayon {
+                    Some(r) if names[i] == "ours" => Some(s.median / summaries[r].median),
+                    _ => None,
+                };
+                self.line(workload, names[i], metric, s, ratio);
+            }
+        }
+        medians
+    }
+
+    /// Prints one table line and appends its JSON object to `BENCH_JSON`.
+    fn line(&mut self, workload: &str, imp: &str, metric: &str, s: &Summary, ratio: Option<f64>) {
+        let ratio = ratio.map_or(String::new(), |r| format!("{r:.3}"));
+        println!(
+            "{workload:<4} {imp:<10} {metric:<12} {:>12.3} {:>12.3} {:>12.3} {:>3} {ratio:>7}",
+            s.median, s.min, s.max, s.n
+        );
+        if let Some(file) = &mut self.json {
+            writeln!(
+                file,
+                "{{\"suite\":\"scheduler\",\"workload\":\"{workload}\",\"impl\":\"{imp}\",\
+                 \"metric\":\"{metric}\",\"median\":{},\"min\":{},\"max\":{},\"n\":{}}}",
+                json_num(s.median),
+                json_num(s.min),
+                json_num(s.max),
+                s.n
+            )
+            .and_then(|()| file.flush())
+            .expect("writing BENCH_JSON");
+        }
+    }
+
+    /// A remark under a workload's lines (table only, not JSON).
+    fn note(&self, text: &str) {
+        println!("     ({text})");
+    }
+}
+
+/// A finite f64 as a JSON number.
+fn json_num(x: f64) -> String {
+    assert!(x.is_finite(), "non-finite figure {x}");
+    format!("{x:.4}")
+}
+
+/// One warm-up repetition per contender, then `reps` timed rounds in which
+/// every contender runs once (the first of each round rotates), with a
+/// [`PARK`] pause after every repetition. Returns the samples as
+/// `[contender][metric][repetition]`.
+fn alternate(reps: usize, contenders: &mut [Contender<'_>]) -> Vec<Vec<Vec<f64>>> {
+    for c in contenders.iter_mut() {
+        black_box((c.run)());
+        thread::sleep(PARK);
+    }
+    let mut samples: Vec<Vec<Vec<f64>>> = vec![Vec::new(); contenders.len()];
+    for round in 0..reps {
+        for k in 0..contenders.len() {
+            let i = (round + k) % contenders.len();
+            let values = (contenders[i].run)();
+            if samples[i].is_empty() {
+                samples[i] = vec![Vec::with_capacity(reps); values.len()];
+            }
+            assert_eq!(values.len(), samples[i].len(), "metrics per repetition");
+            for (m, v) in values.into_iter().enumerate() {
+                samples[i][m].push(v);
+            }
+            thread::sleep(PARK);
+        }
+    }
+    samples
+}
+
+// ---------------------------------------------------------------------------
+// The workloads.
+// ---------------------------------------------------------------------------
+
+/// W1: fib(32) by recursive join with no cutoff; also the sequential fib.
+fn w1(p: &Pools, out: &mut Out) {
+    let check = |v: u64| assert_eq!(v, FIB_EXPECTED, "W1: wrong fib({FIB_N})");
+    let medians = out.measure(
+        "W1",
+        &["wall_ms"],
+        REPS,
+        &mut [
+            Contender::new("ours", || {
+                let (v, t) = timed(|| p.in_ours(|| fib::<Ours>(black_box(FIB_N))));
+                check(v);
+                vec![t]
+            }),
+            Contender::new("rayon", || {
+                let (v, t) = timed(|| p.in_rayon(|| fib::<Rayon>(black_box(FIB_N))));
+                check(v);
+                vec![t]
+            }),
+            Contender::new("sequential", || {
+                let (v, t) = timed(|| fib_seq(black_box(FIB_N)));
+                check(v);
+                vec![t]
+            }),
+        ],
+    );
+    let seq = medians[2][0];
+    out.note(&format!(
+        "vs sequential: ours {:.3}x, rayon {:.3}x",
+        medians[0][0] / seq,
+        medians[1][0] / seq
+    ));
+}
+
+/// W2: one scope spawns 1,000,000 tasks that each bump a counter.
+fn w2(p: &Pools, out: &mut Out) {
+    let counter = AtomicUsize::new(0);
+    let counter = &counter;
+    // Resets the counter and fails unless every task ran exactly once.
+    let check = || {
+        let n = counter.swap(0, Ordering::Relaxed);
+        assert_eq!(n, W2_TASKS, "W2: wrong number of tasks ran");
+    };
+    let ns_per_task = |t_ms: f64| t_ms * 1e6 / W2_TASKS as f64;
+    out.measure(
+        "W2",
+        &["ns_per_task"],
+        REPS,
+        &mut [
+            Contender::new("ours", || {
+                let ((), t) = timed(|| {
+                    p.in_ours(|| {
+                        triad::threads::scope(|s| {
+                            for _ in 0..W2_TASKS {
+                                s.spawn(move |_| {
+                                    counter.fetch_add(1, Ordering::Relaxed);
+                                });
+                            }
+                        })
+                    })
+                });
+                check();
+                vec![ns_per_task(t)]
+            }),
+            Contender::new("rayon", || {
+                let ((), t) = timed(|| {
+                    p.in_rayon(|| {
+                        rayon::scope(|s| {
+                            for _ in 0..W2_TASKS {
+                                s.spawn(move |_| {
+                                    counter.fetch_add(1, Ordering::Relaxed);
+                                });
+                            }
+                        })
+                    })
+                });
+                check();
+                vec![ns_per_task(t)]
+            }),
+        ],
+    );
+}
+
+/// W3: sum of 64M u64 by recursive join to 4,096-element leaves; also the
+/// sequential `iter().sum()`.
+fn w3(p: &Pools, out: &mut Out) {
+    // 512 MiB, allocated once: 0, 1, 2, ... so the expected sum is known.
+    let data: Vec<u64> = (0..W3_LEN as u64).collect();
+    let data = &data[..];
+    let expected = (W3_LEN as u64) * (W3_LEN as u64 - 1) / 2;
+    let check = |v: u64| assert_eq!(v, expected, "W3: wrong sum");
+    let medians = out.measure(
+        "W3",
+        &["wall_ms"],
+        REPS,
+        &mut [
+            Contender::new("ours", || {
+                let (v, t) = timed(|| p.in_ours(|| sum::<Ours>(black_box(data))));
+                check(v);
+                vec![t]
+            }),
+            Contender::new("rayon", || {
+                let (v, t) = timed(|| p.in_rayon(|| sum::<Rayon>(black_box(data))));
+                check(v);
+                vec![t]
+            }),
+            Contender::new("sequential", || {
+                let (v, t) = timed(|| black_box(data).iter().sum::<u64>());
+                check(v);
+                vec![t]
+            }),
+        ],
+    );
+    let seq = medians[2][0];
+    out.note(&format!(
+        "vs sequential: ours {:.3}x, rayon {:.3}x",
+        medians[0][0] / seq,
+        medians[1][0] / seq
+    ));
+}
+
+/// W4: the solutions of 12-queens, forking over the branches of the first
+/// three rows, sequential below.
+fn w4(p: &Pools, out: &mut Out) {
+    let check = |v: u64| assert_eq!(v, QUEENS_EXPECTED, "W4: wrong {QUEENS_N}-queens count");
+    let board = || Board::empty(black_box(QUEENS_N));
+    out.measure(
+        "W4",
+        &["wall_ms"],
+        REPS,
+        &mut [
+            Contender::new("ours", || {
+                let (v, t) = timed(|| p.in_ours(|| queens_par::<Ours>(0, board())));
+                check(v);
+                vec![t]
+            }),
+            Contender::new("rayon", || {
+                let (v, t) = timed(|| p.in_rayon(|| queens_par::<Rayon>(0, board())));
+                check(v);
+                vec![t]
+            }),
+        ],
+    );
+}
+
+/// W5: quicksort of 10M random u32 (fixed seed), the same generic code on
+/// both pools. The input is copied in (untimed) before every repetition.
+fn w5(p: &Pools, out: &mut Out) {
+    let mut state = W5_SEED;
+    let input: Vec<u32> = (0..W5_LEN).map(|_| splitmix64(&mut state) as u32).collect();
+    let mut expected = input.clone();
+    expected.sort_unstable();
+    let (input, expected) = (&input[..], &expected[..]);
+    let check = |v: &[u32]| assert!(v == expected, "W5: the output is not the sorted input");
+    let mut buf_ours = input.to_vec();
+    let mut buf_rayon = input.to_vec();
+    out.measure(
+        "W5",
+        &["wall_ms"],
+        REPS,
+        &mut [
+            Contender::new("ours", || {
+                buf_ours.copy_from_slice(input);
+                let ((), t) = timed(|| p.in_ours(|| quicksort::<Ours>(&mut buf_ours)));
+                check(&buf_ours);
+                vec![t]
+            }),
+            Contender::new("rayon", || {
+                buf_rayon.copy_from_slice(input);
+                let ((), t) = timed(|| p.in_rayon(|| quicksort::<Rayon>(&mut buf_rayon)));
+                check(&buf_rayon);
+                vec![t]
+            }),
+        ],
+    );
+}
+
+/// W6: after a burst of work (fib(25) by join), the process's CPU time over
+/// the following idle second. The other pool has been idle for at least
+/// [`PARK`] by then. Also counts our workers' wake-ups in that second.
+fn w6(p: &Pools, out: &mut Out) {
+    let check = |v: u64| assert_eq!(v, W6_BURST_EXPECTED, "W6: wrong burst result");
+    // The CPU time the process burns over the next idle second, in ms.
+    let idle_cpu = || {
+        let before = process_cpu();
+        thread::sleep(W6_IDLE);
+        ms(process_cpu() - before)
+    };
+    let mut wakeups = Vec::new(); // per repetition of ours, warm-up first
+    {
+        let wakeups = &mut wakeups;
+        out.measure(
+            "W6",
+            &["cpu_ms"],
+            REPS_SLOW,
+            &mut [
+                Contender::new("ours", move || {
+                    check(p.in_ours(|| fib::<Ours>(black_box(W6_BURST_N))));
+                    let w0 = p.our_wakeups();
+                    let cpu = idle_cpu();
+                    wakeups.push(p.our_wakeups() - w0);
+                    vec![cpu]
+                }),
+                Contender::new("rayon", || {
+                    check(p.in_rayon(|| fib::<Rayon>(black_box(W6_BURST_N))));
+                    vec![idle_cpu()]
+                }),
+            ],
+        );
+    }
+    let mut timed_wakeups = wakeups[1..].to_vec(); // drop the warm-up
+    timed_wakeups.sort_unstable();
+    out.note(&format!(
+        "ours: worker wake-ups during the idle second: median {}, max {} (over {} repetitions)",
+        timed_wakeups[timed_wakeups.len() / 2],
+        timed_wakeups[timed_wakeups.len() - 1],
+        timed_wakeups.len()
+    ));
+}
+
+/// Nanoseconds from `epoch` to now.
+fn nanos_since(epoch: Instant) -> u64 {
+    epoch.elapsed().as_nanos() as u64
+}
+
+/// W7 figures of one repetition: p50 and p99 of the spawn-to-start delays
+/// (nanoseconds, in µs) and the CPU time spent meanwhile (ms).
+fn w7_figures(mut delays: Vec<u64>, cpu: Duration) -> Vec<f64> {
+    assert_eq!(delays.len(), W7_SPAWNS, "W7: a task did not run");
+    delays.sort_unstable();
+    vec![
+        percentile(&delays, 0.50) as f64 / 1e3,
+        percentile(&delays, 0.99) as f64 / 1e3,
+        ms(cpu),
+    ]
+}
+
+/// W7: from the main thread, spawn one task into the idle pool 2,000 times
+/// with a 1 ms pause after each; the delay runs from just before the spawn
+/// call to the task's first instruction (both read the same epoch).
+fn w7(p: &Pools, out: &mut Out) {
+    // The task's start can never precede the spawn call.
+    let delay = |before: u64, started: u64| {
+        assert!(started >= before, "W7: a task started before its spawn");
+        started - before
+    };
+    out.measure(
+        "W7",
+        &["p50_us", "p99_us", "cpu_ms"],
+        REPS_SLOW,
+        &mut [
+            Contender::new("ours", || {
+                let epoch = Instant::now();
+                let mut delays = Vec::with_capacity(W7_SPAWNS);
+                let cpu0 = process_cpu();
+                for _ in 0..W7_SPAWNS {
+                    let before = nanos_since(epoch);
+                    let handle = p.ours.spawn(move || nanos_since(epoch));
+                    thread::sleep(W7_PAUSE);
+                    let started = handle.join().expect("W7: our task failed");
+                    delays.push(delay(before, started));
+                }
+                w7_figures(delays, process_cpu() - cpu0)
+            }),
+            Contender::new("rayon", || {
+                let epoch = Instant::now();
+                let mut delays = Vec::with_capacity(W7_SPAWNS);
+                let (tx, rx) = mpsc::channel();
+                let cpu0 = process_cpu();
+                for _ in 0..W7_SPAWNS {
+                    let before = nanos_since(epoch);
+                    let tx = tx.clone();
+                    p.rayon.spawn(move || {
+                        let started = nanos_since(epoch);
+                        tx.send(started).expect("W7: the bench stopped listening");
+                    });
+                    thread::sleep(W7_PAUSE);
+                    let started = rx.recv().expect("W7: a rayon task vanished");
+                    delays.push(delay(before, started));
+                }
+                w7_figures(delays, process_cpu() - cpu0)
+            }),
+        ],
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Driver.
+// ---------------------------------------------------------------------------
+
+/// One workload: it runs its contenders and reports their figures.
+type Workload = fn(&Pools, &mut Out);
+
+/// The workloads, by name, in the order they run.
+const WORKLOADS: [(&str, Workload); 7] = [
+    ("W1", w1),
+    ("W2", w2),
+    ("W3", w3),
+    ("W4", w4),
+    ("W5", w5),
+    ("W6", w6),
+    ("W7", w7),
+];
+
+/// A workload still running after this long is taken to hang.
+const HANG_LIMIT: Duration = Duration::from_secs(300);
+
+/// Ends the process loudly if a workload runs longer than [`HANG_LIMIT`]
+/// (a lost wake-up would otherwise hang the bench silently). The watchdog
+/// thread blocks on its channel, so it makes no wake-ups of its own while
+/// W6 measures idle CPU.
+fn watchdog() -> mpsc::Sender<Option<&'static str>> {
+    let (tx, rx) = mpsc::channel::<Option<&'static str>>();
+    thread::spawn(move || {
+        let mut running = None;
+        loop {
+            let msg = match running {
+                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                Some(_) => rx.recv_timeout(HANG_LIMIT),
+            };
+            match msg {
+                Ok(next) => running = next,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    eprintln!(
+                        "scheduler bench: {} still running after {} s: it hangs",
+                        running.unwrap_or("?"),
+                        HANG_LIMIT.as_secs()
+                    );
+                    std::process::exit(2);
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    });
+    tx
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; any other argument names a workload.
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    for w in &wanted {
+        if !WORKLOADS
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(w))
+        {
+            eprintln!("scheduler bench: unknown workload {w:?} (known: W1 to W7)");
+            std::process::exit(2);
+        }
+    }
+
+    let pools = Pools::new();
+    let mut out = Out::new();
+    let watchdog = watchdog();
+    out.header(pools.threads);
+    for (name, run) in WORKLOADS {
+        if wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(name)) {
+            watchdog.send(Some(name)).expect("watchdog");
+            run(&pools, &mut out);
+            watchdog.send(None).expect("watchdog");
+        }
+    }
+}
