@@ -3,10 +3,11 @@
 //! The crate's main demonstration: the ideas behind triad, measured on the
 //! machine it runs on. Each row is a measurement with a one-line lesson.
 //!
-//! So far it shows the thread pool (`triad::threads`) and the process pool
-//! (`triad::processes`); the event loop joins the tour as it lands.
-//!
 //! What to watch for:
+//! - I/O-bound work (waiting) needs no parallelism: a thousand waits on one
+//!   event-loop thread take about as long as one.
+//! - Concurrency is not parallelism: CPU work split into tasks on that one
+//!   thread is no faster, and a timer due meanwhile fires late.
 //! - CPU-bound work split over the pool's threads runs about N times faster
 //!   on N cores: Rust threads compute in parallel (Python's GIL would let
 //!   one thread compute at a time).
@@ -17,7 +18,11 @@
 //!   (here through shared memory), which costs per task and per MiB; in
 //!   return a task that crashes takes down its worker, not the program.
 
+use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+use triad::event_loop::net::{TcpListener, TcpStream};
+use triad::event_loop::{sleep, spawn, yield_now, EventLoop};
 
 use triad::processes::{ProcessPool, SharedBytes};
 use triad::threads::{join, ThreadPool};
@@ -57,9 +62,53 @@ fn bytes_task(mib: u64) -> SharedBytes {
     SharedBytes::from(vec![7u8; (mib as usize) << 20])
 }
 
+/// Risky work for the server: crashes its worker on 13 (unlucky input).
+fn risky(n: u64) -> u64 {
+    if n == 13 {
+        std::process::abort();
+    }
+    n * n
+}
+
 /// A task that kills its own worker process.
 fn crash(_: u64) -> u64 {
     std::process::abort()
+}
+
+/// The server's side of one request: `c N` counts primes below N on the
+/// thread pool, `r N` runs `risky(N)` in the process pool.
+async fn handle(mut conn: TcpStream, pool: Rc<ThreadPool>, processes: Rc<ProcessPool>) {
+    let mut request = [0u8; 8];
+    conn.read_exact(&mut request).await.expect("request");
+    let text = std::str::from_utf8(&request).expect("ascii");
+    let n: u64 = text[1..].trim().parse().expect("a number");
+    let reply = if text.starts_with('c') {
+        // CPU-bound: the thread pool computes while the loop awaits the handle.
+        let count = pool.spawn(move || count_primes(0..n)).await;
+        format!("primes below {n}: {}", count.expect("pool job"))
+    } else {
+        // Risky: a worker process isolates it; a crash comes back as an error.
+        match processes.submit(risky, n).await {
+            Ok(v) => format!("risky({n}) = {v}"),
+            Err(e) => format!("risky({n}) failed alone: {e}"),
+        }
+    };
+    conn.write_all(reply.as_bytes()).await.expect("reply");
+}
+
+/// A client: send one request, read the reply until the server closes.
+async fn ask(addr: std::net::SocketAddr, request: &'static str) -> String {
+    let mut conn = TcpStream::connect(addr).await.expect("connect");
+    conn.write_all(request.as_bytes()).await.expect("send");
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 256];
+    loop {
+        match conn.read(&mut buf).await.expect("read") {
+            0 => break,
+            n => reply.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8(reply).expect("utf-8")
 }
 
 fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
@@ -95,9 +144,81 @@ fn main() {
     let limit = 3_000_000;
     println!("triad tour: {cores} worker thread(s), one per core\n");
 
+    let ev = EventLoop::new().expect("event loop");
+
+    // --- The event loop: concurrency on one thread. ---
+    let wait = Duration::from_millis(20);
+    let (_, concurrent_time) = time(|| {
+        ev.block_on(async {
+            let waits: Vec<_> = (0..1000).map(|_| spawn(sleep(wait))).collect();
+            for w in waits {
+                w.await.expect("a wait");
+            }
+        })
+    });
+    let (_, one_by_one) = time(|| {
+        ev.block_on(async {
+            for _ in 0..25 {
+                sleep(wait).await;
+            }
+        })
+    });
+    row(
+        "1. I/O-bound: 1,000 network-like waits of 20 ms, one loop",
+        concurrent_time,
+        &format!(
+            "concurrency: one thread interleaves them all (one after another, 25 took {:.0} ms: \
+             1,000 would take ~{:.0} s)",
+            one_by_one.as_secs_f64() * 1e3,
+            one_by_one.as_secs_f64() * 40.0
+        ),
+    );
+
+    let small = 600_000;
+    // The best of two runs, so that a cold first run does not flatter the split.
+    let one_piece = (0..2)
+        .map(|_| time(|| count_primes(0..small)).1)
+        .min()
+        .unwrap();
+    let ((split_count, timer_late), split_time) = time(|| {
+        ev.block_on(async {
+            let due = Instant::now() + Duration::from_millis(5);
+            let timer = spawn(async move {
+                sleep(Duration::from_millis(5)).await;
+                Instant::now().saturating_duration_since(due)
+            });
+            let pieces: Vec<_> = (0..8u64)
+                .map(|i| {
+                    spawn(async move {
+                        let piece = count_primes(small * i / 8..small * (i + 1) / 8);
+                        yield_now().await;
+                        piece
+                    })
+                })
+                .collect();
+            let mut total = 0;
+            for piece in pieces {
+                total += piece.await.expect("a piece");
+            }
+            (total, timer.await.expect("the timer"))
+        })
+    });
+    assert_eq!(split_count, count_primes(0..small));
+    row(
+        "2. The same CPU work split into 8 tasks on that loop",
+        split_time,
+        &format!(
+            "concurrency is not parallelism: no faster than in one piece ({:.0} ms), and a 5 ms \
+             timer fired {:.0} ms late: computing blocks the loop",
+            one_piece.as_secs_f64() * 1e3,
+            timer_late.as_secs_f64() * 1e3
+        ),
+    );
+
+    // --- The thread pool: parallelism, shared memory. ---
     let (sequential, sequential_time) = time(|| count_primes(0..limit));
     row(
-        "1. CPU-bound, one thread: primes below 3,000,000",
+        "3. CPU-bound, one thread: primes below 3,000,000",
         sequential_time,
         "computing is CPU-bound: one core does all of it",
     );
@@ -107,7 +228,7 @@ fn main() {
     assert_eq!(parallel, sequential);
     let speedup = sequential_time.as_secs_f64() / parallel_time.as_secs_f64();
     row(
-        &format!("2. The same on the pool, join ({cores} threads)"),
+        &format!("4. The same on the thread pool, join ({cores} threads)"),
         parallel_time,
         &format!(
             "parallelism: {speedup:.2}x on {cores} core(s); Rust threads compute at the same \
@@ -126,7 +247,7 @@ fn main() {
     });
     assert!(data.iter().enumerate().all(|(i, &x)| x == i as u64 * 3 + 1));
     row(
-        "3. scope: 16 jobs update one 64 MB Vec in place",
+        "5. scope: 16 jobs update one 64 MB Vec in place",
         shared_time,
         "threads share memory: jobs borrow the caller's data, nothing is copied",
     );
@@ -138,7 +259,7 @@ fn main() {
     let idle_cpu = process_cpu_time().saturating_sub(before);
     let wakeups: u64 = pool.stats().iter().map(|s| s.wakeups).sum::<u64>() - wakeups_before;
     row(
-        "4. The pool sits idle for 500 ms: CPU it burns",
+        "6. The pool sits idle for 500 ms: CPU it burns",
         idle_cpu,
         &format!("idle workers sleep: {wakeups} wake-up(s) while idle, no CPU burnt"),
     );
@@ -156,7 +277,7 @@ fn main() {
     });
     assert_eq!(in_processes, sequential);
     row(
-        &format!("5. The same in the process pool ({workers} workers)"),
+        &format!("7. Primes again, in the process pool ({workers} workers)"),
         process_time,
         &format!(
             "processes compute in parallel too: {:.2}x; each has its own memory",
@@ -168,7 +289,7 @@ fn main() {
     let (doubled, crossing_time) = time(|| processes.map(double, items).expect("process map"));
     assert!(doubled.iter().enumerate().all(|(i, &x)| x == 2 * i as u64));
     row(
-        "6. 20,000 tiny tasks (x -> 2x) through the process pool",
+        "8. 20,000 tiny tasks (x -> 2x) through the process pool",
         crossing_time,
         &format!(
             "crossing the process boundary costs {:.1} us per task: batch tiny work",
@@ -185,7 +306,7 @@ fn main() {
     let checksum: u64 = bytes.iter().map(|&b| b as u64).sum();
     assert_eq!(checksum, 7 * (32 << 20));
     row(
-        "7. One task returns 32 MiB, read in place",
+        "9. One task returns 32 MiB, read in place",
         bytes_time,
         &format!(
             "results come back through shared memory: {:.2} ms per MiB, no pipe; the parent reads it {}",
@@ -202,7 +323,7 @@ fn main() {
         .expect("the pool goes on");
     assert_eq!(after, 42);
     row(
-        "8. A task aborts its worker process",
+        "10. A task aborts its worker process",
         crash_time,
         &format!(
             "isolation: the task gets an error ({}), the worker is replaced, this program lives on",
@@ -211,9 +332,58 @@ fn main() {
                 .map_or_else(|| "no error?".to_owned(), |e| e.to_string())
         ),
     );
-    processes.shutdown();
+    // --- All three at once: a server on the loop, CPU work on the pool,
+    // risky work in a process, and its clients in the same program. ---
+    let pool = Rc::new(pool);
+    let processes = Rc::new(processes);
+    let requests = [
+        "c 200000", "r     12", "c 400000", "r     13", "r      7", "c  50000",
+    ];
+    let (replies, server_time) = time(|| {
+        ev.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).expect("bind");
+            let addr = listener.local_addr().expect("address");
+            let server = spawn({
+                let (pool, processes) = (pool.clone(), processes.clone());
+                async move {
+                    let mut handlers = Vec::new();
+                    for _ in 0..requests.len() {
+                        let (conn, _) = listener.accept().await.expect("accept");
+                        handlers.push(spawn(handle(conn, pool.clone(), processes.clone())));
+                    }
+                    for handler in handlers {
+                        handler.await.expect("handler");
+                    }
+                }
+            });
+            let clients: Vec<_> = requests
+                .iter()
+                .map(|request| spawn(ask(addr, request)))
+                .collect();
+            let mut replies = Vec::new();
+            for client in clients {
+                replies.push(client.await.expect("client"));
+            }
+            server.await.expect("server");
+            replies
+        })
+    });
+    row(
+        "11. All three: a server on the loop, CPU work on the pool, risky work in processes",
+        server_time,
+        "the loop only waits, the pool computes, a process takes the crash: 6 requests at once",
+    );
+    for reply in &replies {
+        println!("       {reply}");
+    }
+    assert!(replies[3].contains("failed alone"), "{}", replies[3]);
+    match Rc::try_unwrap(processes) {
+        Ok(processes) => processes.shutdown(),
+        Err(_) => unreachable!("every task that held the process pool has finished"),
+    }
 
     let stats = pool.stats();
+
     println!(
         "\nwork stealing at work: {} jobs run from queues, {} stolen, {} join halves published on demand",
         stats.iter().map(|s| s.jobs_executed).sum::<u64>(),

@@ -17,6 +17,10 @@ pub mod tcp;
 pub mod udp;
 pub mod unix;
 
+pub use tcp::{TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixListener, UnixStream};
+
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::io::{self, Read, Write};
