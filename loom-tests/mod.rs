@@ -175,3 +175,5 @@ mod event_loop_remote;
 mod event_loop_task;
 #[cfg(feature = "processes")]
 mod processes_slot;
+#[cfg(feature = "event-loop")]
+mod event_loop_channel;

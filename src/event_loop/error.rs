@@ -363,3 +363,105 @@ impl<E: fmt::Debug> fmt::Debug for GroupError<E> {
 }
 
 impl<E: fmt::Debug + fmt::Display> std::error::Error for GroupError<E> {}
+
+/// A [`Sender::send`](super::Sender::send) that was refused: the receiver
+/// is dropped, or the event loop is gone. The message comes back with it.
+pub struct SendError<T> {
+    kind: SendErrorKind,
+    value: T,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum SendErrorKind {
+    ReceiverDropped,
+    LoopGone,
+}
+
+impl<T> SendError<T> {
+    pub(crate) fn receiver_dropped(value: T) -> Self {
+        SendError {
+            kind: SendErrorKind::ReceiverDropped,
+            value,
+        }
+    }
+
+    pub(crate) fn loop_gone(value: T) -> Self {
+        SendError {
+            kind: SendErrorKind::LoopGone,
+            value,
+        }
+    }
+
+    /// The [`Receiver`](super::Receiver) was dropped: nobody will read.
+    pub fn is_receiver_dropped(&self) -> bool {
+        matches!(self.kind, SendErrorKind::ReceiverDropped)
+    }
+
+    /// The event loop has been dropped: nothing will run there again.
+    pub fn is_loop_gone(&self) -> bool {
+        matches!(self.kind, SendErrorKind::LoopGone)
+    }
+
+    /// The message that was not sent.
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+}
+
+impl<T> fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            SendErrorKind::ReceiverDropped => write!(f, "the channel's receiver is gone"),
+            SendErrorKind::LoopGone => write!(f, "the event loop is gone"),
+        }
+    }
+}
+
+// By hand: the message need not be `Debug` (and is not shown).
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SendError({self})")
+    }
+}
+
+impl<T> std::error::Error for SendError<T> {}
+
+/// Why [`Receiver::try_recv`](super::Receiver::try_recv) gave no message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TryRecvError {
+    disconnected: bool,
+}
+
+impl TryRecvError {
+    pub(crate) fn empty() -> Self {
+        TryRecvError {
+            disconnected: false,
+        }
+    }
+
+    pub(crate) fn disconnected() -> Self {
+        TryRecvError { disconnected: true }
+    }
+
+    /// Nothing queued now; senders remain.
+    pub fn is_empty(&self) -> bool {
+        !self.disconnected
+    }
+
+    /// Nothing queued, and every sender is dropped: nothing will come.
+    pub fn is_disconnected(&self) -> bool {
+        self.disconnected
+    }
+}
+
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.disconnected {
+            write!(f, "the channel is empty and every sender is gone")
+        } else {
+            write!(f, "the channel is empty")
+        }
+    }
+}
+
+impl std::error::Error for TryRecvError {}

@@ -262,7 +262,8 @@ impl EventLoop {
         self.core.sched.spawn(future)
     }
 
-    /// A handle for other threads: spawn `Send` futures, run closures.
+    /// A handle for other threads: spawn `Send` futures, run closures, open
+    /// channels into the loop.
     pub fn remote(&self) -> Remote {
         Remote::new(self.core.sched.shared.clone())
     }

@@ -53,6 +53,7 @@
 //! |---|---|---|
 //! | `task.rs` | one-allocation task, state word, `JoinHandle` hand-off | `loom-tests/event_loop_task.rs` |
 //! | `remote.rs` | cross-thread inbox, coalesced wake-up of the poller, teardown | `loom-tests/event_loop_remote.rs` |
+//! | `channel.rs` | channel into the loop: batch drain, one wake per wait, end of stream | `loom-tests/event_loop_channel.rs` |
 //! | `waker.rs` | local vs remote wake | (both models) |
 //! | `executor.rs` | the turn, fairness cadence, shutdown | |
 //! | `reactor.rs` | token = slab index + generation, readiness + tick | |
@@ -61,13 +62,14 @@
 //! | `group.rs` | task group: all succeed, or the first failure cancels the rest | |
 //! | `registration.rs` | drain to `WouldBlock`, clear with the tick | |
 //!
-//! Everything but the inbox and the task state word is loop-thread-only and
-//! uses plain `Cell`/`RefCell`; the two shared protocols take their atomics,
-//! lock and cells from the crate's `sync` shim, so the loom models run the
-//! real code.
+//! Everything but the inbox, the task state word and the channel is
+//! loop-thread-only and uses plain `Cell`/`RefCell`; the shared protocols
+//! take their atomics, locks and cells from the crate's `sync` shim, so the
+//! loom models run the real code.
 
 mod async_fd;
 mod budget;
+mod channel;
 mod error;
 pub(crate) mod executor;
 mod group;
@@ -80,7 +82,10 @@ mod timer;
 pub(crate) mod waker;
 
 pub use async_fd::{AsyncFd, ReadyGuard};
-pub use error::{AcceptError, Elapsed, GroupError, JoinError, RemoteError, TryIoError};
+pub use channel::{Receiver, Sender};
+pub use error::{
+    AcceptError, Elapsed, GroupError, JoinError, RemoteError, SendError, TryIoError, TryRecvError,
+};
 pub use executor::{spawn, yield_now, EventLoop};
 pub use group::TaskGroup;
 pub use remote::Remote;

@@ -54,9 +54,10 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 
+use super::channel::{self, Receiver, Sender};
 use super::error::RemoteError;
 use super::task::{self, JoinHandle, TaskRef};
-use crate::sync::atomic::{AtomicUsize, Ordering::*};
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use crate::sync::{lock, Arc, Mutex};
 
 const AWAKE: usize = 0; // --> PARKED (loop, P1)
@@ -97,6 +98,9 @@ struct Inbox {
 /// holds an `Arc` of it).
 pub(crate) struct Shared {
     park: AtomicUsize,
+    /// A lock-free copy of `Inbox::closed` for the channel's senders
+    /// (channel.rs rule 6): set under the lock by `close`, read without it.
+    closed_hint: AtomicBool,
     inbox: Mutex<Inbox>,
     unpark: Box<dyn Unpark>,
 }
@@ -105,6 +109,7 @@ impl Shared {
     pub(crate) fn new(unpark: Box<dyn Unpark>) -> Self {
         Shared {
             park: AtomicUsize::new(AWAKE),
+            closed_hint: AtomicBool::new(false),
             inbox: Mutex::new(Inbox {
                 items: VecDeque::new(),
                 main_woken: false,
@@ -188,12 +193,21 @@ impl Shared {
     pub(crate) fn close(&self) -> VecDeque<Item> {
         let mut inbox = lock(&self.inbox);
         inbox.closed = true;
+        // Relaxed: a hint only; what it protects (the items) travels under
+        // the lock, and a push that misses it is refused by `closed` there.
+        self.closed_hint.store(true, Relaxed);
         inbox.main_woken = false;
         std::mem::take(&mut inbox.items)
     }
 
     pub(crate) fn is_closed(&self) -> bool {
         lock(&self.inbox).closed
+    }
+
+    /// `is_closed` without the lock; may lag behind `close` (channel.rs
+    /// rule 6 tolerates it).
+    pub(crate) fn is_closed_hint(&self) -> bool {
+        self.closed_hint.load(Relaxed)
     }
 }
 
@@ -249,6 +263,41 @@ impl Remote {
         R: Send + 'static,
     {
         self.spawn(async move { f() })
+    }
+
+    /// A channel into the loop: the [`Sender`] goes to any thread (it is
+    /// `Send + Clone`), the [`Receiver`] to a task on the loop.
+    ///
+    /// Unbounded, like tokio's `mpsc::unbounded_channel`; a send wakes the
+    /// loop only if the receiver had run dry, and writes the loop's eventfd
+    /// only if the loop is parked, so a stream of messages costs one lock
+    /// per message on the sending side and one per batch on the loop
+    /// (channel.rs). Sends fail with a [`SendError`](super::SendError) once
+    /// the receiver or the loop is gone.
+    ///
+    /// ```
+    /// use triad::event_loop::EventLoop;
+    ///
+    /// let ev = EventLoop::new().unwrap();
+    /// let (tx, mut rx) = ev.remote().channel::<u64>();
+    /// let producer = std::thread::spawn(move || {
+    ///     for i in 1..=1000 {
+    ///         tx.send(i).unwrap();
+    ///     }
+    ///     // `tx` dropped here: the receiver gets `None` after the last one.
+    /// });
+    /// let sum = ev.block_on(async move {
+    ///     let mut sum = 0;
+    ///     while let Some(i) = rx.recv().await {
+    ///         sum += i;
+    ///     }
+    ///     sum
+    /// });
+    /// producer.join().unwrap();
+    /// assert_eq!(sum, 500_500);
+    /// ```
+    pub fn channel<T: Send>(&self) -> (Sender<T>, Receiver<T>) {
+        channel::channel(self.shared.clone())
     }
 
     /// Whether the loop is gone.
