@@ -9,7 +9,7 @@
 //!     │     yes: arm the timerfd at the earliest deadline, park
 //!     │          (remote.rs P1–P4: epoll sleeps only if the inbox is empty)
 //!     │     no:  epoll with a zero timeout (I/O still gets its turn)
-//!     │   dispatch I/O events, fire due timers
+//!     │   dispatch I/O events and signals, fire due timers
 //!     └── poll block_on's future if it was woken
 //! ```
 //!
@@ -54,7 +54,7 @@ use super::reactor::{Reactor, TIMER_TOKEN, WAKER_TOKEN};
 use super::remote::{Item, Remote, Shared, Unpark};
 use super::task::{self, JoinHandle, OwnedTasks, Run, TaskRef};
 use super::timer::{Timers, Wait};
-use super::{budget, waker};
+use super::{budget, signal, waker};
 use crate::sync::process_global::{AtomicU64, Ordering};
 use crate::sync::{const_thread_local, Arc};
 
@@ -74,6 +74,9 @@ pub(crate) struct Core {
     pub(crate) reactor: Reactor,
     /// Wakers of fired timers, reused between turns.
     fired: RefCell<Vec<std::task::Waker>>,
+    /// The self-pipe and listeners of signals (signal.rs); last, so that
+    /// the pipe is released after the reactor has closed its epoll.
+    pub(crate) signals: signal::Driver,
 }
 
 /// The task side of the loop: run queue, owned tasks and the inbox's loop
@@ -222,6 +225,7 @@ impl EventLoop {
                 timers: RefCell::new(timers),
                 reactor,
                 fired: RefCell::new(Vec::new()),
+                signals: signal::Driver::default(),
             }),
         })
     }
@@ -483,6 +487,9 @@ impl Core {
         if let Ok(polled) = polled {
             if polled.timer_fd {
                 self.timers.borrow_mut().on_fd_ready();
+            }
+            if polled.signal_fd {
+                self.signals.on_ready();
             }
         }
         self.fire_timers();

@@ -42,8 +42,11 @@
 //!   sockets ─► epoll (edge-triggered) ◄─────┘   │     straight here)      128 ops)
 //!   timerfd ─►   │  sleeps only when the queue  │
 //!   (earliest    │  and inbox are empty         │
-//!    deadline)   ▼                              │
+//!    deadline)   │                              │
+//!   signal pipe ►│  (a handler wrote a byte)    │
+//!                ▼                              │
 //!          dispatch events: readiness + tick ───┤ wake the waiting tasks
+//!          signals: drain the pipe ─────────────┤ wake the listeners
 //!          fire due timers (never early) ───────┘
 //! ```
 //!
@@ -61,6 +64,7 @@
 //! | `budget.rs` | cooperative budget and its fairness guarantee | |
 //! | `group.rs` | task group: all succeed, or the first failure cancels the rest | |
 //! | `registration.rs` | drain to `WouldBlock`, clear with the tick | |
+//! | `signal.rs` (+ `sys/signal.rs`) | signals as events: handler → per-loop self-pipe, disposition restored | |
 //!
 //! Everything but the inbox, the task state word and the channel is
 //! loop-thread-only and uses plain `Cell`/`RefCell`; the shared protocols
@@ -77,6 +81,7 @@ pub mod net;
 mod reactor;
 mod registration;
 pub(crate) mod remote;
+pub mod signal;
 pub(crate) mod task;
 mod timer;
 pub(crate) mod waker;

@@ -228,6 +228,20 @@ impl Reactor {
         Ok((token, io))
     }
 
+    /// Register a loop-internal fd (not in the slab) for reading, with a
+    /// fixed token: the signal pipe (signal.rs).
+    pub(crate) fn register_readable_fd(
+        &self,
+        fd: std::os::fd::RawFd,
+        token: Token,
+    ) -> io::Result<()> {
+        self.poll.borrow().registry().register(
+            &mut mio::unix::SourceFd(&fd),
+            token,
+            Interest::READABLE,
+        )
+    }
+
     /// Deregister `source` and free its slot for the next generation.
     pub(crate) fn deregister(&self, source: &mut impl Source, token: Token) {
         // The fd is about to be closed, which removes it from epoll anyway;

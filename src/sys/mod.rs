@@ -12,6 +12,7 @@
 //! | `fork.rs` | `pthread_atfork`, `getpid` | `threads`: pools notice they are in a forked child |
 //! | `timerfd.rs` | `timerfd_create`, `timerfd_settime`, `read` | `event_loop`: sub-millisecond timers, armed at the earliest deadline |
 //! | `errno.rs` | (no call: classifies `errno` values) | `event_loop`: `accept` under fd exhaustion |
+//! | `signal.rs` | `sigaction`, `sigemptyset`, `pipe2`, `read`, `write` (in the handler: async-signal-safe), `__errno_location` | `event_loop`: signals as events (a handler writing to a self-pipe) |
 //! | `memfd.rs` | `memfd_create`, `fallocate(PUNCH_HOLE)` | `processes`: the shared region (sparse, `MAP_SHARED`) |
 //! | `futex.rs` | `futex(FUTEX_WAIT / FUTEX_WAKE)`, process-shared | `processes`: slot completion, doorbells |
 //! | `eventfd.rs` | `eventfd`, `read`, `write` | `processes`: a task's completion as a pollable fd |
@@ -58,5 +59,7 @@ pub(crate) mod process;
 // The event loop's wrappers.
 #[cfg(feature = "event-loop")]
 pub(crate) mod errno;
+#[cfg(feature = "event-loop")]
+pub(crate) mod signal;
 #[cfg(feature = "event-loop")]
 pub(crate) mod timerfd;

@@ -1,0 +1,209 @@
+//! Signals as events: await SIGINT, SIGTERM, SIGHUP (and SIGUSR1/2) on the
+//! loop, like readiness of a socket.
+//!
+//! ```text
+//!   any thread                       the loop's thread
+//!   signal ─► handler (sys/signal.rs):
+//!             COUNTS[signo] += 1
+//!             write 1 byte to every claimed self-pipe ─► this loop's pipe
+//!                                                          │ epoll (SIGNAL_TOKEN)
+//!                                                          ▼
+//!                                       turn: drain the pipe, wake every
+//!                                       waiting `Signal` of this loop; each
+//!                                       compares COUNTS[signo] with the
+//!                                       count it last reported
+//! ```
+//!
+//! Rules:
+//!
+//! 1. **Per loop, one pipe.** A loop claims a self-pipe at its first
+//!    listener and keeps it until it is dropped: each loop drains its own
+//!    pipe, so no loop can swallow another's wake-up (with one shared pipe
+//!    registered in several epolls, a loop that drained it first would hide
+//!    the edge from the others).
+//! 2. **No lost signal.** A listener that finds no new delivery registers
+//!    its waker in the same poll, on the loop's thread; the handler bumps
+//!    the count before it writes the byte (sys rule 3), so a delivery after
+//!    the check makes the pipe readable, the loop drains it and wakes the
+//!    listener, which then sees the new count.
+//! 3. **Coalesced, like the kernel's.** Deliveries that arrive while a
+//!    listener is not waiting are reported once, at its next `recv`, as
+//!    pending standard signals are. A listener reports deliveries that came
+//!    after it was made, not before.
+//! 4. **Disposition.** The first listener in the process installs the
+//!    handler, replacing (not chaining) the disposition in place; when the
+//!    last listener in the process is dropped, that disposition comes back
+//!    (sys rule 4). While a listener exists, SIGINT no longer ends the
+//!    process: the program decides.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::rc::Rc;
+use std::task::{ready, Context, Poll, Waker};
+
+use super::budget;
+use super::error::no_event_loop;
+use super::executor::{self, Core};
+use super::reactor::{Reactor, SIGNAL_TOKEN};
+use crate::sys::signal::{self as sys, Pipe};
+
+/// A signal a [`Signal`] listener can wait for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SignalKind {
+    /// `SIGINT`: Ctrl-C at the terminal.
+    Interrupt,
+    /// `SIGTERM`: a polite request to stop (`kill`, systemd, Kubernetes).
+    Terminate,
+    /// `SIGHUP`: the terminal hung up; by convention, "reload your
+    /// configuration" for a daemon.
+    Hangup,
+    /// `SIGUSR1`: application-defined.
+    User1,
+    /// `SIGUSR2`: application-defined.
+    User2,
+}
+
+impl SignalKind {
+    /// The signal's number.
+    pub fn as_raw(self) -> i32 {
+        match self {
+            SignalKind::Interrupt => libc::SIGINT,
+            SignalKind::Terminate => libc::SIGTERM,
+            SignalKind::Hangup => libc::SIGHUP,
+            SignalKind::User1 => libc::SIGUSR1,
+            SignalKind::User2 => libc::SIGUSR2,
+        }
+    }
+}
+
+/// The loop's side: its self-pipe and the listeners waiting (loop thread
+/// only, in `Core`).
+#[derive(Default)]
+pub(crate) struct Driver {
+    pipe: RefCell<Option<Pipe>>,
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl Driver {
+    /// Rule 1: claim this loop's pipe and register it, once.
+    fn ensure_pipe(&self, reactor: &Reactor) -> io::Result<()> {
+        if self.pipe.borrow().is_some() {
+            return Ok(());
+        }
+        let pipe = Pipe::claim()?;
+        reactor.register_readable_fd(pipe.read_fd(), SIGNAL_TOKEN)?;
+        *self.pipe.borrow_mut() = Some(pipe);
+        Ok(())
+    }
+
+    fn wait(&self, waker: &Waker) {
+        let mut waiters = self.waiters.borrow_mut();
+        if !waiters.iter().any(|w| w.will_wake(waker)) {
+            waiters.push(waker.clone());
+        }
+    }
+
+    /// The pipe was readable: drain it, wake every waiting listener (each
+    /// checks its own signal's count, rule 2).
+    pub(crate) fn on_ready(&self) {
+        if let Some(pipe) = self.pipe.borrow().as_ref() {
+            pipe.drain();
+        }
+        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
+        for waker in waiters {
+            waker.wake(); // outside the borrow: a wake may re-enter
+        }
+    }
+}
+
+/// A listener for one kind of signal, on the event loop that made it.
+///
+/// ```no_run
+/// use triad::event_loop::signal::{signal, SignalKind};
+/// use triad::event_loop::EventLoop;
+///
+/// let ev = EventLoop::new()?;
+/// ev.block_on(async {
+///     let mut ctrl_c = signal(SignalKind::Interrupt)?;
+///     ctrl_c.recv().await;
+///     println!("interrupted: shutting down");
+///     Ok::<_, std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// Dropping the last listener of a signal in the process puts back the
+/// disposition that was in place before the first (see the module docs).
+pub struct Signal {
+    kind: SignalKind,
+    seen: u64,
+    core: Rc<Core>,
+}
+
+/// Listen for `kind` on the event loop running on this thread.
+///
+/// From now until the returned listener (and every other listener of
+/// `kind` in the process) is dropped, the signal is caught instead of
+/// taking its default action.
+///
+/// # Errors
+///
+/// No event loop is running on this thread; more than 64 loops listen for
+/// signals at once; or the kernel refused a call (`sigaction`, `pipe2`,
+/// `epoll_ctl`).
+pub fn signal(kind: SignalKind) -> io::Result<Signal> {
+    let core = executor::current().ok_or_else(no_event_loop)?;
+    core.signals.ensure_pipe(&core.reactor)?;
+    let signo = kind.as_raw();
+    // Rule 3: deliveries from now on; read before the handler is in place
+    // so that none it counts is missed.
+    let seen = sys::count(signo);
+    sys::listen(signo)?;
+    Ok(Signal { kind, seen, core })
+}
+
+impl Signal {
+    /// Wait for the next delivery of the signal (several deliveries since
+    /// the last `recv` are reported once).
+    pub async fn recv(&mut self) {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Poll for a delivery (for hand-written futures and streams).
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        ready!(budget::poll_proceed(cx));
+        let now = sys::count(self.kind.as_raw());
+        if now != self.seen {
+            self.seen = now;
+            budget::consume();
+            return Poll::Ready(());
+        }
+        // Rule 2: registered in the same poll, before the loop can look
+        // at the pipe again.
+        self.core.signals.wait(cx.waker());
+        Poll::Pending
+    }
+
+    /// The signal this listener waits for.
+    pub fn kind(&self) -> SignalKind {
+        self.kind
+    }
+}
+
+impl Drop for Signal {
+    fn drop(&mut self) {
+        // Rule 4. A failing `sigaction` (it cannot, with a disposition the
+        // kernel gave us) would leave our handler in place: signals would
+        // keep being caught, and counted for nobody.
+        let _ = sys::unlisten(self.kind.as_raw());
+    }
+}
+
+impl fmt::Debug for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signal").field("kind", &self.kind).finish()
+    }
+}

@@ -1,0 +1,171 @@
+//! Signals as events, by raising real signals at this test process.
+//!
+//! The only test file that raises signals. Tests of one file run on threads
+//! of one process, and a signal's disposition is process-wide: every test
+//! here holds `SIGNALS` for its whole length, uses SIGUSR1, SIGUSR2 or
+//! SIGHUP only, and leaves each disposition as it found it.
+#![cfg(feature = "event-loop")]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Barrier, Mutex, MutexGuard};
+use std::thread;
+use std::time::Duration;
+
+use triad::event_loop::signal::{signal, SignalKind};
+use triad::event_loop::{timeout, EventLoop};
+
+static SIGNALS: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SIGNALS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Send `kind` to this process (any thread not blocking it takes it).
+fn raise(kind: SignalKind) {
+    // SAFETY: `kill` with our own pid and a signal that a handler of ours
+    // (or of the test) catches while the test runs.
+    let rc = unsafe { libc::kill(libc::getpid(), kind.as_raw()) };
+    assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+}
+
+/// The handler currently installed for `signo`.
+fn disposition(signo: i32) -> libc::sighandler_t {
+    // SAFETY: all-zero is a valid `sigaction`; a null new action only reads.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        assert_eq!(libc::sigaction(signo, std::ptr::null(), &mut old), 0);
+        old.sa_sigaction
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(5);
+const QUIET: Duration = Duration::from_millis(50);
+
+#[test]
+fn a_raised_signal_wakes_its_listener_once_per_recv() {
+    let _serial = serial();
+    let before = disposition(libc::SIGUSR1);
+    let ev = EventLoop::new().unwrap();
+    ev.block_on(async {
+        let mut usr1 = signal(SignalKind::User1).unwrap();
+        assert_eq!(usr1.kind(), SignalKind::User1);
+        raise(SignalKind::User1);
+        timeout(WAIT, usr1.recv()).await.expect("delivered");
+        // Two deliveries while not waiting: reported once (coalesced).
+        raise(SignalKind::User1);
+        raise(SignalKind::User1);
+        timeout(WAIT, usr1.recv()).await.expect("delivered");
+        assert!(timeout(QUIET, usr1.recv()).await.is_err(), "nothing else");
+        // A listener waiting when the signal comes (the loop is parked in
+        // epoll): raised from another thread.
+        let raiser = thread::spawn(|| {
+            thread::sleep(Duration::from_millis(20));
+            raise(SignalKind::User1);
+        });
+        timeout(WAIT, usr1.recv())
+            .await
+            .expect("delivered while parked");
+        raiser.join().unwrap();
+    });
+    drop(ev);
+    assert_eq!(disposition(libc::SIGUSR1), before, "disposition restored");
+}
+
+#[test]
+fn every_listener_on_every_loop_hears_the_signal() {
+    let _serial = serial();
+    let before = disposition(libc::SIGHUP);
+    let ready = std::sync::Arc::new(Barrier::new(3));
+    let loops: Vec<_> = (0..2)
+        .map(|_| {
+            let ready = ready.clone();
+            thread::spawn(move || {
+                let ev = EventLoop::new().unwrap();
+                ev.block_on(async {
+                    let mut a = signal(SignalKind::Hangup).unwrap();
+                    let mut b = signal(SignalKind::Hangup).unwrap();
+                    ready.wait();
+                    let heard_a = timeout(WAIT, a.recv()).await.is_ok();
+                    let heard_b = timeout(WAIT, b.recv()).await.is_ok();
+                    usize::from(heard_a) + usize::from(heard_b)
+                })
+            })
+        })
+        .collect();
+    ready.wait(); // four listeners on two loops exist
+    raise(SignalKind::Hangup);
+    let heard: usize = loops.into_iter().map(|l| l.join().unwrap()).sum();
+    assert_eq!(heard, 4, "listeners that heard SIGHUP");
+    assert_eq!(disposition(libc::SIGHUP), before, "disposition restored");
+}
+
+static TEST_HANDLER_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn test_handler(_: libc::c_int) {
+    TEST_HANDLER_CALLS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Install `handler` for `signo`; returns the action it replaced.
+fn install(signo: i32, handler: libc::sighandler_t) -> libc::sigaction {
+    // SAFETY: all-zero is a valid `sigaction`; both pointers are live
+    // locals; `test_handler` only does an atomic add (async-signal-safe).
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = handler;
+        let mut old: libc::sigaction = std::mem::zeroed();
+        assert_eq!(libc::sigaction(signo, &action, &mut old), 0);
+        old
+    }
+}
+
+#[test]
+fn the_previous_disposition_comes_back_when_the_last_listener_is_dropped() {
+    let _serial = serial();
+    let original = install(
+        libc::SIGUSR2,
+        test_handler as extern "C" fn(libc::c_int) as libc::sighandler_t,
+    );
+    let ev = EventLoop::new().unwrap();
+    let calls = || TEST_HANDLER_CALLS.load(Ordering::SeqCst);
+    let start = calls();
+    ev.block_on(async {
+        let mut first = signal(SignalKind::User2).unwrap();
+        let second = signal(SignalKind::User2).unwrap();
+        raise(SignalKind::User2);
+        timeout(WAIT, first.recv())
+            .await
+            .expect("ours while listened");
+        drop(second); // one listener left: still ours
+        raise(SignalKind::User2);
+        timeout(WAIT, first.recv())
+            .await
+            .expect("ours while listened");
+        assert_eq!(calls(), start, "the test's handler was replaced");
+        drop(first); // the last one: the test's handler is back
+        raise(SignalKind::User2);
+    });
+    // `kill` at our own process delivers before it returns when no thread
+    // blocks the signal; allow a moment for another thread to run it.
+    for _ in 0..100 {
+        if calls() > start {
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(calls(), start + 1, "the test's handler ran once");
+    // SAFETY: `original` is what the kernel gave us for SIGUSR2.
+    unsafe {
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR2, &original, std::ptr::null_mut()),
+            0
+        )
+    };
+}
+
+#[test]
+fn signal_off_the_loop_is_an_error() {
+    let error = signal(SignalKind::Hangup).unwrap_err();
+    assert!(error.to_string().contains("no triad event loop"), "{error}");
+}
