@@ -52,6 +52,12 @@ pub mod event_loop;
 #[cfg(feature = "processes")]
 pub mod processes;
 
+// The facade needs the process pool, which loom builds only in part.
+#[cfg(all(feature = "runtime", not(loom)))]
+pub mod runtime;
+#[cfg(all(feature = "runtime", not(loom)))]
+pub use runtime::Runtime;
+
 // The loom models live in the top-level `loom-tests/` folder but are compiled
 // inside the crate, so they reach the crate-private protocol types without
 // widening the public API. Run them with `bash .ci/loom` (see the README).

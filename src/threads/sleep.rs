@@ -41,10 +41,13 @@
 //!    termination ([`Sleep::wake_worker`]), or the worker itself when it
 //!    cancels (W4) or wakes (W6). The claimer decrements `sleepers`, so it is
 //!    decremented exactly once per W2.
-//! 3. **The parker keeps the token.** An `unpark` that comes before the
-//!    `park` at W5 is not lost (parker rule 1). A worker that cancelled at W4
-//!    after a publisher already claimed it finds a token at its next park
-//!    and wakes once for nothing: harmless, it just looks again.
+//! 3. **The parker keeps the token, and no token is left over.** An
+//!    `unpark` that comes before the `park` at W5 is not lost (parker rule
+//!    1). A worker that cancels at W4 after someone else already claimed it
+//!    knows an `unpark` is on its way (a claimer always unparks right after
+//!    its claim), so it consumes that token at once; otherwise its next
+//!    sleep, perhaps at the start of a long idle period, would end at once
+//!    for nothing (a spurious wake-up benchmark W6 would count).
 //! 4. **A cheap common case.** With nobody asleep, publishing costs the fence
 //!    at P2 and one load of a counter that only changes when workers fall
 //!    asleep or wake.
@@ -118,7 +121,11 @@ impl Sleep {
         // W3: pairs with P2 (rule 1). Orders W1/W2 before the loads of W4.
         fence(SeqCst);
         if must_stay_awake() {
-            self.claim(index); // W4: cancel (rule 2)
+            // W4: cancel (rule 2). If someone claimed us first, take the
+            // token its unpark leaves (rule 3): it follows the claim at once.
+            if !self.claim(index) {
+                me.parker.park();
+            }
             return SleepOutcome::Cancelled;
         }
         me.parker.park(); // W5

@@ -12,6 +12,12 @@
 //! `accept` first waits a delay (1 ms, doubling to 1 s while the failures
 //! last, reset by a success), so a retry loop neither spins nor starves the
 //! loop's other tasks.
+//!
+//! With the `futures-io` feature, [`TcpStream`], [`UnixStream`] and the
+//! owned halves of a TCP stream implement `futures_io::AsyncRead` and
+//! `AsyncWrite`, so codecs and adapters written against those traits work
+//! on them. Writes are not buffered: `poll_flush` is ready at once, and
+//! `poll_close` shuts down the writing side (the peer reads end of stream).
 
 pub mod tcp;
 pub mod udp;
@@ -201,4 +207,56 @@ macro_rules! write_methods {
     };
 }
 
+/// `futures_io::AsyncRead` for a type with `evented()` (see the module docs).
+#[cfg(feature = "futures-io")]
+macro_rules! impl_futures_read {
+    ($ty:ty) => {
+        impl futures_io::AsyncRead for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                $crate::event_loop::net::poll_read(self.get_mut().evented(), cx, buf)
+            }
+        }
+    };
+}
+
+/// `futures_io::AsyncWrite` for a type with `evented()`; `$close` shuts
+/// down its writing side.
+#[cfg(feature = "futures-io")]
+macro_rules! impl_futures_write {
+    ($ty:ty, $close:expr) => {
+        impl futures_io::AsyncWrite for $ty {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                $crate::event_loop::net::poll_write(self.get_mut().evented(), cx, buf)
+            }
+
+            /// Nothing is buffered: ready at once.
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            /// Shut down the writing side: the peer reads end of stream.
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                let close: fn(&Self) -> std::io::Result<()> = $close;
+                std::task::Poll::Ready(close(self.get_mut()))
+            }
+        }
+    };
+}
+
+#[cfg(feature = "futures-io")]
+pub(crate) use {impl_futures_read, impl_futures_write};
 pub(crate) use {read_methods, write_methods};

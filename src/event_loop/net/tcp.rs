@@ -245,3 +245,14 @@ impl fmt::Debug for OwnedWriteHalf {
             .finish()
     }
 }
+
+#[cfg(feature = "futures-io")]
+mod futures_io_impls {
+    use super::{OwnedReadHalf, OwnedWriteHalf, Shutdown, TcpStream};
+    use crate::event_loop::net::{impl_futures_read, impl_futures_write};
+
+    impl_futures_read!(TcpStream);
+    impl_futures_write!(TcpStream, |s| s.shutdown(Shutdown::Write));
+    impl_futures_read!(OwnedReadHalf);
+    impl_futures_write!(OwnedWriteHalf, |s| s.shutdown());
+}

@@ -128,3 +128,12 @@ impl fmt::Debug for UnixStream {
         self.io.get_ref().fmt(f)
     }
 }
+
+#[cfg(feature = "futures-io")]
+mod futures_io_impls {
+    use super::{Shutdown, UnixStream};
+    use crate::event_loop::net::{impl_futures_read, impl_futures_write};
+
+    impl_futures_read!(UnixStream);
+    impl_futures_write!(UnixStream, |s| s.shutdown(Shutdown::Write));
+}

@@ -1,0 +1,301 @@
+//! The blocking pool: a small, bounded set of plain threads for calls that
+//! block (a file read, a synchronous library, `std::thread::sleep`), kept
+//! apart from the work-stealing workers so a blocked call never takes a core
+//! away from CPU work, and never stalls the event loop.
+//!
+//! ```text
+//!   spawn(job) ──lock──► queue (FIFO) ──► an idle thread?  yes: claim it, notify one
+//!                                          no: fewer than max threads?  yes: start one
+//!                                              no: stays queued; a busy thread takes it next
+//!
+//!   thread: ┌─► pop a job ──► run it (panic caught) ──► send its outcome ──┐
+//!           │   nothing queued: idle, wait for a claim ≤ keep-alive        │
+//!           │     claimed ──────────────────────────────────────────────────┘
+//!           └── timed out: leave (its handle is joined later, see rule 3)
+//! ```
+//!
+//! Rules (all state behind one mutex, so each rule is a plain check):
+//!
+//! 1. **Bound.** `live` counts threads started and not yet joined, and a
+//!    thread is started only while `live < max`: there are never more than
+//!    `max` threads, counting one that is still on its way out.
+//! 2. **No lost job, no thundering herd.** A submitter that finds an idle
+//!    thread *claims* it (`idle -= 1, notified += 1`) and notifies one; a
+//!    waking thread proceeds only by consuming a claim (`notified -= 1`),
+//!    so a spurious or shared wake-up neither loses nor doubles a job. A
+//!    thread re-checks the queue before it leaves on keep-alive.
+//! 3. **Keep-alive.** A thread idle for `keep_alive` leaves and puts its id
+//!    in `exited`; it stays counted in `live` until someone joins it: the
+//!    next submitter that needs a thread when `live == max`, or shutdown.
+//! 4. **Shutdown** (drop): refuse new jobs, wake everyone, let the threads
+//!    run every job already queued, then join every thread (outside the
+//!    lock, since the threads need it to take the remaining jobs). When
+//!    `drop` returns no thread of the pool exists.
+//! 5. **Exactly one outcome per job.** A job sends its value or its panic;
+//!    a job dropped unrun (no thread could be started) closes its cell, and
+//!    the handle reports it.
+
+use std::collections::{HashMap, VecDeque};
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use super::error::BlockingFailure;
+use crate::sync::oneshot;
+use crate::sync::{thread, Arc, Condvar, Mutex};
+
+type Job = Box<dyn FnOnce() + Send>;
+type Hook = Arc<dyn Fn() + Send + Sync>;
+
+/// The outcome cell of one blocking job.
+pub(crate) type Outcome<T> = oneshot::Receiver<Result<T, BlockingFailure>>;
+
+struct State {
+    queue: VecDeque<Job>,
+    /// Threads started and not joined yet (rule 1).
+    live: usize,
+    /// Threads waiting for a job and not claimed (rule 2).
+    idle: usize,
+    /// Claims not yet consumed by a waking thread (rule 2).
+    notified: usize,
+    shutdown: bool,
+    next_id: u64,
+    /// Join handles of every thread not joined yet, by id.
+    threads: HashMap<u64, thread::JoinHandle<()>>,
+    /// Threads that left on keep-alive, still counted in `live` (rule 3).
+    exited: Vec<u64>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    condvar: Condvar,
+    max: usize,
+    keep_alive: Duration,
+    /// Run first on every new thread (the facade installs its context).
+    on_start: Hook,
+}
+
+/// A bounded pool of blocking threads. See the module docs.
+pub(crate) struct BlockingPool {
+    inner: Arc<Inner>,
+}
+
+impl BlockingPool {
+    /// A pool of at most `max` threads (started on demand), each leaving
+    /// after `keep_alive` idle.
+    pub(crate) fn new(max: usize, keep_alive: Duration, on_start: Hook) -> Self {
+        BlockingPool {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    queue: VecDeque::new(),
+                    live: 0,
+                    idle: 0,
+                    notified: 0,
+                    shutdown: false,
+                    next_id: 0,
+                    threads: HashMap::new(),
+                    exited: Vec::new(),
+                }),
+                condvar: Condvar::new(),
+                max,
+                keep_alive,
+                on_start,
+            }),
+        }
+    }
+
+    /// Queue `f`; its outcome arrives in the returned cell. `None` if the
+    /// pool is shut down (rule 4).
+    pub(crate) fn spawn<F, T>(&self, f: F) -> Option<Outcome<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (sender, receiver) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            // Rule 5: a panic becomes the outcome; the thread goes on.
+            let outcome =
+                panic::catch_unwind(AssertUnwindSafe(f)).map_err(BlockingFailure::panicked);
+            sender.send(outcome);
+        });
+        let mut state = crate::sync::lock(&self.inner.state);
+        if state.shutdown {
+            return None;
+        }
+        state.queue.push_back(job);
+        if state.idle > 0 {
+            // Rule 2: claim one idle thread.
+            state.idle -= 1;
+            state.notified += 1;
+            self.inner.condvar.notify_one();
+            return Some(receiver);
+        }
+        if state.live == self.inner.max && !state.exited.is_empty() {
+            // Rule 3: make room by joining the threads that left. They
+            // released the lock for good before their id was visible, so
+            // joining them under it cannot deadlock.
+            for id in std::mem::take(&mut state.exited) {
+                if let Some(handle) = state.threads.remove(&id) {
+                    let _ = handle.join();
+                }
+                state.live -= 1;
+            }
+        }
+        if state.live < self.inner.max {
+            let id = state.next_id;
+            let inner = self.inner.clone();
+            let spawned = thread::Builder::new()
+                .name(format!("triad-block-{id}"))
+                .spawn(move || worker(inner, id));
+            match spawned {
+                Ok(handle) => {
+                    state.next_id += 1;
+                    state.live += 1;
+                    state.threads.insert(id, handle);
+                }
+                Err(_) if state.live == 0 => {
+                    // Rule 5: nobody will ever run it; dropping the job
+                    // closes its cell.
+                    state.queue.pop_back();
+                }
+                // Another thread will take it when it is done.
+                Err(_) => {}
+            }
+        }
+        Some(receiver)
+    }
+
+    /// Threads started and not joined yet (for tests of the bound).
+    #[cfg(test)]
+    pub(crate) fn live(&self) -> usize {
+        crate::sync::lock(&self.inner.state).live
+    }
+}
+
+impl Drop for BlockingPool {
+    /// Rule 4.
+    fn drop(&mut self) {
+        let threads = {
+            let mut state = crate::sync::lock(&self.inner.state);
+            state.shutdown = true;
+            state.exited.clear();
+            state.live = 0;
+            std::mem::take(&mut state.threads)
+        };
+        self.inner.condvar.notify_all();
+        for (_, handle) in threads {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// One blocking thread's life (rules 2 and 3).
+fn worker(inner: Arc<Inner>, id: u64) {
+    (inner.on_start)();
+    let mut state = crate::sync::lock(&inner.state);
+    'work: loop {
+        while let Some(job) = state.queue.pop_front() {
+            drop(state);
+            job();
+            state = crate::sync::lock(&inner.state);
+        }
+        if state.shutdown {
+            return;
+        }
+        state.idle += 1;
+        let deadline = Instant::now() + inner.keep_alive;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            state = inner
+                .condvar
+                .wait_timeout(state, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+            if state.notified > 0 {
+                // Claimed: the submitter already took us off `idle`.
+                state.notified -= 1;
+                continue 'work;
+            }
+            if state.shutdown || !state.queue.is_empty() {
+                state.idle -= 1;
+                continue 'work;
+            }
+            if Instant::now() >= deadline {
+                state.idle -= 1;
+                state.exited.push(id);
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::atomic::{AtomicUsize, Ordering};
+
+    fn pool(max: usize, keep_alive: Duration) -> BlockingPool {
+        BlockingPool::new(max, keep_alive, Arc::new(|| {}))
+    }
+
+    #[test]
+    fn never_more_than_max_threads_and_every_job_runs() {
+        let pool = pool(2, Duration::from_secs(5));
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let cells: Vec<_> = (0..12)
+            .map(|i| {
+                let (running, peak) = (running.clone(), peak.clone());
+                pool.spawn(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(5));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    i
+                })
+                .unwrap()
+            })
+            .collect();
+        assert!(pool.live() <= 2);
+        for (i, mut cell) in cells.into_iter().enumerate() {
+            assert!(matches!(cell.receive_blocking(), Some(Ok(v)) if v == i));
+        }
+        assert_eq!(peak.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn idle_threads_leave_after_the_keep_alive_and_are_joined() {
+        let pool = pool(1, Duration::from_millis(20));
+        pool.spawn(|| ()).unwrap().receive_blocking();
+        std::thread::sleep(Duration::from_millis(100));
+        // Left, but still counted until joined (rule 3)...
+        assert_eq!(crate::sync::lock(&pool.inner.state).exited.len(), 1);
+        // ...by the next submitter that needs the room.
+        assert!(matches!(
+            pool.spawn(|| 5).unwrap().receive_blocking(),
+            Some(Ok(5))
+        ));
+        assert_eq!(pool.live(), 1);
+    }
+
+    #[test]
+    fn drop_runs_queued_jobs_and_refuses_new_ones() {
+        let pool = pool(1, Duration::from_secs(5));
+        let cells: Vec<_> = (0..4)
+            .map(|i| {
+                pool.spawn(move || {
+                    std::thread::sleep(Duration::from_millis(5));
+                    i
+                })
+                .unwrap()
+            })
+            .collect();
+        let inner = pool.inner.clone();
+        drop(pool);
+        for (i, mut cell) in cells.into_iter().enumerate() {
+            assert!(matches!(cell.try_receive(), Some(Some(Ok(v))) if v == i));
+        }
+        assert!(crate::sync::lock(&inner.state).shutdown);
+        let refused = BlockingPool { inner }.spawn(|| ());
+        assert!(refused.is_none());
+    }
+}

@@ -1,0 +1,405 @@
+//! The bridges: handles to work on the other runtimes, awaited on the loop.
+//!
+//! Each handle wraps the runtime's own completion handle and changes only its
+//! error type (to [`JoinError`], which says which runtime and what
+//! happened). How each one wakes the loop, when awaited on it:
+//!
+//! ```text
+//!   spawn_cpu       worker runs f ─► oneshot (sync/oneshot.rs) ─► waker.wake() ─┐
+//!   spawn_blocking  blocking thread ─► the same oneshot ─────────► waker.wake() ─┤
+//!   spawn_process   worker process writes the slot ─► slot eventfd ─► supervisor │
+//!                   thread polls it ─► waker.wake() ──────────────────────────────┤
+//!                                                                               ▼
+//!        event_loop/remote.rs: inbox push under the lock; eventfd write only if
+//!        the loop is parked in epoll ─► the loop polls the awaiting task again
+//! ```
+//!
+//! Rules:
+//!
+//! 1. A handle never blocks the loop when awaited: its `poll` only takes
+//!    short locks. Its blocking `join`/`wait` is for other threads; on the
+//!    loop thread it would stall every task.
+//! 2. Exactly one outcome: the runtime's own rule (threads' spawn rule 1,
+//!    processes' "one outcome per task", blocking.rs rule 5), or, for work
+//!    handed to a runtime already shut down, [`JoinError::is_shutdown`].
+//! 3. Dropping a handle detaches the work (a loop task, a CPU job, a
+//!    blocking job or a process task still runs); only
+//!    [`LocalHandle::abort`] cancels.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::blocking;
+use super::error::{BlockingFailure, JoinError, Origin};
+use crate::processes::Decode;
+use crate::{event_loop, processes, threads};
+
+/// The handle's inner state: the runtime's own handle, or the error it was
+/// refused with (taken by the first look at the outcome).
+enum Inner<H> {
+    Live(H),
+    Refused(Option<JoinError>),
+}
+
+impl<H> Inner<H> {
+    fn refused(origin: Origin) -> Self {
+        Inner::Refused(Some(JoinError::shutdown(origin)))
+    }
+}
+
+/// The refusal, taken once (a second poll after `Ready` is a caller bug).
+fn take(error: &mut Option<JoinError>) -> JoinError {
+    error.take().expect("the outcome was already taken")
+}
+
+// ------------------------------------------------------------------ loop
+
+/// A task on the event loop, from [`spawn`](super::spawn) or
+/// [`Handle::spawn`](super::Handle::spawn): `.await` it (on the loop) for its
+/// output, [`abort`](Self::abort) it, or drop it to detach the task.
+///
+/// ```
+/// use triad::runtime::spawn;
+///
+/// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
+/// let shared = std::rc::Rc::new(21); // !Send: fine on the loop
+/// let v = rt.block_on(async move { spawn(async move { *shared * 2 }).await });
+/// assert_eq!(v.unwrap(), 42);
+/// ```
+#[must_use = "dropping a LocalHandle detaches the task; `let _ = ` if that is meant"]
+pub struct LocalHandle<T> {
+    inner: Inner<event_loop::JoinHandle<T>>,
+}
+
+impl<T> LocalHandle<T> {
+    pub(crate) fn live(handle: event_loop::JoinHandle<T>) -> Self {
+        LocalHandle {
+            inner: Inner::Live(handle),
+        }
+    }
+    pub(crate) fn refused() -> Self {
+        LocalHandle {
+            inner: Inner::refused(Origin::Loop),
+        }
+    }
+
+    /// Cancel the task (see [`event_loop::JoinHandle::abort`]); callable from
+    /// any thread.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     let task = triad::runtime::spawn(triad::event_loop::sleep(Duration::from_secs(60)));
+    ///     task.abort();
+    ///     assert!(task.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn abort(&self) {
+        if let Inner::Live(handle) = &self.inner {
+            handle.abort();
+        }
+    }
+
+    /// Whether the task has finished (its outcome is ready).
+    ///
+    /// ```
+    /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     let task = triad::runtime::spawn(async { 1 });
+    ///     triad::event_loop::yield_now().await;
+    ///     assert!(task.is_finished());
+    /// });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        match &self.inner {
+            Inner::Live(handle) => handle.is_finished(),
+            Inner::Refused(_) => true,
+        }
+    }
+}
+
+impl<T> Future for LocalHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().inner {
+            Inner::Live(handle) => Pin::new(handle).poll(cx).map_err(JoinError::from_loop),
+            Inner::Refused(error) => Poll::Ready(Err(take(error))),
+        }
+    }
+}
+
+impl<T> fmt::Debug for LocalHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+// ------------------------------------------------------------------- cpu
+
+/// A closure on the work-stealing pool, from [`spawn_cpu`](super::spawn_cpu):
+/// `.await` it on the loop, or [`join`](Self::join) it from another thread.
+/// Dropping it detaches the job.
+///
+/// ```
+/// use triad::runtime::spawn_cpu;
+///
+/// let rt = triad::Runtime::builder().threads(2).processes(1).build().unwrap();
+/// let sum = rt.block_on(async { spawn_cpu(|| (1..=100u64).sum::<u64>()).await });
+/// assert_eq!(sum.unwrap(), 5050);
+/// ```
+#[must_use = "dropping a CpuHandle detaches the job; .await or .join() it to get its result"]
+pub struct CpuHandle<T> {
+    inner: Inner<threads::JoinHandle<T>>,
+}
+
+impl<T> CpuHandle<T> {
+    pub(crate) fn live(handle: threads::JoinHandle<T>) -> Self {
+        CpuHandle {
+            inner: Inner::Live(handle),
+        }
+    }
+    pub(crate) fn refused() -> Self {
+        CpuHandle {
+            inner: Inner::refused(Origin::Cpu),
+        }
+    }
+
+    /// Whether the job has finished (a `join` would not wait).
+    ///
+    /// ```
+    /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
+    /// let job = rt.handle().spawn_cpu(|| 1);
+    /// while !job.is_finished() {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!(job.join().unwrap(), 1);
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        match &self.inner {
+            Inner::Live(handle) => handle.is_finished(),
+            Inner::Refused(_) => true,
+        }
+    }
+}
+
+impl<T: Send + 'static> CpuHandle<T> {
+    /// Block this thread until the job is done (on a worker of the pool,
+    /// run other jobs meanwhile). Not on the loop thread: `.await` there.
+    ///
+    /// ```
+    /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
+    /// assert_eq!(rt.handle().spawn_cpu(|| 6 * 7).join().unwrap(), 42);
+    /// ```
+    pub fn join(self) -> Result<T, JoinError> {
+        match self.inner {
+            Inner::Live(handle) => handle.join().map_err(JoinError::from_cpu),
+            Inner::Refused(mut error) => Err(take(&mut error)),
+        }
+    }
+}
+
+impl<T> Future for CpuHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().inner {
+            Inner::Live(handle) => Pin::new(handle).poll(cx).map_err(JoinError::from_cpu),
+            Inner::Refused(error) => Poll::Ready(Err(take(error))),
+        }
+    }
+}
+
+impl<T> fmt::Debug for CpuHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CpuHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+// --------------------------------------------------------------- process
+
+/// A function running in the process pool, from
+/// [`spawn_process`](super::spawn_process): `.await` it on the loop, or
+/// [`wait`](Self::wait) for it from another thread. Dropping it detaches the
+/// task (it still runs; its slot is freed when it finishes).
+///
+/// ```
+/// use triad::runtime::spawn_process;
+///
+/// fn square(x: u64) -> u64 { x * x }
+///
+/// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
+/// let v = rt.block_on(async { spawn_process(square, 9).await });
+/// assert_eq!(v.unwrap(), 81);
+/// ```
+#[must_use = "dropping a ProcessHandle detaches the task; .await or .wait() it to get its result"]
+pub struct ProcessHandle<R> {
+    inner: Inner<processes::TaskHandle<R>>,
+}
+
+impl<R> ProcessHandle<R> {
+    pub(crate) fn live(handle: processes::TaskHandle<R>) -> Self {
+        ProcessHandle {
+            inner: Inner::Live(handle),
+        }
+    }
+    pub(crate) fn refused() -> Self {
+        ProcessHandle {
+            inner: Inner::refused(Origin::Process),
+        }
+    }
+}
+
+impl<R: Decode> ProcessHandle<R> {
+    /// Block this thread until the task's outcome is there. Not on the loop
+    /// thread: `.await` there.
+    ///
+    /// ```
+    /// fn square(x: u64) -> u64 { x * x }
+    /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
+    /// assert_eq!(rt.handle().spawn_process(square, 7).wait().unwrap(), 49);
+    /// ```
+    pub fn wait(self) -> Result<R, JoinError> {
+        match self.inner {
+            Inner::Live(handle) => handle.wait().map_err(JoinError::from_process),
+            Inner::Refused(mut error) => Err(take(&mut error)),
+        }
+    }
+
+    /// Whether the outcome is there.
+    ///
+    /// ```
+    /// fn square(x: u64) -> u64 { x * x }
+    /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
+    /// let task = rt.handle().spawn_process(square, 3);
+    /// while !task.is_finished() {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// }
+    /// assert_eq!(task.wait().unwrap(), 9);
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        match &self.inner {
+            Inner::Live(handle) => handle.is_finished(),
+            Inner::Refused(_) => true,
+        }
+    }
+}
+
+impl<R: Decode> Future for ProcessHandle<R> {
+    type Output = Result<R, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().inner {
+            Inner::Live(handle) => Pin::new(handle).poll(cx).map_err(JoinError::from_process),
+            Inner::Refused(error) => Poll::Ready(Err(take(error))),
+        }
+    }
+}
+
+impl<R> fmt::Debug for ProcessHandle<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessHandle").finish_non_exhaustive()
+    }
+}
+
+// -------------------------------------------------------------- blocking
+
+/// A closure on the blocking threads, from
+/// [`spawn_blocking`](super::spawn_blocking): `.await` it on the loop, or
+/// [`join`](Self::join) it from another thread. Dropping it detaches the job.
+///
+/// ```
+/// use std::time::Duration;
+/// use triad::runtime::spawn_blocking;
+///
+/// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
+/// let v = rt.block_on(async {
+///     spawn_blocking(|| {
+///         std::thread::sleep(Duration::from_millis(10)); // blocks a blocking thread, not the loop
+///         "slept"
+///     })
+///     .await
+/// });
+/// assert_eq!(v.unwrap(), "slept");
+/// ```
+#[must_use = "dropping a BlockingHandle detaches the job; .await or .join() it to get its result"]
+pub struct BlockingHandle<T> {
+    inner: Inner<blocking::Outcome<T>>,
+}
+
+impl<T> BlockingHandle<T> {
+    pub(crate) fn live(outcome: blocking::Outcome<T>) -> Self {
+        BlockingHandle {
+            inner: Inner::Live(outcome),
+        }
+    }
+    pub(crate) fn refused() -> Self {
+        BlockingHandle {
+            inner: Inner::refused(Origin::Blocking),
+        }
+    }
+
+    /// Block this thread until the job is done. Not on the loop thread:
+    /// `.await` there.
+    ///
+    /// ```
+    /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
+    /// assert_eq!(rt.handle().spawn_blocking(|| 5).join().unwrap(), 5);
+    /// ```
+    pub fn join(mut self) -> Result<T, JoinError> {
+        match &mut self.inner {
+            Inner::Live(outcome) => flatten(outcome.receive_blocking()),
+            Inner::Refused(error) => Err(take(error)),
+        }
+    }
+
+    /// Whether the job has finished (a `join` would not wait).
+    ///
+    /// ```
+    /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
+    /// let job = rt.handle().spawn_blocking(|| 5);
+    /// while !job.is_finished() {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!(job.join().unwrap(), 5);
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        match &self.inner {
+            Inner::Live(outcome) => outcome.is_complete(),
+            Inner::Refused(_) => true,
+        }
+    }
+}
+
+/// The cell's outcome as the handle's: closed unsent is blocking.rs rule 5.
+fn flatten<T>(outcome: Option<Result<T, BlockingFailure>>) -> Result<T, JoinError> {
+    outcome
+        .unwrap_or(Err(BlockingFailure::NotRun))
+        .map_err(JoinError::from_blocking)
+}
+
+impl<T> Future for BlockingHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().inner {
+            Inner::Live(outcome) => outcome.poll_receive(cx).map(flatten),
+            Inner::Refused(error) => Poll::Ready(Err(take(error))),
+        }
+    }
+}
+
+impl<T> fmt::Debug for BlockingHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

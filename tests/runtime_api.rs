@@ -1,0 +1,317 @@
+//! The facade's API: every way in, each awaited on the loop and joined from
+//! other threads.
+#![cfg(feature = "runtime")]
+
+mod runtime_support;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use runtime_support::{runtime, within};
+use triad::event_loop::{sleep, yield_now};
+use triad::runtime::{spawn, spawn_blocking, spawn_cpu, spawn_process, Handle};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn words(text: String) -> Vec<String> {
+    text.split_whitespace().map(str::to_owned).collect()
+}
+
+fn busy_for(d: Duration) -> u64 {
+    let start = Instant::now();
+    let mut spins = 0u64;
+    while start.elapsed() < d {
+        spins = spins.wrapping_add(1);
+        std::hint::black_box(spins);
+    }
+    spins
+}
+
+#[test]
+fn block_on_returns_the_futures_output_and_runs_local_tasks_alongside() {
+    within(LIMIT, || {
+        let rt = runtime(2);
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let out = rt.block_on({
+            let log = log.clone();
+            async move {
+                let slow = spawn({
+                    let log = log.clone();
+                    async move {
+                        sleep(Duration::from_millis(5)).await;
+                        log.borrow_mut().push("slow");
+                        1
+                    }
+                });
+                log.borrow_mut().push("fast");
+                slow.await.unwrap() + 1
+            }
+        });
+        assert_eq!(out, 2);
+        assert_eq!(*log.borrow(), ["fast", "slow"]);
+    });
+}
+
+#[test]
+fn loop_tasks_left_running_continue_at_the_next_block_on() {
+    within(LIMIT, || {
+        let rt = runtime(2);
+        // The handle leaves the first block_on on purpose.
+        #[allow(clippy::async_yields_async)]
+        let task = rt.block_on(async {
+            spawn(async {
+                sleep(Duration::from_millis(20)).await;
+                "later"
+            })
+        });
+        assert!(!task.is_finished());
+        assert_eq!(rt.block_on(task).unwrap(), "later");
+    });
+}
+
+#[test]
+fn spawn_cpu_runs_on_a_pool_worker_while_the_loop_keeps_ticking() {
+    within(LIMIT, || {
+        let rt = runtime(2);
+        let (index, ticks) = rt.block_on(async {
+            let ticks = Rc::new(RefCell::new(0u32));
+            let ticker = spawn({
+                let ticks = ticks.clone();
+                async move {
+                    loop {
+                        sleep(Duration::from_millis(5)).await;
+                        *ticks.borrow_mut() += 1;
+                    }
+                }
+            });
+            let index = spawn_cpu(|| {
+                busy_for(Duration::from_millis(200));
+                triad::threads::current_thread_index()
+            })
+            .await
+            .unwrap();
+            ticker.abort();
+            let ticks = *ticks.borrow();
+            (index, ticks)
+        });
+        assert!(matches!(index, Some(0) | Some(1)), "ran on {index:?}");
+        // 200 ms of CPU work elsewhere: the loop's 5 ms timer kept firing.
+        assert!(ticks >= 10, "only {ticks} ticks: the loop was blocked");
+    });
+}
+
+#[test]
+fn many_cpu_jobs_awaited_together_all_complete() {
+    within(LIMIT, || {
+        let rt = runtime(2);
+        let total = rt.block_on(async {
+            let jobs: Vec<_> = (0..200u64).map(|i| spawn_cpu(move || i * 2)).collect();
+            let mut total = 0;
+            for job in jobs {
+                total += job.await.unwrap();
+            }
+            total
+        });
+        assert_eq!(total, (0..200u64).map(|i| i * 2).sum::<u64>());
+    });
+}
+
+#[test]
+fn cpu_jobs_can_use_the_pools_join_and_scope() {
+    within(LIMIT, || {
+        let rt = runtime(2);
+        let v = rt.block_on(async {
+            spawn_cpu(|| {
+                let (a, b) = triad::threads::join(|| 20, || 22);
+                let mut parts = [0u32; 4];
+                triad::threads::scope(|s| {
+                    for (i, p) in parts.iter_mut().enumerate() {
+                        s.spawn(move |_| *p = i as u32);
+                    }
+                });
+                a + b + parts.iter().sum::<u32>()
+            })
+            .await
+        });
+        assert_eq!(v.unwrap(), 42 + 6);
+    });
+}
+
+#[test]
+fn spawn_process_runs_in_another_process_and_its_values_cross_both_ways() {
+    within(LIMIT, || {
+        let rt = runtime(2);
+        let (squares, split) = rt.block_on(async {
+            let tasks: Vec<_> = (1..=6u64).map(|i| spawn_process(square, i)).collect();
+            let mut squares = Vec::new();
+            for task in tasks {
+                squares.push(task.await.unwrap());
+            }
+            let split = spawn_process(words, "a bb  ccc".to_owned()).await.unwrap();
+            (squares, split)
+        });
+        assert_eq!(squares, [1, 4, 9, 16, 25, 36]);
+        assert_eq!(split, ["a", "bb", "ccc"]);
+        fn pid(_: ()) -> u32 {
+            std::process::id()
+        }
+        let worker = rt.handle().spawn_process(pid, ()).wait().unwrap();
+        assert_ne!(worker, std::process::id());
+        assert!(rt.process_pool().worker_pids().contains(&worker));
+    });
+}
+
+#[test]
+fn spawn_blocking_runs_on_a_blocking_thread_not_a_worker() {
+    within(LIMIT, || {
+        let rt = runtime(2);
+        let (name, index) = rt.block_on(async {
+            spawn_blocking(|| {
+                std::thread::sleep(Duration::from_millis(5));
+                (
+                    std::thread::current().name().map(str::to_owned),
+                    triad::threads::current_thread_index(),
+                )
+            })
+            .await
+            .unwrap()
+        });
+        assert!(name.unwrap().starts_with("triad-block-"));
+        assert_eq!(index, None, "a blocking job ran on a work-stealing worker");
+    });
+}
+
+#[test]
+fn all_four_at_once_on_one_loop() {
+    within(LIMIT, || {
+        let rt = runtime(2);
+        let total = rt.block_on(async {
+            let local = spawn(async { 1u64 });
+            let cpu = spawn_cpu(|| 10u64);
+            let process = spawn_process(square, 10);
+            let blocking = spawn_blocking(|| 1000u64);
+            local.await.unwrap()
+                + cpu.await.unwrap()
+                + process.await.unwrap()
+                + blocking.await.unwrap()
+        });
+        assert_eq!(total, 1111);
+    });
+}
+
+#[test]
+fn the_free_functions_work_in_cpu_jobs_and_blocking_jobs() {
+    within(LIMIT, || {
+        let rt = runtime(2);
+        let (from_cpu, from_blocking) = rt.block_on(async {
+            // CPU job → blocking job, and blocking job → CPU job + process task.
+            let from_cpu = spawn_cpu(|| spawn_blocking(|| 5).join().unwrap() + 1);
+            let from_blocking = spawn_blocking(|| {
+                let cpu = spawn_cpu(|| 7);
+                let process = spawn_process(square, 3);
+                cpu.join().unwrap() + process.wait().unwrap()
+            });
+            (from_cpu.await.unwrap(), from_blocking.await.unwrap())
+        });
+        assert_eq!(from_cpu, 6);
+        assert_eq!(from_blocking, 16);
+    });
+}
+
+#[test]
+fn a_handle_gives_work_from_any_thread_and_spawns_send_futures_on_the_loop() {
+    within(LIMIT, || {
+        let rt = runtime(2);
+        let handle = rt.handle();
+        let (cpu, process, blocking, task) = std::thread::spawn(move || {
+            assert!(Handle::try_current().is_none());
+            let task = handle.spawn(async {
+                yield_now().await;
+                "on the loop"
+            });
+            (
+                handle.spawn_cpu(|| 1).join().unwrap(),
+                handle.spawn_process(square, 2).wait().unwrap(),
+                handle.spawn_blocking(|| 3).join().unwrap(),
+                task,
+            )
+        })
+        .join()
+        .unwrap();
+        assert_eq!((cpu, process, blocking), (1, 4, 3));
+        assert_eq!(rt.block_on(task).unwrap(), "on the loop");
+    });
+}
+
+#[test]
+fn handle_current_exists_inside_block_on_and_on_the_runtimes_threads_only() {
+    within(LIMIT, || {
+        assert!(Handle::try_current().is_none());
+        let rt = runtime(2);
+        assert!(Handle::try_current().is_none(), "outside block_on");
+        let (on_loop, in_task, on_worker, on_blocking) = rt.block_on(async {
+            let in_task = spawn(async { Handle::try_current().is_some() });
+            (
+                Handle::try_current().is_some(),
+                in_task.await.unwrap(),
+                spawn_cpu(|| Handle::try_current().is_some()).await.unwrap(),
+                spawn_blocking(|| Handle::try_current().is_some())
+                    .await
+                    .unwrap(),
+            )
+        });
+        assert!(on_loop && in_task && on_worker && on_blocking);
+        assert!(Handle::try_current().is_none(), "restored after block_on");
+        let on_plain_thread = std::thread::spawn(|| Handle::try_current().is_none());
+        assert!(on_plain_thread.join().unwrap());
+    });
+}
+
+#[test]
+#[should_panic(expected = "no triad Runtime here")]
+fn free_functions_outside_a_runtime_panic_with_a_clear_message() {
+    drop(spawn_cpu(|| 1));
+}
+
+#[test]
+fn the_pools_own_apis_are_reachable() {
+    within(LIMIT, || {
+        let rt = triad::Runtime::builder()
+            .threads(3)
+            .processes(2)
+            .build()
+            .unwrap();
+        assert_eq!(rt.thread_pool().current_num_threads(), 3);
+        assert_eq!(rt.process_pool().workers(), 2);
+        assert_eq!(rt.thread_pool().install(|| 5).unwrap(), 5);
+        assert_eq!(rt.process_pool().map(square, [2, 3]).unwrap(), [4, 9]);
+        let debug = format!("{rt:?} {:?}", rt.handle());
+        assert!(
+            debug.contains("Runtime") && debug.contains("open: true"),
+            "{debug}"
+        );
+    });
+}
+
+#[test]
+fn handles_report_whether_they_are_finished() {
+    within(LIMIT, || {
+        let rt = runtime(2);
+        let handle = rt.handle();
+        let cpu = handle.spawn_cpu(|| 1);
+        let blocking = handle.spawn_blocking(|| 2);
+        let process = handle.spawn_process(square, 3);
+        runtime_support::eventually("all three finished", || {
+            cpu.is_finished() && blocking.is_finished() && process.is_finished()
+        });
+        assert_eq!(cpu.join().unwrap(), 1);
+        assert_eq!(blocking.join().unwrap(), 2);
+        assert_eq!(process.wait().unwrap(), 9);
+        assert!(format!("{:?}", handle.spawn_cpu(|| ())).contains("CpuHandle"));
+    });
+}
