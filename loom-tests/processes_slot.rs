@@ -21,6 +21,14 @@
 //!    on the futex) in `completion_wakes_a_sleeping_waiter`,
 //!    `submit_claim_complete_collect` and
 //!    `worker_dying_after_claim_is_abandoned`.
+//! 4. `Slot::finish` reporting `timed_out: false` whatever the DOOMED flag
+//!    (the worker no longer learns that a kill is on its way, so it would
+//!    claim the next task, which the kill then hits): "the kill is sent iff
+//!    the worker knows it must leave" in `timeout_mark_racing_completion`,
+//!    and `a_doomed_task_is_abandoned_as_timed_out` fails its match.
+//! 5. `Slot::wait_task` without its ticket check (rule 9): "deadlock" in
+//!    `a_waiter_never_sleeps_on_the_next_task` (the waiter finds the slot
+//!    holding the next task, which no worker runs, and sleeps on it).
 
 use crate::processes::doorbell::Doorbell;
 use crate::processes::slot::{outcome, Collected, Finish, Slot};
@@ -86,7 +94,7 @@ fn submit_claim_complete_collect() {
         // The slot is SUBMITTED before either worker starts, so one of them
         // claims it. The parent waits (sets WAITER, sleeps on the futex)
         // unless that worker already finished.
-        assert!(p.slot.wait_finished(None));
+        assert!(p.slot.wait_task(None, None));
         assert_eq!(p.slot.try_collect(), Some(Collected::Complete));
         // SAFETY: COLLECTED: the parent owns the data area (slot rule 1).
         assert_eq!(p.data.with(|d| unsafe { *d }), 70);
@@ -115,7 +123,7 @@ fn completion_wakes_a_sleeping_waiter() {
                 let _ = p.slot.complete(1);
             }
         });
-        assert!(p.slot.wait_finished(None));
+        assert!(p.slot.wait_task(None, None));
         assert_eq!(p.slot.try_collect(), Some(Collected::Complete));
         // SAFETY: COLLECTED (slot rule 1).
         assert_eq!(p.data.with(|d| unsafe { *d }), 5);
@@ -150,7 +158,7 @@ fn completion_racing_abandon_gives_one_outcome() {
         let worker_won = matches!(worker.join().unwrap(), Some(Finish::Done { .. }));
         let supervisor_won = supervisor.join().unwrap();
         assert!(worker_won != supervisor_won, "exactly one outcome");
-        assert!(p.slot.wait_finished(None));
+        assert!(p.slot.wait_task(None, None));
         match p.slot.try_collect() {
             Some(Collected::Complete) => {
                 assert!(worker_won);
@@ -188,7 +196,7 @@ fn worker_dying_after_claim_is_abandoned() {
                 ));
             }
         });
-        assert!(p.slot.wait_finished(None));
+        assert!(p.slot.wait_task(None, None));
         assert_eq!(
             p.slot.try_collect(),
             Some(Collected::Abandoned {
@@ -214,7 +222,7 @@ fn cancel_racing_claim() {
         let cancelled = p.slot.cancel(outcome::CANCELLED).is_some();
         let claimed = worker.join().unwrap();
         assert!(cancelled != claimed, "exactly one of cancel and claim");
-        assert!(p.slot.wait_finished(None));
+        assert!(p.slot.wait_task(None, None));
         match p.slot.try_collect() {
             Some(Collected::Complete) => {
                 assert!(claimed);
@@ -251,5 +259,102 @@ fn work_doorbell_wakes_an_idle_worker() {
         bell.ring(true);
         assert!(matches!(worker.join().unwrap(), Finish::Done { .. }));
         assert_eq!(p.slot.try_collect(), Some(Collected::Complete));
+    });
+}
+
+/// A timeout mark racing the worker's completion (rule 8): either the mark
+/// fails (the worker completed first, nobody is killed, the result stands)
+/// or the worker's `complete` says `timed_out` (it leaves at once, so the
+/// kill cannot hit another task). Never both, never neither.
+#[test]
+fn timeout_mark_racing_completion() {
+    super::model(|| {
+        let p = pair();
+        submit(&p, 3);
+        assert!(p.slot.try_claim(5));
+        let worker = thread::spawn({
+            let p = p.clone();
+            move || {
+                // SAFETY: CLAIMED by serial 5, handed to this thread by
+                // `spawn` (happens-before).
+                p.data.with_mut(|d| unsafe { *d = 30 });
+                p.slot.outcome.store(outcome::OK, Relaxed);
+                p.slot.complete(5)
+            }
+        });
+        let marked = p.slot.doom(5);
+        let Finish::Done { timed_out, .. } = worker.join().unwrap() else {
+            panic!("nobody abandons here: the completion must win");
+        };
+        assert_eq!(
+            marked, timed_out,
+            "the kill is sent iff the worker knows it must leave"
+        );
+        // Completed: nothing left to mark.
+        assert!(!p.slot.doom(5));
+        assert_eq!(p.slot.try_collect(), Some(Collected::Complete));
+        // SAFETY: COLLECTED (slot rule 1).
+        assert_eq!(p.data.with(|d| unsafe { *d }), 30);
+    });
+}
+
+/// A DOOMED task whose worker is then reported dead is abandoned as
+/// TIMED_OUT, whatever the death (rule 8); it is marked only once.
+#[test]
+fn a_doomed_task_is_abandoned_as_timed_out() {
+    super::model(|| {
+        let p = pair();
+        submit(&p, 1);
+        assert!(p.slot.try_claim(6));
+        assert!(p.slot.doom(6));
+        assert!(!p.slot.doom(6), "a second mark would send a second kill");
+        assert!(matches!(
+            p.slot.abandon(6, outcome::SIGNALED, 9),
+            Finish::Done {
+                timed_out: true,
+                ..
+            }
+        ));
+        assert_eq!(
+            p.slot.try_collect(),
+            Some(Collected::Abandoned {
+                cause: outcome::TIMED_OUT,
+                detail: 0
+            })
+        );
+    });
+}
+
+/// Rule 9: a parent thread waits for task 1 while another parent thread
+/// collects it (an eviction), frees the slot and submits task 2, which no
+/// worker runs. The waiter must return, not sleep on task 2.
+#[test]
+fn a_waiter_never_sleeps_on_the_next_task() {
+    super::model(|| {
+        let p = pair();
+        p.slot.ticket.store(1, Relaxed);
+        submit(&p, 1);
+        assert!(p.slot.try_claim(2));
+        let worker = thread::spawn({
+            let p = p.clone();
+            move || {
+                p.slot.outcome.store(outcome::OK, Relaxed);
+                let _ = p.slot.complete(2);
+            }
+        });
+        let evictor = thread::spawn({
+            let p = p.clone();
+            move || {
+                assert!(p.slot.wait_task(None, None));
+                assert_eq!(p.slot.try_collect(), Some(Collected::Complete));
+                p.slot.release();
+                // The slot is FREE and ours (slot rule 1): the next task.
+                p.slot.ticket.store(2, Relaxed);
+                submit(&p, 2);
+            }
+        });
+        assert!(p.slot.wait_task(Some(1), None));
+        worker.join().unwrap();
+        evictor.join().unwrap();
     });
 }

@@ -338,3 +338,36 @@ fn a_direct_fork_is_refused_while_other_threads_exist() {
     drop(tx);
     let _ = other.join();
 }
+
+#[test]
+fn a_function_outside_the_binary_is_refused_with_a_typed_error() {
+    // An address in libc (a shared library), as a task and as an
+    // initializer. Only ever compared, never called: the pool refuses it
+    // before any worker could jump there.
+    // SAFETY: a fn pointer only has to be non-null to be valid; this one
+    // is never called (the pool refuses it at submit, as checked below).
+    let foreign: fn(u64) -> u64 =
+        unsafe { std::mem::transmute::<*const (), fn(u64) -> u64>(libc::getpid as *const ()) };
+    // SAFETY: as above: `build` refuses it before any worker starts.
+    let foreign_init: fn() =
+        unsafe { std::mem::transmute::<*const (), fn()>(libc::getpid as *const ()) };
+    let e = ProcessPool::builder()
+        .workers(1)
+        .initializer(foreign_init)
+        .build()
+        .unwrap_err();
+    assert!(e.is_foreign_function() && e.is_bad_config(), "{e}");
+    within(Duration::from_secs(30), move || {
+        no_leaks(
+            || pool(1),
+            |pool| {
+                let error = pool.submit(foreign, 1).wait().unwrap_err();
+                assert!(error.is_foreign_function(), "{error}");
+                let error = pool.map(foreign, 0..3u64).unwrap_err();
+                assert!(error.is_foreign_function(), "{error}");
+                // Nothing was taken from the pool by the refusals.
+                assert_eq!(pool.map(triple_plus_one, 0..8u64).unwrap()[7], 22);
+            },
+        )
+    });
+}

@@ -496,7 +496,20 @@ macro_rules! wire_struct {
 /// memory: decoding it in the parent copies nothing, and the result slot
 /// stays reserved until the last `SharedBytes` viewing it is dropped.
 ///
-/// As an argument, or when decoded outside a pool, it owns a `Vec<u8>`.
+/// As an argument, or when decoded outside a pool, it owns a `Vec<u8>`;
+/// so it does in the results of `ProcessPool::map` and `map_chunked`, which
+/// collect every result and would otherwise hold every slot.
+///
+/// # The bound: at most `slots() - 1` views while submitting
+///
+/// A pool has `workers × slots_per_worker` slots, and a live view holds
+/// one. A submit that finds no free slot waits for a task in flight to
+/// finish (its result can be copied out), but while **every** slot is
+/// held by a view nothing can free one except dropping a view, which the
+/// submitting thread may be the one to do. So such a submit does not wait:
+/// its handle fails at once with `TaskError::is_all_slots_held`. Drop
+/// views (or turn them into `Vec`s with [`into_vec`](Self::into_vec))
+/// before the pool's worth is alive, or give the pool more slots.
 ///
 /// ```
 /// use triad::processes::SharedBytes;

@@ -29,6 +29,7 @@ enum BuildErrorKind {
         limit: u64,
         shared: u64,
     },
+    ForeignInitializer,
     Io {
         what: &'static str,
         source: io::Error,
@@ -61,6 +62,9 @@ impl BuildError {
     pub(crate) fn new_memory_limit_too_small(limit: u64, shared: u64) -> Self {
         Self::new(BuildErrorKind::MemoryLimitTooSmall { limit, shared })
     }
+    pub(crate) fn foreign_initializer() -> Self {
+        Self::new(BuildErrorKind::ForeignInitializer)
+    }
     pub(crate) fn io(what: &'static str, source: io::Error) -> Self {
         Self::new(BuildErrorKind::Io { what, source })
     }
@@ -72,7 +76,8 @@ impl BuildError {
     }
 
     /// A setting was zero or out of range (workers, result capacity, slots
-    /// per worker, max tasks per worker, timeout, too many slots).
+    /// per worker, max tasks per worker, timeout, too many slots, memory
+    /// limit), or the initializer is not a function of the program's binary.
     pub fn is_bad_config(&self) -> bool {
         matches!(
             self.kind,
@@ -83,7 +88,14 @@ impl BuildError {
                 | BuildErrorKind::ZeroTimeout
                 | BuildErrorKind::TooManySlots { .. }
                 | BuildErrorKind::MemoryLimitTooSmall { .. }
+                | BuildErrorKind::ForeignInitializer
         )
+    }
+
+    /// The initializer lives outside the program's binary (in a shared
+    /// library): a worker started from the binary could not find it.
+    pub fn is_foreign_function(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::ForeignInitializer)
     }
 
     /// The configuration asked for zero workers.
@@ -143,6 +155,11 @@ impl fmt::Display for BuildError {
                 f,
                 "memory limit of {limit} bytes is below the {shared}-byte shared region each worker maps"
             ),
+            BuildErrorKind::ForeignInitializer => write!(
+                f,
+                "the initializer is not a function of the program's binary (a shared \
+                 library's?): workers could not call it"
+            ),
             BuildErrorKind::Io { what, source } => write!(f, "could not {what}: {source}"),
             BuildErrorKind::ZygoteFailed(why) => write!(f, "the zygote did not start: {why}"),
         }
@@ -174,6 +191,8 @@ enum TaskErrorKind {
     ArgumentTooLarge { needed: u64, capacity: u64 },
     ResultTooLarge { needed: u64, capacity: u64 },
     BadBytes { message: String },
+    AllSlotsHeld { slots: usize },
+    ForeignFunction,
     Cancelled,
     PoolClosed,
     Broken,
@@ -200,6 +219,12 @@ impl TaskError {
     }
     pub(crate) fn bad_bytes(message: String) -> Self {
         Self::new(TaskErrorKind::BadBytes { message })
+    }
+    pub(crate) fn all_slots_held(slots: usize) -> Self {
+        Self::new(TaskErrorKind::AllSlotsHeld { slots })
+    }
+    pub(crate) fn foreign_function() -> Self {
+        Self::new(TaskErrorKind::ForeignFunction)
     }
     pub(crate) fn cancelled() -> Self {
         Self::new(TaskErrorKind::Cancelled)
@@ -274,6 +299,22 @@ impl TaskError {
         }
     }
 
+    /// The task was refused at submit, never run: every result slot was held
+    /// by a live [`SharedBytes`](super::SharedBytes) view of an earlier
+    /// result, so no slot could come free while the submitter waited. Drop
+    /// a view (or copy it out with `into_vec`) and submit again.
+    pub fn is_all_slots_held(&self) -> bool {
+        matches!(self.kind, TaskErrorKind::AllSlotsHeld { .. })
+    }
+
+    /// The task was refused at submit, never run: its function (or the
+    /// trampoline for its argument and result types) is not code of the
+    /// program's binary but of a shared library, which a worker, started
+    /// from the binary, cannot reach.
+    pub fn is_foreign_function(&self) -> bool {
+        matches!(self.kind, TaskErrorKind::ForeignFunction)
+    }
+
     /// The pool was shut down immediately before the task could finish.
     pub fn is_cancelled(&self) -> bool {
         matches!(self.kind, TaskErrorKind::Cancelled)
@@ -338,6 +379,16 @@ impl fmt::Display for TaskError {
                 "the encoded result needs {needed} bytes, the result capacity is {capacity}"
             ),
             TaskErrorKind::BadBytes { message } => write!(f, "bad encoded bytes: {message}"),
+            TaskErrorKind::AllSlotsHeld { slots } => write!(
+                f,
+                "all {slots} result slots are held by live SharedBytes results; \
+                 drop one before submitting more"
+            ),
+            TaskErrorKind::ForeignFunction => write!(
+                f,
+                "the task's function is not in the program's binary (a shared \
+                 library's?): a worker could not call it"
+            ),
             TaskErrorKind::Cancelled => {
                 write!(f, "the pool was shut down before the task finished")
             }

@@ -33,7 +33,8 @@
 //!    single-threaded, or by an exec of the program's own binary that turns
 //!    into the zygote before `main` (see [`StartMode`]).
 //! 2. A worker runs only code of the binary: tasks are `fn` items, never
-//!    closures with captured pointers.
+//!    closures with captured pointers, and never functions of a shared
+//!    library (refused at submit, [`TaskError::is_foreign_function`]).
 //! 3. Zygote and workers die with their parent (`PR_SET_PDEATHSIG` plus a
 //!    `getppid` check), every descriptor is close-on-exec, every child is
 //!    reaped.
@@ -44,8 +45,10 @@
 //! |---|---|---|
 //! | the task panics | [`TaskError::is_panic`] with the message | worker lives on |
 //! | the worker dies (signal, abort, exit) | [`TaskError::is_crash`], [`signal`](TaskError::signal) or [`exit_code`](TaskError::exit_code) | worker replaced |
-//! | the task runs past its timeout | [`TaskError::is_timeout`] | worker killed and replaced |
+//! | the task runs past its timeout | [`TaskError::is_timeout`] (never a task claimed after it: slot rule 8) | worker killed and replaced |
 //! | argument or result larger than the capacity | [`TaskError::is_too_large`], [`sizes`](TaskError::sizes) | goes on |
+//! | every slot held by a live [`SharedBytes`] result | [`TaskError::is_all_slots_held`], at submit (never ran) | goes on |
+//! | the function is not in the binary | [`TaskError::is_foreign_function`], at submit (never ran) | goes on |
 //! | [`shutdown_now`](ProcessPool::shutdown_now) | [`TaskError::is_cancelled`] | gone |
 //! | the zygote dies | [`TaskError::is_broken`] | broken |
 //!
@@ -57,7 +60,7 @@
 //! | `doorbell.rs` | process-shared "look again" futex with a sleeper count |
 //! | `shm.rs` | the memfd region and its layout |
 //! | `codec.rs` | `Encode` / `Decode`, `SharedBytes`, task entry trampolines |
-//! | `zygote.rs` | starting the zygote (fork / exec), its loop, fn offsets |
+//! | `zygote.rs` | starting the zygote (fork / exec), its loop, fn offsets and the check that a function is in the binary |
 //! | `worker.rs` | a worker's life after fork |
 //! | `supervisor.rs` | deaths → outcomes, timeouts, wakers |
 //! | `pool.rs` | `ProcessPool`, builder, handles, map / imap |

@@ -1,17 +1,21 @@
 //! `ProcessPool`, its builder, task handles, and the parent's side of the
-//! slot protocol (submit, collect, evict, free).
+//! slot protocol (submit, collect, evict, free, notify).
 //!
 //! # The parent's registry
 //!
 //! Parent threads coordinate through one lock, the registry: which slots are
 //! free, which task (a [`TaskCell`] shared with its handle) sits in which
-//! slot, the live workers, the wakers of awaited tasks. The shared region
-//! itself is never locked: workers and parent meet only in the slot words.
+//! slot, the live workers, the wakers and completion fds of awaited tasks.
+//! The shared region itself is never locked: workers and parent meet only in
+//! the slot words.
 //!
-//! Rules (P1–P5):
+//! Rules (P1–P7):
 //!
-//! * **P1.** A FREE slot belongs to the parent thread holding the registry
-//!   lock: it writes the argument and header fields, then `submit`s.
+//! * **P1.** A FREE slot taken off the free list (under the registry lock)
+//!   belongs to the thread that took it until that thread submits it or puts
+//!   it back, which it does on every path, a panicking `Encode` included.
+//!   The argument is encoded in between, *without* the lock: user code
+//!   never runs under a pool lock.
 //! * **P2.** A task's outcome is taken exactly once: by its handle
 //!   (`try_collect` under the cell lock), or by an eviction (under registry
 //!   then cell lock) that copies the outcome into the cell when a submitter
@@ -20,16 +24,38 @@
 //! * **P3.** Lock order: registry before cell. A handle never takes the
 //!   registry while it holds its cell.
 //! * **P4.** A slot goes back to FREE only when the last [`Lease`] of its
-//!   result is dropped: a [`SharedBytes`](super::SharedBytes) result keeps it.
+//!   result is dropped: a [`SharedBytes`](super::SharedBytes) result keeps
+//!   it. A slot whose lease outlived its decode is marked `held`; when every
+//!   slot is held, nothing can free one but the owners of those views, so a
+//!   submit fails at once ([`TaskError::is_all_slots_held`]) instead of
+//!   waiting for ever. Results that are collected into a `Vec` by the pool
+//!   itself (`map`, `map_chunked`) are therefore decoded as copies.
 //! * **P5.** Every transition that may unblock a parent thread rings the
-//!   `done` doorbell: a task finished (worker, supervisor), a slot freed.
+//!   `done` doorbell: a task finished (worker, supervisor), a slot freed, a
+//!   slot put back, a slot held.
+//! * **P6.** An awaited task's waker and a handle's completion fd hear of
+//!   the task's end exactly once it is finished: from the supervisor, which
+//!   relays the slot's eventfd (armed through slot rule 5) after checking
+//!   under the registry lock that the slot still holds that finished task;
+//!   from the eviction that copies the task out (the slot's eventfd is
+//!   drained for its next task, so the evictor notifies itself); from the
+//!   supervisor when the zygote is gone; or at registration, if the task is
+//!   done by then. A completion fd is the handle's own eventfd, never the
+//!   slot's, and is never drained: once readable it stays readable. Wakers
+//!   are woken, and replaced ones dropped, outside the registry lock: a
+//!   waker may run any code, even drop a handle of this pool.
+//! * **P7.** A registration (waker or fd) and a parent's futex wait concern
+//!   the task's slot only while the task is in it: a registration is made
+//!   under the registry and cell locks after the cell still says
+//!   `InSlot(index)` (an eviction changes the cell under both), and a wait
+//!   gives the task's ticket (slot rule 9) and sleeps at most
+//!   [`MAX_NAP`] at a time.
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::fs::File;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -42,8 +68,13 @@ use super::shm::{region_len, Region, WorkerConfig, MAX_SLOTS};
 use super::slot::{outcome, Collected, Phase};
 use super::supervisor;
 use super::zygote::{self, to_offset, Command, ZygoteFds};
-use crate::sync::atomic::{fence, AtomicBool, Ordering::*};
+use crate::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering::*};
 use crate::sync::{thread, Arc, Mutex};
+
+/// The longest a parent thread sleeps on a slot word before it looks at its
+/// task again (rule P7): bounds the delay of the one race slot rule 9's
+/// ticket check cannot see.
+const MAX_NAP: Duration = Duration::from_millis(100);
 
 /// How the zygote (the process that forks the workers) is started. See
 /// `zygote.rs` for what each costs.
@@ -54,6 +85,11 @@ pub enum StartMode {
     Auto,
     /// Fork this process directly. Refused with
     /// [`BuildError::threaded_parent`] if it has other threads.
+    ///
+    /// The zygote, and every worker, is then a copy of this process at the
+    /// moment of `build`: a lock that the building thread itself holds
+    /// across `build` (a `Mutex` guard in scope) stays held in every worker,
+    /// for ever. Build the pool while holding none, or use `Exec`.
     Fork,
     /// Run this program's binary again (`/proc/self/exe`); it becomes the
     /// zygote before `main`. Safe in any process.
@@ -84,16 +120,59 @@ enum CellState {
     Taken,
 }
 
+/// No completion fd yet (see [`TaskCell::fd`]).
+const NO_FD: u32 = u32::MAX;
+
 /// The parent-side record of one submitted task, shared by its handle and
 /// the registry.
 pub(crate) struct TaskCell {
     state: Mutex<CellState>,
+    /// The submission's ticket, as in the slot (slot rule 9).
+    ticket: u64,
+    /// The handle's own completion eventfd (rule P6), made by the first
+    /// `completion_fd` call; [`NO_FD`] until then. Set once, under the
+    /// registry lock; owned by the cell and closed when it is dropped.
+    fd: AtomicU32,
+}
+
+impl TaskCell {
+    /// The completion fd, if one was made.
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        // Relaxed: set under the registry lock; every reader either holds
+        // that lock or is the handle that set it (program order).
+        match self.fd.load(Relaxed) {
+            NO_FD => None,
+            // SAFETY: a descriptor we own (rule P6): it stays open until the
+            // cell is dropped, which `&self` rules out meanwhile.
+            fd => Some(unsafe { BorrowedFd::borrow_raw(fd as RawFd) }),
+        }
+    }
+
+    /// Make the completion fd readable (for good), if there is one.
+    fn notify_fd(&self) {
+        if let Some(fd) = self.fd() {
+            let _ = crate::sys::eventfd::notify(fd);
+        }
+    }
+}
+
+impl Drop for TaskCell {
+    fn drop(&mut self) {
+        let fd = *self.fd.get_mut();
+        if fd != NO_FD {
+            // SAFETY: the cell owns the descriptor (rule P6) and nothing
+            // borrows it any more (`&mut self`).
+            drop(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+        }
+    }
 }
 
 pub(crate) struct Registry {
     /// The task in each slot, if any (rule P2).
-    tasks: Vec<Option<Arc<TaskCell>>>,
+    pub(crate) tasks: Vec<Option<Arc<TaskCell>>>,
     free: Vec<usize>,
+    /// Slots leased by a result view that outlived its decode (rule P4).
+    held: Vec<bool>,
     next_ticket: u64,
     /// No more submits.
     pub(crate) closed: bool,
@@ -101,13 +180,14 @@ pub(crate) struct Registry {
     pub(crate) broken: bool,
     /// An immediate shutdown is under way: deaths are cancellations.
     pub(crate) killing: bool,
-    /// Wakers of awaited tasks, per slot.
+    /// Wakers of awaited tasks, per slot (rule P6).
     pub(crate) wakers: Vec<Option<Waker>>,
+    /// Slots whose task's handle made a completion fd the supervisor must
+    /// notify when the task is done (rule P6).
+    pub(crate) fd_watch: Vec<bool>,
     /// (serial, pid) of the live worker at each index.
     pub(crate) workers: Vec<Option<(u32, i32)>>,
     pub(crate) gave_up: Vec<bool>,
-    /// Serials killed for a timeout, with the timeout.
-    pub(crate) timed_out: Vec<(u32, u64)>,
     pub(crate) zygote_pid: i32,
     pub(crate) stats: PoolStats,
 }
@@ -119,11 +199,11 @@ pub(crate) struct Shared {
     pub(crate) registry: Mutex<Registry>,
     /// One eventfd per slot (the worker writes it when asked, slot rule 5).
     pub(crate) events: Vec<OwnedFd>,
-    /// Always readable (a pipe whose writer is closed): the completion fd of
-    /// a task that is already done.
-    ready: File,
+    /// Always readable (an eventfd written once, never read): the
+    /// completion fd of a handle that failed at submit.
+    ready: OwnedFd,
     /// Our end of the command socket.
-    pub(crate) commands: Mutex<File>,
+    pub(crate) commands: Mutex<std::fs::File>,
     /// Wakes the supervisor's poll (new waker, shutdown, timed submit).
     pub(crate) wake: OwnedFd,
     /// The supervisor sleeps without a timeout (doorbell-like, see
@@ -132,6 +212,23 @@ pub(crate) struct Shared {
     default_timeout: Option<Duration>,
     keep_resident: usize,
     mode: StartMode,
+}
+
+/// Wake every waker, outside any pool lock (rule P6). A panicking waker
+/// does not keep the others from being woken; the first panic is resumed
+/// afterwards.
+pub(crate) fn wake_all(wakers: Vec<Waker>) {
+    let mut panic = None;
+    for waker in wakers {
+        if let Err(payload) =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()))
+        {
+            panic.get_or_insert(payload);
+        }
+    }
+    if let Some(payload) = panic {
+        std::panic::resume_unwind(payload);
+    }
 }
 
 impl Shared {
@@ -148,26 +245,78 @@ impl Shared {
         let _ = crate::sys::eventfd::notify(self.wake.as_fd());
     }
 
-    /// Free slot `index` (COLLECTED → FREE) with the registry held.
-    fn free_locked(&self, reg: &mut Registry, index: usize) {
+    /// Free slot `index` (COLLECTED → FREE) with the registry held. Returns
+    /// the waker left in the slot, to be dropped (or woken) by the caller
+    /// once the registry is released (rule P6).
+    fn free_locked(&self, reg: &mut Registry, index: usize) -> Option<Waker> {
         let slot = self.region.slot(index);
-        let used = slot.result_len.load(Relaxed) as usize;
+        // Relaxed: the slot is COLLECTED, ours (slot rules 1, 2).
+        let used = slot
+            .result_len
+            .load(Relaxed)
+            .max(slot.arg_len.load(Relaxed)) as usize;
         if used > self.keep_resident {
             let _ = self.region.release_pages(index, self.keep_resident);
         }
         reg.tasks[index] = None;
-        reg.wakers[index] = None;
+        reg.held[index] = false;
+        reg.fd_watch[index] = false;
+        let waker = reg.wakers[index].take();
         slot.release();
         reg.free.push(index);
+        waker
     }
 
     /// The last lease of slot `index` is gone (rule P4).
     fn free(&self, index: usize) {
         let mut reg = crate::sync::lock(&self.registry);
-        self.free_locked(&mut reg, index);
+        let stale = self.free_locked(&mut reg, index);
         drop(reg);
+        drop(stale);
         // Rule P5.
         self.region.header().done.ring(false);
+    }
+
+    /// Put back a slot taken off the free list and never submitted (rule
+    /// P1).
+    fn put_back(&self, index: usize) {
+        crate::sync::lock(&self.registry).free.push(index);
+        // Rule P5.
+        self.region.header().done.ring(false);
+    }
+
+    /// Take a FREE slot off the free list (rule P1), evicting finished
+    /// results if none is free, and waiting if none can be evicted yet.
+    fn take_free_slot(&self) -> Result<usize, TaskError> {
+        let header = self.region.header();
+        loop {
+            // Doorbell rule 1: read before looking for a free slot.
+            let seen = header.done.seen();
+            let mut reg = crate::sync::lock(&self.registry);
+            if reg.closed {
+                return Err(TaskError::pool_closed());
+            }
+            if reg.broken {
+                return Err(TaskError::broken());
+            }
+            if let Some(index) = reg.free.pop() {
+                return Ok(index);
+            }
+            let mut wake = Vec::new();
+            let mut stale = Vec::new();
+            let freed = self.reclaim_locked(&mut reg, &mut wake, &mut stale);
+            // Rule P4: only the holders of the views can free a slot now.
+            let all_held = !freed && reg.held.iter().all(|&held| held);
+            drop(reg);
+            drop(stale);
+            wake_all(wake);
+            if all_held {
+                return Err(TaskError::all_slots_held(self.region.slots()));
+            }
+            if !freed {
+                header.done.sleep(seen, Some(Duration::from_millis(100)));
+            }
+        }
     }
 
     /// Read a collected slot's outcome: `Ok(len)` for a result of `len`
@@ -207,7 +356,14 @@ impl Shared {
 
     /// Free slots whose task finished: reclaim those whose handle is gone,
     /// evict (copy out) the others (rule P2). True if any slot was freed.
-    fn reclaim_locked(&self, reg: &mut Registry) -> bool {
+    /// Evicted tasks' wakers go to `wake`, stale wakers to `stale`; the
+    /// caller wakes and drops them once the registry is released (rule P6).
+    fn reclaim_locked(
+        &self,
+        reg: &mut Registry,
+        wake: &mut Vec<Waker>,
+        stale: &mut Vec<Waker>,
+    ) -> bool {
         let mut freed = false;
         for index in 0..reg.tasks.len() {
             let Some(cell) = reg.tasks[index].clone() else {
@@ -224,21 +380,46 @@ impl Shared {
                 continue;
             };
             // Our clone and the registry's: more means a live handle.
-            if Arc::strong_count(&cell) > 2 {
+            let evicted = Arc::strong_count(&cell) > 2;
+            if evicted {
                 let outcome = self.outcome(index, collected).map(|len| {
                     // SAFETY: COLLECTED and not yet freed (slot rule 1).
                     unsafe { self.region.data(index, len) }.to_vec()
                 });
                 *state = CellState::Evicted(outcome);
                 reg.stats.evictions += 1;
+                // Rule P6: the slot's eventfd is about to serve another task.
+                cell.notify_fd();
             } else {
                 *state = CellState::Taken;
             }
             drop(state);
-            self.free_locked(reg, index);
+            if let Some(waker) = self.free_locked(reg, index) {
+                if evicted { &mut *wake } else { &mut *stale }.push(waker);
+            }
             freed = true;
         }
         freed
+    }
+
+    /// With the registry held: tell the handle of the task in slot `index`
+    /// that it is done, if it is (rule P6). Returns its waker, if any, to
+    /// be woken by the caller outside the lock.
+    pub(crate) fn relay_locked(&self, reg: &mut Registry, index: usize) -> Option<Waker> {
+        if reg.fd_watch[index] {
+            if let Some(cell) = &reg.tasks[index] {
+                let done = match *crate::sync::lock(&cell.state) {
+                    CellState::InSlot(_) => self.region.slot(index).is_finished(),
+                    _ => true,
+                };
+                if done {
+                    cell.notify_fd();
+                    reg.fd_watch[index] = false;
+                }
+            }
+        }
+        // A waker may be woken early (a future polls again): no check.
+        reg.wakers[index].take()
     }
 }
 
@@ -255,6 +436,20 @@ impl Drop for Lease {
     }
 }
 
+/// Puts a slot taken off the free list back unless disarmed (rule P1): on a
+/// panic in `Encode`, a too-large argument, or a pool closed meanwhile.
+struct PutBack<'a> {
+    shared: &'a Shared,
+    index: Option<usize>,
+}
+
+impl Drop for PutBack<'_> {
+    fn drop(&mut self) {
+        if let Some(index) = self.index {
+            self.shared.put_back(index);
+        }
+    }
+}
 // ------------------------------------------------------------------ pool
 
 /// A pool of worker processes running `fn(A) -> R` tasks, with arguments
@@ -327,7 +522,10 @@ impl ProcessPoolBuilder {
     }
     /// A function run once in every new worker before its first task. If
     /// it panics, that worker is not started again; a pool where no worker
-    /// can start fails its tasks with [`TaskError::is_broken`].
+    /// can start fails its tasks with [`TaskError::is_broken`]. It must be
+    /// a function of the program's binary (see
+    /// [`ProcessPool::submit`]), else `build` fails with
+    /// [`BuildError::is_foreign_function`].
     pub fn initializer(mut self, init: fn()) -> Self {
         self.initializer = Some(init);
         self
@@ -351,7 +549,10 @@ impl ProcessPoolBuilder {
         self
     }
     /// Result slots per worker (default 4): how many tasks may be queued,
-    /// running or holding an uncollected result at once.
+    /// running or holding an uncollected result at once. A
+    /// [`SharedBytes`](super::SharedBytes) result keeps its slot while it
+    /// lives, so this is also how many such results may be alive at once
+    /// (see [`ProcessPool::submit`]).
     pub fn slots_per_worker(mut self, n: usize) -> Self {
         self.slots_per_worker = n;
         self
@@ -403,6 +604,12 @@ impl ProcessPoolBuilder {
         if self.task_timeout.is_some_and(|t| t.is_zero()) {
             return Err(BuildError::zero_timeout());
         }
+        if self
+            .initializer
+            .is_some_and(|f| !zygote::in_binary(f as usize))
+        {
+            return Err(BuildError::foreign_initializer());
+        }
         let slots = workers.saturating_mul(self.slots_per_worker);
         if slots > MAX_SLOTS {
             return Err(BuildError::too_many_slots(slots, MAX_SLOTS));
@@ -440,9 +647,10 @@ impl ProcessPoolBuilder {
             .map(|_| crate::sys::eventfd::eventfd())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| BuildError::io("create eventfds", e))?;
-        let (ready, ready_writer) =
-            crate::sys::process::pipe().map_err(|e| BuildError::io("create a pipe", e))?;
-        drop(ready_writer);
+        let ready =
+            crate::sys::eventfd::eventfd().map_err(|e| BuildError::io("create an eventfd", e))?;
+        crate::sys::eventfd::notify(ready.as_fd())
+            .map_err(|e| BuildError::io("write an eventfd", e))?;
         let wake =
             crate::sys::eventfd::eventfd().map_err(|e| BuildError::io("create an eventfd", e))?;
         let (commands, zygote_commands) = crate::sys::process::socketpair()
@@ -459,14 +667,15 @@ impl ProcessPoolBuilder {
             registry: Mutex::new(Registry {
                 tasks: vec![None; slots],
                 free: (0..slots).rev().collect(),
+                held: vec![false; slots],
                 next_ticket: 0,
                 closed: false,
                 broken: false,
                 killing: false,
                 wakers: vec![None; slots],
+                fd_watch: vec![false; slots],
                 workers: vec![None; workers],
                 gave_up: vec![false; workers],
-                timed_out: Vec::new(),
                 zygote_pid: 0,
                 stats: PoolStats::default(),
             }),
@@ -483,6 +692,13 @@ impl ProcessPoolBuilder {
 
         let start = match mode {
             StartMode::Fork => {
+                // The zygote and every worker get a copy of stdout's buffer:
+                // what this process printed without a newline yet would be
+                // printed again by each of them at its first flush.
+                {
+                    use std::io::Write;
+                    let _ = std::io::stdout().flush();
+                }
                 // SAFETY: `thread_count` said 1 just above, and building the
                 // region started no thread (zygote rule Z1).
                 let pid = unsafe { zygote::fork_zygote(&shared.region, &zygote_fds) }
@@ -553,8 +769,20 @@ impl ProcessPool {
 
     /// Run `f(arg)` in a worker, with the pool's default timeout.
     ///
-    /// Never blocks for long: if every slot is taken it waits for one to
-    /// free (a finished result is copied out of its slot if needed).
+    /// If every slot is taken, waits for one: a finished result that is
+    /// not collected yet is copied out of its slot (an *eviction*), so this
+    /// waits at most for some task in flight to finish. Never for ever:
+    ///
+    /// * A [`SharedBytes`](super::SharedBytes) result is a view into its
+    ///   slot and keeps it until dropped. When **every** slot is held by
+    ///   such a view, no slot can come free while this thread waits, so the
+    ///   handle fails at once with [`TaskError::is_all_slots_held`]: keep at
+    ///   most [`slots`](Self::slots)` - 1` views alive while submitting
+    ///   (or copy results out with `into_vec`).
+    /// * `f` must be a function of the program's binary. One from a shared
+    ///   library cannot be reached by a worker (an exec'd zygote maps
+    ///   libraries elsewhere, or not at all); such a task fails at once with
+    ///   [`TaskError::is_foreign_function`], in every start mode.
     pub fn submit<A: Encode + Decode, R: Encode + Decode>(
         &self,
         f: fn(A) -> R,
@@ -574,6 +802,7 @@ impl ProcessPool {
         TaskHandle::new(
             &self.shared,
             self.submit_raw(entry, f as usize, &arg, timeout),
+            true,
         )
     }
 
@@ -584,86 +813,103 @@ impl ProcessPool {
         arg: &T,
         timeout: Option<Duration>,
     ) -> Result<Arc<TaskCell>, TaskError> {
-        let shared = &self.shared;
-        let header = shared.region.header();
-        loop {
-            // Doorbell rule 1: read before looking for a free slot.
-            let seen = header.done.seen();
-            let mut reg = crate::sync::lock(&shared.registry);
-            if reg.closed {
-                return Err(TaskError::pool_closed());
-            }
-            if reg.broken {
-                return Err(TaskError::broken());
-            }
-            let index = match reg.free.pop() {
-                Some(index) => index,
-                None => {
-                    if !shared.reclaim_locked(&mut reg) {
-                        drop(reg);
-                        header.done.sleep(seen, Some(Duration::from_millis(100)));
-                    }
-                    continue;
-                }
-            };
-            // SAFETY: the slot is FREE and we hold the registry: it is ours
-            // (rule P1, slot rule 1), and no other reference to its data
-            // area exists (no lease: it is free).
-            let buf = unsafe { shared.region.data_mut(index) };
-            let mut w = Writer::new(buf);
-            arg.encode(&mut w);
-            if w.overflowed() {
-                reg.free.push(index);
-                return Err(TaskError::argument_too_large(
-                    w.len() as u64,
-                    shared.region.capacity() as u64,
-                ));
-            }
-            let slot = shared.region.slot(index);
-            // Relaxed: published by `submit`'s Release (slot rule 2).
-            slot.entry.store(to_offset(entry as usize), Relaxed);
-            slot.task.store(to_offset(task), Relaxed);
-            slot.arg_len.store(w.len() as u64, Relaxed);
-            slot.timeout_ns.store(
-                timeout.map_or(0, |t| t.as_nanos().clamp(1, u64::MAX as u128) as u64),
-                Relaxed,
-            );
-            slot.ticket.store(reg.next_ticket, Relaxed);
-            slot.claimed_at_ns.store(0, Relaxed);
-            slot.result_len.store(0, Relaxed);
-            reg.next_ticket += 1;
-            let _ = crate::sys::eventfd::drain(shared.events[index].as_fd());
-            let cell = Arc::new(TaskCell {
-                state: Mutex::new(CellState::InSlot(index)),
-            });
-            reg.tasks[index] = Some(cell.clone());
-            slot.submit();
-            drop(reg);
-            header.work.ring(true);
-            if timeout.is_some() {
-                // Pairs with the fence in the supervisor's loop: either it
-                // sees this slot in its scan, or we see it idle and wake it.
-                fence(SeqCst);
-                if shared.supervisor_idle.swap(false, Relaxed) {
-                    shared.wake_supervisor();
-                }
-            }
-            return Ok(cell);
+        // Zygote rule Z3: both must be code of the binary, or a worker would
+        // jump to a wrong address.
+        if !zygote::in_binary(task) || !zygote::in_binary(entry as usize) {
+            return Err(TaskError::foreign_function());
         }
+        let shared = &*self.shared;
+        let header = shared.region.header();
+        let index = shared.take_free_slot()?;
+        let mut put_back = PutBack {
+            shared,
+            index: Some(index),
+        };
+        // SAFETY: the slot is FREE and off the free list: ours alone until
+        // we submit it or put it back (rule P1, slot rule 1); no lease of it
+        // exists (it is free), so this is the only reference to its area.
+        let buf = unsafe { shared.region.data_mut(index) };
+        let mut w = Writer::new(buf);
+        // User code, without any lock (rule P1); a panic puts the slot back.
+        arg.encode(&mut w);
+        if w.overflowed() {
+            return Err(TaskError::argument_too_large(
+                w.len() as u64,
+                shared.region.capacity() as u64,
+            ));
+        }
+        let arg_len = w.len() as u64;
+        let mut reg = crate::sync::lock(&shared.registry);
+        // Closed or broken while we encoded: the slot goes back (after the
+        // registry is released: `put_back` takes it).
+        if reg.closed || reg.broken {
+            let error = if reg.closed {
+                TaskError::pool_closed()
+            } else {
+                TaskError::broken()
+            };
+            drop(reg);
+            return Err(error);
+        }
+        let slot = shared.region.slot(index);
+        let ticket = reg.next_ticket;
+        reg.next_ticket += 1;
+        // Relaxed: published by `submit`'s Release (slot rule 2).
+        slot.entry.store(to_offset(entry as usize), Relaxed);
+        slot.task.store(to_offset(task), Relaxed);
+        slot.arg_len.store(arg_len, Relaxed);
+        slot.timeout_ns.store(
+            timeout.map_or(0, |t| t.as_nanos().clamp(1, u64::MAX as u128) as u64),
+            Relaxed,
+        );
+        slot.ticket.store(ticket, Relaxed);
+        slot.claimed_at_ns.store(0, Relaxed);
+        slot.result_len.store(0, Relaxed);
+        // The slot's eventfd now serves this task (rule P6).
+        let _ = crate::sys::eventfd::drain(shared.events[index].as_fd());
+        let cell = Arc::new(TaskCell {
+            state: Mutex::new(CellState::InSlot(index)),
+            ticket,
+            fd: AtomicU32::new(NO_FD),
+        });
+        reg.tasks[index] = Some(cell.clone());
+        slot.submit();
+        put_back.index = None;
+        drop(reg);
+        header.work.ring(true);
+        if timeout.is_some() {
+            // Pairs with the fence in the supervisor's loop: either it
+            // sees this slot in its scan, or we see it idle and wake it.
+            fence(SeqCst);
+            if shared.supervisor_idle.swap(false, Relaxed) {
+                shared.wake_supervisor();
+            }
+        }
+        Ok(cell)
     }
 
     /// `f` on every item, in parallel, results in the items' order. The
     /// first error is returned (the other tasks still run to their end).
+    ///
+    /// Results are decoded as copies ([`SharedBytes`](super::SharedBytes)
+    /// included): a `Vec` of views could hold more slots than there are.
     pub fn map<A: Encode + Decode, R: Encode + Decode>(
         &self,
         f: fn(A) -> R,
         items: impl IntoIterator<Item = A>,
     ) -> Result<Vec<R>, TaskError> {
-        self.imap(f, items).collect()
+        Ordered {
+            in_place: false,
+            ..self.imap(f, items)
+        }
+        .collect()
     }
 
     /// `f` on every item, results in the items' order as they come, with at
-    /// most as many tasks in flight as there are slots.
+    /// most as many tasks in flight as there are slots. A
+    /// [`SharedBytes`](super::SharedBytes) result is a view that holds its
+    /// slot: drop each before the whole pool's worth is alive (see
+    /// [`submit`](Self::submit)).
     pub fn imap<'p, A: Encode + Decode, R: Encode + Decode, I: IntoIterator<Item = A>>(
         &'p self,
         f: fn(A) -> R,
@@ -674,6 +920,7 @@ impl ProcessPool {
             f,
             items: items.into_iter(),
             in_flight: VecDeque::new(),
+            in_place: true,
         }
     }
 
@@ -694,6 +941,7 @@ impl ProcessPool {
 
     /// `f` on every item, `chunk` items per task (one task per item costs a
     /// round trip through a slot; for tiny tasks a chunk amortises it).
+    /// Results are decoded as copies, as in [`map`](Self::map).
     ///
     /// # Panics
     ///
@@ -716,7 +964,7 @@ impl ProcessPool {
                     break;
                 }
                 let cell = self.submit_raw(entry, f as usize, &batch, self.shared.default_timeout);
-                in_flight.push_back(TaskHandle::new(&self.shared, cell));
+                in_flight.push_back(TaskHandle::new(&self.shared, cell, false));
             }
             match in_flight.pop_front() {
                 Some(handle) => out.extend(handle.wait()?),
@@ -728,6 +976,10 @@ impl ProcessPool {
     /// Shut down gracefully: no new tasks; every task already submitted
     /// runs to its outcome; then the workers and the zygote exit and are
     /// reaped. Handles and results outlive the pool.
+    ///
+    /// This waits as long as the tasks take: one without a timeout that
+    /// never ends keeps it waiting for ever (give tasks a timeout, or use
+    /// [`shutdown_now`](Self::shutdown_now)).
     pub fn shutdown(mut self) {
         self.shutdown_inner(false);
     }
@@ -788,7 +1040,8 @@ impl ProcessPool {
 }
 
 impl Drop for ProcessPool {
-    /// A graceful [`shutdown`](ProcessPool::shutdown).
+    /// A graceful [`shutdown`](ProcessPool::shutdown): waits for every task
+    /// submitted to finish.
     fn drop(&mut self) {
         self.shutdown_inner(false);
     }
@@ -805,11 +1058,17 @@ pub struct TaskHandle<R> {
 }
 
 enum HandleInner {
-    Failed(Option<TaskError>),
+    /// Refused at submit: the error, until taken.
+    Failed {
+        shared: Arc<Shared>,
+        error: Option<TaskError>,
+    },
     Live {
         shared: Arc<Shared>,
         cell: Arc<TaskCell>,
         waker_registered: bool,
+        /// Decode `SharedBytes` as views into the slot (else as copies).
+        in_place: bool,
     },
 }
 
@@ -820,15 +1079,19 @@ impl<R> fmt::Debug for TaskHandle<R> {
 }
 
 impl<R: Decode> TaskHandle<R> {
-    fn new(shared: &Arc<Shared>, cell: Result<Arc<TaskCell>, TaskError>) -> Self {
+    fn new(shared: &Arc<Shared>, cell: Result<Arc<TaskCell>, TaskError>, in_place: bool) -> Self {
         TaskHandle {
             inner: match cell {
                 Ok(cell) => HandleInner::Live {
                     shared: shared.clone(),
                     cell,
                     waker_registered: false,
+                    in_place,
                 },
-                Err(e) => HandleInner::Failed(Some(e)),
+                Err(e) => HandleInner::Failed {
+                    shared: shared.clone(),
+                    error: Some(e),
+                },
             },
             _result: PhantomData,
         }
@@ -860,15 +1123,22 @@ impl<R: Decode> TaskHandle<R> {
     /// If the outcome was already taken.
     pub fn try_wait(&mut self) -> Option<Result<R, TaskError>> {
         match &mut self.inner {
-            HandleInner::Failed(error) => Some(Err(error.take().expect("outcome already taken"))),
-            HandleInner::Live { shared, cell, .. } => try_take::<R>(shared, cell),
+            HandleInner::Failed { error, .. } => {
+                Some(Err(error.take().expect("outcome already taken")))
+            }
+            HandleInner::Live {
+                shared,
+                cell,
+                in_place,
+                ..
+            } => try_take::<R>(shared, cell, *in_place),
         }
     }
 
     /// Whether the outcome is there (a following `try_wait` returns it).
     pub fn is_finished(&self) -> bool {
         match &self.inner {
-            HandleInner::Failed(_) => true,
+            HandleInner::Failed { .. } => true,
             HandleInner::Live { shared, cell, .. } => match *crate::sync::lock(&cell.state) {
                 CellState::InSlot(index) => shared.region.slot(index).is_finished(),
                 _ => true,
@@ -889,49 +1159,72 @@ impl<R: Decode> TaskHandle<R> {
                 CellState::InSlot(index) => index,
                 _ => continue,
             };
-            let left = match deadline {
-                None => None,
+            let nap = match deadline {
+                None => MAX_NAP,
                 Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
+                    Some(left) if !left.is_zero() => left.min(MAX_NAP),
                     _ => return None,
                 },
             };
-            shared.region.slot(index).wait_finished(left);
+            // Rule P7: the ticket tells our task from a later one in the
+            // same slot; the nap bounds what the ticket cannot see.
+            shared
+                .region
+                .slot(index)
+                .wait_task(Some(cell.ticket), Some(nap));
         }
     }
 
-    /// A descriptor that becomes readable when the task is done, for an
-    /// event loop (register it for reading, then call
-    /// [`try_wait`](Self::try_wait)). Do not read from it, and do not also
-    /// `.await` the same handle.
+    /// A descriptor that becomes readable when the task is done and then
+    /// stays readable, for an event loop: register it for reading, then
+    /// call [`try_wait`](Self::try_wait). It is the handle's own (made on
+    /// the first call, closed with the handle) and the same on every call.
+    /// Do not read from it.
+    ///
+    /// # Panics
+    ///
+    /// If the process is out of descriptors (the first call makes one).
     pub fn completion_fd(&self) -> BorrowedFd<'_> {
-        match &self.inner {
-            HandleInner::Failed(_) => unreachable_ready(),
-            HandleInner::Live { shared, cell, .. } => match *crate::sync::lock(&cell.state) {
-                CellState::InSlot(index) => {
-                    if !shared.region.slot(index).arm_fd() {
-                        // Done already (slot rule 5): make it readable.
-                        shared.notify_slot_fd(index);
-                    }
-                    shared.events[index].as_fd()
-                }
-                _ => shared.ready.as_fd(),
-            },
+        let (shared, cell) = match &self.inner {
+            HandleInner::Failed { shared, .. } => return shared.ready.as_fd(),
+            HandleInner::Live { shared, cell, .. } => (shared, cell),
+        };
+        // Rules P3, P6, P7: registry, then cell.
+        let mut reg = crate::sync::lock(&shared.registry);
+        if cell.fd().is_none() {
+            let fd = crate::sys::eventfd::eventfd()
+                .expect("TaskHandle::completion_fd: cannot create an eventfd");
+            // The cell owns it from now on (closed in `TaskCell::drop`).
+            // Relaxed: set under the registry lock (see `TaskCell::fd`).
+            cell.fd.store(fd.into_raw_fd() as u32, Relaxed);
         }
+        let watch = match *crate::sync::lock(&cell.state) {
+            // Rule P7: InSlot under both locks: the slot holds our task.
+            // Slot rule 5: once armed, the finisher writes the slot's fd,
+            // which the supervisor relays to ours (rule P6).
+            CellState::InSlot(index) if shared.region.slot(index).arm_fd() => Some(index),
+            // Done already.
+            _ => None,
+        };
+        match watch {
+            Some(index) => reg.fd_watch[index] = true,
+            None => cell.notify_fd(),
+        }
+        drop(reg);
+        if watch.is_some() {
+            // So that the supervisor polls this slot's eventfd.
+            shared.wake_supervisor();
+        }
+        cell.fd().expect("made above")
     }
-}
-
-fn unreachable_ready<'a>() -> BorrowedFd<'a> {
-    // A failed handle has no pool behind it to lend a descriptor; stdin's
-    // number would lie. Such handles are done: their `try_wait` returns at
-    // once, and an event loop never needs to wait on them.
-    // SAFETY: fd 0 is open for the life of the process in every program
-    // started normally; it is only borrowed, never closed through this.
-    unsafe { BorrowedFd::borrow_raw(0 as RawFd) }
 }
 
 /// Take the outcome of `cell` if it is there (rule P2).
-fn try_take<R: Decode>(shared: &Arc<Shared>, cell: &Arc<TaskCell>) -> Option<Result<R, TaskError>> {
+fn try_take<R: Decode>(
+    shared: &Arc<Shared>,
+    cell: &Arc<TaskCell>,
+    in_place: bool,
+) -> Option<Result<R, TaskError>> {
     let mut state = crate::sync::lock(&cell.state);
     match std::mem::replace(&mut *state, CellState::Taken) {
         CellState::InSlot(index) => match shared.region.slot(index).try_collect() {
@@ -946,6 +1239,7 @@ fn try_take<R: Decode>(shared: &Arc<Shared>, cell: &Arc<TaskCell>) -> Option<Res
                             index,
                         }),
                         len,
+                        in_place,
                     ),
                     Err(error) => {
                         shared.free(index);
@@ -965,19 +1259,27 @@ fn try_take<R: Decode>(shared: &Arc<Shared>, cell: &Arc<TaskCell>) -> Option<Res
     }
 }
 
-fn decode_leased<R: Decode>(lease: Arc<Lease>, len: usize) -> Result<R, TaskError> {
+fn decode_leased<R: Decode>(lease: Arc<Lease>, len: usize, in_place: bool) -> Result<R, TaskError> {
     let shared = &lease.shared;
     // SAFETY: the slot is COLLECTED and `lease` reserves it (slot rule 1,
     // rule P4): nobody writes the bytes while it lives; values that keep a
     // view (SharedBytes) keep a clone of the lease.
     let bytes = unsafe { shared.region.data(lease.index, len) };
-    let mut reader = Reader::new(bytes, Some(&lease));
+    let mut reader = Reader::new(bytes, in_place.then_some(&lease));
     let value = R::decode(&mut reader).map_err(|e| TaskError::bad_bytes(e.to_string()))?;
     if reader.remaining() != 0 {
         return Err(TaskError::bad_bytes(format!(
             "{} bytes left over after decoding",
             reader.remaining()
         )));
+    }
+    if Arc::strong_count(&lease) > 1 {
+        // Rule P4: a view outlives the decode. If it is dropped meanwhile,
+        // the slot is freed only after this (our lease is the last), and
+        // freeing clears the mark.
+        crate::sync::lock(&shared.registry).held[lease.index] = true;
+        // Rule P5: a submitter waiting for a slot may now give up.
+        shared.region.header().done.ring(false);
     }
     Ok(value)
 }
@@ -1011,32 +1313,32 @@ impl<R: Decode> Future for TaskHandle<R> {
             shared,
             cell,
             waker_registered,
+            ..
         } = &mut this.inner
         else {
             unreachable!("a failed handle always has an outcome");
         };
+        // Rules P3, P7: registry, then cell; InSlot under both means the
+        // slot still holds our task.
+        let mut reg = crate::sync::lock(&shared.registry);
         let index = match *crate::sync::lock(&cell.state) {
-            CellState::InSlot(index) => index,
+            // Slot rule 5: once armed, the finisher writes the slot's
+            // eventfd; the supervisor polls it and wakes the waker (P6).
+            CellState::InSlot(index) if shared.region.slot(index).arm_fd() => index,
+            // Finished (or evicted) meanwhile: the next poll takes it.
             _ => {
+                drop(reg);
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
         };
-        // Slot rule 5: once armed, the finisher writes the slot's eventfd;
-        // the supervisor polls it and wakes the waker.
-        if !shared.region.slot(index).arm_fd() {
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        let mut reg = crate::sync::lock(&shared.registry);
-        let changed = match &reg.wakers[index] {
-            Some(w) => !w.will_wake(cx.waker()),
-            None => true,
+        let (changed, replaced) = match &reg.wakers[index] {
+            Some(w) if w.will_wake(cx.waker()) => (false, None),
+            _ => (true, reg.wakers[index].replace(cx.waker().clone())),
         };
-        if changed {
-            reg.wakers[index] = Some(cx.waker().clone());
-        }
         drop(reg);
+        // Rule P6: a replaced waker is dropped outside the lock.
+        drop(replaced);
         if changed || !*waker_registered {
             *waker_registered = true;
             shared.wake_supervisor();
@@ -1053,6 +1355,8 @@ pub struct Ordered<'p, A, R, I> {
     f: fn(A) -> R,
     items: I,
     in_flight: VecDeque<TaskHandle<R>>,
+    /// Decode results as views (`imap`) or copies (`map`, rule P4).
+    in_place: bool,
 }
 
 impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
@@ -1063,7 +1367,17 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
     fn next(&mut self) -> Option<Self::Item> {
         while self.in_flight.len() < self.pool.slots() {
             match self.items.next() {
-                Some(item) => self.in_flight.push_back(self.pool.submit(self.f, item)),
+                Some(item) => {
+                    let pool = self.pool;
+                    let cell = pool.submit_raw(
+                        entry_for::<A, R>(),
+                        self.f as usize,
+                        &item,
+                        pool.shared.default_timeout,
+                    );
+                    self.in_flight
+                        .push_back(TaskHandle::new(&pool.shared, cell, self.in_place));
+                }
                 None => break,
             }
         }

@@ -16,10 +16,12 @@
 //! ```text
 //!  31                         8 7  6  5  4 3      0
 //! ┌────────────────────────────┬─────┬──┬──┬───────┐
-//! │ claimer serial (24 bits)   │  0  │FD│W │ state │
-//! └────────────────────────────┴─────┴──┴──┴───────┘
+//! │ claimer serial (24 bits)   │0 │D │FD│W │ state │
+//! └────────────────────────────┴──┴──┴──┴──┴───────┘
 //!   W  = WAITER: a parent thread sleeps on this word (futex)
 //!   FD = NOTIFY_FD: write the slot's eventfd when the task is done
+//!   D  = DOOMED: (CLAIMED only) the task ran past its timeout and its
+//!        worker is being killed; the worker must not claim again (rule 8)
 //!   In ABANDONED the serial field holds the cause instead (bits 8..16: an
 //!   outcome code, 16..32: the signal number or exit code).
 //! ```
@@ -78,12 +80,30 @@
 //! 7. **Serials.** A worker's serial is unique among live workers (24 bits,
 //!    never 0); a replacement gets a new one, so an abandon for a dead
 //!    worker can never hit a slot claimed by its replacement.
+//! 8. **A kill hits only the task that timed out.** The supervisor marks a
+//!    task past its timeout DOOMED by a CAS from CLAIMED(s) *before* it has
+//!    worker `s` killed, and only if the CAS succeeds. `complete` is a CAS
+//!    on the same word, so exactly one of two orders happens: the worker
+//!    completed first (the mark fails, nobody is killed, the result
+//!    stands), or the mark came first (the worker's `complete` reports
+//!    `timed_out`, and the worker exits at once instead of claiming another
+//!    task, worker rule W3). Either way the kill can never land on a task
+//!    claimed after the timed-out one. A DOOMED slot that is abandoned is
+//!    abandoned as TIMED_OUT, whatever the caller's cause.
+//! 9. **Waiting for one task, not for a slot.** A parent thread that waits
+//!    for its task gives the task's ticket: if the slot already holds
+//!    another task (its own was finished, copied out and the slot reused),
+//!    the wait returns at once instead of sleeping on a stranger. The check
+//!    comes before each sleep; a slot that goes round its whole cycle
+//!    between the check and the sleep (finished, copied out, freed,
+//!    resubmitted and flagged WAITER again, all in that instant) can still
+//!    hold the sleeper, so the pool caps each sleep and looks again.
 //!
 //! The loom model `loom-tests/processes_slot.rs` runs this code over loom
 //! atomics in ordinary memory (the futex is emulated by a mutex and a
 //! condition variable with the kernel's semantics): submit racing claims by
 //! two workers, completion racing a sleeping collector, a worker dying after
-//! its claim, a cancel racing a claim.
+//! its claim, a cancel racing a claim, a timeout mark racing a completion.
 
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 
@@ -101,6 +121,8 @@ const WAITER: u32 = 1 << 4;
 /// Write the slot's eventfd when the task is done (rule 5).
 const NOTIFY_FD: u32 = 1 << 5;
 const FLAGS: u32 = WAITER | NOTIFY_FD;
+/// CLAIMED only: past its timeout, its worker is being killed (rule 8).
+const DOOMED: u32 = 1 << 6;
 const SERIAL_SHIFT: u32 = 8;
 /// Serials are 24 bits (rule 7).
 pub(crate) const SERIAL_MASK: u32 = (1 << 24) - 1;
@@ -163,8 +185,10 @@ pub(crate) struct Slot {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Finish {
     /// The transition happened; `notify_fd` says whether the caller must
-    /// write the slot's eventfd (futex sleepers were already woken).
-    Done { notify_fd: bool },
+    /// write the slot's eventfd (futex sleepers were already woken);
+    /// `timed_out` whether the slot was DOOMED (rule 8): for `complete`, the
+    /// worker must leave; for `abandon`, the cause became TIMED_OUT.
+    Done { notify_fd: bool, timed_out: bool },
     /// The slot was no longer CLAIMED by that serial (rule 4): nothing done.
     Lost,
 }
@@ -280,16 +304,43 @@ impl Slot {
     /// Worker `serial`: CLAIMED(serial) → COMPLETE, after writing the
     /// result and `outcome`/`result_len`/`detail` (rule 4).
     pub(crate) fn complete(&self, serial: u32) -> Finish {
-        self.finish(serial, COMPLETE, serial)
+        self.finish(serial, COMPLETE, serial, serial)
     }
 
-    /// CLAIMED(serial) → `to` with `field` in the serial field (rule 4).
-    fn finish(&self, serial: u32, to: u32, field: u32) -> Finish {
+    /// Supervisor: mark CLAIMED(serial) DOOMED because the task ran past its
+    /// timeout (rule 8). True if this call marked it: only then may the
+    /// caller have worker `serial` killed. False if the slot is no longer
+    /// CLAIMED(serial) (the worker completed first) or is DOOMED already.
+    pub(crate) fn doom(&self, serial: u32) -> bool {
+        let mut current = self.state.load(Relaxed);
+        loop {
+            if state_of(current) != CLAIMED || serial_of(current) != serial || current & DOOMED != 0
+            {
+                return false;
+            }
+            // Relaxed: the mark publishes no data; what matters is its place
+            // in the word's modification order relative to `complete`'s CAS
+            // (rule 8), which any RMW gives.
+            match self
+                .state
+                .compare_exchange_weak(current, current | DOOMED, Relaxed, Relaxed)
+            {
+                Ok(_) => return true,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// CLAIMED(serial) → `to` with `field` in the serial field (rule 4);
+    /// `doomed_field` replaces `field` if the slot is DOOMED (rule 8).
+    fn finish(&self, serial: u32, to: u32, field: u32, doomed_field: u32) -> Finish {
         let mut current = self.state.load(Relaxed);
         loop {
             if state_of(current) != CLAIMED || serial_of(current) != serial {
                 return Finish::Lost;
             }
+            let doomed = current & DOOMED != 0;
+            let field = if doomed { doomed_field } else { field };
             // Release: publishes the result (or cause) to the parent's
             // Acquire in `try_collect` / `wait` (rule 2). A CAS, not a swap:
             // only CLAIMED(serial) may be finished (rule 4); the loop keeps
@@ -306,6 +357,7 @@ impl Slot {
                     }
                     return Finish::Done {
                         notify_fd: old & NOTIFY_FD != 0,
+                        timed_out: doomed,
                     };
                 }
                 Err(actual) => current = actual,
@@ -322,7 +374,12 @@ impl Slot {
     /// a dead zygote): if it completes first, our CAS fails, and if we win,
     /// its `complete` fails and it drops its result.
     pub(crate) fn abandon(&self, serial: u32, cause: u32, detail: u32) -> Finish {
-        self.finish(serial, ABANDONED, encode_cause(cause, detail))
+        self.finish(
+            serial,
+            ABANDONED,
+            encode_cause(cause, detail),
+            encode_cause(outcome::TIMED_OUT, 0),
+        )
     }
 
     /// Parent: SUBMITTED → ABANDONED with `cause` before any worker claimed
@@ -396,13 +453,21 @@ impl Slot {
         matches!(state_of(self.state.load(Acquire)), COMPLETE | ABANDONED)
     }
 
-    /// Parent: sleep until the task is finished or `timeout` passes (rule
-    /// 5). True if finished. Spurious returns are absorbed here.
-    pub(crate) fn wait_finished(&self, timeout: Option<std::time::Duration>) -> bool {
+    /// Parent: sleep until the task with `ticket` (any task if `None`) is
+    /// finished or has left the slot, or `timeout` passes (rules 5, 9).
+    /// True unless the timeout passed first.
+    pub(crate) fn wait_task(
+        &self,
+        ticket: Option<u64>,
+        timeout: Option<std::time::Duration>,
+    ) -> bool {
         #[cfg(not(loom))]
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
         #[cfg(loom)]
         let _ = timeout;
+        // Acquire: pairs with the Release of whoever set this word (rule 2);
+        // in particular a submit's, so that the ticket read below is the
+        // one of the task the word belongs to, or a later one.
         let mut current = self.state.load(Acquire);
         loop {
             match state_of(current) {
@@ -412,14 +477,19 @@ impl Slot {
                 // the caller is confused); nothing to wait for here.
                 _ => return true,
             }
+            // Rule 9. Relaxed: ordered by the Acquire load of the word.
+            if ticket.is_some_and(|t| self.ticket.load(Relaxed) != t) {
+                return true;
+            }
             if current & WAITER == 0 {
                 // Relaxed: the flag only asks for a wake-up; the Acquire
                 // re-load after the futex gives the ordering.
-                if let Err(actual) =
-                    self.state
-                        .compare_exchange_weak(current, current | WAITER, Relaxed, Relaxed)
+                if self
+                    .state
+                    .compare_exchange_weak(current, current | WAITER, Relaxed, Relaxed)
+                    .is_err()
                 {
-                    current = actual;
+                    current = self.state.load(Acquire);
                     continue;
                 }
                 current |= WAITER;

@@ -10,9 +10,12 @@
 //!         │                 GAVE_UP: no worker left? the pool is broken
 //!         │                 EOF:     the zygote is gone: reap it, abandon
 //!         │                          or cancel every task in flight, leave
-//!         ├─ wake eventfd ── a new waker, a timed submit, shutdown
-//!         ├─ slot eventfds ─ (slots with a waker) wake the task's waker
-//!         └─ timeout ─────── a claimed task ran past its timeout: KILL it
+//!         ├─ wake eventfd ── a new waker or completion fd, a timed submit,
+//!         │                  shutdown
+//!         ├─ slot eventfds ─ (slots with a waker or a completion fd) wake
+//!         │                  the waker, notify the handle's fd (pool P6)
+//!         └─ timeout ─────── a claimed task ran past its timeout: mark it
+//!                            DOOMED, then KILL its worker
 //! ```
 //!
 //! Rules:
@@ -23,25 +26,34 @@
 //!   cancel CAS that fails if a worker claimed first (slot rule 3). When the
 //!   zygote is gone every slot still SUBMITTED or CLAIMED gets one, so no
 //!   waiter hangs.
-//! * **S2. Kill, then abandon.** A timed-out task's worker is killed through
-//!   the zygote (which alone may signal it: it has not reaped it, so the pid
-//!   cannot have been reused); the task is abandoned when the death is
-//!   reported, with cause TIMED_OUT. If it completed in between, its result
-//!   stands.
+//! * **S2. Mark, kill, then abandon.** A task past its timeout is first
+//!   marked DOOMED by a CAS (slot rule 8); only if that succeeds is its
+//!   worker killed, through the zygote (which alone may signal it: it has
+//!   not reaped it, so the pid cannot have been reused). The task is
+//!   abandoned when the death is reported, as TIMED_OUT. If it completed
+//!   in between, its result stands and its worker exits on its own without
+//!   claiming another task, so the kill can never hit a task that did not
+//!   time out. The worker is dead before its slot can be reused: a slot is
+//!   never handed back while a worker may still write it.
 //! * **S3. No busy idling.** With no timed task in flight and no waker the
 //!   supervisor sleeps in `poll` without a timeout. A timed submit wakes it
 //!   if it sleeps so (`supervisor_idle`, a Dekker pair of SeqCst fences
 //!   with `submit_raw`).
 //! * **S4. Reaping.** The supervisor reaps the zygote (zygote rule Z5), by
 //!   `Child::wait` (exec) or `waitpid` (fork), before it leaves.
+//! * **S5. The supervisor does not die quietly.** A waker that panics is
+//!   contained (pool `wake_all`); should the supervisor itself panic, it
+//!   kills and reaps the zygote and gives every task in flight an outcome
+//!   (the pool is then broken) before the thread ends.
 
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::Child;
 use std::time::Duration;
 
 use super::error::BuildError;
-use super::pool::{Registry, Shared};
+use super::pool::{wake_all, Registry, Shared};
 use super::slot::{outcome, Finish, Phase};
 use super::zygote::{self, Command, Report, ZygoteFds};
 use crate::sync::atomic::{fence, Ordering::*};
@@ -61,23 +73,19 @@ pub(crate) enum ZygoteStart {
 }
 
 enum ZygoteProc {
-    Pid(i32),
+    /// Forked by `build`; `None` once reaped (its pid may be reused then).
+    Pid(Option<i32>),
     Child(Child),
 }
 
 impl ZygoteProc {
-    fn pid(&self) -> i32 {
-        match self {
-            ZygoteProc::Pid(pid) => *pid,
-            ZygoteProc::Child(child) => child.id() as i32,
-        }
-    }
-
-    /// Rule S4.
+    /// Rule S4. Idempotent.
     fn reap(&mut self) {
         match self {
             ZygoteProc::Pid(pid) => {
-                let _ = sys::waitpid(*pid, false);
+                if let Some(p) = pid.take() {
+                    let _ = sys::waitpid(p, false);
+                }
             }
             ZygoteProc::Child(child) => {
                 let _ = child.wait();
@@ -85,8 +93,18 @@ impl ZygoteProc {
         }
     }
 
+    /// Kill (if not reaped yet: the pid is still its own) and reap.
     fn kill_and_reap(&mut self) {
-        let _ = sys::kill(self.pid(), libc::SIGKILL);
+        match self {
+            ZygoteProc::Pid(Some(pid)) => {
+                let _ = sys::kill(*pid, libc::SIGKILL);
+            }
+            ZygoteProc::Pid(None) => {}
+            // std signals only a child it has not reaped.
+            ZygoteProc::Child(child) => {
+                let _ = child.kill();
+            }
+        }
         self.reap();
     }
 }
@@ -94,8 +112,25 @@ impl ZygoteProc {
 type Handoff = Arc<(Mutex<Option<Result<(), BuildError>>>, Condvar)>;
 
 fn hand(handoff: &Handoff, result: Result<(), BuildError>) {
-    *crate::sync::lock(&handoff.0) = Some(result);
+    let mut slot = crate::sync::lock(&handoff.0);
+    if slot.is_none() {
+        *slot = Some(result);
+    }
+    drop(slot);
     handoff.1.notify_all();
+}
+
+/// Answers `build` even if the supervisor thread panics before it did, so
+/// that `build` never waits for ever (rule S5).
+struct HandOnDrop(Handoff);
+
+impl Drop for HandOnDrop {
+    fn drop(&mut self) {
+        hand(
+            &self.0,
+            Err(BuildError::zygote_failed("the supervisor thread panicked")),
+        );
+    }
 }
 
 /// Start the supervisor thread; it starts (exec) or adopts (fork) the
@@ -106,13 +141,18 @@ pub(crate) fn start(
     start: ZygoteStart,
 ) -> Result<thread::JoinHandle<()>, BuildError> {
     let handoff: Handoff = Arc::new((Mutex::new(None), Condvar::new()));
-    let thread = thread::Builder::new()
+    let forked = match start {
+        ZygoteStart::Forked(pid) => Some(pid),
+        ZygoteStart::Exec(_) => None,
+    };
+    let spawned = thread::Builder::new()
         .name("triad-supervisor".into())
         .spawn({
             let handoff = handoff.clone();
             move || {
+                let _answer = HandOnDrop(handoff.clone());
                 let zygote = match start {
-                    ZygoteStart::Forked(pid) => ZygoteProc::Pid(pid),
+                    ZygoteStart::Forked(pid) => ZygoteProc::Pid(Some(pid)),
                     ZygoteStart::Exec(fds) => match zygote::exec_zygote(&shared.region, &fds) {
                         // Dropping `fds` closes the zygote's ends here.
                         Ok(child) => ZygoteProc::Child(child),
@@ -130,7 +170,7 @@ pub(crate) fn start(
                 match supervisor.hello() {
                     Ok(()) => {
                         hand(&handoff, Ok(()));
-                        supervisor.run();
+                        supervisor.run_contained();
                     }
                     Err(e) => {
                         supervisor.zygote.kill_and_reap();
@@ -138,8 +178,19 @@ pub(crate) fn start(
                     }
                 }
             }
-        })
-        .map_err(|e| BuildError::io("start the supervisor thread", e))?;
+        });
+    let thread = match spawned {
+        Ok(thread) => thread,
+        Err(e) => {
+            // The forked zygote was never adopted: kill and reap it here
+            // (rule S4). Not reaped yet, so the pid is still its own.
+            if let Some(pid) = forked {
+                let _ = sys::kill(pid, libc::SIGKILL);
+                let _ = sys::waitpid(pid, false);
+            }
+            return Err(BuildError::io("start the supervisor thread", e));
+        }
+    };
     let mut result = crate::sync::lock(&handoff.0);
     while result.is_none() {
         result = crate::sync::wait(&handoff.1, result);
@@ -193,7 +244,22 @@ impl Supervisor {
         Ok(())
     }
 
-    fn run(mut self) {
+    /// [`run`](Self::run), and if it panics, leave nothing hanging (rule
+    /// S5).
+    fn run_contained(mut self) {
+        if catch_unwind(AssertUnwindSafe(|| self.run())).is_ok() {
+            return;
+        }
+        let shared = self.shared.clone();
+        let mut reg = crate::sync::lock(&shared.registry);
+        reg.broken = true;
+        drop(reg);
+        self.zygote.kill_and_reap();
+        self.zygote_gone();
+    }
+
+    /// The loop; returns once the zygote is gone (and handled).
+    fn run(&mut self) {
         let shared = self.shared.clone();
         loop {
             // Rule S3: announce idleness before scanning (the fence pairs
@@ -208,7 +274,7 @@ impl Supervisor {
             let waiting: Vec<usize> = {
                 let reg = crate::sync::lock(&shared.registry);
                 (0..reg.wakers.len())
-                    .filter(|&i| reg.wakers[i].is_some())
+                    .filter(|&i| reg.wakers[i].is_some() || reg.fd_watch[i])
                     .collect()
             };
             fds.extend(
@@ -224,19 +290,27 @@ impl Supervisor {
             if fds[1].revents != 0 {
                 let _ = crate::sys::eventfd::drain(shared.wake.as_fd());
             }
+            let mut wakers = Vec::new();
             for (k, &index) in waiting.iter().enumerate() {
                 if fds[2 + k].revents != 0 {
                     let _ = crate::sys::eventfd::drain(shared.events[index].as_fd());
-                    let waker = crate::sync::lock(&shared.registry).wakers[index].take();
-                    if let Some(waker) = waker {
-                        waker.wake();
-                    }
+                    let mut reg = crate::sync::lock(&shared.registry);
+                    wakers.extend(shared.relay_locked(&mut reg, index));
                 }
             }
+            // Rule S5: a panicking waker is the user's bug, not the pool's
+            // end.
+            let _ = catch_unwind(AssertUnwindSafe(|| wake_all(wakers)));
             if fds[0].revents != 0 {
                 match Report::read(&mut self.reports) {
                     Ok(Some(report)) => self.handle(report),
-                    Ok(None) | Err(_) => return self.zygote_gone(),
+                    Ok(None) | Err(_) => {
+                        // EOF, or a message we cannot read: either way the
+                        // zygote is no use any more (rule S4: kill is
+                        // harmless if it exited, as it is not reaped yet).
+                        self.zygote.kill_and_reap();
+                        return self.zygote_gone();
+                    }
                 }
             }
         }
@@ -249,7 +323,7 @@ impl Supervisor {
         let now = sys::monotonic_ns();
         let mut next: Option<u64> = None;
         let mut soon = |ns: u64| next = Some(next.map_or(ns, |n| n.min(ns)));
-        let mut reg = crate::sync::lock(&shared.registry);
+        let reg = crate::sync::lock(&shared.registry);
         for index in 0..shared.region.slots() {
             let slot = shared.region.slot(index);
             // Relaxed: written by this process before the submit's Release
@@ -266,9 +340,9 @@ impl Supervisor {
                     if claimed_at == 0 {
                         soon(1_000_000);
                     } else if now >= claimed_at.saturating_add(timeout) {
-                        if !reg.timed_out.iter().any(|&(s, _)| s == serial) {
-                            reg.timed_out.push((serial, timeout));
-                            reg.stats.tasks_timed_out += 1;
+                        // Rule S2: kill only if the mark wins against the
+                        // worker's completion (and only once).
+                        if slot.doom(serial) {
                             shared.send(Command::Kill { serial });
                         }
                     } else {
@@ -278,6 +352,7 @@ impl Supervisor {
                 _ => {}
             }
         }
+        drop(reg);
         next.map(Duration::from_nanos)
     }
 
@@ -304,23 +379,24 @@ impl Supervisor {
                     }
                 }
                 reg.stats.workers_exited += 1;
-                let (cause, detail) = match reg.timed_out.iter().position(|&(s, _)| s == serial) {
-                    Some(pos) => {
-                        reg.timed_out.swap_remove(pos);
-                        (outcome::TIMED_OUT, 0)
-                    }
-                    None if reg.killing => (outcome::CANCELLED, 0),
-                    None => match status {
-                        ExitStatus::Signaled(signal) => (outcome::SIGNALED, signal as u32),
-                        ExitStatus::Exited(code) => (outcome::EXITED, code as u32),
-                    },
+                // A DOOMED slot is abandoned as TIMED_OUT whatever this
+                // says (slot rule 8).
+                let (cause, detail) = match status {
+                    _ if reg.killing => (outcome::CANCELLED, 0),
+                    ExitStatus::Signaled(signal) => (outcome::SIGNALED, signal as u32),
+                    ExitStatus::Exited(code) => (outcome::EXITED, code as u32),
                 };
                 for index in 0..shared.region.slots() {
                     let slot = shared.region.slot(index);
                     if slot.phase() == (Phase::Claimed { serial }) {
                         // Rule S1.
-                        if let Finish::Done { notify_fd } = slot.abandon(serial, cause, detail) {
+                        if let Finish::Done {
+                            notify_fd,
+                            timed_out,
+                        } = slot.abandon(serial, cause, detail)
+                        {
                             reg.stats.tasks_lost_to_deaths += 1;
+                            reg.stats.tasks_timed_out += timed_out as u64;
                             if notify_fd {
                                 shared.notify_slot_fd(index);
                             }
@@ -343,9 +419,10 @@ impl Supervisor {
         }
     }
 
-    /// EOF on the report pipe: the zygote has exited (rule S1, S4).
-    fn zygote_gone(mut self) {
-        self.zygote.reap();
+    /// The zygote has exited and is reaped (rules S1, S4): every task in
+    /// flight gets an outcome, and every waiter hears of it (pool rule P6),
+    /// as nobody relays slot eventfds any more.
+    fn zygote_gone(&mut self) {
         let shared = self.shared.clone();
         let mut reg = crate::sync::lock(&shared.registry);
         reg.broken = true;
@@ -356,30 +433,46 @@ impl Supervisor {
             outcome::BROKEN
         };
         cancel_all(&shared, &mut reg, cause);
-        let wakers: Vec<_> = reg.wakers.iter_mut().filter_map(Option::take).collect();
+        let wakers: Vec<_> = (0..shared.region.slots())
+            .filter_map(|index| shared.relay_locked(&mut reg, index))
+            .collect();
         drop(reg);
-        for waker in wakers {
-            waker.wake();
-        }
+        let _ = catch_unwind(AssertUnwindSafe(|| wake_all(wakers)));
     }
 }
 
 /// Give every task in flight an outcome with `cause` (rule S1): cancel the
 /// queued ones, abandon the claimed ones (their workers are dying or dead:
 /// abandon writes only the word, slot rule 4).
+///
+/// Orphaned workers may still run for an instant after the zygote died
+/// (their death signal is on its way), so a slot seen SUBMITTED may be
+/// claimed before the cancel, and one seen CLAIMED completed before the
+/// abandon: each slot is looked at again until it is neither. No submit
+/// can add work meanwhile (the caller set `broken` under the registry), so
+/// this ends.
 fn cancel_all(shared: &Shared, reg: &mut Registry, cause: u32) {
     for index in 0..shared.region.slots() {
         let slot = shared.region.slot(index);
-        let notify = match slot.phase() {
-            Phase::Submitted => slot.cancel(cause).unwrap_or(false),
-            Phase::Claimed { serial } => match slot.abandon(serial, cause, 0) {
-                Finish::Done { notify_fd } => {
-                    reg.stats.tasks_lost_to_deaths += 1;
-                    notify_fd
-                }
-                Finish::Lost => false,
-            },
-            _ => false,
+        let notify = loop {
+            match slot.phase() {
+                Phase::Submitted => match slot.cancel(cause) {
+                    Some(notify_fd) => break notify_fd,
+                    None => continue, // claimed meanwhile
+                },
+                Phase::Claimed { serial } => match slot.abandon(serial, cause, 0) {
+                    Finish::Done {
+                        notify_fd,
+                        timed_out,
+                    } => {
+                        reg.stats.tasks_lost_to_deaths += 1;
+                        reg.stats.tasks_timed_out += timed_out as u64;
+                        break notify_fd;
+                    }
+                    Finish::Lost => continue, // completed meanwhile
+                },
+                _ => break false,
+            }
         };
         if notify {
             shared.notify_slot_fd(index);

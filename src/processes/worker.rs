@@ -12,7 +12,8 @@
 //!          seen = work doorbell
 //!          claim the SUBMITTED slot with the lowest ticket (slot.rs)
 //!            ├─ got one: run it, complete, ring `done`;
-//!            │           max tasks reached? ──► exit(0)
+//!            │           timed out or abandoned? ──► exit(0)
+//!            │           max tasks reached?      ──► exit(0)
 //!            └─ none:    sleep on the work doorbell (seen)
 //! ```
 //!
@@ -26,7 +27,11 @@
 //!   worker lives on. An abort, a signal or `exit` ends the worker; the
 //!   zygote reaps it and the supervisor gives the task the cause.
 //! * **W3.** A worker leaves on its own only while it holds no claim (after
-//!   a complete, or idle), so a voluntary exit never abandons a task.
+//!   a complete, or idle), so a voluntary exit never abandons a task. It
+//!   leaves at once, without claiming again, when its `complete` says the
+//!   task was marked DOOMED (a kill is on its way, slot rule 8) or was
+//!   abandoned (the pool is cancelling or broken): the kill must find it
+//!   holding no other task.
 //! * **W4.** Output is flushed after every task and before every exit: the
 //!   worker ends with `_exit`, which flushes nothing.
 
@@ -116,10 +121,10 @@ fn serve(start: &Start<'_>) -> i32 {
         let seen = header.work.seen();
         match claim_next(start.region, start.serial) {
             Some(index) => {
-                run_task(start, index);
+                let keep_going = run_task(start, index);
                 done += 1;
                 // Rule W3: no claim is held here.
-                if config.max_tasks != 0 && done >= config.max_tasks {
+                if !keep_going || (config.max_tasks != 0 && done >= config.max_tasks) {
                     return 0;
                 }
             }
@@ -151,7 +156,9 @@ fn claim_next(region: &Region, serial: u32) -> Option<usize> {
     }
 }
 
-fn run_task(start: &Start<'_>, index: usize) {
+/// Run the task in claimed slot `index` and complete it. False if the
+/// worker must leave now (rule W3).
+fn run_task(start: &Start<'_>, index: usize) -> bool {
     let region = start.region;
     let slot = region.slot(index);
     // Relaxed: read by the supervisor for timeouts only (slot docs).
@@ -187,8 +194,11 @@ fn run_task(start: &Start<'_>, index: usize) {
     slot.outcome.store(code, Relaxed);
     slot.result_len.store(len as u64, Relaxed);
     slot.detail.store(detail, Relaxed);
-    match slot.complete(start.serial) {
-        Finish::Done { notify_fd } => {
+    let keep_going = match slot.complete(start.serial) {
+        Finish::Done {
+            notify_fd,
+            timed_out,
+        } => {
             if notify_fd {
                 if let Some(&fd) = start.events.get(index) {
                     // SAFETY: the slot eventfds stay open for the worker's
@@ -197,11 +207,15 @@ fn run_task(start: &Start<'_>, index: usize) {
                     let _ = crate::sys::eventfd::notify(fd);
                 }
             }
+            // Rule W3: a kill for the timeout is on its way.
+            !timed_out
         }
-        // Abandoned meanwhile (cancelled or timed out): drop the result.
-        Finish::Lost => {}
-    }
+        // Abandoned meanwhile (cancelled, or the pool is broken): drop the
+        // result and leave (rule W3).
+        Finish::Lost => false,
+    };
     region.header().done.ring(false);
+    keep_going
 }
 
 fn write_message(buf: &mut [u8], message: &str) -> usize {

@@ -40,8 +40,15 @@
 //!   this binary ([`to_offset`] / [`from_offset`]): after an exec the binary
 //!   sits at another base (ASLR), but every function keeps its distance
 //!   from the anchor. Only functions of the main binary can cross (not of a
-//!   shared library); Rust links crates statically, so `fn` items of the
-//!   program qualify.
+//!   shared library, which may be loaded elsewhere, or not at all, in the
+//!   exec'd zygote); Rust links crates statically, so `fn` items of the
+//!   program qualify. [`in_binary`] checks it (against the executable
+//!   segments of the object holding the anchor, found once with
+//!   `dl_iterate_phdr`), and the pool refuses any other function with a
+//!   typed error instead of letting a worker jump to a wrong address. The
+//!   check is made in both start modes, so that a program does not work
+//!   single-threaded (`Fork`, where a library loaded before the fork would
+//!   be mapped alike) and crash once it starts a thread (`Exec`).
 //! * **Z4.** Every descriptor is close-on-exec; the exec'd zygote receives
 //!   exactly the ones named in `TRIAD_ZYGOTE` and closes every other it
 //!   finds; workers close the zygote's pipes and signalfd.
@@ -82,6 +89,12 @@ pub(crate) fn to_offset(addr: usize) -> u64 {
 /// An offset from [`to_offset`] as an address in this process (rule Z3).
 pub(crate) fn from_offset(offset: u64) -> usize {
     anchor().wrapping_add(offset as usize)
+}
+
+/// Whether `addr` is code of the binary that holds the anchor, i.e. the
+/// same function in every process the pool starts (rule Z3).
+pub(crate) fn in_binary(addr: usize) -> bool {
+    sys::code_of_object_containing(anchor()).contains(addr)
 }
 
 // ---------------------------------------------------------------- messages
@@ -652,6 +665,17 @@ mod tests {
         }
         let addr = f as fn(u8) -> u8 as usize;
         assert_eq!(from_offset(to_offset(addr)), addr);
+    }
+
+    #[test]
+    fn functions_of_the_binary_are_in_it_and_libc_is_not() {
+        fn f(x: u8) -> u8 {
+            x
+        }
+        assert!(in_binary(f as fn(u8) -> u8 as usize));
+        assert!(in_binary(anchor()));
+        assert!(!in_binary(libc::getpid as *const () as usize));
+        assert!(!in_binary(0));
     }
 
     #[test]

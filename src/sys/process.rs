@@ -1,11 +1,12 @@
-//! Processes: fork, exec of our own binary, reaping, signals, limits.
+//! Processes: fork, exec of our own binary, reaping, signals, limits, and
+//! where this program's code lies (`dl_iterate_phdr`).
 //!
 //! Wrappers for the process pool (`processes/`). `fork` is the one unsafe
 //! entry point: after a fork in a multi-threaded process the child may only
 //! make async-signal-safe calls, and only the caller can know whether that
 //! holds (see `processes/zygote.rs` for how the pool makes sure).
 
-use std::ffi::OsStr;
+use std::ffi::{c_int, c_void, OsStr};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -363,4 +364,96 @@ pub(crate) fn send_all(socket: &File, mut bytes: &[u8]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The executable segments of one loaded object (the program, or a shared
+/// library), as address ranges in this process.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CodeRanges {
+    ranges: [(usize, usize); 8],
+    len: usize,
+}
+
+impl CodeRanges {
+    /// Whether `addr` lies in one of the segments.
+    pub(crate) fn contains(&self, addr: usize) -> bool {
+        self.ranges[..self.len]
+            .iter()
+            .any(|&(start, end)| start <= addr && addr < end)
+    }
+}
+
+/// The executable segments of the loaded object whose segments contain
+/// `addr`, found once per process and cached: `addr` must be the same on
+/// every call (the process pool's anchor function). Empty if no object
+/// contains it.
+pub(crate) fn code_of_object_containing(addr: usize) -> CodeRanges {
+    // A per-process fact, like `sys/fork.rs`'s `Once`: no loom model needs
+    // it, so it names std directly.
+    static CACHE: std::sync::OnceLock<CodeRanges> = std::sync::OnceLock::new();
+    *CACHE.get_or_init(|| find_code_of_object_containing(addr))
+}
+
+fn find_code_of_object_containing(addr: usize) -> CodeRanges {
+    struct Search {
+        addr: usize,
+        found: CodeRanges,
+    }
+
+    // Runs under the dynamic loader's lock: it neither allocates nor
+    // panics (a panic may not unwind out of an `extern "C" fn`).
+    unsafe extern "C" fn visit(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        data: *mut c_void,
+    ) -> c_int {
+        // SAFETY: `data` is the `&mut Search` passed to dl_iterate_phdr
+        // below, alive and not otherwise borrowed during the call; `info`
+        // points to a valid dl_phdr_info for the duration of this callback.
+        let (search, info) = unsafe { (&mut *data.cast::<Search>(), &*info) };
+        if info.dlpi_phdr.is_null() {
+            return 0;
+        }
+        // SAFETY: the loader guarantees `dlpi_phnum` program headers at
+        // `dlpi_phdr` (checked non-null above), mapped while the object is.
+        let headers =
+            unsafe { std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize) };
+        let base = info.dlpi_addr as usize;
+        let segment = |vaddr: usize, memsz: usize| {
+            let start = base.wrapping_add(vaddr);
+            (start, start.saturating_add(memsz))
+        };
+        let holds_addr = headers.iter().any(|h| {
+            let (start, end) = segment(h.p_vaddr as usize, h.p_memsz as usize);
+            h.p_type == libc::PT_LOAD && start <= search.addr && search.addr < end
+        });
+        if !holds_addr {
+            return 0;
+        }
+        for h in headers {
+            if h.p_type == libc::PT_LOAD
+                && h.p_flags & libc::PF_X != 0
+                && search.found.len < search.found.ranges.len()
+            {
+                search.found.ranges[search.found.len] =
+                    segment(h.p_vaddr as usize, h.p_memsz as usize);
+                search.found.len += 1;
+            }
+        }
+        1 // found: stop the iteration
+    }
+
+    let mut search = Search {
+        addr,
+        found: CodeRanges {
+            ranges: [(0, 0); 8],
+            len: 0,
+        },
+    };
+    // SAFETY: `visit` matches the callback type and keeps its contract
+    // (above); `search` outlives the call, which is synchronous.
+    unsafe {
+        libc::dl_iterate_phdr(Some(visit), (&mut search as *mut Search).cast::<c_void>());
+    }
+    search.found
 }
