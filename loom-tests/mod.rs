@@ -170,10 +170,10 @@ mod support {
 }
 
 #[cfg(feature = "event-loop")]
+mod event_loop_channel;
+#[cfg(feature = "event-loop")]
 mod event_loop_remote;
 #[cfg(feature = "event-loop")]
 mod event_loop_task;
 #[cfg(feature = "processes")]
 mod processes_slot;
-#[cfg(feature = "event-loop")]
-mod event_loop_channel;
