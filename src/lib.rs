@@ -30,6 +30,7 @@
 //! | `event-loop` | `event_loop` | mio |
 //! | `processes` | `processes` | memmap2 |
 //! | `runtime` (default) | all three and the facade | all of the above |
+//! | `futures-io` (opt-in) | `AsyncRead`/`AsyncWrite` for the event loop's streams | futures-io |
 //!
 //! # Reading the code
 //!
