@@ -75,6 +75,21 @@ fn panic_it(_: ()) -> u64 {
     panic!("boom in a forked worker")
 }
 
+/// A worker's descriptors above 2 that a program it starts would inherit.
+fn inheritable_fds(_: ()) -> Vec<i32> {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+        .filter(|&fd| {
+            // SAFETY: F_GETFD only reads the descriptor's flags (-1 for the
+            // listing's own, closed by now).
+            let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+            fd > 2 && flags >= 0 && flags & libc::FD_CLOEXEC == 0
+        })
+        .collect()
+}
+
 fn bytes(n: usize) -> SharedBytes {
     SharedBytes::from(vec![9u8; n])
 }
@@ -97,6 +112,7 @@ fn scenario() {
     pids.push(pool.zygote_pid());
     assert_eq!(pool.map(square, 0..100u64).unwrap()[99], 9801);
     assert_eq!(pool.map(hello_from_worker, 0..4u64).unwrap(), [0, 1, 2, 3]);
+    assert_eq!(pool.submit(inheritable_fds, ()).wait(), Ok(vec![]));
     // Failures, and replacements forked by the forked zygote.
     let started = pool.stats().workers_started;
     let error = pool.submit(abort_it, ()).wait().unwrap_err();
@@ -129,6 +145,7 @@ fn scenario() {
     let second = ProcessPool::builder().workers(1).build().unwrap();
     assert_eq!(second.start_mode(), StartMode::Exec);
     assert_eq!(second.submit(square, 3).wait(), Ok(9));
+    assert_eq!(second.submit(inheritable_fds, ()).wait(), Ok(vec![]));
     pids.push(second.zygote_pid());
     pids.extend(second.worker_pids());
     second.shutdown();

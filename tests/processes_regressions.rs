@@ -283,3 +283,40 @@ fn killing_the_zygote_gives_every_queued_task_an_outcome() {
         }
     });
 }
+
+/// The descriptors of a worker other than 0, 1 and 2 that are not
+/// close-on-exec, as "fd:target".
+fn inheritable_fds(_: ()) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        // SAFETY: F_GETFD only reads the descriptor's flags; a closed one
+        // (the listing's own) gives -1.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if fd > 2 && flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+            let target = std::fs::read_link(entry.path()).unwrap_or_default();
+            out.push(format!("{fd}:{}", target.display()));
+        }
+    }
+    out
+}
+
+/// Scenario: the exec'd zygote receives its descriptors with close-on-exec
+/// cleared (they must survive its exec) and never set it again, so every
+/// worker held the slots' eventfds without it, and any program a task
+/// started inherited them.
+#[test]
+fn a_worker_has_no_descriptor_a_program_it_starts_would_inherit() {
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || ProcessPool::builder().workers(1).build().unwrap(),
+            |pool| {
+                assert_eq!(pool.start_mode(), triad::processes::StartMode::Exec);
+                let leaked = pool.submit(inheritable_fds, ()).wait().unwrap();
+                assert!(leaked.is_empty(), "inheritable in a worker: {leaked:?}");
+            },
+        )
+    });
+}

@@ -50,8 +50,10 @@
 //!   single-threaded (`Fork`, where a library loaded before the fork would
 //!   be mapped alike) and crash once it starts a thread (`Exec`).
 //! * **Z4.** Every descriptor is close-on-exec; the exec'd zygote receives
-//!   exactly the ones named in `TRIAD_ZYGOTE` and closes every other it
-//!   finds; workers close the zygote's pipes and signalfd.
+//!   exactly the ones named in `TRIAD_ZYGOTE` (inheritable for the exec),
+//!   closes every other it finds and makes those close-on-exec again (a
+//!   program a task starts must inherit none); workers close the zygote's
+//!   pipes and signalfd.
 //! * **Z5.** Every child is reaped: the zygote reaps each worker (SIGCHLD
 //!   through a signalfd) and reports it; the parent's supervisor reaps the
 //!   zygote. On shutdown the zygote says GOODBYE only once no worker is left.
@@ -320,7 +322,17 @@ fn become_zygote(parent: i32, keep: &[RawFd]) -> io::Result<()> {
         sys::exit_now(0);
     }
     sys::ignore_sigpipe();
-    sys::close_fds_except(keep)
+    // SAFETY: a zygote never returns from where it starts (the fork in
+    // `fork_zygote`, the constructor in `start_zygote_if_asked`) and ends
+    // with `_exit`: no object of the process it was copied from (fork) or
+    // of the code before it (exec) that owns a closed descriptor is used or
+    // dropped again. Those it does use are in `keep`.
+    unsafe { sys::close_fds_except(keep) }?;
+    // Rule Z4: kept across our exec, but no further.
+    for &fd in keep {
+        sys::set_cloexec(fd)?;
+    }
+    Ok(())
 }
 
 // `.init_array` constructors run before `main` in every program that links

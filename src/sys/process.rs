@@ -245,7 +245,15 @@ pub(crate) fn thread_count() -> io::Result<usize> {
 /// Close every descriptor above 2 except those in `keep`. For a process
 /// that has just started (the zygote) and must hold nothing it was not
 /// given on purpose.
-pub(crate) fn close_fds_except(keep: &[RawFd]) -> io::Result<()> {
+///
+/// # Safety
+///
+/// Closing a descriptor that an object (`File`, `OwnedFd`, ...) owns breaks
+/// that object: the caller guarantees that no object owning one of the
+/// descriptors closed here is used or dropped afterwards (in a forked
+/// zygote, the parent's objects copied by the fork are never touched again:
+/// it never returns from the fork, and ends with `_exit`).
+pub(crate) unsafe fn close_fds_except(keep: &[RawFd]) -> io::Result<()> {
     let mut open = Vec::new();
     for entry in std::fs::read_dir("/proc/self/fd")? {
         let name = entry?.file_name();
@@ -257,11 +265,23 @@ pub(crate) fn close_fds_except(keep: &[RawFd]) -> io::Result<()> {
     // (read_dir's handle was dropped), so close() on it just fails.
     for fd in open {
         if fd > 2 && !keep.contains(&fd) {
-            // SAFETY: `fd` is not one we keep; nothing in this process uses
-            // it (see the function's contract). EBADF is ignored.
+            // SAFETY: `fd` is not one we keep, and no object owning it is
+            // used again (the caller's guarantee, see `# Safety`); EBADF
+            // (the listing's own descriptor, closed by now) is ignored.
             unsafe { libc::close(fd) };
         }
     }
+    Ok(())
+}
+
+/// Set close-on-exec on `fd` (one received across an exec, where it had to
+/// be inheritable).
+pub(crate) fn set_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor number touches no memory; a bad one
+    // gives EBADF.
+    let flags = syscall!(fcntl(fd, libc::F_GETFD))?;
+    // SAFETY: as above.
+    syscall!(fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC))?;
     Ok(())
 }
 
@@ -324,11 +344,17 @@ pub(crate) fn monotonic_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// Close a raw descriptor this process does not own through any object
-/// (a forked worker dropping the zygote's pipe ends). EBADF is ignored.
-pub(crate) fn close_raw(fd: RawFd) {
-    // SAFETY: the caller names a descriptor nothing in this process will use
-    // again; close on a bad descriptor only returns EBADF.
+/// Close a raw descriptor (a forked worker dropping the zygote's pipe
+/// ends). EBADF is ignored.
+///
+/// # Safety
+///
+/// If an object (`File`, `OwnedFd`, ...) owns `fd`, the caller guarantees
+/// that it is never used or dropped afterwards (it would act on a closed,
+/// or reused, descriptor number).
+pub(crate) unsafe fn close_raw(fd: RawFd) {
+    // SAFETY: no object owning `fd` is used again (see `# Safety`); close on
+    // a bad descriptor only returns EBADF.
     unsafe { libc::close(fd) };
 }
 
