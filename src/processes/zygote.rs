@@ -29,7 +29,11 @@
 //! # Rules
 //!
 //! * **Z1.** The zygote is single-threaded, so its `fork`s are plain: a
-//!   worker may allocate, lock and print from its first instruction.
+//!   worker may allocate, lock and print from its first instruction. A
+//!   forked zygote is so by construction (`build` checked the parent); an
+//!   exec'd one checks it, since another library's constructor may have
+//!   run before ours and started a thread: it then refuses to serve, and
+//!   `build` fails instead of forking workers from a threaded process.
 //! * **Z2.** The zygote and the workers die with their parent:
 //!   `PR_SET_PDEATHSIG(SIGKILL)` then a `getppid()` check (the parent may
 //!   have died before the prctl). For the zygote the parent's thread that
@@ -393,6 +397,10 @@ fn run_exec_zygote(spec: &OsString) -> i32 {
     let Some(spec) = parse_spec(spec) else {
         return 127;
     };
+    // Rule Z1.
+    if sys::thread_count().map_or(true, |n| n != 1) {
+        return 123;
+    }
     let mut keep = vec![spec.shm, spec.commands, spec.reports];
     keep.extend_from_slice(&spec.events);
     if become_zygote(spec.parent, &keep).is_err() {
