@@ -18,14 +18,15 @@
 //!   (here through shared memory), which costs per task and per MiB; in
 //!   return a task that crashes takes down its worker, not the program.
 
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use triad::event_loop::net::{TcpListener, TcpStream};
-use triad::event_loop::{sleep, spawn, yield_now, EventLoop};
+use triad::event_loop::{sleep, spawn, yield_now};
 
-use triad::processes::{ProcessPool, SharedBytes};
-use triad::threads::{join, ThreadPool};
+use triad::processes::SharedBytes;
+use triad::runtime::{spawn_cpu, spawn_process};
+use triad::threads::join;
+use triad::Runtime;
 
 /// CPU-bound work: count the primes below `limit` by trial division.
 fn count_primes(range: std::ops::Range<u64>) -> u64 {
@@ -77,18 +78,18 @@ fn crash(_: u64) -> u64 {
 
 /// The server's side of one request: `c N` counts primes below N on the
 /// thread pool, `r N` runs `risky(N)` in the process pool.
-async fn handle(mut conn: TcpStream, pool: Rc<ThreadPool>, processes: Rc<ProcessPool>) {
+async fn handle(mut conn: TcpStream) {
     let mut request = [0u8; 8];
     conn.read_exact(&mut request).await.expect("request");
     let text = std::str::from_utf8(&request).expect("ascii");
     let n: u64 = text[1..].trim().parse().expect("a number");
     let reply = if text.starts_with('c') {
         // CPU-bound: the thread pool computes while the loop awaits the handle.
-        let count = pool.spawn(move || count_primes(0..n)).await;
+        let count = spawn_cpu(move || count_primes(0..n)).await;
         format!("primes below {n}: {}", count.expect("pool job"))
     } else {
         // Risky: a worker process isolates it; a crash comes back as an error.
-        match processes.submit(risky, n).await {
+        match spawn_process(risky, n).await {
             Ok(v) => format!("risky({n}) = {v}"),
             Err(e) => format!("risky({n}) failed alone: {e}"),
         }
@@ -136,20 +137,20 @@ fn row(what: &str, took: Duration, lesson: &str) {
 }
 
 fn main() {
-    // The process pool first: while this program is still single-threaded,
-    // its zygote can be forked directly (no thread's lock can be inherited).
-    let processes = ProcessPool::new().expect("process pool");
-    let pool = ThreadPool::new().expect("thread pool");
+    // One runtime, all three: it builds the process pool first, while this
+    // program is still single-threaded (so the zygote is forked directly and
+    // can inherit no other thread's lock), then the thread pool; the event
+    // loop runs on this thread inside `block_on`.
+    let rt = Runtime::new().expect("runtime");
+    let (pool, processes) = (rt.thread_pool(), rt.process_pool());
     let cores = pool.current_num_threads();
     let limit = 3_000_000;
     println!("triad tour: {cores} worker thread(s), one per core\n");
 
-    let ev = EventLoop::new().expect("event loop");
-
     // --- The event loop: concurrency on one thread. ---
     let wait = Duration::from_millis(20);
     let (_, concurrent_time) = time(|| {
-        ev.block_on(async {
+        rt.block_on(async {
             let waits: Vec<_> = (0..1000).map(|_| spawn(sleep(wait))).collect();
             for w in waits {
                 w.await.expect("a wait");
@@ -157,7 +158,7 @@ fn main() {
         })
     });
     let (_, one_by_one) = time(|| {
-        ev.block_on(async {
+        rt.block_on(async {
             for _ in 0..25 {
                 sleep(wait).await;
             }
@@ -181,7 +182,7 @@ fn main() {
         .min()
         .unwrap();
     let ((split_count, timer_late), split_time) = time(|| {
-        ev.block_on(async {
+        rt.block_on(async {
             let due = Instant::now() + Duration::from_millis(5);
             let timer = spawn(async move {
                 sleep(Duration::from_millis(5)).await;
@@ -334,26 +335,21 @@ fn main() {
     );
     // --- All three at once: a server on the loop, CPU work on the pool,
     // risky work in a process, and its clients in the same program. ---
-    let pool = Rc::new(pool);
-    let processes = Rc::new(processes);
     let requests = [
         "c 200000", "r     12", "c 400000", "r     13", "r      7", "c  50000",
     ];
     let (replies, server_time) = time(|| {
-        ev.block_on(async {
+        rt.block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).expect("bind");
             let addr = listener.local_addr().expect("address");
-            let server = spawn({
-                let (pool, processes) = (pool.clone(), processes.clone());
-                async move {
-                    let mut handlers = Vec::new();
-                    for _ in 0..requests.len() {
-                        let (conn, _) = listener.accept().await.expect("accept");
-                        handlers.push(spawn(handle(conn, pool.clone(), processes.clone())));
-                    }
-                    for handler in handlers {
-                        handler.await.expect("handler");
-                    }
+            let server = spawn(async move {
+                let mut handlers = Vec::new();
+                for _ in 0..requests.len() {
+                    let (conn, _) = listener.accept().await.expect("accept");
+                    handlers.push(spawn(handle(conn)));
+                }
+                for handler in handlers {
+                    handler.await.expect("handler");
                 }
             });
             let clients: Vec<_> = requests
@@ -377,10 +373,6 @@ fn main() {
         println!("       {reply}");
     }
     assert!(replies[3].contains("failed alone"), "{}", replies[3]);
-    match Rc::try_unwrap(processes) {
-        Ok(processes) => processes.shutdown(),
-        Err(_) => unreachable!("every task that held the process pool has finished"),
-    }
 
     let stats = pool.stats();
 
