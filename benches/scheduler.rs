@@ -1,5 +1,6 @@
-//! Scheduler benchmarks W1–W7 of `benchmarks.md`: `triad::threads` side by
-//! side with rayon, at the same thread count, in the same process run.
+//! Scheduler benchmarks W1–W11 of `benchmarks.md`: `triad::threads` side by
+//! side with rayon (its `join` and scope for W1–W7, its parallel iterators
+//! for W8–W11), at the same thread count, in the same process run.
 //!
 //! Run all workloads, or only some of them by name:
 //!
@@ -22,7 +23,7 @@
 //!
 //! - both pools have as many threads as the machine has cores
 //!   (`std::thread::available_parallelism`), and both live for the whole run;
-//! - each contender (ours, rayon, and for W1/W3 the sequential code) runs one
+//! - each contender (ours, rayon, and for W1/W3/W11 the sequential code) runs one
 //!   warm-up repetition, then the timed repetitions *alternate* between the
 //!   contenders (the starting contender rotates each round);
 //! - after every repetition the bench sleeps [`PARK`], so that the pool just
@@ -44,7 +45,13 @@
 //! quicksort of 10M `u32` with `join` on the halves; W6 the CPU burnt by an
 //! idle pool in the second after a burst; W7 the latency from an outside
 //! `spawn` into an idle pool to the task's first instruction, and the CPU
-//! burnt meanwhile.
+//! burnt meanwhile. W8–W11 measure the slice operations
+//! (`triad::threads::par_*`) beside rayon's parallel iterators: W8 a sum of
+//! 64M `u64` by `par_reduce` (rayon: `par_iter().sum()`), W9 a map of 10M
+//! `u64` into a new `Vec` by `par_map` (rayon: `par_iter().map().collect()`),
+//! W10 a sort of 10M random `u32` by `par_sort_unstable` (rayon's
+//! `par_sort_unstable`), and W11 the W9 map on a 1,000-element slice, 10,000
+//! times inside one call into the pool, beside the sequential loop.
 
 use std::fs::{File, OpenOptions};
 use std::hint::black_box;
@@ -54,6 +61,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rayon::prelude::*;
 use triad::threads::ThreadPool;
 
 /// Pause after every repetition, so that the pool just used parks its
@@ -95,6 +103,21 @@ const W6_IDLE: Duration = Duration::from_secs(1);
 /// W7: spawns per repetition and the pause after each.
 const W7_SPAWNS: usize = 2_000;
 const W7_PAUSE: Duration = Duration::from_millis(1);
+
+/// W8: elements of the summed vector (64M `u64`, as W3).
+const W8_LEN: usize = 64 << 20;
+
+/// W9: elements mapped, and the seed of their generator.
+const W9_LEN: usize = 10_000_000;
+const W9_SEED: u64 = 0x5eed_2024_0000_0009;
+
+/// W10: elements sorted, and the seed of their generator.
+const W10_LEN: usize = 10_000_000;
+const W10_SEED: u64 = 0x5eed_2024_0000_0010;
+
+/// W11: the slice's length and the rounds per repetition.
+const W11_LEN: usize = 1_000;
+const W11_ROUNDS: usize = 10_000;
 
 // ---------------------------------------------------------------------------
 // One `join`, two schedulers: the generic workloads are written once against
@@ -319,6 +342,12 @@ fn splitmix64(state: &mut u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// W9, W11: the map applied to every element.
+#[inline]
+fn w9_map(x: &u64) -> u64 {
+    x.wrapping_mul(2_654_435_761) % 1_000_003
 }
 
 // ---------------------------------------------------------------------------
@@ -864,6 +893,163 @@ fn w7(p: &Pools, out: &mut Out) {
     );
 }
 
+/// W8: sum of 64M u64 (0, 1, 2, ...) by `par_reduce`; rayon:
+/// `par_iter().sum()`.
+fn w8(p: &Pools, out: &mut Out) {
+    let data: Vec<u64> = (0..W8_LEN as u64).collect();
+    let data = &data[..];
+    let expected = (W8_LEN as u64) * (W8_LEN as u64 - 1) / 2;
+    let check = |v: u64| assert_eq!(v, expected, "W8: wrong sum");
+    out.measure(
+        "W8",
+        &["wall_ms"],
+        REPS,
+        &mut [
+            Contender::new("ours", || {
+                let (v, t) = timed(|| {
+                    p.in_ours(|| triad::threads::par_reduce(black_box(data), || 0, |a, b| a + b))
+                });
+                check(v);
+                vec![t]
+            }),
+            Contender::new("rayon", || {
+                let (v, t) = timed(|| p.in_rayon(|| black_box(data).par_iter().sum::<u64>()));
+                check(v);
+                vec![t]
+            }),
+        ],
+    );
+}
+
+/// W9: map 10M random u64 (fixed seed) into a new Vec, order kept, by
+/// `par_map`; rayon: `par_iter().map().collect()`. The result is dropped
+/// after the clock stops.
+fn w9(p: &Pools, out: &mut Out) {
+    let mut state = W9_SEED;
+    let input: Vec<u64> = (0..W9_LEN).map(|_| splitmix64(&mut state)).collect();
+    let expected: Vec<u64> = input.iter().map(w9_map).collect();
+    let (input, expected) = (&input[..], &expected[..]);
+    let check = |v: &[u64]| assert!(v == expected, "W9: wrong map output");
+    out.measure(
+        "W9",
+        &["wall_ms"],
+        REPS,
+        &mut [
+            Contender::new("ours", || {
+                let (v, t) =
+                    timed(|| p.in_ours(|| triad::threads::par_map(black_box(input), w9_map)));
+                check(&v);
+                vec![t]
+            }),
+            Contender::new("rayon", || {
+                let (v, t) = timed(|| {
+                    p.in_rayon(|| {
+                        black_box(input)
+                            .par_iter()
+                            .map(w9_map)
+                            .collect::<Vec<u64>>()
+                    })
+                });
+                check(&v);
+                vec![t]
+            }),
+        ],
+    );
+}
+
+/// W10: sort 10M random u32 (fixed seed) by `par_sort_unstable`; rayon:
+/// its `par_sort_unstable`. The input is copied in (untimed) before every
+/// repetition.
+fn w10(p: &Pools, out: &mut Out) {
+    let mut state = W10_SEED;
+    let input: Vec<u32> = (0..W10_LEN)
+        .map(|_| splitmix64(&mut state) as u32)
+        .collect();
+    let mut expected = input.clone();
+    expected.sort_unstable();
+    let (input, expected) = (&input[..], &expected[..]);
+    let check = |v: &[u32]| assert!(v == expected, "W10: the output is not the sorted input");
+    let mut buf_ours = input.to_vec();
+    let mut buf_rayon = input.to_vec();
+    out.measure(
+        "W10",
+        &["wall_ms"],
+        REPS,
+        &mut [
+            Contender::new("ours", || {
+                buf_ours.copy_from_slice(input);
+                let ((), t) =
+                    timed(|| p.in_ours(|| triad::threads::par_sort_unstable(&mut buf_ours)));
+                check(&buf_ours);
+                vec![t]
+            }),
+            Contender::new("rayon", || {
+                buf_rayon.copy_from_slice(input);
+                let ((), t) = timed(|| p.in_rayon(|| buf_rayon.par_sort_unstable()));
+                check(&buf_rayon);
+                vec![t]
+            }),
+        ],
+    );
+}
+
+/// W11: the W9 map on a 1,000-element slice, 10,000 rounds inside one call
+/// into the pool (the sequential loop: on the calling thread), each round's
+/// result checked.
+fn w11(p: &Pools, out: &mut Out) {
+    let mut state = W9_SEED;
+    let input: Vec<u64> = (0..W11_LEN).map(|_| splitmix64(&mut state)).collect();
+    let expected: Vec<u64> = input.iter().map(w9_map).collect();
+    let (input, expected) = (&input[..], &expected[..]);
+    let check = |v: &[u64]| assert!(v == expected, "W11: wrong map output");
+    let medians = out.measure(
+        "W11",
+        &["wall_ms"],
+        REPS,
+        &mut [
+            Contender::new("ours", || {
+                let ((), t) = timed(|| {
+                    p.in_ours(|| {
+                        for _ in 0..W11_ROUNDS {
+                            check(&triad::threads::par_map(black_box(input), w9_map));
+                        }
+                    })
+                });
+                vec![t]
+            }),
+            Contender::new("rayon", || {
+                let ((), t) = timed(|| {
+                    p.in_rayon(|| {
+                        for _ in 0..W11_ROUNDS {
+                            check(
+                                &black_box(input)
+                                    .par_iter()
+                                    .map(w9_map)
+                                    .collect::<Vec<u64>>(),
+                            );
+                        }
+                    })
+                });
+                vec![t]
+            }),
+            Contender::new("sequential", || {
+                let ((), t) = timed(|| {
+                    for _ in 0..W11_ROUNDS {
+                        check(&black_box(input).iter().map(w9_map).collect::<Vec<u64>>());
+                    }
+                });
+                vec![t]
+            }),
+        ],
+    );
+    let seq = medians[2][0];
+    out.note(&format!(
+        "vs sequential: ours {:.3}x, rayon {:.3}x",
+        medians[0][0] / seq,
+        medians[1][0] / seq
+    ));
+}
+
 // ---------------------------------------------------------------------------
 // Driver.
 // ---------------------------------------------------------------------------
@@ -872,7 +1058,7 @@ fn w7(p: &Pools, out: &mut Out) {
 type Workload = fn(&Pools, &mut Out);
 
 /// The workloads, by name, in the order they run.
-const WORKLOADS: [(&str, Workload); 7] = [
+const WORKLOADS: [(&str, Workload); 11] = [
     ("W1", w1),
     ("W2", w2),
     ("W3", w3),
@@ -880,6 +1066,10 @@ const WORKLOADS: [(&str, Workload); 7] = [
     ("W5", w5),
     ("W6", w6),
     ("W7", w7),
+    ("W8", w8),
+    ("W9", w9),
+    ("W10", w10),
+    ("W11", w11),
 ];
 
 /// A workload still running after this long is taken to hang.
@@ -926,7 +1116,7 @@ fn main() {
             .iter()
             .any(|(name, _)| name.eq_ignore_ascii_case(w))
         {
-            eprintln!("scheduler bench: unknown workload {w:?} (known: W1 to W7)");
+            eprintln!("scheduler bench: unknown workload {w:?} (known: W1 to W11)");
             std::process::exit(2);
         }
     }

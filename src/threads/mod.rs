@@ -68,6 +68,7 @@ mod pool;
 pub(crate) mod registry;
 pub(crate) mod scope;
 pub(crate) mod sleep;
+mod slice;
 pub(crate) mod spawn;
 pub(crate) mod wait_policy;
 pub(crate) mod worker;
@@ -79,6 +80,10 @@ pub use error::{BuildError, JoinError, PoolError};
 pub use join::{join, join_with};
 pub use pool::{ThreadPool, ThreadPoolBuilder};
 pub use scope::{scope, scope_with, Scope, ScopePanic};
+pub use slice::{
+    par_chunks, par_chunks_mut, par_for_each, par_map, par_map_reduce, par_reduce, par_sort_by_key,
+    par_sort_unstable, par_sort_unstable_by,
+};
 pub use spawn::{spawn, JoinHandle};
 pub use wait_policy::WaitPolicy;
 

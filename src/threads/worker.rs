@@ -106,6 +106,19 @@ impl Wait<'_> {
     }
 }
 
+/// Whether handing work to another worker would help now, asked from the
+/// current thread: on a pool's worker, whether one of its pool's workers is
+/// hungry (rule 1's test); outside any pool, true (a `join` from there runs
+/// in the global pool). Used by the adaptive splitting of `slice.rs`.
+#[inline]
+pub(crate) fn current_worker_is_wanted() -> bool {
+    // SAFETY: a non-null current worker is alive (see `WorkerThread::current_in`).
+    match unsafe { WorkerThread::current().as_ref() } {
+        Some(wt) => wt.someone_is_hungry(),
+        None => true,
+    }
+}
+
 /// The state of one worker thread, on that thread's stack.
 pub(crate) struct WorkerThread {
     pub(crate) deque: Worker<JobRef>,

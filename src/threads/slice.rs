@@ -1,0 +1,852 @@
+//! Parallel operations on slices, split adaptively: [`par_for_each`],
+//! [`par_map`], [`par_reduce`] (and [`par_map_reduce`]), [`par_chunks`],
+//! [`par_chunks_mut`], [`par_sort_unstable`] (and [`par_sort_unstable_by`])
+//! and [`par_sort_by_key`].
+//!
+//! ```
+//! use triad::threads::{par_map, par_reduce, par_sort_unstable};
+//! let v: Vec<u64> = (0..10_000).collect();
+//! let squares = par_map(&v, |x| x * x);
+//! assert_eq!(squares[3], 9);
+//! assert_eq!(par_reduce(&v, || 0, |a, b| a + b), 49_995_000);
+//! let mut w = vec![5, 3, 9, 1];
+//! par_sort_unstable(&mut w);
+//! assert_eq!(w, [1, 3, 5, 9]);
+//! ```
+//!
+//! # API shape: free functions
+//!
+//! These are free functions taking a slice (`par_map(&v, f)`), not an
+//! extension trait on `[T]` (`v.par_map(f)`): nothing to import besides the
+//! function itself, no method names that shadow or look like rayon's
+//! iterator adaptors (these are not iterators: each call does one whole
+//! operation), and each one is a single item in the docs with its bounds in
+//! plain sight. Like every entry point of `triad::threads`, they run in the
+//! pool the caller is in (a worker's pool, or the one of
+//! [`ThreadPool::install`](super::ThreadPool::install)); from outside any
+//! pool, a slice big enough to split is processed in the global pool.
+//!
+//! # Adaptive splitting
+//!
+//! A slice is not cut into a fixed number of pieces: the work is split only
+//! when it is big enough for a split to pay *and* another worker is there to
+//! take the other half. The element operations (`for_each`, `map`, `reduce`,
+//! `chunks`) follow these rules:
+//!
+//! 1. **Probe.** The caller's thread starts alone, on a prefix of 1 element,
+//!    then blocks 4 times bigger each (1, 4, 16, ... elements), reading the
+//!    clock after each block. A slice that is done before [`PROBE`] (4 µs)
+//!    has elapsed never splits: it costs the sequential loop plus a handful
+//!    of clock reads (about 20 ns each), no atomic and no allocation beyond
+//!    the result's. From outside a pool, it never even enters the pool.
+//! 2. **Grain.** Once [`PROBE`] has elapsed, the time per element measured
+//!    so far sets the *grain*: the number of elements that take about
+//!    [`GRAIN`] (8 µs), at least 1. A piece of at most one grain is never
+//!    split: below that, a hand-off to another worker costs more than it
+//!    can save.
+//! 3. **Split while someone is hungry.** The rest is processed one grain at
+//!    a time; before each grain, if the piece left holds at least two grains
+//!    and another worker of the pool is hungry (the pool's `hungry` count,
+//!    one Relaxed load: `worker::current_worker_is_wanted`), the piece is
+//!    halved and both halves go to [`join`](super::join), each of which
+//!    applies rule 3 again with the same grain. Nobody hungry: no split, the
+//!    loop goes on with the next grain, so a large slice on a busy pool costs
+//!    one check per grain.
+//! 4. **join decides what is published.** The first half runs on this
+//!    worker; the second half is a private join frame that another worker
+//!    sees only if `join` publishes it (worker rules 1 and 2: the outermost
+//!    join publishes at once; a nested one publishes its oldest private frame
+//!    while someone is hungry). A half nobody took runs inline at the cost of
+//!    a function call, so over-splitting while a sleeping worker wakes up is
+//!    cheap; and a worker that runs out of work later is served at the next
+//!    split of a busy one, with the biggest pending half.
+//! 5. **Order.** Halves are combined left to right: `par_map` writes each
+//!    element's result at its own index, and `par_reduce` combines the
+//!    results of the halves as `op(left, right)`, so an associative but
+//!    non-commutative `op` gives the sequential answer.
+//! 6. **Panics.** A panic of the closure reaches the caller (`join`
+//!    re-raises it once both halves are done); `par_map`'s results written
+//!    so far are dropped, never left half-initialised or leaked.
+//!
+//! The sorts split by partitioning instead (rule 7):
+//!
+//! 7. **Sort.** A piece of fewer than [`SORT_MIN`] elements, or one no
+//!    other worker is hungry for, is sorted by `sort_unstable_by` (std's
+//!    pattern-defeating quicksort) on this thread. Otherwise it is
+//!    partitioned around the median of a sample (up to 255 elements, so the
+//!    two sides are close to equal and a thief gets half the work), and the
+//!    two sides are sorted by `join`, each by rule 7 again. A partition that
+//!    leaves one side with less than 1/8 of the piece (many equal elements,
+//!    or an unlucky sample) stops the splitting: that piece is sorted by std,
+//!    which is O(n log n) in every case.
+
+use std::cmp::Ordering;
+use std::marker::PhantomData;
+use std::mem::{self, MaybeUninit};
+use std::ptr;
+use std::time::{Duration, Instant};
+
+use super::join;
+use super::worker::current_worker_is_wanted;
+
+/// Rule 1: sequential work after which a slice may split.
+const PROBE: Duration = Duration::from_micros(4);
+/// Rule 2: the work of one grain, the smallest piece ever handed off.
+const GRAIN: Duration = Duration::from_micros(8);
+/// Rule 7: the smallest piece a sort partitions rather than sorts.
+const SORT_MIN: usize = 1 << 13;
+
+// ---------------------------------------------------------------------------
+// The driver: rules 1-5 over any splittable piece of work.
+// ---------------------------------------------------------------------------
+
+/// A piece of an element operation: splittable, runnable sequentially, with
+/// results that combine left to right.
+trait Piece: Sized + Send {
+    /// What running a piece gives.
+    type Out: Send;
+    /// What combining two results needs (a reference to `op`, or nothing).
+    type Combiner: Copy + Send;
+    /// The number of elements (or chunks) of the piece.
+    fn len(&self) -> usize;
+    /// The first `mid` elements and the rest.
+    fn split_at(self, mid: usize) -> (Self, Self);
+    /// Run the piece sequentially on this thread.
+    fn run(self) -> Self::Out;
+    fn combiner(&self) -> Self::Combiner;
+    /// Combine the results of two adjacent pieces, `left` first (rule 5).
+    fn combine(c: Self::Combiner, left: Self::Out, right: Self::Out) -> Self::Out;
+}
+
+/// Rules 1 and 2, then rule 3 on the rest.
+fn drive<P: Piece>(piece: P) -> P::Out {
+    let len = piece.len();
+    let c = piece.combiner();
+    let start = Instant::now();
+    let mut block = 1;
+    let (head, mut rest) = piece.split_at(block.min(len));
+    let mut acc = head.run();
+    let elapsed = loop {
+        if rest.len() == 0 {
+            return acc;
+        }
+        let elapsed = start.elapsed();
+        if elapsed >= PROBE {
+            break elapsed;
+        }
+        block *= 4;
+        let n = block.min(rest.len());
+        let (head, tail) = rest.split_at(n);
+        acc = P::combine(c, acc, head.run());
+        rest = tail;
+    };
+    let done = (len - rest.len()) as u128;
+    let grain = (done * GRAIN.as_nanos() / elapsed.as_nanos().max(1)).max(1);
+    let grain = usize::try_from(grain).unwrap_or(usize::MAX);
+    P::combine(c, acc, split_loop(rest, grain))
+}
+
+/// Rule 3: one grain at a time, halving while another worker is hungry.
+fn split_loop<P: Piece>(mut piece: P, grain: usize) -> P::Out {
+    let c = piece.combiner();
+    let mut acc: Option<P::Out> = None;
+    let then = |acc: Option<P::Out>, out: P::Out| match acc {
+        Some(left) => P::combine(c, left, out),
+        None => out,
+    };
+    loop {
+        let len = piece.len();
+        if len <= grain {
+            return then(acc, piece.run());
+        }
+        if len / 2 >= grain && current_worker_is_wanted() {
+            let (lo, hi) = piece.split_at(len / 2);
+            let (a, b) = join(|| split_loop(lo, grain), || split_loop(hi, grain));
+            return then(acc, P::combine(c, a, b));
+        }
+        let (head, tail) = piece.split_at(grain);
+        acc = Some(then(acc, head.run()));
+        piece = tail;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// for_each
+// ---------------------------------------------------------------------------
+
+struct ForEach<'a, T, F> {
+    src: &'a [T],
+    f: &'a F,
+}
+
+impl<T: Sync, F: Fn(&T) + Sync> Piece for ForEach<'_, T, F> {
+    type Out = ();
+    type Combiner = ();
+    fn len(&self) -> usize {
+        self.src.len()
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (a, b) = self.src.split_at(mid);
+        (ForEach { src: a, f: self.f }, ForEach { src: b, f: self.f })
+    }
+    fn run(self) {
+        self.src.iter().for_each(self.f);
+    }
+    fn combiner(&self) {}
+    fn combine((): (), (): (), (): ()) {}
+}
+
+/// Call `f` on every element of `slice`, in parallel.
+///
+/// Like every operation of this family, it splits the slice adaptively: the
+/// calling thread starts alone and measures the time per element; a slice
+/// done within a few microseconds never splits (it costs the sequential
+/// loop); a longer one is halved, down to pieces of about 8 µs of work, only
+/// while another worker of the pool is idle, so the number of pieces follows
+/// the number of free cores, not the length of the slice.
+///
+/// # Panics
+///
+/// A panic of `f` is re-raised here once the other pieces are done.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// let total = AtomicU64::new(0);
+/// let v: Vec<u64> = (1..=100).collect();
+/// triad::threads::par_for_each(&v, |x| {
+///     total.fetch_add(*x, Ordering::Relaxed);
+/// });
+/// assert_eq!(total.into_inner(), 5050);
+/// ```
+pub fn par_for_each<T, F>(slice: &[T], f: F)
+where
+    T: Sync,
+    F: Fn(&T) + Sync,
+{
+    drive(ForEach { src: slice, f: &f });
+}
+
+// ---------------------------------------------------------------------------
+// map
+// ---------------------------------------------------------------------------
+
+/// The results a piece of `par_map` wrote: `len` initialised values from
+/// `start`, dropped if they never make it into the final `Vec` (rule 6).
+struct Written<'a, U> {
+    start: *mut U,
+    len: usize,
+    marker: PhantomData<&'a mut U>,
+}
+
+// SAFETY: a `Written` stands for exclusive access to `len` values of type
+// `U` (it is a `&mut [U]` in all but type), which may move to another thread
+// when `U: Send`.
+unsafe impl<U: Send> Send for Written<'_, U> {}
+
+impl<U> Drop for Written<'_, U> {
+    fn drop(&mut self) {
+        // SAFETY: the `len` slots from `start` lie in the output buffer,
+        // borrowed for 'a, were initialised by the pieces this `Written`
+        // stands for, and nothing else will drop or read them: the buffer is
+        // a `Vec` of length 0 until `par_map` forgets the final `Written`.
+        unsafe { ptr::drop_in_place(ptr::slice_from_raw_parts_mut(self.start, self.len)) }
+    }
+}
+
+struct Map<'a, T, U, F> {
+    src: &'a [T],
+    dst: &'a mut [MaybeUninit<U>],
+    f: &'a F,
+}
+
+impl<'a, T: Sync, U: Send, F: Fn(&T) -> U + Sync> Piece for Map<'a, T, U, F> {
+    type Out = Written<'a, U>;
+    type Combiner = ();
+    fn len(&self) -> usize {
+        self.src.len()
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (s1, s2) = self.src.split_at(mid);
+        let (d1, d2) = self.dst.split_at_mut(mid);
+        let f = self.f;
+        (
+            Map {
+                src: s1,
+                dst: d1,
+                f,
+            },
+            Map {
+                src: s2,
+                dst: d2,
+                f,
+            },
+        )
+    }
+    fn run(self) -> Written<'a, U> {
+        let mut written = Written {
+            start: self.dst.as_mut_ptr().cast::<U>(),
+            len: 0,
+            marker: PhantomData,
+        };
+        for (slot, x) in self.dst.iter_mut().zip(self.src) {
+            slot.write((self.f)(x));
+            written.len += 1;
+        }
+        written
+    }
+    fn combiner(&self) {}
+    fn combine((): (), left: Written<'a, U>, right: Written<'a, U>) -> Written<'a, U> {
+        left.merge(right)
+    }
+}
+
+impl<U> Written<'_, U> {
+    /// The results of two adjacent pieces, `self` first.
+    fn merge(mut self, right: Self) -> Self {
+        // Rule 5: pieces are combined in order, so `right` starts where
+        // `self` ends (wrapping_add: no claim that the pointer is in bounds).
+        assert!(
+            self.start.wrapping_add(self.len) == right.start,
+            "par_map: pieces combined out of order"
+        );
+        self.len += right.len;
+        mem::forget(right);
+        self
+    }
+}
+
+/// Map every element of `slice` through `f`, in parallel, into a new `Vec`
+/// in the same order (split adaptively, as [`par_for_each`]).
+///
+/// # Panics
+///
+/// A panic of `f` is re-raised here once the other pieces are done; the
+/// results already made are dropped.
+///
+/// ```
+/// let words = ["a", "bb", "ccc"];
+/// let lengths = triad::threads::par_map(&words, |w| w.len());
+/// assert_eq!(lengths, [1, 2, 3]);
+/// ```
+pub fn par_map<T, U, F>(slice: &[T], f: F) -> Vec<U>
+where
+    T: Sync,
+    U: Send,
+    F: Fn(&T) -> U + Sync,
+{
+    let len = slice.len();
+    let mut out: Vec<U> = Vec::with_capacity(len);
+    let written = drive(Map {
+        src: slice,
+        dst: &mut out.spare_capacity_mut()[..len],
+        f: &f,
+    });
+    assert!(written.len == len, "par_map: a piece was lost");
+    mem::forget(written);
+    // SAFETY: `written` covered all `len` slots of the spare capacity, each
+    // initialised by `slot.write`, and was forgotten, so they are dropped
+    // only as the Vec's elements from now on.
+    unsafe { out.set_len(len) };
+    out
+}
+
+// ---------------------------------------------------------------------------
+// reduce
+// ---------------------------------------------------------------------------
+
+struct Reduce<'a, T, M, ID, OP> {
+    src: &'a [T],
+    map: &'a M,
+    identity: &'a ID,
+    op: &'a OP,
+}
+
+impl<T, M, ID, OP> Clone for Reduce<'_, T, M, ID, OP> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T, M, ID, OP> Copy for Reduce<'_, T, M, ID, OP> {}
+
+impl<'a, T, R, M, ID, OP> Piece for Reduce<'a, T, M, ID, OP>
+where
+    T: Sync,
+    R: Send,
+    M: Fn(&T) -> R + Sync,
+    ID: Fn() -> R + Sync,
+    OP: Fn(R, R) -> R + Sync,
+{
+    type Out = R;
+    type Combiner = &'a OP;
+    fn len(&self) -> usize {
+        self.src.len()
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (a, b) = self.src.split_at(mid);
+        (Reduce { src: a, ..self }, Reduce { src: b, ..self })
+    }
+    fn run(self) -> R {
+        self.src
+            .iter()
+            .fold((self.identity)(), |acc, x| (self.op)(acc, (self.map)(x)))
+    }
+    fn combiner(&self) -> &'a OP {
+        self.op
+    }
+    fn combine(op: &'a OP, left: R, right: R) -> R {
+        op(left, right)
+    }
+}
+
+/// Map every element through `map` and combine the results with `op`, in
+/// parallel: `op(...op(op(identity(), map(&s[0])), map(&s[1]))..., map(&s[n-1]))`
+/// up to associativity. `op` must be associative and `identity()` its
+/// identity element; `op` need not be commutative (the order is kept).
+/// `identity()` is called once per piece.
+///
+/// # Panics
+///
+/// A panic of a closure is re-raised here once the other pieces are done.
+///
+/// ```
+/// let words = ["par", "allel", " ", "words"];
+/// let total = triad::threads::par_map_reduce(&words, |w| w.len(), || 0, |a, b| a + b);
+/// assert_eq!(total, 14);
+/// ```
+pub fn par_map_reduce<T, R, M, ID, OP>(slice: &[T], map: M, identity: ID, op: OP) -> R
+where
+    T: Sync,
+    R: Send,
+    M: Fn(&T) -> R + Sync,
+    ID: Fn() -> R + Sync,
+    OP: Fn(R, R) -> R + Sync,
+{
+    drive(Reduce {
+        src: slice,
+        map: &map,
+        identity: &identity,
+        op: &op,
+    })
+}
+
+/// Combine the elements of `slice` with `op`, in parallel (split
+/// adaptively, as [`par_for_each`]): the same as
+/// `slice.iter().cloned().fold(identity(), op)` when `op` is associative and
+/// `identity()` is its identity element. The order is kept, so `op` need not
+/// be commutative. Each element is cloned once (use [`par_map_reduce`] to
+/// reduce something else than copies of the elements).
+///
+/// # Panics
+///
+/// A panic of a closure is re-raised here once the other pieces are done.
+///
+/// ```
+/// let v: Vec<u64> = (1..=1000).collect();
+/// assert_eq!(triad::threads::par_reduce(&v, || 0, |a, b| a + b), 500_500);
+/// // Concatenation is associative but not commutative: the order is kept.
+/// let parts: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+/// let joined = triad::threads::par_reduce(&parts, String::new, |a, b| a + &b);
+/// assert_eq!(joined, "abc");
+/// ```
+pub fn par_reduce<T, ID, OP>(slice: &[T], identity: ID, op: OP) -> T
+where
+    T: Clone + Send + Sync,
+    ID: Fn() -> T + Sync,
+    OP: Fn(T, T) -> T + Sync,
+{
+    par_map_reduce(slice, T::clone, identity, op)
+}
+
+// ---------------------------------------------------------------------------
+// chunks
+// ---------------------------------------------------------------------------
+
+struct Chunks<'a, T, F> {
+    src: &'a [T],
+    size: usize,
+    first: usize,
+    f: &'a F,
+}
+
+impl<T: Sync, F: Fn(usize, &[T]) + Sync> Piece for Chunks<'_, T, F> {
+    type Out = ();
+    type Combiner = ();
+    fn len(&self) -> usize {
+        self.src.len().div_ceil(self.size)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (a, b) = self.src.split_at((mid * self.size).min(self.src.len()));
+        let (size, f) = (self.size, self.f);
+        (
+            Chunks {
+                src: a,
+                size,
+                first: self.first,
+                f,
+            },
+            Chunks {
+                src: b,
+                size,
+                first: self.first + mid,
+                f,
+            },
+        )
+    }
+    fn run(self) {
+        for (i, chunk) in self.src.chunks(self.size).enumerate() {
+            (self.f)(self.first + i, chunk);
+        }
+    }
+    fn combiner(&self) {}
+    fn combine((): (), (): (), (): ()) {}
+}
+
+struct ChunksMut<'a, T, F> {
+    src: &'a mut [T],
+    size: usize,
+    first: usize,
+    f: &'a F,
+}
+
+impl<T: Send, F: Fn(usize, &mut [T]) + Sync> Piece for ChunksMut<'_, T, F> {
+    type Out = ();
+    type Combiner = ();
+    fn len(&self) -> usize {
+        self.src.len().div_ceil(self.size)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let at = (mid * self.size).min(self.src.len());
+        let (a, b) = self.src.split_at_mut(at);
+        let (size, f) = (self.size, self.f);
+        (
+            ChunksMut {
+                src: a,
+                size,
+                first: self.first,
+                f,
+            },
+            ChunksMut {
+                src: b,
+                size,
+                first: self.first + mid,
+                f,
+            },
+        )
+    }
+    fn run(self) {
+        for (i, chunk) in self.src.chunks_mut(self.size).enumerate() {
+            (self.f)(self.first + i, chunk);
+        }
+    }
+    fn combiner(&self) {}
+    fn combine((): (), (): (), (): ()) {}
+}
+
+/// Call `f(index, chunk)` on every chunk of `chunk_size` elements of
+/// `slice` (the last one may be shorter), in parallel; `index` counts the
+/// chunks from 0, as `slice.chunks(chunk_size).enumerate()` would.
+///
+/// # Panics
+///
+/// If `chunk_size` is 0; a panic of `f` is re-raised here once the other
+/// pieces are done.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// let v: Vec<u32> = (0..10).collect();
+/// let seen = AtomicUsize::new(0);
+/// triad::threads::par_chunks(&v, 4, |index, chunk| {
+///     assert_eq!(chunk[0] as usize, index * 4);
+///     seen.fetch_add(chunk.len(), Ordering::Relaxed);
+/// });
+/// assert_eq!(seen.into_inner(), 10);
+/// ```
+pub fn par_chunks<T, F>(slice: &[T], chunk_size: usize, f: F)
+where
+    T: Sync,
+    F: Fn(usize, &[T]) + Sync,
+{
+    assert!(chunk_size != 0, "par_chunks: chunk size must be non-zero");
+    drive(Chunks {
+        src: slice,
+        size: chunk_size,
+        first: 0,
+        f: &f,
+    });
+}
+
+/// Call `f(index, chunk)` on every mutable chunk of `chunk_size` elements
+/// of `slice` (the last one may be shorter), in parallel; `index` counts the
+/// chunks from 0, as `slice.chunks_mut(chunk_size).enumerate()` would.
+///
+/// # Panics
+///
+/// If `chunk_size` is 0; a panic of `f` is re-raised here once the other
+/// pieces are done.
+///
+/// ```
+/// let mut image = vec![0u8; 4 * 3]; // 3 rows of 4 pixels
+/// triad::threads::par_chunks_mut(&mut image, 4, |row, pixels| pixels.fill(row as u8));
+/// assert_eq!(image, [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
+/// ```
+pub fn par_chunks_mut<T, F>(slice: &mut [T], chunk_size: usize, f: F)
+where
+    T: Send,
+    F: Fn(usize, &mut [T]) + Sync,
+{
+    assert!(
+        chunk_size != 0,
+        "par_chunks_mut: chunk size must be non-zero"
+    );
+    drive(ChunksMut {
+        src: slice,
+        size: chunk_size,
+        first: 0,
+        f: &f,
+    });
+}
+
+// ---------------------------------------------------------------------------
+// sort (rule 7)
+// ---------------------------------------------------------------------------
+
+/// Sort `slice` in parallel, without keeping the order of equal elements
+/// (a parallel quicksort over std's `sort_unstable`: a piece is partitioned
+/// around the median of a sample and its two sides sorted in parallel while
+/// another worker is idle and the piece has at least 8,192 elements; any
+/// other piece is sorted by `sort_unstable` on this thread).
+///
+/// ```
+/// let mut v: Vec<u32> = (0..100_000).rev().collect();
+/// triad::threads::par_sort_unstable(&mut v);
+/// assert!(v.windows(2).all(|w| w[0] <= w[1]));
+/// ```
+pub fn par_sort_unstable<T: Ord + Send>(slice: &mut [T]) {
+    par_sort_unstable_by(slice, T::cmp);
+}
+
+/// [`par_sort_unstable`] with a comparison function, which must be a total
+/// order (as for `sort_unstable_by`; if it is not, the order of the result
+/// is unspecified, but no element is lost).
+///
+/// # Panics
+///
+/// A panic of `compare` is re-raised here once the other pieces are done;
+/// the slice then holds its elements in an unspecified order.
+///
+/// ```
+/// let mut v = vec![1, 5, 2, 4, 3];
+/// triad::threads::par_sort_unstable_by(&mut v, |a, b| b.cmp(a));
+/// assert_eq!(v, [5, 4, 3, 2, 1]);
+/// ```
+pub fn par_sort_unstable_by<T, F>(slice: &mut [T], compare: F)
+where
+    T: Send,
+    F: Fn(&T, &T) -> Ordering + Sync,
+{
+    sort_piece(slice, &compare);
+}
+
+/// Sort `slice` in parallel by the key `key` gives each element, keeping
+/// the order of elements with equal keys (stable, like std's
+/// `sort_by_key`). `key` is called once per element, in parallel (as std's
+/// `sort_by_cached_key`); the `(key, index)` pairs are sorted by
+/// [`par_sort_unstable`] (unique, so stable) and the elements then moved to
+/// their places. Uses O(n) extra memory.
+///
+/// # Panics
+///
+/// A panic of `key` is re-raised here (the slice is then unchanged).
+///
+/// ```
+/// let mut people = vec![("eve", 31), ("bob", 25), ("al", 31), ("cy", 25)];
+/// triad::threads::par_sort_by_key(&mut people, |&(_, age)| age);
+/// assert_eq!(people, [("bob", 25), ("cy", 25), ("eve", 31), ("al", 31)]);
+/// ```
+pub fn par_sort_by_key<T, K, F>(slice: &mut [T], key: F)
+where
+    T: Send + Sync,
+    K: Ord + Send,
+    F: Fn(&T) -> K + Sync,
+{
+    let keys = par_map(slice, key);
+    let mut keyed: Vec<(K, usize)> = keys.into_iter().zip(0..).collect();
+    par_sort_unstable(&mut keyed);
+    // `from[i]`: the index of the element that belongs at `i`.
+    let mut from: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
+    // Follow each cycle of the permutation, marking visited slots.
+    for start in 0..from.len() {
+        let mut at = start;
+        loop {
+            let next = mem::replace(&mut from[at], usize::MAX);
+            if next == usize::MAX || next == start {
+                break;
+            }
+            slice.swap(at, next);
+            at = next;
+        }
+    }
+}
+
+/// Rule 7 on one piece.
+fn sort_piece<T: Send, F: Fn(&T, &T) -> Ordering + Sync>(v: &mut [T], compare: &F) {
+    let len = v.len();
+    if len < SORT_MIN || !current_worker_is_wanted() {
+        v.sort_unstable_by(compare);
+        return;
+    }
+    let mid = partition(v, compare);
+    if mid.min(len - 1 - mid) < len / 8 {
+        v.sort_unstable_by(compare);
+        return;
+    }
+    let (lo, rest) = v.split_at_mut(mid);
+    let hi = &mut rest[1..]; // rest[0] is the pivot, in its final place
+    join(|| sort_piece(lo, compare), || sort_piece(hi, compare));
+}
+
+/// Partition `v` (at least [`SORT_MIN`] long) around the median of a sample:
+/// returns `mid` with `v[..mid] < v[mid] <= v[mid + 1..]`.
+fn partition<T, F: Fn(&T, &T) -> Ordering>(v: &mut [T], compare: &F) -> usize {
+    let len = v.len();
+    // An odd sample of evenly spaced elements; its median becomes v[0].
+    let samples = (len / 64).clamp(3, 255) | 1;
+    let mut picks = [0usize; 255];
+    let picks = &mut picks[..samples];
+    for (k, p) in picks.iter_mut().enumerate() {
+        *p = k * (len - 1) / (samples - 1);
+    }
+    picks.sort_unstable_by(|&a, &b| compare(&v[a], &v[b]));
+    v.swap(0, picks[samples / 2]);
+
+    let (pivot, rest) = v.split_first_mut().expect("non-empty");
+    let pivot = &*pivot;
+    // Branch-free Lomuto: `rest[..lt]` < pivot <= `rest[lt..=i]`.
+    let mut lt = 0;
+    for i in 0..rest.len() {
+        let less = compare(&rest[i], pivot) == Ordering::Less;
+        rest.swap(lt, i);
+        lt += usize::from(less);
+    }
+    v.swap(0, lt);
+    lt
+}
+
+#[cfg(test)]
+mod tests {
+    //! Small enough for Miri: the unsafe paths of `par_map` (pieces combined,
+    //! results dropped on a panic) with a handful of elements.
+
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn map_pieces_combine_in_order() {
+        let src: Vec<u32> = (0..7).collect();
+        let mut out: Vec<String> = Vec::with_capacity(7);
+        let f = |x: &u32| x.to_string();
+        let piece = Map {
+            src: &src,
+            dst: &mut out.spare_capacity_mut()[..7],
+            f: &f,
+        };
+        let (a, bc) = piece.split_at(2);
+        let (b, c) = bc.split_at(3);
+        let (ra, rb, rc) = (a.run(), b.run(), c.run());
+        let all = ra.merge(rb).merge(rc);
+        assert_eq!(all.len, 7);
+        mem::forget(all);
+        // SAFETY: the three pieces initialised all 7 slots.
+        unsafe { out.set_len(7) };
+        assert_eq!(out, ["0", "1", "2", "3", "4", "5", "6"]);
+    }
+
+    #[test]
+    fn map_panic_drops_what_was_made() {
+        let live = Arc::new(AtomicUsize::new(0));
+        struct Counted(Arc<AtomicUsize>);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Relaxed);
+            }
+        }
+        let src: Vec<u32> = (0..9).collect();
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            par_map(&src, |&x| {
+                if x == 6 {
+                    panic!("six");
+                }
+                live.fetch_add(1, Relaxed);
+                Counted(live.clone())
+            })
+        }));
+        assert!(caught.is_err());
+        assert_eq!(live.load(Relaxed), 0, "every result made was dropped");
+    }
+
+    #[test]
+    fn small_inputs_on_a_pool() {
+        let pool = super::super::ThreadPool::builder()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let v: Vec<u64> = (0..20).collect();
+            assert_eq!(par_map(&v, |x| x + 1), (1..21).collect::<Vec<u64>>());
+            assert_eq!(par_reduce(&v, || 0, |a, b| a + b), 190);
+            let mut w: Vec<u64> = v.iter().rev().copied().collect();
+            par_sort_unstable(&mut w);
+            assert_eq!(w, v);
+            let mut keyed = vec![(1, 'a'), (0, 'b'), (1, 'c'), (0, 'd')];
+            par_sort_by_key(&mut keyed, |p| p.0);
+            assert_eq!(keyed, [(0, 'b'), (0, 'd'), (1, 'a'), (1, 'c')]);
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn split_loop_splits_and_keeps_order() {
+        // Grain 1: every piece of two or more splits whenever someone is
+        // hungry, so the join paths run even on tiny inputs.
+        let pool = super::super::ThreadPool::builder()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let parts: Vec<String> = (0..12).map(|i| i.to_string()).collect();
+        let joined = pool
+            .install(|| {
+                split_loop(
+                    Reduce {
+                        src: &parts,
+                        map: &String::clone,
+                        identity: &String::new,
+                        op: &|a: String, b: String| a + &b,
+                    },
+                    1,
+                )
+            })
+            .unwrap();
+        assert_eq!(joined, "01234567891011");
+        let mut out: Vec<u32> = Vec::with_capacity(12);
+        let written = pool
+            .install(|| {
+                split_loop(
+                    Map {
+                        src: &parts,
+                        dst: &mut out.spare_capacity_mut()[..12],
+                        f: &|s: &String| s.parse::<u32>().unwrap(),
+                    },
+                    1,
+                )
+            })
+            .unwrap();
+        assert_eq!(written.len, 12);
+        mem::forget(written);
+        // SAFETY: the pieces initialised all 12 slots.
+        unsafe { out.set_len(12) };
+        assert_eq!(out, (0..12).collect::<Vec<u32>>());
+    }
+}
