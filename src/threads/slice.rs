@@ -82,7 +82,7 @@
 
 use std::cmp::Ordering;
 use std::marker::PhantomData;
-use std::mem::{self, MaybeUninit};
+use std::mem;
 use std::ptr;
 use std::time::{Duration, Instant};
 
@@ -232,10 +232,17 @@ where
 
 /// The results a piece of `par_map` wrote: `len` initialised values from
 /// `start`, dropped if they never make it into the final `Vec` (rule 6).
+///
+/// Every pointer of `par_map` (the pieces' `dst`, and `start` here) is
+/// derived by offsets from the one raw pointer taken from the output `Vec`,
+/// never from a reference to part of the buffer: so a `Written` that was
+/// merged from several pieces may drop all of them (a pointer taken from one
+/// piece's `&mut [_]` could reach that piece alone, as Miri's Stacked
+/// Borrows says), and no reborrow of a piece invalidates another's pointer.
 struct Written<'a, U> {
     start: *mut U,
     len: usize,
-    marker: PhantomData<&'a mut U>,
+    marker: PhantomData<&'a mut [U]>,
 }
 
 // SAFETY: a `Written` stands for exclusive access to `len` values of type
@@ -245,58 +252,11 @@ unsafe impl<U: Send> Send for Written<'_, U> {}
 
 impl<U> Drop for Written<'_, U> {
     fn drop(&mut self) {
-        // SAFETY: the `len` slots from `start` lie in the output buffer,
-        // borrowed for 'a, were initialised by the pieces this `Written`
+        // SAFETY: the `len` slots from `start` lie in the output buffer
+        // (alive for 'a), were initialised by the pieces this `Written`
         // stands for, and nothing else will drop or read them: the buffer is
         // a `Vec` of length 0 until `par_map` forgets the final `Written`.
         unsafe { ptr::drop_in_place(ptr::slice_from_raw_parts_mut(self.start, self.len)) }
-    }
-}
-
-struct Map<'a, T, U, F> {
-    src: &'a [T],
-    dst: &'a mut [MaybeUninit<U>],
-    f: &'a F,
-}
-
-impl<'a, T: Sync, U: Send, F: Fn(&T) -> U + Sync> Piece for Map<'a, T, U, F> {
-    type Out = Written<'a, U>;
-    type Combiner = ();
-    fn len(&self) -> usize {
-        self.src.len()
-    }
-    fn split_at(self, mid: usize) -> (Self, Self) {
-        let (s1, s2) = self.src.split_at(mid);
-        let (d1, d2) = self.dst.split_at_mut(mid);
-        let f = self.f;
-        (
-            Map {
-                src: s1,
-                dst: d1,
-                f,
-            },
-            Map {
-                src: s2,
-                dst: d2,
-                f,
-            },
-        )
-    }
-    fn run(self) -> Written<'a, U> {
-        let mut written = Written {
-            start: self.dst.as_mut_ptr().cast::<U>(),
-            len: 0,
-            marker: PhantomData,
-        };
-        for (slot, x) in self.dst.iter_mut().zip(self.src) {
-            slot.write((self.f)(x));
-            written.len += 1;
-        }
-        written
-    }
-    fn combiner(&self) {}
-    fn combine((): (), left: Written<'a, U>, right: Written<'a, U>) -> Written<'a, U> {
-        left.merge(right)
     }
 }
 
@@ -312,6 +272,70 @@ impl<U> Written<'_, U> {
         self.len += right.len;
         mem::forget(right);
         self
+    }
+}
+
+/// A piece of `par_map`: its inputs, and the uninitialised slots of the
+/// output buffer its results go to (`src.len()` of them from `dst`).
+struct Map<'a, T, U, F> {
+    src: &'a [T],
+    dst: *mut U,
+    f: &'a F,
+    marker: PhantomData<&'a mut [U]>,
+}
+
+// SAFETY: a `Map` owns its `src.len()` slots from `dst` exclusively (the
+// pieces of one buffer never overlap: `split_at`), like a `&mut [U]`; it
+// sends `&[T]` and `&F` to the thread that runs it, hence `T: Sync, F: Sync`.
+unsafe impl<T: Sync, U: Send, F: Sync> Send for Map<'_, T, U, F> {}
+
+impl<'a, T: Sync, U: Send, F: Fn(&T) -> U + Sync> Piece for Map<'a, T, U, F> {
+    type Out = Written<'a, U>;
+    type Combiner = ();
+    fn len(&self) -> usize {
+        self.src.len()
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (s1, s2) = self.src.split_at(mid);
+        let (f, marker) = (self.f, PhantomData);
+        // wrapping_add: the same address as `add`, in bounds (mid <= len),
+        // without an unsafe block.
+        let d2 = self.dst.wrapping_add(mid);
+        (
+            Map {
+                src: s1,
+                dst: self.dst,
+                f,
+                marker,
+            },
+            Map {
+                src: s2,
+                dst: d2,
+                f,
+                marker,
+            },
+        )
+    }
+    fn run(self) -> Written<'a, U> {
+        let mut written = Written {
+            start: self.dst,
+            len: 0,
+            marker: PhantomData,
+        };
+        for x in self.src {
+            let value = (self.f)(x);
+            // SAFETY: `written.len < src.len()`, so the slot is one of this
+            // piece's own (see `Map`), in the buffer's capacity, and still
+            // uninitialised (each slot is written once, in order). If `f`
+            // panics, `written` drops the values before it.
+            unsafe { self.dst.add(written.len).write(value) };
+            written.len += 1;
+        }
+        written
+    }
+    fn combiner(&self) {}
+    fn combine((): (), left: Written<'a, U>, right: Written<'a, U>) -> Written<'a, U> {
+        left.merge(right)
     }
 }
 
@@ -336,16 +360,19 @@ where
 {
     let len = slice.len();
     let mut out: Vec<U> = Vec::with_capacity(len);
+    // The one pointer every other is derived from (see `Written`).
+    let dst = out.as_mut_ptr();
     let written = drive(Map {
         src: slice,
-        dst: &mut out.spare_capacity_mut()[..len],
+        dst,
         f: &f,
+        marker: PhantomData,
     });
     assert!(written.len == len, "par_map: a piece was lost");
     mem::forget(written);
-    // SAFETY: `written` covered all `len` slots of the spare capacity, each
-    // initialised by `slot.write`, and was forgotten, so they are dropped
-    // only as the Vec's elements from now on.
+    // SAFETY: `written` covered all `len` slots of the capacity, each
+    // initialised by `Map::run`, and was forgotten, so they are dropped only
+    // as the Vec's elements from now on.
     unsafe { out.set_len(len) };
     out
 }
@@ -750,8 +777,9 @@ mod tests {
         let f = |x: &u32| x.to_string();
         let piece = Map {
             src: &src,
-            dst: &mut out.spare_capacity_mut()[..7],
+            dst: out.as_mut_ptr(),
             f: &f,
+            marker: PhantomData,
         };
         let (a, bc) = piece.split_at(2);
         let (b, c) = bc.split_at(3);
@@ -766,34 +794,49 @@ mod tests {
 
     #[test]
     fn map_panic_drops_what_was_made() {
-        let live = Arc::new(AtomicUsize::new(0));
-        struct Counted(Arc<AtomicUsize>);
-        impl Drop for Counted {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Relaxed);
-            }
-        }
-        let src: Vec<u32> = (0..9).collect();
-        let caught = catch_unwind(AssertUnwindSafe(|| {
-            par_map(&src, |&x| {
-                if x == 6 {
-                    panic!("six");
+        // On a pool: under Miri the probe's 4 µs pass within a few elements,
+        // and a split from outside any pool would start the global pool,
+        // whose threads outlive the test.
+        run_on_pool(|| {
+            let live = Arc::new(AtomicUsize::new(0));
+            struct Counted(Arc<AtomicUsize>);
+            impl Drop for Counted {
+                fn drop(&mut self) {
+                    self.0.fetch_sub(1, Relaxed);
                 }
-                live.fetch_add(1, Relaxed);
-                Counted(live.clone())
-            })
-        }));
-        assert!(caught.is_err());
-        assert_eq!(live.load(Relaxed), 0, "every result made was dropped");
+            }
+            let src: Vec<u32> = (0..9).collect();
+            let caught = catch_unwind(AssertUnwindSafe(|| {
+                par_map(&src, |&x| {
+                    if x == 6 {
+                        panic!("six");
+                    }
+                    live.fetch_add(1, Relaxed);
+                    Counted(live.clone())
+                })
+            }));
+            assert!(caught.is_err());
+            assert_eq!(live.load(Relaxed), 0, "every result made was dropped");
+        });
     }
 
-    #[test]
-    fn small_inputs_on_a_pool() {
+    /// Runs `f` on a fresh 2-thread pool, through `spawn` (whose handle
+    /// waits on an `Arc`'d oneshot).
+    fn run_on_pool(f: impl FnOnce() + Send + 'static) {
+        // `spawn` rather than `install`: Miri (Stacked Borrows) reports the
+        // install path's `LockLatch::set`, whose mutex unlock still holds a
+        // reference to the latch when the waiting thread frees it; that is
+        // the pool's, not this module's, and is reported separately.
         let pool = super::super::ThreadPool::builder()
             .num_threads(2)
             .build()
             .unwrap();
-        pool.install(|| {
+        pool.spawn(f).join().unwrap();
+    }
+
+    #[test]
+    fn small_inputs_on_a_pool() {
+        run_on_pool(|| {
             let v: Vec<u64> = (0..20).collect();
             assert_eq!(par_map(&v, |x| x + 1), (1..21).collect::<Vec<u64>>());
             assert_eq!(par_reduce(&v, || 0, |a, b| a + b), 190);
@@ -803,50 +846,67 @@ mod tests {
             let mut keyed = vec![(1, 'a'), (0, 'b'), (1, 'c'), (0, 'd')];
             par_sort_by_key(&mut keyed, |p| p.0);
             assert_eq!(keyed, [(0, 'b'), (0, 'd'), (1, 'a'), (1, 'c')]);
-        })
-        .unwrap();
+        });
     }
 
     #[test]
     fn split_loop_splits_and_keeps_order() {
         // Grain 1: every piece of two or more splits whenever someone is
         // hungry, so the join paths run even on tiny inputs.
-        let pool = super::super::ThreadPool::builder()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        let parts: Vec<String> = (0..12).map(|i| i.to_string()).collect();
-        let joined = pool
-            .install(|| {
-                split_loop(
-                    Reduce {
-                        src: &parts,
-                        map: &String::clone,
-                        identity: &String::new,
-                        op: &|a: String, b: String| a + &b,
-                    },
-                    1,
-                )
-            })
-            .unwrap();
-        assert_eq!(joined, "01234567891011");
-        let mut out: Vec<u32> = Vec::with_capacity(12);
-        let written = pool
-            .install(|| {
+        run_on_pool(|| {
+            let parts: Vec<String> = (0..12).map(|i| i.to_string()).collect();
+            let joined = split_loop(
+                Reduce {
+                    src: &parts,
+                    map: &String::clone,
+                    identity: &String::new,
+                    op: &|a: String, b: String| a + &b,
+                },
+                1,
+            );
+            assert_eq!(joined, "01234567891011");
+            let mut out: Vec<String> = Vec::with_capacity(12);
+            let written = split_loop(
+                Map {
+                    src: &parts,
+                    dst: out.as_mut_ptr(),
+                    f: &|s: &String| format!("<{s}>"),
+                    marker: PhantomData,
+                },
+                1,
+            );
+            assert_eq!(written.len, 12);
+            mem::forget(written);
+            // SAFETY: the pieces initialised all 12 slots.
+            unsafe { out.set_len(12) };
+            assert_eq!(out[11], "<11>");
+        });
+    }
+
+    #[test]
+    fn split_map_panic_drops_every_piece() {
+        // Pieces on both sides of the panicking element were written (some
+        // merged across joins) and must all be dropped, through the merged
+        // pointers.
+        run_on_pool(|| {
+            let parts: Vec<String> = (0..12).map(|i| i.to_string()).collect();
+            let mut out: Vec<String> = Vec::with_capacity(12);
+            let caught = catch_unwind(AssertUnwindSafe(|| {
                 split_loop(
                     Map {
                         src: &parts,
-                        dst: &mut out.spare_capacity_mut()[..12],
-                        f: &|s: &String| s.parse::<u32>().unwrap(),
+                        dst: out.as_mut_ptr(),
+                        f: &|s: &String| {
+                            assert!(s != "7", "seven");
+                            format!("<{s}>")
+                        },
+                        marker: PhantomData,
                     },
                     1,
                 )
-            })
-            .unwrap();
-        assert_eq!(written.len, 12);
-        mem::forget(written);
-        // SAFETY: the pieces initialised all 12 slots.
-        unsafe { out.set_len(12) };
-        assert_eq!(out, (0..12).collect::<Vec<u32>>());
+            }));
+            assert!(caught.is_err());
+            drop(out); // length 0: frees the buffer only
+        });
     }
 }
