@@ -34,11 +34,13 @@
 //! `chunks`) follow these rules:
 //!
 //! 1. **Probe.** The caller's thread starts alone, on a prefix of 1 element,
-//!    then blocks 4 times bigger each (1, 4, 16, ... elements), reading the
-//!    clock after each block. A slice that is done before [`PROBE`] (4 µs)
-//!    has elapsed never splits: it costs the sequential loop plus a handful
-//!    of clock reads (about 20 ns each), no atomic and no allocation beyond
-//!    the result's. From outside a pool, it never even enters the pool.
+//!    then on blocks sized to reach [`PROBE`] (4 µs) at the pace measured so
+//!    far, but between 1 and 16 times the elements done (so a slice whose
+//!    later elements are slower overshoots by a bounded factor), reading the
+//!    clock after each block. A slice that is done before [`PROBE`] has
+//!    elapsed never splits: it costs the sequential loop plus 3 or 4 clock
+//!    reads (about 20 ns each), no atomic and no allocation beyond the
+//!    result's. From outside a pool, it never even enters the pool.
 //! 2. **Grain.** Once [`PROBE`] has elapsed, the time per element measured
 //!    so far sets the *grain*: the number of elements that take about
 //!    [`GRAIN`] (8 µs), at least 1. A piece of at most one grain is never
@@ -123,8 +125,7 @@ fn drive<P: Piece>(piece: P) -> P::Out {
     let len = piece.len();
     let c = piece.combiner();
     let start = Instant::now();
-    let mut block = 1;
-    let (head, mut rest) = piece.split_at(block.min(len));
+    let (head, mut rest) = piece.split_at(1.min(len));
     let mut acc = head.run();
     let elapsed = loop {
         if rest.len() == 0 {
@@ -134,8 +135,13 @@ fn drive<P: Piece>(piece: P) -> P::Out {
         if elapsed >= PROBE {
             break elapsed;
         }
-        block *= 4;
-        let n = block.min(rest.len());
+        // Rule 1: aim at PROBE at the pace so far, from 1x to 16x the
+        // elements done.
+        let done = len - rest.len();
+        let left = (PROBE - elapsed).as_nanos();
+        let aim = left * done as u128 / elapsed.as_nanos().max(1);
+        let aim = usize::try_from(aim).unwrap_or(usize::MAX);
+        let n = aim.clamp(done, done.saturating_mul(16)).min(rest.len());
         let (head, tail) = rest.split_at(n);
         acc = P::combine(c, acc, head.run());
         rest = tail;
