@@ -36,7 +36,7 @@
 
 use super::registry::Registry;
 use crate::sync::atomic::{AtomicUsize, Ordering::*};
-use crate::sync::{Condvar, Mutex};
+use crate::sync::{Arc, Condvar, Mutex};
 
 /// Something a job sets when it completes.
 pub(crate) trait Latch {
@@ -156,37 +156,42 @@ impl Latch for SpinLatch {
 /// The latch of a job whose waiter is a thread outside the pool: it blocks
 /// on a condition variable.
 pub(crate) struct LockLatch {
-    set: Mutex<bool>,
-    condvar: Condvar,
+    /// Shared with the setter for the duration of `set`: unlocking a mutex
+    /// touches it after the store that lets the waiter go, so the waiter
+    /// must not be the only owner of the memory (Miri caught the stack
+    /// version being freed inside the setter's unlock).
+    inner: Arc<(Mutex<bool>, Condvar)>,
 }
 
 impl LockLatch {
     pub(crate) fn new() -> Self {
         LockLatch {
-            set: Mutex::new(false),
-            condvar: Condvar::new(),
+            inner: Arc::new((Mutex::new(false), Condvar::new())),
         }
     }
 
     /// Block until the latch is set.
     pub(crate) fn wait(&self) {
-        let mut set = crate::sync::lock(&self.set);
+        let (set, condvar) = &*self.inner;
+        let mut set = crate::sync::lock(set);
         while !*set {
-            set = crate::sync::wait(&self.condvar, set);
+            set = crate::sync::wait(condvar, set);
         }
     }
 }
 
 impl Latch for LockLatch {
     unsafe fn set(this: *const Self) {
-        // SAFETY: `this` is alive on entry. The waiter cannot observe `true`
-        // (and free the latch) before we release the lock, and we notify
-        // while still holding it, so the latch is alive throughout (rule 3).
-        let this = unsafe { &*this };
-        let mut set = crate::sync::lock(&this.set);
-        *set = true;
-        this.condvar.notify_all();
-        drop(set);
+        // SAFETY: `this` is alive on entry (caller). We take our own
+        // reference to the shared state first, and touch `this` no more: the
+        // waiter may free the latch as soon as it sees `true` (rule 3), while
+        // our unlock still runs on memory our `Arc` keeps alive.
+        let inner = unsafe { (*this).inner.clone() };
+        let (set, condvar) = &*inner;
+        let mut guard = crate::sync::lock(set);
+        *guard = true;
+        condvar.notify_all();
+        drop(guard);
     }
 }
 
