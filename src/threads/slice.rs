@@ -765,14 +765,15 @@ fn partition<T, F: Fn(&T, &T) -> Ordering>(v: &mut [T], compare: &F) -> usize {
     lt
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     //! Small enough for Miri: the unsafe paths of `par_map` (pieces combined,
     //! results dropped on a panic) with a handful of elements.
 
     use std::panic::{catch_unwind, AssertUnwindSafe};
-    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
     use std::sync::Arc;
+
+    use crate::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
     use super::*;
 
