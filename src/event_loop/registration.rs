@@ -14,8 +14,14 @@
 //! ```
 //!
 //! This is reactor.rs rules 1 and 2 in one place: the syscall is retried
-//! until `WouldBlock`, and only that clears readiness, with the tick it was
-//! observed at.
+//! until `WouldBlock`, and that clears readiness, with the tick it was
+//! observed at. One more proof of "drained" is accepted for stream reads
+//! ([`PollEvented::poll_io_drained`]): a read that returned fewer bytes than
+//! asked for, but more than zero, emptied the socket's receive buffer, so
+//! readiness is cleared (with the tick) without the extra `recv` that would
+//! only say `WouldBlock`. A newer event still wins, since the tick guards the
+//! clear. End of file (zero bytes) never clears: after the peer's close no
+//! new edge would come.
 
 use std::io;
 use std::rc::Rc;
@@ -82,6 +88,36 @@ impl<S: Source> PollEvented<S> {
                     self.clear_readiness(event, direction);
                 }
                 result => {
+                    budget::consume();
+                    return Poll::Ready(result);
+                }
+            }
+        }
+    }
+}
+
+impl<S: Source> PollEvented<S> {
+    /// As [`poll_io`](Self::poll_io), and also clear readiness when `drained`
+    /// says the successful result proves the source empty for `direction`
+    /// (see the module docs: a short stream read).
+    pub(crate) fn poll_io_drained<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
+    ) -> Poll<io::Result<R>> {
+        ready!(budget::poll_proceed(cx));
+        loop {
+            let event = ready!(self.poll_ready(cx, direction));
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.clear_readiness(event, direction);
+                }
+                result => {
+                    if result.as_ref().is_ok_and(&drained) {
+                        self.clear_readiness(event, direction);
+                    }
                     budget::consume();
                     return Poll::Ready(result);
                 }

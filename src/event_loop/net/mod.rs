@@ -114,7 +114,16 @@ pub(crate) fn poll_read<S: Source>(
 where
     for<'a> &'a S: Read,
 {
-    io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+    let asked = buf.len();
+    // A short read of a stream emptied its receive buffer: clear readiness
+    // now instead of paying one more `recv` that would say `WouldBlock`
+    // (registration.rs). Zero (end of file) never clears.
+    io.poll_io_drained(
+        cx,
+        Direction::Read,
+        |mut s| s.read(buf),
+        |&n| n > 0 && n < asked,
+    )
 }
 
 pub(crate) fn poll_write<S: Source>(
