@@ -2,12 +2,11 @@
 //! the tests that count threads, children and descriptors, and the counts.
 #![allow(dead_code)]
 
-use std::future::Future;
-use std::pin::pin;
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, Thread};
-use std::time::Duration;
+// The helpers every test binary needs (within, block_on, children, open
+// descriptors, ...) live in one place.
+#[path = "../support/mod.rs"]
+mod common;
+pub use common::*;
 
 use triad::Runtime;
 
@@ -19,117 +18,4 @@ pub fn runtime(blocking: usize) -> Runtime {
         .blocking_threads(blocking)
         .build()
         .unwrap()
-}
-
-/// Run `f` on a fresh thread; fail if it takes longer than `limit` (a hang
-/// becomes a failure, not a stuck test run).
-pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(value) => {
-            handle.join().unwrap();
-            value
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
-            Err(payload) => std::panic::resume_unwind(payload),
-            Ok(()) => unreachable!(),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("did not finish within {limit:?} (hang?)"),
-    }
-}
-
-/// Tests of one binary that count threads, children or descriptors run one
-/// at a time (the harness runs tests on threads of one process).
-pub fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Names of this process's threads (from /proc/self/task/*/comm).
-pub fn thread_names() -> Vec<String> {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path().join("comm")).ok())
-        .map(|name| name.trim().to_owned())
-        .collect()
-}
-
-/// How many of this process's threads have a name starting with `prefix`.
-pub fn threads_named(prefix: &str) -> usize {
-    thread_names()
-        .iter()
-        .filter(|n| n.starts_with(prefix))
-        .count()
-}
-
-/// Open descriptors of this process.
-pub fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-/// Pids of this process's children (zombies included: they are not reaped).
-pub fn children() -> Vec<u32> {
-    let me = std::process::id();
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // The field after the parenthesised name: state, then ppid.
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        if after.split(' ').nth(1).and_then(|p| p.parse().ok()) == Some(me) {
-            out.push(pid);
-        }
-    }
-    out.sort_unstable();
-    out
-}
-
-/// Wait up to 5 s for `cond` to hold.
-pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if cond() {
-            return;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    panic!("never happened: {what}");
-}
-
-/// No core files from the tests that abort workers (inherited by the zygote
-/// and the workers).
-pub fn no_core_dumps() {
-    let limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a live rlimit; RLIMIT_CORE only affects core files.
-    unsafe { libc::setrlimit(libc::RLIMIT_CORE, &limit) };
-}
-
-struct ThreadWaker(Thread);
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-/// A minimal executor for a handle outside any runtime.
-pub fn block_on<F: Future>(future: F) -> F::Output {
-    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut future = pin!(future);
-    loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
-            return value;
-        }
-        thread::park_timeout(Duration::from_millis(10));
-    }
 }

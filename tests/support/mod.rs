@@ -1,10 +1,10 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests (the process-pool and runtime
+//! tests include this file too, through their own support modules).
 #![allow(dead_code)]
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::Duration;
@@ -26,7 +26,7 @@ pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send +
             Ok(()) => unreachable!(),
         },
         Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("did not finish within {limit:?} (deadlock?)")
+            panic!("did not finish within {limit:?} (a deadlock or a hang?)")
         }
     }
 }
@@ -39,7 +39,7 @@ impl Wake for ThreadWaker {
     }
 }
 
-/// A minimal executor: poll `future` on this thread, parking between polls.
+/// A minimal executor for a handle outside any runtime.
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
     let mut cx = Context::from_waker(&waker);
@@ -48,7 +48,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
             return value;
         }
-        thread::park();
+        thread::park_timeout(Duration::from_millis(10));
     }
 }
 
@@ -68,4 +68,67 @@ pub fn fib_sequential(n: u64) -> u64 {
     } else {
         fib_sequential(n - 1) + fib_sequential(n - 2)
     }
+}
+
+/// How many of this process's threads have a name starting with `prefix`.
+pub fn threads_named(prefix: &str) -> usize {
+    thread_names()
+        .iter()
+        .filter(|n| n.starts_with(prefix))
+        .count()
+}
+
+/// Open descriptors of this process.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Pids of this process's children (zombies included: they are not reaped).
+pub fn children() -> Vec<u32> {
+    let me = std::process::id();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // The field after the parenthesised name: state, then ppid.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        if after.split(' ').nth(1).and_then(|p| p.parse().ok()) == Some(me) {
+            out.push(pid);
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Tests of one binary that count threads, children or descriptors run one
+/// at a time (the harness runs tests on threads of one process).
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Wait up to 5 s for `cond` to hold.
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if cond() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    panic!("never happened: {what}");
+}
+
+/// No core files from the tests that abort workers (inherited by the zygote
+/// and the workers).
+pub fn no_core_dumps() {
+    let limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a live rlimit; RLIMIT_CORE only affects core files.
+    unsafe { libc::setrlimit(libc::RLIMIT_CORE, &limit) };
 }
