@@ -53,10 +53,14 @@ fn a_raised_signal_wakes_its_listener_once_per_recv() {
         assert_eq!(usr1.kind(), SignalKind::User1);
         raise(SignalKind::User1);
         timeout(WAIT, usr1.recv()).await.expect("delivered");
-        // Two deliveries while not waiting: reported once (coalesced).
+        // Two raises while not waiting: at least one report, at most two.
+        // (The kernel merges a standard signal raised while the same one is
+        // pending, but `kill` to the process may run the handler on another
+        // of the harness's threads in between, so one or two both happen.)
         raise(SignalKind::User1);
         raise(SignalKind::User1);
         timeout(WAIT, usr1.recv()).await.expect("delivered");
+        let _maybe_second = timeout(QUIET, usr1.recv()).await;
         assert!(timeout(QUIET, usr1.recv()).await.is_err(), "nothing else");
         // A listener waiting when the signal comes (the loop is parked in
         // epoll): raised from another thread.
