@@ -66,6 +66,9 @@
 //!   have (its only channel is `Remote::channel`, unbounded and
 //!   cross-thread): skipped, with a notice.
 
+mod common;
+use common::{ms, nanos_since, percentile, process_cpu, splitmix64, Summary};
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::fs::{File, OpenOptions};
@@ -186,71 +189,6 @@ fn count_allocs<R>(f: impl FnOnce() -> R) -> (R, u64, u64) {
 // ---------------------------------------------------------------------------
 // Measurement helpers (as in benches/scheduler.rs).
 // ---------------------------------------------------------------------------
-
-/// CPU time (user + system) the whole process has used so far.
-fn process_cpu() -> Duration {
-    // SAFETY: `libc::rusage` is a plain C struct of integers, for which the
-    // all-zero bit pattern is a valid value; `getrusage` only writes into the
-    // struct we pass, which is a live, exclusive local for the whole call.
-    let (rc, ru) = unsafe {
-        let mut ru: libc::rusage = std::mem::zeroed();
-        let rc = libc::getrusage(libc::RUSAGE_SELF, &mut ru);
-        (rc, ru)
-    };
-    assert_eq!(
-        rc,
-        0,
-        "getrusage failed: {}",
-        std::io::Error::last_os_error()
-    );
-    let tv = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-    };
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-/// Nanoseconds from `epoch` to now.
-fn nanos_since(epoch: Instant) -> u64 {
-    epoch.elapsed().as_nanos() as u64
-}
-
-/// Nearest-rank percentile (`q` in 0..=1) of a sorted slice.
-fn percentile(sorted: &[u64], q: f64) -> u64 {
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-/// Median, min and max of the timed repetitions.
-struct Summary {
-    median: f64,
-    min: f64,
-    max: f64,
-    n: usize,
-}
-
-impl Summary {
-    fn of(samples: &[f64]) -> Summary {
-        assert!(!samples.is_empty());
-        let mut s = samples.to_vec();
-        s.sort_by(f64::total_cmp);
-        let n = s.len();
-        let median = if n % 2 == 1 {
-            s[n / 2]
-        } else {
-            (s[n / 2 - 1] + s[n / 2]) / 2.0
-        };
-        Summary {
-            median,
-            min: s[0],
-            max: s[n - 1],
-            n,
-        }
-    }
-}
 
 /// One contender of a workload: its `impl` name and one repetition, which
 /// returns one value per metric of the workload.
@@ -418,15 +356,6 @@ fn alternate(reps: usize, contenders: &mut [Contender<'_>]) -> Vec<Vec<Vec<f64>>
         }
     }
     samples
-}
-
-/// SplitMix64: a small fixed-seed generator (E2's sleep lengths).
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 // ---------------------------------------------------------------------------

@@ -67,6 +67,9 @@
 //! P4 build a pool, run one task, shut down; P5 10,000 tasks of which 100
 //! abort their worker, counting the outcomes.
 
+mod common;
+use common::{ms, Summary};
+
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -179,10 +182,6 @@ fn byte_sum(bytes: &[u8]) -> u64 {
 // Measurement helpers.
 // ---------------------------------------------------------------------------
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
 /// Runs `f` once and returns its result and its wall time.
 fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
     let start = Instant::now();
@@ -200,34 +199,6 @@ struct Fig {
 
 fn fig(imp: &'static str, metric: &'static str, value: f64) -> Fig {
     Fig { imp, metric, value }
-}
-
-/// Median, min and max of the timed repetitions.
-struct Summary {
-    median: f64,
-    min: f64,
-    max: f64,
-    n: usize,
-}
-
-impl Summary {
-    fn of(samples: &[f64]) -> Summary {
-        assert!(!samples.is_empty());
-        let mut s = samples.to_vec();
-        s.sort_by(f64::total_cmp);
-        let n = s.len();
-        let median = if n % 2 == 1 {
-            s[n / 2]
-        } else {
-            (s[n / 2 - 1] + s[n / 2]) / 2.0
-        };
-        Summary {
-            median,
-            min: s[0],
-            max: s[n - 1],
-            n,
-        }
-    }
 }
 
 /// One contender of a workload: one repetition (`true` for the warm-up)
