@@ -147,18 +147,23 @@ fn count_primes(n: u64) -> u64 {
     count
 }
 
-/// P3: 32 MiB where byte `j` is `(j + t) % 251` (the peer's pattern too).
+/// P3: 32 MiB where byte `j` is `(j + t) % 251` (the peer's pattern too),
+/// written straight into the task's result slot (`SharedBytes::from_fn`).
 fn pattern(t: u64) -> SharedBytes {
     let t = t as usize;
-    let mut v = Vec::with_capacity(P3_LEN);
-    v.extend((0..P3_PERIOD).map(|j| ((j + t) % P3_PERIOD) as u8));
-    // The length stays a multiple of the period until the last copy, so
-    // copying a prefix continues the pattern.
-    while v.len() < P3_LEN {
-        let n = v.len().min(P3_LEN - v.len());
-        v.extend_from_within(..n);
-    }
-    SharedBytes::from(v)
+    SharedBytes::from_fn(P3_LEN, |buf| {
+        for (j, b) in buf[..P3_PERIOD].iter_mut().enumerate() {
+            *b = ((j + t) % P3_PERIOD) as u8;
+        }
+        // The filled prefix stays a multiple of the period until the last
+        // copy, so copying a prefix continues the pattern.
+        let mut filled = P3_PERIOD;
+        while filled < P3_LEN {
+            let n = filled.min(P3_LEN - filled);
+            buf.copy_within(..n, filled);
+            filled += n;
+        }
+    })
 }
 
 /// P5: `3i + 1`, except that every 100th task aborts its worker.

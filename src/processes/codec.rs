@@ -54,20 +54,47 @@
 
 use crate::sync::Arc as StdArc;
 use std::fmt;
-use std::ops::Deref;
+use std::ops::Range;
 
+use super::in_place::{Area, Encoded};
 use super::pool::Lease;
+#[cfg(doc)]
+use super::SharedBytes;
 
 /// Writes encoded bytes into a fixed buffer and counts every byte asked
 /// for, even past the end (so the needed size is known after one pass).
 pub struct Writer<'a> {
     buf: &'a mut [u8],
     len: usize,
+    /// Addresses of the buffers carved in the area this writer encodes a
+    /// result into (`in_place.rs`, rule 3); empty elsewhere.
+    carved: Range<usize>,
 }
 
 impl<'a> Writer<'a> {
     pub(crate) fn new(buf: &'a mut [u8]) -> Self {
-        Writer { buf, len: 0 }
+        Writer {
+            buf,
+            len: 0,
+            carved: 0..0,
+        }
+    }
+
+    /// A writer for a task's result whose carved buffers lie at `carved`.
+    pub(crate) fn with_carved(buf: &'a mut [u8], carved: Range<usize>) -> Self {
+        Writer {
+            buf,
+            len: 0,
+            carved,
+        }
+    }
+
+    /// The offset of `len` bytes at `ptr` among the carved buffers, if they
+    /// lie there (the address is compared, never dereferenced).
+    pub(crate) fn carved_offset(&self, ptr: *const u8, len: usize) -> Option<usize> {
+        let start = ptr as usize;
+        let end = start.checked_add(len)?;
+        (self.carved.start <= start && end <= self.carved.end).then(|| start - self.carved.start)
     }
 
     /// Append `bytes`.
@@ -100,11 +127,54 @@ pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
     lease: Option<&'a StdArc<Lease>>,
+    /// The carved buffers before the encoding (`in_place.rs`); empty
+    /// outside a result slot.
+    carved: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(buf: &'a [u8], lease: Option<&'a StdArc<Lease>>) -> Self {
-        Reader { buf, pos: 0, lease }
+        Reader {
+            buf,
+            pos: 0,
+            lease,
+            carved: &[],
+        }
+    }
+
+    /// A reader for a result: `area` is the slot's data area up to the end
+    /// of the encoding, which starts at `head` (after the carved buffers).
+    pub(crate) fn for_result(
+        area: &'a [u8],
+        head: usize,
+        lease: Option<&'a StdArc<Lease>>,
+    ) -> Result<Self, DecodeError> {
+        if head > area.len() {
+            return Err(DecodeError::eof());
+        }
+        let (carved, buf) = area.split_at(head);
+        Ok(Reader {
+            buf,
+            pos: 0,
+            lease,
+            carved,
+        })
+    }
+
+    /// `len` carved bytes at `offset` (`in_place.rs`, rule 6).
+    pub(crate) fn carved(&self, offset: usize, len: usize) -> Result<&'a [u8], DecodeError> {
+        let end = offset.checked_add(len).ok_or(DecodeError::eof())?;
+        self.carved.get(offset..end).ok_or_else(|| {
+            DecodeError::custom(format!(
+                "an in-place buffer at {offset}..{end} lies outside the {} carved bytes",
+                self.carved.len()
+            ))
+        })
+    }
+
+    /// The lease of the slot being decoded in place, if any.
+    pub(crate) fn lease(&self) -> Option<&'a StdArc<Lease>> {
+        self.lease
     }
 
     /// Take the next `n` bytes.
@@ -219,6 +289,25 @@ pub fn encode_to_vec<T: Encode + ?Sized>(value: &T) -> Vec<u8> {
 /// Decode a `T` from `bytes` (all of them must be used).
 pub fn decode_from_slice<T: Decode>(bytes: &[u8]) -> Result<T, DecodeError> {
     let mut r = Reader::new(bytes, None);
+    let value = T::decode(&mut r)?;
+    if r.remaining() != 0 {
+        return Err(DecodeError::custom(format!(
+            "{} bytes left over after decoding",
+            r.remaining()
+        )));
+    }
+    Ok(value)
+}
+
+/// Decode a task's result from its slot's `area` (the carved buffers, then
+/// the encoding from `head` to the end; all of it must be used), as views
+/// of the slot when `lease` is given, as copies otherwise.
+pub(crate) fn decode_result<T: Decode>(
+    area: &[u8],
+    head: usize,
+    lease: Option<&StdArc<Lease>>,
+) -> Result<T, DecodeError> {
+    let mut r = Reader::for_result(area, head, lease)?;
     let value = T::decode(&mut r)?;
     if r.remaining() != 0 {
         return Err(DecodeError::custom(format!(
@@ -492,170 +581,48 @@ macro_rules! wire_struct {
     };
 }
 
-/// A byte buffer that, as a task's result, is read in place from shared
-/// memory: decoding it in the parent copies nothing, and the result slot
-/// stays reserved until the last `SharedBytes` viewing it is dropped.
-///
-/// As an argument, or when decoded outside a pool, it owns a `Vec<u8>`;
-/// so it does in the results of `ProcessPool::map` and `map_chunked`, which
-/// collect every result and would otherwise hold every slot.
-///
-/// # The bound: at most `slots() - 1` views while submitting
-///
-/// A pool has `workers × slots_per_worker` slots, and a live view holds
-/// one. A submit that finds no free slot waits for a task in flight to
-/// finish (its result can be copied out), but while **every** slot is
-/// held by a view nothing can free one except dropping a view, which the
-/// submitting thread may be the one to do. So such a submit does not wait:
-/// its handle fails at once with `TaskError::is_all_slots_held`. Drop
-/// views (or turn them into `Vec`s with [`into_vec`](Self::into_vec))
-/// before the pool's worth is alive, or give the pool more slots.
-///
-/// ```
-/// use triad::processes::SharedBytes;
-/// let b = SharedBytes::from(vec![1u8, 2, 3]);
-/// assert_eq!(&*b, &[1, 2, 3]);
-/// ```
-pub struct SharedBytes {
-    repr: Repr,
-}
-
-enum Repr {
-    Owned(Vec<u8>),
-    /// `len` bytes at `ptr`, inside the data area of the slot `lease`
-    /// reserves (it is COLLECTED: nobody writes it, slot rule 1).
-    Shared {
-        ptr: *const u8,
-        len: usize,
-        _lease: StdArc<Lease>,
-    },
-}
-
-// SAFETY: the `Shared` bytes are immutable while the lease lives (slot rule
-// 1: a COLLECTED slot is written by nobody) and the lease keeps the mapping
-// alive; `Lease` itself is Send + Sync. So the view is like an `Arc<[u8]>`.
-unsafe impl Send for SharedBytes {}
-// SAFETY: as for Send: shared access only reads immutable bytes.
-unsafe impl Sync for SharedBytes {}
-
-impl SharedBytes {
-    /// Whether the bytes are a view into shared memory (not a copy).
-    pub fn is_in_place(&self) -> bool {
-        matches!(self.repr, Repr::Shared { .. })
-    }
-
-    /// Copy the bytes into a `Vec` (and release the slot when this was the
-    /// last view).
-    pub fn into_vec(self) -> Vec<u8> {
-        match self.repr {
-            Repr::Owned(v) => v,
-            Repr::Shared { .. } => self.to_vec(),
-        }
-    }
-}
-
-impl From<Vec<u8>> for SharedBytes {
-    fn from(v: Vec<u8>) -> Self {
-        SharedBytes {
-            repr: Repr::Owned(v),
-        }
-    }
-}
-
-impl From<&[u8]> for SharedBytes {
-    fn from(v: &[u8]) -> Self {
-        SharedBytes::from(v.to_vec())
-    }
-}
-
-impl Deref for SharedBytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match &self.repr {
-            Repr::Owned(v) => v,
-            // SAFETY: `ptr..ptr+len` lies in the mapping the lease keeps
-            // alive and nobody writes it while the lease lives (see `Repr`).
-            Repr::Shared { ptr, len, .. } => unsafe { std::slice::from_raw_parts(*ptr, *len) },
-        }
-    }
-}
-
-impl AsRef<[u8]> for SharedBytes {
-    fn as_ref(&self) -> &[u8] {
-        self
-    }
-}
-
-impl fmt::Debug for SharedBytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SharedBytes")
-            .field("len", &self.len())
-            .field("in_place", &self.is_in_place())
-            .finish()
-    }
-}
-
-impl Encode for SharedBytes {
-    fn encode(&self, w: &mut Writer<'_>) {
-        self.len().encode(w);
-        w.write_bytes(self);
-    }
-}
-
-impl Decode for SharedBytes {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let len = r.read_len(1)?;
-        let lease = r.lease;
-        let bytes = r.read_bytes(len)?;
-        Ok(match lease {
-            Some(lease) => SharedBytes {
-                repr: Repr::Shared {
-                    ptr: bytes.as_ptr(),
-                    len,
-                    _lease: lease.clone(),
-                },
-            },
-            None => SharedBytes::from(bytes.to_vec()),
-        })
-    }
-}
-
 /// How a worker runs a task: decode the argument from the front of `buf`,
-/// call the user's function (`task`, an address in this process), encode
-/// the result into `buf`. Returns the result's size (it fits iff
-/// `<= buf.len()`). Monomorphised per `(A, R)` by [`entry_for`].
+/// call the user's function (`task`, an address in this process) with
+/// `buf` open for carving in-place buffers (`in_place.rs`), encode the
+/// result after them. Returns where the encoding lies (it fits iff
+/// `end() <= buf.len()`). Monomorphised per `(A, R)` by [`entry_for`].
 pub(crate) type Entry =
-    fn(task: usize, buf: &mut [u8], arg_len: usize) -> Result<usize, DecodeError>;
+    fn(task: usize, buf: &mut [u8], arg_len: usize) -> Result<Encoded, DecodeError>;
 
 fn run_one<A: Decode, R: Encode>(
     task: usize,
     buf: &mut [u8],
     arg_len: usize,
-) -> Result<usize, DecodeError> {
+) -> Result<Encoded, DecodeError> {
     let arg = decode_from_slice::<A>(&buf[..arg_len])?;
     // SAFETY: `task` is the address of a `fn(A) -> R` of this binary: the
     // parent took it from exactly that type (`entry_for::<A, R>` is paired
     // with it in `ProcessPool::submit`) and the offset arithmetic of
     // `zygote.rs` (rule Z3) maps it to the same function in this process.
     let f = unsafe { std::mem::transmute::<usize, fn(A) -> R>(task) };
-    let result = f(arg);
-    let mut w = Writer::new(buf);
-    result.encode(&mut w);
-    Ok(w.len())
+    // In-place rule 2: the argument is decoded, the area is free.
+    let area = Area::new(buf);
+    let result = area.run(|| f(arg));
+    let encoded = area.encode(&result);
+    drop(result);
+    drop(area); // in-place rule 5
+    Ok(encoded)
 }
 
 fn run_chunk<A: Decode, R: Encode>(
     task: usize,
     buf: &mut [u8],
     arg_len: usize,
-) -> Result<usize, DecodeError> {
+) -> Result<Encoded, DecodeError> {
     let args = decode_from_slice::<Vec<A>>(&buf[..arg_len])?;
     // SAFETY: as in `run_one`: paired with `chunk_entry_for::<A, R>`.
     let f = unsafe { std::mem::transmute::<usize, fn(A) -> R>(task) };
-    let results: Vec<R> = args.into_iter().map(f).collect();
-    let mut w = Writer::new(buf);
-    results.encode(&mut w);
-    Ok(w.len())
+    let area = Area::new(buf);
+    let results: Vec<R> = area.run(|| args.into_iter().map(f).collect());
+    let encoded = area.encode(&results);
+    drop(results);
+    drop(area); // in-place rule 5
+    Ok(encoded)
 }
 
 /// The entry for a task `fn(A) -> R`.

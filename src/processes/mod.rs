@@ -59,7 +59,8 @@
 //! | `slot.rs` | the result-slot state machine (loom model `processes_slot`) |
 //! | `doorbell.rs` | process-shared "look again" futex with a sleeper count |
 //! | `shm.rs` | the memfd region and its layout |
-//! | `codec.rs` | `Encode` / `Decode`, `SharedBytes`, task entry trampolines |
+//! | `codec.rs` | `Encode` / `Decode`, task entry trampolines |
+//! | `in_place.rs` | `SharedBytes`: results carved in the slot by the worker, read in place by the parent |
 //! | `zygote.rs` | starting the zygote (fork / exec), its loop, fn offsets and the check that a function is in the binary |
 //! | `worker.rs` | a worker's life after fork |
 //! | `supervisor.rs` | deaths → outcomes, timeouts, wakers |
@@ -70,7 +71,8 @@
 //! use triad::processes::{ProcessPool, SharedBytes};
 //!
 //! fn pattern(n: usize) -> SharedBytes {
-//!     SharedBytes::from((0..n).map(|i| i as u8).collect::<Vec<u8>>())
+//!     // Written straight into the task's result slot in shared memory.
+//!     SharedBytes::from_fn(n, |buf| buf.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8))
 //! }
 //!
 //! let pool = ProcessPool::builder().workers(2).build().unwrap();
@@ -88,6 +90,8 @@ pub(crate) mod doorbell;
 #[cfg(not(loom))]
 mod error;
 #[cfg(not(loom))]
+mod in_place;
+#[cfg(not(loom))]
 mod pool;
 #[cfg(not(loom))]
 mod shm;
@@ -101,11 +105,11 @@ mod worker;
 mod zygote;
 
 #[cfg(not(loom))]
-pub use codec::{
-    decode_from_slice, encode_to_vec, Decode, DecodeError, Encode, Reader, SharedBytes, Writer,
-};
+pub use codec::{decode_from_slice, encode_to_vec, Decode, DecodeError, Encode, Reader, Writer};
 #[cfg(not(loom))]
 pub use error::{BuildError, TaskError};
+#[cfg(not(loom))]
+pub use in_place::SharedBytes;
 #[cfg(not(loom))]
 pub use pool::{
     Ordered, PoolStats, ProcessPool, ProcessPoolBuilder, StartMode, TaskHandle, Unordered,

@@ -60,9 +60,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::codec::{
-    chunk_entry_for, decode_from_slice, entry_for, Decode, Encode, Entry, Reader, Writer,
-};
+use super::codec::{chunk_entry_for, decode_result, entry_for, Decode, Encode, Entry, Writer};
 use super::error::{BuildError, TaskError};
 use super::shm::{region_len, Region, WorkerConfig, MAX_SLOTS};
 use super::slot::{outcome, Collected, Phase};
@@ -116,7 +114,9 @@ pub struct PoolStats {
 /// Where a task's outcome is (rule P2).
 enum CellState {
     InSlot(usize),
-    Evicted(Result<Vec<u8>, TaskError>),
+    /// The slot's bytes up to the end of the result, and where the
+    /// encoding starts in them (after any carved buffers).
+    Evicted(Result<(Vec<u8>, usize), TaskError>),
     Taken,
 }
 
@@ -251,10 +251,11 @@ impl Shared {
     fn free_locked(&self, reg: &mut Registry, index: usize) -> Option<Waker> {
         let slot = self.region.slot(index);
         // Relaxed: the slot is COLLECTED, ours (slot rules 1, 2).
-        let used = slot
-            .result_len
+        let result_end = slot
+            .result_offset
             .load(Relaxed)
-            .max(slot.arg_len.load(Relaxed)) as usize;
+            .saturating_add(slot.result_len.load(Relaxed));
+        let used = result_end.max(slot.arg_len.load(Relaxed)) as usize;
         if used > self.keep_resident {
             let _ = self.region.release_pages(index, self.keep_resident);
         }
@@ -319,14 +320,15 @@ impl Shared {
         }
     }
 
-    /// Read a collected slot's outcome: `Ok(len)` for a result of `len`
-    /// bytes to decode from the slot, else the error. The caller then
-    /// frees the slot (error) or wraps it in a [`Lease`] (value).
-    fn outcome(&self, index: usize, collected: Collected) -> Result<usize, TaskError> {
+    /// Read a collected slot's outcome: `Ok(span)` for a result to decode
+    /// from the slot, else the error. The caller then frees the slot
+    /// (error) or wraps it in a [`Lease`] (value).
+    fn outcome(&self, index: usize, collected: Collected) -> Result<ResultSpan, TaskError> {
         let slot = self.region.slot(index);
         let capacity = self.region.capacity();
         // Relaxed: after `try_collect`'s Acquire (slot rule 2).
-        let len = (slot.result_len.load(Relaxed) as usize).min(capacity);
+        let head = (slot.result_offset.load(Relaxed) as usize).min(capacity);
+        let len = (slot.result_len.load(Relaxed) as usize).min(capacity - head);
         let message = || {
             // SAFETY: the slot is COLLECTED and not yet freed by the caller
             // (slot rule 1): nobody writes its data area.
@@ -334,7 +336,7 @@ impl Shared {
         };
         match collected {
             Collected::Complete => match slot.outcome.load(Relaxed) {
-                outcome::OK => Ok(len),
+                outcome::OK => Ok(ResultSpan { head, len }),
                 outcome::PANICKED => Err(TaskError::panicked(message())),
                 outcome::TOO_LARGE => Err(TaskError::result_too_large(
                     slot.detail.load(Relaxed),
@@ -382,9 +384,10 @@ impl Shared {
             // Our clone and the registry's: more means a live handle.
             let evicted = Arc::strong_count(&cell) > 2;
             if evicted {
-                let outcome = self.outcome(index, collected).map(|len| {
+                let outcome = self.outcome(index, collected).map(|span| {
                     // SAFETY: COLLECTED and not yet freed (slot rule 1).
-                    unsafe { self.region.data(index, len) }.to_vec()
+                    let bytes = unsafe { self.region.data(index, span.head + span.len) };
+                    (bytes.to_vec(), span.head)
                 });
                 *state = CellState::Evicted(outcome);
                 reg.stats.evictions += 1;
@@ -864,6 +867,7 @@ impl ProcessPool {
         );
         slot.ticket.store(ticket, Relaxed);
         slot.claimed_at_ns.store(0, Relaxed);
+        slot.result_offset.store(0, Relaxed);
         slot.result_len.store(0, Relaxed);
         // The slot's eventfd now serves this task (rule P6).
         let _ = crate::sys::eventfd::drain(shared.events[index].as_fd());
@@ -1219,6 +1223,15 @@ impl<R: Decode> TaskHandle<R> {
     }
 }
 
+/// Where a finished task's result lies in its slot's data area: the
+/// encoding is `len` bytes at `head`, after the buffers carved in place
+/// (`in_place.rs`).
+#[derive(Debug, Clone, Copy)]
+struct ResultSpan {
+    head: usize,
+    len: usize,
+}
+
 /// Take the outcome of `cell` if it is there (rule P2).
 fn try_take<R: Decode>(
     shared: &Arc<Shared>,
@@ -1233,12 +1246,12 @@ fn try_take<R: Decode>(
                 // freed (registry lock).
                 drop(state);
                 Some(match shared.outcome(index, collected) {
-                    Ok(len) => decode_leased(
+                    Ok(span) => decode_leased(
                         Arc::new(Lease {
                             shared: shared.clone(),
                             index,
                         }),
-                        len,
+                        span,
                         in_place,
                     ),
                     Err(error) => {
@@ -1252,27 +1265,26 @@ fn try_take<R: Decode>(
                 None
             }
         },
-        CellState::Evicted(outcome) => Some(outcome.and_then(|bytes| {
-            decode_from_slice::<R>(&bytes).map_err(|e| TaskError::bad_bytes(e.to_string()))
+        CellState::Evicted(outcome) => Some(outcome.and_then(|(bytes, head)| {
+            decode_result::<R>(&bytes, head, None).map_err(|e| TaskError::bad_bytes(e.to_string()))
         })),
         CellState::Taken => panic!("the task's outcome was already taken"),
     }
 }
 
-fn decode_leased<R: Decode>(lease: Arc<Lease>, len: usize, in_place: bool) -> Result<R, TaskError> {
+fn decode_leased<R: Decode>(
+    lease: Arc<Lease>,
+    span: ResultSpan,
+    in_place: bool,
+) -> Result<R, TaskError> {
     let shared = &lease.shared;
     // SAFETY: the slot is COLLECTED and `lease` reserves it (slot rule 1,
     // rule P4): nobody writes the bytes while it lives; values that keep a
-    // view (SharedBytes) keep a clone of the lease.
-    let bytes = unsafe { shared.region.data(lease.index, len) };
-    let mut reader = Reader::new(bytes, in_place.then_some(&lease));
-    let value = R::decode(&mut reader).map_err(|e| TaskError::bad_bytes(e.to_string()))?;
-    if reader.remaining() != 0 {
-        return Err(TaskError::bad_bytes(format!(
-            "{} bytes left over after decoding",
-            reader.remaining()
-        )));
-    }
+    // view (SharedBytes) keep a clone of the lease. `outcome` bounded the
+    // span by the capacity.
+    let bytes = unsafe { shared.region.data(lease.index, span.head + span.len) };
+    let value = decode_result::<R>(bytes, span.head, in_place.then_some(&lease))
+        .map_err(|e| TaskError::bad_bytes(e.to_string()))?;
     if Arc::strong_count(&lease) > 1 {
         // Rule P4: a view outlives the decode. If it is dropped meanwhile,
         // the slot is freed only after this (our lease is the last), and

@@ -171,6 +171,9 @@ pub(crate) struct Slot {
     /// CLOCK_MONOTONIC when claimed (owner: the claiming worker; read by the
     /// supervisor for timeouts, Relaxed: a stale 0 only delays the check).
     pub(crate) claimed_at_ns: AtomicU64,
+    /// Where the encoded result starts in the data area: after the buffers
+    /// carved in place (`in_place.rs`); 0 for a panic message.
+    pub(crate) result_offset: AtomicU64,
     /// Bytes of result (or panic message) in the data area.
     pub(crate) result_len: AtomicU64,
     /// The needed size, for TOO_LARGE.
@@ -243,6 +246,7 @@ impl Slot {
             timeout_ns: AtomicU64::new(0),
             ticket: AtomicU64::new(0),
             claimed_at_ns: AtomicU64::new(0),
+            result_offset: AtomicU64::new(0),
             result_len: AtomicU64::new(0),
             detail: AtomicU64::new(0),
             #[cfg(loom)]

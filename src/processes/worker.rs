@@ -181,21 +181,25 @@ fn run_task(start: &Start<'_>, index: usize) -> bool {
     let buf = unsafe { region.data_mut(index) };
     let capacity = buf.len();
     let arg_len = arg_len.min(capacity);
-    let (code, len, detail) = match catch_unwind(AssertUnwindSafe(|| entry(task, buf, arg_len))) {
-        Ok(Ok(len)) if len <= capacity => (outcome::OK, len, 0),
-        Ok(Ok(needed)) => (outcome::TOO_LARGE, 0, needed as u64),
+    let (code, head, len, detail) = match catch_unwind(AssertUnwindSafe(|| {
+        entry(task, buf, arg_len)
+    })) {
+        Ok(Ok(encoded)) if encoded.end() <= capacity => (outcome::OK, encoded.head, encoded.len, 0),
+        Ok(Ok(needed)) => (outcome::TOO_LARGE, 0, 0, needed.end() as u64),
         Ok(Err(error)) => (
             outcome::BAD_ARGUMENT,
+            0,
             write_message(buf, &error.to_string()),
             0,
         ),
         Err(payload) => {
             let message = panic_message(&*payload);
-            (outcome::PANICKED, write_message(buf, &message), 0)
+            (outcome::PANICKED, 0, write_message(buf, &message), 0)
         }
     };
     flush();
     slot.outcome.store(code, Relaxed);
+    slot.result_offset.store(head as u64, Relaxed);
     slot.result_len.store(len as u64, Relaxed);
     slot.detail.store(detail, Relaxed);
     let keep_going = match slot.complete(start.serial) {

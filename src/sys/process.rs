@@ -91,6 +91,15 @@ pub(crate) fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Write `message` to stderr with one `write(2)` (no lock, no allocation:
+/// other threads may hold stdio's lock) and abort the process.
+pub(crate) fn abort_with_message(message: &[u8]) -> ! {
+    // SAFETY: `message` is a live slice of `len` bytes; write only reads it.
+    // A failed or short write is ignored: the abort is what matters.
+    let _ = unsafe { libc::write(libc::STDERR_FILENO, message.as_ptr().cast(), message.len()) };
+    std::process::abort()
+}
+
 /// The parent's pid.
 pub(crate) fn getppid() -> i32 {
     // SAFETY: no arguments, cannot fail.
