@@ -166,6 +166,66 @@ fn spawn_process_runs_in_another_process_and_its_values_cross_both_ways() {
     });
 }
 
+fn nap_then_square(x: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(100));
+    x * x
+}
+
+#[test]
+fn spawn_process_on_a_full_pool_does_not_block_the_loop() {
+    within(LIMIT, || {
+        // One worker, one result slot: the second submit finds the pool full.
+        let rt = triad::Runtime::builder()
+            .threads(1)
+            .processes(1)
+            .process_pool(|pool| pool.slots_per_worker(1))
+            .build()
+            .unwrap();
+        let ticks = Rc::new(RefCell::new(0u32));
+        let squares = rt.block_on({
+            let ticks = ticks.clone();
+            async move {
+                let ticker = spawn({
+                    let ticks = ticks.clone();
+                    async move {
+                        loop {
+                            sleep(Duration::from_millis(5)).await;
+                            *ticks.borrow_mut() += 1;
+                        }
+                    }
+                });
+                let tasks: Vec<_> = (1..=5u64)
+                    .map(|i| spawn_process(nap_then_square, i))
+                    .collect();
+                // A waiting submit would have returned only once the tasks
+                // before it had finished (a slot is freed only then).
+                assert!(!tasks[0].is_finished(), "spawn_process waited for a slot");
+                let mut squares = Vec::new();
+                for task in tasks {
+                    squares.push(task.await.unwrap());
+                }
+                ticker.abort();
+                squares
+            }
+        });
+        assert_eq!(squares, [1, 4, 9, 16, 25]);
+        // ~500 ms of process work; the loop kept ticking meanwhile.
+        assert!(
+            *ticks.borrow() >= 20,
+            "the loop ticked {} times",
+            ticks.borrow()
+        );
+        // Queued submits go through the blocking threads, and from another
+        // thread `wait` works on them too.
+        let handle = rt.handle();
+        let waits: Vec<_> = (1..=3u64)
+            .map(|i| handle.spawn_process(nap_then_square, i))
+            .collect();
+        let results: Vec<u64> = waits.into_iter().map(|t| t.wait().unwrap()).collect();
+        assert_eq!(results, [1, 4, 9]);
+    });
+}
+
 #[test]
 fn spawn_blocking_runs_on_a_blocking_thread_not_a_worker() {
     within(LIMIT, || {

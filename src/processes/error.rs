@@ -408,3 +408,60 @@ impl fmt::Debug for TaskError {
 }
 
 impl std::error::Error for TaskError {}
+
+/// From [`ProcessPool::try_submit`](super::ProcessPool::try_submit): every
+/// result slot is busy, so the task was not submitted; its argument comes
+/// back.
+///
+/// ```
+/// use triad::processes::ProcessPool;
+///
+/// fn nap(ms: u64) -> u64 {
+///     std::thread::sleep(std::time::Duration::from_millis(ms));
+///     ms
+/// }
+///
+/// let pool = ProcessPool::builder().workers(1).slots_per_worker(1).build().unwrap();
+/// let busy = pool.try_submit(nap, 100).unwrap();
+/// let full = pool.try_submit(nap, 7).unwrap_err();
+/// assert_eq!(full.to_string(), "every result slot of the process pool is busy");
+/// assert_eq!(full.into_arg(), 7);
+/// busy.wait().unwrap();
+/// ```
+pub struct PoolFull<A> {
+    arg: A,
+}
+
+impl<A> PoolFull<A> {
+    pub(crate) fn new(arg: A) -> Self {
+        PoolFull { arg }
+    }
+
+    /// The argument of the task that was not submitted.
+    ///
+    /// ```
+    /// # use triad::processes::ProcessPool;
+    /// # fn nap(ms: u64) -> u64 { std::thread::sleep(std::time::Duration::from_millis(ms)); ms }
+    /// # let pool = ProcessPool::builder().workers(1).slots_per_worker(1).build().unwrap();
+    /// # let busy = pool.try_submit(nap, 100).unwrap();
+    /// let arg: u64 = pool.try_submit(nap, 7).unwrap_err().into_arg();
+    /// assert_eq!(arg, 7);
+    /// ```
+    pub fn into_arg(self) -> A {
+        self.arg
+    }
+}
+
+impl<A> fmt::Display for PoolFull<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "every result slot of the process pool is busy")
+    }
+}
+
+impl<A> fmt::Debug for PoolFull<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolFull").finish_non_exhaustive()
+    }
+}
+
+impl<A> std::error::Error for PoolFull<A> {}

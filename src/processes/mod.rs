@@ -107,9 +107,11 @@ mod zygote;
 #[cfg(not(loom))]
 pub use codec::{decode_from_slice, encode_to_vec, Decode, DecodeError, Encode, Reader, Writer};
 #[cfg(not(loom))]
-pub use error::{BuildError, TaskError};
+pub use error::{BuildError, PoolFull, TaskError};
 #[cfg(not(loom))]
 pub use in_place::SharedBytes;
+#[cfg(all(not(loom), feature = "runtime"))]
+pub(crate) use pool::Submitted;
 #[cfg(not(loom))]
 pub use pool::{
     Ordered, PoolStats, ProcessPool, ProcessPoolBuilder, StartMode, TaskHandle, Unordered,

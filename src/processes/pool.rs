@@ -61,7 +61,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::codec::{chunk_entry_for, decode_result, entry_for, Decode, Encode, Entry, Writer};
-use super::error::{BuildError, TaskError};
+use super::error::{BuildError, PoolFull, TaskError};
 use super::shm::{region_len, Region, WorkerConfig, MAX_SLOTS};
 use super::slot::{outcome, Collected, Phase};
 use super::supervisor;
@@ -287,8 +287,9 @@ impl Shared {
     }
 
     /// Take a FREE slot off the free list (rule P1), evicting finished
-    /// results if none is free, and waiting if none can be evicted yet.
-    fn take_free_slot(&self) -> Result<usize, TaskError> {
+    /// results if none is free, and waiting if none can be evicted yet
+    /// (`None` instead when not `wait`).
+    fn take_free_slot(&self, wait: bool) -> Result<Option<usize>, TaskError> {
         let header = self.region.header();
         loop {
             // Doorbell rule 1: read before looking for a free slot.
@@ -301,7 +302,7 @@ impl Shared {
                 return Err(TaskError::broken());
             }
             if let Some(index) = reg.free.pop() {
-                return Ok(index);
+                return Ok(Some(index));
             }
             let mut wake = Vec::new();
             let mut stale = Vec::new();
@@ -313,6 +314,9 @@ impl Shared {
             wake_all(wake);
             if all_held {
                 return Err(TaskError::all_slots_held(self.region.slots()));
+            }
+            if !freed && !wait {
+                return Ok(None);
             }
             if !freed {
                 header.done.sleep(seen, Some(Duration::from_millis(100)));
@@ -809,6 +813,51 @@ impl ProcessPool {
         )
     }
 
+    /// Try [`submit`](Self::submit), but never wait for a result slot:
+    /// when every slot holds a task in flight (or a result not yet
+    /// collected that cannot be evicted yet), the argument comes back in
+    /// [`PoolFull`] at once. For callers that must not block, such as an
+    /// event loop (the `Runtime` facade's `spawn_process` hands a full
+    /// pool's submit to a blocking thread).
+    ///
+    /// ```
+    /// use triad::processes::ProcessPool;
+    ///
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(std::time::Duration::from_millis(ms));
+    ///     ms
+    /// }
+    ///
+    /// let pool = ProcessPool::builder().workers(1).slots_per_worker(1).build().unwrap();
+    /// let first = pool.try_submit(nap, 200).unwrap();
+    /// let full = pool.try_submit(nap, 1).unwrap_err(); // the only slot is busy
+    /// assert_eq!(full.into_arg(), 1);
+    /// assert_eq!(first.wait().unwrap(), 200);
+    /// assert_eq!(pool.try_submit(nap, 1).unwrap().wait().unwrap(), 1);
+    /// ```
+    pub fn try_submit<A: Encode + Decode, R: Encode + Decode>(
+        &self,
+        f: fn(A) -> R,
+        arg: A,
+    ) -> Result<TaskHandle<R>, PoolFull<A>> {
+        let entry = entry_for::<A, R>();
+        let timeout = self.shared.default_timeout;
+        match submit_to(&self.shared, entry, f as usize, &arg, timeout, false) {
+            Ok(None) => Err(PoolFull::new(arg)),
+            Ok(Some(cell)) => Ok(TaskHandle::new(&self.shared, Ok(cell), true)),
+            Err(error) => Ok(TaskHandle::new(&self.shared, Err(error), true)),
+        }
+    }
+
+    /// A handle that submits from another thread (the facade's queued
+    /// submits); it keeps the pool's shared state, not its supervisor.
+    #[cfg_attr(not(feature = "runtime"), allow(dead_code))]
+    pub(crate) fn submitter(&self) -> Submitter {
+        Submitter {
+            shared: self.shared.clone(),
+        }
+    }
+
     fn submit_raw<T: Encode + ?Sized>(
         &self,
         entry: Entry,
@@ -816,80 +865,8 @@ impl ProcessPool {
         arg: &T,
         timeout: Option<Duration>,
     ) -> Result<Arc<TaskCell>, TaskError> {
-        // Zygote rule Z3: both must be code of the binary, or a worker would
-        // jump to a wrong address.
-        if !zygote::in_binary(task) || !zygote::in_binary(entry as usize) {
-            return Err(TaskError::foreign_function());
-        }
-        let shared = &*self.shared;
-        let header = shared.region.header();
-        let index = shared.take_free_slot()?;
-        let mut put_back = PutBack {
-            shared,
-            index: Some(index),
-        };
-        // SAFETY: the slot is FREE and off the free list: ours alone until
-        // we submit it or put it back (rule P1, slot rule 1); no lease of it
-        // exists (it is free), so this is the only reference to its area.
-        let buf = unsafe { shared.region.data_mut(index) };
-        let mut w = Writer::new(buf);
-        // User code, without any lock (rule P1); a panic puts the slot back.
-        arg.encode(&mut w);
-        if w.overflowed() {
-            return Err(TaskError::argument_too_large(
-                w.len() as u64,
-                shared.region.capacity() as u64,
-            ));
-        }
-        let arg_len = w.len() as u64;
-        let mut reg = crate::sync::lock(&shared.registry);
-        // Closed or broken while we encoded: the slot goes back (after the
-        // registry is released: `put_back` takes it).
-        if reg.closed || reg.broken {
-            let error = if reg.closed {
-                TaskError::pool_closed()
-            } else {
-                TaskError::broken()
-            };
-            drop(reg);
-            return Err(error);
-        }
-        let slot = shared.region.slot(index);
-        let ticket = reg.next_ticket;
-        reg.next_ticket += 1;
-        // Relaxed: published by `submit`'s Release (slot rule 2).
-        slot.entry.store(to_offset(entry as usize), Relaxed);
-        slot.task.store(to_offset(task), Relaxed);
-        slot.arg_len.store(arg_len, Relaxed);
-        slot.timeout_ns.store(
-            timeout.map_or(0, |t| t.as_nanos().clamp(1, u64::MAX as u128) as u64),
-            Relaxed,
-        );
-        slot.ticket.store(ticket, Relaxed);
-        slot.claimed_at_ns.store(0, Relaxed);
-        slot.result_offset.store(0, Relaxed);
-        slot.result_len.store(0, Relaxed);
-        // The slot's eventfd now serves this task (rule P6).
-        let _ = crate::sys::eventfd::drain(shared.events[index].as_fd());
-        let cell = Arc::new(TaskCell {
-            state: Mutex::new(CellState::InSlot(index)),
-            ticket,
-            fd: AtomicU32::new(NO_FD),
-        });
-        reg.tasks[index] = Some(cell.clone());
-        slot.submit();
-        put_back.index = None;
-        drop(reg);
-        header.work.ring(true);
-        if timeout.is_some() {
-            // Pairs with the fence in the supervisor's loop: either it
-            // sees this slot in its scan, or we see it idle and wake it.
-            fence(SeqCst);
-            if shared.supervisor_idle.swap(false, Relaxed) {
-                shared.wake_supervisor();
-            }
-        }
-        Ok(cell)
+        submit_to(&self.shared, entry, task, arg, timeout, true)
+            .map(|cell| cell.expect("a waiting submit returns with a slot"))
     }
 
     /// `f` on every item, in parallel, results in the items' order. The
@@ -1220,6 +1197,152 @@ impl<R: Decode> TaskHandle<R> {
             shared.wake_supervisor();
         }
         cell.fd().expect("made above")
+    }
+}
+
+/// Submit a task: take a slot (waiting for one if `wait`, else `None` when
+/// there is none), encode the argument into it, publish it (rule P1).
+fn submit_to<T: Encode + ?Sized>(
+    shared: &Shared,
+    entry: Entry,
+    task: usize,
+    arg: &T,
+    timeout: Option<Duration>,
+    wait: bool,
+) -> Result<Option<Arc<TaskCell>>, TaskError> {
+    // Zygote rule Z3: both must be code of the binary, or a worker would
+    // jump to a wrong address.
+    if !zygote::in_binary(task) || !zygote::in_binary(entry as usize) {
+        return Err(TaskError::foreign_function());
+    }
+    let header = shared.region.header();
+    let Some(index) = shared.take_free_slot(wait)? else {
+        return Ok(None);
+    };
+    let mut put_back = PutBack {
+        shared,
+        index: Some(index),
+    };
+    // SAFETY: the slot is FREE and off the free list: ours alone until
+    // we submit it or put it back (rule P1, slot rule 1); no lease of it
+    // exists (it is free), so this is the only reference to its area.
+    let buf = unsafe { shared.region.data_mut(index) };
+    let mut w = Writer::new(buf);
+    // User code, without any lock (rule P1); a panic puts the slot back.
+    arg.encode(&mut w);
+    if w.overflowed() {
+        return Err(TaskError::argument_too_large(
+            w.len() as u64,
+            shared.region.capacity() as u64,
+        ));
+    }
+    let arg_len = w.len() as u64;
+    let mut reg = crate::sync::lock(&shared.registry);
+    // Closed or broken while we encoded: the slot goes back (after the
+    // registry is released: `put_back` takes it).
+    if reg.closed || reg.broken {
+        let error = if reg.closed {
+            TaskError::pool_closed()
+        } else {
+            TaskError::broken()
+        };
+        drop(reg);
+        return Err(error);
+    }
+    let slot = shared.region.slot(index);
+    let ticket = reg.next_ticket;
+    reg.next_ticket += 1;
+    // Relaxed: published by `submit`'s Release (slot rule 2).
+    slot.entry.store(to_offset(entry as usize), Relaxed);
+    slot.task.store(to_offset(task), Relaxed);
+    slot.arg_len.store(arg_len, Relaxed);
+    slot.timeout_ns.store(
+        timeout.map_or(0, |t| t.as_nanos().clamp(1, u64::MAX as u128) as u64),
+        Relaxed,
+    );
+    slot.ticket.store(ticket, Relaxed);
+    slot.claimed_at_ns.store(0, Relaxed);
+    slot.result_offset.store(0, Relaxed);
+    slot.result_len.store(0, Relaxed);
+    // The slot's eventfd now serves this task (rule P6).
+    let _ = crate::sys::eventfd::drain(shared.events[index].as_fd());
+    let cell = Arc::new(TaskCell {
+        state: Mutex::new(CellState::InSlot(index)),
+        ticket,
+        fd: AtomicU32::new(NO_FD),
+    });
+    reg.tasks[index] = Some(cell.clone());
+    slot.submit();
+    put_back.index = None;
+    drop(reg);
+    header.work.ring(true);
+    if timeout.is_some() {
+        // Pairs with the fence in the supervisor's loop: either it
+        // sees this slot in its scan, or we see it idle and wake it.
+        fence(SeqCst);
+        if shared.supervisor_idle.swap(false, Relaxed) {
+            shared.wake_supervisor();
+        }
+    }
+    Ok(Some(cell))
+}
+
+/// Submits to a pool from another thread: the pool's shared state without
+/// its supervisor (which stays with the `ProcessPool`).
+#[derive(Clone)]
+#[cfg_attr(not(feature = "runtime"), allow(dead_code))]
+pub(crate) struct Submitter {
+    shared: Arc<Shared>,
+}
+
+#[cfg_attr(not(feature = "runtime"), allow(dead_code))]
+impl Submitter {
+    /// [`ProcessPool::submit`] of `f` with an argument already encoded (by
+    /// `encode_to_vec`), waiting for a slot if none is free. Untyped, so
+    /// that it can run on another thread without `'static` bounds on the
+    /// task's types: [`Submitted::into_handle`] gives the typed handle back.
+    pub(crate) fn submit_encoded<A: Decode, R: Encode + Decode>(
+        &self,
+        f: fn(A) -> R,
+        arg: Vec<u8>,
+    ) -> impl FnOnce() -> Submitted + Send + 'static {
+        /// Encodes as the bytes it holds.
+        struct Encoded(Vec<u8>);
+        impl Encode for Encoded {
+            fn encode(&self, w: &mut Writer<'_>) {
+                w.write_bytes(&self.0);
+            }
+        }
+        let entry = entry_for::<A, R>();
+        let task = f as usize;
+        let shared = self.shared.clone();
+        move || {
+            let cell = submit_to(
+                &shared,
+                entry,
+                task,
+                &Encoded(arg),
+                shared.default_timeout,
+                true,
+            )
+            .map(|cell| cell.expect("a waiting submit returns with a slot"));
+            Submitted { shared, cell }
+        }
+    }
+}
+
+/// A task submitted by a [`Submitter`], not yet typed.
+#[cfg_attr(not(feature = "runtime"), allow(dead_code))]
+pub(crate) struct Submitted {
+    shared: Arc<Shared>,
+    cell: Result<Arc<TaskCell>, TaskError>,
+}
+
+#[cfg_attr(not(feature = "runtime"), allow(dead_code))]
+impl Submitted {
+    /// The handle, typed with the `R` of the `fn(A) -> R` submitted.
+    pub(crate) fn into_handle<R: Decode>(self) -> TaskHandle<R> {
+        TaskHandle::new(&self.shared, self.cell, true)
     }
 }
 

@@ -25,6 +25,12 @@
 //! 3. Dropping a handle detaches the work (a loop task, a CPU job, a
 //!    blocking job or a process task still runs); only
 //!    [`LocalHandle::abort`] cancels.
+//! 4. `spawn_process` never blocks the loop: it takes a free result slot
+//!    without waiting ([`ProcessPool::try_submit`](crate::processes::ProcessPool::try_submit));
+//!    when the pool is full it encodes the argument and hands the waiting
+//!    submit to a blocking thread, and the handle awaits that first, then
+//!    the task. The order among queued submits is the blocking queue's
+//!    (FIFO), behind any submit that found a slot meanwhile.
 
 use std::fmt;
 use std::future::Future;
@@ -241,19 +247,47 @@ impl<T> fmt::Debug for CpuHandle<T> {
 /// ```
 #[must_use = "dropping a ProcessHandle detaches the task; .await or .wait() it to get its result"]
 pub struct ProcessHandle<R> {
-    inner: Inner<processes::TaskHandle<R>>,
+    inner: ProcessInner<R>,
+}
+
+/// Where a process task is (rule 4).
+enum ProcessInner<R> {
+    /// Submitted: the pool's handle.
+    Live(processes::TaskHandle<R>),
+    /// The pool was full: a blocking thread waits for a slot and submits;
+    /// its outcome is the pool's handle.
+    Queued(blocking::Outcome<processes::Submitted>),
+    /// Refused (the runtime is shut down), until taken.
+    Refused(Option<JoinError>),
 }
 
 impl<R> ProcessHandle<R> {
     pub(crate) fn live(handle: processes::TaskHandle<R>) -> Self {
         ProcessHandle {
-            inner: Inner::Live(handle),
+            inner: ProcessInner::Live(handle),
+        }
+    }
+    pub(crate) fn queued(submit: blocking::Outcome<processes::Submitted>) -> Self {
+        ProcessHandle {
+            inner: ProcessInner::Queued(submit),
         }
     }
     pub(crate) fn refused() -> Self {
         ProcessHandle {
-            inner: Inner::refused(Origin::Process),
+            inner: ProcessInner::Refused(Some(JoinError::shutdown(Origin::Process))),
         }
+    }
+}
+
+/// A queued submit's outcome: the pool's handle, or, if the blocking job
+/// never ran (the runtime shut down first), a process-side shutdown error.
+fn submitted<R: Decode>(
+    outcome: Option<Result<processes::Submitted, BlockingFailure>>,
+) -> Result<processes::TaskHandle<R>, JoinError> {
+    match outcome {
+        Some(Ok(submitted)) => Ok(submitted.into_handle()),
+        Some(Err(BlockingFailure::NotRun)) | None => Err(JoinError::shutdown(Origin::Process)),
+        Some(Err(failure)) => Err(JoinError::from_blocking(failure)),
     }
 }
 
@@ -268,8 +302,11 @@ impl<R: Decode> ProcessHandle<R> {
     /// ```
     pub fn wait(self) -> Result<R, JoinError> {
         match self.inner {
-            Inner::Live(handle) => handle.wait().map_err(JoinError::from_process),
-            Inner::Refused(mut error) => Err(take(&mut error)),
+            ProcessInner::Live(handle) => handle.wait().map_err(JoinError::from_process),
+            ProcessInner::Queued(mut submit) => submitted(submit.receive_blocking())?
+                .wait()
+                .map_err(JoinError::from_process),
+            ProcessInner::Refused(mut error) => Err(take(&mut error)),
         }
     }
 
@@ -286,8 +323,11 @@ impl<R: Decode> ProcessHandle<R> {
     /// ```
     pub fn is_finished(&self) -> bool {
         match &self.inner {
-            Inner::Live(handle) => handle.is_finished(),
-            Inner::Refused(_) => true,
+            ProcessInner::Live(handle) => handle.is_finished(),
+            // Not submitted yet (or submitted a moment ago: the next look
+            // after the hand-over sees the pool's handle).
+            ProcessInner::Queued(_) => false,
+            ProcessInner::Refused(_) => true,
         }
     }
 }
@@ -296,9 +336,21 @@ impl<R: Decode> Future for ProcessHandle<R> {
     type Output = Result<R, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.get_mut().inner {
-            Inner::Live(handle) => Pin::new(handle).poll(cx).map_err(JoinError::from_process),
-            Inner::Refused(error) => Poll::Ready(Err(take(error))),
+        let this = self.get_mut();
+        loop {
+            match &mut this.inner {
+                ProcessInner::Live(handle) => {
+                    return Pin::new(handle).poll(cx).map_err(JoinError::from_process)
+                }
+                ProcessInner::Queued(submit) => match submit.poll_receive(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(outcome) => match submitted(outcome) {
+                        Ok(handle) => this.inner = ProcessInner::Live(handle),
+                        Err(error) => return Poll::Ready(Err(error)),
+                    },
+                },
+                ProcessInner::Refused(error) => return Poll::Ready(Err(take(error))),
+            }
         }
     }
 }

@@ -113,7 +113,7 @@ pub use error::{BuildError, JoinError, Origin};
 
 use self::blocking::BlockingPool;
 use crate::event_loop::{EventLoop, Remote};
-use crate::processes::{Decode, Encode, ProcessPool, ProcessPoolBuilder};
+use crate::processes::{encode_to_vec, Decode, Encode, ProcessPool, ProcessPoolBuilder};
 use crate::sync::{const_thread_local, Arc, Condvar, Mutex};
 use crate::threads::ThreadPool;
 
@@ -679,8 +679,17 @@ impl Handle {
         A: Encode + Decode,
         R: Encode + Decode,
     {
-        self.with_parts(|parts| parts.processes.submit(f, arg))
-            .map_or_else(ProcessHandle::refused, ProcessHandle::live)
+        // Bridge rule 4: never wait for a slot on the caller's thread.
+        self.with_parts(|parts| match parts.processes.try_submit(f, arg) {
+            Ok(task) => Some(ProcessHandle::live(task)),
+            Err(full) => {
+                let arg = encode_to_vec(&full.into_arg());
+                let submit = parts.processes.submitter().submit_encoded(f, arg);
+                parts.blocking.spawn(submit).map(ProcessHandle::queued)
+            }
+        })
+        .flatten()
+        .unwrap_or_else(ProcessHandle::refused)
     }
 
     /// Run `f` on a blocking thread (see [`spawn_blocking`]).
@@ -779,10 +788,12 @@ where
 /// crash of the worker is the handle's [`JoinError::is_crash`], and a
 /// replacement worker takes over.
 ///
-/// Submitting takes a result slot; when all `4 × processes` slots are busy
-/// (the default of
+/// Submitting takes a result slot without waiting. When all `4 × processes`
+/// slots are busy (the default of
 /// [`slots_per_worker`](crate::processes::ProcessPoolBuilder::slots_per_worker)),
-/// the call waits until some task in flight finishes, on the loop too.
+/// the argument is encoded and a blocking thread (see [`spawn_blocking`])
+/// waits for a slot and submits it, so the loop never blocks; the handle
+/// then awaits the task.
 ///
 /// # Panics
 ///
