@@ -107,6 +107,9 @@ pub struct PoolStats {
     pub tasks_timed_out: u64,
     /// Results copied out of their slot because a submitter needed it.
     pub evictions: u64,
+    /// Forks of a worker that failed (the zygote retries with back-off,
+    /// and gives a worker up after a few tries: zygote rule Z6).
+    pub fork_failures: u64,
 }
 
 // ------------------------------------------------------------------ shared
@@ -847,6 +850,13 @@ impl ProcessPool {
             Ok(Some(cell)) => Ok(TaskHandle::new(&self.shared, Ok(cell), true)),
             Err(error) => Ok(TaskHandle::new(&self.shared, Err(error), true)),
         }
+    }
+
+    /// Zygote rule Z6's test hook: the zygote fails its next `n` forks.
+    #[cfg(test)]
+    pub(crate) fn inject_fork_failures(&self, n: u32) {
+        use crate::sync::atomic::Ordering::Relaxed;
+        self.shared.region.header().fail_forks.store(n, Relaxed);
     }
 
     /// A handle that submits from another thread (the facade's queued

@@ -93,6 +93,10 @@ pub(crate) struct Header {
     /// Bumped by a worker whose initializer failed, before it exits with
     /// `worker::INIT_FAILED` (so the zygote can tell it from a task's exit).
     pub(crate) init_failures: AtomicU32,
+    /// Test hook (zygote rule Z6): the zygote fails this many forks, as if
+    /// the kernel had refused them. Written by unit tests only; zero
+    /// otherwise.
+    pub(crate) fail_forks: AtomicU32,
     /// Rung by the parent after a submit and at shutdown; workers sleep on it.
     pub(crate) work: Doorbell,
     /// Rung when a task finishes or a slot is freed; parent threads sleep on it.
@@ -186,6 +190,7 @@ impl Region {
             config,
             shutdown: AtomicU32::new(0),
             init_failures: AtomicU32::new(0),
+            fail_forks: AtomicU32::new(0),
             work: zeroed_doorbell(),
             done: zeroed_doorbell(),
         };

@@ -416,6 +416,8 @@ impl Supervisor {
                 }
             }
             Report::Goodbye => self.goodbye = true,
+            // Zygote rule Z6: it retries by itself.
+            Report::ForkFailed { .. } => reg.stats.fork_failures += 1,
         }
     }
 

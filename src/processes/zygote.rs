@@ -3,7 +3,7 @@
 //! ```text
 //!   parent (any number of threads)
 //!     │  command socket ─► (KILL serial, SHUTDOWN, KILL_ALL)
-//!     │  ◄── report pipe   (HELLO, SPAWNED, EXITED, GAVE_UP, GOODBYE)
+//!     │  ◄── report pipe   (HELLO, SPAWNED, EXITED, FORK_FAILED, GAVE_UP, GOODBYE)
 //!     ▼
 //!   zygote (one thread; forks, reaps, respawns; never runs a task)
 //!     ├── fork ──► worker 0 ─┐
@@ -61,6 +61,13 @@
 //! * **Z5.** Every child is reaped: the zygote reaps each worker (SIGCHLD
 //!   through a signalfd) and reports it; the parent's supervisor reaps the
 //!   zygote. On shutdown the zygote says GOODBYE only once no worker is left.
+//! * **Z6.** A failed `fork` (EAGAIN or ENOMEM: a process or memory limit,
+//!   often for a moment only) is retried with back-off, 10 ms doubling, up
+//!   to [`FORK_ATTEMPTS`] tries (about 2.5 s in all); each failure is
+//!   reported (FORK_FAILED, counted in `PoolStats::fork_failures`). Only
+//!   after the last try does the zygote give that worker up (GAVE_UP); the
+//!   pool goes on with the others and is broken only once every worker is
+//!   given up. Tasks meanwhile wait in their slots for a worker.
 
 use std::ffi::{c_char, c_int, OsStr, OsString};
 use std::fs::File;
@@ -79,6 +86,10 @@ const ENV: &str = "TRIAD_ZYGOTE";
 /// How long a graceful shutdown waits for idle workers to exit before
 /// killing them.
 const GRACE: Duration = Duration::from_secs(5);
+/// Rule Z6: tries to fork one worker before giving it up.
+pub(crate) const FORK_ATTEMPTS: u32 = 8;
+/// Rule Z6: the wait after the first failed fork (doubling after each).
+const FORK_BACKOFF: Duration = Duration::from_millis(10);
 
 // ---------------------------------------------------------------- offsets (Z3)
 
@@ -134,8 +145,14 @@ pub(crate) enum Report {
         pid: i32,
         status: ExitStatus,
     },
-    /// Worker `index` cannot be started (its initializer failed, or fork
-    /// failed); it will not be respawned.
+    /// Forking worker `index` failed with `errno`; it will be retried
+    /// (rule Z6).
+    ForkFailed {
+        index: u32,
+        errno: i32,
+    },
+    /// Worker `index` cannot be started (its initializer failed, or every
+    /// fork failed); it will not be respawned.
     GaveUp {
         index: u32,
     },
@@ -188,6 +205,7 @@ impl Report {
             }
             Report::GaveUp { index } => [4, index, 0, 0, 0, 0],
             Report::Goodbye => [5, 0, 0, 0, 0, 0],
+            Report::ForkFailed { index, errno } => [6, index, errno as u32, 0, 0, 0],
         };
         let mut b = [0u8; REPORT_LEN];
         for (chunk, word) in b.chunks_exact_mut(4).zip(w) {
@@ -220,6 +238,10 @@ impl Report {
             },
             4 => Report::GaveUp { index: w[1] },
             5 => Report::Goodbye,
+            6 => Report::ForkFailed {
+                index: w[1],
+                errno: w[2] as i32,
+            },
             _ => return None,
         })
     }
@@ -442,6 +464,9 @@ struct Zygote<'a> {
     me: i32,
     workers: Vec<Option<Live>>,
     gave_up: Vec<bool>,
+    /// Rule Z6: workers whose fork failed, with when to try again and how
+    /// many tries are done.
+    retries: Vec<Option<(Instant, u32)>>,
     next_serial: u32,
     init_failures_seen: u32,
 }
@@ -459,6 +484,7 @@ fn serve(region: &Region, fds: &ZygoteFds) -> i32 {
         me: sys::getpid(),
         workers: vec![None; workers],
         gave_up: vec![false; workers],
+        retries: vec![None; workers],
         next_serial: 1,
         init_failures_seen: 0,
     };
@@ -488,7 +514,12 @@ fn serve(region: &Region, fds: &ZygoteFds) -> i32 {
                 revents: 0,
             },
         ];
-        let timeout = stopping.map(|_| Duration::from_millis(50));
+        let retry = z.retries.iter().flatten().map(|&(at, _)| at).min();
+        let timeout = match (stopping, retry) {
+            (Some(_), _) => Some(Duration::from_millis(50)),
+            (None, Some(at)) => Some(at.saturating_duration_since(Instant::now())),
+            (None, None) => None,
+        };
         if sys::poll(&mut fds, timeout).is_err() {
             return z.kill_all_and_leave();
         }
@@ -520,8 +551,16 @@ fn serve(region: &Region, fds: &ZygoteFds) -> i32 {
             }
         }
         if let Some(deadline) = stopping {
+            z.retries.iter_mut().for_each(|r| *r = None);
             if Instant::now() >= deadline {
                 z.kill(|_| true);
+            }
+        }
+        // Rule Z6: forks whose back-off is over.
+        let now = Instant::now();
+        for index in 0..z.retries.len() {
+            if z.retries[index].is_some_and(|(at, _)| at <= now) && z.spawn(index).is_err() {
+                return z.kill_all_and_leave();
             }
         }
     }
@@ -535,9 +574,14 @@ impl Zygote<'_> {
     fn spawn(&mut self, index: usize) -> io::Result<()> {
         let serial = self.next_serial;
         self.next_serial = (self.next_serial % super::slot::SERIAL_MASK) + 1;
-        // SAFETY: the zygote is single-threaded (rule Z1), so the child may
-        // run ordinary code.
-        match unsafe { sys::fork() } {
+        let forked = if self.fork_fails_for_a_test() {
+            Err(io::Error::from_raw_os_error(libc::EAGAIN))
+        } else {
+            // SAFETY: the zygote is single-threaded (rule Z1), so the child
+            // may run ordinary code.
+            unsafe { sys::fork() }
+        };
+        match forked {
             Ok(Forked::Child) => {
                 let mut close = vec![
                     self.fds.commands.as_raw_fd(),
@@ -557,19 +601,46 @@ impl Zygote<'_> {
             }
             Ok(Forked::Parent(pid)) => {
                 self.workers[index] = Some(Live { pid, serial });
+                self.retries[index] = None;
                 self.report(Report::Spawned {
                     index: index as u32,
                     serial,
                     pid,
                 })
             }
-            Err(_) => {
-                self.gave_up[index] = true;
-                self.report(Report::GaveUp {
+            Err(error) => {
+                // Rule Z6.
+                let tries = self.retries[index].map_or(1, |(_, tries)| tries + 1);
+                self.report(Report::ForkFailed {
                     index: index as u32,
-                })
+                    errno: error.raw_os_error().unwrap_or(0),
+                })?;
+                if tries >= FORK_ATTEMPTS {
+                    self.retries[index] = None;
+                    self.gave_up[index] = true;
+                    return self.report(Report::GaveUp {
+                        index: index as u32,
+                    });
+                }
+                let backoff = FORK_BACKOFF * 2u32.pow(tries - 1);
+                self.retries[index] = Some((Instant::now() + backoff, tries));
+                Ok(())
             }
         }
+    }
+
+    /// The test hook in the header (`Header::fail_forks`): take one
+    /// injected failure if there is one. Always false outside unit tests.
+    fn fork_fails_for_a_test(&self) -> bool {
+        #[cfg(test)]
+        {
+            use crate::sync::atomic::Ordering::Relaxed;
+            let hook = &self.region.header().fail_forks;
+            hook.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1))
+                .is_ok()
+        }
+        #[cfg(not(test))]
+        false
     }
 
     fn reap(&mut self, stopping: bool) -> io::Result<()> {
@@ -673,9 +744,53 @@ mod tests {
             },
             Report::GaveUp { index: 2 },
             Report::Goodbye,
+            Report::ForkFailed {
+                index: 3,
+                errno: libc::EAGAIN,
+            },
         ] {
             assert_eq!(Report::from_bytes(r.to_bytes()), Some(r));
         }
+    }
+
+    fn double(x: u64) -> u64 {
+        2 * x
+    }
+
+    fn die(_: ()) {
+        std::process::abort();
+    }
+
+    #[test]
+    fn a_failed_fork_is_retried_and_the_pool_goes_on() {
+        // Rule Z6, with the zygote told to fail the next three forks: the
+        // replacement of a crashed worker comes after three failures.
+        let pool = crate::processes::ProcessPool::builder()
+            .workers(1)
+            .build()
+            .unwrap();
+        assert_eq!(pool.submit(double, 4).wait(), Ok(8));
+        pool.inject_fork_failures(3);
+        assert!(pool.submit(die, ()).wait().unwrap_err().is_crash());
+        assert_eq!(pool.submit(double, 5).wait(), Ok(10));
+        let stats = pool.stats();
+        assert_eq!(stats.fork_failures, 3);
+        assert_eq!(stats.workers_started, 2);
+    }
+
+    #[test]
+    fn a_worker_whose_forks_keep_failing_is_given_up() {
+        // Rule Z6: after FORK_ATTEMPTS failures the only worker is given up,
+        // so the pool is broken and the waiting task says so.
+        let pool = crate::processes::ProcessPool::builder()
+            .workers(1)
+            .build()
+            .unwrap();
+        pool.inject_fork_failures(FORK_ATTEMPTS + 5);
+        assert!(pool.submit(die, ()).wait().unwrap_err().is_crash());
+        let waiting = pool.submit(double, 1);
+        assert!(waiting.wait().unwrap_err().is_broken());
+        assert_eq!(pool.stats().fork_failures, u64::from(FORK_ATTEMPTS));
     }
 
     #[test]
