@@ -27,6 +27,12 @@
 //!    the ringer sees the sleeper and wakes it.
 //! 3. Sleeps may end spuriously; every caller loops on its own condition.
 //! 4. Zero-filled memory is a valid doorbell (shared mapping, slot rule 6).
+//! 5. `sleepers` may over-count, never under-count: a process killed while
+//!    asleep (a worker SIGKILLed from outside, or at `shutdown_now`) never
+//!    takes itself off. The cost is bounded and harmless: the ringer then
+//!    makes a `futex_wake` syscall that finds nobody (the kernel knows who
+//!    really waits, so no wake-up goes to a dead process or gets lost). It
+//!    is a speed hint, not a correctness counter; the next pool starts at 0.
 
 use crate::sync::atomic::{fence, AtomicU32, Ordering::*};
 
