@@ -1566,3 +1566,28 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn double(x: u64) -> u64 {
+        2 * x
+    }
+
+    #[test]
+    fn a_graceful_shutdown_forks_no_replacement_worker() {
+        // Workers leave when they see the shutdown flag, which the parent
+        // sets before it tells the zygote: the zygote must not take their
+        // exits for deaths to repair (zygote.rs, the serve loop).
+        for round in 0..10 {
+            let pool = ProcessPool::builder().workers(2).build().unwrap();
+            let shared = pool.shared.clone();
+            assert_eq!(pool.submit(double, round).wait(), Ok(2 * round));
+            pool.shutdown();
+            let stats = crate::sync::lock(&shared.registry).stats;
+            assert_eq!(stats.workers_started, 2, "round {round}: {stats:?}");
+            assert_eq!(stats.workers_exited, 2, "round {round}: {stats:?}");
+        }
+    }
+}

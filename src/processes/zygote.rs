@@ -79,6 +79,7 @@ use std::time::{Duration, Instant};
 
 use super::shm::Region;
 use super::worker;
+use crate::sync::atomic::Ordering;
 use crate::sys::process::{self as sys, ExitStatus, Forked};
 
 /// The environment variable that turns an exec of our binary into a zygote.
@@ -527,7 +528,13 @@ fn serve(region: &Region, fds: &ZygoteFds) -> i32 {
             sys::drain_signalfd(&z.sigchld);
         }
         // Reap on every turn (cheap with WNOHANG): a SIGCHLD may coalesce.
-        if z.reap(stopping.is_some()).is_err() {
+        // The parent sets the shutdown flag before it sends SHUTDOWN, and
+        // workers leave as soon as they see the flag: a worker reaped before
+        // the command is read must not be replaced either.
+        // Acquire: pairs with the parent's Release store of the flag.
+        let shutting_down =
+            stopping.is_some() || z.region.header().shutdown.load(Ordering::Acquire) != 0;
+        if z.reap(shutting_down).is_err() {
             return z.kill_all_and_leave();
         }
         if fds[0].revents != 0 {
