@@ -8,7 +8,6 @@
 //! system call, some tens of nanoseconds.
 
 /// Nanoseconds of CLOCK_MONOTONIC (since boot, not counting suspend).
-#[inline]
 pub(crate) fn monotonic_ns() -> u64 {
     // SAFETY: `ts` is a live, writable timespec; CLOCK_MONOTONIC always
     // exists, so the call cannot fail and needs no errno check.
