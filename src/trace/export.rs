@@ -155,6 +155,7 @@ impl Trace {
     /// let pool = ThreadPool::builder().num_threads(2).build().unwrap();
     /// triad::trace::start();
     /// pool.spawn(|| 1 + 1).join().unwrap();
+    /// drop(pool); // joins the worker, whose job span follows the result
     /// let trace = triad::trace::stop();
     ///
     /// let mut json = Vec::new();

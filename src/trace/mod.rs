@@ -18,6 +18,7 @@
 //! triad::trace::start();
 //! let handles: Vec<_> = (0..8).map(|i| pool.spawn(move || i * i)).collect();
 //! let total: i32 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+//! drop(pool); // joins the workers: a job's span is recorded just after its result
 //! let trace = triad::trace::stop();
 //! assert_eq!(total, 140);
 //! assert!(trace.len() >= 8); // at least one "job" span per spawned job
@@ -87,6 +88,7 @@ pub fn start() {
 /// for i in 0..100 {
 ///     pool.spawn(move || i).join().unwrap();
 /// }
+/// drop(pool);
 /// let trace = triad::trace::stop();
 /// assert!(trace.dropped() > 0);
 /// ```
