@@ -16,7 +16,10 @@
 //! to another session, it makes a new one and registers it (the only lock
 //! on this path, once per thread and session). The registry keeps an `Arc`
 //! of every ring, so a ring outlives its thread: a pool worker that has
-//! exited still shows on the timeline.
+//! exited still shows on the timeline. A thread keeps its last ring until
+//! its first event of a later session or its exit (slots are allocated, and
+//! only those written are touched: an idle ring costs address space more
+//! than memory).
 //!
 //! # Rules
 //!
