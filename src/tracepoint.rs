@@ -149,7 +149,8 @@ points! {
     span sleep() => Sleep;
     /// This thread woke sleeping worker `index`.
     instant wake(index: usize) => Wake(index as u64);
-    /// The event loop polls the task whose header is at `task` (span).
+    /// The event loop polls the task whose header is at `task` (span); null
+    /// for the future of `block_on`.
     span task_poll(task: *const ()) => TaskPoll(task as usize as u64);
     /// The event loop waits in epoll (span).
     span park() => Park;

@@ -249,6 +249,7 @@ impl EventLoop {
         self.core.sched.main_woken.set(true);
         loop {
             if self.core.sched.main_woken.replace(false) {
+                let _poll = crate::tracepoint::task_poll(ptr::null());
                 if let Poll::Ready(value) = budget::with_budget(|| future.as_mut().poll(&mut cx)) {
                     return value;
                 }

@@ -9,7 +9,7 @@
 //! | room | spans | instants |
 //! |---|---|---|
 //! | threads | job run, sleep | worker start / exit, steal (`arg`: victim), wake (`arg`: woken worker) |
-//! | event loop | task poll (`arg`: task id), park (waiting in epoll) | remote wake (`arg`: task id), I/O ready (`arg`: token), timer fire |
+//! | event loop | task poll (`arg`: task id, 0: `block_on`'s future), park (waiting in epoll) | remote wake (`arg`: task id), I/O ready (`arg`: token), timer fire |
 //! | processes | task (on the worker's track: claimed → completed), task lost (claimed → death seen) | worker started, replacement forked, crash (`arg`: signal), exit (`arg`: code), submit (`arg`: slot) |
 
 /// What an event records. The comments say whether it is a span or an
@@ -31,7 +31,8 @@ pub(crate) enum Kind {
     Sleep,
     /// Instant: a thread woke sleeping worker `arg`.
     Wake,
-    /// Span: the event loop polled a task; `arg`: the task's id.
+    /// Span: the event loop polled a task; `arg`: the task's id (the
+    /// address of its header), 0 for the future of `block_on` itself.
     TaskPoll,
     /// Span: the event loop waited in epoll with nothing to run.
     Park,

@@ -33,6 +33,10 @@
 //! an event is a read of the monotonic clock (vDSO, no system call), a
 //! thread-local lookup and a few stores into the thread's ring: no lock, no
 //! allocation, except once per thread and session, when its ring is made.
+//! A span reads the clock twice, and the clock dominates: on the 2-core VM
+//! the feature was written on (clock reads ~50 ns), a recorded task poll or
+//! job run cost 85–150 ns more than an unrecorded one. Tiny tasks look
+//! slower on a recorded timeline than they are.
 //!
 //! # The protocol
 //!
