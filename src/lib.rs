@@ -31,6 +31,7 @@
 //! | `processes` | `processes` | memmap2 |
 //! | `runtime` (default) | all three and the facade | all of the above |
 //! | `futures-io` (opt-in) | `AsyncRead`/`AsyncWrite` for the event loop's streams | futures-io |
+//! | `trace` (opt-in) | `trace`: a timeline of the runtimes for Perfetto | none |
 //!
 //! # Reading the code
 //!
@@ -43,6 +44,10 @@
 
 pub(crate) mod sync;
 pub(crate) mod sys;
+pub(crate) mod tracepoint;
+
+#[cfg(feature = "trace")]
+pub mod trace;
 
 #[cfg(feature = "threads")]
 pub mod threads;

@@ -133,6 +133,7 @@ impl Enter {
             );
             c.set(Rc::as_ptr(core));
         });
+        crate::tracepoint::event_loop_entered();
         Enter {
             _core: core.clone(),
         }
@@ -248,6 +249,7 @@ impl EventLoop {
         self.core.sched.main_woken.set(true);
         loop {
             if self.core.sched.main_woken.replace(false) {
+                let _poll = crate::tracepoint::task_poll(ptr::null());
                 if let Poll::Ready(value) = budget::with_budget(|| future.as_mut().poll(&mut cx)) {
                     return value;
                 }
@@ -371,6 +373,7 @@ impl Scheduler {
     }
 
     fn run(&self, task: TaskRef) {
+        let _poll = crate::tracepoint::task_poll(ptr::from_ref(task.header()).cast());
         // SAFETY: loop thread (as in `spawn`); `task` is a run-queue entry.
         match budget::with_budget(|| unsafe { task.run() }) {
             Run::Idle => {}
@@ -474,6 +477,7 @@ impl Core {
         let polled = if timeout == Some(Duration::ZERO) {
             self.reactor.poll(timeout)
         } else {
+            let _park = crate::tracepoint::park();
             self.sched.shared.park(|may_sleep| {
                 self.reactor.poll(if may_sleep {
                     timeout
@@ -501,6 +505,7 @@ impl Core {
             .borrow_mut()
             .fire_due(Instant::now(), &mut fired);
         for waker in fired.drain(..) {
+            crate::tracepoint::timer_fire();
             waker.wake();
         }
         *self.fired.borrow_mut() = fired;

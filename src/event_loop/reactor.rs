@@ -289,6 +289,7 @@ impl Reactor {
                         if *live != generation {
                             continue; // rule 3
                         }
+                        crate::tracepoint::io_ready(token);
                         let mut bits = 0;
                         if event.is_readable() {
                             bits |= READABLE;

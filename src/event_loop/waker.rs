@@ -83,6 +83,7 @@ pub(crate) fn schedule(task: TaskRef) {
     let Err(task) = executor::schedule_local(task) else {
         return;
     };
+    crate::tracepoint::remote_wake(std::ptr::from_ref(task.header()).cast());
     let shared = task.header().shared.clone();
     // A closed queue hands the entry back: the loop is gone (or going), and
     // its shutdown cancels the task, so dropping the entry is all there is.

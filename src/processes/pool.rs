@@ -341,6 +341,10 @@ impl Shared {
             // (slot rule 1): nobody writes its data area.
             String::from_utf8_lossy(unsafe { self.region.data(index, len) }).into_owned()
         };
+        #[cfg(feature = "trace")]
+        if collected == Collected::Complete {
+            slot.trace_completed_task();
+        }
         match collected {
             Collected::Complete => match slot.outcome.load(Relaxed) {
                 outcome::OK => Ok(ResultSpan { head, len }),
@@ -1283,6 +1287,7 @@ fn submit_to<T: Encode + ?Sized>(
     });
     reg.tasks[index] = Some(cell.clone());
     slot.submit();
+    crate::tracepoint::process_submit(index);
     put_back.index = None;
     drop(reg);
     header.work.ring(true);

@@ -178,6 +178,14 @@ pub(crate) struct Slot {
     pub(crate) result_len: AtomicU64,
     /// The needed size, for TOO_LARGE.
     pub(crate) detail: AtomicU64,
+    /// CLOCK_MONOTONIC when completed (`trace` only; owner: the claiming
+    /// worker, published by `complete`'s Release).
+    #[cfg(feature = "trace")]
+    completed_at_ns: AtomicU64,
+    /// The claiming worker's pid (`trace` only; owner and publication as
+    /// `completed_at_ns`).
+    #[cfg(feature = "trace")]
+    worker_pid: AtomicU32,
     /// Under loom, the kernel's futex is emulated (see [`futex`]).
     #[cfg(loom)]
     futex: futex::Emulated,
@@ -249,6 +257,10 @@ impl Slot {
             result_offset: AtomicU64::new(0),
             result_len: AtomicU64::new(0),
             detail: AtomicU64::new(0),
+            #[cfg(feature = "trace")]
+            completed_at_ns: AtomicU64::new(0),
+            #[cfg(feature = "trace")]
+            worker_pid: AtomicU32::new(0),
             #[cfg(loom)]
             futex: futex::Emulated::new(),
         }
@@ -303,6 +315,29 @@ impl Slot {
                 Err(actual) => current = actual,
             }
         }
+    }
+
+    /// Worker: note for the timeline (`trace`) when and by whom the task
+    /// ran to its end, just before `complete` publishes it.
+    #[cfg(feature = "trace")]
+    pub(crate) fn stamp_completion(&self, completed_at_ns: u64, worker_pid: u32) {
+        // Relaxed: the worker owns the fields while CLAIMED; `complete`'s
+        // Release publishes them (rule 2).
+        self.completed_at_ns.store(completed_at_ns, Relaxed);
+        self.worker_pid.store(worker_pid, Relaxed);
+    }
+
+    /// Parent, after collecting a COMPLETE slot: record the task's span on
+    /// its worker process's track, from the worker's own stamps.
+    #[cfg(feature = "trace")]
+    pub(crate) fn trace_completed_task(&self) {
+        // Relaxed: after `try_collect`'s Acquire (rule 2).
+        crate::tracepoint::process_task(
+            self.worker_pid.load(Relaxed) as i32,
+            self.claimed_at_ns.load(Relaxed),
+            self.completed_at_ns.load(Relaxed),
+            self.outcome.load(Relaxed),
+        );
     }
 
     /// Worker `serial`: CLAIMED(serial) → COMPLETE, after writing the

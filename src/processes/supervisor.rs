@@ -362,6 +362,9 @@ impl Supervisor {
         match report {
             Report::Hello { .. } => {}
             Report::Spawned { index, serial, pid } => {
+                // The first `workers.len()` forks are the initial workers.
+                let replacement = reg.stats.workers_started >= reg.workers.len() as u64;
+                crate::tracepoint::process_started(pid, index, replacement);
                 if let Some(w) = reg.workers.get_mut(index as usize) {
                     *w = Some((serial, pid));
                 }
@@ -370,8 +373,8 @@ impl Supervisor {
             Report::Exited {
                 index,
                 serial,
+                pid,
                 status,
-                ..
             } => {
                 if let Some(w) = reg.workers.get_mut(index as usize) {
                     if w.is_some_and(|(s, _)| s == serial) {
@@ -386,6 +389,7 @@ impl Supervisor {
                     ExitStatus::Signaled(signal) => (outcome::SIGNALED, signal as u32),
                     ExitStatus::Exited(code) => (outcome::EXITED, code as u32),
                 };
+                crate::tracepoint::process_ended(pid, status);
                 for index in 0..shared.region.slots() {
                     let slot = shared.region.slot(index);
                     if slot.phase() == (Phase::Claimed { serial }) {
@@ -395,6 +399,7 @@ impl Supervisor {
                             timed_out,
                         } = slot.abandon(serial, cause, detail)
                         {
+                            crate::tracepoint::process_task_lost(pid, &slot.claimed_at_ns, index);
                             reg.stats.tasks_lost_to_deaths += 1;
                             reg.stats.tasks_timed_out += timed_out as u64;
                             if notify_fd {

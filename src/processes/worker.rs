@@ -202,6 +202,8 @@ fn run_task(start: &Start<'_>, index: usize) -> bool {
     slot.result_offset.store(head as u64, Relaxed);
     slot.result_len.store(len as u64, Relaxed);
     slot.detail.store(detail, Relaxed);
+    #[cfg(feature = "trace")]
+    slot.stamp_completion(sys::monotonic_ns(), std::process::id());
     let keep_going = match slot.complete(start.serial) {
         Finish::Done {
             notify_fd,

@@ -9,6 +9,7 @@
 //!
 //! | file | calls | used by |
 //! |---|---|---|
+//! | `clock.rs` | `clock_gettime(CLOCK_MONOTONIC)` | `processes`: timeouts; `trace`: event timestamps |
 //! | `fork.rs` | `pthread_atfork`, `getpid` | `threads`: pools notice they are in a forked child |
 //! | `timerfd.rs` | `timerfd_create`, `timerfd_settime`, `read` | `event_loop`: sub-millisecond timers, armed at the earliest deadline |
 //! | `errno.rs` | (no call: classifies `errno` values) | `event_loop`: `accept` under fd exhaustion |
@@ -17,10 +18,12 @@
 //! | `futex.rs` | `futex(FUTEX_WAIT / FUTEX_WAKE)`, process-shared | `processes`: slot completion, doorbells |
 //! | `eventfd.rs` | `eventfd`, `read`, `write` | `processes`: a task's completion as a pollable fd |
 //! | `prctl.rs` | `prctl(PR_SET_PDEATHSIG / PR_SET_NAME)` | `processes`: zygote and workers die with their parent, named |
-//! | `process.rs` | `fork`, `waitpid`, `kill`, `_exit`, `getppid`, `pipe2`, `socketpair`, `send(MSG_NOSIGNAL)`, `poll`, `signalfd`, `pthread_sigmask`, `signal`, `setrlimit(RLIMIT_AS)`, `sched_{get,set}affinity`, `close`, `fcntl` + `prctl` (in `pre_exec`), `clock_gettime` | `processes`: zygote, workers, supervisor |
+//! | `process.rs` | `fork`, `waitpid`, `kill`, `_exit`, `getppid`, `pipe2`, `socketpair`, `send(MSG_NOSIGNAL)`, `poll`, `signalfd`, `pthread_sigmask`, `signal`, `setrlimit(RLIMIT_AS)`, `sched_{get,set}affinity`, `close`, `fcntl` + `prctl` (in `pre_exec`) | `processes`: zygote, workers, supervisor |
 
 #![allow(dead_code)]
 
+#[cfg(any(feature = "processes", feature = "trace"))]
+pub(crate) mod clock;
 pub(crate) mod fork;
 
 // Used by the wrappers of the event loop and the process pool; with only the

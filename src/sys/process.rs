@@ -343,15 +343,7 @@ pub(crate) fn spawn_self_exe(
 
 /// CLOCK_MONOTONIC in nanoseconds: the same clock in every process of the
 /// machine, so a worker's "claimed at" is comparable with the parent's now.
-pub(crate) fn monotonic_ns() -> u64 {
-    // SAFETY: `ts` is a live timespec; CLOCK_MONOTONIC always exists.
-    let ts = unsafe {
-        let mut ts: libc::timespec = std::mem::zeroed();
-        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
-        ts
-    };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
+pub(crate) use super::clock::monotonic_ns;
 
 /// Close a raw descriptor (a forked worker dropping the zygote's pipe
 /// ends). EBADF is ignored.

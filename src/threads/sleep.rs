@@ -168,6 +168,7 @@ impl Sleep {
                 continue;
             }
             if self.claim(j) {
+                crate::tracepoint::wake(j);
                 self.workers[j].parker.unpark(); // P5
                 return;
             }
@@ -182,6 +183,7 @@ impl Sleep {
         // W3 fence: same Dekker argument as rule 1.
         fence(SeqCst);
         if self.claim(index) {
+            crate::tracepoint::wake(index);
             self.workers[index].parker.unpark();
         }
     }

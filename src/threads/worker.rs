@@ -161,6 +161,7 @@ impl WorkerThread {
             lineage: Cell::new(ptr::null()),
         };
         CURRENT.with(|c| c.set(&worker));
+        crate::tracepoint::pool_worker_started(index);
         // A panicking hook must not kill the worker: it is caught and ignored.
         if let Some(hook) = &worker.registry.start_hook {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(index)));
@@ -172,6 +173,7 @@ impl WorkerThread {
             target_in_injector: false,
             policy: WaitPolicy::StealAny,
         });
+        crate::tracepoint::pool_worker_exiting(index);
         if let Some(hook) = &worker.registry.exit_hook {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(index)));
         }
@@ -307,6 +309,7 @@ impl WorkerThread {
             parent: job.lineage(),
         };
         let saved = self.enter_lineage(&node);
+        let _run = crate::tracepoint::job_run();
         // SAFETY: the caller's guarantee. Jobs catch their own panics, so
         // this never unwinds and the lineage is always restored.
         unsafe { job.execute() };
@@ -415,6 +418,7 @@ impl WorkerThread {
             }
         }
         WorkerCounters::bump(&self.counters().sleeps);
+        let _asleep = crate::tracepoint::sleep();
         let outcome = self
             .registry
             .sleep
@@ -517,6 +521,7 @@ impl WorkerThread {
                 match stolen {
                     Steal::Success(job) => {
                         WorkerCounters::bump(&self.counters().steals);
+                        crate::tracepoint::steal(victim);
                         if wait.may_run(&job) {
                             return Some(job);
                         }
