@@ -94,6 +94,8 @@ mod shm;
 #[cfg_attr(loom, allow(dead_code))]
 pub(crate) mod slot;
 #[cfg(not(loom))]
+mod spawn;
+#[cfg(not(loom))]
 mod supervisor;
 #[cfg(not(loom))]
 mod worker;
@@ -110,3 +112,5 @@ pub use error::{BuildError, TaskError};
 pub use pool::{
     Ordered, PoolStats, ProcessPool, ProcessPoolBuilder, StartMode, TaskHandle, Unordered,
 };
+#[cfg(not(loom))]
+pub use spawn::{spawn, spawn_timeout, SpawnHandle, Spawner, SpawnerBuilder};

@@ -147,6 +147,10 @@ pub(crate) mod outcome {
     pub(crate) const CANCELLED: u32 = 8;
     /// Abandoned: the zygote died, no worker can run it.
     pub(crate) const BROKEN: u32 = 9;
+    /// Abandoned: a spawned process killed on request (`spawn.rs`).
+    pub(crate) const KILLED: u32 = 10;
+    /// Abandoned: no process could be forked for a spawned task.
+    pub(crate) const SPAWN_FAILED: u32 = 11;
 }
 
 /// One slot's header. `#[repr(C)]`, 128 bytes, valid when zero-filled

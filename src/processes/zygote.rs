@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!   parent (any number of threads)
-//!     │  command socket ─► (KILL serial, SHUTDOWN, KILL_ALL)
+//!     │  command socket ─► (KILL serial, SHUTDOWN, KILL_ALL, SPAWN slot)
 //!     │  ◄── report pipe   (HELLO, SPAWNED, EXITED, GAVE_UP, GOODBYE)
 //!     ▼
 //!   zygote (one thread; forks, reaps, respawns; never runs a task)
@@ -10,6 +10,12 @@
 //!     ├── fork ──► worker 1 ─┼── tasks and results through the shared
 //!     └── fork ──► ...      ─┘   region only (slot.rs), never a pipe
 //! ```
+//!
+//! A pool's zygote forks its workers at once and replaces each that dies.
+//! A [`Spawner`](super::Spawner)'s zygote (`one_shot` in the header's
+//! config) forks none in advance: each SPAWN command forks one process for
+//! one slot, which runs that slot's task and exits, and is not replaced
+//! (`spawn.rs`).
 //!
 //! # Why a zygote
 //!
@@ -61,6 +67,11 @@
 //! * **Z5.** Every child is reaped: the zygote reaps each worker (SIGCHLD
 //!   through a signalfd) and reports it; the parent's supervisor reaps the
 //!   zygote. On shutdown the zygote says GOODBYE only once no worker is left.
+//! * **Z6.** Reports about one worker come in the order it lived: SPAWNED
+//!   before EXITED (one pipe, one writer). A slot of a spawner may get its
+//!   next process while the one before, done with its task, is still
+//!   exiting: the zygote keeps its live workers in a list, not one per
+//!   index, and a serial names each.
 
 use std::ffi::{c_char, c_int, OsStr, OsString};
 use std::fs::File;
@@ -115,6 +126,9 @@ pub(crate) enum Command {
     Shutdown,
     /// Kill every worker now.
     KillAll,
+    /// One-shot mode: fork a process for the task in slot `index`
+    /// (answered by SPAWNED, or GAVE_UP if the fork failed).
+    Spawn { index: u32 },
 }
 
 /// Zygote → parent.
@@ -151,6 +165,7 @@ impl Command {
             Command::Kill { serial } => (1u32, serial as u64),
             Command::Shutdown => (2, 0),
             Command::KillAll => (3, 0),
+            Command::Spawn { index } => (4, index as u64),
         };
         let mut b = [0u8; COMMAND_LEN];
         b[..4].copy_from_slice(&op.to_le_bytes());
@@ -164,6 +179,7 @@ impl Command {
             1 => Some(Command::Kill { serial: arg as u32 }),
             2 => Some(Command::Shutdown),
             3 => Some(Command::KillAll),
+            4 => Some(Command::Spawn { index: arg as u32 }),
             _ => None,
         }
     }
@@ -431,6 +447,7 @@ fn run_exec_zygote(spec: &OsString) -> i32 {
 
 #[derive(Clone, Copy)]
 struct Live {
+    index: usize,
     pid: i32,
     serial: u32,
 }
@@ -440,8 +457,13 @@ struct Zygote<'a> {
     fds: &'a ZygoteFds,
     sigchld: std::os::fd::OwnedFd,
     me: i32,
-    workers: Vec<Option<Live>>,
+    /// Workers forked and not reaped yet (rule Z6: a list, not one per
+    /// index).
+    live: Vec<Live>,
+    /// Indices whose worker cannot be started (pool mode only).
     gave_up: Vec<bool>,
+    /// No worker in advance, none replaced (a spawner, `spawn.rs`).
+    one_shot: bool,
     next_serial: u32,
     init_failures_seen: u32,
 }
@@ -457,22 +479,25 @@ fn serve(region: &Region, fds: &ZygoteFds) -> i32 {
         fds,
         sigchld,
         me: sys::getpid(),
-        workers: vec![None; workers],
+        live: Vec::new(),
         gave_up: vec![false; workers],
+        one_shot: region.header().config.one_shot != 0,
         next_serial: 1,
         init_failures_seen: 0,
     };
     if z.report(Report::Hello { pid: z.me }).is_err() {
         return 0;
     }
-    for index in 0..workers {
-        if z.spawn(index).is_err() {
-            return z.kill_all_and_leave();
+    if !z.one_shot {
+        for index in 0..workers {
+            if z.spawn(index).is_err() {
+                return z.kill_all_and_leave();
+            }
         }
     }
     let mut stopping: Option<Instant> = None; // graceful deadline
     loop {
-        if stopping.is_some() && z.workers.iter().all(Option::is_none) {
+        if stopping.is_some() && z.live.is_empty() {
             let _ = z.report(Report::Goodbye);
             return 0;
         }
@@ -512,6 +537,21 @@ fn serve(region: &Region, fds: &ZygoteFds) -> i32 {
                     Some(Command::KillAll) => {
                         stopping = Some(Instant::now());
                         z.kill(|_| true);
+                    }
+                    Some(Command::Spawn { index }) => {
+                        let index = index as usize;
+                        let result = if z.one_shot && stopping.is_none() && index < workers {
+                            z.spawn(index)
+                        } else {
+                            // Not ours to start: say so, so that nobody
+                            // waits for a process that will not come.
+                            z.report(Report::GaveUp {
+                                index: index as u32,
+                            })
+                        };
+                        if result.is_err() {
+                            return z.kill_all_and_leave();
+                        }
                     }
                     None => {}
                 },
@@ -556,7 +596,7 @@ impl Zygote<'_> {
                 })
             }
             Ok(Forked::Parent(pid)) => {
-                self.workers[index] = Some(Live { pid, serial });
+                self.live.push(Live { index, pid, serial });
                 self.report(Report::Spawned {
                     index: index as u32,
                     serial,
@@ -580,14 +620,11 @@ impl Zygote<'_> {
                 Err(e)
             }
         })? {
-            let Some(index) = self
-                .workers
-                .iter()
-                .position(|w| w.is_some_and(|live| live.pid == pid))
-            else {
+            let Some(position) = self.live.iter().position(|live| live.pid == pid) else {
                 continue;
             };
-            let live = self.workers[index].take().expect("found above");
+            let live = self.live.swap_remove(position);
+            let index = live.index;
             self.report(Report::Exited {
                 index: index as u32,
                 serial: live.serial,
@@ -599,7 +636,7 @@ impl Zygote<'_> {
                 self.report(Report::GaveUp {
                     index: index as u32,
                 })?;
-            } else if !stopping && !self.gave_up[index] {
+            } else if !stopping && !self.one_shot && !self.gave_up[index] {
                 self.spawn(index)?;
             }
         }
@@ -617,7 +654,7 @@ impl Zygote<'_> {
     }
 
     fn kill(&self, which: impl Fn(&Live) -> bool) {
-        for live in self.workers.iter().flatten() {
+        for live in &self.live {
             if which(live) {
                 // The worker is not reaped yet (we reap), so the pid is
                 // still its own.
@@ -630,10 +667,8 @@ impl Zygote<'_> {
     /// worker (rule Z5), then leave.
     fn kill_all_and_leave(&mut self) -> i32 {
         self.kill(|_| true);
-        for live in self.workers.iter_mut() {
-            if let Some(l) = live.take() {
-                let _ = sys::waitpid(l.pid, false);
-            }
+        for live in self.live.drain(..) {
+            let _ = sys::waitpid(live.pid, false);
         }
         0
     }
@@ -649,6 +684,7 @@ mod tests {
             Command::Kill { serial: 77 },
             Command::Shutdown,
             Command::KillAll,
+            Command::Spawn { index: 9 },
         ] {
             assert_eq!(Command::from_bytes(c.to_bytes()), Some(c));
         }
