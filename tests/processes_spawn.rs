@@ -2,11 +2,15 @@
 //! can end gives exactly one outcome that names it; every process is
 //! reaped (no zombie), no descriptor is left, and the test harness's
 //! threads make every spawner here start its zygote by exec for real.
+//!
+//! The direct fork (a single-threaded parent) runs as in
+//! `processes_fork_mode.rs`: a copy of this binary runs [`fork_scenario`]
+//! from an `.init_array` constructor, before the harness starts a thread.
 #![cfg(feature = "processes")]
 
 mod processes_support;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -455,5 +459,110 @@ fn killing_the_parent_kills_spawned_processes() {
         child.kill().unwrap(); // SIGKILL: no destructor runs
         child.wait().unwrap();
         assert_gone(&[pid]);
+    });
+}
+
+/// Set (to anything) in the copy of this binary that runs [`fork_scenario`].
+const FORK_SCENARIO_ENV: &str = "TRIAD_TEST_SPAWN_FORK_SCENARIO";
+
+// Runs in every process of this binary (test runs, exec'd zygotes): returns
+// at once unless `FORK_SCENARIO_ENV` is set.
+#[used]
+#[link_section = ".init_array"]
+static RUN_FORK_SCENARIO_IF_ASKED: extern "C" fn() = run_fork_scenario_if_asked;
+
+extern "C" fn run_fork_scenario_if_asked() {
+    if std::env::var_os(FORK_SCENARIO_ENV).is_none() {
+        return;
+    }
+    // No thread exists yet, so no thread can race this.
+    std::env::remove_var(FORK_SCENARIO_ENV);
+    let code = match std::panic::catch_unwind(fork_scenario) {
+        Ok(()) => 0,
+        Err(_) => 101,
+    };
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: `_exit` ends the process at once; it exists only to run the
+    // scenario.
+    unsafe { libc::_exit(code) }
+}
+
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+/// Runs in a spawned process, itself single-threaded: its own spawner
+/// (one per process) forks its zygote directly.
+fn spawn_from_a_spawned_process(x: u64) -> (u64, bool) {
+    let single = threads() == 1;
+    let inner = processes::spawn(square, x).wait().unwrap();
+    (inner, single)
+}
+
+/// Run before `main`, single-threaded.
+fn fork_scenario() {
+    no_core_dumps();
+    assert_eq!(threads(), 1, "the constructor runs before any thread");
+    let (fds, kids) = (open_fds(), children());
+    let spawner = Spawner::builder().max_processes(4).build().unwrap();
+    assert_eq!(spawner.start_mode(), StartMode::Fork);
+    let process = spawner.spawn(my_pid, ());
+    let mut pids = vec![spawner.zygote_pid(), process.pid().unwrap()];
+    assert_eq!(Some(process.wait().unwrap()), pids.get(1).copied());
+    let error = spawner.spawn(abort_it, ()).wait().unwrap_err();
+    assert_eq!(error.signal(), Some(libc::SIGABRT), "{error}");
+    let error = spawner.spawn(exit_with, 9).wait().unwrap_err();
+    assert_eq!(error.exit_code(), Some(9), "{error}");
+    let killed = spawner.spawn(sleep_ms, 60_000);
+    pids.push(killed.pid().unwrap());
+    assert!(killed.kill());
+    assert!(killed.wait().unwrap_err().is_killed());
+    assert_eq!(
+        spawner.spawn(spawn_from_a_spawned_process, 6).wait(),
+        Ok((36, true))
+    );
+    // The spawner's supervisor thread exists now: the spawner of
+    // `processes::spawn` must exec its zygote.
+    assert!(threads() > 1);
+    assert_eq!(processes::spawn(square, 11).wait(), Ok(121));
+    spawner.shutdown();
+    assert_gone(&pids);
+    // Only the per-process spawner's zygote is left (it lives as long as
+    // this process).
+    assert_eq!(
+        children().len(),
+        kids.len() + 1,
+        "a child outlived the spawner"
+    );
+    assert_eq!(
+        open_fds(),
+        fds + 5,
+        "the per-process spawner holds 5 descriptors"
+    );
+    println!("SPAWN FORK SCENARIO PASSED");
+}
+
+#[test]
+fn spawning_from_a_single_threaded_parent_forks_the_zygote_directly() {
+    let _guard = serial();
+    within(Duration::from_secs(60), || {
+        let output = Command::new(std::env::current_exe().unwrap())
+            // Should the constructor not run, the harness would run no test.
+            .args(["--exact", "no_such_test"])
+            .env(FORK_SCENARIO_ENV, "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let (out, err) = (
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+        );
+        assert!(
+            output.status.success(),
+            "scenario failed ({}):\n--- stdout\n{out}\n--- stderr\n{err}",
+            output.status
+        );
+        assert!(out.contains("SPAWN FORK SCENARIO PASSED"), "{out}");
     });
 }
