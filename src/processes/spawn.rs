@@ -99,7 +99,7 @@ const DEFAULT_CAPACITY: usize = 16 << 20;
 // ------------------------------------------------------------------ spawner
 
 /// Starts one process per function call, each forked from a zygote. See
-/// the [module docs](self) and [`spawn`], which uses one made on demand.
+/// the [module docs](super) and [`spawn`], which uses one made on demand.
 ///
 /// ```
 /// use triad::processes::Spawner;
