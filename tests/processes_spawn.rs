@@ -60,6 +60,11 @@ fn len_of(v: Vec<u8>) -> usize {
     v.len()
 }
 
+fn sleep_then_write(path: String) {
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(path, "done").unwrap();
+}
+
 /// A spawner of this test's own, so that its descriptors and zygote can be
 /// counted before and after.
 fn spawner(max: usize) -> Spawner {
@@ -307,16 +312,21 @@ fn a_dropped_handle_detaches_and_the_process_is_still_reaped() {
 fn dropping_the_spawner_waits_for_detached_processes() {
     let _guard = serial();
     within(Duration::from_secs(30), || {
-        let mut pids = Vec::new();
+        let path = std::env::temp_dir().join(format!("triad-spawn-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
         no_leaks(
             || spawner(2),
             |spawner| {
-                let process = spawner.spawn(sleep_ms, 200);
-                pids.push(process.pid().unwrap());
+                let process = spawner.spawn(sleep_then_write, path.display().to_string());
+                let pid = process.pid().unwrap();
                 drop(process);
-                pids.clone()
+                vec![pid]
             },
         );
+        // The spawner's drop returned only after the process had finished
+        // its work, not by killing it.
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "done");
+        std::fs::remove_file(&path).unwrap();
     });
 }
 

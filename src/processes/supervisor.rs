@@ -7,7 +7,12 @@
 //!         │                          the cause (signal, exit code, timeout,
 //!         │                          cancelled); the zygote already
 //!         │                          respawned it
+//!         │                          (a spawner's process, `spawn.rs`:
+//!         │                          also cancel its task if it never
+//!         │                          claimed it, and relay the slot:
+//!         │                          its exit is the completion signal)
 //!         │                 GAVE_UP: no worker left? the pool is broken
+//!         │                          (a spawner: that one task fails)
 //!         │                 EOF:     the zygote is gone: reap it, abandon
 //!         │                          or cancel every task in flight, leave
 //!         ├─ wake eventfd ── a new waker or completion fd, a timed submit,
