@@ -308,6 +308,49 @@ fn a_dropped_handle_detaches_and_the_process_is_still_reaped() {
     });
 }
 
+/// The descriptors of this process that are memfds of a pool or spawner.
+fn shared_regions() -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read_link(e.path())
+                .is_ok_and(|target| target.to_string_lossy().starts_with("/memfd:triad-pool"))
+        })
+        .map(|e| e.path().display().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_detached_process_outcome_is_dropped_when_it_ends() {
+    use std::os::unix::fs::MetadataExt;
+    let _guard = serial();
+    within(Duration::from_secs(30), || {
+        let before = shared_regions();
+        let spawner = spawner(4);
+        let mine: Vec<String> = shared_regions()
+            .into_iter()
+            .filter(|r| !before.contains(r))
+            .collect();
+        assert_eq!(mine.len(), 1, "the spawner's own region");
+        let resident = || std::fs::metadata(&mine[0]).unwrap().blocks() * 512;
+        let process = spawner.spawn(bytes_of_len, 8 << 20);
+        let pid = process.pid().unwrap();
+        drop(process);
+        assert_gone(&[pid]);
+        // The 8 MiB result went back to the kernel (past the MiB a slot
+        // keeps), without any further spawn reclaiming the slot.
+        processes_support::eventually("the detached result freed", || resident() < 4 << 20);
+        // A handle that is kept keeps its result.
+        let kept = spawner.spawn(bytes_of_len, 8 << 20);
+        let bytes = kept.wait().unwrap();
+        assert!(resident() >= 8 << 20);
+        assert_eq!(bytes.len(), 8 << 20);
+    });
+}
+
 #[test]
 fn dropping_the_spawner_waits_for_detached_processes() {
     let _guard = serial();

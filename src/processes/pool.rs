@@ -284,6 +284,30 @@ impl Shared {
         waker
     }
 
+    /// One-shot mode, with the registry held: if the task in slot `index`
+    /// is finished and its handle is gone (detached, spawn rule SP5), drop
+    /// its outcome and free the slot now rather than when a spawn needs it,
+    /// so that detached results do not pile up in memory. Returns a stale
+    /// waker to drop once the registry is released (rule P6).
+    pub(crate) fn drop_orphan_locked(&self, reg: &mut Registry, index: usize) -> Option<Waker> {
+        let cell = reg.tasks[index].clone()?;
+        // Our clone and the registry's: more means a live handle (or a
+        // spawn still making one), which takes the outcome itself.
+        if Arc::strong_count(&cell) > 2 || !self.region.slot(index).is_finished() {
+            return None;
+        }
+        // Rule P3: registry, then cell.
+        let mut state = crate::sync::lock(&cell.state);
+        if !matches!(*state, CellState::InSlot(i) if i == index) {
+            return None;
+        }
+        // Rule P2: taken exactly once, here.
+        self.region.slot(index).try_collect()?;
+        *state = CellState::Taken;
+        drop(state);
+        self.free_locked(reg, index)
+    }
+
     /// The last lease of slot `index` is gone (rule P4).
     fn free(&self, index: usize) {
         let mut reg = crate::sync::lock(&self.registry);

@@ -61,8 +61,9 @@
 //!   task is unfinished; its death is then reported as
 //!   [`TaskError::is_killed`]. If `f` returned first, the value stands.
 //! * **SP5. Dropping a handle detaches.** As with Python's `Process`, the
-//!   process runs on; the zygote reaps it when it ends, and its slot is
-//!   reclaimed (its outcome dropped) once a spawn needs it. Dropping a
+//!   process runs on; the zygote reaps it when it ends, and the supervisor,
+//!   handling that end, drops its outcome and frees its slot (memory past
+//!   the first MiB of the slot goes back to the kernel). Dropping a
 //!   [`Spawner`] waits for every process it started; [`Spawner::shutdown_now`]
 //!   kills them. The per-process spawner of [`spawn`] lives as long as the
 //!   program; its processes die with it (zygote rule Z2).
@@ -95,6 +96,10 @@ const DEFAULT_MAX_PROCESSES: usize = 256;
 /// Bytes of argument or result per process in the spawner of [`spawn`]
 /// (address space only, see the module docs).
 const DEFAULT_CAPACITY: usize = 16 << 20;
+/// Bytes of a slot kept resident when its outcome is freed; the rest goes
+/// back to the kernel. Small: each process is new, so keeping pages warm
+/// for the next saves little next to its fork.
+const KEEP_RESIDENT: usize = 1 << 20;
 
 // ------------------------------------------------------------------ spawner
 
@@ -246,6 +251,7 @@ impl SpawnerBuilder {
             .workers(self.max_processes)
             .slots_per_worker(1)
             .result_capacity(self.result_capacity)
+            .keep_resident(KEEP_RESIDENT)
             .start_mode(self.start_mode);
         if let Some(timeout) = self.timeout {
             builder = builder.task_timeout(timeout);

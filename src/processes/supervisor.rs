@@ -445,7 +445,14 @@ impl Supervisor {
                     // Spawn rule SP3: its exit is the slot's relay.
                     wakers.extend(shared.relay_locked(&mut reg, index));
                 }
+                // Spawn rule SP5: a detached process's outcome goes now.
+                let stale = if current {
+                    shared.drop_orphan_locked(&mut reg, index)
+                } else {
+                    None
+                };
                 drop(reg);
+                drop(stale);
                 shared.region.header().done.ring(false);
                 // Rule S5: a panicking waker is the user's bug.
                 let _ = catch_unwind(AssertUnwindSafe(|| wake_all(wakers)));
