@@ -162,6 +162,26 @@ fn abort_and_segfault_report_their_signal() {
 }
 
 #[test]
+fn a_signal_from_outside_is_reported_even_before_f_started() {
+    let _guard = serial();
+    within(Duration::from_secs(30), || {
+        for _ in 0..5 {
+            let process = processes::spawn(sleep_ms, 60_000);
+            let pid = process.pid().unwrap();
+            // At once: the process may not have claimed its task yet, and
+            // then its task is cancelled rather than abandoned (rule SP1).
+            // SAFETY: kill touches no memory; the pid is our spawned
+            // process's, not reaped before this (its outcome is not there).
+            assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGTERM) }, 0);
+            let error = process.wait().unwrap_err();
+            assert_eq!(error.signal(), Some(libc::SIGTERM), "{error}");
+            assert!(!error.is_killed(), "not killed through the handle");
+            assert_gone(&[pid]);
+        }
+    });
+}
+
+#[test]
 fn exit_inside_f_reports_the_exit_code() {
     let _guard = serial();
     within(Duration::from_secs(30), || {

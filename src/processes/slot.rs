@@ -390,6 +390,13 @@ impl Slot {
     /// it (the pool is closing or broken). `None` if a worker claimed it
     /// first (rule 3); else whether the slot's eventfd must be written.
     pub(crate) fn cancel(&self, cause: u32) -> Option<bool> {
+        self.cancel_with(cause, 0)
+    }
+
+    /// [`cancel`](Self::cancel) with a `detail` (a signal number or exit
+    /// code) carried in the word, as [`abandon`](Self::abandon) does: a
+    /// spawned process that died before it claimed its task.
+    pub(crate) fn cancel_with(&self, cause: u32, detail: u32) -> Option<bool> {
         let mut current = self.state.load(Relaxed);
         loop {
             if state_of(current) != SUBMITTED {
@@ -400,7 +407,7 @@ impl Slot {
             // against a claim (rule 3).
             match self.state.compare_exchange_weak(
                 current,
-                ABANDONED | (encode_cause(cause, 0) << SERIAL_SHIFT),
+                ABANDONED | (encode_cause(cause, detail) << SERIAL_SHIFT),
                 AcqRel,
                 Relaxed,
             ) {

@@ -440,7 +440,7 @@ impl Supervisor {
                 if current {
                     // Spawn rule SP1: it died before it claimed its task.
                     if shared.region.slot(index).phase() == Phase::Submitted {
-                        let _ = shared.region.slot(index).cancel(cause);
+                        let _ = shared.region.slot(index).cancel_with(cause, detail);
                     }
                     // Spawn rule SP3: its exit is the slot's relay.
                     wakers.extend(shared.relay_locked(&mut reg, index));
