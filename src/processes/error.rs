@@ -196,6 +196,8 @@ enum TaskErrorKind {
     Cancelled,
     PoolClosed,
     Broken,
+    Killed,
+    SpawnFailed { why: String },
 }
 
 impl TaskError {
@@ -234,6 +236,12 @@ impl TaskError {
     }
     pub(crate) fn broken() -> Self {
         Self::new(TaskErrorKind::Broken)
+    }
+    pub(crate) fn killed() -> Self {
+        Self::new(TaskErrorKind::Killed)
+    }
+    pub(crate) fn spawn_failed(why: impl Into<String>) -> Self {
+        Self::new(TaskErrorKind::SpawnFailed { why: why.into() })
     }
     fn new(kind: TaskErrorKind) -> Self {
         TaskError { kind }
@@ -336,6 +344,40 @@ impl TaskError {
     pub fn is_bad_bytes(&self) -> bool {
         matches!(self.kind, TaskErrorKind::BadBytes { .. })
     }
+
+    /// A spawned process was killed by
+    /// [`SpawnHandle::kill`](super::SpawnHandle::kill) before `f` returned.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// fn sleep_ms(ms: u64) -> u64 {
+    ///     std::thread::sleep(Duration::from_millis(ms));
+    ///     ms
+    /// }
+    ///
+    /// let process = triad::processes::spawn(sleep_ms, 60_000);
+    /// assert!(process.kill());
+    /// let error = process.wait().unwrap_err();
+    /// assert!(error.is_killed() && !error.is_crash());
+    /// ```
+    pub fn is_killed(&self) -> bool {
+        matches!(self.kind, TaskErrorKind::Killed)
+    }
+
+    /// No process could be started for a spawned task (`fork` failed in
+    /// the zygote, or its spawner could not be built); `f` never ran.
+    ///
+    /// ```
+    /// fn double(x: u32) -> u32 { x * 2 }
+    ///
+    /// let outcome = triad::processes::spawn(double, 4).wait();
+    /// // Fails only when the system refuses a process.
+    /// assert!(outcome.as_ref().map_or_else(|e| e.is_spawn_failure(), |&v| v == 8));
+    /// ```
+    pub fn is_spawn_failure(&self) -> bool {
+        matches!(self.kind, TaskErrorKind::SpawnFailed { .. })
+    }
 }
 
 fn signal_name(signal: i32) -> &'static str {
@@ -397,6 +439,10 @@ impl fmt::Display for TaskError {
                 f,
                 "the pool is broken (its zygote died or no worker could start)"
             ),
+            TaskErrorKind::Killed => write!(f, "the process was killed on request"),
+            TaskErrorKind::SpawnFailed { why } => {
+                write!(f, "no process could be started for the task: {why}")
+            }
         }
     }
 }

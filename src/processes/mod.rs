@@ -1,6 +1,7 @@
 //! A pool of worker processes: parallel work with isolation, what Python's
 //! `multiprocessing.Pool` does, without pickling through pipes, hangs or
-//! broken pools.
+//! broken pools; and [`spawn`], one function in one new process, what
+//! `multiprocessing.Process` does, on the same machinery.
 //!
 //! # The picture
 //!
@@ -25,6 +26,28 @@
 //! memory. A worker claims the slot, runs the task and writes the result
 //! over the argument; the parent reads it in place. Pipes carry only small
 //! control messages (spawned, exited, kill), never a payload.
+//!
+//! # One process per call: [`spawn`]
+//!
+//! A [`Spawner`] is this pool in one-shot mode: its zygote forks no worker
+//! in advance but one process per [`spawn`](Spawner::spawn), which runs its
+//! one task and exits; it is not replaced. The handle ([`SpawnHandle`])
+//! gives the process's pid, can kill it, and is waited on or awaited like a
+//! [`TaskHandle`]; the outcome says how the process ended. The free
+//! function [`spawn`] uses one spawner per process, started on first use.
+//!
+//! ```
+//! use triad::processes;
+//!
+//! fn risky(n: u64) -> u64 {
+//!     if n == 0 { std::process::exit(7) }
+//!     100 / n
+//! }
+//!
+//! assert_eq!(processes::spawn(risky, 4).wait().unwrap(), 25);
+//! let error = processes::spawn(risky, 0).wait().unwrap_err();
+//! assert_eq!(error.exit_code(), Some(7));
+//! ```
 //!
 //! # Fork safety
 //!
@@ -51,6 +74,8 @@
 //! | the function is not in the binary | [`TaskError::is_foreign_function`], at submit (never ran) | goes on |
 //! | [`shutdown_now`](ProcessPool::shutdown_now) | [`TaskError::is_cancelled`] | gone |
 //! | the zygote dies | [`TaskError::is_broken`] | broken |
+//! | a spawned process is killed ([`SpawnHandle::kill`]) | [`TaskError::is_killed`] | (spawner) goes on |
+//! | no process can be forked for a spawn | [`TaskError::is_spawn_failure`] | (spawner) goes on |
 //!
 //! # The files, one concept each
 //!
@@ -65,6 +90,7 @@
 //! | `worker.rs` | a worker's life after fork |
 //! | `supervisor.rs` | deaths → outcomes, timeouts, wakers |
 //! | `pool.rs` | `ProcessPool`, builder, handles, map / imap |
+//! | `spawn.rs` | `spawn`, `Spawner`: the pool in one-shot mode, one process per call |
 //! | `error.rs` | `BuildError`, `TaskError` |
 //!
 //! ```
@@ -98,6 +124,8 @@ mod shm;
 #[cfg_attr(loom, allow(dead_code))]
 pub(crate) mod slot;
 #[cfg(not(loom))]
+mod spawn;
+#[cfg(not(loom))]
 mod supervisor;
 #[cfg(not(loom))]
 mod worker;
@@ -116,3 +144,5 @@ pub(crate) use pool::Submitted;
 pub use pool::{
     Ordered, PoolStats, ProcessPool, ProcessPoolBuilder, StartMode, TaskHandle, Unordered,
 };
+#[cfg(not(loom))]
+pub use spawn::{spawn, spawn_timeout, SpawnHandle, Spawner, SpawnerBuilder};

@@ -67,7 +67,7 @@ use super::slot::{outcome, Collected, Phase};
 use super::supervisor;
 use super::zygote::{self, to_offset, Command, ZygoteFds};
 use crate::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering::*};
-use crate::sync::{thread, Arc, Mutex};
+use crate::sync::{thread, Arc, Condvar, Mutex};
 
 /// The longest a parent thread sleeps on a slot word before it looks at its
 /// task again (rule P7): bounds the delay of the one race slot rule 9's
@@ -193,6 +193,13 @@ pub(crate) struct Registry {
     pub(crate) gave_up: Vec<bool>,
     pub(crate) zygote_pid: i32,
     pub(crate) stats: PoolStats,
+    /// One-shot mode, per slot: the zygote's answer to the last SPAWN
+    /// (`None` while awaited; then `Some(Some((serial, pid)))`, or
+    /// `Some(None)` if no process could be forked). Spawn rule SP2.
+    pub(crate) spawn_reply: Vec<Option<Option<(u32, i32)>>>,
+    /// One-shot mode, per slot: its process was killed on request
+    /// (`SpawnHandle::kill`), so its death is reported as such (SP4).
+    pub(crate) kill_requested: Vec<bool>,
 }
 
 /// Everything the pool, its handles, result leases and the supervisor
@@ -215,6 +222,12 @@ pub(crate) struct Shared {
     default_timeout: Option<Duration>,
     keep_resident: usize,
     mode: StartMode,
+    /// A spawner's pool: one process per task, forked on demand
+    /// (`spawn.rs`); no slot eventfds (its relay is the worker's exit).
+    pub(crate) one_shot: bool,
+    /// Notified (under the registry) when `spawn_reply` changes or the
+    /// pool breaks.
+    pub(crate) spawned: Condvar,
 }
 
 /// Wake every waker, outside any pool lock (rule P6). A panicking waker
@@ -240,8 +253,12 @@ impl Shared {
         let _ = zygote::send(&commands, command);
     }
 
+    /// Write slot `index`'s eventfd (a spawner has none: the supervisor
+    /// relays its tasks when their process exits, spawn rule SP3).
     pub(crate) fn notify_slot_fd(&self, index: usize) {
-        let _ = crate::sys::eventfd::notify(self.events[index].as_fd());
+        if let Some(fd) = self.events.get(index) {
+            let _ = crate::sys::eventfd::notify(fd.as_fd());
+        }
     }
 
     pub(crate) fn wake_supervisor(&self) {
@@ -269,6 +286,30 @@ impl Shared {
         slot.release();
         reg.free.push(index);
         waker
+    }
+
+    /// One-shot mode, with the registry held: if the task in slot `index`
+    /// is finished and its handle is gone (detached, spawn rule SP5), drop
+    /// its outcome and free the slot now rather than when a spawn needs it,
+    /// so that detached results do not pile up in memory. Returns a stale
+    /// waker to drop once the registry is released (rule P6).
+    pub(crate) fn drop_orphan_locked(&self, reg: &mut Registry, index: usize) -> Option<Waker> {
+        let cell = reg.tasks[index].clone()?;
+        // Our clone and the registry's: more means a live handle (or a
+        // spawn still making one), which takes the outcome itself.
+        if Arc::strong_count(&cell) > 2 || !self.region.slot(index).is_finished() {
+            return None;
+        }
+        // Rule P3: registry, then cell.
+        let mut state = crate::sync::lock(&cell.state);
+        if !matches!(*state, CellState::InSlot(i) if i == index) {
+            return None;
+        }
+        // Rule P2: taken exactly once, here.
+        self.region.slot(index).try_collect()?;
+        *state = CellState::Taken;
+        drop(state);
+        self.free_locked(reg, index)
     }
 
     /// The last lease of slot `index` is gone (rule P4).
@@ -362,6 +403,8 @@ impl Shared {
                     TaskError::timed_out(Duration::from_nanos(slot.timeout_ns.load(Relaxed)))
                 }
                 outcome::CANCELLED => TaskError::cancelled(),
+                outcome::KILLED => TaskError::killed(),
+                outcome::SPAWN_FAILED => TaskError::spawn_failed("the zygote could not fork"),
                 _ => TaskError::broken(),
             }),
         }
@@ -509,6 +552,9 @@ pub struct ProcessPoolBuilder {
     pin_cores: bool,
     start_mode: StartMode,
     keep_resident: usize,
+    /// Build a spawner's pool (`spawn.rs`): one slot per process, none
+    /// forked in advance.
+    pub(crate) one_shot: bool,
 }
 
 impl Default for ProcessPoolBuilder {
@@ -524,6 +570,7 @@ impl Default for ProcessPoolBuilder {
             pin_cores: false,
             start_mode: StartMode::Auto,
             keep_resident: 32 << 20,
+            one_shot: false,
         }
     }
 }
@@ -654,10 +701,12 @@ impl ProcessPoolBuilder {
             pin: self.pin_cores as u32,
             has_init: self.initializer.is_some() as u32,
             init_offset: self.initializer.map_or(0, |f| to_offset(f as usize)),
+            one_shot: self.one_shot as u32,
         };
         let region = Region::create(workers, slots, self.result_capacity, config)
             .map_err(|e| BuildError::io("create the shared region", e))?;
-        let events = (0..slots)
+        // A spawner's slots need no eventfd (spawn rule SP3).
+        let events = (0..if self.one_shot { 0 } else { slots })
             .map(|_| crate::sys::eventfd::eventfd())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| BuildError::io("create eventfds", e))?;
@@ -692,6 +741,8 @@ impl ProcessPoolBuilder {
                 gave_up: vec![false; workers],
                 zygote_pid: 0,
                 stats: PoolStats::default(),
+                spawn_reply: vec![None; if self.one_shot { slots } else { 0 }],
+                kill_requested: vec![false; if self.one_shot { slots } else { 0 }],
             }),
             region,
             events,
@@ -702,6 +753,8 @@ impl ProcessPoolBuilder {
             default_timeout: self.task_timeout,
             keep_resident: self.keep_resident,
             mode,
+            one_shot: self.one_shot,
+            spawned: Condvar::new(),
         });
 
         let start = match mode {
@@ -744,6 +797,11 @@ impl ProcessPool {
     /// How the zygote was started (`Auto` resolved to `Fork` or `Exec`).
     pub fn start_mode(&self) -> StartMode {
         self.shared.mode
+    }
+
+    /// The timeout a task gets unless it names its own.
+    pub(crate) fn default_timeout(&self) -> Option<Duration> {
+        self.shared.default_timeout
     }
 
     /// Number of workers.
@@ -851,7 +909,7 @@ impl ProcessPool {
         let timeout = self.shared.default_timeout;
         match submit_to(&self.shared, entry, f as usize, &arg, timeout, false) {
             Ok(None) => Err(PoolFull::new(arg)),
-            Ok(Some(cell)) => Ok(TaskHandle::new(&self.shared, Ok(cell), true)),
+            Ok(Some((cell, _))) => Ok(TaskHandle::new(&self.shared, Ok(cell), true)),
             Err(error) => Ok(TaskHandle::new(&self.shared, Err(error), true)),
         }
     }
@@ -880,7 +938,43 @@ impl ProcessPool {
         timeout: Option<Duration>,
     ) -> Result<Arc<TaskCell>, TaskError> {
         submit_to(&self.shared, entry, task, arg, timeout, true)
-            .map(|cell| cell.expect("a waiting submit returns with a slot"))
+            .map(|submitted| submitted.expect("a waiting submit returns with a slot").0)
+    }
+
+    /// One-shot mode (a spawner, `spawn.rs`): submit `f(arg)` and have the
+    /// zygote fork the process that runs it. Returns once the zygote
+    /// answered (spawn rule SP2): the handle, and the process's serial and
+    /// pid (`None` if none was forked; the handle then has the error).
+    pub(crate) fn spawn_one<A: Encode + Decode, R: Encode + Decode>(
+        &self,
+        f: fn(A) -> R,
+        arg: A,
+        timeout: Option<Duration>,
+    ) -> (TaskHandle<R>, Option<(u32, i32)>) {
+        debug_assert!(self.shared.one_shot);
+        let entry = entry_for::<A, R>();
+        let (cell, index) = match submit_to(&self.shared, entry, f as usize, &arg, timeout, true) {
+            Ok(submitted) => submitted.expect("a waiting submit returns with a slot"),
+            Err(error) => return (TaskHandle::new(&self.shared, Err(error), true), None),
+        };
+        let shared = &self.shared;
+        shared.send(Command::Spawn {
+            index: index as u32,
+        });
+        let mut reg = crate::sync::lock(&shared.registry);
+        let process = loop {
+            if let Some(reply) = reg.spawn_reply[index] {
+                break reply;
+            }
+            // The zygote is gone: no answer will come; the supervisor gave
+            // the task its outcome (supervisor rule S1).
+            if reg.broken {
+                break None;
+            }
+            reg = crate::sync::wait_timeout(&shared.spawned, reg, MAX_NAP);
+        };
+        drop(reg);
+        (TaskHandle::new(shared, Ok(cell), true), process)
     }
 
     /// `f` on every item, in parallel, results in the items' order. The
@@ -1170,6 +1264,29 @@ impl<R: Decode> TaskHandle<R> {
         }
     }
 
+    /// One-shot mode: have the zygote kill process `serial` if it is still
+    /// the one running this task and the task is not finished (spawn rule
+    /// SP4). True if the kill was sent.
+    pub(crate) fn kill_process(&self, serial: u32) -> bool {
+        let HandleInner::Live { shared, cell, .. } = &self.inner else {
+            return false;
+        };
+        // Rule P3: registry, then cell.
+        let mut reg = crate::sync::lock(&shared.registry);
+        let index = match *crate::sync::lock(&cell.state) {
+            CellState::InSlot(index) => index,
+            _ => return false,
+        };
+        let current = reg.workers.get(index).copied().flatten();
+        if shared.region.slot(index).is_finished() || current.map(|(s, _)| s) != Some(serial) {
+            return false;
+        }
+        reg.kill_requested[index] = true;
+        drop(reg);
+        shared.send(Command::Kill { serial });
+        true
+    }
+
     /// A descriptor that becomes readable when the task is done and then
     /// stays readable, for an event loop: register it for reading, then
     /// call [`try_wait`](Self::try_wait). It is the handle's own (made on
@@ -1223,7 +1340,7 @@ fn submit_to<T: Encode + ?Sized>(
     arg: &T,
     timeout: Option<Duration>,
     wait: bool,
-) -> Result<Option<Arc<TaskCell>>, TaskError> {
+) -> Result<Option<(Arc<TaskCell>, usize)>, TaskError> {
     // Zygote rule Z3: both must be code of the binary, or a worker would
     // jump to a wrong address.
     if !zygote::in_binary(task) || !zygote::in_binary(entry as usize) {
@@ -1279,7 +1396,14 @@ fn submit_to<T: Encode + ?Sized>(
     slot.result_offset.store(0, Relaxed);
     slot.result_len.store(0, Relaxed);
     // The slot's eventfd now serves this task (rule P6).
-    let _ = crate::sys::eventfd::drain(shared.events[index].as_fd());
+    if let Some(fd) = shared.events.get(index) {
+        let _ = crate::sys::eventfd::drain(fd.as_fd());
+    }
+    if shared.one_shot {
+        // Spawn rules SP2, SP4: this task's process is yet to come.
+        reg.spawn_reply[index] = None;
+        reg.kill_requested[index] = false;
+    }
     let cell = Arc::new(TaskCell {
         state: Mutex::new(CellState::InSlot(index)),
         ticket,
@@ -1299,7 +1423,7 @@ fn submit_to<T: Encode + ?Sized>(
             shared.wake_supervisor();
         }
     }
-    Ok(Some(cell))
+    Ok(Some((cell, index)))
 }
 
 /// Submits to a pool from another thread: the pool's shared state without
@@ -1340,7 +1464,7 @@ impl Submitter {
                 shared.default_timeout,
                 true,
             )
-            .map(|cell| cell.expect("a waiting submit returns with a slot"));
+            .map(|submitted| submitted.expect("a waiting submit returns with a slot").0);
             Submitted { shared, cell }
         }
     }

@@ -12,7 +12,7 @@
 //!                     │ Header (one page)                            │
 //!                     │   magic, version, counts, layout offsets     │
 //!                     │   WorkerConfig (max tasks, RLIMIT_AS, pin,   │
-//!                     │     initializer offset)                      │
+//!                     │     initializer offset, one-shot)            │
 //!                     │   shutdown flag, init-failure counter        │
 //!                     │   work doorbell  (parent → workers)          │
 //!                     │   done doorbell  (→ parent threads)          │
@@ -72,6 +72,9 @@ pub(crate) struct WorkerConfig {
     pub(crate) has_init: u32,
     /// The initializer `fn()`, as an offset in the binary (zygote rule Z3).
     pub(crate) init_offset: u64,
+    /// Non-zero for a [`Spawner`](super::Spawner): no worker is forked in
+    /// advance; each runs the one task of its slot and exits (`spawn.rs`).
+    pub(crate) one_shot: u32,
 }
 
 /// The region's first page (see the module docs). `#[repr(C)]`.

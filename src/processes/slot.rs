@@ -147,6 +147,10 @@ pub(crate) mod outcome {
     pub(crate) const CANCELLED: u32 = 8;
     /// Abandoned: the zygote died, no worker can run it.
     pub(crate) const BROKEN: u32 = 9;
+    /// Abandoned: a spawned process killed on request (`spawn.rs`).
+    pub(crate) const KILLED: u32 = 10;
+    /// Abandoned: no process could be forked for a spawned task.
+    pub(crate) const SPAWN_FAILED: u32 = 11;
 }
 
 /// One slot's header. `#[repr(C)]`, 128 bytes, valid when zero-filled
@@ -425,6 +429,13 @@ impl Slot {
     /// it (the pool is closing or broken). `None` if a worker claimed it
     /// first (rule 3); else whether the slot's eventfd must be written.
     pub(crate) fn cancel(&self, cause: u32) -> Option<bool> {
+        self.cancel_with(cause, 0)
+    }
+
+    /// [`cancel`](Self::cancel) with a `detail` (a signal number or exit
+    /// code) carried in the word, as [`abandon`](Self::abandon) does: a
+    /// spawned process that died before it claimed its task.
+    pub(crate) fn cancel_with(&self, cause: u32, detail: u32) -> Option<bool> {
         let mut current = self.state.load(Relaxed);
         loop {
             if state_of(current) != SUBMITTED {
@@ -435,7 +446,7 @@ impl Slot {
             // against a claim (rule 3).
             match self.state.compare_exchange_weak(
                 current,
-                ABANDONED | (encode_cause(cause, 0) << SERIAL_SHIFT),
+                ABANDONED | (encode_cause(cause, detail) << SERIAL_SHIFT),
                 AcqRel,
                 Relaxed,
             ) {

@@ -7,7 +7,12 @@
 //!         │                          the cause (signal, exit code, timeout,
 //!         │                          cancelled); the zygote already
 //!         │                          respawned it
+//!         │                          (a spawner's process, `spawn.rs`:
+//!         │                          also cancel its task if it never
+//!         │                          claimed it, and relay the slot:
+//!         │                          its exit is the completion signal)
 //!         │                 GAVE_UP: no worker left? the pool is broken
+//!         │                          (a spawner: that one task fails)
 //!         │                 EOF:     the zygote is gone: reap it, abandon
 //!         │                          or cancel every task in flight, leave
 //!         ├─ wake eventfd ── a new waker or completion fd, a timed submit,
@@ -233,8 +238,14 @@ impl Supervisor {
         }
         // The zygote forks the first workers right after HELLO and reports
         // each (SPAWNED or GAVE_UP) before it reaps anything: take those
-        // reports now, so `build` returns with every worker known.
-        for _ in 0..self.shared.region.header().workers {
+        // reports now, so `build` returns with every worker known. A
+        // spawner's zygote forks none in advance.
+        let first_workers = if self.shared.one_shot {
+            0
+        } else {
+            self.shared.region.header().workers
+        };
+        for _ in 0..first_workers {
             match Report::read(&mut self.reports) {
                 Ok(Some(report)) => self.handle(report),
                 Ok(None) => return Err(BuildError::zygote_failed("it exited while forking")),
@@ -273,7 +284,8 @@ impl Supervisor {
             ];
             let waiting: Vec<usize> = {
                 let reg = crate::sync::lock(&shared.registry);
-                (0..reg.wakers.len())
+                // A spawner's slots have no eventfd (spawn rule SP3).
+                (0..shared.events.len())
                     .filter(|&i| reg.wakers[i].is_some() || reg.fd_watch[i])
                     .collect()
             };
@@ -369,6 +381,14 @@ impl Supervisor {
                     *w = Some((serial, pid));
                 }
                 reg.stats.workers_started += 1;
+                if shared.one_shot {
+                    // Spawn rule SP2: the spawning thread waits for this.
+                    if let Some(reply) = reg.spawn_reply.get_mut(index as usize) {
+                        *reply = Some(Some((serial, pid)));
+                    }
+                    drop(reg);
+                    shared.spawned.notify_all();
+                }
             }
             Report::Exited {
                 index,
@@ -382,10 +402,23 @@ impl Supervisor {
                     }
                 }
                 reg.stats.workers_exited += 1;
+                let index = index as usize;
+                // One-shot mode: whether this process was forked for the
+                // task now in slot `index`. An earlier process of the slot,
+                // done with its task, may exit after the next task was
+                // submitted there (zygote rule Z6), even before that task's
+                // SPAWN was answered: the submit reset the reply.
+                let current = shared.one_shot
+                    && matches!(
+                        reg.spawn_reply.get(index),
+                        Some(Some(Some((s, _)))) if *s == serial
+                    );
+                let killed = current && reg.kill_requested[index];
                 // A DOOMED slot is abandoned as TIMED_OUT whatever this
                 // says (slot rule 8).
                 let (cause, detail) = match status {
                     _ if reg.killing => (outcome::CANCELLED, 0),
+                    _ if killed => (outcome::KILLED, 0),
                     ExitStatus::Signaled(signal) => (outcome::SIGNALED, signal as u32),
                     ExitStatus::Exited(code) => (outcome::EXITED, code as u32),
                 };
@@ -408,8 +441,41 @@ impl Supervisor {
                         }
                     }
                 }
+                let mut wakers = Vec::new();
+                if current {
+                    // Spawn rule SP1: it died before it claimed its task.
+                    if shared.region.slot(index).phase() == Phase::Submitted {
+                        let _ = shared.region.slot(index).cancel_with(cause, detail);
+                    }
+                    // Spawn rule SP3: its exit is the slot's relay.
+                    wakers.extend(shared.relay_locked(&mut reg, index));
+                }
+                // Spawn rule SP5: a detached process's outcome goes now.
+                let stale = if current {
+                    shared.drop_orphan_locked(&mut reg, index)
+                } else {
+                    None
+                };
                 drop(reg);
+                drop(stale);
                 shared.region.header().done.ring(false);
+                // Rule S5: a panicking waker is the user's bug.
+                let _ = catch_unwind(AssertUnwindSafe(|| wake_all(wakers)));
+            }
+            Report::GaveUp { index } if shared.one_shot => {
+                // Spawn rules SP1, SP2: no process for this task; it gets
+                // its outcome here and the spawning thread hears of it.
+                let index = index as usize;
+                let mut waker = None;
+                if let Some(reply) = reg.spawn_reply.get_mut(index) {
+                    *reply = Some(None);
+                    let _ = shared.region.slot(index).cancel(outcome::SPAWN_FAILED);
+                    waker = shared.relay_locked(&mut reg, index);
+                }
+                drop(reg);
+                shared.spawned.notify_all();
+                shared.region.header().done.ring(false);
+                let _ = catch_unwind(AssertUnwindSafe(|| wake_all(waker.into_iter().collect())));
             }
             Report::GaveUp { index } => {
                 if let Some(g) = reg.gave_up.get_mut(index as usize) {
@@ -444,6 +510,8 @@ impl Supervisor {
             .filter_map(|index| shared.relay_locked(&mut reg, index))
             .collect();
         drop(reg);
+        // Spawning threads waiting for a SPAWNED that will not come.
+        shared.spawned.notify_all();
         let _ = catch_unwind(AssertUnwindSafe(|| wake_all(wakers)));
     }
 }

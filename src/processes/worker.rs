@@ -15,6 +15,9 @@
 //!            │           timed out or abandoned? ──► exit(0)
 //!            │           max tasks reached?      ──► exit(0)
 //!            └─ none:    sleep on the work doorbell (seen)
+//!
+//!   one-shot (a spawner's process, `spawn.rs`):
+//!          claim the slot it was forked for, run it, complete ──► exit(0)
 //! ```
 //!
 //! Rules:
@@ -34,6 +37,10 @@
 //!   holding no other task.
 //! * **W4.** Output is flushed after every task and before every exit: the
 //!   worker ends with `_exit`, which flushes nothing.
+//! * **W5.** A one-shot worker claims only the slot it was forked for, and
+//!   only once: if the claim fails (the task was cancelled meanwhile) it
+//!   exits without running anything. It never looks at the shutdown flag:
+//!   the parent sets it only once no task is in flight.
 
 use std::io::Write;
 use std::os::fd::{BorrowedFd, RawFd};
@@ -81,7 +88,13 @@ fn serve(start: &Start<'_>) -> i32 {
     {
         return 0;
     }
-    if let Ok(name) = std::ffi::CString::new(format!("triad-w{}", start.index)) {
+    let one_shot = header.config.one_shot != 0;
+    let name = if one_shot {
+        format!("triad-spawn{}", start.index)
+    } else {
+        format!("triad-w{}", start.index)
+    };
+    if let Ok(name) = std::ffi::CString::new(name) {
         let _ = crate::sys::prctl::set_name(&name);
     }
     let _ = sys::reset_signals_for_worker();
@@ -114,6 +127,13 @@ fn serve(start: &Start<'_>) -> i32 {
             header.init_failures.fetch_add(1, Relaxed);
             return INIT_FAILED;
         }
+    }
+    if one_shot {
+        // Rule W5.
+        if start.region.slot(start.index).try_claim(start.serial) {
+            run_task(start, start.index);
+        }
+        return 0;
     }
     let mut done = 0u64;
     loop {

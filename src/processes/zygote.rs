@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!   parent (any number of threads)
-//!     │  command socket ─► (KILL serial, SHUTDOWN, KILL_ALL)
+//!     │  command socket ─► (KILL serial, SHUTDOWN, KILL_ALL, SPAWN slot)
 //!     │  ◄── report pipe   (HELLO, SPAWNED, EXITED, FORK_FAILED, GAVE_UP, GOODBYE)
 //!     ▼
 //!   zygote (one thread; forks, reaps, respawns; never runs a task)
@@ -10,6 +10,12 @@
 //!     ├── fork ──► worker 1 ─┼── tasks and results through the shared
 //!     └── fork ──► ...      ─┘   region only (slot.rs), never a pipe
 //! ```
+//!
+//! A pool's zygote forks its workers at once and replaces each that dies.
+//! A [`Spawner`](super::Spawner)'s zygote (`one_shot` in the header's
+//! config) forks none in advance: each SPAWN command forks one process for
+//! one slot, which runs that slot's task and exits, and is not replaced
+//! (`spawn.rs`).
 //!
 //! # Why a zygote
 //!
@@ -61,13 +67,20 @@
 //! * **Z5.** Every child is reaped: the zygote reaps each worker (SIGCHLD
 //!   through a signalfd) and reports it; the parent's supervisor reaps the
 //!   zygote. On shutdown the zygote says GOODBYE only once no worker is left.
-//! * **Z6.** A failed `fork` (EAGAIN or ENOMEM: a process or memory limit,
+//! * **Z6.** Reports about one worker come in the order it lived: SPAWNED
+//!   before EXITED (one pipe, one writer). A slot of a spawner may get its
+//!   next process while the one before, done with its task, is still
+//!   exiting: the zygote keeps its live workers in a list, not one per
+//!   index, and a serial names each.
+//! * **Z7.** A failed `fork` (EAGAIN or ENOMEM: a process or memory limit,
 //!   often for a moment only) is retried with back-off, 10 ms doubling, up
 //!   to [`FORK_ATTEMPTS`] tries (about 2.5 s in all); each failure is
 //!   reported (FORK_FAILED, counted in `PoolStats::fork_failures`). Only
 //!   after the last try does the zygote give that worker up (GAVE_UP); the
 //!   pool goes on with the others and is broken only once every worker is
-//!   given up. Tasks meanwhile wait in their slots for a worker.
+//!   given up. Tasks meanwhile wait in their slots for a worker. A spawner
+//!   (one-shot, `spawn.rs`) does not retry: its task fails at once with a
+//!   spawn failure, and the caller decides.
 
 use std::ffi::{c_char, c_int, OsStr, OsString};
 use std::fs::File;
@@ -87,9 +100,9 @@ const ENV: &str = "TRIAD_ZYGOTE";
 /// How long a graceful shutdown waits for idle workers to exit before
 /// killing them.
 const GRACE: Duration = Duration::from_secs(5);
-/// Rule Z6: tries to fork one worker before giving it up.
+/// Rule Z7: tries to fork one worker before giving it up.
 pub(crate) const FORK_ATTEMPTS: u32 = 8;
-/// Rule Z6: the wait after the first failed fork (doubling after each).
+/// Rule Z7: the wait after the first failed fork (doubling after each).
 const FORK_BACKOFF: Duration = Duration::from_millis(10);
 
 // ---------------------------------------------------------------- offsets (Z3)
@@ -127,6 +140,9 @@ pub(crate) enum Command {
     Shutdown,
     /// Kill every worker now.
     KillAll,
+    /// One-shot mode: fork a process for the task in slot `index`
+    /// (answered by SPAWNED, or GAVE_UP if the fork failed).
+    Spawn { index: u32 },
 }
 
 /// Zygote → parent.
@@ -147,7 +163,7 @@ pub(crate) enum Report {
         status: ExitStatus,
     },
     /// Forking worker `index` failed with `errno`; it will be retried
-    /// (rule Z6).
+    /// (rule Z7).
     ForkFailed {
         index: u32,
         errno: i32,
@@ -169,6 +185,7 @@ impl Command {
             Command::Kill { serial } => (1u32, serial as u64),
             Command::Shutdown => (2, 0),
             Command::KillAll => (3, 0),
+            Command::Spawn { index } => (4, index as u64),
         };
         let mut b = [0u8; COMMAND_LEN];
         b[..4].copy_from_slice(&op.to_le_bytes());
@@ -182,6 +199,7 @@ impl Command {
             1 => Some(Command::Kill { serial: arg as u32 }),
             2 => Some(Command::Shutdown),
             3 => Some(Command::KillAll),
+            4 => Some(Command::Spawn { index: arg as u32 }),
             _ => None,
         }
     }
@@ -454,6 +472,7 @@ fn run_exec_zygote(spec: &OsString) -> i32 {
 
 #[derive(Clone, Copy)]
 struct Live {
+    index: usize,
     pid: i32,
     serial: u32,
 }
@@ -463,11 +482,16 @@ struct Zygote<'a> {
     fds: &'a ZygoteFds,
     sigchld: std::os::fd::OwnedFd,
     me: i32,
-    workers: Vec<Option<Live>>,
+    /// Workers forked and not reaped yet (rule Z6: a list, not one per
+    /// index).
+    live: Vec<Live>,
+    /// Indices whose worker cannot be started (pool mode only).
     gave_up: Vec<bool>,
-    /// Rule Z6: workers whose fork failed, with when to try again and how
+    /// Rule Z7: workers whose fork failed, with when to try again and how
     /// many tries are done.
     retries: Vec<Option<(Instant, u32)>>,
+    /// No worker in advance, none replaced (a spawner, `spawn.rs`).
+    one_shot: bool,
     next_serial: u32,
     init_failures_seen: u32,
 }
@@ -483,23 +507,26 @@ fn serve(region: &Region, fds: &ZygoteFds) -> i32 {
         fds,
         sigchld,
         me: sys::getpid(),
-        workers: vec![None; workers],
+        live: Vec::new(),
         gave_up: vec![false; workers],
         retries: vec![None; workers],
+        one_shot: region.header().config.one_shot != 0,
         next_serial: 1,
         init_failures_seen: 0,
     };
     if z.report(Report::Hello { pid: z.me }).is_err() {
         return 0;
     }
-    for index in 0..workers {
-        if z.spawn(index).is_err() {
-            return z.kill_all_and_leave();
+    if !z.one_shot {
+        for index in 0..workers {
+            if z.spawn(index).is_err() {
+                return z.kill_all_and_leave();
+            }
         }
     }
     let mut stopping: Option<Instant> = None; // graceful deadline
     loop {
-        if stopping.is_some() && z.workers.iter().all(Option::is_none) {
+        if stopping.is_some() && z.live.is_empty() {
             let _ = z.report(Report::Goodbye);
             return 0;
         }
@@ -551,6 +578,21 @@ fn serve(region: &Region, fds: &ZygoteFds) -> i32 {
                         stopping = Some(Instant::now());
                         z.kill(|_| true);
                     }
+                    Some(Command::Spawn { index }) => {
+                        let index = index as usize;
+                        let result = if z.one_shot && stopping.is_none() && index < workers {
+                            z.spawn(index)
+                        } else {
+                            // Not ours to start: say so, so that nobody
+                            // waits for a process that will not come.
+                            z.report(Report::GaveUp {
+                                index: index as u32,
+                            })
+                        };
+                        if result.is_err() {
+                            return z.kill_all_and_leave();
+                        }
+                    }
                     None => {}
                 },
                 // EOF or error: the parent is gone (rule Z2).
@@ -563,7 +605,7 @@ fn serve(region: &Region, fds: &ZygoteFds) -> i32 {
                 z.kill(|_| true);
             }
         }
-        // Rule Z6: forks whose back-off is over.
+        // Rule Z7: forks whose back-off is over.
         let now = Instant::now();
         for index in 0..z.retries.len() {
             if z.retries[index].is_some_and(|(at, _)| at <= now) && z.spawn(index).is_err() {
@@ -607,7 +649,7 @@ impl Zygote<'_> {
                 })
             }
             Ok(Forked::Parent(pid)) => {
-                self.workers[index] = Some(Live { pid, serial });
+                self.live.push(Live { index, pid, serial });
                 self.retries[index] = None;
                 self.report(Report::Spawned {
                     index: index as u32,
@@ -616,13 +658,13 @@ impl Zygote<'_> {
                 })
             }
             Err(error) => {
-                // Rule Z6.
+                // Rule Z7.
                 let tries = self.retries[index].map_or(1, |(_, tries)| tries + 1);
                 self.report(Report::ForkFailed {
                     index: index as u32,
                     errno: error.raw_os_error().unwrap_or(0),
                 })?;
-                if tries >= FORK_ATTEMPTS {
+                if self.one_shot || tries >= FORK_ATTEMPTS {
                     self.retries[index] = None;
                     self.gave_up[index] = true;
                     return self.report(Report::GaveUp {
@@ -658,14 +700,11 @@ impl Zygote<'_> {
                 Err(e)
             }
         })? {
-            let Some(index) = self
-                .workers
-                .iter()
-                .position(|w| w.is_some_and(|live| live.pid == pid))
-            else {
+            let Some(position) = self.live.iter().position(|live| live.pid == pid) else {
                 continue;
             };
-            let live = self.workers[index].take().expect("found above");
+            let live = self.live.swap_remove(position);
+            let index = live.index;
             self.report(Report::Exited {
                 index: index as u32,
                 serial: live.serial,
@@ -677,7 +716,7 @@ impl Zygote<'_> {
                 self.report(Report::GaveUp {
                     index: index as u32,
                 })?;
-            } else if !stopping && !self.gave_up[index] {
+            } else if !stopping && !self.one_shot && !self.gave_up[index] {
                 self.spawn(index)?;
             }
         }
@@ -695,7 +734,7 @@ impl Zygote<'_> {
     }
 
     fn kill(&self, which: impl Fn(&Live) -> bool) {
-        for live in self.workers.iter().flatten() {
+        for live in &self.live {
             if which(live) {
                 // The worker is not reaped yet (we reap), so the pid is
                 // still its own.
@@ -708,10 +747,8 @@ impl Zygote<'_> {
     /// worker (rule Z5), then leave.
     fn kill_all_and_leave(&mut self) -> i32 {
         self.kill(|_| true);
-        for live in self.workers.iter_mut() {
-            if let Some(l) = live.take() {
-                let _ = sys::waitpid(l.pid, false);
-            }
+        for live in self.live.drain(..) {
+            let _ = sys::waitpid(live.pid, false);
         }
         0
     }
@@ -727,6 +764,7 @@ mod tests {
             Command::Kill { serial: 77 },
             Command::Shutdown,
             Command::KillAll,
+            Command::Spawn { index: 9 },
         ] {
             assert_eq!(Command::from_bytes(c.to_bytes()), Some(c));
         }
@@ -770,7 +808,7 @@ mod tests {
 
     #[test]
     fn a_failed_fork_is_retried_and_the_pool_goes_on() {
-        // Rule Z6, with the zygote told to fail the next three forks: the
+        // Rule Z7, with the zygote told to fail the next three forks: the
         // replacement of a crashed worker comes after three failures.
         let pool = crate::processes::ProcessPool::builder()
             .workers(1)
@@ -787,7 +825,7 @@ mod tests {
 
     #[test]
     fn a_worker_whose_forks_keep_failing_is_given_up() {
-        // Rule Z6: after FORK_ATTEMPTS failures the only worker is given up,
+        // Rule Z7: after FORK_ATTEMPTS failures the only worker is given up,
         // so the pool is broken and the waiting task says so.
         let pool = crate::processes::ProcessPool::builder()
             .workers(1)

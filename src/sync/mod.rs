@@ -131,6 +131,26 @@ pub(crate) fn wait<'a, T>(condvar: &Condvar, guard: MutexGuard<'a, T>) -> MutexG
     }
 }
 
+/// Wait on a condition variable for at most `timeout`, ignoring poisoning
+/// (see [`lock`]); the caller re-checks its condition either way.
+pub(crate) fn wait_timeout<'a, T>(
+    condvar: &Condvar,
+    guard: MutexGuard<'a, T>,
+    timeout: std::time::Duration,
+) -> MutexGuard<'a, T> {
+    #[cfg(not(loom))]
+    {
+        match condvar.wait_timeout(guard, timeout) {
+            Ok((guard, _)) => guard,
+            Err(poisoned) => poisoned.into_inner().0,
+        }
+    }
+    #[cfg(loom)]
+    {
+        condvar.wait_timeout(guard, timeout).unwrap().0
+    }
+}
+
 /// Pads and aligns a value to 128 bytes (two cache lines, as the adjacent-line
 /// prefetcher of x86 pulls pairs), so that counters written by different
 /// threads never share a line.
