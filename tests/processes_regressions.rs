@@ -277,8 +277,25 @@ fn killing_the_zygote_gives_every_queued_task_an_outcome() {
                     Err(e) => assert!(e.is_broken() || e.is_crash(), "{e}"),
                 }
             }
-            let after: Result<u64, TaskError> = pool.submit(double, 1).wait();
-            assert!(after.unwrap_err().is_broken());
+            // The zygote's death reaches the supervisor as EOF on its report
+            // pipe, and its workers die by their death signal, both a moment
+            // after the kill: until then a worker still alive may run a new
+            // task. Once noticed, every submit says the pool is broken.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let after: Result<u64, TaskError> = pool.submit(double, 1).wait();
+                match after {
+                    Ok(v) => assert_eq!(v, 2),
+                    Err(e) if e.is_broken() => break,
+                    Err(e) => assert!(e.is_crash(), "{e}"),
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the pool never noticed its zygote died"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            assert!(pool.submit(double, 1).wait().unwrap_err().is_broken());
             pool.shutdown();
         }
     });
