@@ -1,0 +1,253 @@
+//! The loop-local `Notify`, `Event` and `oneshot` (`event_loop::sync`): the
+//! stored permit, FIFO wake-ups, broadcasts, cancellation that passes a
+//! notification on, and the other side gone as a typed error.
+#![cfg(feature = "event-loop")]
+
+mod support;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use triad::event_loop::future::select;
+use triad::event_loop::sync::{oneshot, Event, Notify};
+use triad::event_loop::{spawn, yield_now, EventLoop};
+
+use support::within;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+async fn settle() {
+    for _ in 0..8 {
+        yield_now().await;
+    }
+}
+
+#[test]
+fn notify_one_before_the_wait_stores_one_permit() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let notify = Notify::new();
+            notify.notify_one();
+            notify.notify_one(); // does not add up
+            notify.notified().await;
+            let second = select(notify.notified(), settle()).await;
+            assert!(second.is_right(), "only one permit was stored");
+        });
+    });
+}
+
+#[test]
+fn notify_one_wakes_waiters_in_fifo_order() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        let order = ev.block_on(async {
+            let notify = Rc::new(Notify::new());
+            let order = Rc::new(RefCell::new(Vec::new()));
+            let waiters: Vec<_> = (0..4)
+                .map(|id| {
+                    let (notify, order) = (notify.clone(), order.clone());
+                    spawn(async move {
+                        notify.notified().await;
+                        order.borrow_mut().push(id);
+                    })
+                })
+                .collect();
+            settle().await;
+            for expected in 1..=4 {
+                notify.notify_one();
+                settle().await;
+                assert_eq!(order.borrow().len(), expected, "one wake per notify_one");
+            }
+            for waiter in waiters {
+                waiter.await.unwrap();
+            }
+            let order = order.borrow().clone();
+            order
+        });
+        assert_eq!(order, [0, 1, 2, 3]);
+    });
+}
+
+#[test]
+fn notify_waiters_reaches_every_waiter_and_stores_nothing() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let notify = Rc::new(Notify::new());
+            let woken = Rc::new(Cell::new(0));
+            let waiters: Vec<_> = (0..10)
+                .map(|_| {
+                    let (notify, woken) = (notify.clone(), woken.clone());
+                    spawn(async move {
+                        notify.notified().await;
+                        woken.set(woken.get() + 1);
+                    })
+                })
+                .collect();
+            settle().await;
+            let created_not_polled = notify.notified();
+            notify.notify_waiters();
+            created_not_polled.await; // created before the broadcast
+            for waiter in waiters {
+                waiter.await.unwrap();
+            }
+            assert_eq!(woken.get(), 10);
+            let later = select(notify.notified(), settle()).await;
+            assert!(later.is_right(), "a broadcast stores no permit");
+        });
+    });
+}
+
+#[test]
+fn a_notification_handed_to_a_cancelled_waiter_is_passed_on() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let notify = Rc::new(Notify::new());
+            let first = spawn({
+                let notify = notify.clone();
+                async move { notify.notified().await }
+            });
+            let second = spawn({
+                let notify = notify.clone();
+                async move { notify.notified().await }
+            });
+            settle().await;
+            notify.notify_one(); // handed to `first`...
+            first.abort(); // ...cancelled before it runs
+            assert!(first.await.unwrap_err().is_cancelled());
+            second.await.unwrap(); // the notification went on
+                                   // With nobody left to pass it to, it becomes the stored permit.
+            let lone = spawn({
+                let notify = notify.clone();
+                async move { notify.notified().await }
+            });
+            settle().await;
+            notify.notify_one();
+            lone.abort();
+            assert!(lone.await.unwrap_err().is_cancelled());
+            notify.notified().await; // the permit
+        });
+    });
+}
+
+#[test]
+fn an_event_set_wakes_every_waiter_even_if_cleared_before_they_run() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let event = Rc::new(Event::new());
+            let woken = Rc::new(Cell::new(0));
+            let waiters: Vec<_> = (0..5)
+                .map(|_| {
+                    let (event, woken) = (event.clone(), woken.clone());
+                    spawn(async move {
+                        event.wait().await;
+                        woken.set(woken.get() + 1);
+                    })
+                })
+                .collect();
+            settle().await;
+            assert_eq!(woken.get(), 0);
+            event.set();
+            event.clear(); // before any waiter ran
+            for waiter in waiters {
+                waiter.await.unwrap();
+            }
+            assert_eq!(woken.get(), 5);
+            // Cleared: a new wait waits again; set: it passes at once.
+            assert!(select(event.wait(), settle()).await.is_right());
+            event.set();
+            event.wait().await;
+            assert!(event.is_set());
+        });
+    });
+}
+
+#[test]
+fn an_abandoned_event_wait_leaves_nothing_behind() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let event = Event::new();
+            for _ in 0..100 {
+                assert!(select(event.wait(), yield_now()).await.is_right());
+            }
+            event.set();
+            event.wait().await;
+        });
+    });
+}
+
+#[test]
+fn a_oneshot_delivers_its_value_once() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let (tx, rx) = oneshot::channel::<String>();
+            let receiver = spawn(rx);
+            settle().await;
+            tx.send("v".into()).unwrap();
+            assert_eq!(receiver.await.unwrap().unwrap(), "v");
+        });
+    });
+}
+
+#[test]
+fn a_oneshot_sender_dropped_is_an_error_not_a_hang() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let (tx, rx) = oneshot::channel::<u32>();
+            let receiver = spawn(rx);
+            settle().await;
+            drop(tx);
+            assert!(receiver.await.unwrap().unwrap_err().is_sender_dropped());
+        });
+    });
+}
+
+#[test]
+fn a_oneshot_receiver_gone_hands_the_value_back() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let (mut tx, rx) = oneshot::channel::<Vec<u8>>();
+            let closed = spawn(async move {
+                tx.closed().await;
+                tx.send(vec![1, 2]).unwrap_err().into_inner()
+            });
+            settle().await;
+            assert!(!closed.is_finished());
+            drop(rx);
+            assert_eq!(closed.await.unwrap(), [1, 2]);
+
+            let (tx, mut rx) = oneshot::channel::<u8>();
+            assert!(rx.try_recv().unwrap_err().is_empty());
+            tx.send(5).unwrap();
+            rx.close(); // a value already sent is kept
+            assert_eq!(rx.try_recv(), Ok(5));
+            assert!(rx.try_recv().unwrap_err().is_disconnected());
+        });
+    });
+}
+
+struct Counted(Rc<Cell<usize>>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+#[test]
+fn a_value_sent_but_never_received_is_dropped_once() {
+    let drops = Rc::new(Cell::new(0));
+    let (tx, rx) = oneshot::channel();
+    tx.send(Counted(drops.clone())).map_err(|_| ()).unwrap();
+    assert_eq!(drops.get(), 0);
+    drop(rx);
+    assert_eq!(drops.get(), 1);
+}
