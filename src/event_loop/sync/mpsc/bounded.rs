@@ -289,7 +289,19 @@ impl<'a, T> Future for Reserve<'a, T> {
 }
 
 impl<T> Drop for Reserve<'_, T> {
+    #[inline]
     fn drop(&mut self) {
+        // The common case, a reservation that completed: nothing to undo.
+        if self.key.is_some() {
+            self.cancel();
+        }
+    }
+}
+
+impl<T> Reserve<'_, T> {
+    /// Rule 7: the future is dropped while it waits, or after it was
+    /// granted a slot it did not take.
+    fn cancel(&mut self) {
         let Some(key) = self.key.take() else { return };
         let (state, old) = self.chan.send_waiters.borrow_mut().remove(key);
         drop(old);
