@@ -1,4 +1,4 @@
-//! The loop-local `Notify`, `Event` and `oneshot` (`event_loop::sync`): the
+//! The loop-local `Notify`, `Event`, `oneshot` and `watch` (`event_loop::sync`): the
 //! stored permit, FIFO wake-ups, broadcasts, cancellation that passes a
 //! notification on, and the other side gone as a typed error.
 #![cfg(feature = "event-loop")]
@@ -250,4 +250,69 @@ fn a_value_sent_but_never_received_is_dropped_once() {
     assert_eq!(drops.get(), 0);
     drop(rx);
     assert_eq!(drops.get(), 1);
+}
+
+#[test]
+fn watch_receivers_see_the_latest_value_and_then_the_end() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let (tx, rx) = triad::event_loop::sync::watch::channel(0u32);
+            let seen: Vec<_> = (0..3)
+                .map(|_| {
+                    let mut rx = rx.clone();
+                    spawn(async move {
+                        let mut seen = Vec::new();
+                        while rx.changed().await.is_ok() {
+                            seen.push(*rx.borrow_and_update());
+                        }
+                        seen
+                    })
+                })
+                .collect();
+            drop(rx);
+            settle().await;
+            tx.send(1).unwrap();
+            settle().await; // every watcher sees 1
+            tx.send(2).unwrap();
+            tx.send(3).unwrap(); // 2 is overwritten before anyone looks
+            settle().await;
+            drop(tx); // the end: changed() fails once nothing unseen is left
+            for watcher in seen {
+                assert_eq!(watcher.await.unwrap(), [1, 3]);
+            }
+        });
+    });
+}
+
+#[test]
+fn watch_send_without_receivers_hands_the_value_back() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let (tx, rx) = triad::event_loop::sync::watch::channel(String::new());
+            let closed = spawn(async move {
+                tx.closed().await;
+                tx.send("late".into()).unwrap_err().into_inner()
+            });
+            settle().await;
+            assert!(!closed.is_finished());
+            drop(rx);
+            assert_eq!(closed.await.unwrap(), "late");
+        });
+    });
+}
+
+#[test]
+fn an_abandoned_watch_wait_loses_no_change() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let (tx, mut rx) = triad::event_loop::sync::watch::channel(0);
+            assert!(select(rx.changed(), settle()).await.is_right());
+            tx.send(7).unwrap();
+            rx.changed().await.unwrap(); // the change is still unseen
+            assert_eq!(*rx.borrow(), 7);
+        });
+    });
 }

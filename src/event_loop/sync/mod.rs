@@ -1,6 +1,6 @@
-//! Primitives for tasks on *one* loop: channels, notifications, a
-//! semaphore and a mutex, all `!Send`, all built on `Rc`, `Cell` and
-//! `RefCell` (no atomics, no locks).
+//! Primitives for tasks on *one* loop: channels (`mpsc`, `oneshot`,
+//! `watch`), notifications, a semaphore and a mutex, all `!Send`, all
+//! built on `Rc`, `Cell` and `RefCell` (no atomics, no locks).
 //!
 //! ```
 //! use std::rc::Rc;
@@ -39,6 +39,7 @@
 //! | `asyncio.Queue()` | `tokio::sync::mpsc::unbounded_channel()` | [`mpsc::unbounded_channel`] (`UnboundedSender`, the same `Receiver`) |
 //! | `Queue.put` / `put_nowait` / `get` / `get_nowait` | `send` / `try_send` / `recv` / `try_recv` | the same names as tokio, plus `reserve`, `recv_many`, `close` |
 //! | `loop.create_future()` as a result slot | `tokio::sync::oneshot` | [`oneshot::channel`] |
+//! | — (an `Event` plus a shared value) | `tokio::sync::watch` | [`watch::channel`] (`send`, `send_modify`, `changed`, `wait_for`, `borrow`) |
 //! | `asyncio.Event` (`set`, `clear`, `wait`, `is_set`) | — (`Notify` + a flag) | [`Event`] |
 //! | `asyncio.Condition` (bare notify) | `tokio::sync::Notify` | [`Notify`] (`notify_one`, `notify_waiters`) |
 //! | `asyncio.Semaphore` / `BoundedSemaphore` | `tokio::sync::Semaphore` | [`Semaphore`] (`acquire`, `acquire_many`, `try_acquire`, `*_owned`, `close`) |
@@ -94,6 +95,7 @@
 //! | `wait_list.rs` | FIFO of waiters, QUEUED → GRANTED / RELEASED, only the future frees |
 //! | `mpsc/` | bounded and unbounded channels: slots, hand-off to waiting senders, end of stream |
 //! | `oneshot.rs` | one value, once; either side gone is an error |
+//! | `watch.rs` | the latest value and a version; every receiver woken per send |
 //! | `notify.rs` | one stored permit, FIFO `notify_one`, broadcast by count |
 //! | `event.rs` | level-triggered flag, a set reaches every waiter |
 //! | `semaphore.rs` | permits, no barging, whole hand-off to the front waiter |
@@ -107,6 +109,7 @@ mod notify;
 pub mod oneshot;
 mod semaphore;
 mod wait_list;
+pub mod watch;
 
 pub use error::{
     AcquireError, RecvError, SendError, TryAcquireError, TryLockError, TryRecvError, TrySendError,
