@@ -218,3 +218,51 @@ impl WaitList {
         (state, waker)
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::task::Wake;
+
+    struct Nothing;
+
+    impl Wake for Nothing {
+        fn wake(self: crate::sync::Arc<Self>) {}
+    }
+
+    fn waker() -> Waker {
+        Waker::from(crate::sync::Arc::new(Nothing))
+    }
+
+    #[test]
+    fn grants_in_fifo_order_and_skips_removed_waiters() {
+        let mut list = WaitList::new();
+        let w = waker();
+        let keys: Vec<_> = (0..4).map(|need| list.push(need, &w)).collect();
+        assert_eq!(list.len(), 4);
+        // The second leaves from the middle of the queue.
+        assert_eq!(list.remove(keys[1]).0, WaiterState::Queued);
+        assert_eq!(list.front_need(), Some(0));
+        assert!(list.grant_front().is_some());
+        assert_eq!(list.state(keys[0]), WaiterState::Granted);
+        assert_eq!(list.front_need(), Some(2), "the removed one is skipped");
+        let mut wakers = Vec::new();
+        list.release_all(&mut wakers);
+        assert_eq!(wakers.len(), 2);
+        assert!(list.is_empty());
+        assert_eq!(list.state(keys[2]), WaiterState::Released);
+        assert_eq!(list.state(keys[3]), WaiterState::Released);
+        // Only the futures free their slots, and the slots are reused.
+        for key in [keys[0], keys[2], keys[3]] {
+            list.remove(key);
+        }
+        let again: Vec<_> = (0..4).map(|need| list.push(need, &w)).collect();
+        assert_eq!(list.slots.len(), 4, "freed slots were reused");
+        assert_eq!(list.front_need(), Some(0));
+        for key in again {
+            assert_eq!(list.remove(key).0, WaiterState::Queued);
+        }
+        assert!(list.is_empty());
+        assert_eq!(list.grant_front().map(|_| ()), None);
+    }
+}
