@@ -1,4 +1,4 @@
-//! The loop-local `Semaphore` and `Mutex` (`event_loop::sync`): bounds,
+//! The loop-local `Semaphore`, `Mutex` and `RwLock` (`event_loop::sync`): bounds,
 //! FIFO order, no starvation of `acquire_many`, close as a typed error,
 //! cancellation of waiting and granted acquires, and many tasks without a
 //! lost wake-up.
@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use triad::event_loop::future::select;
-use triad::event_loop::sync::{Mutex, Semaphore};
+use triad::event_loop::sync::{Mutex, RwLock, Semaphore};
 use triad::event_loop::{sleep, spawn, yield_now, EventLoop};
 
 use support::within;
@@ -357,5 +357,79 @@ fn many_tasks_increment_through_the_mutex() {
             total
         });
         assert_eq!(total, 10_000);
+    });
+}
+
+#[test]
+fn rwlock_readers_share_and_a_writer_is_served_in_arrival_order() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        let log = ev.block_on(async {
+            let lock = Rc::new(RwLock::new(0));
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let first_reader = lock.try_read().unwrap();
+            // A writer queues behind the reader; readers after it queue too.
+            let writer = spawn({
+                let (lock, log) = (lock.clone(), log.clone());
+                async move {
+                    let mut value = lock.write().await;
+                    *value += 1;
+                    log.borrow_mut().push("write");
+                    yield_now().await;
+                }
+            });
+            settle().await;
+            assert!(
+                lock.try_read().unwrap_err().is_locked(),
+                "no barging past a writer"
+            );
+            let readers: Vec<_> = (0..3)
+                .map(|_| {
+                    let (lock, log) = (lock.clone(), log.clone());
+                    spawn(async move {
+                        let value = lock.read().await;
+                        log.borrow_mut().push("read");
+                        yield_now().await; // readers overlap
+                        *value
+                    })
+                })
+                .collect();
+            settle().await;
+            assert!(log.borrow().is_empty());
+            drop(first_reader);
+            writer.await.unwrap();
+            for reader in readers {
+                assert_eq!(reader.await.unwrap(), 1, "readers came after the write");
+            }
+            let log = log.borrow().clone();
+            log
+        });
+        assert_eq!(log, ["write", "read", "read", "read"]);
+    });
+}
+
+#[test]
+fn rwlock_downgrade_lets_queued_readers_in_and_a_cancelled_write_passes_on() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let lock = Rc::new(RwLock::new(1));
+            let mut writer = lock.try_write().unwrap();
+            let reader = spawn({
+                let lock = lock.clone();
+                async move { *lock.read().await }
+            });
+            settle().await;
+            *writer = 2;
+            let shared = writer.downgrade();
+            assert_eq!(reader.await.unwrap(), 2, "the queued reader came in");
+            // A write queued behind the shared guard, then abandoned.
+            assert!(select(lock.write(), settle()).await.is_right());
+            drop(shared);
+            let mut again = lock.try_write().unwrap();
+            *again = 3;
+            drop(again);
+            assert_eq!(*lock.read().await, 3);
+        });
     });
 }

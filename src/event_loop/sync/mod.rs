@@ -1,5 +1,5 @@
 //! Primitives for tasks on *one* loop: channels (`mpsc`, `oneshot`,
-//! `watch`), notifications, a semaphore and a mutex, all `!Send`, all
+//! `watch`), notifications, a semaphore and locks, all `!Send`, all
 //! built on `Rc`, `Cell` and `RefCell` (no atomics, no locks).
 //!
 //! ```
@@ -44,6 +44,7 @@
 //! | `asyncio.Condition` (bare notify) | `tokio::sync::Notify` | [`Notify`] (`notify_one`, `notify_waiters`) |
 //! | `asyncio.Semaphore` / `BoundedSemaphore` | `tokio::sync::Semaphore` | [`Semaphore`] (`acquire`, `acquire_many`, `try_acquire`, `*_owned`, `close`) |
 //! | `asyncio.Lock` | `tokio::sync::Mutex` | [`Mutex`] (`lock`, `try_lock`) |
+//! | — | `tokio::sync::RwLock` | [`RwLock`] (`read`, `write`, `try_*`, `downgrade`) |
 //! | `asyncio.gather(*aws)` | `futures::future::join_all` | [`join_all`](crate::event_loop::future::join_all) |
 //! | `asyncio.wait(…, return_when=FIRST_COMPLETED)` | `tokio::select!` (two branches) | [`select`](crate::event_loop::future::select) (an [`Either`](crate::event_loop::future::Either)), [`race`](crate::event_loop::future::race) |
 //! | `asyncio.wait_for(aw, t)` | `tokio::time::timeout` | [`timeout`](crate::event_loop::timeout) |
@@ -100,6 +101,7 @@
 //! | `event.rs` | level-triggered flag, a set reaches every waiter |
 //! | `semaphore.rs` | permits, no barging, whole hand-off to the front waiter |
 //! | `mutex.rs` | a one-permit semaphore guarding a `RefCell` |
+//! | `rwlock.rs` | readers take one permit, a writer all of them; FIFO between them |
 
 mod error;
 mod event;
@@ -107,6 +109,7 @@ pub mod mpsc;
 mod mutex;
 mod notify;
 pub mod oneshot;
+mod rwlock;
 mod semaphore;
 mod wait_list;
 pub mod watch;
@@ -117,4 +120,5 @@ pub use error::{
 pub use event::{Event, EventWait};
 pub use mutex::{Lock, Mutex, MutexGuard};
 pub use notify::{Notified, Notify};
+pub use rwlock::{Read, RwLock, RwLockReadGuard, RwLockWriteGuard, Write};
 pub use semaphore::{Acquire, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit};
