@@ -1,4 +1,4 @@
-//! The loop-local `Notify`, `Event`, `oneshot` and `watch` (`event_loop::sync`): the
+//! The loop-local `Notify`, `Event`, `Barrier`, `oneshot` and `watch` (`event_loop::sync`): the
 //! stored permit, FIFO wake-ups, broadcasts, cancellation that passes a
 //! notification on, and the other side gone as a typed error.
 #![cfg(feature = "event-loop")]
@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use triad::event_loop::future::select;
-use triad::event_loop::sync::{oneshot, Event, Notify};
+use triad::event_loop::sync::{oneshot, Barrier, Event, Notify};
 use triad::event_loop::{spawn, yield_now, EventLoop};
 
 use support::within;
@@ -313,6 +313,57 @@ fn an_abandoned_watch_wait_loses_no_change() {
             tx.send(7).unwrap();
             rx.changed().await.unwrap(); // the change is still unseen
             assert_eq!(*rx.borrow(), 7);
+        });
+    });
+}
+
+#[test]
+fn a_barrier_releases_rounds_of_n_with_one_leader_each() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let barrier = Rc::new(Barrier::new(4));
+            let passed = Rc::new(Cell::new(0));
+            let tasks: Vec<_> = (0..8)
+                .map(|_| {
+                    let (barrier, passed) = (barrier.clone(), passed.clone());
+                    spawn(async move {
+                        let result = barrier.wait().await;
+                        passed.set(passed.get() + 1);
+                        result.is_leader()
+                    })
+                })
+                .collect();
+            let mut leaders = 0;
+            for task in tasks {
+                leaders += task.await.unwrap() as usize;
+            }
+            assert_eq!((passed.get(), leaders), (8, 2), "two rounds of four");
+            // A round of three waits for a fourth; one of the three leaves.
+            let waiting: Vec<_> = (0..3)
+                .map(|_| {
+                    let barrier = barrier.clone();
+                    spawn(async move { barrier.wait().await.is_leader() })
+                })
+                .collect();
+            settle().await;
+            assert_eq!(barrier.n_waiting(), 3);
+            assert!(
+                select(barrier.wait(), settle()).await.is_left(),
+                "the fourth completes it"
+            );
+            for task in waiting {
+                assert!(!task.await.unwrap());
+            }
+            let leaver = spawn({
+                let barrier = barrier.clone();
+                async move { barrier.wait().await }
+            });
+            settle().await;
+            assert_eq!(barrier.n_waiting(), 1);
+            leaver.abort();
+            assert!(leaver.await.unwrap_err().is_cancelled());
+            assert_eq!(barrier.n_waiting(), 0, "a cancelled wait leaves its round");
         });
     });
 }

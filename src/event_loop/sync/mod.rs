@@ -44,6 +44,7 @@
 //! | `asyncio.Condition` (bare notify) | `tokio::sync::Notify` | [`Notify`] (`notify_one`, `notify_waiters`) |
 //! | `asyncio.Semaphore` / `BoundedSemaphore` | `tokio::sync::Semaphore` | [`Semaphore`] (`acquire`, `acquire_many`, `try_acquire`, `*_owned`, `close`) |
 //! | `asyncio.Lock` | `tokio::sync::Mutex` | [`Mutex`] (`lock`, `try_lock`) |
+//! | `asyncio.Barrier` | `tokio::sync::Barrier` | [`Barrier`] (`wait`, `is_leader`) |
 //! | — | `tokio::sync::RwLock` | [`RwLock`] (`read`, `write`, `try_*`, `downgrade`) |
 //! | `asyncio.gather(*aws)` | `futures::future::join_all` | [`join_all`](crate::event_loop::future::join_all) |
 //! | `asyncio.wait(…, return_when=FIRST_COMPLETED)` | `tokio::select!` (two branches) | [`select`](crate::event_loop::future::select) (an [`Either`](crate::event_loop::future::Either)), [`race`](crate::event_loop::future::race) |
@@ -101,8 +102,10 @@
 //! | `event.rs` | level-triggered flag, a set reaches every waiter |
 //! | `semaphore.rs` | permits, no barging, whole hand-off to the front waiter |
 //! | `mutex.rs` | a one-permit semaphore guarding a `RefCell` |
+//! | `barrier.rs` | rounds of `n` arrivals, one leader each; a dropped wait leaves its round |
 //! | `rwlock.rs` | readers take one permit, a writer all of them; FIFO between them |
 
+mod barrier;
 mod error;
 mod event;
 pub mod mpsc;
@@ -114,6 +117,7 @@ mod semaphore;
 mod wait_list;
 pub mod watch;
 
+pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
 pub use error::{
     AcquireError, RecvError, SendError, TryAcquireError, TryLockError, TryRecvError, TrySendError,
 };
