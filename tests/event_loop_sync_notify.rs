@@ -367,3 +367,41 @@ fn a_barrier_releases_rounds_of_n_with_one_leader_each() {
         });
     });
 }
+
+#[test]
+fn many_ping_pong_pairs_lose_no_wake_up() {
+    // 100 pairs of tasks hand a turn back and forth 100 times through two
+    // Notify each; a single lost notification would hang the test.
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        let turns = ev.block_on(async {
+            let turns = Rc::new(Cell::new(0u32));
+            let mut tasks = Vec::new();
+            for _ in 0..100 {
+                let ping = Rc::new(Notify::new());
+                let pong = Rc::new(Notify::new());
+                tasks.push(spawn({
+                    let (ping, pong, turns) = (ping.clone(), pong.clone(), turns.clone());
+                    async move {
+                        for _ in 0..100 {
+                            ping.notify_one();
+                            pong.notified().await;
+                            turns.set(turns.get() + 1);
+                        }
+                    }
+                }));
+                tasks.push(spawn(async move {
+                    for _ in 0..100 {
+                        ping.notified().await;
+                        pong.notify_one();
+                    }
+                }));
+            }
+            for task in tasks {
+                task.await.unwrap();
+            }
+            turns.get()
+        });
+        assert_eq!(turns, 10_000);
+    });
+}

@@ -23,7 +23,9 @@
 //!    permits stay free and nobody behind it (rule 1) nor any
 //!    `try_acquire` may take them. An `acquire_many(10)` waits for ten
 //!    permits to come back, however many `acquire()` arrive meanwhile
-//!    (tokio's semaphore gives the same guarantee).
+//!    (tokio's semaphore gives the same guarantee). The price of this
+//!    fairness: a request for more permits than will ever be free blocks
+//!    everyone behind it; keep `acquire_many` within the capacity.
 //! 3. **Hand-off.** A release (a permit dropped, `add_permits`) serves
 //!    queued waiters in order while the front one fits: the permits move
 //!    into its slot (GRANTED) before it runs, so nobody can take them
