@@ -1,4 +1,5 @@
-//! The loop-local `Notify`, `Event`, `Barrier`, `oneshot` and `watch` (`event_loop::sync`): the
+//! The loop-local `Notify`, `Event`, `Barrier`, `OnceCell`, `oneshot` and `watch`
+//! (`event_loop::sync`): the
 //! stored permit, FIFO wake-ups, broadcasts, cancellation that passes a
 //! notification on, and the other side gone as a typed error.
 #![cfg(feature = "event-loop")]
@@ -10,7 +11,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use triad::event_loop::future::select;
-use triad::event_loop::sync::{oneshot, Barrier, Event, Notify};
+use triad::event_loop::sync::{oneshot, Barrier, Event, Notify, OnceCell};
 use triad::event_loop::{spawn, yield_now, EventLoop};
 
 use support::within;
@@ -403,5 +404,52 @@ fn many_ping_pong_pairs_lose_no_wake_up() {
             turns.get()
         });
         assert_eq!(turns, 10_000);
+    });
+}
+
+#[test]
+fn once_cell_runs_one_initializer_and_a_cancelled_one_passes_the_turn() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let cell = Rc::new(OnceCell::<u32>::new());
+            let runs = Rc::new(Cell::new(0));
+            let gate = Rc::new(Event::new()); // initializers wait for it
+            let init = |value: u32| {
+                let (runs, gate) = (runs.clone(), gate.clone());
+                move || async move {
+                    runs.set(runs.get() + 1);
+                    gate.wait().await;
+                    value
+                }
+            };
+            // The first initializer is cancelled midway...
+            let first = spawn({
+                let (cell, init) = (cell.clone(), init(1));
+                async move { *cell.get_or_init(init).await }
+            });
+            let others: Vec<_> = (2..5)
+                .map(|v| {
+                    let (cell, init) = (cell.clone(), init(v));
+                    spawn(async move { *cell.get_or_init(init).await })
+                })
+                .collect();
+            settle().await;
+            assert_eq!(runs.get(), 1, "one initializer at a time");
+            assert!(cell.set(9).unwrap_err().is_initializing());
+            first.abort();
+            assert!(first.await.unwrap_err().is_cancelled());
+            gate.set();
+            // ...the next waiter runs its own; the rest get its value.
+            for other in others {
+                assert_eq!(other.await.unwrap(), 2);
+            }
+            assert_eq!(runs.get(), 2, "the cancelled run and one more");
+            assert!(cell.set(9).unwrap_err().is_already_set());
+            let failing = OnceCell::<u32>::new();
+            assert_eq!(failing.get_or_try_init(|| async { Err(()) }).await, Err(()));
+            assert!(!failing.initialized());
+            assert_eq!(*failing.get_or_init(|| async { 5 }).await, 5);
+        });
     });
 }

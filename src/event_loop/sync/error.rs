@@ -346,3 +346,70 @@ impl fmt::Display for TryLockError {
 }
 
 impl std::error::Error for TryLockError {}
+
+/// Why [`OnceCell::set`](super::OnceCell::set) did not store the value:
+/// the cell already holds one, or an initializer is running. The value
+/// comes back with it.
+///
+/// ```
+/// use triad::event_loop::sync::OnceCell;
+///
+/// let cell = OnceCell::new();
+/// cell.set(1).unwrap();
+/// let error = cell.set(2).unwrap_err();
+/// assert!(error.is_already_set());
+/// assert_eq!(error.into_inner(), 2);
+/// ```
+pub struct SetError<T> {
+    initializing: bool,
+    value: T,
+}
+
+impl<T> SetError<T> {
+    pub(crate) fn already_set(value: T) -> Self {
+        SetError {
+            initializing: false,
+            value,
+        }
+    }
+
+    pub(crate) fn initializing(value: T) -> Self {
+        SetError {
+            initializing: true,
+            value,
+        }
+    }
+
+    /// The cell already holds a value.
+    pub fn is_already_set(&self) -> bool {
+        !self.initializing
+    }
+
+    /// A `get_or_init` is running its initializer now.
+    pub fn is_initializing(&self) -> bool {
+        self.initializing
+    }
+
+    /// The value that was not stored.
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+}
+
+impl<T> fmt::Display for SetError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.initializing {
+            write!(f, "the cell is being initialized")
+        } else {
+            write!(f, "the cell already holds a value")
+        }
+    }
+}
+
+impl<T> fmt::Debug for SetError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SetError({self})")
+    }
+}
+
+impl<T> std::error::Error for SetError<T> {}

@@ -44,6 +44,7 @@
 //! | `asyncio.Condition` (bare notify) | `tokio::sync::Notify` | [`Notify`] (`notify_one`, `notify_waiters`) |
 //! | `asyncio.Semaphore` / `BoundedSemaphore` | `tokio::sync::Semaphore` | [`Semaphore`] (`acquire`, `acquire_many`, `try_acquire`, `*_owned`, `close`) |
 //! | `asyncio.Lock` | `tokio::sync::Mutex` | [`Mutex`] (`lock`, `try_lock`) |
+//! | — (a cached task) | `tokio::sync::OnceCell` | [`OnceCell`] (`get_or_init`, `get_or_try_init`, `set`, `get`) |
 //! | `asyncio.Barrier` | `tokio::sync::Barrier` | [`Barrier`] (`wait`, `is_leader`) |
 //! | — | `tokio::sync::RwLock` | [`RwLock`] (`read`, `write`, `try_*`, `downgrade`) |
 //! | `asyncio.gather(*aws)` | `futures::future::join_all` | [`join_all`](crate::event_loop::future::join_all) |
@@ -102,6 +103,7 @@
 //! | `event.rs` | level-triggered flag, a set reaches every waiter |
 //! | `semaphore.rs` | permits, no barging, whole hand-off to the front waiter |
 //! | `mutex.rs` | a one-permit semaphore guarding a `RefCell` |
+//! | `once_cell.rs` | one initializer at a time (a one-permit semaphore), closed once set |
 //! | `barrier.rs` | rounds of `n` arrivals, one leader each; a dropped wait leaves its round |
 //! | `rwlock.rs` | readers take one permit, a writer all of them; FIFO between them |
 
@@ -111,6 +113,7 @@ mod event;
 pub mod mpsc;
 mod mutex;
 mod notify;
+mod once_cell;
 pub mod oneshot;
 mod rwlock;
 mod semaphore;
@@ -119,10 +122,12 @@ pub mod watch;
 
 pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
 pub use error::{
-    AcquireError, RecvError, SendError, TryAcquireError, TryLockError, TryRecvError, TrySendError,
+    AcquireError, RecvError, SendError, SetError, TryAcquireError, TryLockError, TryRecvError,
+    TrySendError,
 };
 pub use event::{Event, EventWait};
 pub use mutex::{Lock, Mutex, MutexGuard};
 pub use notify::{Notified, Notify};
+pub use once_cell::OnceCell;
 pub use rwlock::{Read, RwLock, RwLockReadGuard, RwLockWriteGuard, Write};
 pub use semaphore::{Acquire, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit};
