@@ -156,6 +156,7 @@ pub struct TryRecvError {
 enum TryRecvKind {
     Empty,
     Disconnected,
+    Lagged(u64),
 }
 
 impl TryRecvError {
@@ -171,6 +172,12 @@ impl TryRecvError {
         }
     }
 
+    pub(crate) fn fell_behind(skipped: u64) -> Self {
+        TryRecvError {
+            kind: TryRecvKind::Lagged(skipped),
+        }
+    }
+
     /// Nothing is there now; a sender remains, so something may come.
     pub fn is_empty(&self) -> bool {
         self.kind == TryRecvKind::Empty
@@ -181,6 +188,16 @@ impl TryRecvError {
     pub fn is_disconnected(&self) -> bool {
         self.kind == TryRecvKind::Disconnected
     }
+
+    /// A [`broadcast`](super::broadcast) receiver fell behind: this many
+    /// of the oldest messages were overwritten before it read them. The
+    /// next receive gets the oldest one still kept.
+    pub fn lagged(&self) -> Option<u64> {
+        match self.kind {
+            TryRecvKind::Lagged(skipped) => Some(skipped),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for TryRecvError {
@@ -188,14 +205,16 @@ impl fmt::Display for TryRecvError {
         match self.kind {
             TryRecvKind::Empty => write!(f, "nothing received yet"),
             TryRecvKind::Disconnected => write!(f, "nothing to receive: every sender is gone"),
+            TryRecvKind::Lagged(n) => write!(f, "the receiver fell behind by {n} messages"),
         }
     }
 }
 
 impl std::error::Error for TryRecvError {}
 
-/// A [`oneshot::Receiver`](super::oneshot::Receiver) will never get its
-/// value: the sender was dropped without sending.
+/// A receive that got no value: the sender (every sender, for a
+/// [`broadcast`](super::broadcast)) was dropped, or a broadcast receiver
+/// fell behind.
 ///
 /// ```
 /// use triad::event_loop::{sync::oneshot, EventLoop};
@@ -208,23 +227,51 @@ impl std::error::Error for TryRecvError {}
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecvError {
-    _private: (),
+    kind: RecvKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecvKind {
+    SenderDropped,
+    Lagged(u64),
 }
 
 impl RecvError {
     pub(crate) fn sender_dropped() -> Self {
-        RecvError { _private: () }
+        RecvError {
+            kind: RecvKind::SenderDropped,
+        }
     }
 
-    /// The sender was dropped without sending.
+    pub(crate) fn fell_behind(skipped: u64) -> Self {
+        RecvError {
+            kind: RecvKind::Lagged(skipped),
+        }
+    }
+
+    /// The sender was dropped (for a broadcast: every sender) and nothing
+    /// is left to receive: nothing will come.
     pub fn is_sender_dropped(&self) -> bool {
-        true
+        self.kind == RecvKind::SenderDropped
+    }
+
+    /// A [`broadcast`](super::broadcast) receiver fell behind: this many
+    /// of the oldest messages were overwritten before it read them. The
+    /// next receive gets the oldest one still kept.
+    pub fn lagged(&self) -> Option<u64> {
+        match self.kind {
+            RecvKind::Lagged(skipped) => Some(skipped),
+            RecvKind::SenderDropped => None,
+        }
     }
 }
 
 impl fmt::Display for RecvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the sender was dropped without sending")
+        match self.kind {
+            RecvKind::SenderDropped => write!(f, "the sender was dropped: nothing will come"),
+            RecvKind::Lagged(n) => write!(f, "the receiver fell behind by {n} messages"),
+        }
     }
 }
 

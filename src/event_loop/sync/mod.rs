@@ -1,5 +1,5 @@
 //! Primitives for tasks on *one* loop: channels (`mpsc`, `oneshot`,
-//! `watch`), notifications, a semaphore and locks, all `!Send`, all
+//! `broadcast`, `watch`), notifications, a semaphore and locks, all `!Send`, all
 //! built on `Rc`, `Cell` and `RefCell` (no atomics, no locks).
 //!
 //! ```
@@ -39,6 +39,7 @@
 //! | `asyncio.Queue()` | `tokio::sync::mpsc::unbounded_channel()` | [`mpsc::unbounded_channel`] (`UnboundedSender`, the same `Receiver`) |
 //! | `Queue.put` / `put_nowait` / `get` / `get_nowait` | `send` / `try_send` / `recv` / `try_recv` | the same names as tokio, plus `reserve`, `recv_many`, `close` |
 //! | `loop.create_future()` as a result slot | `tokio::sync::oneshot` | [`oneshot::channel`] |
+//! | — (one `Queue` per subscriber) | `tokio::sync::broadcast` | [`broadcast::channel`] (every receiver gets every message; lag reported) |
 //! | — (an `Event` plus a shared value) | `tokio::sync::watch` | [`watch::channel`] (`send`, `send_modify`, `changed`, `wait_for`, `borrow`) |
 //! | `asyncio.Event` (`set`, `clear`, `wait`, `is_set`) | — (`Notify` + a flag) | [`Event`] |
 //! | `asyncio.Condition` (bare notify) | `tokio::sync::Notify` | [`Notify`] (`notify_one`, `notify_waiters`) |
@@ -98,6 +99,7 @@
 //! | `wait_list.rs` | FIFO of waiters, QUEUED → GRANTED / RELEASED, only the future frees |
 //! | `mpsc/` | bounded and unbounded channels: slots, hand-off to waiting senders, end of stream |
 //! | `oneshot.rs` | one value, once; either side gone is an error |
+//! | `broadcast.rs` | a ring of the last `capacity` messages, a position per receiver, lag reported |
 //! | `watch.rs` | the latest value and a version; every receiver woken per send |
 //! | `notify.rs` | one stored permit, FIFO `notify_one`, broadcast by count |
 //! | `event.rs` | level-triggered flag, a set reaches every waiter |
@@ -108,6 +110,7 @@
 //! | `rwlock.rs` | readers take one permit, a writer all of them; FIFO between them |
 
 mod barrier;
+pub mod broadcast;
 mod error;
 mod event;
 pub mod mpsc;
