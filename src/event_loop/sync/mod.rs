@@ -54,6 +54,12 @@
 //! | `asyncio.TaskGroup` | `tokio::task::JoinSet` | [`TaskGroup`](crate::event_loop::TaskGroup) |
 //! | `loop.call_soon_threadsafe`, `janus` | `tokio::sync::mpsc` across threads | [`Remote::channel`](crate::event_loop::Remote::channel), [`Remote`](crate::event_loop::Remote) |
 //!
+//! Not provided (yet): `Queue.task_done`/`join` (await the consumers'
+//! handles, or count with a [`Semaphore`]), `PriorityQueue`/`LifoQueue`,
+//! tokio's `Mutex::lock_owned` (move the `Rc<Mutex<_>>` into the task and
+//! lock there), `mpsc::WeakSender`, and `select!` over more than two
+//! branches (nest [`select`](crate::event_loop::future::select)).
+//!
 //! # Why `!Send`
 //!
 //! The loop runs every task on one thread, so a primitive shared only by
