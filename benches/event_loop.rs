@@ -62,9 +62,10 @@
 //!   `Remote::channel`'s `Sender::send`, tokio: `mpsc::unbounded_channel`),
 //!   the closest thing we have to tokio's `Notify`/channel: the task waits in
 //!   `recv().await`, the other thread stamps the time right before `send`.
-//! - E7: needs a *local bounded* channel, which `triad::event_loop` does not
-//!   have (its only channel is `Remote::channel`, unbounded and
-//!   cross-thread): skipped, with a notice.
+//! - E7: two local tasks on the loop: one sends 1,000,000 `u64` through a
+//!   bounded channel of capacity 1,024 (ours: `event_loop::sync::mpsc`,
+//!   tokio: `sync::mpsc::channel` with `spawn_local`), the other receives
+//!   and sums them; timed from before the spawns to the sum.
 
 mod common;
 use common::{ms, nanos_since, percentile, process_cpu, splitmix64, Summary};
@@ -120,6 +121,10 @@ const E5_SLEEP: Duration = Duration::from_millis(1);
 /// E6: wakes per repetition and the pause after each.
 const E6_WAKES: usize = 2_000;
 const E6_PAUSE: Duration = Duration::from_millis(1);
+
+/// E7: messages per repetition and the channel's capacity.
+const E7_MSGS: u64 = 1_000_000;
+const E7_CAPACITY: usize = 1_024;
 
 // ---------------------------------------------------------------------------
 // A counting allocator (E3's allocations per task).
@@ -902,11 +907,76 @@ fn e6(l: &Loops, out: &mut Out) {
 // E7 and the driver.
 // ---------------------------------------------------------------------------
 
-fn e7(_l: &Loops, _out: &mut Out) {
-    println!(
-        "E7   skipped: triad::event_loop has no local bounded channel (its only channel, \
-         Remote::channel, is unbounded and cross-thread)"
+/// The sum of E7's messages 0..E7_MSGS.
+const E7_SUM: u64 = E7_MSGS * (E7_MSGS - 1) / 2;
+
+fn e7_ours(l: &Loops) -> (u64, Duration) {
+    l.ours.block_on(async {
+        let t0 = Instant::now();
+        let (tx, mut rx) = triad::event_loop::sync::mpsc::channel::<u64>(E7_CAPACITY);
+        let producer = spawn(async move {
+            for i in 0..E7_MSGS {
+                tx.send(i).await.expect("E7: send");
+            }
+        });
+        let consumer = spawn(async move {
+            let mut sum = 0u64;
+            while let Some(i) = rx.recv().await {
+                sum += i;
+            }
+            sum
+        });
+        producer.await.expect("E7: producer");
+        let sum = consumer.await.expect("E7: consumer");
+        (sum, t0.elapsed())
+    })
+}
+
+fn e7_tokio(l: &Loops) -> (u64, Duration) {
+    l.in_tokio(async {
+        let t0 = Instant::now();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(E7_CAPACITY);
+        let producer = tokio::task::spawn_local(async move {
+            for i in 0..E7_MSGS {
+                tx.send(i).await.expect("E7: send");
+            }
+        });
+        let consumer = tokio::task::spawn_local(async move {
+            let mut sum = 0u64;
+            while let Some(i) = rx.recv().await {
+                sum += i;
+            }
+            sum
+        });
+        producer.await.expect("E7: producer");
+        let sum = consumer.await.expect("E7: consumer");
+        (sum, t0.elapsed())
+    })
+}
+
+fn e7(l: &Loops, out: &mut Out) {
+    let rate = |d: Duration| E7_MSGS as f64 / d.as_secs_f64();
+    out.measure(
+        "E7",
+        &["ops_per_s"],
+        REPS,
+        &mut [
+            Contender::new("ours", || {
+                let (sum, t) = e7_ours(l);
+                assert_eq!(sum, E7_SUM, "E7: wrong sum");
+                vec![rate(t)]
+            }),
+            Contender::new("tokio", || {
+                let (sum, t) = e7_tokio(l);
+                assert_eq!(sum, E7_SUM, "E7: wrong sum");
+                vec![rate(t)]
+            }),
+        ],
     );
+    out.note(&format!(
+        "two local tasks, bounded channel of {E7_CAPACITY}: ours event_loop::sync::mpsc, \
+         tokio sync::mpsc::channel with spawn_local"
+    ));
 }
 
 type Workload = fn(&Loops, &mut Out);

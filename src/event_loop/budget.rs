@@ -51,6 +51,11 @@ pub(crate) fn with_budget<R>(f: impl FnOnce() -> R) -> R {
 
 /// Whether an operation may complete now; if not, the task is woken so it
 /// runs again after the others, and the caller returns `Pending`.
+///
+/// `#[inline]`: called once per operation by generic code (channels,
+/// sockets) that is instantiated in the user's crate; a call per message
+/// was a tenth of benchmark E7's time.
+#[inline]
 pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
     if REMAINING.with(|r| r.get()) == 0 {
         cx.waker().wake_by_ref();
@@ -61,6 +66,7 @@ pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
 }
 
 /// An operation completed (with a value or an error): spend one unit.
+#[inline]
 pub(crate) fn consume() {
     REMAINING.with(|r| {
         let left = r.get();

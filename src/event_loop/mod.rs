@@ -65,9 +65,12 @@
 //! | `group.rs` | task group: all succeed, or the first failure cancels the rest | |
 //! | `registration.rs` | drain to `WouldBlock`, clear with the tick | |
 //! | `signal.rs` (+ `sys/signal.rs`) | signals as events: handler → per-loop self-pipe, disposition restored | |
+//! | `sync/` | primitives between the loop's tasks (`mpsc`, `oneshot`, `Notify`, `Event`, `Semaphore`, `Mutex`): one FIFO wait list, grants moved into the waiter's slot, cancellation passes them on | (loop-thread-only) |
+//! | `future/` | `select` / `race` / `join_all` | |
 //!
 //! Everything but the inbox, the task state word and the channel is
-//! loop-thread-only and uses plain `Cell`/`RefCell`; the shared protocols
+//! loop-thread-only and uses plain `Cell`/`RefCell` (the [`sync`]
+//! primitives included: they are `!Send`); the shared protocols
 //! take their atomics, locks and cells from the crate's `sync` shim, so the
 //! loom models run the real code.
 
@@ -76,12 +79,14 @@ mod budget;
 mod channel;
 mod error;
 pub(crate) mod executor;
+pub mod future;
 mod group;
 pub mod net;
 mod reactor;
 mod registration;
 pub(crate) mod remote;
 pub mod signal;
+pub mod sync;
 pub(crate) mod task;
 mod timer;
 pub(crate) mod waker;

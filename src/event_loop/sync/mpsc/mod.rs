@@ -1,0 +1,144 @@
+//! Multi-producer, single-consumer channels between tasks on one loop:
+//! [`channel`] (bounded, with back-pressure) and [`unbounded_channel`]
+//! (asyncio's `Queue`, tokio's `sync::mpsc`).
+//!
+//! Both give a [`Receiver`] (the same type for both kinds); the senders
+//! are [`Sender`] (bounded: `send(..).await` waits for a free slot) and
+//! [`UnboundedSender`] (`send` never waits). For messages from *other
+//! threads* use [`Remote::channel`](crate::event_loop::Remote::channel).
+//!
+//! A bounded channel has `capacity` slots. A slot is free, reserved by a
+//! sender (a [`Permit`], or a waiting sender it was handed to), or holds a
+//! queued message. A waiting send ([`Reserve`] future) goes through:
+//!
+//! ```text
+//!   first poll: receiver closed or dropped? ─────────────────────────► Err(value back)
+//!               a free slot and no sender queued? reserve it ─────────► push, Ok
+//!               else QUEUED ──a slot comes back (recv, permit dropped)──► GRANTED ──poll──► push, Ok
+//!                      │  └──receiver closes or is dropped──► RELEASED ──poll──► Err(value back)
+//!                      └──dropped──► leaves the queue           GRANTED, dropped ──► slot to the next
+//! ```
+//!
+//! and the receiver:
+//!
+//! ```text
+//!   recv: a message queued? ──────────────────────────────────► Some(message); its slot comes back
+//!         no sender left, or closed with nothing reserved? ────► None (end of stream, for good)
+//!         else store the waker: WAITING ──a push, the last sender gone,
+//!                                         the last reservation gone──► woken, recv again
+//! ```
+//!
+//! Rules:
+//!
+//! 1. **Order.** One queue: messages are received in the order their sends
+//!    completed; each sender's messages in the order it sent them.
+//! 2. **Back-pressure.** A bounded channel never holds more than `capacity`
+//!    messages plus reservations; a send at capacity waits (`send`), or
+//!    fails with [`TrySendError::is_full`] (`try_send`).
+//! 3. **FIFO senders, hand-off.** A slot that comes back goes to the sender
+//!    that has waited longest, into its slot in the wait list (GRANTED),
+//!    before it runs; a new send takes a free slot only when nobody waits.
+//!    So the sender that waited first sends first, and `try_send` never
+//!    overtakes a waiting sender.
+//! 4. **Receiver wake-up.** The receiver stores its waker only when it
+//!    found the queue empty; the next push (or the last sender's drop)
+//!    takes and wakes it: one wake per wait, however many messages arrive.
+//!    `recv` returns `None` only when the queue is empty and no sender is
+//!    left (or, rule 5, nothing can arrive any more): every message sent
+//!    is received first.
+//! 5. **Close.** [`Receiver::close`] refuses new sends and fails the
+//!    waiting ones (each gets its value back in a [`SendError`]); messages
+//!    already queued, and permits already reserved, still arrive; then
+//!    `recv` returns `None`.
+//! 6. **Receiver dropped.** Every later or waiting send fails with its
+//!    value back; messages still queued are dropped with the receiver.
+//!    Each message is thus received, handed back, or dropped with the
+//!    receiver: exactly one of them.
+//! 7. **Cancellation-safe.** A dropped `send`/`reserve` future leaves the
+//!    wait list; a slot already handed to it goes to the next sender
+//!    (rule 3). A dropped `send` future's value is dropped with it, unsent:
+//!    in a `select`, use [`Sender::reserve`] and then [`Permit::send`] to
+//!    keep the value. `recv` is cancellation-safe: a message is taken
+//!    only when `recv` returns it.
+//! 8. **No borrow spans foreign code.** Wakes and message drops happen
+//!    after every `RefCell` borrow of the channel ends (a message's `Drop`
+//!    may well be a `Sender` of the same channel).
+//!
+//! Each completed `send`, `reserve` and `recv` spends one unit of the
+//! task's budget (`budget.rs`): a producer that never fills the channel,
+//! or a consumer that never drains it, still yields to the other tasks.
+
+mod bounded;
+mod chan;
+mod receiver;
+mod unbounded;
+
+use std::rc::Rc;
+
+pub use self::bounded::{Permit, Reserve, Sender};
+pub use self::receiver::Receiver;
+pub use self::unbounded::UnboundedSender;
+#[doc(no_inline)]
+pub use super::error::{SendError, TryRecvError, TrySendError};
+
+use self::chan::Chan;
+
+/// A bounded channel of `capacity` slots: `send(..).await` waits while
+/// `capacity` messages are queued or reserved (back-pressure).
+///
+/// # Panics
+///
+/// If `capacity` is 0 (a rendezvous channel is not provided; use a
+/// [`oneshot`](super::oneshot) per message for that).
+///
+/// ```
+/// use triad::event_loop::{spawn, sync::mpsc, EventLoop};
+///
+/// let ev = EventLoop::new()?;
+/// let sum = ev.block_on(async {
+///     let (tx, mut rx) = mpsc::channel::<u64>(16);
+///     let _producer = spawn(async move {
+///         for i in 1..=100 {
+///             tx.send(i).await.unwrap(); // waits whenever 16 are in flight
+///         }
+///     }); // the sender drops here: the stream ends
+///     let mut sum = 0;
+///     while let Some(i) = rx.recv().await {
+///         sum += i;
+///     }
+///     sum
+/// });
+/// assert_eq!(sum, 5050);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    assert!(capacity > 0, "mpsc::channel needs a capacity of at least 1");
+    let chan = Rc::new(Chan::new(Some(capacity)));
+    (Sender::new(chan.clone()), Receiver::new(chan))
+}
+
+/// An unbounded channel: `send` never waits (the queue grows if the
+/// receiver falls behind).
+///
+/// ```
+/// use triad::event_loop::{sync::mpsc, EventLoop};
+///
+/// let ev = EventLoop::new()?;
+/// let (tx, mut rx) = mpsc::unbounded_channel();
+/// tx.send("a").unwrap();
+/// tx.send("b").unwrap();
+/// drop(tx);
+/// let got = ev.block_on(async {
+///     let mut got = Vec::new();
+///     while let Some(m) = rx.recv().await {
+///         got.push(m);
+///     }
+///     got
+/// });
+/// assert_eq!(got, ["a", "b"]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn unbounded_channel<T>() -> (UnboundedSender<T>, Receiver<T>) {
+    let chan = Rc::new(Chan::new(None));
+    (UnboundedSender::new(chan.clone()), Receiver::new(chan))
+}
