@@ -22,6 +22,31 @@
 //! interpreter lock, so the thread pool, not the process pool, is the
 //! default home of CPU-bound work. Processes are for isolation.
 //!
+//! # The names you know, and ours
+//!
+//! | Python | rayon / tokio | here |
+//! |---|---|---|
+//! | `ThreadPoolExecutor.submit`, `threading.Thread` | `rayon::spawn`, `std::thread::spawn` | [`threads::spawn`] → a [`JoinHandle`](threads::JoinHandle) to `join` or `.await` |
+//! | — | `rayon::join`, `rayon::scope` | [`threads::join`], [`threads::scope`] (jobs borrow the caller's data) |
+//! | `ThreadPoolExecutor(max_workers=n)` | `rayon::ThreadPoolBuilder` | [`threads::ThreadPool::builder`] |
+//! | `pool.map` over a list | `par_iter().map().collect()`, `.for_each`, `.sum`/`.reduce` | [`threads::par_map`], [`threads::par_for_each`], [`threads::par_reduce`], [`threads::par_map_reduce`] |
+//! | — | `par_chunks(_mut)`, `par_sort_unstable(_by_key)` | [`threads::par_chunks`], [`threads::par_chunks_mut`], [`threads::par_sort_unstable`], [`threads::par_sort_by_key`] |
+//! | `asyncio.run(main())` | `Builder::new_current_thread().build()?.block_on` | [`EventLoop::new`](event_loop::EventLoop::new)`()?.block_on` |
+//! | `asyncio.create_task` | `tokio::task::spawn_local` | [`event_loop::spawn`] |
+//! | `asyncio.sleep`, `wait_for` | `tokio::time::{sleep, interval, timeout}` | [`event_loop::sleep`], [`event_loop::interval`], [`event_loop::timeout`] |
+//! | `asyncio.TaskGroup` | `tokio::task::JoinSet` | [`event_loop::TaskGroup`] |
+//! | `asyncio.open_connection`, `start_server` | `tokio::net` | [`event_loop::net`] (TCP, UDP, Unix), [`event_loop::AsyncFd`] |
+//! | `loop.add_signal_handler` | `tokio::signal` | [`event_loop::signal`] |
+//! | `Queue`, `Event`, `Lock`, `Semaphore`, `gather` | `tokio::sync::*`, `join_all`, `select!` | [`event_loop::sync`] and [`event_loop::future`] (a full table there) |
+//! | `loop.call_soon_threadsafe` | `Handle::spawn` from another thread | [`event_loop::Remote`] |
+//! | `loop.run_in_executor(None, f)` | `tokio::task::spawn_blocking` | [`runtime::spawn_blocking`] |
+//! | `multiprocessing.Pool`: `apply_async`, `map`, `imap_unordered`, `chunksize` | — | [`processes::ProcessPool`]: `submit`, `map`, `imap_unordered`, `map_chunked` |
+//! | `concurrent.futures.ProcessPoolExecutor` | — | the same pool; its handles are awaitable, and a crash fails one task, not the pool |
+//! | `multiprocessing.Process` | — | [`processes::spawn`] → a [`SpawnHandle`](processes::SpawnHandle) (wait, timeout, kill, exit code or signal) |
+//! | `multiprocessing.shared_memory` for results | — | [`processes::SharedBytes`] (written and read in place) |
+//! | `loop.run_in_executor(process_pool, f)` | — | [`runtime::spawn_process`] |
+//! | a CPU job awaited from async code | `spawn_blocking` or `rayon` + a channel | [`runtime::spawn_cpu`] |
+//!
 //! # Features
 //!
 //! | feature | module | extra dependencies |
