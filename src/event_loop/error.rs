@@ -518,13 +518,13 @@ impl<E> GroupError<E> {
         matches!(&self.kind, GroupErrorKind::Join(e) if e.is_panic())
     }
 
-    /// A child was cancelled (aborted from outside the group).
+    /// A child was cancelled instead of finishing. The group holds its
+    /// children's handles and no public API aborts a child otherwise, so
+    /// `join_all` does not return this today.
     ///
     /// ```
     /// # use triad::event_loop::{EventLoop, TaskGroup};
-    /// // The group owns its children's handles, so a child is cancelled only
-    /// // when its task is aborted by other means; failures and panics are not
-    /// // cancellations.
+    /// // Failures and panics are not cancellations.
     /// let ev = EventLoop::new().unwrap();
     /// let error = ev.block_on(async {
     ///     let mut group = TaskGroup::<(), _>::new();

@@ -254,7 +254,8 @@ impl TcpStream {
  # let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
  # let client = TcpStream::connect(listener.local_addr()?).await?;
  # let (server, _) = listener.accept().await?;
- # let (mut reader, mut writer) = (server, client);"#
+ # let (mut reader, mut writer) = (server, client);
+ // `reader`, `writer`: the two ends of a TCP connection."#
     );
     write_methods!(
         r#" # use triad::event_loop::net::tcp::{TcpListener, TcpStream};
@@ -263,7 +264,8 @@ impl TcpStream {
  # let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
  # let client = TcpStream::connect(listener.local_addr()?).await?;
  # let (server, _) = listener.accept().await?;
- # let (mut reader, mut writer) = (server, client);"#
+ # let (mut reader, mut writer) = (server, client);
+ // `reader`, `writer`: the two ends of a TCP connection."#
     );
 
     /// Shut down reading, writing or both (`shutdown(2)`). After
@@ -421,7 +423,8 @@ impl OwnedReadHalf {
  # let client = TcpStream::connect(listener.local_addr()?).await?;
  # let (server, _) = listener.accept().await?;
  # let (mut reader, _server_write) = server.into_split();
- # let mut writer = client;"#
+ # let mut writer = client;
+ // `reader`: the read half of a `TcpStream`; `writer`: its peer."#
     );
 
     /// Put the halves back together; `Err` gives both back if they are
@@ -499,7 +502,8 @@ impl OwnedWriteHalf {
  # let client = TcpStream::connect(listener.local_addr()?).await?;
  # let (server, _) = listener.accept().await?;
  # let (_client_read, mut writer) = client.into_split();
- # let mut reader = server;"#
+ # let mut reader = server;
+ // `writer`: the write half of a `TcpStream`; `reader`: its peer."#
     );
 
     /// Shut down the writing side now.

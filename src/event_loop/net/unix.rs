@@ -219,13 +219,15 @@ impl UnixStream {
         r#" # use triad::event_loop::net::unix::UnixStream;
  # let ev = triad::event_loop::EventLoop::new()?;
  # ev.block_on(async {
- # let (mut reader, mut writer) = UnixStream::pair()?;"#
+ # let (mut reader, mut writer) = UnixStream::pair()?;
+ // `reader`, `writer`: the two ends of a `UnixStream::pair()`."#
     );
     write_methods!(
         r#" # use triad::event_loop::net::unix::UnixStream;
  # let ev = triad::event_loop::EventLoop::new()?;
  # ev.block_on(async {
- # let (mut reader, mut writer) = UnixStream::pair()?;"#
+ # let (mut reader, mut writer) = UnixStream::pair()?;
+ // `reader`, `writer`: the two ends of a `UnixStream::pair()`."#
     );
 
     /// Shut down reading, writing or both.
