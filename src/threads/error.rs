@@ -61,10 +61,10 @@ impl BuildError {
     /// The system refused to start a worker thread.
     ///
     /// ```
-    /// // A stack larger than the address space: the system cannot start the thread.
+    /// // A stack larger than any address space: the system cannot start the thread.
     /// let error = triad::threads::ThreadPool::builder()
     ///     .num_threads(1)
-    ///     .stack_size(1 << 50)
+    ///     .stack_size(usize::MAX / 2)
     ///     .build()
     ///     .unwrap_err();
     /// assert!(error.is_spawn_failure());
