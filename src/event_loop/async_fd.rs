@@ -79,6 +79,19 @@ pub struct AsyncFd<T: AsRawFd> {
 impl<T: AsRawFd> AsyncFd<T> {
     /// Register `inner`'s fd with the event loop running on this thread,
     /// for reading and writing, edge-triggered.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use triad::event_loop::{AsyncFd, EventLoop};
+    ///
+    /// let (a, _b) = UnixStream::pair()?;
+    /// a.set_nonblocking(true)?;
+    /// assert!(AsyncFd::new(a.try_clone()?).is_err()); // no loop on this thread
+    /// let ev = EventLoop::new()?;
+    /// let fd = ev.block_on(async { AsyncFd::new(a) })?;
+    /// # drop(fd);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(inner: T) -> io::Result<AsyncFd<T>> {
         let io = PollEvented::new(RawFdSource(inner.as_raw_fd()))?;
         Ok(AsyncFd {
@@ -88,16 +101,54 @@ impl<T: AsRawFd> AsyncFd<T> {
     }
 
     /// The wrapped value.
+    ///
+    /// ```
+    /// # use std::os::unix::net::UnixStream;
+    /// # use triad::event_loop::{AsyncFd, EventLoop};
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// a.set_nonblocking(true).unwrap();
+    /// let fd = AsyncFd::new(a).unwrap();
+    /// assert!(fd.get_ref().peer_addr().is_ok());
+    /// # });
+    /// ```
     pub fn get_ref(&self) -> &T {
         self.inner.as_ref().expect("present until drop")
     }
 
     /// The wrapped value, mutably.
+    ///
+    /// ```
+    /// # use std::io::Write;
+    /// # use std::os::unix::net::UnixStream;
+    /// # use triad::event_loop::{AsyncFd, EventLoop};
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// a.set_nonblocking(true).unwrap();
+    /// let mut fd = AsyncFd::new(a).unwrap();
+    /// assert_eq!(fd.get_mut().write(b"ping").unwrap(), 4);
+    /// # });
+    /// ```
     pub fn get_mut(&mut self) -> &mut T {
         self.inner.as_mut().expect("present until drop")
     }
 
     /// Deregister and give back the value.
+    ///
+    /// ```
+    /// # use std::os::unix::net::UnixStream;
+    /// # use triad::event_loop::{AsyncFd, EventLoop};
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// a.set_nonblocking(true).unwrap();
+    /// let fd = AsyncFd::new(a).unwrap();
+    /// let a: UnixStream = fd.into_inner(); // deregistered, still open
+    /// a.set_nonblocking(false).unwrap();
+    /// # });
+    /// ```
     pub fn into_inner(mut self) -> T {
         let inner = self.inner.take().expect("present until drop");
         drop(self); // deregisters
@@ -120,27 +171,108 @@ impl<T: AsRawFd> AsyncFd<T> {
     }
 
     /// Wait until the fd is readable (or closed for reading, or in error).
+    ///
+    /// ```
+    /// # use std::io::{Read, Write};
+    /// # use std::os::unix::net::UnixStream;
+    /// # use triad::event_loop::{AsyncFd, EventLoop};
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// let (mut a, b) = UnixStream::pair().unwrap();
+    /// b.set_nonblocking(true).unwrap();
+    /// let b = AsyncFd::new(b).unwrap();
+    /// a.write_all(b"hi").unwrap();
+    /// let mut guard = b.readable().await;
+    /// assert!(guard.is_readable());
+    /// let mut buf = [0; 8];
+    /// let n = guard.try_io(|mut s| s.read(&mut buf)).unwrap().unwrap();
+    /// assert_eq!(&buf[..n], b"hi");
+    /// # });
+    /// ```
     pub async fn readable(&self) -> ReadyGuard<'_, T> {
         self.ready(Direction::Read).await
     }
 
     /// Wait until the fd is writable (or closed for writing, or in error).
+    ///
+    /// ```
+    /// # use std::io::Write;
+    /// # use std::os::unix::net::UnixStream;
+    /// # use triad::event_loop::{AsyncFd, EventLoop};
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// a.set_nonblocking(true).unwrap();
+    /// let a = AsyncFd::new(a).unwrap();
+    /// let mut guard = a.writable().await;
+    /// assert!(guard.is_writable());
+    /// let n = guard.try_io(|mut s| s.write(b"hello")).unwrap().unwrap();
+    /// assert_eq!(n, 5);
+    /// # });
+    /// ```
     pub async fn writable(&self) -> ReadyGuard<'_, T> {
         self.ready(Direction::Write).await
     }
 
     /// Poll for read readiness.
+    ///
+    /// ```
+    /// # use std::io::Write;
+    /// # use std::os::unix::net::UnixStream;
+    /// # use triad::event_loop::{AsyncFd, EventLoop};
+    /// use std::future::poll_fn;
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// let (mut a, b) = UnixStream::pair().unwrap();
+    /// b.set_nonblocking(true).unwrap();
+    /// let b = &AsyncFd::new(b).unwrap();
+    /// a.write_all(b"x").unwrap();
+    /// let readable = poll_fn(move |cx| b.poll_read_ready(cx).map(|guard| guard.is_readable())).await;
+    /// assert!(readable);
+    /// # });
+    /// ```
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<ReadyGuard<'_, T>> {
         self.poll_ready(cx, Direction::Read)
     }
 
     /// Poll for write readiness.
+    ///
+    /// ```
+    /// # use std::os::unix::net::UnixStream;
+    /// # use triad::event_loop::{AsyncFd, EventLoop};
+    /// use std::future::poll_fn;
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// a.set_nonblocking(true).unwrap();
+    /// let a = &AsyncFd::new(a).unwrap();
+    /// let writable = poll_fn(move |cx| a.poll_write_ready(cx).map(|guard| guard.is_writable())).await;
+    /// assert!(writable);
+    /// # });
+    /// ```
     pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<ReadyGuard<'_, T>> {
         self.poll_ready(cx, Direction::Write)
     }
 
     /// Run the read operation `op` until it does not return `WouldBlock`,
     /// waiting for readiness in between.
+    ///
+    /// ```
+    /// # use std::io::{Read, Write};
+    /// # use std::os::unix::net::UnixStream;
+    /// # use triad::event_loop::{AsyncFd, EventLoop};
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// let (a, b) = UnixStream::pair().unwrap();
+    /// b.set_nonblocking(true).unwrap();
+    /// let b = AsyncFd::new(b).unwrap();
+    /// let writer = std::thread::spawn(move || (&a).write_all(b"late"));
+    /// let mut buf = [0; 8];
+    /// let n = b.read_with(|mut s| s.read(&mut buf)).await.unwrap(); // waits for the data
+    /// assert!(n > 0 && b"late".starts_with(&buf[..n]));
+    /// # writer.join().unwrap().unwrap();
+    /// # });
+    /// ```
     pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         loop {
             let mut guard = self.readable().await;
@@ -152,6 +284,23 @@ impl<T: AsRawFd> AsyncFd<T> {
 
     /// Run the write operation `op` until it does not return `WouldBlock`,
     /// waiting for readiness in between.
+    ///
+    /// ```
+    /// # use std::io::{Read, Write};
+    /// # use std::os::unix::net::UnixStream;
+    /// # use triad::event_loop::{AsyncFd, EventLoop};
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// let (a, mut b) = UnixStream::pair().unwrap();
+    /// a.set_nonblocking(true).unwrap();
+    /// let a = AsyncFd::new(a).unwrap();
+    /// let n = a.write_with(|mut s| s.write(b"hello")).await.unwrap();
+    /// assert_eq!(n, 5);
+    /// let mut buf = [0; 5];
+    /// b.read_exact(&mut buf).unwrap();
+    /// assert_eq!(&buf, b"hello");
+    /// # });
+    /// ```
     pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         loop {
             let mut guard = self.writable().await;
@@ -173,6 +322,32 @@ impl<T: AsRawFd + fmt::Debug> fmt::Debug for AsyncFd<T> {
 /// Dropping the guard keeps the readiness (the next wait returns at once);
 /// [`clear_ready`](Self::clear_ready) clears it, unless an event arrived
 /// since the guard was made.
+///
+/// ```
+/// use std::io::{self, Read, Write};
+/// use std::os::unix::net::UnixStream;
+/// use triad::event_loop::{AsyncFd, EventLoop};
+///
+/// let ev = EventLoop::new().unwrap();
+/// ev.block_on(async {
+///     let (mut a, b) = UnixStream::pair().unwrap();
+///     b.set_nonblocking(true).unwrap();
+///     let b = AsyncFd::new(b).unwrap();
+///     a.write_all(b"abc").unwrap();
+///     let mut got = Vec::new();
+///     let mut guard = b.readable().await;
+///     // Drain to WouldBlock, then clear the readiness.
+///     let mut buf = [0; 2];
+///     loop {
+///         match guard.get_ref().read(&mut buf) {
+///             Ok(n) => got.extend_from_slice(&buf[..n]),
+///             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break guard.clear_ready(),
+///             Err(e) => panic!("{e}"),
+///         }
+///     }
+///     assert_eq!(got, b"abc");
+/// });
+/// ```
 #[must_use = "clear the readiness after WouldBlock, or use try_io"]
 pub struct ReadyGuard<'a, T: AsRawFd> {
     fd: &'a AsyncFd<T>,
@@ -184,12 +359,53 @@ impl<T: AsRawFd> ReadyGuard<'_, T> {
     /// The operation returned `WouldBlock`: clear the readiness, unless a
     /// newer event arrived since this guard was made (then it stays, and
     /// the next wait returns at once).
+    ///
+    /// ```
+    /// # use std::io::{self, Read, Write};
+    /// # use std::os::unix::net::UnixStream;
+    /// # use triad::event_loop::{AsyncFd, EventLoop};
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// let (mut a, b) = UnixStream::pair().unwrap();
+    /// b.set_nonblocking(true).unwrap();
+    /// let b = AsyncFd::new(b).unwrap();
+    /// a.write_all(b"x").unwrap();
+    /// let mut guard = b.readable().await;
+    /// let mut buf = [0; 8];
+    /// assert_eq!(guard.get_ref().read(&mut buf).unwrap(), 1);
+    /// let e = guard.get_ref().read(&mut buf).unwrap_err();
+    /// assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    /// guard.clear_ready(); // the next `readable()` waits for new data
+    /// # });
+    /// ```
     pub fn clear_ready(&mut self) {
         self.fd.io.clear_readiness(self.event, self.direction);
     }
 
     /// Run `op`; on `WouldBlock` clear the readiness and return
     /// `Err(TryIoError)`, else the result.
+    ///
+    /// ```
+    /// # use std::io::{Read, Write};
+    /// # use std::os::unix::net::UnixStream;
+    /// # use triad::event_loop::{AsyncFd, EventLoop};
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// let (mut a, b) = UnixStream::pair().unwrap();
+    /// b.set_nonblocking(true).unwrap();
+    /// let b = AsyncFd::new(b).unwrap();
+    /// a.write_all(b"x").unwrap();
+    /// let mut buf = [0; 8];
+    /// let n = loop {
+    ///     let mut guard = b.readable().await;
+    ///     match guard.try_io(|mut s| s.read(&mut buf)) {
+    ///         Ok(result) => break result.unwrap(),
+    ///         Err(_would_block) => continue, // readiness cleared: wait again
+    ///     }
+    /// };
+    /// assert_eq!(n, 1);
+    /// # });
+    /// ```
     pub fn try_io<R>(
         &mut self,
         op: impl FnOnce(&T) -> io::Result<R>,
@@ -204,31 +420,115 @@ impl<T: AsRawFd> ReadyGuard<'_, T> {
     }
 
     /// The wrapped value.
+    ///
+    /// ```
+    /// # use std::os::unix::net::UnixStream;
+    /// # use triad::event_loop::{AsyncFd, EventLoop};
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// a.set_nonblocking(true).unwrap();
+    /// let a = AsyncFd::new(a).unwrap();
+    /// let guard = a.writable().await;
+    /// assert!(guard.get_ref().peer_addr().is_ok());
+    /// # });
+    /// ```
     pub fn get_ref(&self) -> &T {
         self.fd.get_ref()
     }
 
     /// Readable when observed.
+    ///
+    /// ```
+    /// # use std::io::Write;
+    /// # use std::os::unix::net::UnixStream;
+    /// # use triad::event_loop::{AsyncFd, EventLoop};
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// let (mut a, b) = UnixStream::pair().unwrap();
+    /// b.set_nonblocking(true).unwrap();
+    /// let b = AsyncFd::new(b).unwrap();
+    /// a.write_all(b"x").unwrap();
+    /// assert!(b.readable().await.is_readable());
+    /// # });
+    /// ```
     pub fn is_readable(&self) -> bool {
         self.event.ready & READABLE != 0
     }
 
     /// Writable when observed.
+    ///
+    /// ```
+    /// # use std::os::unix::net::UnixStream;
+    /// # use triad::event_loop::{AsyncFd, EventLoop};
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// a.set_nonblocking(true).unwrap();
+    /// let a = AsyncFd::new(a).unwrap();
+    /// assert!(a.writable().await.is_writable());
+    /// # });
+    /// ```
     pub fn is_writable(&self) -> bool {
         self.event.ready & WRITABLE != 0
     }
 
     /// The peer closed its writing side (or the fd hung up).
+    ///
+    /// ```
+    /// # use std::os::unix::net::UnixStream;
+    /// # use triad::event_loop::{AsyncFd, EventLoop};
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// let (a, b) = UnixStream::pair().unwrap();
+    /// b.set_nonblocking(true).unwrap();
+    /// let b = AsyncFd::new(b).unwrap();
+    /// a.shutdown(std::net::Shutdown::Write).unwrap();
+    /// let guard = b.readable().await;
+    /// assert!(guard.is_read_closed()); // a read would return 0 (end of stream)
+    /// # });
+    /// ```
     pub fn is_read_closed(&self) -> bool {
         self.event.ready & READ_CLOSED != 0
     }
 
     /// The fd can no longer be written.
+    ///
+    /// ```
+    /// # use std::os::unix::net::UnixStream;
+    /// # use triad::event_loop::{AsyncFd, EventLoop};
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// let (a, b) = UnixStream::pair().unwrap();
+    /// b.set_nonblocking(true).unwrap();
+    /// let b = AsyncFd::new(b).unwrap();
+    /// drop(a); // the peer is gone: writing to `b` would fail (EPIPE)
+    /// let guard = b.writable().await;
+    /// assert!(guard.is_write_closed());
+    /// # });
+    /// ```
     pub fn is_write_closed(&self) -> bool {
         self.event.ready & WRITE_CLOSED != 0
     }
 
     /// An error is pending on the fd.
+    ///
+    /// ```
+    /// # use std::net::UdpSocket;
+    /// # use triad::event_loop::{AsyncFd, EventLoop};
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// // A datagram to a closed port comes back as an ICMP error on the socket.
+    /// let closed_port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    /// let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// socket.connect(closed_port).unwrap();
+    /// socket.set_nonblocking(true).unwrap();
+    /// let socket = AsyncFd::new(socket).unwrap();
+    /// socket.get_ref().send(b"anyone?").unwrap();
+    /// let guard = socket.readable().await;
+    /// assert!(guard.is_error());
+    /// # });
+    /// ```
     pub fn is_error(&self) -> bool {
         self.event.ready & ERROR != 0
     }

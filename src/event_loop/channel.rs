@@ -127,6 +127,16 @@ pub(crate) fn channel<T: Send>(shared: Arc<Shared>) -> (Sender<T>, Receiver<T>) 
 /// Made by [`Remote::channel`](super::Remote::channel). Dropping the last
 /// sender ends the stream: the receiver gets `None` once it has received
 /// every message.
+///
+/// ```
+/// use triad::event_loop::EventLoop;
+///
+/// let ev = EventLoop::new().unwrap();
+/// let (tx, mut rx) = ev.remote().channel::<&str>();
+/// let worker = std::thread::spawn(move || tx.send("from a thread").unwrap());
+/// assert_eq!(ev.block_on(rx.recv()), Some("from a thread"));
+/// worker.join().unwrap();
+/// ```
 pub struct Sender<T> {
     chan: Arc<Chan<T>>,
 }
@@ -138,6 +148,16 @@ impl<T> Sender<T> {
     /// Fails, handing `value` back, once the receiver is dropped
     /// ([`SendError::is_receiver_dropped`]) or the loop is gone
     /// ([`SendError::is_loop_gone`]).
+    ///
+    /// ```
+    /// let ev = triad::event_loop::EventLoop::new().unwrap();
+    /// let (tx, mut rx) = ev.remote().channel();
+    /// tx.send(1).unwrap();
+    /// tx.send(2).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// drop(rx);
+    /// assert!(tx.send(3).unwrap_err().is_receiver_dropped());
+    /// ```
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         // Rule 6. Relaxed: the flag carries no data; it only spares work
         // (and a message) once the loop is known to be gone.
@@ -160,6 +180,14 @@ impl<T> Sender<T> {
 
     /// Whether sends are refused now: the receiver is dropped or the loop
     /// is gone. (`false` is only a snapshot: either may go at any time.)
+    ///
+    /// ```
+    /// let ev = triad::event_loop::EventLoop::new().unwrap();
+    /// let (tx, rx) = ev.remote().channel::<u32>();
+    /// assert!(!tx.is_closed());
+    /// drop(rx);
+    /// assert!(tx.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.chan.shared.is_closed_hint() || lock(&self.chan.state).receiver_gone
     }
@@ -204,6 +232,23 @@ impl<T> fmt::Debug for Sender<T> {
 /// It is `Send` (when `T` is), so a thread that made the channel can move
 /// it onto the loop with [`Remote::spawn`](super::Remote::spawn).
 /// Dropping it makes every later send fail and drops the queued messages.
+///
+/// ```
+/// use triad::event_loop::EventLoop;
+///
+/// let ev = EventLoop::new().unwrap();
+/// let (tx, mut rx) = ev.remote().channel::<u32>();
+/// let producer = std::thread::spawn(move || (1..=3).for_each(|i| tx.send(i).unwrap()));
+/// let received = ev.block_on(async move {
+///     let mut all = Vec::new();
+///     while let Some(i) = rx.recv().await {
+///         all.push(i);
+///     }
+///     all
+/// });
+/// producer.join().unwrap();
+/// assert_eq!(received, [1, 2, 3]);
+/// ```
 pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
     /// The batch taken from the queue (rule 3), popped without the lock.
@@ -218,11 +263,30 @@ impl<T> Receiver<T> {
     ///
     /// Each message received spends one unit of the task's budget
     /// (budget.rs), so a channel that never runs dry does not hold the loop.
+    ///
+    /// ```
+    /// let ev = triad::event_loop::EventLoop::new().unwrap();
+    /// let (tx, mut rx) = ev.remote().channel();
+    /// tx.send("one").unwrap();
+    /// drop(tx);
+    /// assert_eq!(ev.block_on(rx.recv()), Some("one"));
+    /// assert_eq!(ev.block_on(rx.recv()), None); // every sender is gone
+    /// ```
     pub async fn recv(&mut self) -> Option<T> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// Poll for the next message (for hand-written futures and streams).
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    ///
+    /// let ev = triad::event_loop::EventLoop::new().unwrap();
+    /// let (tx, mut rx) = ev.remote().channel();
+    /// tx.send(5).unwrap();
+    /// let doubled = ev.block_on(poll_fn(|cx| rx.poll_recv(cx).map(|v| v.map(|v| v * 2))));
+    /// assert_eq!(doubled, Some(10));
+    /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         std::task::ready!(budget::poll_proceed(cx));
         match self.take(Some(cx.waker())) {
@@ -239,6 +303,14 @@ impl<T> Receiver<T> {
     }
 
     /// The next message if one is there now, without waiting.
+    ///
+    /// ```
+    /// let ev = triad::event_loop::EventLoop::new().unwrap();
+    /// let (tx, mut rx) = ev.remote().channel();
+    /// assert!(rx.try_recv().unwrap_err().is_empty());
+    /// tx.send('a').unwrap();
+    /// assert_eq!(rx.try_recv(), Ok('a'));
+    /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         match self.take(None) {
             Some(value) => Ok(value),
@@ -279,11 +351,29 @@ impl<T> Receiver<T> {
     }
 
     /// Messages queued and not yet received (a snapshot).
+    ///
+    /// ```
+    /// let ev = triad::event_loop::EventLoop::new().unwrap();
+    /// let (tx, rx) = ev.remote().channel();
+    /// tx.send(1).unwrap();
+    /// tx.send(2).unwrap();
+    /// assert_eq!(rx.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.batch.len() + lock(&self.chan.state).queue.len()
     }
 
     /// Whether no message is queued now (a snapshot).
+    ///
+    /// ```
+    /// let ev = triad::event_loop::EventLoop::new().unwrap();
+    /// let (tx, mut rx) = ev.remote().channel();
+    /// assert!(rx.is_empty());
+    /// tx.send(1).unwrap();
+    /// assert!(!rx.is_empty());
+    /// rx.try_recv().unwrap();
+    /// assert!(rx.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

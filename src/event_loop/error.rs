@@ -59,16 +59,43 @@ impl JoinError {
 
     /// The task was cancelled: aborted through its handle, or dropped with
     /// its event loop before it finished.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use triad::event_loop::{sleep, spawn, EventLoop};
+    /// let ev = EventLoop::new().unwrap();
+    /// let error = ev.block_on(async {
+    ///     let task = spawn(sleep(Duration::from_secs(60)));
+    ///     task.abort();
+    ///     task.await.unwrap_err()
+    /// });
+    /// assert!(error.is_cancelled());
+    /// assert!(!error.is_panic());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self.kind, JoinErrorKind::Cancelled)
     }
 
     /// The task panicked (while being polled, or while being dropped).
+    ///
+    /// ```
+    /// # use triad::event_loop::{spawn, EventLoop};
+    /// let ev = EventLoop::new().unwrap();
+    /// let error = ev.block_on(async { spawn(async { panic!("boom") }).await.unwrap_err() });
+    /// assert!(error.is_panic());
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self.kind, JoinErrorKind::Panicked(_))
     }
 
     /// The panic message, if the task panicked with a string.
+    ///
+    /// ```
+    /// # use triad::event_loop::{spawn, EventLoop};
+    /// let ev = EventLoop::new().unwrap();
+    /// let error = ev.block_on(async { spawn(async { panic!("code {}", 7) }).await.unwrap_err() });
+    /// assert_eq!(error.panic_message(), Some("code 7"));
+    /// ```
     pub fn panic_message(&self) -> Option<&str> {
         match &self.kind {
             JoinErrorKind::Panicked(p) => p.message.as_deref(),
@@ -78,6 +105,14 @@ impl JoinError {
 
     /// The panic payload, to re-raise with `std::panic::resume_unwind`;
     /// `Err(self)` if the task did not panic.
+    ///
+    /// ```
+    /// # use triad::event_loop::{spawn, EventLoop};
+    /// let ev = EventLoop::new().unwrap();
+    /// let error = ev.block_on(async { spawn(async { panic!("boom") }).await.unwrap_err() });
+    /// let payload = error.try_into_panic().unwrap();
+    /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+    /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
         match self.kind {
             JoinErrorKind::Panicked(p) => Ok(p.payload),
@@ -90,6 +125,16 @@ impl JoinError {
     /// # Panics
     ///
     /// If the task did not panic (check [`is_panic`](Self::is_panic)).
+    ///
+    /// ```
+    /// # use triad::event_loop::{spawn, EventLoop};
+    /// let ev = EventLoop::new().unwrap();
+    /// let error = ev.block_on(async {
+    ///     spawn(async { std::panic::panic_any(404u16) }).await.unwrap_err()
+    /// });
+    /// let payload = error.into_panic(); // or std::panic::resume_unwind(payload)
+    /// assert_eq!(payload.downcast_ref::<u16>(), Some(&404));
+    /// ```
     pub fn into_panic(self) -> Box<dyn Any + Send> {
         self.try_into_panic().unwrap_or_else(|error| {
             panic!("JoinError::into_panic on an error that is not a panic: {error}")
@@ -146,6 +191,12 @@ impl RemoteError {
     }
 
     /// The event loop has been dropped: nothing will ever run there again.
+    ///
+    /// ```
+    /// # use triad::event_loop::EventLoop;
+    /// let remote = EventLoop::new().unwrap().remote(); // the loop is dropped at once
+    /// assert!(remote.spawn(async {}).unwrap_err().is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self.kind, RemoteErrorKind::Closed)
     }
@@ -162,6 +213,17 @@ impl fmt::Display for RemoteError {
 impl std::error::Error for RemoteError {}
 
 /// A [`timeout`](super::timeout) ran out before its future finished.
+///
+/// ```
+/// use std::time::Duration;
+/// use triad::event_loop::{sleep, timeout, EventLoop};
+///
+/// let ev = EventLoop::new().unwrap();
+/// let elapsed = ev.block_on(timeout(Duration::from_millis(1), sleep(Duration::from_secs(60))));
+/// let elapsed = elapsed.unwrap_err();
+/// assert_eq!(elapsed.to_string(), "deadline has elapsed");
+/// assert_eq!(std::io::Error::from(elapsed).kind(), std::io::ErrorKind::TimedOut);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Elapsed {
     _private: (),
@@ -191,6 +253,29 @@ impl From<Elapsed> for io::Error {
 ///
 /// Converts into an [`io::Error`], so `?` works in functions that return
 /// `io::Result`.
+///
+/// ```
+/// use triad::event_loop::{net::TcpListener, EventLoop};
+///
+/// let ev = EventLoop::new()?;
+/// ev.block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+///     let _client = std::net::TcpStream::connect(listener.local_addr()?)?;
+///     # // Use up every file descriptor, under a low limit (this process only).
+///     # let limit = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
+///     # // SAFETY: a valid resource and a pointer to a live rlimit.
+///     # assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+///     # let mut burners = Vec::new();
+///     # while let Ok(file) = std::fs::File::open("/dev/null") { burners.push(file); }
+///     // No descriptor is left for the accepted connection.
+///     let error = listener.accept().await.unwrap_err();
+///     assert!(error.is_resource_exhaustion());
+///     let io_error: std::io::Error = error.into(); // `?` does this
+///     assert_eq!(io_error.raw_os_error(), Some(libc::EMFILE));
+///     Ok::<_, std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct AcceptError {
     kind: AcceptErrorKind,
@@ -219,16 +304,70 @@ impl AcceptError {
     /// the listener's next `accept` waits a back-off delay (growing from
     /// 1 ms to 1 s while the condition lasts) before it tries again, so a
     /// loop that retries at once does not spin.
+    ///
+    /// ```
+    /// # use triad::event_loop::{net::TcpListener, EventLoop};
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// # let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    /// # let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// # let limit = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
+    /// # // SAFETY: a valid resource and a pointer to a live rlimit.
+    /// # assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+    /// # let mut burners = Vec::new();
+    /// # while let Ok(file) = std::fs::File::open("/dev/null") { burners.push(file); }
+    /// // Every descriptor of the process is in use (see the type's example):
+    /// let error = listener.accept().await.unwrap_err();
+    /// assert!(error.is_resource_exhaustion());
+    /// drop(burners); // free some: the next accept (after its back-off) succeeds
+    /// assert!(listener.accept().await.is_ok());
+    /// # });
+    /// ```
     pub fn is_resource_exhaustion(&self) -> bool {
         matches!(self.kind, AcceptErrorKind::Exhausted)
     }
 
     /// The underlying OS error.
+    ///
+    /// ```
+    /// # use triad::event_loop::{net::TcpListener, EventLoop};
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// # let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    /// # let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// # let limit = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
+    /// # // SAFETY: a valid resource and a pointer to a live rlimit.
+    /// # assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+    /// # let mut burners = Vec::new();
+    /// # while let Ok(file) = std::fs::File::open("/dev/null") { burners.push(file); }
+    /// // Every descriptor of the process is in use (see the type's example):
+    /// let error = listener.accept().await.unwrap_err();
+    /// assert_eq!(error.io_error().raw_os_error(), Some(libc::EMFILE));
+    /// # });
+    /// ```
     pub fn io_error(&self) -> &io::Error {
         &self.source
     }
 
     /// The underlying OS error, by value.
+    ///
+    /// ```
+    /// # use triad::event_loop::{net::TcpListener, EventLoop};
+    /// # let ev = EventLoop::new().unwrap();
+    /// # ev.block_on(async {
+    /// # let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    /// # let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// # let limit = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
+    /// # // SAFETY: a valid resource and a pointer to a live rlimit.
+    /// # assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+    /// # let mut burners = Vec::new();
+    /// # while let Ok(file) = std::fs::File::open("/dev/null") { burners.push(file); }
+    /// // Every descriptor of the process is in use (see the type's example):
+    /// let error = listener.accept().await.unwrap_err();
+    /// let io_error: std::io::Error = error.into_io_error();
+    /// assert_eq!(io_error.raw_os_error(), Some(libc::EMFILE));
+    /// # });
+    /// ```
     pub fn into_io_error(self) -> io::Error {
         self.source
     }
@@ -269,6 +408,26 @@ pub(crate) fn no_event_loop() -> io::Error {
 /// The operation of [`ReadyGuard::try_io`](super::ReadyGuard::try_io)
 /// would have blocked: the readiness was stale and has been cleared; wait
 /// for readiness again.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::os::unix::net::UnixStream;
+/// use triad::event_loop::{AsyncFd, EventLoop};
+///
+/// let ev = EventLoop::new().unwrap();
+/// ev.block_on(async {
+///     let (mut a, b) = UnixStream::pair().unwrap();
+///     b.set_nonblocking(true).unwrap();
+///     let b = AsyncFd::new(b).unwrap();
+///     a.write_all(b"x").unwrap();
+///     let mut guard = b.readable().await;
+///     let mut buf = [0; 8];
+///     assert_eq!(guard.try_io(|mut s| s.read(&mut buf)).unwrap().unwrap(), 1);
+///     // Drained: the next read would block, so the readiness is cleared.
+///     let stale: Result<_, triad::event_loop::TryIoError> = guard.try_io(|mut s| s.read(&mut buf));
+///     assert!(stale.is_err());
+/// });
+/// ```
 #[derive(Debug)]
 pub struct TryIoError {
     _private: (),
@@ -290,6 +449,20 @@ impl std::error::Error for TryIoError {}
 
 /// Why a [`TaskGroup`](super::TaskGroup) failed: the first child to fail,
 /// by returning `Err`, or by panicking or being cancelled.
+///
+/// ```
+/// use triad::event_loop::{EventLoop, TaskGroup};
+///
+/// let ev = EventLoop::new().unwrap();
+/// let error = ev.block_on(async {
+///     let mut group = TaskGroup::new();
+///     group.spawn(async { Ok::<u32, &str>(1) });
+///     group.spawn(async { Err("disk full") });
+///     group.join_all().await.unwrap_err()
+/// });
+/// assert!(error.is_failure());
+/// assert_eq!(error.to_string(), "a child task failed: disk full");
+/// ```
 pub struct GroupError<E> {
     kind: GroupErrorKind<E>,
 }
@@ -313,21 +486,69 @@ impl<E> GroupError<E> {
     }
 
     /// A child returned `Err`.
+    ///
+    /// ```
+    /// # use triad::event_loop::{EventLoop, TaskGroup};
+    /// let ev = EventLoop::new().unwrap();
+    /// let error = ev.block_on(async {
+    ///     let mut group = TaskGroup::<(), _>::new();
+    ///     group.spawn(async { Err("bad input") });
+    ///     group.join_all().await.unwrap_err()
+    /// });
+    /// assert!(error.is_failure());
+    /// ```
     pub fn is_failure(&self) -> bool {
         matches!(self.kind, GroupErrorKind::Failed(_))
     }
 
     /// A child panicked.
+    ///
+    /// ```
+    /// # use triad::event_loop::{EventLoop, TaskGroup};
+    /// let ev = EventLoop::new().unwrap();
+    /// let error = ev.block_on(async {
+    ///     let mut group = TaskGroup::<(), String>::new();
+    ///     group.spawn(async { panic!("boom") });
+    ///     group.join_all().await.unwrap_err()
+    /// });
+    /// assert!(error.is_panic());
+    /// assert!(!error.is_failure());
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(&self.kind, GroupErrorKind::Join(e) if e.is_panic())
     }
 
-    /// A child was cancelled (aborted from outside the group).
+    /// A child was cancelled instead of finishing. The group holds its
+    /// children's handles and no public API aborts a child otherwise, so
+    /// `join_all` does not return this today.
+    ///
+    /// ```
+    /// # use triad::event_loop::{EventLoop, TaskGroup};
+    /// // Failures and panics are not cancellations.
+    /// let ev = EventLoop::new().unwrap();
+    /// let error = ev.block_on(async {
+    ///     let mut group = TaskGroup::<(), _>::new();
+    ///     group.spawn(async { Err("bad input") });
+    ///     group.join_all().await.unwrap_err()
+    /// });
+    /// assert!(!error.is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(&self.kind, GroupErrorKind::Join(e) if e.is_cancelled())
     }
 
     /// The child's own error, if it returned one.
+    ///
+    /// ```
+    /// # use triad::event_loop::{EventLoop, TaskGroup};
+    /// let ev = EventLoop::new().unwrap();
+    /// let error = ev.block_on(async {
+    ///     let mut group = TaskGroup::<(), _>::new();
+    ///     group.spawn(async { Err(std::io::ErrorKind::NotFound) });
+    ///     group.join_all().await.unwrap_err()
+    /// });
+    /// assert_eq!(error.into_failure(), Some(std::io::ErrorKind::NotFound));
+    /// ```
     pub fn into_failure(self) -> Option<E> {
         match self.kind {
             GroupErrorKind::Failed(e) => Some(e),
@@ -336,6 +557,18 @@ impl<E> GroupError<E> {
     }
 
     /// The child's panic or cancellation, if that is what happened.
+    ///
+    /// ```
+    /// # use triad::event_loop::{EventLoop, TaskGroup};
+    /// let ev = EventLoop::new().unwrap();
+    /// let error = ev.block_on(async {
+    ///     let mut group = TaskGroup::<(), String>::new();
+    ///     group.spawn(async { panic!("boom") });
+    ///     group.join_all().await.unwrap_err()
+    /// });
+    /// let join_error = error.into_join_error().unwrap();
+    /// assert_eq!(join_error.panic_message(), Some("boom"));
+    /// ```
     pub fn into_join_error(self) -> Option<JoinError> {
         match self.kind {
             GroupErrorKind::Join(e) => Some(e),
@@ -366,6 +599,17 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for GroupError<E> {}
 
 /// A [`Sender::send`](super::Sender::send) that was refused: the receiver
 /// is dropped, or the event loop is gone. The message comes back with it.
+///
+/// ```
+/// use triad::event_loop::EventLoop;
+///
+/// let ev = EventLoop::new().unwrap();
+/// let (tx, rx) = ev.remote().channel::<String>();
+/// drop(rx);
+/// let error = tx.send("hello".to_string()).unwrap_err();
+/// assert!(error.is_receiver_dropped());
+/// assert_eq!(error.into_inner(), "hello"); // the message comes back
+/// ```
 pub struct SendError<T> {
     kind: SendErrorKind,
     value: T,
@@ -393,16 +637,38 @@ impl<T> SendError<T> {
     }
 
     /// The [`Receiver`](super::Receiver) was dropped: nobody will read.
+    ///
+    /// ```
+    /// # let ev = triad::event_loop::EventLoop::new().unwrap();
+    /// let (tx, rx) = ev.remote().channel::<u32>();
+    /// drop(rx);
+    /// assert!(tx.send(1).unwrap_err().is_receiver_dropped());
+    /// ```
     pub fn is_receiver_dropped(&self) -> bool {
         matches!(self.kind, SendErrorKind::ReceiverDropped)
     }
 
     /// The event loop has been dropped: nothing will run there again.
+    ///
+    /// ```
+    /// # let ev = triad::event_loop::EventLoop::new().unwrap();
+    /// let (tx, _rx) = ev.remote().channel::<u32>();
+    /// drop(ev);
+    /// assert!(tx.send(1).unwrap_err().is_loop_gone());
+    /// ```
     pub fn is_loop_gone(&self) -> bool {
         matches!(self.kind, SendErrorKind::LoopGone)
     }
 
     /// The message that was not sent.
+    ///
+    /// ```
+    /// # let ev = triad::event_loop::EventLoop::new().unwrap();
+    /// let (tx, rx) = ev.remote().channel::<Vec<u8>>();
+    /// drop(rx);
+    /// let unsent = tx.send(vec![1, 2, 3]).unwrap_err().into_inner();
+    /// assert_eq!(unsent, [1, 2, 3]);
+    /// ```
     pub fn into_inner(self) -> T {
         self.value
     }
@@ -427,6 +693,18 @@ impl<T> fmt::Debug for SendError<T> {
 impl<T> std::error::Error for SendError<T> {}
 
 /// Why [`Receiver::try_recv`](super::Receiver::try_recv) gave no message.
+///
+/// ```
+/// use triad::event_loop::EventLoop;
+///
+/// let ev = EventLoop::new().unwrap();
+/// let (tx, mut rx) = ev.remote().channel::<u32>();
+/// assert!(rx.try_recv().unwrap_err().is_empty());
+/// tx.send(1).unwrap();
+/// drop(tx);
+/// assert_eq!(rx.try_recv(), Ok(1));
+/// assert!(rx.try_recv().unwrap_err().is_disconnected());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TryRecvError {
     disconnected: bool,
@@ -444,11 +722,24 @@ impl TryRecvError {
     }
 
     /// Nothing queued now; senders remain.
+    ///
+    /// ```
+    /// # let ev = triad::event_loop::EventLoop::new().unwrap();
+    /// let (_tx, mut rx) = ev.remote().channel::<u32>();
+    /// assert!(rx.try_recv().unwrap_err().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         !self.disconnected
     }
 
     /// Nothing queued, and every sender is dropped: nothing will come.
+    ///
+    /// ```
+    /// # let ev = triad::event_loop::EventLoop::new().unwrap();
+    /// let (tx, mut rx) = ev.remote().channel::<u32>();
+    /// drop(tx);
+    /// assert!(rx.try_recv().unwrap_err().is_disconnected());
+    /// ```
     pub fn is_disconnected(&self) -> bool {
         self.disconnected
     }

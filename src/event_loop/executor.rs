@@ -209,6 +209,12 @@ pub struct EventLoop {
 impl EventLoop {
     /// A new loop: an epoll instance, an eventfd for remote wake-ups and a
     /// timerfd. The loop spawns no thread.
+    ///
+    /// ```
+    /// let ev = triad::event_loop::EventLoop::new()?;
+    /// assert_eq!(ev.block_on(async { 1 + 1 }), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new() -> io::Result<EventLoop> {
         let reactor = Reactor::new()?;
         let registry = reactor.registry()?;
@@ -241,6 +247,18 @@ impl EventLoop {
     /// # Panics
     ///
     /// If called while an event loop is already running on this thread.
+    ///
+    /// ```
+    /// use triad::event_loop::{spawn, EventLoop};
+    ///
+    /// let ev = EventLoop::new().unwrap();
+    /// let task = ev.spawn(async { "from a task" });
+    /// let (a, b) = ev.block_on(async {
+    ///     let other = spawn(async { 2 });
+    ///     (task.await.unwrap(), other.await.unwrap())
+    /// });
+    /// assert_eq!((a, b), ("from a task", 2));
+    /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = Enter::new(&self.core);
         let waker = waker::main_waker(&self.core.sched.shared);
@@ -260,6 +278,13 @@ impl EventLoop {
 
     /// Spawn `future` as a task of this loop. It may be `!Send`; it starts
     /// at the next turn of the loop.
+    ///
+    /// ```
+    /// let ev = triad::event_loop::EventLoop::new().unwrap();
+    /// let name = std::rc::Rc::new("loop"); // !Send is fine
+    /// let task = ev.spawn(async move { name.len() });
+    /// assert_eq!(ev.block_on(task).unwrap(), 4);
+    /// ```
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
@@ -270,11 +295,31 @@ impl EventLoop {
 
     /// A handle for other threads: spawn `Send` futures, run closures, open
     /// channels into the loop.
+    ///
+    /// ```
+    /// let ev = triad::event_loop::EventLoop::new().unwrap();
+    /// let remote = ev.remote();
+    /// let handle = std::thread::spawn(move || remote.spawn(async { 6 * 7 }).unwrap())
+    ///     .join()
+    ///     .unwrap();
+    /// assert_eq!(ev.block_on(handle).unwrap(), 42);
+    /// ```
     pub fn remote(&self) -> Remote {
         Remote::new(self.core.sched.shared.clone())
     }
 
     /// Tasks spawned and not finished yet.
+    ///
+    /// ```
+    /// let ev = triad::event_loop::EventLoop::new().unwrap();
+    /// let pending = ev.spawn(std::future::pending::<()>());
+    /// let done = ev.spawn(async {});
+    /// assert_eq!(ev.task_count(), 2);
+    /// ev.block_on(done).unwrap();
+    /// assert_eq!(ev.task_count(), 1);
+    /// pending.abort();
+    /// # drop(pending);
+    /// ```
     pub fn task_count(&self) -> usize {
         self.core.sched.task_count()
     }
@@ -330,6 +375,20 @@ where
 
 /// Yield to the loop once: the task goes to the back of the run queue, and
 /// every other runnable task (and due I/O and timers) gets a turn first.
+///
+/// ```
+/// use std::cell::Cell;
+/// use triad::event_loop::{spawn, yield_now, EventLoop};
+///
+/// let ev = EventLoop::new().unwrap();
+/// let ran = std::rc::Rc::new(Cell::new(false));
+/// ev.block_on(async {
+///     let flag = ran.clone();
+///     let _task = spawn(async move { flag.set(true) });
+///     yield_now().await; // the spawned task gets its turn
+///     assert!(ran.get());
+/// });
+/// ```
 pub async fn yield_now() {
     let mut yielded = false;
     std::future::poll_fn(move |cx| {

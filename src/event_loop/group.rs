@@ -43,6 +43,12 @@ pub struct TaskGroup<T, E> {
 
 impl<T: 'static, E: 'static> TaskGroup<T, E> {
     /// An empty group.
+    ///
+    /// ```
+    /// use triad::event_loop::TaskGroup;
+    /// let group = TaskGroup::<u32, std::io::Error>::new();
+    /// assert!(group.is_empty());
+    /// ```
     pub fn new() -> Self {
         TaskGroup {
             children: Vec::new(),
@@ -54,6 +60,19 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     /// # Panics
     ///
     /// If no event loop is running on this thread.
+    ///
+    /// ```
+    /// # use triad::event_loop::{EventLoop, TaskGroup};
+    /// let ev = EventLoop::new().unwrap();
+    /// let lengths = ev.block_on(async {
+    ///     let mut group = TaskGroup::new();
+    ///     for word in ["a", "bb", "ccc"] {
+    ///         group.spawn(async move { Ok::<_, ()>(word.len()) });
+    ///     }
+    ///     group.join_all().await
+    /// });
+    /// assert_eq!(lengths.unwrap(), [1, 2, 3]);
+    /// ```
     pub fn spawn<F>(&mut self, future: F)
     where
         F: Future<Output = Result<T, E>> + 'static,
@@ -62,11 +81,33 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     }
 
     /// Children spawned so far.
+    ///
+    /// ```
+    /// # use triad::event_loop::{EventLoop, TaskGroup};
+    /// let ev = EventLoop::new().unwrap();
+    /// ev.block_on(async {
+    ///     let mut group = TaskGroup::<(), ()>::new();
+    ///     group.spawn(async { Ok(()) });
+    ///     group.spawn(async { Ok(()) });
+    ///     assert_eq!(group.len(), 2);
+    /// });
+    /// ```
     pub fn len(&self) -> usize {
         self.children.len()
     }
 
     /// Whether no child was spawned.
+    ///
+    /// ```
+    /// # use triad::event_loop::{EventLoop, TaskGroup};
+    /// let ev = EventLoop::new().unwrap();
+    /// ev.block_on(async {
+    ///     let mut group = TaskGroup::<(), ()>::new();
+    ///     assert!(group.is_empty());
+    ///     group.spawn(async { Ok(()) });
+    ///     assert!(!group.is_empty());
+    /// });
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.children.is_empty()
     }
@@ -75,6 +116,22 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     /// failure (an `Err` returned by a child, or a child that panicked or
     /// was cancelled), after which the other children are cancelled and
     /// waited for.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use triad::event_loop::{sleep, EventLoop, TaskGroup};
+    /// let ev = EventLoop::new().unwrap();
+    /// let all = ev.block_on(async {
+    ///     let mut group = TaskGroup::new();
+    ///     group.spawn(async {
+    ///         sleep(Duration::from_millis(2)).await;
+    ///         Ok::<_, String>("slow")
+    ///     });
+    ///     group.spawn(async { Ok("fast") });
+    ///     group.join_all().await
+    /// });
+    /// assert_eq!(all.unwrap(), ["slow", "fast"]); // spawn order, not finish order
+    /// ```
     pub async fn join_all(mut self) -> Result<Vec<T>, GroupError<E>> {
         let mut values: Vec<Option<T>> = self.children.iter().map(|_| None).collect();
         let outcome = poll_fn(|cx| {

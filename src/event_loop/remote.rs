@@ -240,6 +240,16 @@ impl Remote {
 
     /// Spawn `future` onto the loop. It starts at the loop's next turn (if
     /// the loop is parked, this wakes it).
+    ///
+    /// ```
+    /// let ev = triad::event_loop::EventLoop::new().unwrap();
+    /// let remote = ev.remote();
+    /// let handle = std::thread::spawn(move || remote.spawn(async { "on the loop" }))
+    ///     .join()
+    ///     .unwrap()
+    ///     .unwrap();
+    /// assert_eq!(ev.block_on(handle).unwrap(), "on the loop");
+    /// ```
     pub fn spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, RemoteError>
     where
         F: Future + Send + 'static,
@@ -257,6 +267,20 @@ impl Remote {
     /// Run `f` on the loop's thread, as a task; its handle gives the value.
     /// Inside `f`, the loop's free functions (`spawn`, `sleep`, sockets)
     /// work, so this is how another thread starts `!Send` work on the loop.
+    ///
+    /// ```
+    /// use triad::event_loop::{spawn, EventLoop};
+    ///
+    /// let ev = EventLoop::new().unwrap();
+    /// let remote = ev.remote();
+    /// let handle = std::thread::spawn(move || {
+    ///     // `spawn` (the loop's free function) works inside the closure.
+    ///     remote.run(|| spawn(async { std::rc::Rc::new(3) }).is_finished()).unwrap()
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert_eq!(ev.block_on(handle).unwrap(), false);
+    /// ```
     pub fn run<F, R>(&self, f: F) -> Result<JoinHandle<R>, RemoteError>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -301,6 +325,14 @@ impl Remote {
     }
 
     /// Whether the loop is gone.
+    ///
+    /// ```
+    /// let ev = triad::event_loop::EventLoop::new().unwrap();
+    /// let remote = ev.remote();
+    /// assert!(!remote.is_closed());
+    /// drop(ev);
+    /// assert!(remote.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()
     }

@@ -50,6 +50,12 @@ use super::reactor::{Reactor, SIGNAL_TOKEN};
 use crate::sys::signal::{self as sys, Pipe};
 
 /// A signal a [`Signal`] listener can wait for.
+///
+/// ```
+/// use triad::event_loop::signal::SignalKind;
+/// assert_eq!(SignalKind::Terminate.as_raw(), libc::SIGTERM);
+/// assert_ne!(SignalKind::User1, SignalKind::User2);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SignalKind {
@@ -68,6 +74,12 @@ pub enum SignalKind {
 
 impl SignalKind {
     /// The signal's number.
+    ///
+    /// ```
+    /// use triad::event_loop::signal::SignalKind;
+    /// assert_eq!(SignalKind::Interrupt.as_raw(), 2); // SIGINT
+    /// assert_eq!(SignalKind::Hangup.as_raw(), libc::SIGHUP);
+    /// ```
     pub fn as_raw(self) -> i32 {
         match self {
             SignalKind::Interrupt => libc::SIGINT,
@@ -154,6 +166,22 @@ pub struct Signal {
 /// No event loop is running on this thread; more than 64 loops listen for
 /// signals at once; or the kernel refused a call (`sigaction`, `pipe2`,
 /// `epoll_ctl`).
+///
+/// ```
+/// use triad::event_loop::signal::{signal, SignalKind};
+/// use triad::event_loop::EventLoop;
+///
+/// assert!(signal(SignalKind::User1).is_err()); // no loop on this thread
+/// let ev = EventLoop::new()?;
+/// ev.block_on(async {
+///     let mut user1 = signal(SignalKind::User1)?;
+///     # // SAFETY: our own pid, and a signal a listener of ours catches.
+///     # assert_eq!(unsafe { libc::kill(libc::getpid(), libc::SIGUSR1) }, 0);
+///     user1.recv().await; // returns once SIGUSR1 has arrived
+///     Ok::<_, std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn signal(kind: SignalKind) -> io::Result<Signal> {
     let core = executor::current().ok_or_else(no_event_loop)?;
     core.signals.ensure_pipe(&core.reactor)?;
@@ -168,11 +196,41 @@ pub fn signal(kind: SignalKind) -> io::Result<Signal> {
 impl Signal {
     /// Wait for the next delivery of the signal (several deliveries since
     /// the last `recv` are reported once).
+    ///
+    /// ```
+    /// # use triad::event_loop::signal::{signal, SignalKind};
+    /// # use triad::event_loop::EventLoop;
+    /// let ev = EventLoop::new().unwrap();
+    /// ev.block_on(async {
+    ///     let mut user2 = signal(SignalKind::User2).unwrap();
+    ///     # // SAFETY: our own pid, and a signal a listener of ours catches.
+    ///     # let raise = || assert_eq!(unsafe { libc::kill(libc::getpid(), libc::SIGUSR2) }, 0);
+    ///     raise();
+    ///     raise();
+    ///     user2.recv().await; // both deliveries, reported once
+    /// });
+    /// ```
     pub async fn recv(&mut self) {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// Poll for a delivery (for hand-written futures and streams).
+    ///
+    /// ```
+    /// # use triad::event_loop::signal::{signal, SignalKind};
+    /// # use triad::event_loop::EventLoop;
+    /// use std::future::poll_fn;
+    /// use std::task::Poll;
+    ///
+    /// let ev = EventLoop::new().unwrap();
+    /// ev.block_on(async {
+    ///     let mut hangup = signal(SignalKind::Hangup).unwrap();
+    ///     assert!(poll_fn(|cx| Poll::Ready(hangup.poll_recv(cx).is_pending())).await);
+    ///     # // SAFETY: our own pid, and a signal a listener of ours catches.
+    ///     # assert_eq!(unsafe { libc::kill(libc::getpid(), libc::SIGHUP) }, 0);
+    ///     poll_fn(|cx| hangup.poll_recv(cx)).await;
+    /// });
+    /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         ready!(budget::poll_proceed(cx));
         let now = sys::count(self.kind.as_raw());
@@ -188,6 +246,16 @@ impl Signal {
     }
 
     /// The signal this listener waits for.
+    ///
+    /// ```
+    /// # use triad::event_loop::signal::{signal, SignalKind};
+    /// # use triad::event_loop::EventLoop;
+    /// let ev = EventLoop::new().unwrap();
+    /// ev.block_on(async {
+    ///     let listener = signal(SignalKind::Terminate).unwrap();
+    ///     assert_eq!(listener.kind(), SignalKind::Terminate);
+    /// });
+    /// ```
     pub fn kind(&self) -> SignalKind {
         self.kind
     }

@@ -791,6 +791,18 @@ impl<T> JoinHandle<T> {
     }
 
     /// Whether the task has finished (its outcome is ready).
+    ///
+    /// ```
+    /// use triad::event_loop::{spawn, yield_now, EventLoop};
+    ///
+    /// let ev = EventLoop::new().unwrap();
+    /// ev.block_on(async {
+    ///     let task = spawn(async { 1 });
+    ///     assert!(!task.is_finished()); // it starts at the next turn
+    ///     yield_now().await;
+    ///     assert!(task.is_finished());
+    /// });
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.header().state.load().is_complete()
     }

@@ -258,6 +258,17 @@ struct Entry {
 ///
 /// `Send + Sync`, so `Send` futures may sleep; it must be polled on an
 /// event loop's thread.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use triad::event_loop::{sleep, EventLoop};
+///
+/// let ev = EventLoop::new().unwrap();
+/// let nap = sleep(Duration::from_millis(2));
+/// let deadline = nap.deadline();
+/// ev.block_on(nap);
+/// assert!(Instant::now() >= deadline);
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct Sleep {
@@ -290,6 +301,16 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// # Panics
 ///
 /// When polled outside an event loop.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use triad::event_loop::{sleep_until, EventLoop};
+///
+/// let ev = EventLoop::new().unwrap();
+/// let deadline = Instant::now() + Duration::from_millis(2);
+/// ev.block_on(sleep_until(deadline));
+/// assert!(Instant::now() >= deadline);
+/// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
         deadline,
@@ -304,16 +325,45 @@ fn far_future() -> Instant {
 
 impl Sleep {
     /// The deadline.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let at = Instant::now() + Duration::from_secs(5);
+    /// assert_eq!(triad::event_loop::sleep_until(at).deadline(), at);
+    /// ```
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
 
     /// Whether the deadline has passed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use triad::event_loop::{sleep, EventLoop};
+    ///
+    /// let ev = EventLoop::new().unwrap();
+    /// let mut nap = sleep(Duration::from_millis(1));
+    /// ev.block_on(&mut nap);
+    /// assert!(nap.is_elapsed());
+    /// assert!(!sleep(Duration::from_secs(60)).is_elapsed());
+    /// ```
     pub fn is_elapsed(&self) -> bool {
         Instant::now() >= self.deadline
     }
 
     /// Move the deadline (earlier or later), as if made anew.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use triad::event_loop::{sleep, EventLoop};
+    ///
+    /// let ev = EventLoop::new().unwrap();
+    /// let mut nap = sleep(Duration::from_secs(3600));
+    /// let sooner = Instant::now() + Duration::from_millis(1);
+    /// nap.reset(sooner); // e.g. a keep-alive timer pushed back or pulled in
+    /// ev.block_on(&mut nap);
+    /// assert!(Instant::now() >= sooner);
+    /// ```
     pub fn reset(&mut self, deadline: Instant) {
         self.cancel();
         self.deadline = deadline;
@@ -392,6 +442,17 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 }
 
 /// Run `future`, giving up at `deadline`.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use triad::event_loop::{timeout_at, EventLoop};
+///
+/// let ev = EventLoop::new().unwrap();
+/// let deadline = Instant::now() + Duration::from_millis(5);
+/// let never = ev.block_on(timeout_at(deadline, std::future::pending::<()>()));
+/// assert!(never.is_err());
+/// assert!(Instant::now() >= deadline);
+/// ```
 pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
     Timeout {
         future,
@@ -400,6 +461,15 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
 }
 
 /// The future of [`timeout`] and [`timeout_at`].
+///
+/// ```
+/// use std::time::Duration;
+/// use triad::event_loop::{timeout, EventLoop, Timeout};
+///
+/// let ev = EventLoop::new().unwrap();
+/// let quick: Timeout<_> = timeout(Duration::from_secs(60), async { "done" });
+/// assert_eq!(ev.block_on(quick), Ok("done"));
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct Timeout<F> {
@@ -433,6 +503,21 @@ impl<F: Future> Future for Timeout<F> {
 /// `start + k × period`. Ticks missed because the loop was busy are skipped
 /// (the next tick is the first multiple of the period still ahead), so
 /// ticks never come in a burst and keep their phase.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use triad::event_loop::{interval, EventLoop};
+///
+/// let ev = EventLoop::new().unwrap();
+/// let start = Instant::now();
+/// ev.block_on(async {
+///     let mut every = interval(Duration::from_millis(2));
+///     for _ in 0..3 {
+///         every.tick().await; // at 0, 2 and 4 ms
+///     }
+/// });
+/// assert!(start.elapsed() >= Duration::from_millis(4));
+/// ```
 #[derive(Debug)]
 pub struct Interval {
     period: Duration,
@@ -467,11 +552,39 @@ pub fn interval(period: Duration) -> Interval {
 
 impl Interval {
     /// Wait for the next tick; returns its scheduled instant.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use triad::event_loop::{interval, EventLoop};
+    /// let ev = EventLoop::new().unwrap();
+    /// ev.block_on(async {
+    ///     let mut every = interval(Duration::from_millis(1));
+    ///     let first = every.tick().await; // at once
+    ///     let second = every.tick().await;
+    ///     // Scheduled instants: whole periods apart (a missed tick is skipped).
+    ///     assert!(second > first);
+    ///     assert_eq!((second - first).as_nanos() % 1_000_000, 0);
+    /// });
+    /// ```
     pub async fn tick(&mut self) -> Instant {
         std::future::poll_fn(|cx| self.poll_tick(cx)).await
     }
 
     /// Poll for the next tick.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use triad::event_loop::{interval, EventLoop};
+    /// use std::future::poll_fn;
+    ///
+    /// let ev = EventLoop::new().unwrap();
+    /// ev.block_on(async {
+    ///     let mut every = interval(Duration::from_millis(1));
+    ///     let first = poll_fn(|cx| every.poll_tick(cx)).await;
+    ///     let second = poll_fn(|cx| every.poll_tick(cx)).await;
+    ///     assert!(second > first);
+    /// });
+    /// ```
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         ready!(Pin::new(&mut self.sleep).poll(cx));
         let scheduled = self.sleep.deadline();
@@ -488,6 +601,12 @@ impl Interval {
     }
 
     /// The period.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let every = triad::event_loop::interval(Duration::from_millis(250));
+    /// assert_eq!(every.period(), Duration::from_millis(250));
+    /// ```
     pub fn period(&self) -> Duration {
         self.period
     }

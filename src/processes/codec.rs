@@ -63,6 +63,20 @@ use super::SharedBytes;
 
 /// Writes encoded bytes into a fixed buffer and counts every byte asked
 /// for, even past the end (so the needed size is known after one pass).
+///
+/// ```
+/// use triad::processes::{encode_to_vec, Encode, Writer};
+///
+/// /// Raw bytes with a one-byte length (not the crate's u64 one).
+/// struct Short(Vec<u8>);
+/// impl Encode for Short {
+///     fn encode(&self, w: &mut Writer<'_>) {
+///         (self.0.len() as u8).encode(w);
+///         w.write_bytes(&self.0);
+///     }
+/// }
+/// assert_eq!(encode_to_vec(&Short(vec![7, 8])), [2, 7, 8]);
+/// ```
 pub struct Writer<'a> {
     buf: &'a mut [u8],
     len: usize,
@@ -98,6 +112,18 @@ impl<'a> Writer<'a> {
     }
 
     /// Append `bytes`.
+    ///
+    /// ```
+    /// use triad::processes::{encode_to_vec, Encode, Writer};
+    ///
+    /// struct Magic;
+    /// impl Encode for Magic {
+    ///     fn encode(&self, w: &mut Writer<'_>) {
+    ///         w.write_bytes(b"TRI");
+    ///     }
+    /// }
+    /// assert_eq!(encode_to_vec(&Magic), b"TRI");
+    /// ```
     pub fn write_bytes(&mut self, bytes: &[u8]) {
         let end = self.len.saturating_add(bytes.len());
         if end <= self.buf.len() {
@@ -107,11 +133,39 @@ impl<'a> Writer<'a> {
     }
 
     /// Bytes written (or asked for) so far.
+    ///
+    /// ```
+    /// use triad::processes::{encode_to_vec, Encode, Writer};
+    ///
+    /// struct Pair(u32, u16);
+    /// impl Encode for Pair {
+    ///     fn encode(&self, w: &mut Writer<'_>) {
+    ///         let start = w.len();
+    ///         self.0.encode(w);
+    ///         self.1.encode(w);
+    ///         assert_eq!(w.len() - start, 6); // fixed-width integers
+    ///     }
+    /// }
+    /// assert_eq!(encode_to_vec(&Pair(1, 2)).len(), 6);
+    /// ```
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether nothing was written yet.
+    ///
+    /// ```
+    /// use triad::processes::{encode_to_vec, Encode, Writer};
+    ///
+    /// struct Header;
+    /// impl Encode for Header {
+    ///     fn encode(&self, w: &mut Writer<'_>) {
+    ///         assert!(w.is_empty()); // encoded first, at the start
+    ///         w.write_bytes(&[0xfe]);
+    ///     }
+    /// }
+    /// assert_eq!(encode_to_vec(&Header), [0xfe]);
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -123,6 +177,21 @@ impl<'a> Writer<'a> {
 }
 
 /// Reads encoded bytes; decoding never reads past the end.
+///
+/// ```
+/// use triad::processes::{decode_from_slice, Decode, DecodeError, Reader};
+///
+/// #[derive(Debug, PartialEq)]
+/// struct Rgb(u8, u8, u8);
+/// impl Decode for Rgb {
+///     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+///         let b = r.read_bytes(3)?;
+///         Ok(Rgb(b[0], b[1], b[2]))
+///     }
+/// }
+/// assert_eq!(decode_from_slice::<Rgb>(&[1, 2, 3]), Ok(Rgb(1, 2, 3)));
+/// assert!(decode_from_slice::<Rgb>(&[1, 2]).unwrap_err().is_eof());
+/// ```
 pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -178,6 +247,20 @@ impl<'a> Reader<'a> {
     }
 
     /// Take the next `n` bytes.
+    ///
+    /// ```
+    /// use triad::processes::{decode_from_slice, Decode, DecodeError, Reader};
+    ///
+    /// struct Tag([u8; 4]);
+    /// impl Decode for Tag {
+    ///     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    ///         let bytes = r.read_bytes(4)?;
+    ///         Ok(Tag(bytes.try_into().unwrap()))
+    ///     }
+    /// }
+    /// assert_eq!(decode_from_slice::<Tag>(b"RIFF").unwrap().0, *b"RIFF");
+    /// assert!(decode_from_slice::<Tag>(b"RI").is_err_and(|e| e.is_eof()));
+    /// ```
     pub fn read_bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let end = self
             .pos
@@ -190,17 +273,60 @@ impl<'a> Reader<'a> {
     }
 
     /// Decode the next value (`T::decode(self)`, shorter to write).
+    ///
+    /// ```
+    /// use triad::processes::{decode_from_slice, encode_to_vec, Decode, DecodeError, Reader};
+    ///
+    /// struct Span { start: u64, len: u32 }
+    /// impl Decode for Span {
+    ///     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    ///         Ok(Span { start: r.read()?, len: r.read()? })
+    ///     }
+    /// }
+    /// let span: Span = decode_from_slice(&encode_to_vec(&(10u64, 5u32))).unwrap();
+    /// assert_eq!((span.start, span.len), (10, 5));
+    /// ```
     pub fn read<T: Decode>(&mut self) -> Result<T, DecodeError> {
         T::decode(self)
     }
 
     /// Bytes not yet read.
+    ///
+    /// ```
+    /// use triad::processes::{decode_from_slice, Decode, DecodeError, Reader};
+    ///
+    /// /// All the bytes that are left.
+    /// struct Rest(Vec<u8>);
+    /// impl Decode for Rest {
+    ///     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    ///         let n = r.remaining();
+    ///         Ok(Rest(r.read_bytes(n)?.to_vec()))
+    ///     }
+    /// }
+    /// assert_eq!(decode_from_slice::<Rest>(&[1, 2, 3]).unwrap().0, [1, 2, 3]);
+    /// ```
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 
     /// Read a length prefix and check it against what is left (`min_size`
     /// bytes per element), so corrupt input cannot ask for a huge allocation.
+    ///
+    /// ```
+    /// use triad::processes::{decode_from_slice, encode_to_vec, Decode, DecodeError, Reader};
+    ///
+    /// /// A list of `u32`s, each at least 4 bytes when encoded.
+    /// struct Ids(Vec<u32>);
+    /// impl Decode for Ids {
+    ///     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    ///         let n = r.read_len(4)?; // refuses a count the bytes cannot hold
+    ///         (0..n).map(|_| r.read()).collect::<Result<_, _>>().map(Ids)
+    ///     }
+    /// }
+    /// assert_eq!(decode_from_slice::<Ids>(&encode_to_vec(&vec![1u32, 2])).unwrap().0, [1, 2]);
+    /// let lying = encode_to_vec(&u64::MAX); // "2^64 - 1 elements follow", and none do
+    /// assert!(decode_from_slice::<Ids>(&lying).is_err_and(|e| e.is_eof()));
+    /// ```
     pub fn read_len(&mut self, min_size: usize) -> Result<usize, DecodeError> {
         let len = u64::decode(self)?;
         let len = usize::try_from(len).map_err(|_| DecodeError::eof())?;
@@ -212,18 +338,63 @@ impl<'a> Reader<'a> {
 }
 
 /// A value that can be written as bytes for another process.
+///
+/// ```
+/// use triad::processes::{encode_to_vec, Encode, Writer};
+///
+/// struct Celsius(f32);
+/// impl Encode for Celsius {
+///     fn encode(&self, w: &mut Writer<'_>) {
+///         self.0.encode(w); // fields in order, with their own impls
+///     }
+/// }
+/// assert_eq!(encode_to_vec(&Celsius(1.5)), 1.5f32.to_le_bytes());
+/// ```
 pub trait Encode {
     /// Append this value's bytes to `w`.
+    ///
+    /// ```
+    /// use triad::processes::encode_to_vec;
+    /// assert_eq!(encode_to_vec(&7u32), [7, 0, 0, 0]); // little-endian
+    /// assert_eq!(encode_to_vec(&Some(true)), [1, 1]); // a tag byte, then the value
+    /// ```
     fn encode(&self, w: &mut Writer<'_>);
 }
 
 /// A value that can be rebuilt from the bytes [`Encode`] wrote.
+///
+/// ```
+/// use triad::processes::{decode_from_slice, encode_to_vec, Decode, DecodeError, Reader};
+///
+/// #[derive(Debug, PartialEq)]
+/// struct Celsius(f32);
+/// impl Decode for Celsius {
+///     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+///         Ok(Celsius(r.read()?))
+///     }
+/// }
+/// assert_eq!(decode_from_slice::<Celsius>(&encode_to_vec(&1.5f32)), Ok(Celsius(1.5)));
+/// ```
 pub trait Decode: Sized {
     /// Read one value from `r`.
+    ///
+    /// ```
+    /// use triad::processes::{decode_from_slice, encode_to_vec};
+    /// let bytes = encode_to_vec(&("id".to_string(), 7u16));
+    /// assert_eq!(decode_from_slice::<(String, u16)>(&bytes), Ok(("id".to_string(), 7)));
+    /// ```
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
 }
 
 /// Bytes that do not decode as the expected type.
+///
+/// ```
+/// use triad::processes::decode_from_slice;
+///
+/// let error = decode_from_slice::<Option<u8>>(&[7, 0]).unwrap_err();
+/// assert_eq!(error.to_string(), "unknown variant tag 7");
+/// assert!(decode_from_slice::<u64>(&[1, 2]).unwrap_err().is_eof());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError {
     kind: DecodeErrorKind,
@@ -240,24 +411,79 @@ enum DecodeErrorKind {
 
 impl DecodeError {
     /// The input ended too early.
+    ///
+    /// ```
+    /// use triad::processes::{decode_from_slice, Decode, DecodeError, Reader};
+    ///
+    /// struct NonEmpty(Vec<u8>);
+    /// impl Decode for NonEmpty {
+    ///     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    ///         match r.remaining() {
+    ///             0 => Err(DecodeError::eof()),
+    ///             n => Ok(NonEmpty(r.read_bytes(n)?.to_vec())),
+    ///         }
+    ///     }
+    /// }
+    /// assert!(decode_from_slice::<NonEmpty>(&[]).is_err_and(|e| e.is_eof()));
+    /// ```
     pub fn eof() -> Self {
         DecodeError {
             kind: DecodeErrorKind::Eof,
         }
     }
     /// An enum tag that names no variant.
+    ///
+    /// ```
+    /// use triad::processes::{decode_from_slice, Decode, DecodeError, Reader};
+    ///
+    /// #[derive(Debug)]
+    /// enum Op { Add, Sub }
+    /// impl Decode for Op {
+    ///     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    ///         match u8::decode(r)? {
+    ///             0 => Ok(Op::Add),
+    ///             1 => Ok(Op::Sub),
+    ///             tag => Err(DecodeError::bad_tag(tag)),
+    ///         }
+    ///     }
+    /// }
+    /// assert!(matches!(decode_from_slice::<Op>(&[1]), Ok(Op::Sub)));
+    /// assert_eq!(decode_from_slice::<Op>(&[9]).unwrap_err(), DecodeError::bad_tag(9));
+    /// ```
     pub fn bad_tag(tag: u8) -> Self {
         DecodeError {
             kind: DecodeErrorKind::BadTag(tag),
         }
     }
     /// Any other reason, in words.
+    ///
+    /// ```
+    /// use triad::processes::{decode_from_slice, Decode, DecodeError, Reader};
+    ///
+    /// struct Even(u32);
+    /// impl Decode for Even {
+    ///     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    ///         match u32::decode(r)? {
+    ///             n if n % 2 == 0 => Ok(Even(n)),
+    ///             n => Err(DecodeError::custom(format!("{n} is odd"))),
+    ///         }
+    ///     }
+    /// }
+    /// let error = decode_from_slice::<Even>(&3u32.to_le_bytes()).err().unwrap();
+    /// assert_eq!(error.to_string(), "3 is odd");
+    /// ```
     pub fn custom(message: impl Into<String>) -> Self {
         DecodeError {
             kind: DecodeErrorKind::Custom(message.into()),
         }
     }
     /// Whether the input ended too early.
+    ///
+    /// ```
+    /// use triad::processes::decode_from_slice;
+    /// assert!(decode_from_slice::<u32>(&[1, 2]).unwrap_err().is_eof()); // 2 of 4 bytes
+    /// assert!(!decode_from_slice::<bool>(&[5]).unwrap_err().is_eof()); // no such bool
+    /// ```
     pub fn is_eof(&self) -> bool {
         matches!(self.kind, DecodeErrorKind::Eof)
     }
@@ -278,6 +504,12 @@ impl fmt::Display for DecodeError {
 impl std::error::Error for DecodeError {}
 
 /// Encode `value` into a new `Vec` (for tests and for your own framing).
+///
+/// ```
+/// use triad::processes::encode_to_vec;
+/// let bytes = encode_to_vec("hi");
+/// assert_eq!(bytes, [2, 0, 0, 0, 0, 0, 0, 0, b'h', b'i']); // a u64 length, then UTF-8
+/// ```
 pub fn encode_to_vec<T: Encode + ?Sized>(value: &T) -> Vec<u8> {
     let mut counter = Writer::new(&mut []);
     value.encode(&mut counter);
@@ -287,6 +519,14 @@ pub fn encode_to_vec<T: Encode + ?Sized>(value: &T) -> Vec<u8> {
 }
 
 /// Decode a `T` from `bytes` (all of them must be used).
+///
+/// ```
+/// use triad::processes::{decode_from_slice, encode_to_vec};
+///
+/// let bytes = encode_to_vec(&vec![1u16, 2, 3]);
+/// assert_eq!(decode_from_slice::<Vec<u16>>(&bytes), Ok(vec![1, 2, 3]));
+/// assert!(decode_from_slice::<u8>(&[1, 2]).is_err()); // a byte left over
+/// ```
 pub fn decode_from_slice<T: Decode>(bytes: &[u8]) -> Result<T, DecodeError> {
     let mut r = Reader::new(bytes, None);
     let value = T::decode(&mut r)?;

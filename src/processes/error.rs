@@ -6,6 +6,14 @@ use std::io;
 use std::time::Duration;
 
 /// Why a [`ProcessPool`](super::ProcessPool) could not be built.
+///
+/// ```
+/// use triad::processes::ProcessPool;
+///
+/// let error = ProcessPool::builder().workers(0).build().unwrap_err();
+/// assert!(error.is_zero_workers() && error.is_bad_config());
+/// assert_eq!(error.to_string(), "a process pool needs at least one worker");
+/// ```
 #[derive(Debug)]
 pub struct BuildError {
     kind: BuildErrorKind,
@@ -78,6 +86,16 @@ impl BuildError {
     /// A setting was zero or out of range (workers, result capacity, slots
     /// per worker, max tasks per worker, timeout, too many slots, memory
     /// limit), or the initializer is not a function of the program's binary.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use triad::processes::ProcessPool;
+    ///
+    /// let error = ProcessPool::builder().task_timeout(Duration::ZERO).build().unwrap_err();
+    /// assert!(error.is_bad_config());
+    /// let error = ProcessPool::builder().workers(1).slots_per_worker(0).build().unwrap_err();
+    /// assert!(error.is_bad_config());
+    /// ```
     pub fn is_bad_config(&self) -> bool {
         matches!(
             self.kind,
@@ -94,11 +112,27 @@ impl BuildError {
 
     /// The initializer lives outside the program's binary (in a shared
     /// library): a worker started from the binary could not find it.
+    ///
+    /// ```
+    /// use triad::processes::ProcessPool;
+    ///
+    /// // An address in libc (a shared library), posing as an initializer. It is
+    /// // never called: `build` refuses it before any worker starts.
+    /// # // SAFETY: a fn pointer need only be non-null; this one is never called.
+    /// let foreign: fn() = unsafe { std::mem::transmute(libc::getpid as *const ()) };
+    /// let error = ProcessPool::builder().workers(1).initializer(foreign).build().unwrap_err();
+    /// assert!(error.is_foreign_function() && error.is_bad_config());
+    /// ```
     pub fn is_foreign_function(&self) -> bool {
         matches!(self.kind, BuildErrorKind::ForeignInitializer)
     }
 
     /// The configuration asked for zero workers.
+    ///
+    /// ```
+    /// let error = triad::processes::ProcessPool::builder().workers(0).build().unwrap_err();
+    /// assert!(error.is_zero_workers());
+    /// ```
     pub fn is_zero_workers(&self) -> bool {
         matches!(self.kind, BuildErrorKind::ZeroWorkers)
     }
@@ -106,6 +140,17 @@ impl BuildError {
     /// A direct fork was asked for ([`StartMode::Fork`](super::StartMode))
     /// but the process has other threads: the zygote would inherit their
     /// locks. `Some(number of threads)`.
+    ///
+    /// ```
+    /// use triad::processes::{ProcessPool, StartMode};
+    ///
+    /// let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    /// let other = std::thread::spawn(move || stopped.recv()); // a second thread
+    /// let error = ProcessPool::builder().workers(1).start_mode(StartMode::Fork).build().unwrap_err();
+    /// assert!(error.threaded_parent().unwrap() >= 2);
+    /// drop(stop);
+    /// other.join().unwrap().unwrap_err();
+    /// ```
     pub fn threaded_parent(&self) -> Option<usize> {
         match self.kind {
             BuildErrorKind::ThreadedParent { threads } => Some(threads),
@@ -115,6 +160,17 @@ impl BuildError {
 
     /// The memory limit is below the size of the shared region every worker
     /// maps: `Some((limit, shared))`.
+    ///
+    /// ```
+    /// let error = triad::processes::ProcessPool::builder()
+    ///     .workers(1)
+    ///     .memory_limit(1 << 20) // 1 MiB: less than four 64 MiB slots
+    ///     .build()
+    ///     .unwrap_err();
+    /// let (limit, shared) = error.memory_limit_too_small().unwrap();
+    /// assert_eq!(limit, 1 << 20);
+    /// assert!(shared > 4 * (64 << 20));
+    /// ```
     pub fn memory_limit_too_small(&self) -> Option<(u64, u64)> {
         match self.kind {
             BuildErrorKind::MemoryLimitTooSmall { limit, shared } => Some((limit, shared)),
@@ -123,11 +179,30 @@ impl BuildError {
     }
 
     /// The system refused a resource (memfd, mapping, pipe, eventfd, process).
+    ///
+    /// ```
+    /// # // Leave this process no free file descriptor (the limit is ours alone).
+    /// # let next_fd = { use std::os::fd::AsRawFd; std::fs::File::open("/dev/null").unwrap().as_raw_fd() };
+    /// # let limit = libc::rlimit { rlim_cur: next_fd as libc::rlim_t, rlim_max: next_fd as libc::rlim_t };
+    /// # // SAFETY: a valid resource and a pointer to a live rlimit.
+    /// # assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+    /// // With no file descriptor left, the pool cannot make its shared memory.
+    /// let error = triad::processes::ProcessPool::builder().workers(1).build().unwrap_err();
+    /// assert!(error.is_io());
+    /// assert!(std::error::Error::source(&error).is_some()); // the io::Error
+    /// ```
     pub fn is_io(&self) -> bool {
         matches!(self.kind, BuildErrorKind::Io { .. })
     }
 
     /// The zygote did not start or did not answer.
+    ///
+    /// ```
+    /// // A zygote that cannot start is rare (the system killing it at once);
+    /// // a configuration error is something else.
+    /// let error = triad::processes::ProcessPool::builder().workers(0).build().unwrap_err();
+    /// assert!(!error.is_zygote_failure());
+    /// ```
     pub fn is_zygote_failure(&self) -> bool {
         matches!(self.kind, BuildErrorKind::ZygoteFailed(_))
     }
@@ -177,6 +252,21 @@ impl std::error::Error for BuildError {
 
 /// Why a task gave no value. Each task gets exactly one outcome: its value
 /// or one of these.
+///
+/// ```
+/// use triad::processes::ProcessPool;
+///
+/// fn check(x: i64) -> i64 {
+///     assert!(x >= 0, "negative input {x}");
+///     x
+/// }
+///
+/// let pool = ProcessPool::builder().workers(1).build().unwrap();
+/// let error = pool.submit(check, -1).wait().unwrap_err();
+/// assert!(error.is_panic());
+/// assert_eq!(error.to_string(), "the task panicked: negative input -1");
+/// assert_eq!(pool.submit(check, 5).wait(), Ok(5)); // the worker lives on
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct TaskError {
     kind: TaskErrorKind,
@@ -249,6 +339,15 @@ impl TaskError {
 
     /// The worker running the task died (a signal, or an exit while the task
     /// ran: `abort`, `process::exit`, a panic with `panic = "abort"`).
+    ///
+    /// ```
+    /// fn crash(_: ()) {
+    ///     std::process::abort();
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let error = pool.submit(crash, ()).wait().unwrap_err();
+    /// assert!(error.is_crash());
+    /// ```
     pub fn is_crash(&self) -> bool {
         matches!(
             self.kind,
@@ -257,6 +356,16 @@ impl TaskError {
     }
 
     /// The signal that killed the worker, if one did.
+    ///
+    /// ```
+    /// fn crash(_: ()) {
+    ///     std::process::abort();
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let error = pool.submit(crash, ()).wait().unwrap_err();
+    /// assert_eq!(error.signal(), Some(libc::SIGABRT));
+    /// assert!(error.to_string().contains("SIGABRT"));
+    /// ```
     pub fn signal(&self) -> Option<i32> {
         match self.kind {
             TaskErrorKind::Signaled { signal } => Some(signal),
@@ -265,6 +374,16 @@ impl TaskError {
     }
 
     /// The worker's exit code, if it exited while running the task.
+    ///
+    /// ```
+    /// fn quit(code: i32) {
+    ///     std::process::exit(code);
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let error = pool.submit(quit, 3).wait().unwrap_err();
+    /// assert!(error.is_crash());
+    /// assert_eq!(error.exit_code(), Some(3));
+    /// ```
     pub fn exit_code(&self) -> Option<i32> {
         match self.kind {
             TaskErrorKind::Exited { code } => Some(code),
@@ -273,11 +392,28 @@ impl TaskError {
     }
 
     /// The task panicked (and was caught: the worker lives on).
+    ///
+    /// ```
+    /// fn fail(_: ()) {
+    ///     panic!("boom");
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// assert!(pool.submit(fail, ()).wait().unwrap_err().is_panic());
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self.kind, TaskErrorKind::Panicked { .. })
     }
 
     /// The panic message, if the task panicked.
+    ///
+    /// ```
+    /// fn parse(s: String) -> u32 {
+    ///     s.parse().unwrap_or_else(|_| panic!("not a number: {s}"))
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let error = pool.submit(parse, "x".to_string()).wait().unwrap_err();
+    /// assert_eq!(error.panic_message(), Some("not a number: x"));
+    /// ```
     pub fn panic_message(&self) -> Option<&str> {
         match &self.kind {
             TaskErrorKind::Panicked { message } => Some(message),
@@ -286,11 +422,33 @@ impl TaskError {
     }
 
     /// The task ran past its timeout; its worker was killed and replaced.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(Duration::from_millis(ms));
+    ///     ms
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let slow = pool.submit_timeout(nap, 60_000, Some(Duration::from_millis(50)));
+    /// assert!(slow.wait().unwrap_err().is_timeout());
+    /// assert_eq!(pool.submit(nap, 1).wait(), Ok(1)); // on a replacement worker
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self.kind, TaskErrorKind::TimedOut { .. })
     }
 
     /// The argument or the result did not fit in a result slot.
+    ///
+    /// ```
+    /// fn zeros(n: usize) -> Vec<u8> {
+    ///     vec![0; n]
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).result_capacity(1024).build().unwrap();
+    /// assert!(pool.submit(zeros, 4096).wait().unwrap_err().is_too_large());
+    /// assert_eq!(pool.submit(zeros, 16).wait().unwrap().len(), 16);
+    /// ```
     pub fn is_too_large(&self) -> bool {
         matches!(
             self.kind,
@@ -299,6 +457,15 @@ impl TaskError {
     }
 
     /// For a too-large argument or result: `(needed, capacity)` in bytes.
+    ///
+    /// ```
+    /// fn echo(v: Vec<u8>) -> Vec<u8> {
+    ///     v
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).result_capacity(1024).build().unwrap();
+    /// let error = pool.submit(echo, vec![0; 2000]).wait().unwrap_err(); // refused at submit
+    /// assert_eq!(error.sizes(), Some((8 + 2000, 1024))); // a u64 length, then the bytes
+    /// ```
     pub fn sizes(&self) -> Option<(u64, u64)> {
         match self.kind {
             TaskErrorKind::ArgumentTooLarge { needed, capacity }
@@ -311,6 +478,19 @@ impl TaskError {
     /// by a live [`SharedBytes`](super::SharedBytes) view of an earlier
     /// result, so no slot could come free while the submitter waited. Drop
     /// a view (or copy it out with `into_vec`) and submit again.
+    ///
+    /// ```
+    /// use triad::processes::{ProcessPool, SharedBytes};
+    ///
+    /// fn block(n: usize) -> SharedBytes {
+    ///     SharedBytes::from_fn(n, |b| b.fill(1))
+    /// }
+    /// let pool = ProcessPool::builder().workers(1).slots_per_worker(1).build().unwrap();
+    /// let view = pool.submit(block, 1024).wait().unwrap(); // holds the only slot
+    /// assert!(pool.submit(block, 8).wait().unwrap_err().is_all_slots_held());
+    /// drop(view);
+    /// assert_eq!(pool.submit(block, 8).wait().unwrap().len(), 8);
+    /// ```
     pub fn is_all_slots_held(&self) -> bool {
         matches!(self.kind, TaskErrorKind::AllSlotsHeld { .. })
     }
@@ -319,28 +499,98 @@ impl TaskError {
     /// trampoline for its argument and result types) is not code of the
     /// program's binary but of a shared library, which a worker, started
     /// from the binary, cannot reach.
+    ///
+    /// ```
+    /// // An address in libc (a shared library), posing as a task. It is never
+    /// // called: the pool refuses it at submit.
+    /// # // SAFETY: a fn pointer need only be non-null; this one is never called.
+    /// let foreign: fn(u64) -> u64 = unsafe { std::mem::transmute(libc::getpid as *const ()) };
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// assert!(pool.submit(foreign, 1).wait().unwrap_err().is_foreign_function());
+    /// ```
     pub fn is_foreign_function(&self) -> bool {
         matches!(self.kind, TaskErrorKind::ForeignFunction)
     }
 
     /// The pool was shut down immediately before the task could finish.
+    ///
+    /// ```
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(std::time::Duration::from_millis(ms));
+    ///     ms
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let long = pool.submit(nap, 60_000);
+    /// pool.shutdown_now(); // kills the worker running it
+    /// assert!(long.wait().unwrap_err().is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self.kind, TaskErrorKind::Cancelled)
     }
 
     /// The task was submitted after the pool began shutting down.
+    ///
+    /// ```
+    /// // `shutdown` takes the pool by value, so through a `ProcessPool` no submit
+    /// // can follow it; a submit racing the shutdown of a shared pool (the
+    /// // `Runtime` facade's) gets this error. A task that ran is never closed:
+    /// fn double(x: u64) -> u64 {
+    ///     x * 2
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let handle = pool.submit(double, 21);
+    /// pool.shutdown(); // the task already submitted still runs
+    /// assert_eq!(handle.wait(), Ok(42));
+    /// ```
     pub fn is_pool_closed(&self) -> bool {
         matches!(self.kind, TaskErrorKind::PoolClosed)
     }
 
     /// The pool can run nothing more: its zygote died, or every worker's
     /// initializer failed.
+    ///
+    /// ```
+    /// fn connect() {
+    ///     panic!("no database"); // every worker's initializer fails
+    /// }
+    /// fn query(id: u32) -> u32 {
+    ///     id
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).initializer(connect).build().unwrap();
+    /// assert!(pool.submit(query, 1).wait().unwrap_err().is_broken());
+    /// ```
     pub fn is_broken(&self) -> bool {
         matches!(self.kind, TaskErrorKind::Broken)
     }
 
     /// The argument or result bytes did not decode (a bug in a hand-written
     /// [`Decode`](super::Decode)).
+    ///
+    /// ```
+    /// use triad::processes::{Decode, DecodeError, Encode, ProcessPool, Reader, Writer};
+    ///
+    /// /// A digit; its `Decode` refuses anything above 9.
+    /// struct Digit(u8);
+    /// impl Encode for Digit {
+    ///     fn encode(&self, w: &mut Writer<'_>) {
+    ///         self.0.encode(w)
+    ///     }
+    /// }
+    /// impl Decode for Digit {
+    ///     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    ///         match u8::decode(r)? {
+    ///             d @ 0..=9 => Ok(Digit(d)),
+    ///             d => Err(DecodeError::custom(format!("{d} is not a digit"))),
+    ///         }
+    ///     }
+    /// }
+    /// fn square(d: Digit) -> u32 {
+    ///     u32::from(d.0) * u32::from(d.0)
+    /// }
+    /// let pool = ProcessPool::builder().workers(1).build().unwrap();
+    /// assert_eq!(pool.submit(square, Digit(3)).wait(), Ok(9));
+    /// assert!(pool.submit(square, Digit(42)).wait().unwrap_err().is_bad_bytes());
+    /// ```
     pub fn is_bad_bytes(&self) -> bool {
         matches!(self.kind, TaskErrorKind::BadBytes { .. })
     }

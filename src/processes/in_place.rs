@@ -288,6 +288,18 @@ impl SharedBytes {
 
     /// Whether the bytes live in shared memory (a view of a result slot, or
     /// carved from one in a worker), not in this process's heap.
+    ///
+    /// ```
+    /// use triad::processes::{ProcessPool, SharedBytes};
+    ///
+    /// fn fill(n: usize) -> SharedBytes {
+    ///     SharedBytes::from_fn(n, |buf| buf.fill(7)) // written straight into the slot
+    /// }
+    /// let pool = ProcessPool::builder().workers(1).build().unwrap();
+    /// let result = pool.submit(fill, 4096).wait().unwrap();
+    /// assert!(result.is_in_place()); // a view of the result slot, not a copy
+    /// assert!(!SharedBytes::from(vec![7; 4096]).is_in_place());
+    /// ```
     pub fn is_in_place(&self) -> bool {
         !matches!(self.repr, Repr::Owned(_))
     }

@@ -76,6 +76,14 @@ const MAX_NAP: Duration = Duration::from_millis(100);
 
 /// How the zygote (the process that forks the workers) is started. See
 /// `zygote.rs` for what each costs.
+///
+/// ```
+/// use triad::processes::{ProcessPool, StartMode};
+///
+/// let pool = ProcessPool::builder().workers(1).start_mode(StartMode::Auto).build().unwrap();
+/// // A doc test runs on one thread, so `Auto` forks this process directly.
+/// assert_eq!(pool.start_mode(), StartMode::Fork);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StartMode {
     /// `Fork` if this process has a single thread, else `Exec`.
@@ -95,6 +103,21 @@ pub enum StartMode {
 }
 
 /// Counters of a pool's life, from [`ProcessPool::stats`].
+///
+/// ```
+/// use triad::processes::ProcessPool;
+///
+/// fn id(x: u32) -> u32 {
+///     x
+/// }
+/// let pool = ProcessPool::builder().workers(1).slots_per_worker(1).build().unwrap();
+/// let first = pool.submit(id, 1);
+/// let second = pool.submit(id, 2); // waits for the only slot: `first`'s result is copied out
+/// assert_eq!((first.wait(), second.wait()), (Ok(1), Ok(2)));
+/// let stats = pool.stats();
+/// assert_eq!(stats.workers_started, 1);
+/// assert_eq!(stats.evictions, 1);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PoolStats {
     /// Workers started, replacements included.
@@ -539,6 +562,21 @@ impl fmt::Debug for ProcessPool {
 }
 
 /// Configures and builds a [`ProcessPool`].
+///
+/// ```
+/// use std::time::Duration;
+/// use triad::processes::ProcessPool;
+///
+/// let pool = ProcessPool::builder()
+///     .workers(2)
+///     .slots_per_worker(2)
+///     .result_capacity(1 << 20)
+///     .task_timeout(Duration::from_secs(30))
+///     .max_tasks_per_worker(1000)
+///     .build()
+///     .unwrap();
+/// assert_eq!((pool.workers(), pool.slots(), pool.result_capacity()), (2, 4, 1 << 20));
+/// ```
 #[must_use]
 #[derive(Clone, Debug)]
 pub struct ProcessPoolBuilder {
@@ -577,6 +615,11 @@ impl Default for ProcessPoolBuilder {
 
 impl ProcessPoolBuilder {
     /// Number of worker processes (default: the CPUs this process may use).
+    ///
+    /// ```
+    /// let pool = triad::processes::ProcessPool::builder().workers(2).build().unwrap();
+    /// assert_eq!(pool.workers(), 2);
+    /// ```
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = Some(n);
         self
@@ -587,11 +630,36 @@ impl ProcessPoolBuilder {
     /// a function of the program's binary (see
     /// [`ProcessPool::submit`]), else `build` fails with
     /// [`BuildError::is_foreign_function`].
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    ///
+    /// static CONNECTIONS: AtomicU32 = AtomicU32::new(0);
+    /// fn connect() {
+    ///     CONNECTIONS.fetch_add(1, Ordering::Relaxed); // in the worker's memory
+    /// }
+    /// fn connections(_: ()) -> u32 {
+    ///     CONNECTIONS.load(Ordering::Relaxed)
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).initializer(connect).build().unwrap();
+    /// assert_eq!(pool.submit(connections, ()).wait(), Ok(1));
+    /// assert_eq!(CONNECTIONS.load(Ordering::Relaxed), 0); // not in the parent's
+    /// ```
     pub fn initializer(mut self, init: fn()) -> Self {
         self.initializer = Some(init);
         self
     }
     /// Replace a worker after it ran `n` tasks (default: never).
+    ///
+    /// ```
+    /// fn pid(_: ()) -> u32 {
+    ///     std::process::id()
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).max_tasks_per_worker(1).build().unwrap();
+    /// let first = pool.submit(pid, ()).wait().unwrap();
+    /// let second = pool.submit(pid, ()).wait().unwrap();
+    /// assert_ne!(first, second); // a fresh worker for every task
+    /// ```
     pub fn max_tasks_per_worker(mut self, n: u64) -> Self {
         self.max_tasks_per_worker = Some(n);
         self
@@ -599,12 +667,32 @@ impl ProcessPoolBuilder {
     /// Default timeout of every task, from the moment a worker starts it;
     /// past it the worker is killed and the task fails with
     /// [`TaskError::is_timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(Duration::from_millis(ms));
+    ///     ms
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder()
+    ///     .workers(1)
+    ///     .task_timeout(Duration::from_millis(50))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(pool.submit(nap, 60_000).wait().unwrap_err().is_timeout());
+    /// ```
     pub fn task_timeout(mut self, timeout: Duration) -> Self {
         self.task_timeout = Some(timeout);
         self
     }
     /// Bytes one encoded argument or result may take (default 64 MiB). The
     /// memory is reserved as address space only (a sparse file).
+    ///
+    /// ```
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).result_capacity(4096).build().unwrap();
+    /// assert_eq!(pool.result_capacity(), 4096);
+    /// ```
     pub fn result_capacity(mut self, bytes: usize) -> Self {
         self.result_capacity = bytes;
         self
@@ -614,34 +702,80 @@ impl ProcessPoolBuilder {
     /// [`SharedBytes`](super::SharedBytes) result keeps its slot while it
     /// lives, so this is also how many such results may be alive at once
     /// (see [`ProcessPool::submit`]).
+    ///
+    /// ```
+    /// let pool = triad::processes::ProcessPool::builder().workers(2).slots_per_worker(3).build().unwrap();
+    /// assert_eq!(pool.slots(), 6);
+    /// ```
     pub fn slots_per_worker(mut self, n: usize) -> Self {
         self.slots_per_worker = n;
         self
     }
     /// Limit each worker's address space (RLIMIT_AS), shared region
     /// included: a task that allocates past it fails (usually an abort).
+    ///
+    /// ```
+    /// fn allocate(mb: usize) -> usize {
+    ///     vec![1u8; mb << 20].len() >> 20
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder()
+    ///     .workers(1)
+    ///     .result_capacity(1 << 20)
+    ///     .memory_limit(512 << 20)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.submit(allocate, 8).wait(), Ok(8));
+    /// assert!(pool.submit(allocate, 1024).wait().unwrap_err().is_crash()); // past the limit
+    /// ```
     pub fn memory_limit(mut self, bytes: u64) -> Self {
         self.memory_limit = Some(bytes);
         self
     }
     /// Pin worker `i` to the `i`-th CPU this process may use (modulo).
+    ///
+    /// ```
+    /// let pool = triad::processes::ProcessPool::builder().workers(2).pin_cores(true).build().unwrap();
+    /// assert_eq!(pool.map(|x: u32| x + 1, [1, 2]).unwrap(), [2, 3]);
+    /// ```
     pub fn pin_cores(mut self, pin: bool) -> Self {
         self.pin_cores = pin;
         self
     }
     /// How to start the zygote (default [`StartMode::Auto`]).
+    ///
+    /// ```
+    /// use triad::processes::{ProcessPool, StartMode};
+    ///
+    /// let pool = ProcessPool::builder().workers(1).start_mode(StartMode::Exec).build().unwrap();
+    /// assert_eq!(pool.start_mode(), StartMode::Exec);
+    /// assert_eq!(pool.submit(|x: u8| x * 2, 21).wait(), Ok(42));
+    /// ```
     pub fn start_mode(mut self, mode: StartMode) -> Self {
         self.start_mode = mode;
         self
     }
     /// Bytes of a slot kept resident when its result is freed (default 32
     /// MiB); pages past them are returned to the kernel.
+    ///
+    /// ```
+    /// // Give every page of a freed result back to the kernel at once.
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).keep_resident(0).build().unwrap();
+    /// assert_eq!(pool.submit(|n: usize| vec![0u8; n], 1 << 20).wait().unwrap().len(), 1 << 20);
+    /// ```
     pub fn keep_resident(mut self, bytes: usize) -> Self {
         self.keep_resident = bytes;
         self
     }
 
     /// Start the zygote and the workers.
+    ///
+    /// ```
+    /// use triad::processes::ProcessPool;
+    ///
+    /// let pool = ProcessPool::builder().workers(2).build().unwrap();
+    /// assert_eq!(pool.worker_pids().len(), 2); // every worker is up when `build` returns
+    /// assert!(ProcessPool::builder().workers(0).build().unwrap_err().is_zero_workers());
+    /// ```
     pub fn build(self) -> Result<ProcessPool, BuildError> {
         let workers = match self.workers {
             Some(n) => n,
@@ -785,16 +919,34 @@ impl ProcessPoolBuilder {
 
 impl ProcessPool {
     /// A builder with the defaults.
+    ///
+    /// ```
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// assert_eq!(pool.workers(), 1);
+    /// ```
     pub fn builder() -> ProcessPoolBuilder {
         ProcessPoolBuilder::default()
     }
 
     /// A pool with the defaults (one worker per CPU).
+    ///
+    /// ```
+    /// let pool = triad::processes::ProcessPool::new().unwrap(); // one worker per CPU
+    /// assert!(pool.workers() >= 1);
+    /// assert_eq!(pool.slots(), pool.workers() * 4);
+    /// ```
     pub fn new() -> Result<ProcessPool, BuildError> {
         Self::builder().build()
     }
 
     /// How the zygote was started (`Auto` resolved to `Fork` or `Exec`).
+    ///
+    /// ```
+    /// use triad::processes::{ProcessPool, StartMode};
+    ///
+    /// let pool = ProcessPool::builder().workers(1).build().unwrap(); // `Auto`
+    /// assert!(matches!(pool.start_mode(), StartMode::Fork | StartMode::Exec)); // never `Auto`
+    /// ```
     pub fn start_mode(&self) -> StartMode {
         self.shared.mode
     }
@@ -805,21 +957,46 @@ impl ProcessPool {
     }
 
     /// Number of workers.
+    ///
+    /// ```
+    /// let pool = triad::processes::ProcessPool::builder().workers(3).build().unwrap();
+    /// assert_eq!(pool.workers(), 3);
+    /// ```
     pub fn workers(&self) -> usize {
         self.shared.region.header().workers as usize
     }
 
     /// Number of result slots (workers × slots per worker).
+    ///
+    /// ```
+    /// let pool = triad::processes::ProcessPool::builder().workers(2).build().unwrap();
+    /// assert_eq!(pool.slots(), 2 * 4); // four per worker by default
+    /// ```
     pub fn slots(&self) -> usize {
         self.shared.region.slots()
     }
 
     /// Bytes an encoded argument or result may take.
+    ///
+    /// ```
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// assert_eq!(pool.result_capacity(), 64 << 20); // the default, 64 MiB
+    /// ```
     pub fn result_capacity(&self) -> usize {
         self.shared.region.capacity()
     }
 
     /// The pids of the live workers.
+    ///
+    /// ```
+    /// fn pid(_: ()) -> u32 {
+    ///     std::process::id()
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(2).build().unwrap();
+    /// let worker = pool.submit(pid, ()).wait().unwrap();
+    /// assert!(pool.worker_pids().contains(&worker));
+    /// assert!(!pool.worker_pids().contains(&std::process::id()));
+    /// ```
     pub fn worker_pids(&self) -> Vec<u32> {
         let reg = crate::sync::lock(&self.shared.registry);
         reg.workers
@@ -830,11 +1007,25 @@ impl ProcessPool {
     }
 
     /// The zygote's pid.
+    ///
+    /// ```
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let zygote = pool.zygote_pid();
+    /// assert_ne!(zygote, std::process::id());
+    /// assert!(!pool.worker_pids().contains(&zygote)); // the workers' parent
+    /// ```
     pub fn zygote_pid(&self) -> u32 {
         crate::sync::lock(&self.shared.registry).zygote_pid as u32
     }
 
     /// Counters of the pool's life.
+    ///
+    /// ```
+    /// let pool = triad::processes::ProcessPool::builder().workers(2).build().unwrap();
+    /// let stats = pool.stats();
+    /// assert_eq!(stats.workers_started, 2);
+    /// assert_eq!(stats.tasks_timed_out, 0);
+    /// ```
     pub fn stats(&self) -> PoolStats {
         crate::sync::lock(&self.shared.registry).stats
     }
@@ -855,6 +1046,17 @@ impl ProcessPool {
     ///   library cannot be reached by a worker (an exec'd zygote maps
     ///   libraries elsewhere, or not at all); such a task fails at once with
     ///   [`TaskError::is_foreign_function`], in every start mode.
+    ///
+    /// ```
+    /// use triad::processes::ProcessPool;
+    ///
+    /// fn word_count(text: String) -> usize {
+    ///     text.split_whitespace().count()
+    /// }
+    /// let pool = ProcessPool::builder().workers(1).build().unwrap();
+    /// let handle = pool.submit(word_count, "one two three".to_string());
+    /// assert_eq!(handle.wait(), Ok(3));
+    /// ```
     pub fn submit<A: Encode + Decode, R: Encode + Decode>(
         &self,
         f: fn(A) -> R,
@@ -864,6 +1066,20 @@ impl ProcessPool {
     }
 
     /// [`submit`](Self::submit) with its own timeout (`None`: none).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(Duration::from_millis(ms));
+    ///     ms
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let quick = pool.submit_timeout(nap, 1, Some(Duration::from_secs(30)));
+    /// assert_eq!(quick.wait(), Ok(1));
+    /// let slow = pool.submit_timeout(nap, 60_000, Some(Duration::from_millis(50)));
+    /// assert!(slow.wait().unwrap_err().is_timeout());
+    /// ```
     pub fn submit_timeout<A: Encode + Decode, R: Encode + Decode>(
         &self,
         f: fn(A) -> R,
@@ -982,6 +1198,14 @@ impl ProcessPool {
     ///
     /// Results are decoded as copies ([`SharedBytes`](super::SharedBytes)
     /// included): a `Vec` of views could hold more slots than there are.
+    ///
+    /// ```
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(2).build().unwrap();
+    /// assert_eq!(pool.map(square, 1..=5).unwrap(), [1, 4, 9, 16, 25]);
+    /// ```
     pub fn map<A: Encode + Decode, R: Encode + Decode>(
         &self,
         f: fn(A) -> R,
@@ -999,6 +1223,18 @@ impl ProcessPool {
     /// [`SharedBytes`](super::SharedBytes) result is a view that holds its
     /// slot: drop each before the whole pool's worth is alive (see
     /// [`submit`](Self::submit)).
+    ///
+    /// ```
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(2).build().unwrap();
+    /// let mut total = 0;
+    /// for result in pool.imap(square, 1..=100) {
+    ///     total += result.unwrap(); // in order, as they come
+    /// }
+    /// assert_eq!(total, 338_350);
+    /// ```
     pub fn imap<'p, A: Encode + Decode, R: Encode + Decode, I: IntoIterator<Item = A>>(
         &'p self,
         f: fn(A) -> R,
@@ -1015,6 +1251,18 @@ impl ProcessPool {
 
     /// `f` on every item; yields `(index, result)` in the order tasks
     /// finish.
+    ///
+    /// ```
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(std::time::Duration::from_millis(ms));
+    ///     ms
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(2).build().unwrap();
+    /// let mut done: Vec<(usize, u64)> =
+    ///     pool.imap_unordered(nap, [30, 1]).map(|(i, r)| (i, r.unwrap())).collect();
+    /// done.sort();
+    /// assert_eq!(done, [(0, 30), (1, 1)]); // each result with its item's index
+    /// ```
     pub fn imap_unordered<'p, A: Encode + Decode, R: Encode + Decode, I: IntoIterator<Item = A>>(
         &'p self,
         f: fn(A) -> R,
@@ -1035,6 +1283,15 @@ impl ProcessPool {
     /// # Panics
     ///
     /// If `chunk` is 0.
+    ///
+    /// ```
+    /// fn is_prime(n: u32) -> bool {
+    ///     n > 1 && (2..n).take_while(|d| d * d <= n).all(|d| n % d != 0)
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(2).build().unwrap();
+    /// let flags = pool.map_chunked(is_prime, 0..1000, 100).unwrap(); // 10 tasks, not 1000
+    /// assert_eq!(flags.iter().filter(|&&p| p).count(), 168);
+    /// ```
     pub fn map_chunked<A: Encode + Decode, R: Encode + Decode>(
         &self,
         f: fn(A) -> R,
@@ -1069,6 +1326,17 @@ impl ProcessPool {
     /// This waits as long as the tasks take: one without a timeout that
     /// never ends keeps it waiting for ever (give tasks a timeout, or use
     /// [`shutdown_now`](Self::shutdown_now)).
+    ///
+    /// ```
+    /// fn double(x: u64) -> u64 {
+    ///     x * 2
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let handles: Vec<_> = (0..3).map(|i| pool.submit(double, i)).collect();
+    /// pool.shutdown(); // runs all three first
+    /// let results: Vec<u64> = handles.into_iter().map(|h| h.wait().unwrap()).collect();
+    /// assert_eq!(results, [0, 2, 4]);
+    /// ```
     pub fn shutdown(mut self) {
         self.shutdown_inner(false);
     }
@@ -1076,6 +1344,17 @@ impl ProcessPool {
     /// Shut down now: no new tasks; queued tasks fail with
     /// [`TaskError::is_cancelled`], running ones too (their workers are
     /// killed); the zygote is reaped before this returns.
+    ///
+    /// ```
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(std::time::Duration::from_millis(ms));
+    ///     ms
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let handles: Vec<_> = (0..3).map(|_| pool.submit(nap, 60_000)).collect();
+    /// pool.shutdown_now(); // does not wait a minute
+    /// assert!(handles.into_iter().all(|h| h.wait().unwrap_err().is_cancelled()));
+    /// ```
     pub fn shutdown_now(mut self) {
         self.shutdown_inner(true);
     }
@@ -1141,6 +1420,17 @@ impl Drop for ProcessPool {
 /// The outcome of one submitted task: wait for it (with or without a
 /// timeout), `.await` it, or poll its [`completion_fd`](Self::completion_fd)
 /// from an event loop.
+///
+/// ```
+/// use triad::processes::{ProcessPool, TaskHandle};
+///
+/// fn double(x: u64) -> u64 {
+///     x * 2
+/// }
+/// let pool = ProcessPool::builder().workers(1).build().unwrap();
+/// let handle: TaskHandle<u64> = pool.submit(double, 21);
+/// assert_eq!(handle.wait(), Ok(42));
+/// ```
 pub struct TaskHandle<R> {
     inner: HandleInner,
     _result: PhantomData<fn() -> R>,
@@ -1187,6 +1477,14 @@ impl<R: Decode> TaskHandle<R> {
     }
 
     /// Block until the task's outcome is there.
+    ///
+    /// ```
+    /// fn double(x: u64) -> u64 {
+    ///     x * 2
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// assert_eq!(pool.submit(double, 4).wait(), Ok(8));
+    /// ```
     pub fn wait(mut self) -> Result<R, TaskError> {
         loop {
             if let Some(outcome) = self.wait_timeout_inner(None) {
@@ -1201,6 +1499,19 @@ impl<R: Decode> TaskHandle<R> {
     /// # Panics
     ///
     /// If the outcome was already taken.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(Duration::from_millis(ms));
+    ///     ms
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let mut handle = pool.submit(nap, 300);
+    /// assert_eq!(handle.wait_timeout(Duration::from_millis(1)), None); // not yet
+    /// assert_eq!(handle.wait_timeout(Duration::from_secs(30)), Some(Ok(300)));
+    /// ```
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<R, TaskError>> {
         self.wait_timeout_inner(Some(timeout))
     }
@@ -1210,6 +1521,21 @@ impl<R: Decode> TaskHandle<R> {
     /// # Panics
     ///
     /// If the outcome was already taken.
+    ///
+    /// ```
+    /// fn double(x: u64) -> u64 {
+    ///     x * 2
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let mut handle = pool.submit(double, 5);
+    /// let outcome = loop {
+    ///     match handle.try_wait() {
+    ///         Some(outcome) => break outcome,
+    ///         None => std::thread::sleep(std::time::Duration::from_millis(1)), // other work here
+    ///     }
+    /// };
+    /// assert_eq!(outcome, Ok(10));
+    /// ```
     pub fn try_wait(&mut self) -> Option<Result<R, TaskError>> {
         match &mut self.inner {
             HandleInner::Failed { error, .. } => {
@@ -1225,6 +1551,18 @@ impl<R: Decode> TaskHandle<R> {
     }
 
     /// Whether the outcome is there (a following `try_wait` returns it).
+    ///
+    /// ```
+    /// fn double(x: u64) -> u64 {
+    ///     x * 2
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let mut handle = pool.submit(double, 5);
+    /// while !handle.is_finished() {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!(handle.try_wait(), Some(Ok(10)));
+    /// ```
     pub fn is_finished(&self) -> bool {
         match &self.inner {
             HandleInner::Failed { .. } => true,
@@ -1296,6 +1634,22 @@ impl<R: Decode> TaskHandle<R> {
     /// # Panics
     ///
     /// If the process is out of descriptors (the first call makes one).
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// fn double(x: u64) -> u64 {
+    ///     x * 2
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let mut handle = pool.submit(double, 5);
+    /// // What an event loop does: wait for the descriptor to be readable.
+    /// let mut fd = libc::pollfd { fd: handle.completion_fd().as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    /// # // SAFETY: one valid pollfd, for the length given.
+    /// let ready = unsafe { libc::poll(&mut fd, 1, 30_000) };
+    /// assert_eq!(ready, 1);
+    /// assert_eq!(handle.try_wait(), Some(Ok(10)));
+    /// ```
     pub fn completion_fd(&self) -> BorrowedFd<'_> {
         let (shared, cell) = match &self.inner {
             HandleInner::Failed { shared, .. } => return shared.ready.as_fd(),
@@ -1624,6 +1978,18 @@ impl<R: Decode> Future for TaskHandle<R> {
 // ------------------------------------------------------------------ iterators
 
 /// The iterator of [`ProcessPool::imap`].
+///
+/// ```
+/// use triad::processes::{Ordered, ProcessPool};
+///
+/// fn len(s: String) -> usize {
+///     s.len()
+/// }
+/// let pool = ProcessPool::builder().workers(2).build().unwrap();
+/// let words = ["a", "bb", "ccc"].map(String::from);
+/// let lengths: Ordered<'_, _, _, _> = pool.imap(len, words);
+/// assert_eq!(lengths.collect::<Result<Vec<_>, _>>().unwrap(), [1, 2, 3]);
+/// ```
 pub struct Ordered<'p, A, R, I> {
     pool: &'p ProcessPool,
     f: fn(A) -> R,
@@ -1660,6 +2026,20 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
 }
 
 /// The iterator of [`ProcessPool::imap_unordered`].
+///
+/// ```
+/// use triad::processes::{ProcessPool, Unordered};
+///
+/// fn len(s: String) -> usize {
+///     s.len()
+/// }
+/// let pool = ProcessPool::builder().workers(2).build().unwrap();
+/// let words = ["a", "bb", "ccc"].map(String::from);
+/// let lengths: Unordered<'_, _, _, _> = pool.imap_unordered(len, words);
+/// let mut by_index: Vec<(usize, usize)> = lengths.map(|(i, r)| (i, r.unwrap())).collect();
+/// by_index.sort();
+/// assert_eq!(by_index, [(0, 1), (1, 2), (2, 3)]);
+/// ```
 pub struct Unordered<'p, A, R, I> {
     pool: &'p ProcessPool,
     f: fn(A) -> R,

@@ -6,6 +6,13 @@ use std::fmt;
 use std::io;
 
 /// Why a [`ThreadPool`](super::ThreadPool) could not be built.
+///
+/// ```
+/// use triad::threads::ThreadPool;
+/// let error = ThreadPool::builder().num_threads(0).build().unwrap_err();
+/// assert!(error.is_zero_threads());
+/// assert_eq!(error.to_string(), "a thread pool needs at least one thread");
+/// ```
 #[derive(Debug)]
 pub struct BuildError {
     kind: BuildErrorKind,
@@ -42,16 +49,40 @@ impl BuildError {
     }
 
     /// The configuration asked for zero threads.
+    ///
+    /// ```
+    /// let error = triad::threads::ThreadPool::builder().num_threads(0).build().unwrap_err();
+    /// assert!(error.is_zero_threads());
+    /// ```
     pub fn is_zero_threads(&self) -> bool {
         matches!(self.kind, BuildErrorKind::ZeroThreads)
     }
 
     /// The system refused to start a worker thread.
+    ///
+    /// ```
+    /// // A stack larger than any address space: the system cannot start the thread.
+    /// let error = triad::threads::ThreadPool::builder()
+    ///     .num_threads(1)
+    ///     .stack_size(usize::MAX / 2)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(error.is_spawn_failure());
+    /// assert!(std::error::Error::source(&error).is_some()); // the io::Error
+    /// ```
     pub fn is_spawn_failure(&self) -> bool {
         matches!(self.kind, BuildErrorKind::Spawn { .. })
     }
 
     /// Pinning was asked for but the system did not tell which cores exist.
+    ///
+    /// ```
+    /// let built = triad::threads::ThreadPool::builder().num_threads(1).pin_workers(true).build();
+    /// match built {
+    ///     Ok(pool) => assert_eq!(pool.current_num_threads(), 1),
+    ///     Err(error) => assert!(error.is_pinning_unavailable()),
+    /// }
+    /// ```
     pub fn is_pinning_unavailable(&self) -> bool {
         matches!(self.kind, BuildErrorKind::NoCoreIds)
     }
@@ -89,6 +120,15 @@ impl std::error::Error for BuildError {
 }
 
 /// Why a call into a pool could not run.
+///
+/// ```
+/// use triad::threads::ThreadPool;
+/// let pool = ThreadPool::builder().num_threads(1).build().unwrap();
+/// // Only a forked child gets a `PoolError`; in the process that built it,
+/// // the pool runs the closure.
+/// let result: Result<u32, triad::threads::PoolError> = pool.install(|| 7);
+/// assert_eq!(result.unwrap(), 7);
+/// ```
 #[derive(Debug)]
 pub struct PoolError {
     kind: PoolErrorKind,
@@ -108,6 +148,24 @@ impl PoolError {
 
     /// The pool was built in a parent process: this is a forked child, where
     /// its threads do not exist.
+    ///
+    /// ```
+    /// let pool = triad::threads::ThreadPool::builder().num_threads(1).build().unwrap();
+    /// # // SAFETY: the child only calls `install` (which fails fast) and `_exit`.
+    /// match unsafe { libc::fork() } {
+    ///     0 => {
+    ///         let forked = pool.install(|| ()).unwrap_err().is_forked();
+    ///         # // SAFETY: `_exit` is async-signal-safe.
+    ///         unsafe { libc::_exit(if forked { 0 } else { 1 }) }
+    ///     }
+    ///     child => {
+    ///         let mut status = 0;
+    ///         # // SAFETY: `child` is our own child; `status` is a valid out-pointer.
+    ///         assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+    ///         assert_eq!(libc::WEXITSTATUS(status), 0);
+    ///     }
+    /// }
+    /// ```
     pub fn is_forked(&self) -> bool {
         matches!(self.kind, PoolErrorKind::Forked)
     }
@@ -127,6 +185,12 @@ impl fmt::Display for PoolError {
 impl std::error::Error for PoolError {}
 
 /// Why a spawned job gave no value.
+///
+/// ```
+/// let error = triad::threads::spawn(|| -> u8 { panic!("out of range") }).join().unwrap_err();
+/// assert!(error.is_panic());
+/// assert_eq!(error.to_string(), "the job panicked: out of range");
+/// ```
 pub struct JoinError {
     kind: JoinErrorKind,
 }
@@ -164,21 +228,56 @@ impl JoinError {
     }
 
     /// The job panicked.
+    ///
+    /// ```
+    /// let error = triad::threads::spawn(|| -> u8 { panic!("boom") }).join().unwrap_err();
+    /// assert!(error.is_panic());
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self.kind, JoinErrorKind::Panicked { .. })
     }
 
     /// The job was dropped without running.
+    ///
+    /// ```
+    /// // Every job the pool accepts runs (shutdown drains the queues), so a
+    /// // job dropped unrun is rare; a job that ran and panicked is not cancelled.
+    /// let error = triad::threads::spawn(|| -> u8 { panic!("boom") }).join().unwrap_err();
+    /// assert!(!error.is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self.kind, JoinErrorKind::Cancelled)
     }
 
     /// The job's pool has no threads in this process (a forked child).
+    ///
+    /// ```
+    /// let pool = triad::threads::ThreadPool::builder().num_threads(1).build().unwrap();
+    /// # // SAFETY: the child only calls `spawn`/`join` (which fail fast) and `_exit`.
+    /// match unsafe { libc::fork() } {
+    ///     0 => {
+    ///         let error = pool.spawn(|| 1).join().unwrap_err();
+    ///         # // SAFETY: `_exit` is async-signal-safe.
+    ///         unsafe { libc::_exit(if error.is_pool_unavailable() { 0 } else { 1 }) }
+    ///     }
+    ///     child => {
+    ///         let mut status = 0;
+    ///         # // SAFETY: `child` is our own child; `status` is a valid out-pointer.
+    ///         assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+    ///         assert_eq!(libc::WEXITSTATUS(status), 0);
+    ///     }
+    /// }
+    /// ```
     pub fn is_pool_unavailable(&self) -> bool {
         matches!(self.kind, JoinErrorKind::PoolUnavailable)
     }
 
     /// The panic message, if the job panicked with a string.
+    ///
+    /// ```
+    /// let error = triad::threads::spawn(|| -> u8 { panic!("bad input {}", 7) }).join().unwrap_err();
+    /// assert_eq!(error.panic_message(), Some("bad input 7"));
+    /// ```
     pub fn panic_message(&self) -> Option<&str> {
         match &self.kind {
             JoinErrorKind::Panicked { message, .. } => Some(message),
@@ -188,6 +287,12 @@ impl JoinError {
 
     /// The panic payload, to re-raise with `std::panic::resume_unwind`;
     /// `Err(self)` if the job did not panic.
+    ///
+    /// ```
+    /// let error = triad::threads::spawn(|| -> u8 { panic!("boom") }).join().unwrap_err();
+    /// let payload = error.try_into_panic().unwrap();
+    /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+    /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
         match self.kind {
             JoinErrorKind::Panicked { payload, .. } => Ok(payload),
@@ -200,6 +305,12 @@ impl JoinError {
     /// # Panics
     ///
     /// If the job did not panic (check [`is_panic`](Self::is_panic)).
+    ///
+    /// ```
+    /// let error = triad::threads::spawn(|| -> u8 { std::panic::panic_any(42u32) }).join().unwrap_err();
+    /// let payload = error.into_panic(); // or std::panic::resume_unwind(payload)
+    /// assert_eq!(payload.downcast_ref::<u32>(), Some(&42));
+    /// ```
     pub fn into_panic(self) -> Box<dyn Any + Send> {
         self.try_into_panic().unwrap_or_else(|error| {
             panic!("JoinError::into_panic on an error that is not a panic: {error}")

@@ -90,6 +90,16 @@ pub use wait_policy::WaitPolicy;
 use worker::WorkerThread;
 
 /// One worker's counters, from [`ThreadPool::stats`].
+///
+/// ```
+/// let pool = triad::threads::ThreadPool::builder().num_threads(2).build().unwrap();
+/// for _ in 0..3 {
+///     pool.spawn(|| ()).join().unwrap();
+/// }
+/// let stats = pool.stats();
+/// assert_eq!(stats.len(), 2);
+/// assert_eq!(stats.iter().map(|s| s.jobs_executed).sum::<u64>(), 3);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WorkerStats {
     /// Jobs this worker took from a queue and ran (inline join halves that

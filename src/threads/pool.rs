@@ -102,6 +102,11 @@ impl ThreadPoolBuilder {
     /// A builder with the defaults: one thread per available core, threads
     /// named `triad-worker-N`, the platform's stack size, no pinning,
     /// [`WaitPolicy::StealAny`].
+    ///
+    /// ```
+    /// let builder = triad::threads::ThreadPoolBuilder::new().num_threads(2);
+    /// assert_eq!(builder.build().unwrap().current_num_threads(), 2);
+    /// ```
     pub fn new() -> Self {
         ThreadPoolBuilder {
             num_threads: None,
@@ -116,42 +121,106 @@ impl ThreadPoolBuilder {
     }
 
     /// The number of worker threads (0 is refused by `build`).
+    ///
+    /// ```
+    /// let pool = triad::threads::ThreadPool::builder().num_threads(3).build().unwrap();
+    /// assert_eq!(pool.current_num_threads(), 3);
+    /// ```
     pub fn num_threads(mut self, n: usize) -> Self {
         self.num_threads = Some(n);
         self
     }
 
     /// How to name worker `i`'s thread.
+    ///
+    /// ```
+    /// let pool = triad::threads::ThreadPool::builder()
+    ///     .num_threads(1)
+    ///     .thread_name(|i| format!("cruncher-{i}"))
+    ///     .build()
+    ///     .unwrap();
+    /// let name = pool.install(|| std::thread::current().name().map(String::from)).unwrap();
+    /// assert_eq!(name.as_deref(), Some("cruncher-0"));
+    /// ```
     pub fn thread_name(mut self, name: impl FnMut(usize) -> String + 'static) -> Self {
         self.thread_name = Some(Box::new(name));
         self
     }
 
     /// The stack size of each worker, in bytes.
+    ///
+    /// ```
+    /// let pool = triad::threads::ThreadPool::builder().stack_size(8 << 20).build().unwrap();
+    /// assert_eq!(pool.join(|| 1, || 2).unwrap(), (1, 2));
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self
     }
 
     /// Pin worker `i` to core `i % cores` (core_affinity).
+    ///
+    /// ```
+    /// // Refused (`is_pinning_unavailable`) only where the cores cannot be listed.
+    /// if let Ok(pool) = triad::threads::ThreadPool::builder().pin_workers(true).build() {
+    ///     assert_eq!(pool.install(|| 1 + 1).unwrap(), 2);
+    /// }
+    /// ```
     pub fn pin_workers(mut self, pin: bool) -> Self {
         self.pin_workers = pin;
         self
     }
 
     /// Run `hook(i)` on worker `i`'s thread when it starts.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let counter = started.clone();
+    /// let pool = triad::threads::ThreadPool::builder()
+    ///     .num_threads(2)
+    ///     .on_start(move |_index| {
+    ///         counter.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// pool.shutdown(); // every worker has started and exited by now
+    /// assert_eq!(started.load(Ordering::SeqCst), 2);
+    /// ```
     pub fn on_start(mut self, hook: impl Fn(usize) + Send + Sync + 'static) -> Self {
         self.start_hook = Some(Box::new(hook));
         self
     }
 
     /// Run `hook(i)` on worker `i`'s thread just before it exits.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let exited = Arc::new(Mutex::new(Vec::new()));
+    /// let log = exited.clone();
+    /// let pool = triad::threads::ThreadPool::builder()
+    ///     .num_threads(2)
+    ///     .on_exit(move |index| log.lock().unwrap().push(index))
+    ///     .build()
+    ///     .unwrap();
+    /// drop(pool); // joins the workers: both hooks have run
+    /// let mut exited = exited.lock().unwrap().clone();
+    /// exited.sort();
+    /// assert_eq!(exited, [0, 1]);
+    /// ```
     pub fn on_exit(mut self, hook: impl Fn(usize) + Send + Sync + 'static) -> Self {
         self.exit_hook = Some(Box::new(hook));
         self
     }
 
     /// What a waiting worker may run meanwhile (see [`WaitPolicy`]).
+    ///
+    /// ```
+    /// use triad::threads::{join, ThreadPool, WaitPolicy};
+    /// let pool = ThreadPool::builder().wait_policy(WaitPolicy::NoSteal).build().unwrap();
+    /// assert_eq!(pool.install(|| join(|| 1, || 2)).unwrap(), (1, 2));
+    /// ```
     pub fn wait_policy(mut self, policy: WaitPolicy) -> Self {
         self.wait_policy = policy;
         self
@@ -161,6 +230,17 @@ impl ThreadPoolBuilder {
     /// `spawn` runs inline at its call site, in program order. If a bug
     /// goes away in serial mode, it is a scheduling bug (a race, a missing
     /// wait); if it stays, it is in the logic. Forces one thread.
+    ///
+    /// ```
+    /// let pool = triad::threads::ThreadPool::builder().num_threads(8).serial(true).build().unwrap();
+    /// assert_eq!(pool.current_num_threads(), 1); // serial forces one thread
+    /// let mut order = Vec::new();
+    /// pool.scope(|s| {
+    ///     s.spawn(|_| order.push("spawned"));
+    /// }).unwrap();
+    /// order.push("after");
+    /// assert_eq!(order, ["spawned", "after"]);
+    /// ```
     pub fn serial(mut self, serial: bool) -> Self {
         self.serial = serial;
         self
@@ -173,6 +253,14 @@ impl ThreadPoolBuilder {
     /// Zero threads; pinning asked for on a system that does not list its
     /// cores; a thread the system refuses to start (the threads already
     /// started are stopped and joined first).
+    ///
+    /// ```
+    /// let pool = triad::threads::ThreadPool::builder().num_threads(2).build().unwrap();
+    /// assert_eq!(pool.current_num_threads(), 2);
+    ///
+    /// let error = triad::threads::ThreadPool::builder().num_threads(0).build().unwrap_err();
+    /// assert!(error.is_zero_threads());
+    /// ```
     pub fn build(self) -> Result<ThreadPool, BuildError> {
         let num_threads = match (self.serial, self.num_threads) {
             (true, _) => 1,
@@ -239,6 +327,11 @@ impl ThreadPoolBuilder {
 
 impl ThreadPool {
     /// A builder (see [`ThreadPoolBuilder`]).
+    ///
+    /// ```
+    /// let pool = triad::threads::ThreadPool::builder().num_threads(2).build().unwrap();
+    /// assert_eq!(pool.current_num_threads(), 2);
+    /// ```
     pub fn builder() -> ThreadPoolBuilder {
         ThreadPoolBuilder::new()
     }
@@ -248,6 +341,12 @@ impl ThreadPool {
     /// # Errors
     ///
     /// As [`ThreadPoolBuilder::build`].
+    ///
+    /// ```
+    /// let pool = triad::threads::ThreadPool::new().unwrap();
+    /// let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    /// assert_eq!(pool.current_num_threads(), cores);
+    /// ```
     pub fn new() -> Result<ThreadPool, BuildError> {
         Self::builder().build()
     }
@@ -291,6 +390,12 @@ impl ThreadPool {
     /// # Errors
     ///
     /// As [`install`](Self::install).
+    ///
+    /// ```
+    /// let pool = triad::threads::ThreadPool::builder().num_threads(2).build().unwrap();
+    /// let (sum, product) = pool.join(|| (1..=10).sum::<u32>(), || (1..=5).product::<u32>()).unwrap();
+    /// assert_eq!((sum, product), (55, 120));
+    /// ```
     pub fn join<A, B, RA, RB>(&self, a: A, b: B) -> Result<(RA, RB), PoolError>
     where
         A: FnOnce() -> RA + Send,
@@ -306,6 +411,18 @@ impl ThreadPool {
     /// # Errors
     ///
     /// As [`install`](Self::install).
+    ///
+    /// ```
+    /// let pool = triad::threads::ThreadPool::builder().num_threads(2).build().unwrap();
+    /// let mut halves = [0u32; 2];
+    /// let data = [1, 2, 3, 4];
+    /// pool.scope(|s| {
+    ///     let (left, right) = halves.split_at_mut(1);
+    ///     s.spawn(|_| left[0] = data[..2].iter().sum());
+    ///     s.spawn(|_| right[0] = data[2..].iter().sum());
+    /// }).unwrap();
+    /// assert_eq!(halves, [3, 7]);
+    /// ```
     pub fn scope<'scope, OP, R>(&self, op: OP) -> Result<R, PoolError>
     where
         OP: FnOnce(&Scope<'scope>) -> R + Send,
@@ -332,6 +449,11 @@ impl ThreadPool {
     }
 
     /// The number of worker threads.
+    ///
+    /// ```
+    /// let pool = triad::threads::ThreadPool::builder().num_threads(3).build().unwrap();
+    /// assert_eq!(pool.current_num_threads(), 3);
+    /// ```
     pub fn current_num_threads(&self) -> usize {
         self.registry.num_threads()
     }
@@ -350,6 +472,13 @@ impl ThreadPool {
 
     /// Run every queued job, then stop and join every worker (the same as
     /// dropping the pool; see the module docs on shutdown).
+    ///
+    /// ```
+    /// let pool = triad::threads::ThreadPool::builder().num_threads(2).build().unwrap();
+    /// let handle = pool.spawn(|| 40 + 2);
+    /// pool.shutdown(); // the queued job still runs
+    /// assert_eq!(handle.join().unwrap(), 42);
+    /// ```
     pub fn shutdown(self) {
         drop(self);
     }

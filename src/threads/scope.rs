@@ -50,6 +50,17 @@ use crate::sync::{CachePadded, Mutex};
 
 /// A scope in which jobs that borrow from the enclosing stack can be
 /// spawned. Created by [`scope`].
+///
+/// ```
+/// let words = ["alpha", "beta", "gamma"];
+/// let mut lengths = vec![0; words.len()];
+/// triad::threads::scope(|s: &triad::threads::Scope<'_>| {
+///     for (word, length) in words.iter().zip(&mut lengths) {
+///         s.spawn(move |_| *length = word.len());
+///     }
+/// });
+/// assert_eq!(lengths, [5, 4, 5]);
+/// ```
 pub struct Scope<'scope> {
     latch: CountLatch,
     /// Rule 1's private tally; only the owner worker's thread touches it.
@@ -115,22 +126,75 @@ pub struct ScopePanic {
 
 impl ScopePanic {
     /// The first panic's payload, as `panic!` gave it.
+    ///
+    /// ```
+    /// use triad::threads::{scope, ScopePanic};
+    /// let caught = std::panic::catch_unwind(|| {
+    ///     scope(|s| {
+    ///         s.spawn(|_| panic!("first"));
+    ///         s.spawn(|_| panic!("second"));
+    ///     })
+    /// })
+    /// .unwrap_err();
+    /// let scope_panic = caught.downcast::<ScopePanic>().unwrap();
+    /// assert_eq!(scope_panic.payload().downcast_ref::<&str>(), Some(&"first"));
+    /// ```
     pub fn payload(&self) -> &(dyn Any + Send) {
         &*self.payload
     }
 
     /// Take the first panic's payload (for `std::panic::resume_unwind`).
+    ///
+    /// ```
+    /// # use triad::threads::{scope, ScopePanic};
+    /// # let caught = std::panic::catch_unwind(|| {
+    /// #     scope(|s| {
+    /// #         s.spawn(|_| panic!("first"));
+    /// #         s.spawn(|_| panic!("second"));
+    /// #     })
+    /// # })
+    /// # .unwrap_err();
+    /// let scope_panic = caught.downcast::<ScopePanic>().unwrap();
+    /// let payload = scope_panic.into_payload(); // for std::panic::resume_unwind
+    /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"first"));
+    /// ```
     pub fn into_payload(self) -> Box<dyn Any + Send> {
         self.payload
     }
 
     /// Which job panicked first: 0 for the scope's body, then 1, 2, ... for
     /// the jobs in the order they were spawned.
+    ///
+    /// ```
+    /// # use triad::threads::{scope, ScopePanic};
+    /// let caught = std::panic::catch_unwind(|| {
+    ///     scope(|s| {
+    ///         s.spawn(|_| panic!("job 1"));
+    ///         panic!("the body");
+    ///     })
+    /// })
+    /// .unwrap_err();
+    /// let scope_panic = caught.downcast::<ScopePanic>().unwrap();
+    /// assert_eq!(scope_panic.spawn_index(), 0); // the body comes first
+    /// ```
     pub fn spawn_index(&self) -> usize {
         self.spawn_index
     }
 
     /// How many other jobs of the scope panicked.
+    ///
+    /// ```
+    /// # use triad::threads::{scope, ScopePanic};
+    /// let caught = std::panic::catch_unwind(|| {
+    ///     scope(|s| {
+    ///         for i in 0..3 {
+    ///             s.spawn(move |_| panic!("job {i}"));
+    ///         }
+    ///     })
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!(caught.downcast::<ScopePanic>().unwrap().others(), 2);
+    /// ```
     pub fn others(&self) -> usize {
         self.others
     }

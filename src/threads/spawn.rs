@@ -38,6 +38,11 @@ use crate::sync::Arc;
 ///
 /// Wait for it with [`join`](JoinHandle::join) or `.await` it. Dropping it
 /// detaches the job, which still runs.
+///
+/// ```
+/// let handle: triad::threads::JoinHandle<String> = triad::threads::spawn(|| "ready".to_string());
+/// assert_eq!(handle.join().unwrap(), "ready");
+/// ```
 #[must_use = "dropping a JoinHandle detaches the job; call .join() or .await it to get its result"]
 pub struct JoinHandle<T> {
     receiver: oneshot::Receiver<Result<T, JoinError>>,
@@ -106,6 +111,14 @@ impl<T: Send + 'static> JoinHandle<T> {
 
 impl<T> JoinHandle<T> {
     /// Whether the job has finished (a `join` would not wait).
+    ///
+    /// ```
+    /// let handle = triad::threads::spawn(|| 1);
+    /// while !handle.is_finished() {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!(handle.join().unwrap(), 1); // returns at once
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.receiver.is_complete()
     }

@@ -39,6 +39,13 @@
 //!    if it finds it: so a one-thread pool never deadlocks on itself.
 
 /// What a waiting worker may run while it waits. See the module docs.
+///
+/// ```
+/// use triad::threads::{join, ThreadPool, WaitPolicy};
+/// assert_eq!(WaitPolicy::default(), WaitPolicy::StealAny);
+/// let pool = ThreadPool::builder().num_threads(2).wait_policy(WaitPolicy::Descendants).build().unwrap();
+/// assert_eq!(pool.install(|| join(|| 'a', || 'b')).unwrap(), ('a', 'b'));
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum WaitPolicy {
     /// Run any job of the pool while waiting (rayon's behaviour; the fastest).

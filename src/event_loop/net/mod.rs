@@ -167,9 +167,30 @@ where
 
 /// The stream methods every stream type and half shares, written once.
 macro_rules! read_methods {
-    () => {
+    // `$setup`: hidden doc-test lines that open `ev.block_on(async {` and
+    // bind `reader` (of this type) and `writer` (its peer's writing end),
+    // so each type's examples run on that type.
+    ($setup:literal) => {
         /// Read into `buf`; `Ok(0)` at end of stream (the peer shut down
         /// its writing side) or if `buf` is empty.
+        ///
+        /// ```
+        #[doc = $setup]
+        /// writer.write_all(b"hello").await?;
+        /// drop(writer); // end of stream after "hello"
+        /// let mut got = Vec::new();
+        /// let mut buf = [0; 16];
+        /// loop {
+        ///     match reader.read(&mut buf).await? {
+        ///         0 => break, // end of stream
+        ///         n => got.extend_from_slice(&buf[..n]),
+        ///     }
+        /// }
+        /// assert_eq!(got, b"hello");
+        /// # Ok::<_, std::io::Error>(())
+        /// # })?;
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
             std::future::poll_fn(|cx| $crate::event_loop::net::poll_read(self.evented(), cx, buf))
                 .await
@@ -177,11 +198,36 @@ macro_rules! read_methods {
 
         /// Read exactly `buf.len()` bytes; `UnexpectedEof` if the stream
         /// ends first (what was read is then in `buf`, unmarked).
+        ///
+        /// ```
+        #[doc = $setup]
+        /// writer.write_all(b"abc").await?;
+        /// drop(writer);
+        /// let mut buf = [0; 2];
+        /// reader.read_exact(&mut buf).await?;
+        /// assert_eq!(&buf, b"ab");
+        /// let short = reader.read_exact(&mut buf).await.unwrap_err(); // only "c" left
+        /// assert_eq!(short.kind(), std::io::ErrorKind::UnexpectedEof);
+        /// # Ok::<_, std::io::Error>(())
+        /// # })?;
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub async fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
             $crate::event_loop::net::read_exact(self.evented(), buf).await
         }
 
         /// Poll for a read (for hand-written futures and adapters).
+        ///
+        /// ```
+        #[doc = $setup]
+        /// writer.write_all(b"hi").await?;
+        /// let mut buf = [0; 8];
+        /// let n = std::future::poll_fn(|cx| reader.poll_read(cx, &mut buf)).await?;
+        /// assert!(n > 0 && b"hi".starts_with(&buf[..n]));
+        /// # Ok::<_, std::io::Error>(())
+        /// # })?;
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub fn poll_read(
             &mut self,
             cx: &mut std::task::Context<'_>,
@@ -193,19 +239,56 @@ macro_rules! read_methods {
 }
 
 macro_rules! write_methods {
-    () => {
+    // `$setup`: as for `read_methods!`, with `writer` of this type and
+    // `reader` its peer's reading end.
+    ($setup:literal) => {
         /// Write some of `buf`; how much was written.
+        ///
+        /// ```
+        #[doc = $setup]
+        /// let n = writer.write(b"hello").await?;
+        /// assert!(n > 0 && n <= 5);
+        /// let mut buf = vec![0; n];
+        /// reader.read_exact(&mut buf).await?;
+        /// assert_eq!(buf, &b"hello"[..n]);
+        /// # Ok::<_, std::io::Error>(())
+        /// # })?;
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub async fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
             std::future::poll_fn(|cx| $crate::event_loop::net::poll_write(self.evented(), cx, buf))
                 .await
         }
 
         /// Write all of `buf`.
+        ///
+        /// ```
+        #[doc = $setup]
+        /// writer.write_all(b"hello, world").await?;
+        /// let mut buf = [0; 12];
+        /// reader.read_exact(&mut buf).await?;
+        /// assert_eq!(&buf, b"hello, world");
+        /// # Ok::<_, std::io::Error>(())
+        /// # })?;
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
             $crate::event_loop::net::write_all(self.evented(), buf).await
         }
 
         /// Poll for a write (for hand-written futures and adapters).
+        ///
+        /// ```
+        #[doc = $setup]
+        /// let n = std::future::poll_fn(|cx| writer.poll_write(cx, b"x")).await?;
+        /// assert_eq!(n, 1);
+        /// let mut buf = [0; 1];
+        /// reader.read_exact(&mut buf).await?;
+        /// assert_eq!(&buf, b"x");
+        /// # Ok::<_, std::io::Error>(())
+        /// # })?;
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub fn poll_write(
             &mut self,
             cx: &mut std::task::Context<'_>,

@@ -44,11 +44,35 @@ pub struct TcpListener {
 impl TcpListener {
     /// Bind to `addr` (with `SO_REUSEADDR`, backlog 1024). Port 0 picks a
     /// free port; see [`local_addr`](Self::local_addr).
+    ///
+    /// ```
+    /// # use triad::event_loop::{net::tcp::TcpListener, EventLoop};
+    /// let ev = EventLoop::new()?;
+    /// ev.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    ///     assert_ne!(listener.local_addr()?.port(), 0); // the port the system picked
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
         Self::from_mio(mio::net::TcpListener::bind(addr)?)
     }
 
     /// Take over a std listener (switched to non-blocking here).
+    ///
+    /// ```
+    /// # use triad::event_loop::{net::tcp::TcpListener, EventLoop};
+    /// let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?; // e.g. inherited
+    /// let addr = std_listener.local_addr()?;
+    /// let ev = EventLoop::new()?;
+    /// ev.block_on(async {
+    ///     let listener = TcpListener::from_std(std_listener)?;
+    ///     assert_eq!(listener.local_addr()?, addr);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
         Self::from_mio(mio::net::TcpListener::from_std(listener))
@@ -64,11 +88,40 @@ impl TcpListener {
     /// Accept a connection. Under descriptor exhaustion the error says so
     /// ([`AcceptError::is_resource_exhaustion`]) and the next call backs off
     /// first (see [the module docs](super)).
+    ///
+    /// ```
+    /// # use triad::event_loop::{net::tcp::TcpListener, EventLoop};
+    /// let ev = EventLoop::new()?;
+    /// ev.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    ///     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    ///     let (stream, peer) = listener.accept().await?;
+    ///     assert_eq!(peer, client.local_addr()?);
+    ///     assert_eq!(stream.peer_addr()?, peer);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn accept(&self) -> Result<(TcpStream, SocketAddr), AcceptError> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
 
     /// Poll for a connection.
+    ///
+    /// ```
+    /// # use triad::event_loop::{net::tcp::TcpListener, EventLoop};
+    /// use std::future::poll_fn;
+    ///
+    /// let ev = EventLoop::new()?;
+    /// ev.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    ///     let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    ///     let (_stream, peer) = poll_fn(|cx| listener.poll_accept(cx)).await?;
+    ///     assert_eq!(peer, client.local_addr()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_accept(
         &self,
         cx: &mut Context<'_>,
@@ -83,6 +136,19 @@ impl TcpListener {
     }
 
     /// The address the listener is bound to.
+    ///
+    /// ```
+    /// # use triad::event_loop::{net::tcp::TcpListener, EventLoop};
+    /// let ev = EventLoop::new()?;
+    /// ev.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    ///     let addr = listener.local_addr()?;
+    ///     assert!(addr.ip().is_loopback());
+    ///     assert!(std::net::TcpStream::connect(addr).is_ok());
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().local_addr()
     }
@@ -98,12 +164,52 @@ impl fmt::Debug for TcpListener {
 ///
 /// Reading and writing take `&mut self`; to read and write from two tasks,
 /// [`into_split`](Self::into_split) the stream into owned halves.
+///
+/// ```
+/// use triad::event_loop::net::tcp::{TcpListener, TcpStream};
+/// use triad::event_loop::{spawn, EventLoop};
+///
+/// let ev = EventLoop::new()?;
+/// ev.block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+///     let addr = listener.local_addr()?;
+///     let echo = spawn(async move {
+///         let (mut stream, _) = listener.accept().await?;
+///         let mut buf = [0; 4];
+///         stream.read_exact(&mut buf).await?;
+///         stream.write_all(&buf).await
+///     });
+///     let mut stream = TcpStream::connect(addr).await?;
+///     stream.write_all(b"ping").await?;
+///     let mut buf = [0; 4];
+///     stream.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"ping");
+///     echo.await.unwrap()
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct TcpStream {
     io: Rc<PollEvented<mio::net::TcpStream>>,
 }
 
 impl TcpStream {
     /// Connect to `addr`.
+    ///
+    /// ```
+    /// # use triad::event_loop::{net::tcp::TcpStream, EventLoop};
+    /// let ev = EventLoop::new()?;
+    /// ev.block_on(async {
+    ///     let server = std::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     let stream = TcpStream::connect(server.local_addr()?).await?;
+    ///     assert_eq!(stream.peer_addr()?, server.local_addr()?);
+    ///
+    ///     let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?; // dropped
+    ///     let refused = TcpStream::connect(closed).await.unwrap_err();
+    ///     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
         let stream = Self::from_mio(mio::net::TcpStream::connect(addr)?)?;
         finish_connect(&stream.io, |s| s.take_error(), |s| s.peer_addr().map(drop)).await?;
@@ -111,6 +217,20 @@ impl TcpStream {
     }
 
     /// Take over a connected std stream (switched to non-blocking here).
+    ///
+    /// ```
+    /// # use triad::event_loop::{net::tcp::TcpStream, EventLoop};
+    /// let server = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let std_stream = std::net::TcpStream::connect(server.local_addr()?)?; // a blocking connect
+    /// let ev = EventLoop::new()?;
+    /// ev.block_on(async {
+    ///     let mut stream = TcpStream::from_std(std_stream)?;
+    ///     stream.write_all(b"hi").await?;
+    ///     assert_eq!(stream.peer_addr()?, server.local_addr()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
         Self::from_mio(mio::net::TcpStream::from_std(stream))
@@ -126,18 +246,77 @@ impl TcpStream {
         &self.io
     }
 
-    read_methods!();
-    write_methods!();
+    // The argument: the hidden set-up of the doc examples (see `read_methods!`).
+    read_methods!(
+        r#" # use triad::event_loop::net::tcp::{TcpListener, TcpStream};
+ # let ev = triad::event_loop::EventLoop::new()?;
+ # ev.block_on(async {
+ # let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+ # let client = TcpStream::connect(listener.local_addr()?).await?;
+ # let (server, _) = listener.accept().await?;
+ # let (mut reader, mut writer) = (server, client);
+ // `reader`, `writer`: the two ends of a TCP connection."#
+    );
+    write_methods!(
+        r#" # use triad::event_loop::net::tcp::{TcpListener, TcpStream};
+ # let ev = triad::event_loop::EventLoop::new()?;
+ # ev.block_on(async {
+ # let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+ # let client = TcpStream::connect(listener.local_addr()?).await?;
+ # let (server, _) = listener.accept().await?;
+ # let (mut reader, mut writer) = (server, client);
+ // `reader`, `writer`: the two ends of a TCP connection."#
+    );
 
     /// Shut down reading, writing or both (`shutdown(2)`). After
     /// `Shutdown::Write` the peer reads end of stream once it has read what
     /// was sent.
+    ///
+    /// ```
+    /// # use triad::event_loop::{net::tcp::{TcpListener, TcpStream}, EventLoop};
+    /// use std::net::Shutdown;
+    ///
+    /// let ev = EventLoop::new()?;
+    /// ev.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    ///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (mut server, _) = listener.accept().await?;
+    ///     client.write_all(b"request").await?;
+    ///     client.shutdown(Shutdown::Write)?; // "no more requests"
+    ///     let mut buf = [0; 7];
+    ///     server.read_exact(&mut buf).await?;
+    ///     assert_eq!(server.read(&mut buf).await?, 0); // end of stream
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.io.get_ref().shutdown(how)
     }
 
     /// Split into a reading and a writing half, each usable by its own task.
     /// Dropping the write half shuts down the writing side.
+    ///
+    /// ```
+    /// # use triad::event_loop::{net::tcp::{TcpListener, TcpStream}, spawn, EventLoop};
+    /// let ev = EventLoop::new()?;
+    /// ev.block_on(async {
+    ///     # let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    ///     # let mut client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     # let (server, _) = listener.accept().await?;
+    ///     let (mut read, mut write) = server.into_split();
+    ///     // Echo: one task reads while this one writes.
+    ///     let echo = spawn(async move {
+    ///         let mut buf = [0; 5];
+    ///         read.read_exact(&mut buf).await.map(|()| buf)
+    ///     });
+    ///     write.write_all(b"hello").await?;
+    ///     # client.write_all(b"world").await?;
+    ///     assert_eq!(&echo.await.unwrap()?, b"world");
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         (
             OwnedReadHalf {
@@ -151,16 +330,53 @@ impl TcpStream {
     }
 
     /// The peer's address.
+    ///
+    /// ```
+    /// # use triad::event_loop::{net::tcp::{TcpListener, TcpStream}, EventLoop};
+    /// let ev = EventLoop::new()?;
+    /// ev.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     assert_eq!(client.peer_addr()?, listener.local_addr()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().peer_addr()
     }
 
     /// This end's address.
+    ///
+    /// ```
+    /// # use triad::event_loop::{net::tcp::{TcpListener, TcpStream}, EventLoop};
+    /// let ev = EventLoop::new()?;
+    /// ev.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     assert_eq!(client.local_addr()?, server.peer_addr()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().local_addr()
     }
 
     /// Set `TCP_NODELAY` (disable Nagle's algorithm).
+    ///
+    /// ```
+    /// # use triad::event_loop::{net::tcp::TcpStream, EventLoop};
+    /// let ev = EventLoop::new()?;
+    /// ev.block_on(async {
+    ///     let server = std::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     let stream = TcpStream::connect(server.local_addr()?).await?;
+    ///     stream.set_nodelay(true)?; // small writes go out at once
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.io.get_ref().set_nodelay(nodelay)
     }
@@ -173,6 +389,23 @@ impl fmt::Debug for TcpStream {
 }
 
 /// The reading half of a [`TcpStream`], from [`TcpStream::into_split`].
+///
+/// ```
+/// # use triad::event_loop::{net::tcp::{OwnedReadHalf, TcpListener, TcpStream}, EventLoop};
+/// let ev = EventLoop::new()?;
+/// ev.block_on(async {
+///     # let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+///     # let mut client = TcpStream::connect(listener.local_addr()?).await?;
+///     # let (server, _) = listener.accept().await?;
+///     let (mut read, _write): (OwnedReadHalf, _) = server.into_split();
+///     client.write_all(b"ping").await?;
+///     let mut buf = [0; 4];
+///     read.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"ping");
+///     Ok::<_, std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct OwnedReadHalf {
     io: Rc<PollEvented<mio::net::TcpStream>>,
 }
@@ -182,10 +415,39 @@ impl OwnedReadHalf {
         &self.io
     }
 
-    read_methods!();
+    read_methods!(
+        r#" # use triad::event_loop::net::tcp::{TcpListener, TcpStream};
+ # let ev = triad::event_loop::EventLoop::new()?;
+ # ev.block_on(async {
+ # let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+ # let client = TcpStream::connect(listener.local_addr()?).await?;
+ # let (server, _) = listener.accept().await?;
+ # let (mut reader, _server_write) = server.into_split();
+ # let mut writer = client;
+ // `reader`: the read half of a `TcpStream`; `writer`: its peer."#
+    );
 
     /// Put the halves back together; `Err` gives both back if they are
     /// not of the same stream.
+    ///
+    /// ```
+    /// # use triad::event_loop::{net::tcp::{TcpListener, TcpStream}, EventLoop};
+    /// let ev = EventLoop::new()?;
+    /// ev.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     let (client_read, client_write) = client.into_split();
+    ///     let (server_read, server_write) = server.into_split();
+    ///     // Halves of two different streams are refused, and handed back.
+    ///     let (client_read, server_write) = client_read.reunite(server_write).unwrap_err();
+    ///     let client = client_read.reunite(client_write).unwrap();
+    ///     let server = server_read.reunite(server_write).unwrap();
+    ///     assert_eq!(client.peer_addr()?, server.local_addr()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn reunite(
         self,
         write: OwnedWriteHalf,
@@ -203,6 +465,25 @@ impl OwnedReadHalf {
 
 /// The writing half of a [`TcpStream`], from [`TcpStream::into_split`].
 /// Dropping it shuts down the writing side (the peer reads end of stream).
+///
+/// ```
+/// # use triad::event_loop::{net::tcp::{OwnedWriteHalf, TcpListener, TcpStream}, EventLoop};
+/// let ev = EventLoop::new()?;
+/// ev.block_on(async {
+///     # let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+///     # let client = TcpStream::connect(listener.local_addr()?).await?;
+///     # let (mut server, _) = listener.accept().await?;
+///     let (_read, mut write): (_, OwnedWriteHalf) = client.into_split();
+///     write.write_all(b"bye").await?;
+///     drop(write); // shuts down the writing side
+///     let mut buf = [0; 3];
+///     server.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"bye");
+///     assert_eq!(server.read(&mut buf).await?, 0); // end of stream
+///     Ok::<_, std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct OwnedWriteHalf {
     io: Rc<PollEvented<mio::net::TcpStream>>,
     shutdown_on_drop: bool,
@@ -213,9 +494,35 @@ impl OwnedWriteHalf {
         &self.io
     }
 
-    write_methods!();
+    write_methods!(
+        r#" # use triad::event_loop::net::tcp::{TcpListener, TcpStream};
+ # let ev = triad::event_loop::EventLoop::new()?;
+ # ev.block_on(async {
+ # let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+ # let client = TcpStream::connect(listener.local_addr()?).await?;
+ # let (server, _) = listener.accept().await?;
+ # let (_client_read, mut writer) = client.into_split();
+ # let mut reader = server;
+ // `writer`: the write half of a `TcpStream`; `reader`: its peer."#
+    );
 
     /// Shut down the writing side now.
+    ///
+    /// ```
+    /// # use triad::event_loop::{net::tcp::{TcpListener, TcpStream}, EventLoop};
+    /// let ev = EventLoop::new()?;
+    /// ev.block_on(async {
+    ///     # let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    ///     # let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     # let (mut server, _) = listener.accept().await?;
+    ///     let (_read, write) = client.into_split();
+    ///     write.shutdown()?;
+    ///     let mut buf = [0; 8];
+    ///     assert_eq!(server.read(&mut buf).await?, 0); // end of stream
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown(&self) -> io::Result<()> {
         self.io.get_ref().shutdown(Shutdown::Write)
     }
