@@ -69,7 +69,9 @@
 //! on their loop's thread (the loop's tasks may be `!Send`). Only the
 //! *wakers* they store are `Send + Sync`, as `std::task::Waker` requires;
 //! the primitives only clone, compare and wake them, and a waker of a task
-//! on this loop goes straight to the local run queue.
+//! on this loop goes straight to the local run queue. They need nothing
+//! else from the loop: any single-threaded executor can poll them (off
+//! the loop, the cooperative budget is simply unconstrained).
 //!
 //! To talk to the loop from another thread, use
 //! [`Remote::channel`](crate::event_loop::Remote::channel) (the
