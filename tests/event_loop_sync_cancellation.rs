@@ -116,7 +116,7 @@ fn channel_slots_and_messages_survive_random_cancellation() {
                     })
                 })
                 .collect();
-            drop(tx);
+            let tx_probe = tx; // kept to read the capacity at the end
             let consumer = spawn(async move {
                 let mut sum = 0u64;
                 let mut rng = 7;
@@ -129,6 +129,16 @@ fn channel_slots_and_messages_survive_random_cancellation() {
             for producer in producers {
                 producer.await.unwrap();
             }
+            // Every slot comes back once the consumer has drained the
+            // queue: none was lost with an abandoned, granted send.
+            let probe = tx_probe;
+            let mut turns = 0;
+            while probe.capacity() < 3 && turns < 10_000 {
+                yield_now().await;
+                turns += 1;
+            }
+            assert_eq!(probe.capacity(), 3, "no channel slot lost");
+            drop(probe);
             assert_eq!(
                 consumer.await.unwrap(),
                 reported.get(),
