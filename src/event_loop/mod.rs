@@ -70,7 +70,7 @@
 //!
 //! Everything but the inbox, the task state word and the channel is
 //! loop-thread-only and uses plain `Cell`/`RefCell` (the [`sync`]
-//! primitives included: they are `!Send`); the shared protocols
+//! primitives included: they are `!Send` or `!Sync`); the shared protocols
 //! take their atomics, locks and cells from the crate's `sync` shim, so the
 //! loom models run the real code.
 

@@ -29,7 +29,7 @@ use std::task::{Context, Poll};
 use super::wait_list::{WaitList, WaiterKey, WaiterState};
 use crate::event_loop::budget;
 
-/// A reusable barrier for `n` tasks on one event loop (`!Send`, see the
+/// A reusable barrier for `n` tasks on one event loop (`!Sync`, see the
 /// [module docs](super)).
 ///
 /// ```

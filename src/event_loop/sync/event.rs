@@ -28,7 +28,7 @@ use std::task::{Context, Poll};
 use super::wait_list::{WaitList, WaiterKey, WaiterState};
 use crate::event_loop::budget;
 
-/// A settable flag that tasks on one event loop wait for (`!Send`, see the
+/// A settable flag that tasks on one event loop wait for (`!Sync`, see the
 /// [module docs](super)).
 ///
 /// ```

@@ -1,6 +1,7 @@
 //! Primitives for tasks on *one* loop: channels (`mpsc`, `oneshot`,
-//! `broadcast`, `watch`), notifications, a semaphore and locks, all `!Send`, all
-//! built on `Rc`, `Cell` and `RefCell` (no atomics, no locks).
+//! `broadcast`, `watch`), notifications, a semaphore and locks, none of
+//! them shareable across threads, all built on `Rc`, `Cell` and `RefCell`
+//! (no atomics, no locks).
 //!
 //! ```
 //! use std::rc::Rc;
@@ -60,16 +61,38 @@
 //! lock there), `mpsc::WeakSender`, and `select!` over more than two
 //! branches (nest [`select`](crate::event_loop::future::select)).
 //!
-//! # Why `!Send`
+//! # Why `!Send` and `!Sync`
 //!
 //! The loop runs every task on one thread, so a primitive shared only by
 //! its tasks never sees two threads: a `Cell` is enough where tokio pays
 //! for an atomic read-modify-write, and a `RefCell` where it takes a lock.
-//! Holding an `Rc` makes these types `!Send`, so the compiler keeps them
-//! on their loop's thread (the loop's tasks may be `!Send`). Only the
+//! The compiler enforces it. The channels' handles hold an `Rc`, so they
+//! are `!Send`; `Semaphore`, `Mutex`, `RwLock`, `Notify`, `Event`,
+//! `Barrier` and `OnceCell` are `!Sync` (their `Cell`s): a whole one may
+//! move to another thread while nobody borrows it, but it can never be
+//! *shared* across threads; tasks share it by reference or in an `Rc`,
+//! which keeps it on the loop's thread (the loop's tasks may be `!Send`).
+//!
+//! ```compile_fail
+//! // A channel's sender cannot go to another thread...
+//! let (tx, _rx) = triad::event_loop::sync::mpsc::unbounded_channel::<u8>();
+//! std::thread::spawn(move || tx.send(1));
+//! ```
+//!
+//! ```compile_fail
+//! // ...and a semaphore cannot be shared with one.
+//! let limit = triad::event_loop::sync::Semaphore::new(1);
+//! std::thread::scope(|s| {
+//!     s.spawn(|| limit.try_acquire().is_ok());
+//! });
+//! ```
+//!
+//! Only the
 //! *wakers* they store are `Send + Sync`, as `std::task::Waker` requires;
 //! the primitives only clone, compare and wake them, and a waker of a task
-//! on this loop goes straight to the local run queue.
+//! on this loop goes straight to the local run queue. They need nothing
+//! else from the loop: any single-threaded executor can poll them (off
+//! the loop, the cooperative budget is simply unconstrained).
 //!
 //! To talk to the loop from another thread, use
 //! [`Remote::channel`](crate::event_loop::Remote::channel) (the

@@ -39,7 +39,7 @@ use std::task::{Context, Poll};
 use super::error::TryLockError;
 use super::semaphore::{Acquire, Semaphore, SemaphorePermit};
 
-/// An async mutex for tasks on one event loop (`!Send`, see the
+/// An async mutex for tasks on one event loop (`!Sync`, see the
 /// [module docs](super)).
 ///
 /// ```

@@ -37,7 +37,7 @@ use std::task::{Context, Poll};
 use super::wait_list::{WaitList, WaiterKey, WaiterState};
 use crate::event_loop::budget;
 
-/// Notifies tasks on one event loop (`!Send`, see the [module docs](super)).
+/// Notifies tasks on one event loop (`!Sync`, see the [module docs](super)).
 ///
 /// ```
 /// use std::rc::Rc;

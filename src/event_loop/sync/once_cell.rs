@@ -31,7 +31,7 @@ use super::error::SetError;
 use super::semaphore::Semaphore;
 
 /// A cell written once, by an async initializer, for tasks on one event
-/// loop (`!Send`, see the [module docs](super)).
+/// loop (`!Sync`, see the [module docs](super)).
 ///
 /// ```
 /// use std::cell::Cell;

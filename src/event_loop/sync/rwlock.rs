@@ -35,7 +35,7 @@ use std::task::{Context, Poll};
 use super::error::TryLockError;
 use super::semaphore::{Acquire, Semaphore, SemaphorePermit};
 
-/// A readers-writer lock for tasks on one event loop (`!Send`, see the
+/// A readers-writer lock for tasks on one event loop (`!Sync`, see the
 /// [module docs](super)).
 ///
 /// ```

@@ -57,7 +57,7 @@ use crate::event_loop::budget;
 
 /// A counting semaphore for tasks on one event loop.
 ///
-/// `!Send` (see the [module docs](super)): share it between the loop's
+/// `!Sync` (see the [module docs](super)): share it between the loop's
 /// tasks by reference or in an `Rc`.
 ///
 /// ```

@@ -40,7 +40,7 @@
 //!    is foreign code.
 //!
 //! Loop-thread-only: plain `Vec` and indices, no atomics (see the module
-//! docs of `sync` for why the primitives are `!Send`).
+//! docs of `sync` for why the primitives are `!Send` or `!Sync`).
 
 use std::task::Waker;
 
