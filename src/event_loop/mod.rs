@@ -83,6 +83,8 @@ mod registration;
 pub(crate) mod remote;
 pub mod signal;
 pub(crate) mod task;
+#[cfg(all(test, not(loom)))]
+mod tests;
 mod timer;
 pub(crate) mod waker;
 
