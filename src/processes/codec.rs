@@ -57,6 +57,30 @@ use std::fmt;
 use std::ops::Deref;
 
 use super::pool::Lease;
+use super::zygote::code_ptr;
+
+/// What keeps a result's bytes where they are while a [`SharedBytes`] view
+/// of them lives.
+#[derive(Clone)]
+pub(crate) enum KeepAlive {
+    /// The pool's reservation of a collected slot (pool.rs rule P4).
+    Lease(StdArc<Lease>),
+    /// A whole region on heap pages (`Region::on_heap`), for the unit tests
+    /// Miri runs: the views read it in place as they read a slot.
+    #[cfg(test)]
+    Region(StdArc<super::shm::Region>),
+}
+
+impl KeepAlive {
+    /// How many holders there are (the decoder's, plus one per live view).
+    pub(crate) fn holders(&self) -> usize {
+        match self {
+            KeepAlive::Lease(lease) => StdArc::strong_count(lease),
+            #[cfg(test)]
+            KeepAlive::Region(region) => StdArc::strong_count(region),
+        }
+    }
+}
 
 /// Writes encoded bytes into a fixed buffer and counts every byte asked
 /// for, even past the end (so the needed size is known after one pass).
@@ -99,11 +123,11 @@ impl<'a> Writer<'a> {
 pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
-    lease: Option<&'a StdArc<Lease>>,
+    lease: Option<&'a KeepAlive>,
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(buf: &'a [u8], lease: Option<&'a StdArc<Lease>>) -> Self {
+    pub(crate) fn new(buf: &'a [u8], lease: Option<&'a KeepAlive>) -> Self {
         Reader { buf, pos: 0, lease }
     }
 
@@ -527,7 +551,7 @@ enum Repr {
     Shared {
         ptr: *const u8,
         len: usize,
-        _lease: StdArc<Lease>,
+        _lease: KeepAlive,
     },
 }
 
@@ -637,7 +661,7 @@ fn run_one<A: Decode, R: Encode>(
     // parent took it from exactly that type (`entry_for::<A, R>` is paired
     // with it in `ProcessPool::submit`) and the offset arithmetic of
     // `zygote.rs` (rule Z3) maps it to the same function in this process.
-    let f = unsafe { std::mem::transmute::<usize, fn(A) -> R>(task) };
+    let f = unsafe { std::mem::transmute::<*const (), fn(A) -> R>(code_ptr(task)) };
     let result = f(arg);
     let mut w = Writer::new(buf);
     result.encode(&mut w);
@@ -651,7 +675,7 @@ fn run_chunk<A: Decode, R: Encode>(
 ) -> Result<usize, DecodeError> {
     let args = decode_from_slice::<Vec<A>>(&buf[..arg_len])?;
     // SAFETY: as in `run_one`: paired with `chunk_entry_for::<A, R>`.
-    let f = unsafe { std::mem::transmute::<usize, fn(A) -> R>(task) };
+    let f = unsafe { std::mem::transmute::<*const (), fn(A) -> R>(code_ptr(task)) };
     let results: Vec<R> = args.into_iter().map(f).collect();
     let mut w = Writer::new(buf);
     results.encode(&mut w);

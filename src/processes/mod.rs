@@ -95,6 +95,8 @@ mod shm;
 pub(crate) mod slot;
 #[cfg(not(loom))]
 mod supervisor;
+#[cfg(all(test, not(loom)))]
+mod tests;
 #[cfg(not(loom))]
 mod worker;
 #[cfg(not(loom))]

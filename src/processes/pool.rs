@@ -61,7 +61,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::codec::{
-    chunk_entry_for, decode_from_slice, entry_for, Decode, Encode, Entry, Reader, Writer,
+    chunk_entry_for, decode_from_slice, entry_for, Decode, Encode, Entry, KeepAlive, Reader, Writer,
 };
 use super::error::{BuildError, TaskError};
 use super::shm::{region_len, Region, WorkerConfig, MAX_SLOTS};
@@ -1260,11 +1260,12 @@ fn try_take<R: Decode>(
 }
 
 fn decode_leased<R: Decode>(lease: Arc<Lease>, len: usize, in_place: bool) -> Result<R, TaskError> {
-    let shared = &lease.shared;
+    let (shared, index) = (lease.shared.clone(), lease.index);
     // SAFETY: the slot is COLLECTED and `lease` reserves it (slot rule 1,
     // rule P4): nobody writes the bytes while it lives; values that keep a
     // view (SharedBytes) keep a clone of the lease.
-    let bytes = unsafe { shared.region.data(lease.index, len) };
+    let bytes = unsafe { shared.region.data(index, len) };
+    let lease = KeepAlive::Lease(lease);
     let mut reader = Reader::new(bytes, in_place.then_some(&lease));
     let value = R::decode(&mut reader).map_err(|e| TaskError::bad_bytes(e.to_string()))?;
     if reader.remaining() != 0 {
@@ -1273,11 +1274,11 @@ fn decode_leased<R: Decode>(lease: Arc<Lease>, len: usize, in_place: bool) -> Re
             reader.remaining()
         )));
     }
-    if Arc::strong_count(&lease) > 1 {
+    if lease.holders() > 1 {
         // Rule P4: a view outlives the decode. If it is dropped meanwhile,
         // the slot is freed only after this (our lease is the last), and
         // freeing clears the mark.
-        crate::sync::lock(&shared.registry).held[lease.index] = true;
+        crate::sync::lock(&shared.registry).held[index] = true;
         // Rule P5: a submitter waiting for a slot may now give up.
         shared.region.header().done.ring(false);
     }
