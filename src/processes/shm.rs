@@ -146,9 +146,10 @@ pub(crate) struct Region {
 }
 
 // SAFETY: `base` points into the backing, which lives as long as the
-// Region and never moves. Concurrent access to the memory behind it is governed by
-// rule 1: atomics for everything shared, and data areas handed over by the
-// slot protocol, so sharing the Region between threads is what it is for.
+// Region and never moves. Concurrent access to the memory behind it is
+// governed by rule 1: atomics for everything shared, and data areas handed
+// over by the slot protocol, so sharing the Region between threads is what
+// it is for.
 unsafe impl Send for Region {}
 // SAFETY: as for Send.
 unsafe impl Sync for Region {}
