@@ -88,6 +88,8 @@ pub(crate) mod remote;
 pub mod signal;
 pub mod sync;
 pub(crate) mod task;
+#[cfg(all(test, not(loom)))]
+mod tests;
 mod timer;
 pub(crate) mod waker;
 

@@ -58,8 +58,32 @@ use std::ops::Range;
 
 use super::in_place::{Area, Encoded};
 use super::pool::Lease;
+use super::zygote::code_ptr;
 #[cfg(doc)]
 use super::SharedBytes;
+
+/// What keeps a result's bytes where they are while a [`SharedBytes`] view
+/// of them lives.
+#[derive(Clone)]
+pub(crate) enum KeepAlive {
+    /// The pool's reservation of a collected slot (pool.rs rule P4).
+    Lease(StdArc<Lease>),
+    /// A whole region on heap pages (`Region::on_heap`), for the unit tests
+    /// Miri runs: the views read it in place as they read a slot.
+    #[cfg(test)]
+    Region(StdArc<super::shm::Region>),
+}
+
+impl KeepAlive {
+    /// How many holders there are (the decoder's, plus one per live view).
+    pub(crate) fn holders(&self) -> usize {
+        match self {
+            KeepAlive::Lease(lease) => StdArc::strong_count(lease),
+            #[cfg(test)]
+            KeepAlive::Region(region) => StdArc::strong_count(region),
+        }
+    }
+}
 
 /// Writes encoded bytes into a fixed buffer and counts every byte asked
 /// for, even past the end (so the needed size is known after one pass).
@@ -195,14 +219,14 @@ impl<'a> Writer<'a> {
 pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
-    lease: Option<&'a StdArc<Lease>>,
+    lease: Option<&'a KeepAlive>,
     /// The carved buffers before the encoding (`in_place.rs`); empty
     /// outside a result slot.
     carved: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(buf: &'a [u8], lease: Option<&'a StdArc<Lease>>) -> Self {
+    pub(crate) fn new(buf: &'a [u8], lease: Option<&'a KeepAlive>) -> Self {
         Reader {
             buf,
             pos: 0,
@@ -216,7 +240,7 @@ impl<'a> Reader<'a> {
     pub(crate) fn for_result(
         area: &'a [u8],
         head: usize,
-        lease: Option<&'a StdArc<Lease>>,
+        lease: Option<&'a KeepAlive>,
     ) -> Result<Self, DecodeError> {
         if head > area.len() {
             return Err(DecodeError::eof());
@@ -242,7 +266,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The lease of the slot being decoded in place, if any.
-    pub(crate) fn lease(&self) -> Option<&'a StdArc<Lease>> {
+    pub(crate) fn lease(&self) -> Option<&'a KeepAlive> {
         self.lease
     }
 
@@ -545,7 +569,7 @@ pub fn decode_from_slice<T: Decode>(bytes: &[u8]) -> Result<T, DecodeError> {
 pub(crate) fn decode_result<T: Decode>(
     area: &[u8],
     head: usize,
-    lease: Option<&StdArc<Lease>>,
+    lease: Option<&KeepAlive>,
 ) -> Result<T, DecodeError> {
     let mut r = Reader::for_result(area, head, lease)?;
     let value = T::decode(&mut r)?;
@@ -839,7 +863,7 @@ fn run_one<A: Decode, R: Encode>(
     // parent took it from exactly that type (`entry_for::<A, R>` is paired
     // with it in `ProcessPool::submit`) and the offset arithmetic of
     // `zygote.rs` (rule Z3) maps it to the same function in this process.
-    let f = unsafe { std::mem::transmute::<usize, fn(A) -> R>(task) };
+    let f = unsafe { std::mem::transmute::<*const (), fn(A) -> R>(code_ptr(task)) };
     // In-place rule 2: the argument is decoded, the area is free.
     let area = Area::new(buf);
     let result = area.run(|| f(arg));
@@ -856,7 +880,7 @@ fn run_chunk<A: Decode, R: Encode>(
 ) -> Result<Encoded, DecodeError> {
     let args = decode_from_slice::<Vec<A>>(&buf[..arg_len])?;
     // SAFETY: as in `run_one`: paired with `chunk_entry_for::<A, R>`.
-    let f = unsafe { std::mem::transmute::<usize, fn(A) -> R>(task) };
+    let f = unsafe { std::mem::transmute::<*const (), fn(A) -> R>(code_ptr(task)) };
     let area = Area::new(buf);
     let results: Vec<R> = area.run(|| args.into_iter().map(f).collect());
     let encoded = area.encode(&results);

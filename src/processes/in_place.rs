@@ -58,8 +58,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::ops::Deref;
 
-use super::codec::{Decode, DecodeError, Encode, Reader, Writer};
-use super::pool::Lease;
+use super::codec::{Decode, DecodeError, Encode, KeepAlive, Reader, Writer};
 use crate::sync::Arc;
 
 /// Carved buffers start at multiples of this (a cache line: no false
@@ -209,11 +208,12 @@ pub struct SharedBytes {
 enum Repr {
     Owned(Vec<u8>),
     /// `len` bytes at `ptr`, inside the data area of the slot `lease`
-    /// reserves (it is COLLECTED: nobody writes it, slot rule 1).
+    /// reserves (it is COLLECTED: nobody writes it, slot rule 1), or, in
+    /// the unit tests Miri runs, inside a region on heap pages.
     Viewed {
         ptr: *const u8,
         len: usize,
-        _lease: Arc<Lease>,
+        _lease: KeepAlive,
     },
     /// `len` bytes at `ptr`, carved from the running task's area (worker
     /// side, rules 1-5); `views` is the area's counter.

@@ -127,6 +127,8 @@ pub(crate) mod slot;
 mod spawn;
 #[cfg(not(loom))]
 mod supervisor;
+#[cfg(all(test, not(loom)))]
+mod tests;
 #[cfg(not(loom))]
 mod worker;
 #[cfg(not(loom))]

@@ -60,7 +60,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::codec::{chunk_entry_for, decode_result, entry_for, Decode, Encode, Entry, Writer};
+use super::codec::{
+    chunk_entry_for, decode_result, entry_for, Decode, Encode, Entry, KeepAlive, Writer,
+};
 use super::error::{BuildError, PoolFull, TaskError};
 use super::shm::{region_len, Region, WorkerConfig, MAX_SLOTS};
 use super::slot::{outcome, Collected, Phase};
@@ -1893,19 +1895,20 @@ fn decode_leased<R: Decode>(
     span: ResultSpan,
     in_place: bool,
 ) -> Result<R, TaskError> {
-    let shared = &lease.shared;
+    let (shared, index) = (lease.shared.clone(), lease.index);
     // SAFETY: the slot is COLLECTED and `lease` reserves it (slot rule 1,
     // rule P4): nobody writes the bytes while it lives; values that keep a
     // view (SharedBytes) keep a clone of the lease. `outcome` bounded the
     // span by the capacity.
-    let bytes = unsafe { shared.region.data(lease.index, span.head + span.len) };
+    let bytes = unsafe { shared.region.data(index, span.head + span.len) };
+    let lease = KeepAlive::Lease(lease);
     let value = decode_result::<R>(bytes, span.head, in_place.then_some(&lease))
         .map_err(|e| TaskError::bad_bytes(e.to_string()))?;
-    if Arc::strong_count(&lease) > 1 {
+    if lease.holders() > 1 {
         // Rule P4: a view outlives the decode. If it is dropped meanwhile,
         // the slot is freed only after this (our lease is the last), and
         // freeing clears the mark.
-        crate::sync::lock(&shared.registry).held[lease.index] = true;
+        crate::sync::lock(&shared.registry).held[index] = true;
         // Rule P5: a submitter waiting for a slot may now give up.
         shared.region.header().done.ring(false);
     }

@@ -145,18 +145,18 @@ pub(crate) fn region_len(slots: usize, capacity: usize) -> Option<u64> {
 
 /// A mapping of the shared region.
 pub(crate) struct Region {
-    file: File,
-    _map: MmapMut,
+    backing: Backing,
     base: *mut u8,
     slots: usize,
     capacity: usize,
     layout: Layout,
 }
 
-// SAFETY: `base` points into `_map`, which lives as long as the Region and
-// never moves. Concurrent access to the memory behind it is governed by
-// rule 1: atomics for everything shared, and data areas handed over by the
-// slot protocol, so sharing the Region between threads is what it is for.
+// SAFETY: `base` points into the backing, which lives as long as the
+// Region and never moves. Concurrent access to the memory behind it is
+// governed by rule 1: atomics for everything shared, and data areas handed
+// over by the slot protocol, so sharing the Region between threads is what
+// it is for.
 unsafe impl Send for Region {}
 // SAFETY: as for Send.
 unsafe impl Sync for Region {}
@@ -179,6 +179,26 @@ impl Region {
         // only the pool's processes hold it, and none calls set_len again).
         let mut map = unsafe { MmapOptions::new().len(layout.total_len).map_mut(&file)? };
         let base = map.as_mut_ptr();
+        let backing = Backing::Shared { file, _map: map };
+        // SAFETY: `base` is the start of the fresh `total_len`-byte mapping.
+        Ok(unsafe { Region::init(backing, base, layout, workers, slots, capacity, config) })
+    }
+
+    /// Write the header at `base` (rule 1) and wrap the backing.
+    ///
+    /// # Safety
+    ///
+    /// `base` is page-aligned, starts `layout.total_len` bytes owned by
+    /// `backing` (zero-filled: rule 2) and nobody else maps them yet.
+    unsafe fn init(
+        backing: Backing,
+        base: *mut u8,
+        layout: Layout,
+        workers: usize,
+        slots: usize,
+        capacity: usize,
+        config: WorkerConfig,
+    ) -> Region {
         let header = Header {
             magic: MAGIC,
             version: VERSION,
@@ -197,17 +217,43 @@ impl Region {
             work: zeroed_doorbell(),
             done: zeroed_doorbell(),
         };
-        // SAFETY: `base` is page-aligned and the mapping is larger than a
-        // page (Header fits, checked above); nobody else maps it yet (rule 1).
+        // SAFETY: `base` is page-aligned and the block is larger than a page
+        // (Header fits, checked above); nobody else maps it yet (caller).
         unsafe { base.cast::<Header>().write(header) };
-        Ok(Region {
-            file,
-            _map: map,
+        Region {
+            backing,
             base,
             slots,
             capacity,
             layout,
-        })
+        }
+    }
+
+    /// A region on plain heap pages instead of a memfd: the same layout and
+    /// accessors, for the unit tests Miri runs (it can map no memfd).
+    /// Shared between threads, never between processes.
+    #[cfg(test)]
+    pub(crate) fn on_heap(
+        workers: usize,
+        slots: usize,
+        capacity: usize,
+        config: WorkerConfig,
+    ) -> Region {
+        let layout = Layout::new(slots, capacity).expect("region too large");
+        let pages = HeapPages::zeroed(layout.total_len);
+        let base = pages.0.as_ptr();
+        // SAFETY: fresh, zeroed, page-aligned and `total_len` long.
+        unsafe {
+            Region::init(
+                Backing::Heap { _pages: pages },
+                base,
+                layout,
+                workers,
+                slots,
+                capacity,
+                config,
+            )
+        }
     }
 
     /// Map a region another process created (the exec'd zygote).
@@ -230,8 +276,7 @@ impl Region {
             .filter(|l| header.magic == MAGIC && header.version == VERSION && l.total_len == len)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not a triad region"))?;
         Ok(Region {
-            file,
-            _map: map,
+            backing: Backing::Shared { file, _map: map },
             base,
             slots,
             capacity,
@@ -313,12 +358,61 @@ impl Region {
             return Ok(());
         }
         let start = self.layout.data_offset + index * self.layout.stride + keep;
-        crate::sys::memfd::punch_hole(&self.file, start as u64, (self.layout.stride - keep) as u64)
+        let len = self.layout.stride - keep;
+        match &self.backing {
+            Backing::Shared { file, .. } => {
+                crate::sys::memfd::punch_hole(file, start as u64, len as u64)
+            }
+            #[cfg(test)]
+            Backing::Heap { .. } => {
+                // SAFETY: in bounds (`start + len` ends slot `index`'s
+                // stride); the caller owns the slot.
+                unsafe { self.base.add(start).write_bytes(0, len) };
+                Ok(())
+            }
+        }
     }
 
     /// The memfd (to hand to an exec'd zygote).
     pub(crate) fn file(&self) -> &File {
-        &self.file
+        match &self.backing {
+            Backing::Shared { file, .. } => file,
+            #[cfg(test)]
+            Backing::Heap { .. } => unreachable!("a heap region has no memfd"),
+        }
+    }
+}
+
+/// What holds a region's bytes.
+enum Backing {
+    /// The memfd and its `MAP_SHARED` mapping: every pool's.
+    Shared { file: File, _map: MmapMut },
+    /// Heap pages (`Region::on_heap`, unit tests only).
+    #[cfg(test)]
+    Heap { _pages: HeapPages },
+}
+
+/// Zeroed, page-aligned heap memory, freed on drop.
+#[cfg(test)]
+struct HeapPages(std::ptr::NonNull<u8>, std::alloc::Layout);
+
+#[cfg(test)]
+impl HeapPages {
+    fn zeroed(len: usize) -> HeapPages {
+        let layout = std::alloc::Layout::from_size_align(len, PAGE).expect("region too large");
+        // SAFETY: `len` is at least a page (the header's), so non-zero.
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        let ptr =
+            std::ptr::NonNull::new(ptr).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        HeapPages(ptr, layout)
+    }
+}
+
+#[cfg(test)]
+impl Drop for HeapPages {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `zeroed` with this layout, freed once.
+        unsafe { std::alloc::dealloc(self.0.as_ptr(), self.1) }
     }
 }
 
@@ -333,6 +427,10 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "Miri has no memfd_create; processes/tests.rs runs the same accessors on heap pages"
+    )]
     fn a_forked_child_writes_reach_the_parent() {
         // A fresh region: slot 0 FREE, data zero; map it a second time from
         // the same memfd (as the exec'd zygote does) and see writes cross.

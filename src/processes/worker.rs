@@ -49,7 +49,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use super::codec::Entry;
 use super::shm::Region;
 use super::slot::{outcome, Finish, Phase};
-use super::zygote::from_offset;
+use super::zygote::{code_ptr, from_offset};
 use crate::sync::atomic::Ordering::*;
 use crate::sys::process as sys;
 
@@ -121,7 +121,7 @@ fn serve(start: &Start<'_>) -> i32 {
         let addr = from_offset(config.init_offset);
         // SAFETY: the parent stored the offset of a `fn()` of this binary
         // (`ProcessPoolBuilder::initializer`), mapped back by rule Z3.
-        let init = unsafe { std::mem::transmute::<usize, fn()>(addr) };
+        let init = unsafe { std::mem::transmute::<*const (), fn()>(code_ptr(addr)) };
         if catch_unwind(init).is_err() {
             flush();
             header.init_failures.fetch_add(1, Relaxed);
@@ -195,7 +195,7 @@ fn run_task(start: &Start<'_>, index: usize) -> bool {
     // SAFETY: `entry` is the offset of an `Entry` of this binary (written by
     // `ProcessPool::submit` from `entry_for` / `chunk_entry_for`), mapped
     // back by rule Z3.
-    let entry = unsafe { std::mem::transmute::<usize, Entry>(entry) };
+    let entry = unsafe { std::mem::transmute::<*const (), Entry>(code_ptr(entry)) };
     // SAFETY: we claimed the slot (rule W1 / slot rule 1): its data area is
     // ours until `complete`, and this is the only reference to it.
     let buf = unsafe { region.data_mut(index) };

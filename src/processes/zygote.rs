@@ -122,6 +122,19 @@ pub(crate) fn from_offset(offset: u64) -> usize {
     anchor().wrapping_add(offset as usize)
 }
 
+/// A function's address (from [`from_offset`], or `f as usize`) as a pointer
+/// that a function pointer can be made of.
+///
+/// An `as` cast, never a `transmute` of the integer: a transmuted integer
+/// is a pointer without provenance, and a call through it is undefined
+/// behaviour (Miri reports it: "pointer not dereferenceable ... it has no
+/// provenance"). The cast takes the provenance that `f as usize` exposed
+/// in the process that made the address, or, after a fork or an exec, the
+/// provenance of the same function at that address here (rule Z3).
+pub(crate) fn code_ptr(addr: usize) -> *const () {
+    addr as *const ()
+}
+
 /// Whether `addr` is code of the binary that holds the anchor, i.e. the
 /// same function in every process the pool starts (rule Z3).
 pub(crate) fn in_binary(addr: usize) -> bool {
@@ -383,11 +396,20 @@ fn become_zygote(parent: i32, keep: &[RawFd]) -> io::Result<()> {
 // `.init_array` constructors run before `main` in every program that links
 // this crate. This one returns at once unless `TRIAD_ZYGOTE` is set, i.e.
 // unless this process is an exec'd zygote.
+//
+// Not under Miri: it runs `.init_array` entries with no arguments (glibc
+// passes argc, argv and envp), which it reports as a call with too few
+// arguments; and it can exec no zygote anyway.
 #[used]
-#[link_section = ".init_array"]
+#[cfg_attr(not(miri), link_section = ".init_array")]
 static START_ZYGOTE: extern "C" fn(c_int, *const *const c_char, *const *const c_char) =
     start_zygote_if_asked;
 
+// `inline(never)`: one instance of it in the binary, so that its address,
+// the anchor of rule Z3, is the same wherever it is taken (an inlinable
+// function may have a copy per codegen unit; Miri gives each reification of
+// one its own address, and the offset round trip then misses).
+#[inline(never)]
 extern "C" fn start_zygote_if_asked(
     _argc: c_int,
     _argv: *const *const c_char,
@@ -848,6 +870,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "Miri has no dl_iterate_phdr; no unsafe of ours beyond the walk"
+    )]
     fn functions_of_the_binary_are_in_it_and_libc_is_not() {
         fn f(x: u8) -> u8 {
             x

@@ -29,6 +29,8 @@ pub(crate) mod deque;
 #[cfg(feature = "threads")]
 pub(crate) mod oneshot;
 pub(crate) mod parker;
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};

@@ -66,3 +66,6 @@ pub(crate) mod errno;
 pub(crate) mod signal;
 #[cfg(feature = "event-loop")]
 pub(crate) mod timerfd;
+
+#[cfg(all(test, not(loom)))]
+mod tests;

@@ -146,6 +146,22 @@ impl<F: FnOnce() -> R + Send, R: Send> JoinFrame<F, R> {
             .into_result()
     }
 
+    /// Drop the result of a frame another thread executed, which nobody
+    /// will take: the owner's first half panicked. Else the value (or the
+    /// second half's panic payload) would leak, `MaybeUninit` never drops.
+    ///
+    /// # Safety
+    ///
+    /// The frame was promoted and executed, and its latch is set (job rule
+    /// 4); the result has not been read.
+    pub(crate) unsafe fn drop_result(&self) {
+        self.result.with_mut(|r| {
+            // SAFETY: written before the latch the caller observed was set
+            // (job rule 4), and dropped only here, once (caller).
+            unsafe { (*r).assume_init_drop() }
+        })
+    }
+
     /// # Safety
     ///
     /// `this` is a promoted, live `JoinFrame<F, R>` (frame rule 5),

@@ -186,6 +186,13 @@ impl<F: FnOnce() -> R + Send, R: Send, P: PolicySource> Drop for UnwindGuard<'_,
         if run_inline {
             let func = self.frame.take_func();
             let _ = panic::catch_unwind(AssertUnwindSafe(func));
+        } else {
+            // Stolen and executed: its result (a value, or `b`'s panic
+            // payload) is ours to drop. A payload whose `Drop` panics must
+            // not abort the unwinding already under way.
+            // SAFETY: `take_back_or_wait` returned false: the latch is set
+            // (job rule 4), and nothing else reads the result.
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| unsafe { self.frame.drop_result() }));
         }
     }
 }

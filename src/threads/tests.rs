@@ -165,3 +165,47 @@ fn serial_mode_runs_inline() {
     .unwrap();
     assert_eq!(*order.lock().unwrap(), [1, 2]);
 }
+
+/// Regression (found by LeakSanitizer, `.ci/asan`): when the first half of
+/// a join panicked and the second half had been stolen and run by another
+/// worker, the second half's result (a value, or its panic payload) stayed
+/// in the frame's `MaybeUninit` and was never dropped. `b` here waits to
+/// be running elsewhere before `a` panics, so it is stolen every time; its
+/// value must be dropped once per join.
+#[test]
+fn a_stolen_second_half_is_dropped_when_the_first_panics() {
+    #[derive(Debug)]
+    struct Counted<'a>(&'a AtomicUsize);
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let rounds = if cfg!(miri) { 2 } else { 20 };
+    let pool = pool(2);
+    let dropped = AtomicUsize::new(0);
+    for round in 0..rounds {
+        let started = AtomicUsize::new(0);
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            pool.install(|| {
+                join(
+                    || -> () {
+                        // The outermost join is promoted at once; the idle
+                        // worker steals `b`.
+                        while started.load(Ordering::SeqCst) == 0 {
+                            std::thread::yield_now();
+                        }
+                        panic!("first half")
+                    },
+                    || {
+                        started.store(1, Ordering::SeqCst);
+                        Counted(&dropped)
+                    },
+                )
+            })
+        }))
+        .unwrap_err();
+        assert_eq!(caught.downcast_ref::<&str>(), Some(&"first half"));
+        assert_eq!(dropped.load(Ordering::SeqCst), round + 1);
+    }
+}
