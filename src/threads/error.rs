@@ -86,6 +86,21 @@ impl BuildError {
     pub fn is_pinning_unavailable(&self) -> bool {
         matches!(self.kind, BuildErrorKind::NoCoreIds)
     }
+
+    /// The pool could not install its `pthread_atfork` handler (the one
+    /// that lets a forked child's calls fail with `PoolError::is_forked`
+    /// instead of waiting on threads the child does not have). Only an
+    /// exhausted C library refuses it (ENOMEM); the `io::Error` is the
+    /// [`source`](std::error::Error::source).
+    ///
+    /// ```
+    /// // On a healthy system the handler installs and the pool builds.
+    /// let pool = triad::threads::ThreadPool::builder().num_threads(1).build();
+    /// assert!(pool.map_or_else(|e| e.is_fork_handler_failure(), |_| true));
+    /// ```
+    pub fn is_fork_handler_failure(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::ForkHandler(_))
+    }
 }
 
 impl fmt::Display for BuildError {
