@@ -2088,6 +2088,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "builds a real pool: fork, exec and a memfd")]
     fn a_graceful_shutdown_forks_no_replacement_worker() {
         // Workers leave when they see the shutdown flag, which the parent
         // sets before it tells the zygote: the zygote must not take their

@@ -829,6 +829,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "builds a real pool: fork, exec and a memfd")]
     fn a_failed_fork_is_retried_and_the_pool_goes_on() {
         // Rule Z7, with the zygote told to fail the next three forks: the
         // replacement of a crashed worker comes after three failures.
@@ -846,6 +847,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "builds a real pool: fork, exec and a memfd")]
     fn a_worker_whose_forks_keep_failing_is_given_up() {
         // Rule Z7: after FORK_ATTEMPTS failures the only worker is given up,
         // so the pool is broken and the waiting task says so.
