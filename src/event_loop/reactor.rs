@@ -201,7 +201,7 @@ impl Reactor {
     }
 
     /// Register `source` for reading and writing (rule 3 for the token).
-    pub(crate) fn register(&self, source: &mut impl Source) -> io::Result<(Token, Rc<IoState>)> {
+    pub(crate) fn register(&self, source: &mut dyn Source) -> io::Result<(Token, Rc<IoState>)> {
         let io = Rc::new(IoState::new());
         let mut slots = self.slots.borrow_mut();
         let index = match self.free.borrow_mut().pop() {
@@ -243,7 +243,7 @@ impl Reactor {
     }
 
     /// Deregister `source` and free its slot for the next generation.
-    pub(crate) fn deregister(&self, source: &mut impl Source, token: Token) {
+    pub(crate) fn deregister(&self, source: &mut dyn Source, token: Token) {
         // The fd is about to be closed, which removes it from epoll anyway;
         // an error here (the fd already closed) changes nothing.
         let _ = self.poll.borrow().registry().deregister(source);
@@ -313,7 +313,9 @@ impl Reactor {
             }
         }
         drop(events);
-        for waker in to_wake.drain(..) {
+        // In the order of the events; `pop`, not `drain(..)`, for less code.
+        to_wake.reverse();
+        while let Some(waker) = to_wake.pop() {
             waker.wake();
         }
         *self.to_wake.borrow_mut() = to_wake;
