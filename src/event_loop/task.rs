@@ -842,7 +842,10 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
 /// and remove; each task knows its index.
 pub(crate) struct OwnedTasks {
     slots: Vec<Option<TaskRef>>,
+    /// Empty slots to reuse.
     free: Vec<usize>,
+    /// Occupied slots.
+    len: usize,
 }
 
 impl OwnedTasks {
@@ -850,6 +853,7 @@ impl OwnedTasks {
         OwnedTasks {
             slots: Vec::new(),
             free: Vec::new(),
+            len: 0,
         }
     }
 
@@ -867,23 +871,33 @@ impl OwnedTasks {
         // SAFETY: loop thread (caller).
         unsafe { task.set_owned_index(index) };
         self.slots[index] = Some(task);
+        self.len += 1;
     }
 
     pub(crate) fn remove(&mut self, index: usize) -> Option<TaskRef> {
         let task = self.slots.get_mut(index)?.take();
         if task.is_some() {
             self.free.push(index);
+            self.len -= 1;
         }
         task
     }
 
-    /// Every task, leaving the list empty.
-    pub(crate) fn take_all(&mut self) -> Vec<TaskRef> {
+    /// Remove the last task, if any is left (shutdown). The empty slots
+    /// popped on the way are forgotten, so a task inserted meanwhile goes at
+    /// the end.
+    pub(crate) fn pop(&mut self) -> Option<TaskRef> {
         self.free.clear();
-        self.slots.drain(..).flatten().collect()
+        while let Some(slot) = self.slots.pop() {
+            if slot.is_some() {
+                self.len -= 1;
+                return slot;
+            }
+        }
+        None
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.slots.len() - self.free.len()
+        self.len
     }
 }
