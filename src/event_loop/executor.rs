@@ -76,7 +76,7 @@ pub(crate) struct Core {
     fired: RefCell<Vec<std::task::Waker>>,
     /// The self-pipe and listeners of signals (signal.rs); last, so that
     /// the pipe is released after the reactor has closed its epoll.
-    pub(crate) signals: signal::Driver,
+    pub(crate) signals: signal::DriverSlot,
 }
 
 /// The task side of the loop: run queue, owned tasks and the inbox's loop
@@ -226,7 +226,7 @@ impl EventLoop {
                 timers: RefCell::new(timers),
                 reactor,
                 fired: RefCell::new(Vec::new()),
-                signals: signal::Driver::default(),
+                signals: signal::DriverSlot::new(),
             }),
         })
     }
@@ -360,12 +360,19 @@ impl Scheduler {
         F::Output: 'static,
     {
         let (owned, queued, handle) = task::new(future, self.shared.clone());
+        self.adopt(owned, queued);
+        handle
+    }
+
+    /// The part of `spawn` that does not depend on the future's type,
+    /// written once rather than at every `spawn` call site.
+    #[inline(never)]
+    fn adopt(&self, owned: TaskRef, queued: TaskRef) {
         // SAFETY: loop thread: a `Scheduler` is reached only through its
         // loop's `Rc`s and the thread-local, both confined to its thread
         // (rule 1).
         unsafe { self.owned.borrow_mut().insert(owned) };
         self.queue.borrow_mut().push_back(queued);
-        handle
     }
 
     fn pop(&self) -> Option<TaskRef> {
@@ -496,7 +503,9 @@ impl Core {
                 self.timers.borrow_mut().on_fd_ready();
             }
             if polled.signal_fd {
-                self.signals.on_ready();
+                if let Some(driver) = self.signals.get() {
+                    driver.on_ready();
+                }
             }
         }
         self.fire_timers();
