@@ -47,6 +47,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use super::borrow::LoopBorrow;
 use super::error::Elapsed;
 use super::{budget, executor};
 use crate::sys::timerfd;
@@ -324,7 +325,7 @@ impl Sleep {
             executor::with_current(|core| {
                 if let Some(core) = core {
                     if core.id == entry.loop_id {
-                        core.timers.borrow_mut().cancel(entry.key);
+                        core.timers.loop_mut().cancel(entry.key);
                     }
                 }
             });
@@ -347,7 +348,7 @@ impl Future for Sleep {
         let entry = self.entry;
         let new_entry = executor::with_current(|core| {
             let core = core.expect("`Sleep` polled outside a triad event loop");
-            let mut timers = core.timers.borrow_mut();
+            let mut timers = core.timers.loop_mut();
             match entry {
                 Some(e) if e.loop_id == core.id && timers.update(e.key, cx.waker()) => None,
                 _ => Some(Entry {
