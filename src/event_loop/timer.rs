@@ -512,9 +512,11 @@ impl Interval {
         let mut next = scheduled + self.period;
         if next <= now {
             // Skip what was missed, keeping the phase.
-            let behind = now - scheduled;
-            let periods = behind.as_nanos() / self.period.as_nanos() + 1;
-            next = scheduled + self.period * periods.min(u32::MAX as u128) as u32;
+            // In u64 nanoseconds (584 years; beyond, saturated): no u128
+            // division linked in for this rare path.
+            let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+            let periods = nanos(now - scheduled) / nanos(self.period) + 1;
+            next = scheduled + self.period * u32::try_from(periods).unwrap_or(u32::MAX);
         }
         self.sleep.reset(next);
         Poll::Ready(scheduled)
