@@ -120,6 +120,94 @@ fn a_panic_payload_can_be_resumed() {
     assert_eq!(*err.into_panic().downcast::<u32>().unwrap(), 17);
 }
 
+/// Panics when dropped, after counting the drop.
+struct PanicsOnDrop(Rc<Cell<usize>>, &'static str);
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+        panic!("{}", self.1);
+    }
+}
+
+/// Ready at once with its output; its destructor then panics.
+struct ReadyThenPanicsOnDrop {
+    _guard: PanicsOnDrop,
+    output: Option<DropFlag>,
+}
+impl Future for ReadyThenPanicsOnDrop {
+    type Output = DropFlag;
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<DropFlag> {
+        Poll::Ready(self.output.take().expect("polled once"))
+    }
+}
+
+#[test]
+fn a_future_whose_destructor_panics_after_ready_reports_that_panic_and_drops_its_output() {
+    let ev = EventLoop::new().unwrap();
+    let drops = Rc::new(Cell::new(0));
+    let output_drops = Rc::new(Cell::new(0));
+    let err = ev.block_on({
+        let (drops, output_drops) = (drops.clone(), output_drops.clone());
+        async move {
+            // Hand-written: an async block would drop its locals inside
+            // the poll, not in the future's destructor.
+            spawn(ReadyThenPanicsOnDrop {
+                _guard: PanicsOnDrop(drops, "future's destructor"),
+                output: Some(DropFlag(output_drops)),
+            })
+            .await
+            .err()
+            .expect("the destructor's panic is the outcome")
+        }
+    });
+    assert!(err.is_panic());
+    assert_eq!(err.panic_message(), Some("future's destructor"));
+    assert_eq!(drops.get(), 1, "the future is dropped once");
+    assert_eq!(output_drops.get(), 1, "the output is dropped, not leaked");
+}
+
+#[test]
+fn an_aborted_task_whose_destructor_panics_reports_the_panic_and_the_loop_goes_on() {
+    let ev = EventLoop::new().unwrap();
+    let drops = Rc::new(Cell::new(0));
+    let (err, after) = ev.block_on({
+        let drops = drops.clone();
+        async move {
+            let guard = PanicsOnDrop(drops, "dropped on abort");
+            let task = spawn(async move {
+                let _guard = guard;
+                sleep(Duration::from_secs(3600)).await;
+            });
+            yield_now().await;
+            task.abort();
+            (task.await.unwrap_err(), spawn(async { 7 }).await.unwrap())
+        }
+    });
+    assert!(err.is_panic() && !err.is_cancelled());
+    assert_eq!(err.panic_message(), Some("dropped on abort"));
+    assert_eq!(drops.get(), 1);
+    assert_eq!(after, 7);
+}
+
+#[test]
+fn a_detached_output_whose_destructor_panics_is_dropped_once_and_the_loop_goes_on() {
+    let ev = EventLoop::new().unwrap();
+    let drops = Rc::new(Cell::new(0));
+    let after = ev.block_on({
+        let drops = drops.clone();
+        async move {
+            drop(spawn(
+                async move { PanicsOnDrop(drops, "output's destructor") },
+            ));
+            yield_now().await;
+            yield_now().await;
+            spawn(async { 8 }).await.unwrap()
+        }
+    });
+    assert_eq!(drops.get(), 1);
+    assert_eq!(after, 8);
+}
+
 struct DropFlag(Rc<Cell<usize>>);
 impl Drop for DropFlag {
     fn drop(&mut self) {

@@ -50,6 +50,7 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::Interest;
 
+use super::borrow::LoopBorrow;
 use super::reactor::{Reactor, TIMER_TOKEN, WAKER_TOKEN};
 use super::remote::{Item, Remote, Shared, Unpark};
 use super::task::{self, JoinHandle, OwnedTasks, Run, TaskRef};
@@ -76,7 +77,7 @@ pub(crate) struct Core {
     fired: RefCell<Vec<std::task::Waker>>,
     /// The self-pipe and listeners of signals (signal.rs); last, so that
     /// the pipe is released after the reactor has closed its epoll.
-    pub(crate) signals: signal::Driver,
+    pub(crate) signals: signal::DriverSlot,
 }
 
 /// The task side of the loop: run queue, owned tasks and the inbox's loop
@@ -156,7 +157,7 @@ pub(crate) fn schedule_local(task: TaskRef) -> Result<(), TaskRef> {
                 Arc::as_ptr(&task.header().shared),
             ) =>
         {
-            core.sched.queue.borrow_mut().push_back(task);
+            core.sched.queue.loop_mut().push_back(task);
             Ok(())
         }
         _ => Err(task),
@@ -232,7 +233,7 @@ impl EventLoop {
                 timers: RefCell::new(timers),
                 reactor,
                 fired: RefCell::new(Vec::new()),
-                signals: signal::Driver::default(),
+                signals: signal::DriverSlot::new(),
             }),
         })
     }
@@ -419,16 +420,23 @@ impl Scheduler {
         F::Output: 'static,
     {
         let (owned, queued, handle) = task::new(future, self.shared.clone());
-        // SAFETY: loop thread: a `Scheduler` is reached only through its
-        // loop's `Rc`s and the thread-local, both confined to its thread
-        // (rule 1).
-        unsafe { self.owned.borrow_mut().insert(owned) };
-        self.queue.borrow_mut().push_back(queued);
+        self.adopt(owned, queued);
         handle
     }
 
+    /// The part of `spawn` that does not depend on the future's type,
+    /// written once rather than at every `spawn` call site.
+    #[inline(never)]
+    fn adopt(&self, owned: TaskRef, queued: TaskRef) {
+        // SAFETY: loop thread: a `Scheduler` is reached only through its
+        // loop's `Rc`s and the thread-local, both confined to its thread
+        // (rule 1).
+        unsafe { self.owned.loop_mut().insert(owned) };
+        self.queue.loop_mut().push_back(queued);
+    }
+
     fn pop(&self) -> Option<TaskRef> {
-        self.queue.borrow_mut().pop_front()
+        self.queue.loop_mut().pop_front()
     }
 
     fn run(&self, task: TaskRef) {
@@ -436,9 +444,9 @@ impl Scheduler {
         // SAFETY: loop thread (as in `spawn`); `task` is a run-queue entry.
         match budget::with_budget(|| unsafe { task.run() }) {
             Run::Idle => {}
-            Run::Reschedule(task) => self.queue.borrow_mut().push_back(task),
+            Run::Reschedule(task) => self.queue.loop_mut().push_back(task),
             Run::Complete(index) => {
-                let owned = self.owned.borrow_mut().remove(index);
+                let owned = self.owned.loop_mut().remove(index);
                 drop(owned); // rule 5: outside the borrow
             }
         }
@@ -446,21 +454,19 @@ impl Scheduler {
 
     /// Take in what other threads sent.
     pub(crate) fn drain_remote(&self) {
-        let mut items = std::mem::take(&mut *self.inbox.borrow_mut());
+        let mut items = std::mem::take(&mut *self.inbox.loop_mut());
         if self.shared.drain(&mut items) {
             self.main_woken.set(true);
         }
-        for item in items.drain(..) {
+        // `pop_front`, not `drain(..)`: the same work, without a drain
+        // guard's code for a panic that cannot happen here.
+        while let Some(item) = items.pop_front() {
             match item {
-                Item::Wake(task) => self.queue.borrow_mut().push_back(task),
-                Item::Spawn(owned, queued) => {
-                    // SAFETY: loop thread (as in `spawn`).
-                    unsafe { self.owned.borrow_mut().insert(owned) };
-                    self.queue.borrow_mut().push_back(queued);
-                }
+                Item::Wake(task) => self.queue.loop_mut().push_back(task),
+                Item::Spawn(owned, queued) => self.adopt(owned, queued),
             }
         }
-        *self.inbox.borrow_mut() = items;
+        *self.inbox.loop_mut() = items;
     }
 
     /// Run up to `EVENT_INTERVAL` tasks, draining the inbox every
@@ -480,51 +486,53 @@ impl Scheduler {
 
     /// Nothing to run: the queue is empty and `block_on`'s future not woken.
     pub(crate) fn is_idle(&self) -> bool {
-        self.queue.borrow().is_empty() && !self.main_woken.get()
+        self.queue.loop_ref().is_empty() && !self.main_woken.get()
     }
 
     /// Tasks spawned and not finished.
     pub(crate) fn task_count(&self) -> usize {
-        self.owned.borrow().len()
+        self.owned.loop_ref().len()
     }
 
     /// Rule 4.
     pub(crate) fn shutdown(&self) {
-        for item in self.shared.close() {
+        // What was sent before the close joins the loop's own tasks and
+        // queue entries, cancelled and dropped below.
+        let mut items = self.shared.close();
+        while let Some(item) = items.pop_front() {
             match item {
-                Item::Wake(task) => drop(task),
-                Item::Spawn(owned, queued) => {
-                    // SAFETY: loop thread (as in `spawn`).
-                    unsafe { self.owned.borrow_mut().insert(owned) };
-                    drop(queued);
-                }
+                Item::Wake(task) => self.queue.loop_mut().push_back(task),
+                Item::Spawn(owned, queued) => self.adopt(owned, queued),
             }
         }
         loop {
-            let tasks = self.owned.borrow_mut().take_all();
-            let queued = std::mem::take(&mut *self.queue.borrow_mut());
-            if tasks.is_empty() && queued.is_empty() {
-                break;
-            }
-            for task in tasks {
+            let task = self.owned.loop_mut().pop();
+            if let Some(task) = task {
                 // SAFETY: loop thread; the task is not running (no poll is
                 // on the stack: `block_on` borrows the loop, and we are in
                 // its `Drop`).
                 unsafe { task.shutdown() };
                 drop(task);
+                continue;
             }
-            drop(queued);
+            let queued = self.queue.loop_mut().pop_front();
+            match queued {
+                Some(entry) => drop(entry),
+                None => break,
+            }
         }
     }
 }
 
 impl Core {
-    /// One turn (see the module docs).
+    /// One turn (see the module docs). Out of line: it is not generic, and
+    /// `block_on` is, once per future type.
+    #[inline(never)]
     fn turn(&self) {
         self.sched.run_batch();
         let now = Instant::now();
         let wait = if self.sched.is_idle() {
-            self.timers.borrow_mut().arm(now)
+            self.timers.loop_mut().arm(now)
         } else {
             Wait::NoSleep
         };
@@ -549,24 +557,26 @@ impl Core {
         // is nobody to return it to, and the timers below still run.
         if let Ok(polled) = polled {
             if polled.timer_fd {
-                self.timers.borrow_mut().on_fd_ready();
+                self.timers.loop_mut().on_fd_ready();
             }
             if polled.signal_fd {
-                self.signals.on_ready();
+                if let Some(driver) = self.signals.get() {
+                    driver.on_ready();
+                }
             }
         }
         self.fire_timers();
     }
 
     fn fire_timers(&self) {
-        let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
-        self.timers
-            .borrow_mut()
-            .fire_due(Instant::now(), &mut fired);
-        for waker in fired.drain(..) {
+        let mut fired = std::mem::take(&mut *self.fired.loop_mut());
+        self.timers.loop_mut().fire_due(Instant::now(), &mut fired);
+        // In deadline order; `pop`, not `drain(..)`, for less code.
+        fired.reverse();
+        while let Some(waker) = fired.pop() {
             crate::tracepoint::timer_fire();
             waker.wake();
         }
-        *self.fired.borrow_mut() = fired;
+        *self.fired.loop_mut() = fired;
     }
 }

@@ -61,6 +61,7 @@
 //! | `executor.rs` | the turn, fairness cadence, shutdown | |
 //! | `reactor.rs` | token = slab index + generation, readiness + tick | |
 //! | `timer.rs` | heap with lazy cancel, timerfd at the earliest deadline | |
+//! | `borrow.rs` | borrows of the loop's own `RefCell`s, one panic location for all | |
 //! | `budget.rs` | cooperative budget and its fairness guarantee | |
 //! | `group.rs` | task group: all succeed, or the first failure cancels the rest | |
 //! | `registration.rs` | drain to `WouldBlock`, clear with the tick | |
@@ -75,6 +76,7 @@
 //! loom models run the real code.
 
 mod async_fd;
+mod borrow;
 mod budget;
 mod channel;
 mod error;

@@ -49,6 +49,8 @@ use std::time::Duration;
 use mio::event::Source;
 use mio::{Events, Interest, Poll as MioPoll, Token};
 
+use super::borrow::LoopBorrow;
+
 /// The token of the loop's mio `Waker` (remote.rs).
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
 /// The token of the timerfd (timer.rs).
@@ -124,7 +126,7 @@ impl IoState {
                 tick: self.tick.get(),
             });
         }
-        let mut waiters = self.waiters(direction).borrow_mut();
+        let mut waiters = self.waiters(direction).loop_mut();
         if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
             waiters.push(cx.waker().clone());
         }
@@ -152,10 +154,10 @@ impl IoState {
     /// Move the waiters of the directions in `bits` to `wake`.
     fn take_waiters(&self, bits: u8, wake: &mut Vec<Waker>) {
         if bits & Direction::Read.mask() != 0 {
-            wake.append(&mut self.readers.borrow_mut());
+            wake.append(&mut self.readers.loop_mut());
         }
         if bits & Direction::Write.mask() != 0 {
-            wake.append(&mut self.writers.borrow_mut());
+            wake.append(&mut self.writers.loop_mut());
         }
     }
 }
@@ -197,14 +199,14 @@ impl Reactor {
     }
 
     pub(crate) fn registry(&self) -> io::Result<mio::Registry> {
-        self.poll.borrow().registry().try_clone()
+        self.poll.loop_ref().registry().try_clone()
     }
 
     /// Register `source` for reading and writing (rule 3 for the token).
-    pub(crate) fn register(&self, source: &mut impl Source) -> io::Result<(Token, Rc<IoState>)> {
+    pub(crate) fn register(&self, source: &mut dyn Source) -> io::Result<(Token, Rc<IoState>)> {
         let io = Rc::new(IoState::new());
-        let mut slots = self.slots.borrow_mut();
-        let index = match self.free.borrow_mut().pop() {
+        let mut slots = self.slots.loop_mut();
+        let index = match self.free.loop_mut().pop() {
             Some(index) => index,
             None => {
                 slots.push(Slot {
@@ -216,12 +218,12 @@ impl Reactor {
         };
         let slot = &mut slots[index as usize];
         let token = Token(((slot.generation as usize) << 32) | index as usize);
-        if let Err(e) = self.poll.borrow().registry().register(
+        if let Err(e) = self.poll.loop_ref().registry().register(
             source,
             token,
             Interest::READABLE | Interest::WRITABLE,
         ) {
-            self.free.borrow_mut().push(index);
+            self.free.loop_mut().push(index);
             return Err(e);
         }
         slot.io = Some(io.clone());
@@ -235,7 +237,7 @@ impl Reactor {
         fd: std::os::fd::RawFd,
         token: Token,
     ) -> io::Result<()> {
-        self.poll.borrow().registry().register(
+        self.poll.loop_ref().registry().register(
             &mut mio::unix::SourceFd(&fd),
             token,
             Interest::READABLE,
@@ -243,17 +245,17 @@ impl Reactor {
     }
 
     /// Deregister `source` and free its slot for the next generation.
-    pub(crate) fn deregister(&self, source: &mut impl Source, token: Token) {
+    pub(crate) fn deregister(&self, source: &mut dyn Source, token: Token) {
         // The fd is about to be closed, which removes it from epoll anyway;
         // an error here (the fd already closed) changes nothing.
-        let _ = self.poll.borrow().registry().deregister(source);
+        let _ = self.poll.loop_ref().registry().deregister(source);
         let index = (token.0 & 0xffff_ffff) as u32;
-        let mut slots = self.slots.borrow_mut();
+        let mut slots = self.slots.loop_mut();
         if let Some(slot) = slots.get_mut(index as usize) {
             if slot.generation == (token.0 >> 32) as u32 {
                 slot.io = None;
                 slot.generation = slot.generation.wrapping_add(1);
-                self.free.borrow_mut().push(index);
+                self.free.loop_mut().push(index);
             }
         }
     }
@@ -262,15 +264,15 @@ impl Reactor {
     /// them and wake their waiters.
     pub(crate) fn poll(&self, timeout: Option<Duration>) -> io::Result<Polled> {
         let mut polled = Polled::default();
-        let mut events = self.events.borrow_mut();
-        match self.poll.borrow_mut().poll(&mut events, timeout) {
+        let mut events = self.events.loop_mut();
+        match self.poll.loop_mut().poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(polled),
             Err(e) => return Err(e),
         }
-        let mut to_wake = std::mem::take(&mut *self.to_wake.borrow_mut());
+        let mut to_wake = std::mem::take(&mut *self.to_wake.loop_mut());
         {
-            let slots = self.slots.borrow();
+            let slots = self.slots.loop_ref();
             for event in events.iter() {
                 match event.token() {
                     WAKER_TOKEN => {} // remote.rs: the inbox is drained anyway
@@ -313,10 +315,12 @@ impl Reactor {
             }
         }
         drop(events);
-        for waker in to_wake.drain(..) {
+        // In the order of the events; `pop`, not `drain(..)`, for less code.
+        to_wake.reverse();
+        while let Some(waker) = to_wake.pop() {
             waker.wake();
         }
-        *self.to_wake.borrow_mut() = to_wake;
+        *self.to_wake.loop_mut() = to_wake;
         Ok(polled)
     }
 }

@@ -37,27 +37,44 @@ use super::reactor::{Direction, IoState, ReadyEvent};
 
 /// A mio source registered with the loop that was current when it was made.
 pub(crate) struct PollEvented<S: Source> {
-    source: Option<S>,
+    source: S,
+    registration: Registration,
+}
+
+/// The part of a registration that does not depend on the source's type:
+/// written once, not once per socket type, since every stream, listener and
+/// `AsyncFd` shares it.
+struct Registration {
     token: Token,
     io: Rc<IoState>,
     core: Rc<Core>,
 }
 
+impl Registration {
+    /// Register `source` with the loop running on this thread.
+    fn new(source: &mut dyn Source) -> io::Result<Registration> {
+        let core = executor::current().ok_or_else(no_event_loop)?;
+        let (token, io) = core.reactor.register(source)?;
+        Ok(Registration { token, io, core })
+    }
+
+    fn deregister(&self, source: &mut dyn Source) {
+        self.core.reactor.deregister(source, self.token);
+    }
+}
+
 impl<S: Source> PollEvented<S> {
     /// Register `source` with the loop running on this thread.
     pub(crate) fn new(mut source: S) -> io::Result<Self> {
-        let core = executor::current().ok_or_else(no_event_loop)?;
-        let (token, io) = core.reactor.register(&mut source)?;
+        let registration = Registration::new(&mut source)?;
         Ok(PollEvented {
-            source: Some(source),
-            token,
-            io,
-            core,
+            source,
+            registration,
         })
     }
 
     pub(crate) fn get_ref(&self) -> &S {
-        self.source.as_ref().expect("source present until drop")
+        &self.source
     }
 
     pub(crate) fn poll_ready(
@@ -65,11 +82,11 @@ impl<S: Source> PollEvented<S> {
         cx: &mut Context<'_>,
         direction: Direction,
     ) -> Poll<ReadyEvent> {
-        self.io.poll_ready(cx, direction)
+        self.registration.io.poll_ready(cx, direction)
     }
 
     pub(crate) fn clear_readiness(&self, event: ReadyEvent, direction: Direction) {
-        self.io.clear_readiness(event, direction);
+        self.registration.io.clear_readiness(event, direction);
     }
 
     /// Run `op` once the source is ready for `direction`, until it does not
@@ -128,8 +145,7 @@ impl<S: Source> PollEvented<S> {
 
 impl<S: Source> Drop for PollEvented<S> {
     fn drop(&mut self) {
-        if let Some(mut source) = self.source.take() {
-            self.core.reactor.deregister(&mut source, self.token);
-        }
+        // The source itself is dropped (closed) right after, with the fields.
+        self.registration.deregister(&mut self.source);
     }
 }

@@ -36,7 +36,7 @@
 //!    (sys rule 4). While a listener exists, SIGINT no longer ends the
 //!    process: the program decides.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
@@ -91,42 +91,59 @@ impl SignalKind {
     }
 }
 
+/// A loop's signal driver as its `Core` holds it, made at the loop's
+/// first listener (rule 1). Behind `dyn`: [`signal`] is the only place that
+/// names the concrete [`Driver`], so a program that never listens for a
+/// signal links neither the driver nor the handler and its pipe table.
+pub(crate) type DriverSlot = OnceCell<Box<dyn Listeners>>;
+
+/// What the loop and its listeners ask of a driver.
+pub(crate) trait Listeners {
+    /// The pipe was readable: drain it, wake every waiting listener (each
+    /// checks its own signal's count, rule 2).
+    fn on_ready(&self);
+    /// Wake `waker` at the next delivery (rule 2).
+    fn wait(&self, waker: &Waker);
+}
+
 /// The loop's side: its self-pipe and the listeners waiting (loop thread
-/// only, in `Core`).
-#[derive(Default)]
-pub(crate) struct Driver {
-    pipe: RefCell<Option<Pipe>>,
+/// only).
+struct Driver {
+    pipe: Pipe,
     waiters: RefCell<Vec<Waker>>,
 }
 
 impl Driver {
     /// Rule 1: claim this loop's pipe and register it, once.
-    fn ensure_pipe(&self, reactor: &Reactor) -> io::Result<()> {
-        if self.pipe.borrow().is_some() {
+    fn install(slot: &DriverSlot, reactor: &Reactor) -> io::Result<()> {
+        if slot.get().is_some() {
             return Ok(());
         }
         let pipe = Pipe::claim()?;
         reactor.register_readable_fd(pipe.read_fd(), SIGNAL_TOKEN)?;
-        *self.pipe.borrow_mut() = Some(pipe);
+        let driver = Driver {
+            pipe,
+            waiters: RefCell::new(Vec::new()),
+        };
+        // Empty, checked above; nothing in between could fill it.
+        let _ = slot.set(Box::new(driver));
         Ok(())
+    }
+}
+
+impl Listeners for Driver {
+    fn on_ready(&self) {
+        self.pipe.drain();
+        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
+        for waker in waiters {
+            waker.wake(); // outside the borrow: a wake may re-enter
+        }
     }
 
     fn wait(&self, waker: &Waker) {
         let mut waiters = self.waiters.borrow_mut();
         if !waiters.iter().any(|w| w.will_wake(waker)) {
             waiters.push(waker.clone());
-        }
-    }
-
-    /// The pipe was readable: drain it, wake every waiting listener (each
-    /// checks its own signal's count, rule 2).
-    pub(crate) fn on_ready(&self) {
-        if let Some(pipe) = self.pipe.borrow().as_ref() {
-            pipe.drain();
-        }
-        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
-        for waker in waiters {
-            waker.wake(); // outside the borrow: a wake may re-enter
         }
     }
 }
@@ -184,7 +201,7 @@ pub struct Signal {
 /// ```
 pub fn signal(kind: SignalKind) -> io::Result<Signal> {
     let core = executor::current().ok_or_else(no_event_loop)?;
-    core.signals.ensure_pipe(&core.reactor)?;
+    Driver::install(&core.signals, &core.reactor)?;
     let signo = kind.as_raw();
     // Rule 3: deliveries from now on; read before the handler is in place
     // so that none it counts is missed.
@@ -241,7 +258,9 @@ impl Signal {
         }
         // Rule 2: registered in the same poll, before the loop can look
         // at the pipe again.
-        self.core.signals.wait(cx.waker());
+        if let Some(driver) = self.core.signals.get() {
+            driver.wait(cx.waker());
+        }
         Poll::Pending
     }
 

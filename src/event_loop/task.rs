@@ -5,7 +5,7 @@
 //!   Cell<F>  (#[repr(C)], header first, so a *Header is a *Cell<F>)
 //!   ┌──────────────────────────────────────────────────────────────┐
 //!   │ Header  state: AtomicUsize      the word below               │
-//!   │         vtable: &'static        run / dealloc / output fns   │
+//!   │         vtable: &'static        poll / drop / output fns     │
 //!   │         shared: Arc<Shared>     the loop's remote queue      │
 //!   │         owned_index             slot in the loop's task list │
 //!   │         join_waker              who awaits the JoinHandle    │
@@ -343,16 +343,25 @@ impl State {
     }
 }
 
-/// The per-type functions of a task, reached through the header.
+/// The per-type functions of a task, reached through the header. They do
+/// only what needs the future's type (poll it, drop what `stage` holds,
+/// store an error, move the output out, free the block); the protocol
+/// itself (state transitions, panics, the join waker) is written once, in
+/// the non-generic functions below, not once per future type.
 struct Vtable {
-    /// Run the task once (rule 2: loop thread only).
-    run: unsafe fn(NonNull<Header>) -> RunStep,
-    /// Shutdown: drop the future, complete as cancelled (loop thread only).
-    shutdown: unsafe fn(NonNull<Header>),
-    /// `JoinHandle::poll`: `dst` is a `*mut Poll<Result<T, JoinError>>`.
-    read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
-    /// `JoinHandle` drop after COMPLETE (rule 3).
-    drop_output: unsafe fn(NonNull<Header>),
+    /// Poll the future; on `Ready`, drop it and store `Finished(Ok(output))`
+    /// (rule 2: loop thread only, RUNNING). A panic, from the poll or from
+    /// the future's destructor, propagates to the caller.
+    poll: unsafe fn(NonNull<Header>, &mut Context<'_>) -> Poll<()>,
+    /// Drop whatever `stage` holds (the future, or an unread output) and
+    /// leave `Consumed`. Whoever owns `stage` at that moment (rules 2, 3).
+    drop_stage: unsafe fn(NonNull<Header>),
+    /// Store `Finished(Err(error))` into a `Consumed` stage (loop thread,
+    /// RUNNING).
+    store_error: unsafe fn(NonNull<Header>, JoinError),
+    /// `JoinHandle::poll` after COMPLETE: move the output into `dst`, a
+    /// `*mut Poll<Result<T, JoinError>>`.
+    read_output: unsafe fn(NonNull<Header>, *mut ()),
     /// Free the block (last reference).
     dealloc: unsafe fn(NonNull<Header>),
 }
@@ -425,10 +434,10 @@ where
         header: Header {
             state: State::new(),
             vtable: &Vtable {
-                run: run::<F>,
-                shutdown: shutdown::<F>,
+                poll: poll_future::<F>,
+                drop_stage: drop_stage::<F>,
+                store_error: store_error::<F>,
                 read_output: read_output::<F>,
-                drop_output: drop_output::<F>,
                 dealloc: dealloc::<F>,
             },
             shared,
@@ -471,7 +480,7 @@ impl TaskRef {
     /// queue entry (the task is SCHEDULED or COMPLETE).
     pub(crate) unsafe fn run(self) -> Run {
         // SAFETY: we hold a reference; loop thread (caller).
-        let step = unsafe { (self.header().vtable.run)(self.ptr) };
+        let step = unsafe { run(self.ptr) };
         match step {
             RunStep::Idle | RunStep::Stale => Run::Idle,
             RunStep::Reschedule => Run::Reschedule(self),
@@ -491,7 +500,7 @@ impl TaskRef {
     /// owned reference.
     pub(crate) unsafe fn shutdown(&self) {
         // SAFETY: we hold a reference; loop thread (caller).
-        unsafe { (self.header().vtable.shutdown)(self.ptr) }
+        unsafe { shutdown(self.ptr) }
     }
 
     /// Record the task's slot in the owned list.
@@ -519,6 +528,11 @@ impl Drop for TaskRef {
 /// # Safety
 ///
 /// The caller owns one reference to the live task `ptr`.
+///
+/// Out of line: references are dropped in many places (queue entries,
+/// wakers, handles, shutdown), and the call costs less than the atomic
+/// decrement inside.
+#[inline(never)]
 pub(crate) unsafe fn drop_ref(ptr: NonNull<Header>) {
     // SAFETY: alive, since the caller holds a reference.
     let header = unsafe { ptr.as_ref() };
@@ -545,13 +559,20 @@ unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
     unsafe { ptr.cast::<Cell<F>>().as_ref() }
 }
 
-unsafe fn run<F: Future>(ptr: NonNull<Header>) -> RunStep {
-    // SAFETY: the caller holds the queue entry's reference.
-    let cell = unsafe { cell::<F>(ptr) };
-    match cell.header.state.transition_to_running() {
+/// Run a task once (the non-generic part of the protocol).
+///
+/// # Safety
+///
+/// The caller holds the queue entry's reference to the live task `ptr`, on
+/// its loop thread (rule 2).
+unsafe fn run(ptr: NonNull<Header>) -> RunStep {
+    // SAFETY: the caller holds a reference.
+    let header = unsafe { ptr.as_ref() };
+    match header.state.transition_to_running() {
         ToRunning::Complete => return RunStep::Stale,
         ToRunning::Cancel => {
-            cell.complete(Err(JoinError::cancelled()));
+            // SAFETY: loop thread, and RUNNING from the transition.
+            unsafe { complete_with_error(ptr, JoinError::cancelled()) };
             return RunStep::Complete;
         }
         ToRunning::Poll => {}
@@ -561,109 +582,167 @@ unsafe fn run<F: Future>(ptr: NonNull<Header>) -> RunStep {
     // SAFETY: `ptr` is a live task while we hold the entry.
     let waker = ManuallyDrop::new(unsafe { waker::task_waker(ptr) });
     let mut cx = Context::from_waker(&waker);
-    let polled = catch_unwind(AssertUnwindSafe(|| {
-        cell.stage.with_mut(|stage| {
-            // SAFETY: rule 2: we are the loop thread and RUNNING, so nobody
-            // else touches `stage`.
-            match unsafe { &mut *stage } {
-                Stage::Running(future) => {
-                    // SAFETY: the future is never moved out of the heap
-                    // block; it is dropped in place (rule 2).
-                    let future = unsafe { Pin::new_unchecked(future) };
-                    future.poll(&mut cx)
-                }
-                _ => unreachable!("a running task without a future"),
-            }
-        })
+    // SAFETY: loop thread and RUNNING: `stage` is ours (rule 2).
+    let polled = catch_unwind(AssertUnwindSafe(|| unsafe {
+        (header.vtable.poll)(ptr, &mut cx)
     }));
     match polled {
-        Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
+        Ok(Poll::Pending) => match header.state.transition_to_idle() {
             ToIdle::Idle => RunStep::Idle,
             ToIdle::Reschedule => RunStep::Reschedule,
         },
-        Ok(Poll::Ready(output)) => {
-            cell.complete(Ok(output));
+        Ok(Poll::Ready(())) => {
+            // SAFETY: loop thread, RUNNING, the output stored.
+            unsafe { finish(ptr) };
             RunStep::Complete
         }
         Err(payload) => {
-            cell.complete(Err(JoinError::panicked(payload)));
+            // The poll panicked (the future is still there), or the
+            // future's destructor did after `Ready` (the output is there).
+            // SAFETY: loop thread and RUNNING.
+            unsafe { complete_with_error(ptr, JoinError::panicked(payload)) };
             RunStep::Complete
         }
     }
 }
 
-unsafe fn shutdown<F: Future>(ptr: NonNull<Header>) {
-    // SAFETY: the caller holds the owned reference.
-    let cell = unsafe { cell::<F>(ptr) };
-    if cell.header.state.transition_to_shutdown() {
-        cell.complete(Err(JoinError::cancelled()));
+/// Shutdown: cancel a task that is not running.
+///
+/// # Safety
+///
+/// The caller holds the owned reference, on the loop thread (rule 2).
+unsafe fn shutdown(ptr: NonNull<Header>) {
+    // SAFETY: the caller holds a reference.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.transition_to_shutdown() {
+        // SAFETY: loop thread, and RUNNING from the transition.
+        unsafe { complete_with_error(ptr, JoinError::cancelled()) };
     }
 }
 
-impl<F: Future> Cell<F> {
-    /// Drop the future, store the outcome, set COMPLETE, hand the outcome
-    /// over (rule 3). Loop thread, RUNNING.
-    fn complete(&self, outcome: Result<F::Output, JoinError>) {
-        // Drop the future first (rule 2). Its destructor may panic: that
-        // panic becomes the outcome unless one is already there.
-        let dropped = catch_unwind(AssertUnwindSafe(|| {
-            // SAFETY: loop thread and RUNNING (rule 2).
-            self.stage
-                .with_mut(|stage| unsafe { *stage = Stage::Consumed });
+/// Drop what `stage` holds (the future first, rule 2), store `error`, and
+/// finish. A panic of that destructor becomes the outcome of a cancelled
+/// task; an outcome that is already a panic stays the first one.
+///
+/// # Safety
+///
+/// Loop thread, RUNNING, live task.
+unsafe fn complete_with_error(ptr: NonNull<Header>, error: JoinError) {
+    // SAFETY: the caller's reference keeps the block alive.
+    let vtable = unsafe { ptr.as_ref() }.vtable;
+    // SAFETY: loop thread and RUNNING: `stage` is ours (rule 2).
+    let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { (vtable.drop_stage)(ptr) }));
+    let error = match dropped {
+        Err(payload) if error.is_cancelled() => JoinError::panicked(payload),
+        _ => error,
+    };
+    // SAFETY: as above; `stage` is now `Consumed`.
+    unsafe { (vtable.store_error)(ptr, error) };
+    // SAFETY: loop thread, RUNNING, the outcome stored.
+    unsafe { finish(ptr) };
+}
+
+/// Set COMPLETE and hand the outcome over (rule 3).
+///
+/// # Safety
+///
+/// Loop thread, RUNNING, and `stage` holds the outcome: the handle reads it
+/// only after it sees COMPLETE, which is set here.
+unsafe fn finish(ptr: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the block alive.
+    let header = unsafe { ptr.as_ref() };
+    let before = header.state.transition_to_complete();
+    if !before.has(JOIN_INTEREST) {
+        // Nobody will read it: drop it here (rule 3). A panic in its
+        // destructor has nowhere to go; the loop goes on.
+        // SAFETY: no handle, so the output is ours alone (rule 3).
+        let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+            (header.vtable.drop_stage)(ptr)
         }));
-        let outcome = match (dropped, outcome) {
-            (Err(payload), Ok(_)) => Err(JoinError::panicked(payload)),
-            (Err(payload), Err(e)) if e.is_cancelled() => Err(JoinError::panicked(payload)),
-            (_, outcome) => outcome,
-        };
-        // SAFETY: loop thread and RUNNING; the handle reads `stage` only
-        // after it sees COMPLETE, which is set below (rule 3).
-        self.stage
-            .with_mut(|stage| unsafe { *stage = Stage::Finished(outcome) });
-        let before = self.header.state.transition_to_complete();
-        if !before.has(JOIN_INTEREST) {
-            // Nobody will read it: drop it here (rule 3). A panic in its
-            // destructor has nowhere to go; the loop goes on.
-            let _ = catch_unwind(AssertUnwindSafe(|| {
-                // SAFETY: no handle, so the output is ours alone (rule 3).
-                self.stage
-                    .with_mut(|stage| unsafe { *stage = Stage::Consumed });
-            }));
-        } else if before.has(JOIN_WAKER) {
-            self.header.join_waker.with(|slot| {
-                // SAFETY: JOIN_WAKER was set when COMPLETE went in, so the
-                // slot is written and now read-only for good (rule 4).
-                if let Some(waker) = unsafe { &*slot } {
-                    waker.wake_by_ref();
-                }
-            });
-        }
-    }
-
-    /// Take the output; the caller has seen COMPLETE with JOIN_INTEREST.
-    fn take_output(&self) -> Result<F::Output, JoinError> {
-        self.stage.with_mut(|stage| {
-            // SAFETY: COMPLETE seen with Acquire: the loop wrote the output
-            // before and never touches `stage` again; the handle is the
-            // only other party (rule 3).
-            let stage = unsafe { &mut *stage };
-            match std::mem::replace(stage, Stage::Consumed) {
-                Stage::Finished(output) => output,
-                _ => panic!("JoinHandle polled after it returned its output"),
+    } else if before.has(JOIN_WAKER) {
+        header.join_waker.with(|slot| {
+            // SAFETY: JOIN_WAKER was set when COMPLETE went in, so the
+            // slot is written and now read-only for good (rule 4).
+            if let Some(waker) = unsafe { &*slot } {
+                waker.wake_by_ref();
             }
-        })
+        });
     }
 }
 
-unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
-    // SAFETY: the handle holds a reference.
+/// `Vtable::poll`.
+///
+/// # Safety
+///
+/// `ptr` is a live `Cell<F>`; loop thread and RUNNING (rule 2).
+unsafe fn poll_future<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> Poll<()> {
+    // SAFETY: caller.
     let cell = unsafe { cell::<F>(ptr) };
-    if can_read_output(&cell.header, waker) {
-        // SAFETY: the caller passes a `Poll<Result<F::Output, JoinError>>`
-        // (the handle's `T` is this `F::Output`, as `new` built both).
-        let dst = unsafe { &mut *dst.cast::<Poll<Result<F::Output, JoinError>>>() };
-        *dst = Poll::Ready(cell.take_output());
-    }
+    cell.stage.with_mut(|stage| {
+        // SAFETY: rule 2: we are the loop thread and RUNNING, so nobody
+        // else touches `stage`.
+        let stage = unsafe { &mut *stage };
+        let Stage::Running(future) = stage else {
+            unreachable!("a running task without a future")
+        };
+        // SAFETY: the future is never moved out of the heap block; it is
+        // dropped in place (rule 2).
+        let output = std::task::ready!(unsafe { Pin::new_unchecked(future) }.poll(cx));
+        // Drop the future first (rule 2); if its destructor panics, the
+        // output is dropped on the way out and `stage` is `Consumed`.
+        *stage = Stage::Consumed;
+        *stage = Stage::Finished(Ok(output));
+        Poll::Ready(())
+    })
+}
+
+/// `Vtable::drop_stage`.
+///
+/// # Safety
+///
+/// `ptr` is a live `Cell<F>` whose `stage` the caller owns (rules 2, 3).
+unsafe fn drop_stage<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: caller.
+    let cell = unsafe { cell::<F>(ptr) };
+    // SAFETY: caller.
+    cell.stage
+        .with_mut(|stage| unsafe { *stage = Stage::Consumed });
+}
+
+/// `Vtable::store_error`.
+///
+/// # Safety
+///
+/// `ptr` is a live `Cell<F>`; loop thread and RUNNING (rule 2).
+unsafe fn store_error<F: Future>(ptr: NonNull<Header>, error: JoinError) {
+    // SAFETY: caller.
+    let cell = unsafe { cell::<F>(ptr) };
+    // SAFETY: caller.
+    cell.stage
+        .with_mut(|stage| unsafe { *stage = Stage::Finished(Err(error)) });
+}
+
+/// `Vtable::read_output`.
+///
+/// # Safety
+///
+/// `ptr` is a live `Cell<F>`, the caller saw COMPLETE with JOIN_INTEREST
+/// (rule 3), and `dst` is a `*mut Poll<Result<F::Output, JoinError>>`.
+unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
+    // SAFETY: caller.
+    let cell = unsafe { cell::<F>(ptr) };
+    let output = cell.stage.with_mut(|stage| {
+        // SAFETY: COMPLETE seen with Acquire: the loop wrote the output
+        // before and never touches `stage` again; the handle is the only
+        // other party (rule 3).
+        match std::mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
+            Stage::Finished(output) => output,
+            _ => panic!("JoinHandle polled after it returned its output"),
+        }
+    });
+    // SAFETY: caller (the handle's `T` is this `F::Output`, as `new` built
+    // both).
+    unsafe { *dst.cast::<Poll<Result<F::Output, JoinError>>>() = Poll::Ready(output) };
 }
 
 /// Rule 4 from the handle's side: true if COMPLETE, else the waker is
@@ -714,15 +793,6 @@ fn set_join_waker(header: &Header, waker: Waker) -> Result<(), Snapshot> {
         header.join_waker.with_mut(|slot| unsafe { *slot = None });
     }
     result
-}
-
-unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
-    // SAFETY: the handle holds a reference.
-    let cell = unsafe { cell::<F>(ptr) };
-    // SAFETY: COMPLETE was seen by the handle's failed CAS (Acquire): the
-    // output is the handle's alone (rule 3).
-    cell.stage
-        .with_mut(|stage| unsafe { *stage = Stage::Consumed });
 }
 
 /// An owned permission to await a spawned task's outcome.
@@ -813,19 +883,19 @@ impl<T> Future for JoinHandle<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         std::task::ready!(budget::poll_proceed(cx));
+        if !can_read_output(self.header(), cx.waker()) {
+            return Poll::Pending;
+        }
         let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
-        // SAFETY: we hold a reference; `out` has the type `read_output::<F>`
-        // writes (`T = F::Output`, from `new`).
+        // SAFETY: we hold a reference and saw COMPLETE (rule 3); `out` has
+        // the type `read_output::<F>` writes (`T = F::Output`, from `new`).
         unsafe {
             (self.header().vtable.read_output)(
                 self.ptr,
                 (&mut out as *mut Poll<Result<T, JoinError>>).cast(),
-                cx.waker(),
             )
         };
-        if out.is_ready() {
-            budget::consume();
-        }
+        budget::consume();
         out
     }
 }
@@ -834,7 +904,7 @@ impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         if self.header().state.unset_join_interest().is_err() {
             // SAFETY: COMPLETE: the output is ours (rule 3).
-            unsafe { (self.header().vtable.drop_output)(self.ptr) };
+            unsafe { (self.header().vtable.drop_stage)(self.ptr) };
         }
         // SAFETY: the handle's own reference.
         unsafe { drop_ref(self.ptr) };
@@ -854,7 +924,10 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
 /// and remove; each task knows its index.
 pub(crate) struct OwnedTasks {
     slots: Vec<Option<TaskRef>>,
+    /// Empty slots to reuse.
     free: Vec<usize>,
+    /// Occupied slots.
+    len: usize,
 }
 
 impl OwnedTasks {
@@ -862,6 +935,7 @@ impl OwnedTasks {
         OwnedTasks {
             slots: Vec::new(),
             free: Vec::new(),
+            len: 0,
         }
     }
 
@@ -879,23 +953,33 @@ impl OwnedTasks {
         // SAFETY: loop thread (caller).
         unsafe { task.set_owned_index(index) };
         self.slots[index] = Some(task);
+        self.len += 1;
     }
 
     pub(crate) fn remove(&mut self, index: usize) -> Option<TaskRef> {
         let task = self.slots.get_mut(index)?.take();
         if task.is_some() {
             self.free.push(index);
+            self.len -= 1;
         }
         task
     }
 
-    /// Every task, leaving the list empty.
-    pub(crate) fn take_all(&mut self) -> Vec<TaskRef> {
+    /// Remove the last task, if any is left (shutdown). The empty slots
+    /// popped on the way are forgotten, so a task inserted meanwhile goes at
+    /// the end.
+    pub(crate) fn pop(&mut self) -> Option<TaskRef> {
         self.free.clear();
-        self.slots.drain(..).flatten().collect()
+        while let Some(slot) = self.slots.pop() {
+            if slot.is_some() {
+                self.len -= 1;
+                return slot;
+            }
+        }
+        None
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.slots.len() - self.free.len()
+        self.len
     }
 }

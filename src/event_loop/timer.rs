@@ -38,7 +38,7 @@
 //! microseconds), where `epoll_wait`'s own timeout would round up to whole
 //! milliseconds.
 
-use std::cmp::Reverse;
+use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::future::Future;
 use std::io;
@@ -47,6 +47,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use super::borrow::LoopBorrow;
 use super::error::Elapsed;
 use super::{budget, executor};
 use crate::sys::timerfd;
@@ -64,9 +65,39 @@ struct Slot {
     waker: Option<Waker>,
 }
 
+/// A heap entry: a timer's deadline and arming order, and its slot's key.
+#[derive(Clone, Copy)]
+struct HeapEntry {
+    deadline: Instant,
+    seq: u64,
+    key: TimerKey,
+}
+
+/// Min-heap order on `(deadline, seq)` (reversed for std's max-heap). `seq`
+/// is unique, so the key never needs comparing.
+impl Ord for HeapEntry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.deadline, other.seq).cmp(&(self.deadline, self.seq))
+    }
+}
+
+impl PartialOrd for HeapEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for HeapEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.seq == other.seq
+    }
+}
+
+impl Eq for HeapEntry {}
+
 /// The loop's timers (loop thread only).
 pub(crate) struct Timers {
-    heap: BinaryHeap<Reverse<(Instant, u64, u32, u32)>>,
+    heap: BinaryHeap<HeapEntry>,
     slots: Vec<Slot>,
     free: Vec<u32>,
     /// Heap entries whose slot moved on (rule 3).
@@ -127,8 +158,11 @@ impl Timers {
             generation: slot.generation,
         };
         self.seq += 1;
-        self.heap
-            .push(Reverse((deadline, self.seq, index, key.generation)));
+        self.heap.push(HeapEntry {
+            deadline,
+            seq: self.seq,
+            key,
+        });
         key
     }
 
@@ -167,9 +201,9 @@ impl Timers {
         self.stale += 1;
         if self.stale > 64 && self.stale * 2 > self.heap.len() {
             let slots = &self.slots;
-            self.heap.retain(|Reverse((_, _, index, generation))| {
-                let slot = &slots[*index as usize];
-                slot.generation == *generation && slot.waker.is_some()
+            self.heap.retain(|entry| {
+                let slot = &slots[entry.key.index as usize];
+                slot.generation == entry.key.generation && slot.waker.is_some()
             });
             self.stale = 0;
         }
@@ -178,14 +212,13 @@ impl Timers {
     /// Take the wakers of every timer due at `now` (rule 1); the caller
     /// wakes them after releasing its borrow of `self`.
     pub(crate) fn fire_due(&mut self, now: Instant, wakers: &mut Vec<Waker>) {
-        while let Some(&Reverse((deadline, _, index, generation))) = self.heap.peek() {
+        while let Some(&HeapEntry { deadline, key, .. }) = self.heap.peek() {
             if deadline > now {
                 break;
             }
             self.heap.pop();
-            let key = TimerKey { index, generation };
             if self.live(key) {
-                wakers.extend(self.release(index));
+                wakers.extend(self.release(key.index));
             } else {
                 self.stale -= 1;
             }
@@ -194,8 +227,8 @@ impl Timers {
 
     /// The earliest live deadline, dropping stale entries from the top.
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
-        while let Some(&Reverse((deadline, _, index, generation))) = self.heap.peek() {
-            if self.live(TimerKey { index, generation }) {
+        while let Some(&HeapEntry { deadline, key, .. }) = self.heap.peek() {
+            if self.live(key) {
                 return Some(deadline);
             }
             self.heap.pop();
@@ -374,7 +407,7 @@ impl Sleep {
             executor::with_current(|core| {
                 if let Some(core) = core {
                     if core.id == entry.loop_id {
-                        core.timers.borrow_mut().cancel(entry.key);
+                        core.timers.loop_mut().cancel(entry.key);
                     }
                 }
             });
@@ -397,7 +430,7 @@ impl Future for Sleep {
         let entry = self.entry;
         let new_entry = executor::with_current(|core| {
             let core = core.expect("`Sleep` polled outside a triad event loop");
-            let mut timers = core.timers.borrow_mut();
+            let mut timers = core.timers.loop_mut();
             match entry {
                 Some(e) if e.loop_id == core.id && timers.update(e.key, cx.waker()) => None,
                 _ => Some(Entry {
@@ -592,9 +625,11 @@ impl Interval {
         let mut next = scheduled + self.period;
         if next <= now {
             // Skip what was missed, keeping the phase.
-            let behind = now - scheduled;
-            let periods = behind.as_nanos() / self.period.as_nanos() + 1;
-            next = scheduled + self.period * periods.min(u32::MAX as u128) as u32;
+            // In u64 nanoseconds (584 years; beyond, saturated): no u128
+            // division linked in for this rare path.
+            let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+            let periods = nanos(now - scheduled) / nanos(self.period) + 1;
+            next = scheduled + self.period * u32::try_from(periods).unwrap_or(u32::MAX);
         }
         self.sleep.reset(next);
         Poll::Ready(scheduled)

@@ -36,6 +36,7 @@ use std::time::Duration;
 
 use mio::event::Source;
 
+use super::borrow::LoopBorrow;
 use super::error::AcceptError;
 use super::reactor::Direction;
 use super::registration::PollEvented;
@@ -61,7 +62,7 @@ pub(crate) fn poll_accept<L: Source, S, A, T>(
     wrap: impl FnOnce(S) -> io::Result<T>,
 ) -> Poll<Result<(T, A), AcceptError>> {
     {
-        let mut backoff = backoff.borrow_mut();
+        let mut backoff = backoff.loop_mut();
         if let Some(sleep) = backoff.sleep.as_mut() {
             ready!(Pin::new(sleep).poll(cx));
             backoff.sleep = None;
@@ -69,13 +70,13 @@ pub(crate) fn poll_accept<L: Source, S, A, T>(
     }
     match ready!(listener.poll_io(cx, Direction::Read, accept)) {
         Ok((stream, addr)) => {
-            backoff.borrow_mut().delay = Duration::ZERO;
+            backoff.loop_mut().delay = Duration::ZERO;
             Poll::Ready(wrap(stream).map(|s| (s, addr)).map_err(AcceptError::new))
         }
         Err(e) => {
             let error = AcceptError::new(e);
             if error.is_resource_exhaustion() {
-                let mut backoff = backoff.borrow_mut();
+                let mut backoff = backoff.loop_mut();
                 backoff.delay = (backoff.delay * 2).clamp(BACKOFF_MIN, BACKOFF_MAX);
                 backoff.sleep = Some(sleep(backoff.delay));
             }
