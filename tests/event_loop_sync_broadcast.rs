@@ -11,15 +11,9 @@ use triad::event_loop::future::select;
 use triad::event_loop::sync::broadcast;
 use triad::event_loop::{spawn, yield_now, EventLoop};
 
-use support::within;
+use support::{settle, within};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-async fn settle() {
-    for _ in 0..8 {
-        yield_now().await;
-    }
-}
 
 #[test]
 fn every_receiver_gets_every_message_in_order_then_the_end() {

@@ -11,18 +11,11 @@ use std::time::Duration;
 
 use triad::event_loop::future::{select, Either};
 use triad::event_loop::sync::{mpsc, Event};
-use triad::event_loop::{spawn, yield_now, EventLoop};
+use triad::event_loop::{spawn, EventLoop};
 
-use support::within;
+use support::{settle, within};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// Let every runnable task run until it waits (a few turns of the loop).
-async fn settle() {
-    for _ in 0..8 {
-        yield_now().await;
-    }
-}
 
 /// Counts its drops, to check that each message is dropped exactly once.
 struct Counted(Rc<Cell<usize>>);

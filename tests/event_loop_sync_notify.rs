@@ -14,15 +14,9 @@ use triad::event_loop::future::select;
 use triad::event_loop::sync::{oneshot, Barrier, Event, Notify, OnceCell};
 use triad::event_loop::{spawn, yield_now, EventLoop};
 
-use support::within;
+use support::{settle, within};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-async fn settle() {
-    for _ in 0..8 {
-        yield_now().await;
-    }
-}
 
 #[test]
 fn notify_one_before_the_wait_stores_one_permit() {

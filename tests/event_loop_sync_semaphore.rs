@@ -14,15 +14,9 @@ use triad::event_loop::future::select;
 use triad::event_loop::sync::{Mutex, RwLock, Semaphore};
 use triad::event_loop::{sleep, spawn, yield_now, EventLoop};
 
-use support::within;
+use support::{settle, within};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-async fn settle() {
-    for _ in 0..8 {
-        yield_now().await;
-    }
-}
 
 #[test]
 fn a_semaphore_bounds_how_many_run_at_once() {

@@ -12,7 +12,7 @@
 
 mod processes_support;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,33 +25,7 @@ const ENV: &str = "TRIAD_TEST_FORK_MODE_SCENARIO";
 /// A worker forked from a copy of stdout's unflushed buffer prints it again.
 const UNFLUSHED: &str = "<unflushed-before-build>";
 
-// Runs in every process of this binary (test runs, exec'd zygotes of other
-// tests' pools): it returns at once unless `ENV` is set.
-#[used]
-#[link_section = ".init_array"]
-static RUN_SCENARIO_IF_ASKED: extern "C" fn() = run_scenario_if_asked;
-
-extern "C" fn run_scenario_if_asked() {
-    if std::env::var_os(ENV).is_none() {
-        return;
-    }
-    // No thread exists yet; no copy of ours (an exec'd zygote of the Exec
-    // pool below) must run the scenario again.
-    std::env::remove_var(ENV);
-    let code = match std::panic::catch_unwind(scenario) {
-        Ok(()) => 0,
-        Err(_) => 101,
-    };
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
-    // SAFETY: `_exit` ends the process at once; this process exists only
-    // to run the scenario, and nothing else of it needs to run.
-    unsafe { libc::_exit(code) }
-}
-
-fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").unwrap().count()
-}
+processes_support::before_main!(ENV, scenario);
 
 fn square(x: u64) -> u64 {
     x * x
@@ -97,7 +71,11 @@ fn bytes(n: usize) -> SharedBytes {
 /// Run before `main`, single-threaded.
 fn scenario() {
     processes_support::no_core_dumps();
-    assert_eq!(threads(), 1, "the constructor runs before any thread");
+    assert_eq!(
+        processes_support::thread_count(),
+        1,
+        "the constructor runs before any thread"
+    );
     print!("{UNFLUSHED}");
     let (fds, kids) = (processes_support::open_fds(), processes_support::children());
 
@@ -135,7 +113,7 @@ fn scenario() {
 
     // The pool's supervisor thread now exists: a second pool in this
     // process must not fork it directly.
-    assert!(threads() > 1);
+    assert!(processes_support::thread_count() > 1);
     let e = ProcessPool::builder()
         .workers(1)
         .start_mode(StartMode::Fork)

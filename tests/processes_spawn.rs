@@ -10,13 +10,13 @@
 
 mod processes_support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use processes_support::{
-    assert_gone, block_on, children, exists, no_core_dumps, open_fds, serial, within,
+    assert_gone, block_on, children, exists, no_core_dumps, open_fds, serial, thread_count, within,
 };
 use triad::processes::{self, SharedBytes, SpawnHandle, Spawner, StartMode, TaskError};
 
@@ -538,37 +538,12 @@ fn killing_the_parent_kills_spawned_processes() {
 /// Set (to anything) in the copy of this binary that runs [`fork_scenario`].
 const FORK_SCENARIO_ENV: &str = "TRIAD_TEST_SPAWN_FORK_SCENARIO";
 
-// Runs in every process of this binary (test runs, exec'd zygotes): returns
-// at once unless `FORK_SCENARIO_ENV` is set.
-#[used]
-#[link_section = ".init_array"]
-static RUN_FORK_SCENARIO_IF_ASKED: extern "C" fn() = run_fork_scenario_if_asked;
-
-extern "C" fn run_fork_scenario_if_asked() {
-    if std::env::var_os(FORK_SCENARIO_ENV).is_none() {
-        return;
-    }
-    // No thread exists yet, so no thread can race this.
-    std::env::remove_var(FORK_SCENARIO_ENV);
-    let code = match std::panic::catch_unwind(fork_scenario) {
-        Ok(()) => 0,
-        Err(_) => 101,
-    };
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
-    // SAFETY: `_exit` ends the process at once; it exists only to run the
-    // scenario.
-    unsafe { libc::_exit(code) }
-}
-
-fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").unwrap().count()
-}
+processes_support::before_main!(FORK_SCENARIO_ENV, fork_scenario);
 
 /// Runs in a spawned process, itself single-threaded: its own spawner
 /// (one per process) forks its zygote directly.
 fn spawn_from_a_spawned_process(x: u64) -> (u64, bool) {
-    let single = threads() == 1;
+    let single = thread_count() == 1;
     let inner = processes::spawn(square, x).wait().unwrap();
     (inner, single)
 }
@@ -576,7 +551,7 @@ fn spawn_from_a_spawned_process(x: u64) -> (u64, bool) {
 /// Run before `main`, single-threaded.
 fn fork_scenario() {
     no_core_dumps();
-    assert_eq!(threads(), 1, "the constructor runs before any thread");
+    assert_eq!(thread_count(), 1, "the constructor runs before any thread");
     let (fds, kids) = (open_fds(), children());
     let spawner = Spawner::builder().max_processes(4).build().unwrap();
     assert_eq!(spawner.start_mode(), StartMode::Fork);
@@ -597,7 +572,7 @@ fn fork_scenario() {
     );
     // The spawner's supervisor thread exists now: the spawner of
     // `processes::spawn` must exec its zygote.
-    assert!(threads() > 1);
+    assert!(thread_count() > 1);
     assert_eq!(processes::spawn(square, 11).wait(), Ok(121));
     spawner.shutdown();
     assert_gone(&pids);

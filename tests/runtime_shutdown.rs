@@ -254,15 +254,10 @@ fn a_failed_build_leaves_nothing_behind() {
 /// which is the situation of a program that builds its runtime first thing.
 const PROBE: &str = "TRIAD_RUNTIME_START_ORDER_PROBE";
 
-#[used]
-#[link_section = ".init_array"]
-static START_ORDER_PROBE: extern "C" fn() = start_order_probe;
+runtime_support::before_main!(PROBE, start_order_probe);
 
-extern "C" fn start_order_probe() {
-    if std::env::var_os(PROBE).is_none() {
-        return;
-    }
-    let threads_before = std::fs::read_dir("/proc/self/task").unwrap().count();
+fn start_order_probe() {
+    let threads_before = runtime_support::thread_count();
     let rt = Runtime::builder()
         .threads(2)
         .processes(1)
@@ -273,7 +268,6 @@ extern "C" fn start_order_probe() {
     let value = rt.block_on(async { spawn_process(double, 21).await.unwrap() });
     drop(rt);
     println!("PROBE threads_before={threads_before} mode={mode:?} value={value}");
-    std::process::exit(0);
 }
 
 #[test]

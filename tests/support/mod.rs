@@ -132,3 +132,54 @@ pub fn no_core_dumps() {
     // SAFETY: `limit` is a live rlimit; RLIMIT_CORE only affects core files.
     unsafe { libc::setrlimit(libc::RLIMIT_CORE, &limit) };
 }
+
+/// The threads of this process, from `/proc/self/task`.
+pub fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+/// Let the loop's other tasks run a few turns (tests that check what a
+/// waiting task did, or did not, receive).
+#[cfg(feature = "event-loop")]
+pub async fn settle() {
+    for _ in 0..8 {
+        triad::event_loop::yield_now().await;
+    }
+}
+
+/// Run `$scenario` (a `fn()`) before `main`, in a copy of this test binary
+/// started with the environment variable `$env` set: a constructor in
+/// `.init_array` runs in every process of the binary (test runs, and the
+/// exec'd zygotes of other tests' pools) and returns at once unless `$env`
+/// is set. There it runs before the test harness starts any thread, i.e.
+/// in a single-threaded program, then ends the process with `_exit`: 0 if
+/// the scenario returned, 101 if it panicked. The variable is removed
+/// first, so that copies the scenario starts (an exec'd zygote) do not run
+/// it again.
+#[allow(unused_macros)]
+macro_rules! before_main {
+    ($env:expr, $scenario:path) => {
+        #[used]
+        #[link_section = ".init_array"]
+        static RUN_SCENARIO_IF_ASKED: extern "C" fn() = run_scenario_if_asked;
+
+        extern "C" fn run_scenario_if_asked() {
+            if std::env::var_os($env).is_none() {
+                return;
+            }
+            // No thread exists yet, so no thread can race this.
+            std::env::remove_var($env);
+            let code = match std::panic::catch_unwind($scenario) {
+                Ok(()) => 0,
+                Err(_) => 101,
+            };
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            let _ = std::io::Write::flush(&mut std::io::stderr());
+            // SAFETY: `_exit` ends the process at once; this copy exists
+            // only to run the scenario.
+            unsafe { libc::_exit(code) }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use before_main;
