@@ -17,6 +17,12 @@
 //! - Processes do not share memory: arguments and results cross as bytes
 //!   (here through shared memory), which costs per task and per MiB; in
 //!   return a task that crashes takes down its worker, not the program.
+//!
+//! With the `trace` feature, `-- --trace FILE` also records the whole tour
+//! as a timeline (Chrome Trace Event JSON, one track per pool worker, the
+//! loop and each worker process) and writes it to FILE, to open at
+//! https://ui.perfetto.dev:
+//! `cargo run --release --features trace --example tour -- --trace tour-trace.json`.
 
 use std::time::{Duration, Instant};
 
@@ -142,6 +148,11 @@ fn main() {
     // program is still single-threaded (so the zygote is forked directly and
     // can inherit no other thread's lock), then the thread pool; the event
     // loop runs on this thread inside `block_on`.
+    let trace_file = trace_file();
+    #[cfg(feature = "trace")]
+    if trace_file.is_some() {
+        triad::trace::start();
+    }
     let rt = Runtime::new().expect("runtime");
     let (pool, processes) = (rt.thread_pool(), rt.process_pool());
     let cores = pool.current_num_threads();
@@ -383,4 +394,37 @@ fn main() {
         stats.iter().map(|s| s.steals).sum::<u64>(),
         stats.iter().map(|s| s.promotions).sum::<u64>(),
     );
+    if let Some(path) = trace_file {
+        write_trace(rt, &path);
+    }
+}
+
+/// The FILE of `--trace FILE`, if given.
+fn trace_file() -> Option<String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--trace" {
+            return Some(args.next().expect("--trace needs a file name"));
+        }
+    }
+    None
+}
+
+/// Stop recording (after the runtime is gone, so every worker's exit is on
+/// the timeline) and write the trace.
+#[cfg(feature = "trace")]
+fn write_trace(rt: Runtime, path: &str) {
+    drop(rt);
+    let trace = triad::trace::stop();
+    trace.save_chrome_json(path).expect("writing the trace");
+    println!(
+        "\nwrote {path}: {} events ({} dropped); open it at https://ui.perfetto.dev",
+        trace.len(),
+        trace.dropped()
+    );
+}
+
+#[cfg(not(feature = "trace"))]
+fn write_trace(_rt: Runtime, _path: &str) {
+    println!("\n--trace needs the trace feature: cargo run --release --features trace --example tour -- --trace FILE");
 }
