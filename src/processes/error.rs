@@ -183,13 +183,19 @@ impl BuildError {
     /// ```
     /// # // Leave this process no free file descriptor (the limit is ours alone).
     /// # let next_fd = { use std::os::fd::AsRawFd; std::fs::File::open("/dev/null").unwrap().as_raw_fd() };
-    /// # let limit = libc::rlimit { rlim_cur: next_fd as libc::rlim_t, rlim_max: next_fd as libc::rlim_t };
+    /// # let mut saved = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     /// # // SAFETY: a valid resource and a pointer to a live rlimit.
+    /// # assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut saved) }, 0);
+    /// # let limit = libc::rlimit { rlim_cur: next_fd as libc::rlim_t, rlim_max: saved.rlim_max };
+    /// # // SAFETY: as above.
     /// # assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
     /// // With no file descriptor left, the pool cannot make its shared memory.
     /// let error = triad::processes::ProcessPool::builder().workers(1).build().unwrap_err();
     /// assert!(error.is_io());
     /// assert!(std::error::Error::source(&error).is_some()); // the io::Error
+    /// # // Give the descriptors back (a leak checker at exit needs some).
+    /// # // SAFETY: as above.
+    /// # assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &saved) }, 0);
     /// ```
     pub fn is_io(&self) -> bool {
         matches!(self.kind, BuildErrorKind::Io { .. })
