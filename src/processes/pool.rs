@@ -38,7 +38,9 @@
 //!   relays the slot's eventfd (armed through slot rule 5) after checking
 //!   under the registry lock that the slot still holds that finished task;
 //!   from the eviction that copies the task out (the slot's eventfd is
-//!   drained for its next task, so the evictor notifies itself); from the
+//!   drained for its next task, so the evictor notifies itself; a submit
+//!   drains it only if a task there was armed since the last drain, as
+//!   nothing else writes it); from the
 //!   supervisor when the zygote is gone; or at registration, if the task is
 //!   done by then. A completion fd is the handle's own eventfd, never the
 //!   slot's, and is never drained: once readable it stays readable. Wakers
@@ -213,6 +215,12 @@ pub(crate) struct Registry {
     /// Slots whose task's handle made a completion fd the supervisor must
     /// notify when the task is done (rule P6).
     pub(crate) fd_watch: Vec<bool>,
+    /// Slots whose eventfd may have been written since the last submit
+    /// there drained it: set when a task in the slot is armed (slot rule
+    /// 5), for only an armed task's end writes the slot's eventfd. A submit
+    /// drains the eventfd only then (rule P6), so the common task, which
+    /// nobody awaits through a waker or fd, costs no `read` system call.
+    fd_armed: Vec<bool>,
     /// (serial, pid) of the live worker at each index.
     pub(crate) workers: Vec<Option<(u32, i32)>>,
     pub(crate) gave_up: Vec<bool>,
@@ -873,6 +881,7 @@ impl ProcessPoolBuilder {
                 killing: false,
                 wakers: vec![None; slots],
                 fd_watch: vec![false; slots],
+                fd_armed: vec![false; slots],
                 workers: vec![None; workers],
                 gave_up: vec![false; workers],
                 zygote_pid: 0,
@@ -1675,7 +1684,10 @@ impl<R: Decode> TaskHandle<R> {
             _ => None,
         };
         match watch {
-            Some(index) => reg.fd_watch[index] = true,
+            Some(index) => {
+                reg.fd_watch[index] = true;
+                reg.fd_armed[index] = true;
+            }
             None => cell.notify_fd(),
         }
         drop(reg);
@@ -1751,9 +1763,12 @@ fn submit_to<T: Encode + ?Sized>(
     slot.claimed_at_ns.store(0, Relaxed);
     slot.result_offset.store(0, Relaxed);
     slot.result_len.store(0, Relaxed);
-    // The slot's eventfd now serves this task (rule P6).
-    if let Some(fd) = shared.events.get(index) {
-        let _ = crate::sys::eventfd::drain(fd.as_fd());
+    // The slot's eventfd now serves this task (rule P6); only an armed
+    // task can have left it readable.
+    if std::mem::take(&mut reg.fd_armed[index]) {
+        if let Some(fd) = shared.events.get(index) {
+            let _ = crate::sys::eventfd::drain(fd.as_fd());
+        }
     }
     if shared.one_shot {
         // Spawn rules SP2, SP4: this task's process is yet to come.
@@ -1963,6 +1978,7 @@ impl<R: Decode> Future for TaskHandle<R> {
                 return Poll::Pending;
             }
         };
+        reg.fd_armed[index] = true;
         let (changed, replaced) = match &reg.wakers[index] {
             Some(w) if w.will_wake(cx.waker()) => (false, None),
             _ => (true, reg.wakers[index].replace(cx.waker().clone())),
