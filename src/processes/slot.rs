@@ -519,6 +519,17 @@ impl Slot {
         // in particular a submit's, so that the ticket read below is the
         // one of the task the word belongs to, or a later one.
         let mut current = self.state.load(Acquire);
+        // A task that ends within a moment is met by a spin, so its worker
+        // finds no W to wake (doorbell rule 6 is the same idea).
+        #[cfg(not(loom))]
+        for _ in 0..super::doorbell::SPIN_ROUNDS {
+            if !matches!(state_of(current), SUBMITTED | CLAIMED) {
+                break;
+            }
+            crate::sync::spin_loop();
+            // Acquire: as above.
+            current = self.state.load(Acquire);
+        }
         loop {
             match state_of(current) {
                 COMPLETE | ABANDONED => return true,
