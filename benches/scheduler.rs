@@ -26,9 +26,12 @@
 //! - each contender (ours, rayon, and for W1/W3/W11 the sequential code) runs one
 //!   warm-up repetition, then the timed repetitions *alternate* between the
 //!   contenders (the starting contender rotates each round);
-//! - after every repetition the bench sleeps [`PARK`], so that the pool just
-//!   used has parked its threads before the next contender is timed (on 2
-//!   cores a spinning pool steals the other's CPU);
+//! - after every repetition the bench waits until the pool just used has
+//!   parked its threads before the next contender is timed (on 2 cores a
+//!   spinning pool steals the other's CPU): until every other thread of the
+//!   process is asleep and ran for none of the last millisecond (read from
+//!   `/proc/self/task`), at least [`PARK_MIN`] and at most [`PARK`]
+//!   (`BENCH_FIXED_PARK=1` makes it a flat [`PARK`], as in earlier runs);
 //! - every workload checks its result (fib value, sum, count, sorted order)
 //!   and panics if it is wrong: a fast wrong answer is a failure, not a figure;
 //! - every figure is a median over at least 5 timed repetitions.
@@ -67,9 +70,29 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use triad::threads::ThreadPool;
 
-/// Pause after every repetition, so that the pool just used parks its
-/// threads before the next contender is timed.
+/// The longest pause after a repetition, so that the pool just used parks
+/// its threads before the next contender is timed (see [`park`]).
 const PARK: Duration = Duration::from_millis(100);
+/// The shortest pause after a repetition.
+const PARK_MIN: Duration = Duration::from_millis(2);
+
+/// The pauses [`park`] made, in ms, for the closing summary.
+static PAUSES: std::sync::Mutex<Vec<f64>> = std::sync::Mutex::new(Vec::new());
+
+/// The pause after a repetition: until every other thread of the process
+/// (both pools' workers) is asleep and ran for none of the last
+/// millisecond, between [`PARK_MIN`] and [`PARK`]; or [`PARK`] flat if
+/// `BENCH_FIXED_PARK` is set (the method of the earlier runs in
+/// `RESULTS.md`).
+fn park() {
+    let waited = if std::env::var_os("BENCH_FIXED_PARK").is_some() {
+        thread::sleep(PARK);
+        PARK
+    } else {
+        common::wait_until_parked(PARK_MIN, PARK)
+    };
+    PAUSES.lock().unwrap().push(ms(waited));
+}
 
 /// Timed repetitions of the short workloads (W1–W5).
 const REPS: usize = 15;
@@ -438,10 +461,16 @@ impl Out {
             "scheduler: triad::threads vs rayon, {threads} threads each; median of {REPS} \
              (W6, W7: {REPS_SLOW}) timed repetitions after 1 warm-up,"
         );
-        println!(
-            "contenders alternating, {} ms pause after each; ratio = ours / rayon",
-            PARK.as_millis()
-        );
+        let pause = if std::env::var_os("BENCH_FIXED_PARK").is_some() {
+            format!("a {} ms pause", PARK.as_millis())
+        } else {
+            format!(
+                "a pause until both pools are parked ({}-{} ms)",
+                PARK_MIN.as_millis(),
+                PARK.as_millis()
+            )
+        };
+        println!("contenders alternating, {pause} after each; ratio = ours / rayon");
         println!();
         println!(
             "{:<4} {:<10} {:<12} {:>12} {:>12} {:>12} {:>3} {:>7}",
@@ -513,12 +542,12 @@ fn json_num(x: f64) -> String {
 
 /// One warm-up repetition per contender, then `reps` timed rounds in which
 /// every contender runs once (the first of each round rotates), with a
-/// [`PARK`] pause after every repetition. Returns the samples as
+/// [`park`] after every repetition. Returns the samples as
 /// `[contender][metric][repetition]`.
 fn alternate(reps: usize, contenders: &mut [Contender<'_>]) -> Vec<Vec<Vec<f64>>> {
     for c in contenders.iter_mut() {
         black_box((c.run)());
-        thread::sleep(PARK);
+        park();
     }
     let mut samples: Vec<Vec<Vec<f64>>> = vec![Vec::new(); contenders.len()];
     for round in 0..reps {
@@ -532,7 +561,7 @@ fn alternate(reps: usize, contenders: &mut [Contender<'_>]) -> Vec<Vec<Vec<f64>>
             for (m, v) in values.into_iter().enumerate() {
                 samples[i][m].push(v);
             }
-            thread::sleep(PARK);
+            park();
         }
     }
     samples
@@ -719,8 +748,8 @@ fn w5(p: &Pools, out: &mut Out) {
 }
 
 /// W6: after a burst of work (fib(25) by join), the process's CPU time over
-/// the following idle second. The other pool has been idle for at least
-/// [`PARK`] by then. Also counts our workers' wake-ups in that second.
+/// the following idle second. The other pool has parked by then
+/// ([`park`]). Also counts our workers' wake-ups in that second.
 fn w6(p: &Pools, out: &mut Out) {
     let check = |v: u64| assert_eq!(v, W6_BURST_EXPECTED, "W6: wrong burst result");
     // The CPU time the process burns over the next idle second, in ms.
@@ -1060,5 +1089,13 @@ fn main() {
             run(&pools, &mut out);
             watchdog.send(None).expect("watchdog");
         }
+    }
+    let pauses = PAUSES.lock().unwrap();
+    if !pauses.is_empty() {
+        let s = Summary::of(&pauses);
+        println!(
+            "pauses after repetitions: median {:.1} ms, min {:.1}, max {:.1} ({} pauses)",
+            s.median, s.min, s.max, s.n
+        );
     }
 }

@@ -78,3 +78,59 @@ pub fn splitmix64(state: &mut u64) -> u64 {
 pub fn nanos_since(epoch: Instant) -> u64 {
     epoch.elapsed().as_nanos() as u64
 }
+
+/// Wait until every other thread of this process has gone to sleep: each
+/// is in state `S` (or `D`, `T`, `t`, `I`) and none ran in the last
+/// millisecond, by its run time in `/proc/self/task/*/schedstat`. This is
+/// the "peer's threads are given time to park" of `benchmarks.md`, taken
+/// literally: the pause lasts as long as the slowest pool takes to park,
+/// not a fixed guess. Waits at least `min` and at most `max`; returns how
+/// long it waited.
+pub fn wait_until_parked(min: Duration, max: Duration) -> Duration {
+    let start = Instant::now();
+    let me = std::process::id();
+    // SAFETY: gettid has no preconditions and cannot fail.
+    let my_tid = unsafe { libc::gettid() } as u32;
+    let snapshot = || -> Option<(u64, bool)> {
+        let mut run_ns = 0u64;
+        let mut all_asleep = true;
+        for entry in std::fs::read_dir(format!("/proc/{me}/task")).ok()? {
+            let tid = entry.ok()?.file_name();
+            let tid = tid.to_str()?;
+            if tid.parse::<u32>().ok()? == my_tid {
+                continue;
+            }
+            // A thread that exits between the listing and the reads is
+            // skipped.
+            let Ok(sched) = std::fs::read_to_string(format!("/proc/{me}/task/{tid}/schedstat"))
+            else {
+                continue;
+            };
+            run_ns += sched.split_whitespace().next()?.parse::<u64>().ok()?;
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{me}/task/{tid}/stat")) else {
+                continue;
+            };
+            // The state is the first field after the parenthesised name.
+            let state = stat.rsplit(')').next()?.split_whitespace().next()?;
+            all_asleep &= matches!(state, "S" | "D" | "T" | "t" | "I");
+        }
+        Some((run_ns, all_asleep))
+    };
+    std::thread::sleep(min);
+    let mut last = snapshot();
+    while start.elapsed() < max {
+        std::thread::sleep(Duration::from_millis(1));
+        let now = snapshot();
+        match (last, now) {
+            (Some((before, _)), Some((after, true))) if before == after => break,
+            (None, _) | (_, None) => {
+                // No /proc: fall back to the whole fixed pause.
+                std::thread::sleep(max.saturating_sub(start.elapsed()));
+                break;
+            }
+            _ => {}
+        }
+        last = now;
+    }
+    start.elapsed()
+}
