@@ -157,6 +157,10 @@ fn map_imap_unordered_and_chunked_map_agree() {
                 let expected: Vec<u64> = (0..300u64).map(|x| x * 2).collect();
                 assert_eq!(pool.map(double, 0..300u64).unwrap(), expected);
                 assert_eq!(pool.map_chunked(double, 0..300u64, 32).unwrap(), expected);
+                // A chunk of 0 is a typed error, and nothing was submitted.
+                let zero = pool.map_chunked(double, 0..300u64, 0).unwrap_err();
+                assert!(zero.is_invalid_argument(), "{zero}");
+                assert!(!zero.is_crash() && !zero.is_pool_closed(), "{zero}");
                 let mut unordered: Vec<(usize, u64)> = pool
                     .imap_unordered(double, 0..300u64)
                     .map(|(i, r)| (i, r.unwrap()))

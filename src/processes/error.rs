@@ -294,6 +294,7 @@ enum TaskErrorKind {
     Broken,
     Killed,
     SpawnFailed { why: String },
+    InvalidArgument { what: &'static str },
 }
 
 impl TaskError {
@@ -338,6 +339,9 @@ impl TaskError {
     }
     pub(crate) fn spawn_failed(why: impl Into<String>) -> Self {
         Self::new(TaskErrorKind::SpawnFailed { why: why.into() })
+    }
+    pub(crate) fn invalid_argument(what: &'static str) -> Self {
+        Self::new(TaskErrorKind::InvalidArgument { what })
     }
     fn new(kind: TaskErrorKind) -> Self {
         TaskError { kind }
@@ -552,6 +556,22 @@ impl TaskError {
         matches!(self.kind, TaskErrorKind::PoolClosed)
     }
 
+    /// A call was given an argument it cannot work with (such as a chunk
+    /// size of 0); nothing was submitted.
+    ///
+    /// ```
+    /// fn double(x: u64) -> u64 {
+    ///     x * 2
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let error = pool.map_chunked(double, 0..10, 0).unwrap_err();
+    /// assert!(error.is_invalid_argument());
+    /// assert_eq!(error.to_string(), "invalid argument: a chunk of 0 items; nothing was submitted");
+    /// ```
+    pub fn is_invalid_argument(&self) -> bool {
+        matches!(self.kind, TaskErrorKind::InvalidArgument { .. })
+    }
+
     /// The pool can run nothing more: its zygote died, or every worker's
     /// initializer failed.
     ///
@@ -655,11 +675,11 @@ impl fmt::Display for TaskError {
         match &self.kind {
             TaskErrorKind::Signaled { signal } => write!(
                 f,
-                "the worker running the task was killed by {} ({signal})",
+                "the process running the task was killed by {} ({signal})",
                 signal_name(*signal)
             ),
             TaskErrorKind::Exited { code } => {
-                write!(f, "the worker running the task exited with code {code}")
+                write!(f, "the process running the task exited with code {code}")
             }
             TaskErrorKind::Panicked { message } => write!(f, "the task panicked: {message}"),
             TaskErrorKind::TimedOut { after } => {
@@ -698,6 +718,9 @@ impl fmt::Display for TaskError {
             TaskErrorKind::Killed => write!(f, "the process was killed on request"),
             TaskErrorKind::SpawnFailed { why } => {
                 write!(f, "no process could be started for the task: {why}")
+            }
+            TaskErrorKind::InvalidArgument { what } => {
+                write!(f, "invalid argument: {what}; nothing was submitted")
             }
         }
     }

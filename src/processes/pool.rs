@@ -1289,11 +1289,8 @@ impl ProcessPool {
 
     /// `f` on every item, `chunk` items per task (one task per item costs a
     /// round trip through a slot; for tiny tasks a chunk amortises it).
-    /// Results are decoded as copies, as in [`map`](Self::map).
-    ///
-    /// # Panics
-    ///
-    /// If `chunk` is 0.
+    /// Results are decoded as copies, as in [`map`](Self::map). A `chunk`
+    /// of 0 is an error ([`TaskError::is_invalid_argument`]).
     ///
     /// ```
     /// fn is_prime(n: u32) -> bool {
@@ -1309,7 +1306,9 @@ impl ProcessPool {
         items: impl IntoIterator<Item = A>,
         chunk: usize,
     ) -> Result<Vec<R>, TaskError> {
-        assert!(chunk > 0, "map_chunked: chunk must be at least 1");
+        if chunk == 0 {
+            return Err(TaskError::invalid_argument("a chunk of 0 items"));
+        }
         let entry = chunk_entry_for::<A, R>();
         let mut items = items.into_iter();
         let mut in_flight: VecDeque<TaskHandle<Vec<R>>> = VecDeque::new();
