@@ -81,9 +81,7 @@
 //! The plain pool forks from this process directly, which is safe only
 //! while it has one thread (it checks, and panics otherwise): P1 and P3
 //! build it before ours (our pool keeps a supervisor thread while it
-//! lives) and shut it down after ours (our zygote, forked after it, holds
-//! its pipes: see the rules in `plain_pool.rs`); in P4 no pool of ours is
-//! alive when it forks.
+//! lives); in P4 no pool of ours is alive when it forks.
 //!
 //! The workloads, briefly: P1 `x -> 2x` over 100,000 `u64`, one task per
 //! item; P2 64 items each counting the primes below 200,000 by trial
@@ -646,8 +644,6 @@ fn p1(cx: &Ctx, out: &mut Out) {
     }
     let samples = alternate(REPS, &mut contenders);
     drop(contenders);
-    // Ours first: its Fork-mode zygote holds the plain pool's request
-    // ends (plain_pool rule 4).
     pool.shutdown();
     plain.shutdown();
     out.report("P1", &samples);
@@ -788,7 +784,6 @@ fn p3(cx: &Ctx, out: &mut Out) {
     let samples = alternate(REPS, &mut contenders);
     drop(contenders);
     let stats = pool.stats();
-    // Ours first (plain_pool rule 4).
     pool.shutdown();
     plain.shutdown();
     out.report("P3", &samples);

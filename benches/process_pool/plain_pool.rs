@@ -62,12 +62,14 @@
 //!    its elder siblings that the parent held when it forked: a sibling
 //!    whose request end stays open in another process never sees end of
 //!    file, and shutdown would wait for it forever.
-//! 4. **The parent's ends are close-on-exec** (`pipe2(O_CLOEXEC)`), so no
-//!    program this process executes (the Python peer, our zygote in `Exec`
-//!    mode) holds a copy. A process *forked* from the bench after the
-//!    plain pool started (our zygote in `Fork` mode, and its workers) does
-//!    hold copies of the request ends, so the bench shuts its plain pool
-//!    down only after our pool, whose shutdown reaps those processes.
+//! 4. **Nobody else holds the parent's ends.** They are close-on-exec
+//!    (`pipe2(O_CLOEXEC)`), so no program this process executes (the
+//!    Python peer, our zygote in `Exec` mode) inherits them. A process
+//!    *forked* from the bench after the plain pool started does inherit
+//!    them, and would keep its workers from seeing end of file as in rule
+//!    3: our zygote in `Fork` mode closes every descriptor it does not use
+//!    before our `build` returns (its rule Z4), and our workers are forked
+//!    from it after that, so none of ours does.
 //! 5. **No blocking write can deadlock.** The parent keeps at most
 //!    [`IN_FLIGHT`] requests of 8 bytes outstanding per worker, 512 bytes
 //!    or less in a pipe of at least a page, so its writes of requests never
@@ -82,8 +84,7 @@
 //!    worker; [`PlainPool::shutdown`] checks that each exited with 0,
 //!    `Drop` does the same without checking (a bench that panics leaves no
 //!    zombie). Each child also sets `PR_SET_PDEATHSIG(SIGKILL)`, so it dies
-//!    with the bench even if a forked process of ours holds its request
-//!    end open (rule 4).
+//!    with the bench even if another process holds its request end open.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
