@@ -42,7 +42,7 @@
 //!    process inherits every lock another thread held at the fork, held
 //!    forever (design trap 2, the reason our pool forks from a zygote).
 //!    [`PlainPool::start`] counts the entries of `/proc/self/task` before
-//!    every fork and panics if there is more than one. The bench starts
+//!    it forks and panics if there is more than one. The bench starts
 //!    the plain pool of P1 and P3 before it builds ours (whose supervisor
 //!    thread lives as long as our pool), and P4's while no pool of ours is
 //!    alive (each P4 repetition of ours joins its thread at shutdown).
@@ -145,8 +145,16 @@ impl PlainPool {
                 .map(|_| Vec::with_capacity(IN_FLIGHT * WORD))
                 .collect(),
         };
+        // Checked once, as our pool's build does: nothing below starts a
+        // thread.
+        let threads = thread_count();
+        assert_eq!(
+            threads, 1,
+            "plain pool: forking from a process with {threads} threads (rule 1)"
+        );
         for _ in 0..workers {
-            let worker = fork_worker(task, max_result);
+            // SAFETY: this process has one thread (checked above, rule 1).
+            let worker = unsafe { fork_worker(task, max_result) };
             pool.workers.push(worker);
         }
         pool
@@ -200,7 +208,9 @@ impl PlainPool {
             .results
             .as_mut()
             .expect("open until shutdown");
-        let died = |e: io::Error| panic!("plain pool: worker {k} died or failed: {e}");
+        let died = |e: io::Error| {
+            panic!("plain pool: worker {k} died or failed (reading its result pipe: {e})")
+        };
         let mut prefix = [0u8; WORD];
         results.read_exact(&mut prefix).unwrap_or_else(died);
         let len = u64::from_le_bytes(prefix) as usize;
@@ -284,19 +294,18 @@ fn thread_count() -> usize {
 
 /// Forks one worker running `task`, with its pipes and its result buffer
 /// made before the fork (rule 2); the parent's side of it.
-fn fork_worker(task: Task, max_result: usize) -> Worker {
+///
+/// # Safety
+///
+/// This process must have exactly one thread (rule 1).
+unsafe fn fork_worker(task: Task, max_result: usize) -> Worker {
     let (request_out, request_in) = pipe();
     let (result_out, result_in) = pipe();
     // The frame: 8 bytes of length, then the result, written in place.
     let mut frame = vec![0u8; WORD + max_result];
     let parent = std::process::id() as libc::pid_t;
-    let threads = thread_count();
-    assert_eq!(
-        threads, 1,
-        "plain pool: forking from a process with {threads} threads (rule 1)"
-    );
-    // SAFETY: this process has one thread (checked just above, rule 1), so
-    // the child inherits no lock held by another thread; the child runs
+    // SAFETY: this process has one thread (the caller's guarantee, rule 1),
+    // so the child inherits no lock held by another thread; the child runs
     // `worker_main` only, which never returns (rule 2).
     let pid = unsafe { libc::fork() };
     match pid {
