@@ -33,6 +33,7 @@
 //! |---|---|---|
 //! | reading | some whole requests | running them, then writing |
 //! | reading | end of file (the parent closed `requests[k]`) | exits with status 0 |
+//! | reading | end of file in the middle of a request | exits with [`EXIT_TORN_REQUEST`] |
 //! | reading / writing | a failed `read`/`write` (the parent is gone: `EPIPE`) | exits with [`EXIT_IO`] |
 //! | running | the task panics | exits with [`EXIT_UNWOUND`] |
 //!
