@@ -1,6 +1,8 @@
 //! Process-pool benchmarks P1–P5 of `benchmarks.md`: `triad::processes` side
-//! by side with Python's `multiprocessing.Pool` (fork context), and for P5
-//! also `concurrent.futures.ProcessPoolExecutor`, in the same run.
+//! by side with Python's `multiprocessing.Pool` (fork context), for P1, P3
+//! and P4 also with a plain fork pool written here (workers forked from this
+//! process, pipes), and for P5 also `concurrent.futures.ProcessPoolExecutor`,
+//! in the same run.
 //!
 //! Run all workloads, or only some of them by name:
 //!
@@ -11,23 +13,25 @@
 //! ```
 //!
 //! Every workload prints lines of a human table (median, min and max over
-//! the timed repetitions, and `ratio` = ours / python-pool). When the
-//! environment variable `BENCH_JSON` names a file, one JSON object per
-//! measured line is appended to it:
+//! the timed repetitions, and two ratios: `/python` = ours / python-pool
+//! and `/plain` = ours / plain-fork-pool). When the environment variable
+//! `BENCH_JSON` names a file, one JSON object per measured line is appended
+//! to it:
 //!
 //! ```text
 //! {"suite":"process_pool","workload":"P1","impl":"ours","metric":"ns_per_task","median":9.1,"min":8.8,"max":9.5,"n":5}
 //! ```
 //!
 //! `impl` is `ours`, `sequential` (P2: the same loop in this process),
-//! `python-pool` or `python-executor` (P5 only), and for P4 also
+//! `python-pool`, `python-executor` (P5 only), `plain-fork-pool` (P1, P3
+//! and P4 only), and for P4 also
 //! `ours-exec`: P4's `ours` line is the pool as built by default
 //! ([`StartMode::Auto`], which in this single-threaded bench resolves to a
 //! direct fork of the zygote; the bench checks that it did), `ours-exec`
 //! the same workload with [`StartMode::Exec`] (the zygote is a fresh exec of
 //! this binary), so both start modes are measured under the same keys.
 //!
-//! # The peer
+//! # The peers
 //!
 //! `benches/process_pool_peer.py` runs the same workloads with `python3`,
 //! one interpreter per repetition (its pool is built untimed, except in P4
@@ -40,25 +44,44 @@
 //! items instead of 64 (a fresh interpreter per repetition keeps nothing
 //! from a warm-up but the OS caches).
 //!
+//! The plain fork pool (`benches/process_pool/plain_pool.rs`, `impl`
+//! `plain-fork-pool`) is what a Rust programmer writes in an afternoon
+//! without a crate: as many workers as cores forked straight from this
+//! process, one task function per pool, an 8-byte argument sent down a
+//! pipe per task and a length-prefixed result sent back up another,
+//! blocking I/O, no shared memory. It keeps up to 64 requests in flight per
+//! worker (sent in batches; a worker answers all it has read with one
+//! `write`) and collects the results in order. It runs in this process, so
+//! it pays the same fork costs as ours. P1 maps `x -> 2x` through it one
+//! task per item; P3's task fills the worker's 32 MiB buffer (allocated
+//! before the fork) with the same pattern, which goes through the pipe and
+//! is checksummed in the parent's receive buffer; P4 starts it, runs one
+//! task and shuts it down (closes the pipes, `waitpid`s every worker). The
+//! pools of P1 and P3 are built untimed, as ours are.
+//!
 //! # Method (the rules of `benchmarks.md`)
 //!
-//! - our pool and Python's have as many workers as the machine has cores
-//!   (`std::thread::available_parallelism`);
+//! - our pool, Python's and the plain one have as many workers as the
+//!   machine has cores (`std::thread::available_parallelism`);
 //! - each contender runs one warm-up repetition, then the timed repetitions
 //!   *alternate* between the contenders (the first of each round rotates),
 //!   with a [`PARK`] pause after every repetition;
-//! - every workload checks its result (P1 every `2x`, P2 every prime count,
-//!   P3 the checksum of every byte of every buffer, P4 the one task's
-//!   value, P5 every outcome) and panics on a wrong one, except P5, whose
-//!   counts are the figures: ours must come out exactly ok = 9,900,
-//!   crash_err = 100, lost = 0, hung = 0, or the bench reports the failure
-//!   and exits with status 1 after the run;
+//! - every workload checks the result of every contender (P1 every `2x`,
+//!   P2 every prime count, P3 the checksum of every byte of every buffer,
+//!   P4 the one task's value, P5 every outcome) and panics on a wrong one,
+//!   except P5, whose counts are the figures: ours must come out exactly
+//!   ok = 9,900, crash_err = 100, lost = 0, hung = 0, or the bench reports
+//!   the failure and exits with status 1 after the run;
 //! - every figure is a median over at least 5 timed repetitions.
 //!
 //! The bench stays single-threaded between workloads (no watchdog thread:
-//! a thread would make [`StartMode::Auto`] pick `Exec` in P4); a hang is
-//! caught by `alarm(2)` ([`HANG_LIMIT`] per workload), which ends the
-//! process with SIGALRM.
+//! a thread would make [`StartMode::Auto`] pick `Exec` in P4, and the plain
+//! pool would refuse to fork); a hang is caught by `alarm(2)`
+//! ([`HANG_LIMIT`] per workload), which ends the process with SIGALRM.
+//! The plain pool forks from this process directly, which is safe only
+//! while it has one thread (it checks, and panics otherwise): P1 and P3
+//! build it before ours (our pool keeps a supervisor thread while it
+//! lives); in P4 no pool of ours is alive when it forks.
 //!
 //! The workloads, briefly: P1 `x -> 2x` over 100,000 `u64`, one task per
 //! item; P2 64 items each counting the primes below 200,000 by trial
@@ -69,6 +92,10 @@
 
 mod common;
 use common::{ms, Summary};
+
+#[path = "process_pool/plain_pool.rs"]
+mod plain_pool;
+use plain_pool::PlainPool;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -147,23 +174,44 @@ fn count_primes(n: u64) -> u64 {
     count
 }
 
-/// P3: 32 MiB where byte `j` is `(j + t) % 251` (the peer's pattern too),
+/// P3: 32 MiB where byte `j` is `(j + t) % 251` (the peers' pattern too),
 /// written straight into the task's result slot (`SharedBytes::from_fn`).
 fn pattern(t: u64) -> SharedBytes {
+    SharedBytes::from_fn(P3_LEN, |buf| fill_pattern(t, buf))
+}
+
+/// P3's pattern written into `buf` (all of it): byte `j` is `(j + t) % 251`.
+/// It neither allocates nor locks, as the plain pool's tasks must not.
+fn fill_pattern(t: u64, buf: &mut [u8]) {
     let t = t as usize;
-    SharedBytes::from_fn(P3_LEN, |buf| {
-        for (j, b) in buf[..P3_PERIOD].iter_mut().enumerate() {
-            *b = ((j + t) % P3_PERIOD) as u8;
-        }
-        // The filled prefix stays a multiple of the period until the last
-        // copy, so copying a prefix continues the pattern.
-        let mut filled = P3_PERIOD;
-        while filled < P3_LEN {
-            let n = filled.min(P3_LEN - filled);
-            buf.copy_within(..n, filled);
-            filled += n;
-        }
-    })
+    for (j, b) in buf[..P3_PERIOD].iter_mut().enumerate() {
+        *b = ((j + t) % P3_PERIOD) as u8;
+    }
+    // The filled prefix stays a multiple of the period until the last
+    // copy, so copying a prefix continues the pattern.
+    let mut filled = P3_PERIOD;
+    while filled < buf.len() {
+        let n = filled.min(buf.len() - filled);
+        buf.copy_within(..n, filled);
+        filled += n;
+    }
+}
+
+/// P1 and P4 in the plain pool: [`double`], its result as 8 bytes LE.
+fn double_into(x: u64, out: &mut [u8]) -> usize {
+    out[..8].copy_from_slice(&double(x).to_le_bytes());
+    8
+}
+
+/// P3 in the plain pool: [`fill_pattern`] into the worker's buffer.
+fn pattern_into(t: u64, out: &mut [u8]) -> usize {
+    fill_pattern(t, &mut out[..P3_LEN]);
+    P3_LEN
+}
+
+/// A result of [`double_into`] read back.
+fn u64_of(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(bytes.try_into().expect("an 8-byte result"))
 }
 
 /// P5: `3i + 1`, except that every 100th task aborts its worker.
@@ -296,44 +344,58 @@ impl Out {
 
     fn header(&self, workers: usize, python: Option<&str>) {
         println!(
-            "process_pool: triad::processes vs Python multiprocessing.Pool (fork), {workers} \
-             workers each; median of {REPS} (P4: {REPS_P4}) timed repetitions after 1 warm-up,"
+            "process_pool: triad::processes vs Python multiprocessing.Pool (fork) and, in P1, P3 \
+             and P4, a plain fork pool (pipes); {workers} workers each;"
         );
         println!(
-            "contenders alternating, {} ms pause after each; ratio = ours / python-pool; \
-             peer: {}",
-            PARK.as_millis(),
+            "median of {REPS} (P4: {REPS_P4}) timed repetitions after 1 warm-up, contenders \
+             alternating, {} ms pause after each;",
+            PARK.as_millis()
+        );
+        println!(
+            "/python = ours / python-pool, /plain = ours / plain-fork-pool; peer: {}",
             python.unwrap_or("none (python3 not found)")
         );
         println!();
         println!(
-            "{:<4} {:<16} {:<16} {:>12} {:>12} {:>12} {:>3} {:>8}",
-            "work", "impl", "metric", "median", "min", "max", "n", "ratio"
+            "{:<4} {:<16} {:<16} {:>12} {:>12} {:>12} {:>3} {:>8} {:>8}",
+            "work", "impl", "metric", "median", "min", "max", "n", "/python", "/plain"
         );
     }
 
     /// Reports every series of `samples`: one table line and one JSON object
-    /// each. Lines of ours get the ratio to python-pool's same metric
-    /// (counts get none).
+    /// each. Lines of ours get the ratios to python-pool's and
+    /// plain-fork-pool's same metric (counts get none).
     fn report(&mut self, workload: &str, samples: &Samples) {
         for (imp, metric, values) in &samples.series {
             let s = Summary::of(values);
-            let ratio = if imp.starts_with("ours") && !metric.ends_with("_count") {
-                samples
-                    .get("python-pool", metric)
-                    .map(|p| s.median / Summary::of(p).median)
-            } else {
-                None
+            let ratio = |peer: &str| {
+                if imp.starts_with("ours") && !metric.ends_with("_count") {
+                    samples
+                        .get(peer, metric)
+                        .map(|p| s.median / Summary::of(p).median)
+                } else {
+                    None
+                }
             };
-            self.line(workload, imp, metric, &s, ratio);
+            let ratios = [ratio("python-pool"), ratio("plain-fork-pool")];
+            self.line(workload, imp, metric, &s, ratios);
         }
     }
 
     /// Prints one table line and appends its JSON object to `BENCH_JSON`.
-    fn line(&mut self, workload: &str, imp: &str, metric: &str, s: &Summary, ratio: Option<f64>) {
-        let ratio = ratio.map_or(String::new(), |r| format!("{r:.3}"));
+    fn line(
+        &mut self,
+        workload: &str,
+        imp: &str,
+        metric: &str,
+        s: &Summary,
+        ratios: [Option<f64>; 2],
+    ) {
+        let [python, plain] = ratios.map(|r| r.map_or(String::new(), |r| format!("{r:.3}")));
         println!(
-            "{workload:<4} {imp:<16} {metric:<16} {:>12.3} {:>12.3} {:>12.3} {:>3} {ratio:>8}",
+            "{workload:<4} {imp:<16} {metric:<16} {:>12.3} {:>12.3} {:>12.3} {:>3} {python:>8} \
+             {plain:>8}",
             s.median, s.min, s.max, s.n
         );
         if let Some(file) = &mut self.json {
@@ -534,9 +596,12 @@ impl Ctx {
     }
 }
 
-/// P1: `x -> 2x` over 100,000 `u64`, one task per item (`map`, which keeps
-/// as many tasks in flight as the pool has slots).
+/// P1: `x -> 2x` over 100,000 `u64`, one task per item (ours: `map`, which
+/// keeps as many tasks in flight as the pool has slots; the plain pool:
+/// its `map`, up to `IN_FLIGHT` per worker).
 fn p1(cx: &Ctx, out: &mut Out) {
+    // Before ours, while the bench is single-threaded (plain_pool rule 1).
+    let mut plain = PlainPool::start(cx.workers, double_into, 8);
     let pool = cx.pool();
     let check = |v: &[u64]| {
         assert_eq!(v.len() as u64, P1_ITEMS, "P1: wrong number of results");
@@ -554,6 +619,19 @@ fn p1(cx: &Ctx, out: &mut Out) {
             t.as_nanos() as f64 / P1_ITEMS as f64,
         )]
     })];
+    contenders.push(Contender::new(|_| {
+        let (v, t) = timed(|| {
+            let mut v = Vec::with_capacity(P1_ITEMS as usize);
+            plain.map(black_box(0..P1_ITEMS), |_, bytes| v.push(u64_of(bytes)));
+            v
+        });
+        check(&v);
+        vec![fig(
+            "plain-fork-pool",
+            "ns_per_task",
+            t.as_nanos() as f64 / P1_ITEMS as f64,
+        )]
+    }));
     if let Some(peer) = &cx.peer {
         contenders.push(Contender::new(|warmup| {
             let line = peer.result("P1", warmup);
@@ -567,7 +645,12 @@ fn p1(cx: &Ctx, out: &mut Out) {
     let samples = alternate(REPS, &mut contenders);
     drop(contenders);
     pool.shutdown();
+    plain.shutdown();
     out.report("P1", &samples);
+    out.note(&format!(
+        "plain-fork-pool: up to {} requests in flight per worker, sent in batches",
+        plain_pool::IN_FLIGHT
+    ));
 }
 
 /// P2: 64 items each counting the primes below 200,000 (`map`), and the
@@ -625,8 +708,9 @@ fn p2(cx: &Ctx, out: &mut Out) {
 }
 
 /// P3: 32 tasks each return a 32 MiB buffer; the parent checksums every
-/// byte, reading the results in place (`imap`: each result is dropped, and
-/// its slot freed, before the next is read).
+/// byte, reading ours in place (`imap`: each result is dropped, and its
+/// slot freed, before the next is read) and the plain pool's in its
+/// receive buffer (each result overwrites the one before).
 fn p3(cx: &Ctx, out: &mut Out) {
     // The expected checksum of every task's buffer, from a reference built
     // here: base[j] = j % 251, task t's buffer is base[t..t + 32 MiB].
@@ -643,6 +727,8 @@ fn p3(cx: &Ctx, out: &mut Out) {
     assert_eq!(distinct.len(), expected.len(), "P3: checksums must differ");
     let total_gib = (P3_TASKS as usize * P3_LEN) as f64 / (1u64 << 30) as f64;
 
+    // Before ours, while the bench is single-threaded (plain_pool rule 1).
+    let mut plain = PlainPool::start(cx.workers, pattern_into, P3_LEN);
     let pool = cx.pool();
     let mut copied = 0usize;
     let mut contenders = vec![Contender::new(|_| {
@@ -663,6 +749,26 @@ fn p3(cx: &Ctx, out: &mut Out) {
         assert_eq!(n, P3_TASKS, "P3: wrong number of results");
         vec![fig("ours", "gib_per_s", total_gib / t.as_secs_f64())]
     })];
+    contenders.push(Contender::new(|_| {
+        let t0 = Instant::now();
+        let mut n = 0;
+        plain.map(0..P3_TASKS, |t, bytes| {
+            assert_eq!(bytes.len(), P3_LEN, "P3 plain: wrong length of result {t}");
+            assert_eq!(
+                byte_sum(bytes),
+                expected[t],
+                "P3 plain: wrong bytes in result {t}"
+            );
+            n += 1;
+        });
+        let t = t0.elapsed();
+        assert_eq!(n, P3_TASKS, "P3 plain: wrong number of results");
+        vec![fig(
+            "plain-fork-pool",
+            "gib_per_s",
+            total_gib / t.as_secs_f64(),
+        )]
+    }));
     if let Some(peer) = &cx.peer {
         contenders.push(Contender::new(|warmup| {
             let line = peer.result("P3", warmup);
@@ -679,6 +785,7 @@ fn p3(cx: &Ctx, out: &mut Out) {
     drop(contenders);
     let stats = pool.stats();
     pool.shutdown();
+    plain.shutdown();
     out.report("P3", &samples);
     if copied > 0 {
         out.note(&format!("ours: {copied} results were copies, not in place"));
@@ -691,7 +798,8 @@ fn p3(cx: &Ctx, out: &mut Out) {
 }
 
 /// P4: build a pool with one worker per core, run one task, shut down.
-/// `ours` is the default start mode (`Auto`), `ours-exec` forces `Exec`.
+/// `ours` is the default start mode (`Auto`), `ours-exec` forces `Exec`;
+/// `plain-fork-pool` forks its workers from this process.
 fn p4(cx: &Ctx, out: &mut Out) {
     let mut resolved: Vec<StartMode> = Vec::new();
     let once = |mode: StartMode| {
@@ -718,6 +826,16 @@ fn p4(cx: &Ctx, out: &mut Out) {
             let (mode, t) = once(StartMode::Exec);
             assert_eq!(mode, StartMode::Exec);
             vec![fig("ours-exec", "wall_ms", t)]
+        }),
+        Contender::new(|_| {
+            let t0 = Instant::now();
+            let mut plain = PlainPool::start(cx.workers, double_into, 8);
+            let mut v = None;
+            plain.map([black_box(21)], |_, bytes| v = Some(u64_of(bytes)));
+            plain.shutdown();
+            let t = t0.elapsed();
+            assert_eq!(v, Some(42), "P4 plain: wrong result");
+            vec![fig("plain-fork-pool", "wall_ms", ms(t))]
         }),
     ];
     if let Some(peer) = &cx.peer {
