@@ -3,8 +3,8 @@
 //!
 //! ```text
 //!   scope(op)                           count (CountLatch)
-//!   ├─ run op(&s) ─ s.spawn(f) ─────────► +1, push job on our deque
-//!   │             ─ s.spawn(g) ─────────► +1, push job
+//!   ├─ run op(&s) ─ s.spawn(f) ─────────► +1, push job(index, f) on our deque
+//!   │             ─ s.spawn(g) ─────────► +1, push job(index, g)
 //!   ├─ op returns ──────────────────────► -1   (op's own count)
 //!   ├─ each job, when done ─────────────► -1
 //!   └─ run other work until count = 0, then re-raise the first panic
@@ -23,7 +23,11 @@
 //!    jobs) nor while a job is pending; whoever takes it to zero sets the
 //!    latch.
 //! 2. The scope stays on its owner's stack until the latch is set, so jobs
-//!    may hold a pointer to it (job rule 2 for heap jobs that borrow).
+//!    may hold a pointer to it (job rule 5 for jobs that borrow). They hold
+//!    it through their lineage (rule 4), whose node is the scope's, so a
+//!    job carries only its spawn index and the user's closure: a closure of
+//!    up to two words travels inside its `JobRef`, with no allocation (job
+//!    rule 6).
 //! 3. Panics are caught in each job and recorded with the job's spawn index
 //!    (`op` itself is index 0, then spawns in the order `spawn` was called).
 //!    The scope re-raises the panic with the lowest index, so the outcome does
@@ -39,7 +43,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 
-use super::job::{HeapJob, Lineage};
+use super::job::{Lineage, SmallJob};
 use super::latch::{CountLatch, Latch};
 use super::registry::Registry;
 use super::wait_policy::WaitPolicy;
@@ -64,7 +68,9 @@ use crate::sync::{CachePadded, Mutex};
 pub struct Scope<'scope> {
     latch: CountLatch,
     /// Rule 1's private tally; only the owner worker's thread touches it.
-    body: UnsafeCell<BodyTally>,
+    /// On its own cache line: the owner writes it on every spawn, and it
+    /// must not share a line with the counter that finishing jobs decrement.
+    body: CachePadded<UnsafeCell<BodyTally>>,
     /// Index of the worker that runs `op` (the owner).
     owner: usize,
     registry: *const Registry,
@@ -233,17 +239,6 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
     }
 }
 
-/// A `*const Scope` that may cross threads (see the Send/Sync proof above).
-struct ScopePtr<'scope>(*const Scope<'scope>);
-// SAFETY: the scope is Sync and outlives its jobs (scope rule 2).
-unsafe impl Send for ScopePtr<'_> {}
-impl<'scope> ScopePtr<'scope> {
-    /// A method, so closures capture the whole (Send) wrapper.
-    fn get(&self) -> *const Scope<'scope> {
-        self.0
-    }
-}
-
 impl<'scope> Scope<'scope> {
     /// Spawn a job that may borrow anything that outlives the scope. The
     /// scope waits for it before it returns.
@@ -267,10 +262,13 @@ impl<'scope> Scope<'scope> {
         let registry = unsafe { &*self.registry };
         let worker = WorkerThread::current_in(registry);
         self.add_share(worker.is_some_and(|wt| wt.index == self.owner)); // rule 1
-        let scope = ScopePtr(self);
-        let job = move || {
-            // SAFETY: the scope outlives its jobs (rule 2).
-            let scope = unsafe { &*scope.get() };
+                                                                         // The job needs no pointer to the scope: its lineage is the scope's
+                                                                         // node (rule 4), whose id is the scope's address. So a closure that
+                                                                         // captures up to two words travels inside its `JobRef` (job rule 6).
+        let job = move |lineage: *const Lineage| {
+            // SAFETY: the lineage is `self.node` (below), alive with the
+            // scope, which outlives its jobs (rule 2); its id is the scope.
+            let scope = unsafe { &*((*lineage).id as *const Scope<'scope>) };
             if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| f(scope))) {
                 scope.record_panic(index, payload);
             }
@@ -279,10 +277,10 @@ impl<'scope> Scope<'scope> {
             unsafe { CountLatch::set(&scope.latch) };
         };
         if self.serial {
-            job(); // serial debug mode: run at the call site
+            job(&self.node); // serial debug mode: run at the call site
             return;
         }
-        let job_ref = HeapJob::into_job_ref(job, &self.node);
+        let job_ref = SmallJob::into_job_ref(job, &self.node);
         match worker {
             Some(wt) => wt.push(job_ref),
             None => registry.inject(job_ref),
@@ -384,10 +382,10 @@ where
 {
     let mut scope = Scope {
         latch: CountLatch::with_count(&wt.registry, wt.index, BODY_SHARE),
-        body: UnsafeCell::new(BodyTally {
+        body: CachePadded(UnsafeCell::new(BodyTally {
             running: true,
             spawns: 0,
-        }),
+        })),
         owner: wt.index,
         registry: &*wt.registry,
         serial: wt.registry.serial,
