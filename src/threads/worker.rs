@@ -68,7 +68,11 @@
 //!
 //! The loom model `loom-tests/threads_scope.rs` (`held_shares_...`) runs the
 //! real pool: a worker that holds shares when it runs out of work must
-//! release them, or the scope never ends.
+//! release them, or the scope never ends. The test
+//! `a_worker_gives_back_a_scopes_shares_before_it_runs_unrelated_work`
+//! (`tests/threads_scope.rs`) checks the release before another lineage's
+//! job: without it, that job (which waits for the scope's end) waits in
+//! vain.
 
 use std::cell::Cell;
 use std::ptr;
