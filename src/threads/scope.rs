@@ -451,7 +451,14 @@ where
         marker: PhantomData,
     };
     // From here on `scope` is never moved: jobs will point at it (rule 2).
-    scope.node.id = &scope as *const Scope<'_> as *const ();
+    // The id is the pointer jobs reach the scope through (rule 2), so it is
+    // made raw and written through itself: a pointer taken from `&scope`
+    // would be invalidated by the write that stores it (Miri, Stacked
+    // Borrows); this one stays valid under the shared borrows that follow.
+    let scope_ptr = std::ptr::addr_of_mut!(scope);
+    // SAFETY: `scope_ptr` points at the live local above; no reference to
+    // it exists yet.
+    unsafe { (*scope_ptr).node.id = scope_ptr as *const () };
 
     let saved = wt.enter_lineage(&scope.node);
     let result = panic::catch_unwind(AssertUnwindSafe(|| op(&scope)));
