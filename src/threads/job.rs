@@ -7,7 +7,7 @@
 //! |---|---|---|---|
 //! | [`StackJob`] | in the stack frame of the thread that waits for it | `install` from outside the pool | result stored in the job, then its latch set |
 //! | `JoinFrame` (`frame.rs`) | in the stack frame of its `join` | `join`'s second half, once promoted | as `StackJob` |
-//! | [`SmallJob`] | inside the `JobRef` itself if its closure fits in [`INLINE_WORDS`] words, else in a `Box` | `scope` | the closure itself reports (scope counter) |
+//! | [`SmallJob`] | inside the `JobRef` itself if its closure fits in [`INLINE_WORDS`] words, else in a `Box` (with its tag) | `scope` | the closure itself reports (scope counter) |
 //! | [`HeapJob`] | in a `Box`, owned by the `JobRef` | `spawn` | the closure itself reports (oneshot) |
 //!
 //! Rules (the SAFETY comments of the threads room cite them as "job rule N"):
@@ -33,10 +33,13 @@
 //!    creates with a lineage, so the node lives as long as any such job is
 //!    pending. `spawn`ed jobs outlive their creator and carry no lineage.
 //! 6. **An inline job is its `JobRef`.** Its closure lives in the `JobRef`'s
-//!    own words and moves with it (a bitwise move, as any Rust value); it
-//!    has no address, so its `id` is null, and nothing waits for it by
-//!    identity (a scope waits for its jobs by count). Executing it reads the
-//!    closure out of the words once (rule 1).
+//!    own words and moves with it (a bitwise move, as any Rust value). It
+//!    has no address: the word that holds other jobs' address holds its
+//!    *tag* (a word its closure gets back, a scope's spawn index) as an
+//!    odd number, `2 * tag + 1`, in a pointer without provenance. So its
+//!    `id` is never the address of a frame, stack job or scope (all even),
+//!    and nothing waits for it by identity (a scope waits for its jobs by
+//!    count). Executing it reads the closure out of the words once (rule 1).
 
 use std::any::Any;
 use std::mem::{self, MaybeUninit};
@@ -77,10 +80,11 @@ impl Lineage {
     }
 }
 
-/// Words of closure a [`JobRef`] can carry in itself (job rule 6): enough
-/// for a scope job's scope pointer, spawn index and a closure that captures
-/// one reference.
-pub(crate) const INLINE_WORDS: usize = 3;
+/// Words of closure a [`JobRef`] can carry in itself (job rule 6): a scope
+/// job whose closure captures up to two words travels inline. (Each word
+/// more is 8 bytes more for every job in every deque, copied on every push,
+/// steal and pop.)
+pub(crate) const INLINE_WORDS: usize = 2;
 
 /// The words an inline job's closure is stored in.
 pub(crate) type InlineWords = MaybeUninit<[usize; INLINE_WORDS]>;
@@ -91,7 +95,7 @@ pub(crate) type ExecuteFn = unsafe fn(&JobRef);
 
 /// A type-erased, owning reference to a job (job rule 1).
 pub(crate) struct JobRef {
-    /// The job's address, or null for an inline job (job rule 6).
+    /// The job's address, or an inline job's odd tag (job rule 6).
     data: *const (),
     execute_fn: ExecuteFn,
     lineage: *const Lineage,
@@ -132,7 +136,8 @@ impl JobRef {
         }
     }
 
-    /// The job's identity: its address (null for an inline job: rule 6).
+    /// The job's identity: its address (an odd tag for an inline job, never
+    /// an address: rule 6).
     #[inline]
     pub(crate) fn id(&self) -> *const () {
         self.data
@@ -216,8 +221,8 @@ impl<L: Latch, F: FnOnce() -> R + Send, R: Send> StackJob<L, F, R> {
 
     /// # Safety
     ///
-    /// `this` points to a live `StackJob<L, F, R>` whose function was not
-    /// taken yet (job rules 1 and 2).
+    /// `job` was made by `as_job_ref` from a live `StackJob<L, F, R>` whose
+    /// function was not taken yet (job rules 1 and 2).
     unsafe fn execute(job: &JobRef) {
         // SAFETY: built by `as_job_ref` from a `&Self`; alive by job rule 2.
         let this = unsafe { &*(job.data as *const Self) };
@@ -265,8 +270,8 @@ impl<F: FnOnce() + Send> HeapJob<F> {
 
     /// # Safety
     ///
-    /// `this` came from `Box::into_raw` in `into_job_ref` and is executed
-    /// once (job rule 1).
+    /// `job.data` came from `Box::into_raw` in `into_job_ref` and is
+    /// executed once (job rule 1).
     unsafe fn execute(job: &JobRef) {
         // SAFETY: the pointer came from `Box::into_raw` of the same type and
         // job rule 1 says we are its only executor, so we own it.
@@ -275,27 +280,30 @@ impl<F: FnOnce() + Send> HeapJob<F> {
     }
 }
 
-/// A job whose closure is handed its own lineage when it runs (a scope
-/// job finds its scope there: scope rule 4), and which travels inside its
-/// [`JobRef`] when the closure is small enough (job rule 6): no allocation,
-/// nothing to free. A bigger closure goes in a `Box`.
+/// A job whose closure is handed its own lineage and a tag when it runs
+/// (a scope job finds its scope in the lineage, scope rule 4, and its spawn
+/// index in the tag), and which travels inside its [`JobRef`] when the
+/// closure is small enough (job rule 6): no allocation, nothing to free. A
+/// bigger closure goes in a `Box`, with its tag.
 pub(crate) struct SmallJob<F> {
+    tag: usize,
     func: F,
 }
 
-impl<F: FnOnce(*const Lineage) + Send> SmallJob<F> {
+impl<F: FnOnce(*const Lineage, usize) + Send> SmallJob<F> {
     /// Whether `F` fits in the inline words (size and alignment).
     const FITS: bool = mem::size_of::<F>() <= mem::size_of::<InlineWords>()
         && mem::align_of::<F>() <= mem::align_of::<InlineWords>();
 
-    /// A `JobRef` for `func`: inline if it fits (job rule 6), else boxed.
+    /// A `JobRef` for `func` and `tag` (below `usize::MAX / 2`): inline if
+    /// `func` fits (job rule 6), else boxed.
     ///
     /// As for [`HeapJob::into_job_ref`], the closure may borrow data that is
     /// not `'static` if the caller waits for the job (job rule 5).
     #[inline]
-    pub(crate) fn into_job_ref(func: F, lineage: *const Lineage) -> JobRef {
+    pub(crate) fn into_job_ref(func: F, lineage: *const Lineage, tag: usize) -> JobRef {
         if !Self::FITS {
-            let boxed = Box::new(SmallJob { func });
+            let boxed = Box::new(SmallJob { tag, func });
             // SAFETY: `execute_boxed` is this type's; the box lives until it
             // runs.
             return unsafe {
@@ -310,9 +318,10 @@ impl<F: FnOnce(*const Lineage) + Send> SmallJob<F> {
         // SAFETY: `F` fits the words in size and alignment (`FITS`); the
         // words now own `func`, read back once by `execute_inline` (job
         // rule 6).
-        unsafe { ptr::write(inline.as_mut_ptr() as *mut SmallJob<F>, SmallJob { func }) };
+        unsafe { ptr::write(inline.as_mut_ptr() as *mut F, func) };
         JobRef {
-            data: ptr::null(),
+            // Rule 6: an odd address, and no provenance (nothing to reach).
+            data: ptr::null::<u8>().wrapping_add(2 * tag + 1) as *const (),
             execute_fn: Self::execute_inline,
             lineage,
             inline,
@@ -321,13 +330,13 @@ impl<F: FnOnce(*const Lineage) + Send> SmallJob<F> {
 
     /// # Safety
     ///
-    /// `job`'s inline words hold a `SmallJob<F>` written by `into_job_ref`,
-    /// read here once: the `JobRef` was consumed to call us (job rules 1, 6).
+    /// `job`'s inline words hold an `F` written by `into_job_ref`, read here
+    /// once: the `JobRef` was consumed to call us (job rules 1, 6).
     unsafe fn execute_inline(job: &JobRef) {
         // SAFETY: the caller's guarantee; reading moves the closure out of
         // words nobody reads again.
-        let this = unsafe { ptr::read(job.inline.as_ptr() as *const SmallJob<F>) };
-        (this.func)(job.lineage);
+        let func = unsafe { ptr::read(job.inline.as_ptr() as *const F) };
+        func(job.lineage, job.data as usize >> 1);
     }
 
     /// # Safety
@@ -338,6 +347,6 @@ impl<F: FnOnce(*const Lineage) + Send> SmallJob<F> {
         // SAFETY: the pointer came from `Box::into_raw` of the same type and
         // job rule 1 says we are its only executor, so we own it.
         let this = unsafe { Box::from_raw(job.data as *mut Self) };
-        (this.func)(job.lineage);
+        (this.func)(job.lineage, this.tag);
     }
 }

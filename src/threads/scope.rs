@@ -26,10 +26,10 @@
 //!    4-6): still before the count can reach zero without it.
 //! 2. The scope stays on its owner's stack until the latch is set, so jobs
 //!    may hold a pointer to it (job rule 5 for jobs that borrow). They hold
-//!    it through their lineage (rule 4), whose node is the scope's, so a
-//!    job carries only its spawn index and the user's closure: a closure of
-//!    up to two words travels inside its `JobRef`, with no allocation (job
-//!    rule 6).
+//!    it through their lineage (rule 4), whose node is the scope's, and
+//!    their spawn index is their `JobRef`'s tag, so a job carries only the
+//!    user's closure: one of up to two words travels inside its `JobRef`,
+//!    with no allocation (job rule 6).
 //! 3. Panics are caught in each job and recorded with the job's spawn index
 //!    (`op` itself is index 0, then its spawns by the numbering below).
 //!    The scope re-raises the panic with the lowest index, so the outcome does
@@ -286,17 +286,18 @@ impl<'scope> Scope<'scope> {
             unsafe { CountLatch::set(&self.latch) };
             return;
         }
-        // The job needs no pointer to the scope: its lineage is the scope's
-        // node (rule 4), whose id is the scope's address. So a closure that
-        // captures up to two words travels inside its `JobRef` (job rule 6).
-        let job = move |lineage: *const Lineage| {
+        // The job captures only `f`: its lineage is the scope's node (rule
+        // 4), whose id is the scope's address, and its tag is its spawn
+        // index. So a closure that captures up to two words travels inside
+        // its `JobRef` (job rule 6).
+        let job = move |lineage: *const Lineage, index: usize| {
             // SAFETY: the lineage is `self.node` (below), alive with the
             // scope, which outlives its jobs (rule 2); its id is the scope.
             let scope = unsafe { &*((*lineage).id as *const Scope<'scope>) };
             scope.run_job(index, f);
             scope.job_done();
         };
-        let job_ref = SmallJob::into_job_ref(job, &self.node);
+        let job_ref = SmallJob::into_job_ref(job, &self.node, index);
         match worker {
             Some(wt) => wt.push(job_ref),
             None => registry.inject(job_ref),

@@ -139,6 +139,37 @@ fn scope_jobs_inline_and_boxed_run_and_drop_their_captures_once() {
 }
 
 #[test]
+fn scope_panics_keep_their_spawn_index_inline_and_boxed() {
+    // An inline job's index is its `JobRef`'s tag, a boxed one's is in its
+    // box (job rule 6): whichever kind comes first in spawn order wins.
+    let pool = pool(2);
+    for inline_first in [true, false] {
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            pool.scope(|s| {
+                s.spawn(|_| {}); // index 1
+                let big = [7u64; 8];
+                let inline = move |_: &super::Scope<'_>| panic!("inline");
+                let boxed = move |_: &super::Scope<'_>| panic!("boxed {}", big[0]);
+                if inline_first {
+                    s.spawn(inline); // index 2
+                    s.spawn(boxed); // index 3
+                } else {
+                    s.spawn(boxed);
+                    s.spawn(inline);
+                }
+            })
+        }))
+        .unwrap_err();
+        let scope_panic = caught.downcast::<super::ScopePanic>().unwrap();
+        assert_eq!(scope_panic.spawn_index(), 2);
+        assert_eq!(scope_panic.others(), 1);
+        let message = super::scope::panic_message(scope_panic.payload()).to_string();
+        let expected = if inline_first { "inline" } else { "boxed 7" };
+        assert_eq!(message, expected);
+    }
+}
+
+#[test]
 fn scope_panic_payloads_are_moved_out_once() {
     // Not the global pool: its threads live until the process ends, which
     // Miri reports as threads left running.
