@@ -1,6 +1,7 @@
 //! Model of `src/threads/scope.rs`: completion counting with a `CountLatch`
 //! (scope rule 1: the body's block of shares, its private tally, one share
-//! per other spawn).
+//! per other spawn), and the shares finished jobs leave with the worker
+//! that ran them (`worker.rs`, rules 4-6), through the real pool.
 //!
 //! Seen to fail:
 //! - `CountLatch::release` with `fetch_sub(shares, Relaxed)` instead of
@@ -9,6 +10,13 @@
 //! - `CountLatch::increment` adding no share → "assertion `left == right`
 //!   failed: left 0, right 3" (the count reached zero with the nested job
 //!   still queued; the owner stopped waiting and read its empty slot).
+//! - `WorkerThread::wait_until_cold` without its `release_held()` when the
+//!   search for work comes back empty (worker rule 5) →
+//!   `held_shares_are_released_and_the_scope_ends`: "deadlock" (both
+//!   workers asleep, the last shares held by one of them, the caller
+//!   blocked in `install`).
+//! - `CountLatch::release` with `fetch_sub(shares, Relaxed)` → the same
+//!   model: "Causality violation" on a slot (worker rule 6).
 
 use std::ptr;
 
@@ -127,5 +135,44 @@ fn owner_sees_every_job_once_the_count_is_zero() {
 
         registry.terminate();
         thief.join().unwrap();
+    });
+}
+
+/// A job's output cell, written by the job and read by the caller once
+/// the scope has returned.
+struct Slot(UnsafeCell<u32>);
+
+// SAFETY: each slot is written by one job and read only after the scope
+// ended, which happens after every job (scope rule 1, worker rule 6); loom
+// checks exactly that.
+unsafe impl Sync for Slot {}
+
+/// Worker rules 4-6 through the real pool (two workers, `CURRENT` a loom
+/// thread-local): a scope's body spawns two jobs (inline in their `JobRef`s,
+/// job rule 6); whoever runs a job holds its share and must give it back
+/// when it runs out of work, or the scope never ends; the caller sees both
+/// jobs' writes once `scope` returned.
+#[test]
+fn held_shares_are_released_and_the_scope_ends() {
+    super::model(|| {
+        let pool = crate::threads::ThreadPool::builder()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let slots = [Slot(UnsafeCell::new(0)), Slot(UnsafeCell::new(0))];
+        pool.scope(|s| {
+            for (i, slot) in slots.iter().enumerate() {
+                s.spawn(move |_| {
+                    // SAFETY: this job's slot alone, until the scope ends.
+                    slot.0.with_mut(|p| unsafe { *p = i as u32 + 1 });
+                });
+            }
+        })
+        .unwrap();
+        for (i, slot) in slots.iter().enumerate() {
+            // SAFETY: the scope ended after both jobs (rule 1, worker rule 6).
+            assert_eq!(slot.0.with(|p| unsafe { *p }), i as u32 + 1);
+        }
+        drop(pool);
     });
 }

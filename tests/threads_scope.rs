@@ -5,10 +5,13 @@
 mod support;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use triad::threads::{scope, scope_with, ScopePanic, ThreadPool, WaitPolicy};
+use triad::threads::{
+    current_thread_index, scope, scope_with, JoinHandle, ScopePanic, ThreadPool, WaitPolicy,
+};
 
 #[test]
 fn scope_waits_for_every_spawned_job_and_they_may_borrow() {
@@ -180,4 +183,52 @@ fn restricted_policies_still_finish_nested_scopes() {
         .unwrap();
         assert_eq!(count.into_inner(), 1000, "{policy:?}");
     }
+}
+
+/// A worker that ran some of a scope's jobs gives their shares back before
+/// it runs unrelated work (worker rule 5 in `src/threads/worker.rs`): here
+/// the unrelated job waits for the scope to end, so shares held meanwhile
+/// would keep the scope from ending until that job gave up.
+#[test]
+fn a_worker_gives_back_a_scopes_shares_before_it_runs_unrelated_work() {
+    let pool = ThreadPool::builder().num_threads(2).build().unwrap();
+    let scope_ended = Arc::new(AtomicBool::new(false));
+    let waiter: Mutex<Option<JoinHandle<bool>>> = Mutex::new(None);
+    let owner = AtomicUsize::new(usize::MAX);
+    pool.install(|| {
+        // NoSteal: the scope's owner runs only the scope's own jobs while it
+        // waits, never the unrelated one.
+        scope_with(WaitPolicy::NoSteal, |s| {
+            owner.store(current_thread_index().unwrap(), Ordering::SeqCst);
+            for _ in 0..1000 {
+                s.spawn(|_| {
+                    let on_other_worker =
+                        current_thread_index() != Some(owner.load(Ordering::SeqCst));
+                    let mut waiter = waiter.lock().unwrap();
+                    if on_other_worker && waiter.is_none() {
+                        // Injected: this worker takes it once its own deque
+                        // is empty, while it holds the shares of the jobs
+                        // it ran.
+                        let scope_ended = Arc::clone(&scope_ended);
+                        *waiter = Some(triad::threads::spawn(move || {
+                            (0..10_000).any(|_| {
+                                std::thread::sleep(Duration::from_millis(1));
+                                scope_ended.load(Ordering::SeqCst)
+                            })
+                        }));
+                    }
+                });
+            }
+            support::eventually("a job ran on the other worker", || {
+                waiter.lock().unwrap().is_some()
+            });
+        })
+    })
+    .unwrap();
+    scope_ended.store(true, Ordering::SeqCst);
+    let waiter = waiter.into_inner().unwrap().unwrap();
+    assert!(
+        waiter.join().unwrap(),
+        "the unrelated job never saw the scope end"
+    );
 }

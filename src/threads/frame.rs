@@ -35,7 +35,7 @@
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 
-use super::job::{JobRef, JobResult, Lineage};
+use super::job::{ExecuteFn, JobRef, JobResult, Lineage};
 use super::latch::{Latch, SpinLatch};
 use super::registry::Registry;
 use crate::sync::cell::UnsafeCell;
@@ -50,7 +50,7 @@ pub(crate) struct FrameHead {
     /// The lineage current when the join began (job rule 5).
     lineage: *const Lineage,
     /// `JoinFrame::<F, R>::execute`, to build the `JobRef` on promotion.
-    execute: unsafe fn(*const ()),
+    execute: ExecuteFn,
     /// Initialised on promotion only (frame rule 4).
     latch: UnsafeCell<MaybeUninit<SpinLatch>>,
 }
@@ -166,10 +166,10 @@ impl<F: FnOnce() -> R + Send, R: Send> JoinFrame<F, R> {
     ///
     /// `this` is a promoted, live `JoinFrame<F, R>` (frame rule 5),
     /// executed once (job rule 1).
-    unsafe fn execute(this: *const ()) {
+    unsafe fn execute(job: &JobRef) {
         // SAFETY: `FrameHead` is the first field of the repr(C) JoinFrame,
         // so the JobRef's pointer is the frame's; alive by frame rule 5.
-        let this = unsafe { &*(this as *const Self) };
+        let this = unsafe { &*(job.id() as *const Self) };
         // SAFETY: job rule 1: we alone execute it; the owner touches `func`
         // and `result` only after the latch is set.
         let func = this.func.with_mut(|f| unsafe { (*f).take() });

@@ -7,7 +7,8 @@
 //! |---|---|---|---|
 //! | [`StackJob`] | in the stack frame of the thread that waits for it | `install` from outside the pool | result stored in the job, then its latch set |
 //! | `JoinFrame` (`frame.rs`) | in the stack frame of its `join` | `join`'s second half, once promoted | as `StackJob` |
-//! | [`HeapJob`] | in a `Box`, owned by the `JobRef` | `scope` and `spawn` | the closure itself reports (scope counter, oneshot) |
+//! | [`SmallJob`] | inside the `JobRef` itself if its closure fits in [`INLINE_WORDS`] words, else in a `Box` (with its tag) | `scope` | the closure itself reports (scope counter) |
+//! | [`HeapJob`] | in a `Box`, owned by the `JobRef` | `spawn` | the closure itself reports (oneshot) |
 //!
 //! Rules (the SAFETY comments of the threads room cite them as "job rule N"):
 //!
@@ -31,9 +32,19 @@
 //!    it was created. That creator waits (join, scope) for every job it
 //!    creates with a lineage, so the node lives as long as any such job is
 //!    pending. `spawn`ed jobs outlive their creator and carry no lineage.
+//! 6. **An inline job is its `JobRef`.** Its closure lives in the `JobRef`'s
+//!    own words and moves with it (a bitwise move, as any Rust value). It
+//!    has no address: the word that holds other jobs' address holds its
+//!    *tag* (a word its closure gets back, a scope's spawn index) as an
+//!    odd number, `2 * tag + 1`, in a pointer without provenance. So its
+//!    `id` is never the address of a frame, stack job or scope (all even),
+//!    and nothing waits for it by identity (a scope waits for its jobs by
+//!    count). Executing it reads the closure out of the words once (rule 1).
 
 use std::any::Any;
+use std::mem::{self, MaybeUninit};
 use std::panic::{self, AssertUnwindSafe};
+use std::ptr;
 
 use super::latch::Latch;
 use crate::sync::cell::UnsafeCell;
@@ -69,12 +80,35 @@ impl Lineage {
     }
 }
 
+/// Words of closure a [`JobRef`] can carry in itself (job rule 6): a scope
+/// job whose closure captures up to two words travels inline. (Each word
+/// more is 8 bytes more for every job in every deque, copied on every push,
+/// steal and pop.)
+pub(crate) const INLINE_WORDS: usize = 2;
+
+/// The words an inline job's closure is stored in.
+pub(crate) type InlineWords = MaybeUninit<[usize; INLINE_WORDS]>;
+
+/// The function that runs a job, given the `JobRef` it is called through
+/// (a job at an address reads `id`, an inline job the inline words).
+pub(crate) type ExecuteFn = unsafe fn(&JobRef);
+
 /// A type-erased, owning reference to a job (job rule 1).
-#[derive(Debug)]
 pub(crate) struct JobRef {
+    /// The job's address, or an inline job's odd tag (job rule 6).
     data: *const (),
-    execute_fn: unsafe fn(*const ()),
+    execute_fn: ExecuteFn,
     lineage: *const Lineage,
+    inline: InlineWords,
+}
+
+impl std::fmt::Debug for JobRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobRef")
+            .field("data", &self.data)
+            .field("lineage", &self.lineage)
+            .finish_non_exhaustive()
+    }
 }
 
 // SAFETY: a JobRef is a pointer to a job whose closure is `Send` (the
@@ -91,17 +125,19 @@ impl JobRef {
     /// points to, and the caller keeps that job alive until it has run.
     pub(crate) unsafe fn from_raw(
         data: *const (),
-        execute_fn: unsafe fn(*const ()),
+        execute_fn: ExecuteFn,
         lineage: *const Lineage,
     ) -> JobRef {
         JobRef {
             data,
             execute_fn,
             lineage,
+            inline: MaybeUninit::uninit(),
         }
     }
 
-    /// The job's identity: its address.
+    /// The job's identity: its address (an odd tag for an inline job, never
+    /// an address: rule 6).
     #[inline]
     pub(crate) fn id(&self) -> *const () {
         self.data
@@ -118,12 +154,13 @@ impl JobRef {
     /// # Safety
     ///
     /// The job behind the pointer must still be alive (job rule 2 for stack
-    /// jobs; a heap job is owned by this `JobRef`).
+    /// jobs; a heap job is owned by this `JobRef`, an inline one is in it).
     #[inline]
     pub(crate) unsafe fn execute(self) {
-        // SAFETY: `execute_fn` was built for exactly this `data` (see the
-        // constructors), and the caller guarantees `data` is alive.
-        unsafe { (self.execute_fn)(self.data) }
+        // SAFETY: `execute_fn` was built for exactly this `data` or these
+        // inline words (see the constructors), and the caller guarantees
+        // `data` is alive; `self` is consumed, so the words are read once.
+        unsafe { (self.execute_fn)(&self) }
     }
 }
 
@@ -177,20 +214,18 @@ impl<L: Latch, F: FnOnce() -> R + Send, R: Send> StackJob<L, F, R> {
     /// unexecuted (job rule 2).
     #[inline]
     pub(crate) unsafe fn as_job_ref(&self, lineage: *const Lineage) -> JobRef {
-        JobRef {
-            data: self as *const Self as *const (),
-            execute_fn: Self::execute,
-            lineage,
-        }
+        // SAFETY: `execute` is this type's, and the caller keeps `self`
+        // alive until it has run.
+        unsafe { JobRef::from_raw(self as *const Self as *const (), Self::execute, lineage) }
     }
 
     /// # Safety
     ///
-    /// `this` points to a live `StackJob<L, F, R>` whose function was not
-    /// taken yet (job rules 1 and 2).
-    unsafe fn execute(this: *const ()) {
+    /// `job` was made by `as_job_ref` from a live `StackJob<L, F, R>` whose
+    /// function was not taken yet (job rules 1 and 2).
+    unsafe fn execute(job: &JobRef) {
         // SAFETY: built by `as_job_ref` from a `&Self`; alive by job rule 2.
-        let this = unsafe { &*(this as *const Self) };
+        let this = unsafe { &*(job.data as *const Self) };
         // SAFETY: job rule 1: we are the only one to execute the job, and the
         // owner does not touch `func` or `result` until the latch is set.
         let func = this.func.with_mut(|f| unsafe { (*f).take() });
@@ -229,21 +264,89 @@ impl<F: FnOnce() + Send> HeapJob<F> {
     /// every job it spawned: job rule 5).
     pub(crate) fn into_job_ref(func: F, lineage: *const Lineage) -> JobRef {
         let boxed = Box::new(HeapJob { func });
+        // SAFETY: `execute` is this type's; the box lives until it runs.
+        unsafe { JobRef::from_raw(Box::into_raw(boxed) as *const (), Self::execute, lineage) }
+    }
+
+    /// # Safety
+    ///
+    /// `job.data` came from `Box::into_raw` in `into_job_ref` and is
+    /// executed once (job rule 1).
+    unsafe fn execute(job: &JobRef) {
+        // SAFETY: the pointer came from `Box::into_raw` of the same type and
+        // job rule 1 says we are its only executor, so we own it.
+        let job = unsafe { Box::from_raw(job.data as *mut Self) };
+        (job.func)();
+    }
+}
+
+/// A job whose closure is handed its own lineage and a tag when it runs
+/// (a scope job finds its scope in the lineage, scope rule 4, and its spawn
+/// index in the tag), and which travels inside its [`JobRef`] when the
+/// closure is small enough (job rule 6): no allocation, nothing to free. A
+/// bigger closure goes in a `Box`, with its tag.
+pub(crate) struct SmallJob<F> {
+    tag: usize,
+    func: F,
+}
+
+impl<F: FnOnce(*const Lineage, usize) + Send> SmallJob<F> {
+    /// Whether `F` fits in the inline words (size and alignment).
+    const FITS: bool = mem::size_of::<F>() <= mem::size_of::<InlineWords>()
+        && mem::align_of::<F>() <= mem::align_of::<InlineWords>();
+
+    /// A `JobRef` for `func` and `tag` (below `usize::MAX / 2`): inline if
+    /// `func` fits (job rule 6), else boxed.
+    ///
+    /// As for [`HeapJob::into_job_ref`], the closure may borrow data that is
+    /// not `'static` if the caller waits for the job (job rule 5).
+    #[inline]
+    pub(crate) fn into_job_ref(func: F, lineage: *const Lineage, tag: usize) -> JobRef {
+        if !Self::FITS {
+            let boxed = Box::new(SmallJob { tag, func });
+            // SAFETY: `execute_boxed` is this type's; the box lives until it
+            // runs.
+            return unsafe {
+                JobRef::from_raw(
+                    Box::into_raw(boxed) as *const (),
+                    Self::execute_boxed,
+                    lineage,
+                )
+            };
+        }
+        let mut inline = InlineWords::uninit();
+        // SAFETY: `F` fits the words in size and alignment (`FITS`); the
+        // words now own `func`, read back once by `execute_inline` (job
+        // rule 6).
+        unsafe { ptr::write(inline.as_mut_ptr() as *mut F, func) };
         JobRef {
-            data: Box::into_raw(boxed) as *const (),
-            execute_fn: Self::execute,
+            // Rule 6: an odd address, and no provenance (nothing to reach).
+            data: ptr::null::<u8>().wrapping_add(2 * tag + 1) as *const (),
+            execute_fn: Self::execute_inline,
             lineage,
+            inline,
         }
     }
 
     /// # Safety
     ///
-    /// `this` came from `Box::into_raw` in `into_job_ref` and is executed
-    /// once (job rule 1).
-    unsafe fn execute(this: *const ()) {
+    /// `job`'s inline words hold an `F` written by `into_job_ref`, read here
+    /// once: the `JobRef` was consumed to call us (job rules 1, 6).
+    unsafe fn execute_inline(job: &JobRef) {
+        // SAFETY: the caller's guarantee; reading moves the closure out of
+        // words nobody reads again.
+        let func = unsafe { ptr::read(job.inline.as_ptr() as *const F) };
+        func(job.lineage, job.data as usize >> 1);
+    }
+
+    /// # Safety
+    ///
+    /// `job.data` came from `Box::into_raw` in `into_job_ref` and is
+    /// executed once (job rule 1).
+    unsafe fn execute_boxed(job: &JobRef) {
         // SAFETY: the pointer came from `Box::into_raw` of the same type and
         // job rule 1 says we are its only executor, so we own it.
-        let job = unsafe { Box::from_raw(this as *mut Self) };
-        (job.func)();
+        let this = unsafe { Box::from_raw(job.data as *mut Self) };
+        (this.func)(job.lineage, this.tag);
     }
 }

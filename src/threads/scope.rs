@@ -3,8 +3,8 @@
 //!
 //! ```text
 //!   scope(op)                           count (CountLatch)
-//!   ├─ run op(&s) ─ s.spawn(f) ─────────► +1, push job on our deque
-//!   │             ─ s.spawn(g) ─────────► +1, push job
+//!   ├─ run op(&s) ─ s.spawn(f) ─────────► +1, push job(index, f) on our deque
+//!   │             ─ s.spawn(g) ─────────► +1, push job(index, g)
 //!   ├─ op returns ──────────────────────► -1   (op's own count)
 //!   ├─ each job, when done ─────────────► -1
 //!   └─ run other work until count = 0, then re-raise the first panic
@@ -21,14 +21,27 @@
 //!    in one step. Each job gives back one share when it is done. The count
 //!    cannot reach zero while `op` runs (its shares exceed any number of
 //!    jobs) nor while a job is pending; whoever takes it to zero sets the
-//!    latch.
+//!    latch. A finished job's share goes back through the worker that ran
+//!    it, which may hold it and give back several at once (worker rules
+//!    4-6): still before the count can reach zero without it.
 //! 2. The scope stays on its owner's stack until the latch is set, so jobs
-//!    may hold a pointer to it (job rule 2 for heap jobs that borrow).
+//!    may hold a pointer to it (job rule 5 for jobs that borrow). They hold
+//!    it through their lineage (rule 4), whose node is the scope's, and
+//!    their spawn index is their `JobRef`'s tag, so a job carries only the
+//!    user's closure: one of up to two words travels inside its `JobRef`,
+//!    with no allocation (job rule 6).
 //! 3. Panics are caught in each job and recorded with the job's spawn index
-//!    (`op` itself is index 0, then spawns in the order `spawn` was called).
+//!    (`op` itself is index 0, then its spawns by the numbering below).
 //!    The scope re-raises the panic with the lowest index, so the outcome does
 //!    not depend on scheduling: alone, its payload unchanged; with others, as
 //!    a [`ScopePanic`] that carries it and says how many others there were.
+//!    Indices come from `next_index`; `op`'s own thread, while `op` runs,
+//!    reserves `INDEX_BLOCK` of them at a time and hands them out from its
+//!    tally (a locked add on every spawn cost W2 ~15% of the spawner's
+//!    time). So each thread's spawns are numbered in the order it makes them
+//!    and `op`'s first spawn is 1; a spawn on another thread while `op` runs
+//!    is numbered after `op`'s current block, so it may come after spawns
+//!    `op` makes later.
 //! 4. Every spawned job has the scope's lineage node as parent, so the
 //!    restricted wait policies can tell the scope's own work apart.
 //!
@@ -39,7 +52,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 
-use super::job::{HeapJob, Lineage};
+use super::job::{Lineage, SmallJob};
 use super::latch::{CountLatch, Latch};
 use super::registry::Registry;
 use super::wait_policy::WaitPolicy;
@@ -64,14 +77,17 @@ use crate::sync::{CachePadded, Mutex};
 pub struct Scope<'scope> {
     latch: CountLatch,
     /// Rule 1's private tally; only the owner worker's thread touches it.
-    body: UnsafeCell<BodyTally>,
+    /// On its own cache line: the owner writes it on every spawn, and it
+    /// must not share a line with the counter that finishing jobs decrement.
+    body: CachePadded<UnsafeCell<BodyTally>>,
     /// Index of the worker that runs `op` (the owner).
     owner: usize,
     registry: *const Registry,
     serial: bool,
     node: Lineage,
-    /// On its own cache line: the owner bumps it on every spawn, and it must
-    /// not share a line with the counter that finishing jobs decrement.
+    /// The next spawn index not handed out (rule 3). On its own cache line:
+    /// other threads' spawns bump it, and it must not share a line with the
+    /// counter that finishing jobs decrement.
     next_index: CachePadded<AtomicUsize>,
     panics: Mutex<Panics>,
     // Invariant in 'scope, as rayon and std::thread::scope are.
@@ -81,10 +97,17 @@ pub struct Scope<'scope> {
 /// The shares `op` holds while it runs (rule 1).
 const BODY_SHARE: usize = 1 << (usize::BITS - 2);
 
-/// Spawns made by `op`'s own thread while `op` runs (rule 1).
+/// Spawn indices `op`'s own thread reserves at a time (rule 3).
+const INDEX_BLOCK: usize = 64;
+
+/// Spawns made by `op`'s own thread while `op` runs (rule 1), and the
+/// block of spawn indices it hands out (rule 3).
 struct BodyTally {
     running: bool,
     spawns: usize,
+    /// The next index of the block, and the end of the block.
+    next_index: usize,
+    block_end: usize,
 }
 
 #[derive(Default)]
@@ -233,17 +256,6 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
     }
 }
 
-/// A `*const Scope` that may cross threads (see the Send/Sync proof above).
-struct ScopePtr<'scope>(*const Scope<'scope>);
-// SAFETY: the scope is Sync and outlives its jobs (scope rule 2).
-unsafe impl Send for ScopePtr<'_> {}
-impl<'scope> ScopePtr<'scope> {
-    /// A method, so closures capture the whole (Send) wrapper.
-    fn get(&self) -> *const Scope<'scope> {
-        self.0
-    }
-}
-
 impl<'scope> Scope<'scope> {
     /// Spawn a job that may borrow anything that outlives the scope. The
     /// scope waits for it before it returns.
@@ -261,51 +273,89 @@ impl<'scope> Scope<'scope> {
     where
         F: FnOnce(&Scope<'scope>) + Send + 'scope,
     {
-        // Relaxed: the index only orders panics (rule 3), not memory.
-        let index = self.next_index.fetch_add(1, Relaxed);
         // SAFETY: the registry outlives the scope (see the Sync proof).
         let registry = unsafe { &*self.registry };
         let worker = WorkerThread::current_in(registry);
-        self.add_share(worker.is_some_and(|wt| wt.index == self.owner)); // rule 1
-        let scope = ScopePtr(self);
-        let job = move || {
-            // SAFETY: the scope outlives its jobs (rule 2).
-            let scope = unsafe { &*scope.get() };
-            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| f(scope))) {
-                scope.record_panic(index, payload);
-            }
+        let index = self.count_spawn(worker.is_some_and(|wt| wt.index == self.owner));
+        if self.serial {
+            // Serial debug mode: run at the call site, and give the share
+            // back at once.
+            self.run_job(index, f);
             // SAFETY: the latch is alive until the count reaches zero, which
             // is this call at the earliest (rules 1, 2).
-            unsafe { CountLatch::set(&scope.latch) };
-        };
-        if self.serial {
-            job(); // serial debug mode: run at the call site
+            unsafe { CountLatch::set(&self.latch) };
             return;
         }
-        let job_ref = HeapJob::into_job_ref(job, &self.node);
+        // The job captures only `f`: its lineage is the scope's node (rule
+        // 4), whose id is the scope's address, and its tag is its spawn
+        // index. So a closure that captures up to two words travels inside
+        // its `JobRef` (job rule 6).
+        let job = move |lineage: *const Lineage, index: usize| {
+            // SAFETY: the lineage is `self.node` (below), alive with the
+            // scope, which outlives its jobs (rule 2); its id is the scope.
+            let scope = unsafe { &*((*lineage).id as *const Scope<'scope>) };
+            scope.run_job(index, f);
+            scope.job_done();
+        };
+        let job_ref = SmallJob::into_job_ref(job, &self.node, index);
         match worker {
             Some(wt) => wt.push(job_ref),
             None => registry.inject(job_ref),
         }
     }
 
-    /// Count one more job, before it is published (rule 1).
-    fn add_share(&self, on_owner_thread: bool) {
+    /// Run a job's closure, recording its panic (rule 3).
+    fn run_job<F>(&self, index: usize, f: F)
+    where
+        F: FnOnce(&Scope<'scope>) + Send + 'scope,
+    {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| f(self))) {
+            self.record_panic(index, payload);
+        }
+    }
+
+    /// A job is done: give its share back (rule 1), through the worker
+    /// that ran it, which may hold it a while (worker rules 4-6).
+    #[inline]
+    fn job_done(&self) {
+        // SAFETY: the registry outlives the scope (see the Sync proof).
+        let registry = unsafe { &*self.registry };
+        match WorkerThread::current_in(registry) {
+            Some(wt) => wt.hold_share(&self.latch, &self.node),
+            // SAFETY: the latch is alive until the count reaches zero, which
+            // is this call at the earliest (rules 1, 2).
+            None => unsafe { CountLatch::set(&self.latch) },
+        }
+    }
+
+    /// Count one more job, before it is published (rule 1), and give it
+    /// its spawn index (rule 3).
+    fn count_spawn(&self, on_owner_thread: bool) -> usize {
         if on_owner_thread {
             // SAFETY: only the owner's thread touches the tally (rule 1), and
             // we are on it; no reference to it outlives this block.
-            let counted = self.body.with_mut(|body| unsafe {
+            let index = self.body.with_mut(|body| unsafe {
                 let body = &mut *body;
-                if body.running {
-                    body.spawns += 1;
+                if !body.running {
+                    return None;
                 }
-                body.running
+                body.spawns += 1;
+                if body.next_index == body.block_end {
+                    // Relaxed: the index only orders panics (rule 3), not
+                    // memory.
+                    body.next_index = self.next_index.fetch_add(INDEX_BLOCK, Relaxed);
+                    body.block_end = body.next_index + INDEX_BLOCK;
+                }
+                body.next_index += 1;
+                Some(body.next_index - 1)
             });
-            if counted {
-                return;
+            if let Some(index) = index {
+                return index;
             }
         }
         self.latch.increment();
+        // Relaxed: as above.
+        self.next_index.fetch_add(1, Relaxed)
     }
 
     fn record_panic(&self, index: usize, payload: Box<dyn Any + Send>) {
@@ -384,10 +434,12 @@ where
 {
     let mut scope = Scope {
         latch: CountLatch::with_count(&wt.registry, wt.index, BODY_SHARE),
-        body: UnsafeCell::new(BodyTally {
+        body: CachePadded(UnsafeCell::new(BodyTally {
             running: true,
             spawns: 0,
-        }),
+            next_index: 0,
+            block_end: 0, // empty: the first spawn reserves a block
+        })),
         owner: wt.index,
         registry: &*wt.registry,
         serial: wt.registry.serial,
@@ -400,7 +452,14 @@ where
         marker: PhantomData,
     };
     // From here on `scope` is never moved: jobs will point at it (rule 2).
-    scope.node.id = &scope as *const Scope<'_> as *const ();
+    // The id is the pointer jobs reach the scope through (rule 2), so it is
+    // made raw and written through itself: a pointer taken from `&scope`
+    // would be invalidated by the write that stores it (Miri, Stacked
+    // Borrows); this one stays valid under the shared borrows that follow.
+    let scope_ptr = std::ptr::addr_of_mut!(scope);
+    // SAFETY: `scope_ptr` points at the live local above; no reference to
+    // it exists yet.
+    unsafe { (*scope_ptr).node.id = scope_ptr as *const () };
 
     let saved = wt.enter_lineage(&scope.node);
     let result = panic::catch_unwind(AssertUnwindSafe(|| op(&scope)));

@@ -1,9 +1,9 @@
 //! Unit tests of the thread pool's unsafe core, small enough for Miri.
 //!
 //! Each test drives one of the unsafe paths (a private join frame run
-//! inline, a promoted frame stolen or taken back, a scope's heap jobs, a
-//! spawned job's handle, an injected stack job, the lineage walk) with a few
-//! jobs, so that `cargo +nightly miri test --lib` checks them for undefined
+//! inline, a promoted frame stolen or taken back, a scope's jobs inline in
+//! their `JobRef` or boxed, a spawned job's handle, an injected stack job,
+//! the lineage walk) with a few jobs, so that `cargo +nightly miri test --lib` checks them for undefined
 //! behaviour under Stacked and Tree Borrows in minutes. The integration
 //! tests in `tests/` cover the same API at full size.
 
@@ -104,6 +104,69 @@ fn scope_heap_jobs_borrow_and_finish() {
     })
     .unwrap();
     assert_eq!(cells, [0, 1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn scope_jobs_inline_and_boxed_run_and_drop_their_captures_once() {
+    // Two words of capture (an `Arc` and a reference) travel inside the
+    // `JobRef` (job rule 6); a 64-byte array goes in a `Box`. Each closure
+    // must run once and drop what it owns once: the `Arc`'s count says so.
+    let pool = pool(2);
+    let shared = std::sync::Arc::new(());
+    let sum = AtomicUsize::new(0);
+    let sum = &sum;
+    pool.scope(|s| {
+        for i in 0..8 {
+            let small = std::sync::Arc::clone(&shared);
+            s.spawn(move |_| {
+                sum.fetch_add(1, Ordering::Relaxed);
+                drop(small);
+            });
+            let big = [i; 8];
+            s.spawn(move |_| {
+                sum.fetch_add(big.iter().sum::<usize>(), Ordering::Relaxed);
+            });
+        }
+        // An inline job dropped unexecuted would keep its `Arc`: none is.
+        s.spawn({
+            let small = std::sync::Arc::clone(&shared);
+            move |_| drop(small)
+        });
+    })
+    .unwrap();
+    assert_eq!(sum.load(Ordering::Relaxed), 8 + 8 * (0..8).sum::<usize>());
+    assert_eq!(std::sync::Arc::strong_count(&shared), 1);
+}
+
+#[test]
+fn scope_panics_keep_their_spawn_index_inline_and_boxed() {
+    // An inline job's index is its `JobRef`'s tag, a boxed one's is in its
+    // box (job rule 6): whichever kind comes first in spawn order wins.
+    let pool = pool(2);
+    for inline_first in [true, false] {
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            pool.scope(|s| {
+                s.spawn(|_| {}); // index 1
+                let big = [7u64; 8];
+                let inline = move |_: &super::Scope<'_>| panic!("inline");
+                let boxed = move |_: &super::Scope<'_>| panic!("boxed {}", big[0]);
+                if inline_first {
+                    s.spawn(inline); // index 2
+                    s.spawn(boxed); // index 3
+                } else {
+                    s.spawn(boxed);
+                    s.spawn(inline);
+                }
+            })
+        }))
+        .unwrap_err();
+        let scope_panic = caught.downcast::<super::ScopePanic>().unwrap();
+        assert_eq!(scope_panic.spawn_index(), 2);
+        assert_eq!(scope_panic.others(), 1);
+        let message = super::scope::panic_message(scope_panic.payload()).to_string();
+        let expected = if inline_first { "inline" } else { "boxed 7" };
+        assert_eq!(message, expected);
+    }
 }
 
 #[test]

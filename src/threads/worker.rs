@@ -36,13 +36,50 @@
 //!    halves.
 //! 3. A worker about to wait publishes all its private frames: it cannot
 //!    run them itself until its wait ends, others can.
+//!
+//! # Held scope shares
+//!
+//! Each finished scope job gives back one share of its scope's count
+//! (scope rule 1). A locked decrement per job, on a line every worker
+//! running the scope's jobs writes, was a large part of a thief's time in
+//! a loop of small spawns (benchmark W2). So the worker that ran the job
+//! *holds* the share and gives back all it holds in one decrement later:
+//!
+//! ```text
+//!   held: none ──job of scope S done──► (S, 1) ──another job of S done──► (S, 2) ...
+//!     ▲                                   │
+//!     └────── release: count(S) -= n ─────┘  (H2's moments)
+//! ```
+//!
+//! 4. A worker holds shares of one scope at a time, only ones its own
+//!    finished jobs gave back. While it holds them the count cannot reach
+//!    zero, so the scope (and its latch) stay alive (scope rules 1, 2).
+//! 5. It releases them, before anything else, when it is about to run a
+//!    job whose lineage is not the held scope's node; when its search for
+//!    work comes back empty (before it spins, sleeps or leaves its loop);
+//!    and when a wait returns to the code that waited. So it holds shares
+//!    only while it runs jobs that belong to the held scope (the scope's
+//!    own jobs, and the second halves of joins made by its body) or looks
+//!    for work: code of that scope, which cannot be waiting for the
+//!    scope's end, since the scope cannot end before it.
+//! 6. The release is `CountLatch::release` (AcqRel), so each held job's
+//!    writes happen before the owner sees the count reach zero, as with one
+//!    decrement per job.
+//!
+//! The loom model `loom-tests/threads_scope.rs` (`held_shares_...`) runs the
+//! real pool: a worker that holds shares when it runs out of work must
+//! release them, or the scope never ends. The test
+//! `a_worker_gives_back_a_scopes_shares_before_it_runs_unrelated_work`
+//! (`tests/threads_scope.rs`) checks the release before another lineage's
+//! job: without it, that job (which waits for the scope's end) waits in
+//! vain.
 
 use std::cell::Cell;
 use std::ptr;
 
 use super::frame::{FrameHead, JoinFrame};
 use super::job::{JobRef, Lineage};
-use super::latch::CoreLatch;
+use super::latch::{CoreLatch, CountLatch};
 use super::registry::{Registry, WorkerCounters};
 use super::sleep::SleepOutcome;
 use super::wait_policy::WaitPolicy;
@@ -128,6 +165,26 @@ pub(crate) struct WorkerThread {
     /// The innermost open join frame (frame rule 1: ours alone).
     top: Cell<*const FrameHead>,
     lineage: Cell<*const Lineage>,
+    /// Scope shares this worker holds (rules 4-6).
+    held: Cell<HeldShares>,
+}
+
+/// Shares of one scope's count held by a worker (rules 4-6).
+#[derive(Clone, Copy)]
+struct HeldShares {
+    /// The scope's count, or null if none are held.
+    latch: *const CountLatch,
+    /// The scope's lineage node: its jobs' lineage.
+    node: *const Lineage,
+    shares: usize,
+}
+
+impl HeldShares {
+    const NONE: HeldShares = HeldShares {
+        latch: ptr::null(),
+        node: ptr::null(),
+        shares: 0,
+    };
 }
 
 impl WorkerThread {
@@ -159,6 +216,7 @@ impl WorkerThread {
             ),
             top: Cell::new(ptr::null()),
             lineage: Cell::new(ptr::null()),
+            held: Cell::new(HeldShares::NONE),
         };
         CURRENT.with(|c| c.set(&worker));
         crate::tracepoint::pool_worker_started(index);
@@ -288,6 +346,44 @@ impl WorkerThread {
         WorkerCounters::bump(&self.counters().promotions);
     }
 
+    // ----- held scope shares (rules 4-6 above) -----
+
+    /// A job of the scope whose count is `latch` and whose lineage node is
+    /// `node` is done: hold its share (rule 4).
+    #[inline]
+    pub(crate) fn hold_share(&self, latch: &CountLatch, node: *const Lineage) {
+        let held = self.held.get();
+        if ptr::eq(held.latch, latch) {
+            self.held.set(HeldShares {
+                shares: held.shares + 1,
+                ..held
+            });
+            return;
+        }
+        self.release_held(); // rule 4: one scope at a time
+        self.held.set(HeldShares {
+            latch,
+            node,
+            shares: 1,
+        });
+    }
+
+    /// Give back the shares held, if any (rule 5).
+    #[inline]
+    pub(crate) fn release_held(&self) {
+        if self.held.get().shares != 0 {
+            self.release_held_cold();
+        }
+    }
+
+    #[cold]
+    fn release_held_cold(&self) {
+        let held = self.held.replace(HeldShares::NONE);
+        // SAFETY: the count is alive while shares of it are out, and these
+        // are (rule 4); the release is our last access to it (latch rule 3).
+        unsafe { CountLatch::release(held.latch, held.shares) };
+    }
+
     // ----- publishing and running jobs -----
 
     /// Publish a job on this worker's deque.
@@ -303,6 +399,9 @@ impl WorkerThread {
     /// The job must be alive (job rule 2) and executed only here (job rule 1).
     #[inline]
     pub(crate) unsafe fn execute(&self, job: JobRef) {
+        if !ptr::eq(job.lineage(), self.held.get().node) {
+            self.release_held(); // rule 5: not the held scope's job
+        }
         WorkerCounters::bump(&self.counters().jobs_executed);
         let node = Lineage {
             id: job.id(),
@@ -334,15 +433,20 @@ impl WorkerThread {
         };
         loop {
             if latch.probe() {
+                self.release_held(); // rule 5: back to the code that waited
                 return false;
             }
             match self.deque.pop() {
                 // Job rule 1: it is ours again, unexecuted.
-                Some(job) if job.id() == id => return true,
+                Some(job) if job.id() == id => {
+                    self.release_held(); // rule 5: back to the code that waited
+                    return true;
+                }
                 // SAFETY: jobs in our deque are alive and ours to execute.
                 Some(job) if wait.may_run(&job) => unsafe { self.execute(job) },
                 Some(job) => self.registry.push_overflow(job),
                 None => {
+                    self.release_held(); // rule 5: nothing found
                     self.wait_until(&wait);
                     return false;
                 }
@@ -388,6 +492,7 @@ impl WorkerThread {
                 unsafe { self.execute(job) };
                 continue;
             }
+            self.release_held(); // rule 5: nothing found
             if terminating {
                 break; // told to end, and nothing was left after being told
             }
@@ -408,6 +513,7 @@ impl WorkerThread {
         if hungry {
             self.registry.hungry.fetch_sub(1, Relaxed);
         }
+        self.release_held(); // rule 5: back to the code that waited
     }
 
     /// Fall asleep through the sleep protocol (sleep.rs) and the latch's.
