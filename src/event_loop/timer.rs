@@ -687,8 +687,9 @@ impl Interval {
     ///     assert_eq!((second - first).as_nanos() % 1_000_000, 0);
     /// });
     /// ```
-    pub async fn tick(&mut self) -> Instant {
-        std::future::poll_fn(|cx| self.poll_tick(cx)).await
+    pub fn tick(&mut self) -> impl Future<Output = Instant> + '_ {
+        // Not an `async fn`: see the event_loop::net module docs.
+        std::future::poll_fn(|cx| self.poll_tick(cx))
     }
 
     /// Poll for the next tick.
