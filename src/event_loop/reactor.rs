@@ -153,11 +153,10 @@ impl IoState {
 
     /// Move the waiters of the directions in `bits` to `wake`.
     fn take_waiters(&self, bits: u8, wake: &mut Vec<Waker>) {
-        if bits & Direction::Read.mask() != 0 {
-            wake.append(&mut self.readers.loop_mut());
-        }
-        if bits & Direction::Write.mask() != 0 {
-            wake.append(&mut self.writers.loop_mut());
+        for direction in [Direction::Read, Direction::Write] {
+            if bits & direction.mask() != 0 {
+                wake.append(&mut self.waiters(direction).loop_mut());
+            }
         }
     }
 }
