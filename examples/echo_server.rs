@@ -12,6 +12,7 @@
 //! are `!Send` and never run at the same time).
 
 use std::cell::Cell;
+use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
@@ -26,7 +27,7 @@ struct Stats {
     bytes: Cell<u64>,
 }
 
-async fn echo(mut stream: TcpStream, stats: Rc<Stats>) -> std::io::Result<()> {
+async fn echo(mut stream: TcpStream, stats: Rc<Stats>) -> io::Result<()> {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = stream.read(&mut buf).await?;
@@ -38,12 +39,24 @@ async fn echo(mut stream: TcpStream, stats: Rc<Stats>) -> std::io::Result<()> {
     }
 }
 
-fn main() -> std::io::Result<()> {
-    let addr: SocketAddr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:7878".into())
-        .parse()
-        .expect("an address like 127.0.0.1:7878");
+/// The address to listen on: the first argument, by default 127.0.0.1:7878.
+/// A bad one is an error from `main`, as a failed `bind` is.
+fn listen_addr() -> io::Result<SocketAddr> {
+    let Some(arg) = std::env::args_os().nth(1) else {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], 7878)));
+    };
+    arg.to_str()
+        .and_then(|arg| arg.parse().ok())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "expected an address like 127.0.0.1:7878",
+            )
+        })
+}
+
+fn main() -> io::Result<()> {
+    let addr = listen_addr()?;
     let ev = EventLoop::new()?;
     ev.block_on(async move {
         let listener = TcpListener::bind(addr)?;

@@ -109,6 +109,20 @@ fn a_panicking_task_reports_through_its_handle_and_the_loop_goes_on() {
 }
 
 #[test]
+fn a_formatted_panic_keeps_its_message() {
+    let ev = EventLoop::new().unwrap();
+    let err = ev.block_on(async {
+        let tries = 3;
+        // A message with arguments: the payload is a `String`, not a `&str`.
+        spawn(async move { panic!("failed after {tries} tries") })
+            .await
+            .unwrap_err()
+    });
+    assert!(err.is_panic());
+    assert_eq!(err.panic_message(), Some("failed after 3 tries"));
+}
+
+#[test]
 fn a_panic_payload_can_be_resumed() {
     let ev = EventLoop::new().unwrap();
     let err = ev.block_on(async {

@@ -8,7 +8,7 @@
 //! so that a clear never erases an event that arrived since.
 
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::task::{ready, Context, Poll};
@@ -155,10 +155,6 @@ impl<T: AsRawFd> AsyncFd<T> {
         inner
     }
 
-    async fn ready(&self, direction: Direction) -> ReadyGuard<'_, T> {
-        poll_fn(|cx| self.poll_ready(cx, direction)).await
-    }
-
     fn poll_ready(&self, cx: &mut Context<'_>, direction: Direction) -> Poll<ReadyGuard<'_, T>> {
         ready!(budget::poll_proceed(cx));
         let event = ready!(self.io.poll_ready(cx, direction));
@@ -189,8 +185,8 @@ impl<T: AsRawFd> AsyncFd<T> {
     /// assert_eq!(&buf[..n], b"hi");
     /// # });
     /// ```
-    pub async fn readable(&self) -> ReadyGuard<'_, T> {
-        self.ready(Direction::Read).await
+    pub fn readable(&self) -> impl Future<Output = ReadyGuard<'_, T>> + '_ {
+        poll_fn(|cx| self.poll_ready(cx, Direction::Read))
     }
 
     /// Wait until the fd is writable (or closed for writing, or in error).
@@ -210,8 +206,8 @@ impl<T: AsRawFd> AsyncFd<T> {
     /// assert_eq!(n, 5);
     /// # });
     /// ```
-    pub async fn writable(&self) -> ReadyGuard<'_, T> {
-        self.ready(Direction::Write).await
+    pub fn writable(&self) -> impl Future<Output = ReadyGuard<'_, T>> + '_ {
+        poll_fn(|cx| self.poll_ready(cx, Direction::Write))
     }
 
     /// Poll for read readiness.

@@ -50,8 +50,9 @@ impl JoinError {
     pub(crate) fn panicked(payload: Box<dyn Any + Send>) -> Self {
         let message = payload
             .downcast_ref::<&'static str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned());
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .map(str::to_owned);
         JoinError {
             kind: JoinErrorKind::Panicked(Box::new(Panicked { message, payload })),
         }

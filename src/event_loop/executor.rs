@@ -458,6 +458,13 @@ impl Scheduler {
         if self.shared.drain(&mut items) {
             self.main_woken.set(true);
         }
+        self.take_in(&mut items);
+        *self.inbox.loop_mut() = items;
+    }
+
+    /// Queue the wakes and adopt the spawns that came through the inbox,
+    /// leaving `items` empty.
+    fn take_in(&self, items: &mut VecDeque<Item>) {
         // `pop_front`, not `drain(..)`: the same work, without a drain
         // guard's code for a panic that cannot happen here.
         while let Some(item) = items.pop_front() {
@@ -466,7 +473,6 @@ impl Scheduler {
                 Item::Spawn(owned, queued) => self.adopt(owned, queued),
             }
         }
-        *self.inbox.loop_mut() = items;
     }
 
     /// Run up to `EVENT_INTERVAL` tasks, draining the inbox every
@@ -498,13 +504,7 @@ impl Scheduler {
     pub(crate) fn shutdown(&self) {
         // What was sent before the close joins the loop's own tasks and
         // queue entries, cancelled and dropped below.
-        let mut items = self.shared.close();
-        while let Some(item) = items.pop_front() {
-            match item {
-                Item::Wake(task) => self.queue.loop_mut().push_back(task),
-                Item::Spawn(owned, queued) => self.adopt(owned, queued),
-            }
-        }
+        self.take_in(&mut self.shared.close());
         loop {
             let task = self.owned.loop_mut().pop();
             if let Some(task) = task {

@@ -153,11 +153,10 @@ impl IoState {
 
     /// Move the waiters of the directions in `bits` to `wake`.
     fn take_waiters(&self, bits: u8, wake: &mut Vec<Waker>) {
-        if bits & Direction::Read.mask() != 0 {
-            wake.append(&mut self.readers.loop_mut());
-        }
-        if bits & Direction::Write.mask() != 0 {
-            wake.append(&mut self.writers.loop_mut());
+        for direction in [Direction::Read, Direction::Write] {
+            if bits & direction.mask() != 0 {
+                wake.append(&mut self.waiters(direction).loop_mut());
+            }
         }
     }
 }
@@ -177,12 +176,19 @@ pub(crate) struct Polled {
 /// The token of the signal fd (signal.rs).
 pub(crate) const SIGNAL_TOKEN: Token = Token(usize::MAX - 2);
 
+/// The slab of registered sources: their slots, and the indices of the
+/// slots free for reuse. One cell for both, as they change together.
+#[derive(Default)]
+struct Sources {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+}
+
 /// mio's `Poll` and the slab of sources (loop thread only).
 pub(crate) struct Reactor {
     poll: RefCell<MioPoll>,
     events: RefCell<Events>,
-    slots: RefCell<Vec<Slot>>,
-    free: RefCell<Vec<u32>>,
+    sources: RefCell<Sources>,
     /// Wakers taken during dispatch, woken after every borrow is released.
     to_wake: RefCell<Vec<Waker>>,
 }
@@ -192,8 +198,7 @@ impl Reactor {
         Ok(Reactor {
             poll: RefCell::new(MioPoll::new()?),
             events: RefCell::new(Events::with_capacity(1024)),
-            slots: RefCell::new(Vec::new()),
-            free: RefCell::new(Vec::new()),
+            sources: RefCell::default(),
             to_wake: RefCell::new(Vec::new()),
         })
     }
@@ -205,8 +210,9 @@ impl Reactor {
     /// Register `source` for reading and writing (rule 3 for the token).
     pub(crate) fn register(&self, source: &mut dyn Source) -> io::Result<(Token, Rc<IoState>)> {
         let io = Rc::new(IoState::new());
-        let mut slots = self.slots.loop_mut();
-        let index = match self.free.loop_mut().pop() {
+        let mut sources = self.sources.loop_mut();
+        let Sources { slots, free } = &mut *sources;
+        let index = match free.pop() {
             Some(index) => index,
             None => {
                 slots.push(Slot {
@@ -223,7 +229,7 @@ impl Reactor {
             token,
             Interest::READABLE | Interest::WRITABLE,
         ) {
-            self.free.loop_mut().push(index);
+            free.push(index);
             return Err(e);
         }
         slot.io = Some(io.clone());
@@ -250,12 +256,13 @@ impl Reactor {
         // an error here (the fd already closed) changes nothing.
         let _ = self.poll.loop_ref().registry().deregister(source);
         let index = (token.0 & 0xffff_ffff) as u32;
-        let mut slots = self.slots.loop_mut();
+        let mut sources = self.sources.loop_mut();
+        let Sources { slots, free } = &mut *sources;
         if let Some(slot) = slots.get_mut(index as usize) {
             if slot.generation == (token.0 >> 32) as u32 {
                 slot.io = None;
                 slot.generation = slot.generation.wrapping_add(1);
-                self.free.loop_mut().push(index);
+                free.push(index);
             }
         }
     }
@@ -272,7 +279,7 @@ impl Reactor {
         }
         let mut to_wake = std::mem::take(&mut *self.to_wake.loop_mut());
         {
-            let slots = self.slots.loop_ref();
+            let sources = self.sources.loop_ref();
             for event in events.iter() {
                 match event.token() {
                     WAKER_TOKEN => {} // remote.rs: the inbox is drained anyway
@@ -284,7 +291,7 @@ impl Reactor {
                         let Some(Slot {
                             generation: live,
                             io: Some(io),
-                        }) = slots.get(index)
+                        }) = sources.slots.get(index)
                         else {
                             continue;
                         };

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
@@ -102,15 +102,17 @@ impl TcpListener {
     /// })?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub async fn accept(&self) -> Result<(TcpStream, SocketAddr), AcceptError> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+    pub fn accept(
+        &self,
+    ) -> impl Future<Output = Result<(TcpStream, SocketAddr), AcceptError>> + '_ {
+        poll_fn(|cx| self.poll_accept(cx))
     }
 
     /// Poll for a connection.
     ///
     /// ```
     /// # use triad::event_loop::{net::tcp::TcpListener, EventLoop};
-    /// use std::future::poll_fn;
+    /// use std::future::{poll_fn, Future};
     ///
     /// let ev = EventLoop::new()?;
     /// ev.block_on(async {

@@ -1,7 +1,7 @@
 //! UDP: [`UdpSocket`].
 
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
 
@@ -86,12 +86,15 @@ impl UdpSocket {
     /// })?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
-        poll_fn(|cx| {
+    pub fn send_to<'a>(
+        &'a self,
+        buf: &'a [u8],
+        target: SocketAddr,
+    ) -> impl Future<Output = io::Result<usize>> + 'a {
+        poll_fn(move |cx| {
             self.io
                 .poll_io(cx, Direction::Write, |s| s.send_to(buf, target))
         })
-        .await
     }
 
     /// Receive one datagram; its length (truncated to `buf`) and sender.
@@ -111,8 +114,11 @@ impl UdpSocket {
     /// })?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.recv_from(buf))).await
+    pub fn recv_from<'a>(
+        &'a self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a {
+        poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.recv_from(buf)))
     }
 
     /// Send one datagram to the connected peer.
@@ -130,8 +136,8 @@ impl UdpSocket {
     /// })?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.io.poll_io(cx, Direction::Write, |s| s.send(buf))).await
+    pub fn send<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
+        poll_fn(|cx| self.io.poll_io(cx, Direction::Write, |s| s.send(buf)))
     }
 
     /// Receive one datagram from the connected peer.
@@ -151,8 +157,8 @@ impl UdpSocket {
     /// })?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.recv(buf))).await
+    pub fn recv<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
+        poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.recv(buf)))
     }
 
     /// The address the socket is bound to.

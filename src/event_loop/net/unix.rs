@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
@@ -80,8 +80,10 @@ impl UnixListener {
     /// std::fs::remove_file(&path)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub async fn accept(&self) -> Result<(UnixStream, SocketAddr), AcceptError> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+    pub fn accept(
+        &self,
+    ) -> impl Future<Output = Result<(UnixStream, SocketAddr), AcceptError>> + '_ {
+        poll_fn(|cx| self.poll_accept(cx))
     }
 
     /// Poll for a connection.
