@@ -68,11 +68,11 @@
 //!   and sums them; timed from before the spawns to the sum.
 
 mod common;
-use common::{ms, nanos_since, percentile, process_cpu, splitmix64, Summary};
+use common::report::{Columns, Contender, Report};
+use common::{ms, nanos_since, percentile, process_cpu, splitmix64};
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::fs::{File, OpenOptions};
 use std::hint::black_box;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -88,6 +88,11 @@ use triad::event_loop::{sleep_until, spawn, EventLoop};
 
 /// Pause after every repetition.
 const PAUSE: Duration = Duration::from_millis(100);
+
+/// The pause after every repetition.
+fn pause() {
+    thread::sleep(PAUSE);
+}
 
 /// Timed repetitions of the short workloads (E3, E4).
 const REPS: usize = 9;
@@ -195,22 +200,6 @@ fn count_allocs<R>(f: impl FnOnce() -> R) -> (R, u64, u64) {
 // Measurement helpers (as in benches/scheduler.rs).
 // ---------------------------------------------------------------------------
 
-/// One contender of a workload: its `impl` name and one repetition, which
-/// returns one value per metric of the workload.
-struct Contender<'a> {
-    name: &'static str,
-    run: Box<dyn FnMut() -> Vec<f64> + 'a>,
-}
-
-impl<'a> Contender<'a> {
-    fn new(name: &'static str, run: impl FnMut() -> Vec<f64> + 'a) -> Self {
-        Contender {
-            name,
-            run: Box::new(run),
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------
 // The two runtimes, and the output (human table + JSON lines).
 // ---------------------------------------------------------------------------
@@ -241,126 +230,19 @@ impl Loops {
     }
 }
 
-/// Where the figures go: stdout (a table) and, if set, `BENCH_JSON`.
-struct Out {
-    json: Option<File>,
-}
-
-impl Out {
-    fn new() -> Out {
-        let json = std::env::var_os("BENCH_JSON").map(|path| {
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .unwrap_or_else(|e| panic!("cannot open BENCH_JSON={path:?}: {e}"))
-        });
-        Out { json }
-    }
-
-    fn header(&self) {
-        println!(
-            "event_loop: triad::event_loop vs tokio current_thread (+ LocalSet), one thread each; \
-             median of {REPS} (E1, E2, E5, E6: {REPS_SLOW}) timed repetitions after 1 warm-up,"
-        );
-        println!(
-            "contenders alternating, {} ms pause after each; ratio = ours / tokio; \
-             E1: {E1_CONNS} connections x {E1_TRIPS} round trips (benchmarks.md: 20,000)",
-            PAUSE.as_millis()
-        );
-        println!();
-        println!(
-            "{:<4} {:<10} {:<14} {:>14} {:>14} {:>14} {:>3} {:>7}",
-            "work", "impl", "metric", "median", "min", "max", "n", "ratio"
-        );
-    }
-
-    /// Runs the contenders (see [`alternate`]) and reports one line per
-    /// contender and metric; `metrics` names the values one repetition
-    /// returns.
-    fn measure(
-        &mut self,
-        workload: &str,
-        metrics: &[&str],
-        reps: usize,
-        contenders: &mut [Contender<'_>],
-    ) {
-        let samples = alternate(reps, contenders);
-        let names: Vec<&str> = contenders.iter().map(|c| c.name).collect();
-        let tokio = names.iter().position(|&n| n == "tokio");
-        for (m, metric) in metrics.iter().enumerate() {
-            let summaries: Vec<Summary> = samples.iter().map(|s| Summary::of(&s[m])).collect();
-            for (i, s) in summaries.iter().enumerate() {
-                let ratio = match tokio {
-                    Some(t) if names[i] == "ours" && summaries[t].median != 0.0 => {
-                        Some(s.median / summaries[t].median)
-                    }
-                    _ => None,
-                };
-                self.line(workload, names[i], metric, s, ratio);
-            }
-        }
-    }
-
-    /// Prints one table line and appends its JSON object to `BENCH_JSON`.
-    fn line(&mut self, workload: &str, imp: &str, metric: &str, s: &Summary, ratio: Option<f64>) {
-        let ratio = ratio.map_or(String::new(), |r| format!("{r:.3}"));
-        println!(
-            "{workload:<4} {imp:<10} {metric:<14} {:>14.3} {:>14.3} {:>14.3} {:>3} {ratio:>7}",
-            s.median, s.min, s.max, s.n
-        );
-        if let Some(file) = &mut self.json {
-            writeln!(
-                file,
-                "{{\"suite\":\"event_loop\",\"workload\":\"{workload}\",\"impl\":\"{imp}\",\
-                 \"metric\":\"{metric}\",\"median\":{},\"min\":{},\"max\":{},\"n\":{}}}",
-                json_num(s.median),
-                json_num(s.min),
-                json_num(s.max),
-                s.n
-            )
-            .and_then(|()| file.flush())
-            .expect("writing BENCH_JSON");
-        }
-    }
-
-    /// A remark under a workload's lines (table only, not JSON).
-    fn note(&self, text: &str) {
-        println!("     ({text})");
-    }
-}
-
-/// A finite f64 as a JSON number.
-fn json_num(x: f64) -> String {
-    assert!(x.is_finite(), "non-finite figure {x}");
-    format!("{x:.4}")
-}
-
-/// One warm-up repetition per contender, then `reps` timed rounds in which
-/// every contender runs once (the first of each round rotates), with a
-/// [`PAUSE`] after every repetition. Returns the samples as
-/// `[contender][metric][repetition]`.
-fn alternate(reps: usize, contenders: &mut [Contender<'_>]) -> Vec<Vec<Vec<f64>>> {
-    for c in contenders.iter_mut() {
-        black_box((c.run)());
-        thread::sleep(PAUSE);
-    }
-    let mut samples: Vec<Vec<Vec<f64>>> = vec![Vec::new(); contenders.len()];
-    for round in 0..reps {
-        for k in 0..contenders.len() {
-            let i = (round + k) % contenders.len();
-            let values = (contenders[i].run)();
-            if samples[i].is_empty() {
-                samples[i] = vec![Vec::with_capacity(reps); values.len()];
-            }
-            assert_eq!(values.len(), samples[i].len(), "metrics per repetition");
-            for (m, v) in values.into_iter().enumerate() {
-                samples[i][m].push(v);
-            }
-            thread::sleep(PAUSE);
-        }
-    }
-    samples
+/// The table's title and column heads.
+fn header(out: &Report) {
+    println!(
+        "event_loop: triad::event_loop vs tokio current_thread (+ LocalSet), one thread each; \
+         median of {REPS} (E1, E2, E5, E6: {REPS_SLOW}) timed repetitions after 1 warm-up,"
+    );
+    println!(
+        "contenders alternating, {} ms pause after each; ratio = ours / tokio; \
+         E1: {E1_CONNS} connections x {E1_TRIPS} round trips (benchmarks.md: 20,000)",
+        PAUSE.as_millis()
+    );
+    println!();
+    out.column_heads(&["ratio"]);
 }
 
 // ---------------------------------------------------------------------------
@@ -501,7 +383,7 @@ async fn e1_echo_tokio(mut s: tokio::net::TcpStream, echoed: Rc<Cell<u64>>) -> s
     }
 }
 
-fn e1(l: &Loops, out: &mut Out) {
+fn e1(l: &Loops, out: &mut Report) {
     let loopback: SocketAddr = "127.0.0.1:0".parse().expect("address");
     out.measure(
         "E1",
@@ -576,7 +458,7 @@ fn e2_figures(mut late: Vec<u64>, total: Duration) -> Vec<f64> {
     vec![percentile(&late, 0.99) as f64 / 1e3, ms(total) - 1_000.0]
 }
 
-fn e2(l: &Loops, out: &mut Out) {
+fn e2(l: &Loops, out: &mut Report) {
     let sleeps = e2_sleeps();
     let sleeps = &sleeps;
     let tokio_early = Cell::new(0u64);
@@ -683,7 +565,7 @@ fn e3_tokio(l: &Loops) -> u64 {
     })
 }
 
-fn e3(l: &Loops, out: &mut Out) {
+fn e3(l: &Loops, out: &mut Report) {
     let per_task = |d: Duration| d.as_nanos() as f64 / E3_TASKS as f64;
     out.measure(
         "E3",
@@ -730,7 +612,7 @@ fn e3(l: &Loops, out: &mut Out) {
 /// The sum of E4's messages 0..E4_MSGS.
 const E4_SUM: u64 = E4_MSGS * (E4_MSGS - 1) / 2;
 
-fn e4(l: &Loops, out: &mut Out) {
+fn e4(l: &Loops, out: &mut Report) {
     let rate = |d: Duration| E4_MSGS as f64 / d.as_secs_f64();
     out.measure(
         "E4",
@@ -793,7 +675,7 @@ fn e5_figures(mut late: Vec<u64>) -> Vec<f64> {
     vec![mean / 1e3, percentile(&late, 0.99) as f64 / 1e3]
 }
 
-fn e5(l: &Loops, out: &mut Out) {
+fn e5(l: &Loops, out: &mut Report) {
     out.measure(
         "E5",
         &["mean_us", "p99_us"],
@@ -853,7 +735,7 @@ fn e6_waker(epoch: Instant, send: impl Fn(u64)) {
     }
 }
 
-fn e6(l: &Loops, out: &mut Out) {
+fn e6(l: &Loops, out: &mut Report) {
     out.measure(
         "E6",
         &["p50_us", "p99_us"],
@@ -954,7 +836,7 @@ fn e7_tokio(l: &Loops) -> (u64, Duration) {
     })
 }
 
-fn e7(l: &Loops, out: &mut Out) {
+fn e7(l: &Loops, out: &mut Report) {
     let rate = |d: Duration| E7_MSGS as f64 / d.as_secs_f64();
     out.measure(
         "E7",
@@ -979,7 +861,7 @@ fn e7(l: &Loops, out: &mut Out) {
     ));
 }
 
-type Workload = fn(&Loops, &mut Out);
+type Workload = fn(&Loops, &mut Report);
 
 /// The workloads, by name, in the order they run.
 const WORKLOADS: [(&str, Workload); 7] = [
@@ -1043,9 +925,18 @@ fn main() {
     }
 
     let loops = Loops::new();
-    let mut out = Out::new();
+    let mut out = Report::new(
+        "event_loop",
+        "tokio",
+        pause,
+        Columns {
+            imp: 10,
+            metric: 14,
+            number: 14,
+        },
+    );
     let watchdog = watchdog();
-    out.header();
+    header(&out);
     for (name, run) in WORKLOADS {
         if wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(name)) {
             watchdog.send(Some(name)).expect("watchdog");

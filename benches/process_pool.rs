@@ -91,6 +91,7 @@
 //! abort their worker, counting the outcomes.
 
 mod common;
+use common::report::{Columns, Report};
 use common::{ms, Summary};
 
 #[path = "process_pool/plain_pool.rs"]
@@ -99,9 +100,8 @@ use plain_pool::PlainPool;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
 use std::hint::black_box;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -114,6 +114,11 @@ use triad::processes::{ProcessPool, SharedBytes, StartMode, TaskError, TaskHandl
 /// Pause after every repetition, so that the pool just used goes idle (and
 /// Python's processes are gone) before the next contender is timed.
 const PARK: Duration = Duration::from_millis(100);
+
+/// The pause after every repetition.
+fn pause() {
+    thread::sleep(PARK);
+}
 
 /// Timed repetitions of every workload but P4.
 const REPS: usize = 5;
@@ -300,7 +305,7 @@ impl Samples {
 fn alternate(reps: usize, contenders: &mut [Contender<'_>]) -> Samples {
     for c in contenders.iter_mut() {
         black_box((c.run)(true));
-        thread::sleep(PARK);
+        pause();
     }
     let mut samples = Samples::default();
     for round in 0..reps {
@@ -309,7 +314,7 @@ fn alternate(reps: usize, contenders: &mut [Contender<'_>]) -> Samples {
             for f in (contenders[i].run)(false) {
                 samples.push(f);
             }
-            thread::sleep(PARK);
+            pause();
         }
     }
     samples
@@ -319,9 +324,10 @@ fn alternate(reps: usize, contenders: &mut [Contender<'_>]) -> Samples {
 // The output (human table + JSON lines).
 // ---------------------------------------------------------------------------
 
-/// Where the figures go: stdout (a table) and, if set, `BENCH_JSON`.
+/// Where the figures go: the shared table and JSON lines
+/// ([`common::report::Report`]), and the failed checks.
 struct Out {
-    json: Option<File>,
+    table: Report,
     /// Failed checks that do not stop the run (P5's counts); the bench exits
     /// with status 1 at the end if there are any.
     failures: Vec<String>,
@@ -329,15 +335,13 @@ struct Out {
 
 impl Out {
     fn new() -> Out {
-        let json = std::env::var_os("BENCH_JSON").map(|path| {
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .unwrap_or_else(|e| panic!("cannot open BENCH_JSON={path:?}: {e}"))
-        });
+        let columns = Columns {
+            imp: 16,
+            metric: 16,
+            number: 12,
+        };
         Out {
-            json,
+            table: Report::new("process_pool", "python-pool", pause, columns),
             failures: Vec::new(),
         }
     }
@@ -357,10 +361,7 @@ impl Out {
             python.unwrap_or("none (python3 not found)")
         );
         println!();
-        println!(
-            "{:<4} {:<16} {:<16} {:>12} {:>12} {:>12} {:>3} {:>8} {:>8}",
-            "work", "impl", "metric", "median", "min", "max", "n", "/python", "/plain"
-        );
+        self.table.column_heads(&["/python", "/plain"]);
     }
 
     /// Reports every series of `samples`: one table line and one JSON object
@@ -379,60 +380,19 @@ impl Out {
                 }
             };
             let ratios = [ratio("python-pool"), ratio("plain-fork-pool")];
-            self.line(workload, imp, metric, &s, ratios);
-        }
-    }
-
-    /// Prints one table line and appends its JSON object to `BENCH_JSON`.
-    fn line(
-        &mut self,
-        workload: &str,
-        imp: &str,
-        metric: &str,
-        s: &Summary,
-        ratios: [Option<f64>; 2],
-    ) {
-        let [python, plain] = ratios.map(|r| r.map_or(String::new(), |r| format!("{r:.3}")));
-        println!(
-            "{workload:<4} {imp:<16} {metric:<16} {:>12.3} {:>12.3} {:>12.3} {:>3} {python:>8} \
-             {plain:>8}",
-            s.median, s.min, s.max, s.n
-        );
-        if let Some(file) = &mut self.json {
-            let num = |x: f64| json_num(metric, x);
-            writeln!(
-                file,
-                "{{\"suite\":\"process_pool\",\"workload\":\"{workload}\",\"impl\":\"{imp}\",\
-                 \"metric\":\"{metric}\",\"median\":{},\"min\":{},\"max\":{},\"n\":{}}}",
-                num(s.median),
-                num(s.min),
-                num(s.max),
-                s.n
-            )
-            .and_then(|()| file.flush())
-            .expect("writing BENCH_JSON");
+            self.table.line(workload, imp, metric, &s, &ratios);
         }
     }
 
     /// A remark under a workload's lines (table only, not JSON).
     fn note(&self, text: &str) {
-        println!("     ({text})");
+        self.table.note(text);
     }
 
     /// A failed check that does not stop the run.
     fn fail(&mut self, text: String) {
         println!("     FAILED: {text}");
         self.failures.push(text);
-    }
-}
-
-/// A finite f64 as a JSON number (counts as integers).
-fn json_num(metric: &str, x: f64) -> String {
-    assert!(x.is_finite(), "non-finite figure {x}");
-    if metric.ends_with("_count") && x.fract() == 0.0 {
-        format!("{x:.0}")
-    } else {
-        format!("{x:.4}")
     }
 }
 

@@ -57,11 +57,10 @@
 //! times inside one call into the pool, beside the sequential loop.
 
 mod common;
+use common::report::{Columns, Contender, Report};
 use common::{ms, nanos_since, percentile, process_cpu, splitmix64, Summary};
 
-use std::fs::{File, OpenOptions};
 use std::hint::black_box;
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
@@ -378,22 +377,6 @@ fn timed<R>(f: impl FnOnce() -> R) -> (R, f64) {
     (r, ms(start.elapsed()))
 }
 
-/// One contender of a workload: its `impl` name and one repetition, which
-/// returns one value per metric of the workload.
-struct Contender<'a> {
-    name: &'static str,
-    run: Box<dyn FnMut() -> Vec<f64> + 'a>,
-}
-
-impl<'a> Contender<'a> {
-    fn new(name: &'static str, run: impl FnMut() -> Vec<f64> + 'a) -> Self {
-        Contender {
-            name,
-            run: Box::new(run),
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------
 // The two pools, and the output (human table + JSON lines).
 // ---------------------------------------------------------------------------
@@ -439,132 +422,24 @@ impl Pools {
     }
 }
 
-/// Where the figures go: stdout (a table) and, if set, `BENCH_JSON`.
-struct Out {
-    json: Option<File>,
-}
-
-impl Out {
-    fn new() -> Out {
-        let json = std::env::var_os("BENCH_JSON").map(|path| {
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .unwrap_or_else(|e| panic!("cannot open BENCH_JSON={path:?}: {e}"))
-        });
-        Out { json }
-    }
-
-    fn header(&self, threads: usize) {
-        println!(
-            "scheduler: triad::threads vs rayon, {threads} threads each; median of {REPS} \
-             (W6, W7: {REPS_SLOW}) timed repetitions after 1 warm-up,"
-        );
-        let pause = if std::env::var_os("BENCH_FIXED_PARK").is_some() {
-            format!("a {} ms pause", PARK.as_millis())
-        } else {
-            format!(
-                "a pause until both pools are parked ({}-{} ms)",
-                PARK_MIN.as_millis(),
-                PARK.as_millis()
-            )
-        };
-        println!("contenders alternating, {pause} after each; ratio = ours / rayon");
-        println!();
-        println!(
-            "{:<4} {:<10} {:<12} {:>12} {:>12} {:>12} {:>3} {:>7}",
-            "work", "impl", "metric", "median", "min", "max", "n", "ratio"
-        );
-    }
-
-    /// Runs the contenders (see [`alternate`]) and reports one line per
-    /// contender and metric; `metrics` names the values one repetition
-    /// returns. Returns the medians as `[contender][metric]`.
-    fn measure(
-        &mut self,
-        workload: &str,
-        metrics: &[&str],
-        reps: usize,
-        contenders: &mut [Contender<'_>],
-    ) -> Vec<Vec<f64>> {
-        let samples = alternate(reps, contenders);
-        let names: Vec<&str> = contenders.iter().map(|c| c.name).collect();
-        let rayon = names.iter().position(|&n| n == "rayon");
-        let mut medians = vec![vec![0.0; metrics.len()]; names.len()];
-        for (m, metric) in metrics.iter().enumerate() {
-            let summaries: Vec<Summary> = samples.iter().map(|s| Summary::of(&s[m])).collect();
-            for (i, s) in summaries.iter().enumerate() {
-                medians[i][m] = s.median;
-                let ratio = match rayon {
-                    Some(r) if names[i] == "ours" => Some(s.median / summaries[r].median),
-                    _ => None,
-                };
-                self.line(workload, names[i], metric, s, ratio);
-            }
-        }
-        medians
-    }
-
-    /// Prints one table line and appends its JSON object to `BENCH_JSON`.
-    fn line(&mut self, workload: &str, imp: &str, metric: &str, s: &Summary, ratio: Option<f64>) {
-        let ratio = ratio.map_or(String::new(), |r| format!("{r:.3}"));
-        println!(
-            "{workload:<4} {imp:<10} {metric:<12} {:>12.3} {:>12.3} {:>12.3} {:>3} {ratio:>7}",
-            s.median, s.min, s.max, s.n
-        );
-        if let Some(file) = &mut self.json {
-            writeln!(
-                file,
-                "{{\"suite\":\"scheduler\",\"workload\":\"{workload}\",\"impl\":\"{imp}\",\
-                 \"metric\":\"{metric}\",\"median\":{},\"min\":{},\"max\":{},\"n\":{}}}",
-                json_num(s.median),
-                json_num(s.min),
-                json_num(s.max),
-                s.n
-            )
-            .and_then(|()| file.flush())
-            .expect("writing BENCH_JSON");
-        }
-    }
-
-    /// A remark under a workload's lines (table only, not JSON).
-    fn note(&self, text: &str) {
-        println!("     ({text})");
-    }
-}
-
-/// A finite f64 as a JSON number.
-fn json_num(x: f64) -> String {
-    assert!(x.is_finite(), "non-finite figure {x}");
-    format!("{x:.4}")
-}
-
-/// One warm-up repetition per contender, then `reps` timed rounds in which
-/// every contender runs once (the first of each round rotates), with a
-/// [`park`] after every repetition. Returns the samples as
-/// `[contender][metric][repetition]`.
-fn alternate(reps: usize, contenders: &mut [Contender<'_>]) -> Vec<Vec<Vec<f64>>> {
-    for c in contenders.iter_mut() {
-        black_box((c.run)());
-        park();
-    }
-    let mut samples: Vec<Vec<Vec<f64>>> = vec![Vec::new(); contenders.len()];
-    for round in 0..reps {
-        for k in 0..contenders.len() {
-            let i = (round + k) % contenders.len();
-            let values = (contenders[i].run)();
-            if samples[i].is_empty() {
-                samples[i] = vec![Vec::with_capacity(reps); values.len()];
-            }
-            assert_eq!(values.len(), samples[i].len(), "metrics per repetition");
-            for (m, v) in values.into_iter().enumerate() {
-                samples[i][m].push(v);
-            }
-            park();
-        }
-    }
-    samples
+/// The table's title and column heads.
+fn header(out: &Report, threads: usize) {
+    println!(
+        "scheduler: triad::threads vs rayon, {threads} threads each; median of {REPS} \
+         (W6, W7: {REPS_SLOW}) timed repetitions after 1 warm-up,"
+    );
+    let pause = if std::env::var_os("BENCH_FIXED_PARK").is_some() {
+        format!("a {} ms pause", PARK.as_millis())
+    } else {
+        format!(
+            "a pause until both pools are parked ({}-{} ms)",
+            PARK_MIN.as_millis(),
+            PARK.as_millis()
+        )
+    };
+    println!("contenders alternating, {pause} after each; ratio = ours / rayon");
+    println!();
+    out.column_heads(&["ratio"]);
 }
 
 // ---------------------------------------------------------------------------
@@ -572,7 +447,7 @@ fn alternate(reps: usize, contenders: &mut [Contender<'_>]) -> Vec<Vec<Vec<f64>>
 // ---------------------------------------------------------------------------
 
 /// W1: fib(32) by recursive join with no cutoff; also the sequential fib.
-fn w1(p: &Pools, out: &mut Out) {
+fn w1(p: &Pools, out: &mut Report) {
     let check = |v: u64| assert_eq!(v, FIB_EXPECTED, "W1: wrong fib({FIB_N})");
     let medians = out.measure(
         "W1",
@@ -605,7 +480,7 @@ fn w1(p: &Pools, out: &mut Out) {
 }
 
 /// W2: one scope spawns 1,000,000 tasks that each bump a counter.
-fn w2(p: &Pools, out: &mut Out) {
+fn w2(p: &Pools, out: &mut Report) {
     let counter = AtomicUsize::new(0);
     let counter = &counter;
     // Resets the counter and fails unless every task ran exactly once.
@@ -655,7 +530,7 @@ fn w2(p: &Pools, out: &mut Out) {
 
 /// W3: sum of 64M u64 by recursive join to 4,096-element leaves; also the
 /// sequential `iter().sum()`.
-fn w3(p: &Pools, out: &mut Out) {
+fn w3(p: &Pools, out: &mut Report) {
     // 512 MiB, allocated once: 0, 1, 2, ... so the expected sum is known.
     let data: Vec<u64> = (0..W3_LEN as u64).collect();
     let data = &data[..];
@@ -693,7 +568,7 @@ fn w3(p: &Pools, out: &mut Out) {
 
 /// W4: the solutions of 12-queens, forking over the branches of the first
 /// three rows, sequential below.
-fn w4(p: &Pools, out: &mut Out) {
+fn w4(p: &Pools, out: &mut Report) {
     let check = |v: u64| assert_eq!(v, QUEENS_EXPECTED, "W4: wrong {QUEENS_N}-queens count");
     let board = || Board::empty(black_box(QUEENS_N));
     out.measure(
@@ -717,7 +592,7 @@ fn w4(p: &Pools, out: &mut Out) {
 
 /// W5: quicksort of 10M random u32 (fixed seed), the same generic code on
 /// both pools. The input is copied in (untimed) before every repetition.
-fn w5(p: &Pools, out: &mut Out) {
+fn w5(p: &Pools, out: &mut Report) {
     let mut state = W5_SEED;
     let input: Vec<u32> = (0..W5_LEN).map(|_| splitmix64(&mut state) as u32).collect();
     let mut expected = input.clone();
@@ -750,7 +625,7 @@ fn w5(p: &Pools, out: &mut Out) {
 /// W6: after a burst of work (fib(25) by join), the process's CPU time over
 /// the following idle second. The other pool has parked by then
 /// ([`park`]). Also counts our workers' wake-ups in that second.
-fn w6(p: &Pools, out: &mut Out) {
+fn w6(p: &Pools, out: &mut Report) {
     let check = |v: u64| assert_eq!(v, W6_BURST_EXPECTED, "W6: wrong burst result");
     // The CPU time the process burns over the next idle second, in ms.
     let idle_cpu = || {
@@ -805,7 +680,7 @@ fn w7_figures(mut delays: Vec<u64>, cpu: Duration) -> Vec<f64> {
 /// W7: from the main thread, spawn one task into the idle pool 2,000 times
 /// with a 1 ms pause after each; the delay runs from just before the spawn
 /// call to the task's first instruction (both read the same epoch).
-fn w7(p: &Pools, out: &mut Out) {
+fn w7(p: &Pools, out: &mut Report) {
     // The task's start can never precede the spawn call.
     let delay = |before: u64, started: u64| {
         assert!(started >= before, "W7: a task started before its spawn");
@@ -853,7 +728,7 @@ fn w7(p: &Pools, out: &mut Out) {
 
 /// W8: sum of 64M u64 (0, 1, 2, ...) by `par_reduce`; rayon:
 /// `par_iter().sum()`.
-fn w8(p: &Pools, out: &mut Out) {
+fn w8(p: &Pools, out: &mut Report) {
     let data: Vec<u64> = (0..W8_LEN as u64).collect();
     let data = &data[..];
     let expected = (W8_LEN as u64) * (W8_LEN as u64 - 1) / 2;
@@ -882,7 +757,7 @@ fn w8(p: &Pools, out: &mut Out) {
 /// W9: map 10M random u64 (fixed seed) into a new Vec, order kept, by
 /// `par_map`; rayon: `par_iter().map().collect()`. The result is dropped
 /// after the clock stops.
-fn w9(p: &Pools, out: &mut Out) {
+fn w9(p: &Pools, out: &mut Report) {
     let mut state = W9_SEED;
     let input: Vec<u64> = (0..W9_LEN).map(|_| splitmix64(&mut state)).collect();
     let expected: Vec<u64> = input.iter().map(w9_map).collect();
@@ -918,7 +793,7 @@ fn w9(p: &Pools, out: &mut Out) {
 /// W10: sort 10M random u32 (fixed seed) by `par_sort_unstable`; rayon:
 /// its `par_sort_unstable`. The input is copied in (untimed) before every
 /// repetition.
-fn w10(p: &Pools, out: &mut Out) {
+fn w10(p: &Pools, out: &mut Report) {
     let mut state = W10_SEED;
     let input: Vec<u32> = (0..W10_LEN)
         .map(|_| splitmix64(&mut state) as u32)
@@ -954,7 +829,7 @@ fn w10(p: &Pools, out: &mut Out) {
 /// W11: the W9 map on a 1,000-element slice, 10,000 rounds inside one call
 /// into the pool (the sequential loop: on the calling thread), each round's
 /// result checked.
-fn w11(p: &Pools, out: &mut Out) {
+fn w11(p: &Pools, out: &mut Report) {
     let mut state = W9_SEED;
     let input: Vec<u64> = (0..W11_LEN).map(|_| splitmix64(&mut state)).collect();
     let expected: Vec<u64> = input.iter().map(w9_map).collect();
@@ -1013,7 +888,7 @@ fn w11(p: &Pools, out: &mut Out) {
 // ---------------------------------------------------------------------------
 
 /// One workload: it runs its contenders and reports their figures.
-type Workload = fn(&Pools, &mut Out);
+type Workload = fn(&Pools, &mut Report);
 
 /// The workloads, by name, in the order they run.
 const WORKLOADS: [(&str, Workload); 11] = [
@@ -1080,9 +955,18 @@ fn main() {
     }
 
     let pools = Pools::new();
-    let mut out = Out::new();
+    let mut out = Report::new(
+        "scheduler",
+        "rayon",
+        park,
+        Columns {
+            imp: 10,
+            metric: 12,
+            number: 12,
+        },
+    );
     let watchdog = watchdog();
-    out.header(pools.threads);
+    header(&out, pools.threads);
     for (name, run) in WORKLOADS {
         if wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(name)) {
             watchdog.send(Some(name)).expect("watchdog");

@@ -1,6 +1,9 @@
 //! What the three bench suites share: the summary of repetitions, the
-//! percentile and the clocks. Each suite includes it with `mod common;`.
+//! percentile, the clocks, and (in `report`) the alternation of contenders
+//! and the table and JSON output. Each suite includes it with `mod common;`.
 #![allow(dead_code)] // each suite uses a different part
+
+pub mod report;
 
 use std::time::{Duration, Instant};
 
