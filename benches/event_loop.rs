@@ -69,6 +69,7 @@
 
 mod common;
 use common::report::{Columns, Contender, Report};
+use common::run;
 use common::{ms, nanos_since, percentile, process_cpu, splitmix64};
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -79,7 +80,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{mpsc, Arc, Barrier};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -877,53 +878,11 @@ const WORKLOADS: [(&str, Workload); 7] = [
 /// A workload still running after this long is taken to hang.
 const HANG_LIMIT: Duration = Duration::from_secs(300);
 
-/// Ends the process loudly if a workload runs longer than [`HANG_LIMIT`]
-/// (a lost wake-up would otherwise hang the bench silently).
-fn watchdog() -> mpsc::Sender<Option<&'static str>> {
-    let (tx, rx) = mpsc::channel::<Option<&'static str>>();
-    thread::spawn(move || {
-        let mut running = None;
-        loop {
-            let msg = match running {
-                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-                Some(_) => rx.recv_timeout(HANG_LIMIT),
-            };
-            match msg {
-                Ok(next) => running = next,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    eprintln!(
-                        "event_loop bench: {} still running after {} s: it hangs",
-                        running.unwrap_or("?"),
-                        HANG_LIMIT.as_secs()
-                    );
-                    std::process::exit(2);
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => return,
-            }
-        }
-    });
-    tx
-}
-
 fn main() {
     if let Some(spec) = std::env::var_os(CLIENT_ENV) {
         e1_client(&spec.to_string_lossy());
     }
-    // `cargo bench` passes `--bench`; any other argument names a workload.
-    let wanted: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    for w in &wanted {
-        if !WORKLOADS
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case(w))
-        {
-            eprintln!("event_loop bench: unknown workload {w:?} (known: E1 to E7)");
-            std::process::exit(2);
-        }
-    }
-
+    let wanted = run::wanted("event_loop", &WORKLOADS);
     let loops = Loops::new();
     let mut out = Report::new(
         "event_loop",
@@ -935,13 +894,13 @@ fn main() {
             number: 14,
         },
     );
-    let watchdog = watchdog();
     header(&out);
-    for (name, run) in WORKLOADS {
-        if wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(name)) {
-            watchdog.send(Some(name)).expect("watchdog");
-            run(&loops, &mut out);
-            watchdog.send(None).expect("watchdog");
-        }
-    }
+    run::run_wanted(
+        "event_loop",
+        &WORKLOADS,
+        &wanted,
+        HANG_LIMIT,
+        &loops,
+        &mut out,
+    );
 }

@@ -92,6 +92,7 @@
 
 mod common;
 use common::report::{Columns, Report};
+use common::run;
 use common::{ms, Summary};
 
 #[path = "process_pool/plain_pool.rs"]
@@ -1090,20 +1091,7 @@ fn hang_guard(secs: u32) {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; any other argument names a workload.
-    let wanted: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    for w in &wanted {
-        if !WORKLOADS
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case(w))
-        {
-            eprintln!("process_pool bench: unknown workload {w:?} (known: P1 to P5)");
-            std::process::exit(2);
-        }
-    }
+    let wanted = run::wanted("process_pool", &WORKLOADS);
     no_core_dumps();
     let workers = thread::available_parallelism().map_or(1, |n| n.get());
     let (peer, version) = match Peer::find(workers) {
@@ -1120,7 +1108,7 @@ fn main() {
     let mut out = Out::new();
     out.header(workers, version.as_deref());
     for (name, run) in WORKLOADS {
-        if wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(name)) {
+        if run::is_wanted(&wanted, name) {
             hang_guard(HANG_LIMIT.as_secs() as u32);
             run(&cx, &mut out);
             hang_guard(0);

@@ -58,6 +58,7 @@
 
 mod common;
 use common::report::{Columns, Contender, Report};
+use common::run;
 use common::{ms, nanos_since, percentile, process_cpu, splitmix64, Summary};
 
 use std::hint::black_box;
@@ -908,52 +909,8 @@ const WORKLOADS: [(&str, Workload); 11] = [
 /// A workload still running after this long is taken to hang.
 const HANG_LIMIT: Duration = Duration::from_secs(300);
 
-/// Ends the process loudly if a workload runs longer than [`HANG_LIMIT`]
-/// (a lost wake-up would otherwise hang the bench silently). The watchdog
-/// thread blocks on its channel, so it makes no wake-ups of its own while
-/// W6 measures idle CPU.
-fn watchdog() -> mpsc::Sender<Option<&'static str>> {
-    let (tx, rx) = mpsc::channel::<Option<&'static str>>();
-    thread::spawn(move || {
-        let mut running = None;
-        loop {
-            let msg = match running {
-                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-                Some(_) => rx.recv_timeout(HANG_LIMIT),
-            };
-            match msg {
-                Ok(next) => running = next,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    eprintln!(
-                        "scheduler bench: {} still running after {} s: it hangs",
-                        running.unwrap_or("?"),
-                        HANG_LIMIT.as_secs()
-                    );
-                    std::process::exit(2);
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => return,
-            }
-        }
-    });
-    tx
-}
-
 fn main() {
-    // `cargo bench` passes `--bench`; any other argument names a workload.
-    let wanted: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    for w in &wanted {
-        if !WORKLOADS
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case(w))
-        {
-            eprintln!("scheduler bench: unknown workload {w:?} (known: W1 to W11)");
-            std::process::exit(2);
-        }
-    }
-
+    let wanted = run::wanted("scheduler", &WORKLOADS);
     let pools = Pools::new();
     let mut out = Report::new(
         "scheduler",
@@ -965,15 +922,15 @@ fn main() {
             number: 12,
         },
     );
-    let watchdog = watchdog();
     header(&out, pools.threads);
-    for (name, run) in WORKLOADS {
-        if wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(name)) {
-            watchdog.send(Some(name)).expect("watchdog");
-            run(&pools, &mut out);
-            watchdog.send(None).expect("watchdog");
-        }
-    }
+    run::run_wanted(
+        "scheduler",
+        &WORKLOADS,
+        &wanted,
+        HANG_LIMIT,
+        &pools,
+        &mut out,
+    );
     let pauses = PAUSES.lock().unwrap();
     if !pauses.is_empty() {
         let s = Summary::of(&pauses);

@@ -1,9 +1,11 @@
 //! What the three bench suites share: the summary of repetitions, the
 //! percentile, the clocks, and (in `report`) the alternation of contenders
-//! and the table and JSON output. Each suite includes it with `mod common;`.
+//! and the table and JSON output, and (in `run`) which workloads run under
+//! a watchdog. Each suite includes it with `mod common;`.
 #![allow(dead_code)] // each suite uses a different part
 
 pub mod report;
+pub mod run;
 
 use std::time::{Duration, Instant};
 
