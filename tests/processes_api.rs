@@ -236,7 +236,7 @@ fn the_completion_fd_becomes_readable_when_the_task_is_done() {
             || pool(1),
             |pool| {
                 let mut handle = pool.submit(slow_double, 6);
-                let fd = handle.completion_fd().as_raw_fd();
+                let fd = handle.completion_fd().expect("an eventfd").as_raw_fd();
                 let mut pfd = libc::pollfd {
                     fd,
                     events: libc::POLLIN,

@@ -87,7 +87,7 @@ fn threads_racing_for_two_slots_each_get_every_outcome_right() {
                                     2 => assert_eq!(block_on(pool.submit(double, x)), Ok(2 * x)),
                                     3 => {
                                         let mut h = pool.submit(double, x);
-                                        let fd = h.completion_fd().as_raw_fd();
+                                        let fd = h.completion_fd().expect("an eventfd").as_raw_fd();
                                         assert!(readable_within(fd, 10_000), "fd never readable");
                                         assert_eq!(h.try_wait(), Some(Ok(2 * x)));
                                         // Readable it stays.

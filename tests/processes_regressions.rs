@@ -56,7 +56,7 @@ fn a_completion_fd_stays_readable_after_its_task_is_evicted() {
             },
             |pool| {
                 let mut first = pool.submit(double, 1);
-                let fd = first.completion_fd().as_raw_fd();
+                let fd = first.completion_fd().expect("an eventfd").as_raw_fd();
                 assert!(readable(fd, 10_000), "never readable");
                 // The only slot holds `first`'s result: this submit evicts it.
                 let second = pool.submit(sleep_ms, 300);
@@ -86,7 +86,7 @@ fn a_failed_handle_has_a_readable_completion_fd_of_its_own() {
             },
             |pool| {
                 let mut handle = pool.submit(len_of, vec![0u8; 1000]);
-                let fd = handle.completion_fd().as_raw_fd();
+                let fd = handle.completion_fd().expect("an eventfd").as_raw_fd();
                 assert_ne!(fd, 0, "stdin is not a completion fd");
                 assert!(readable(fd, 0));
                 assert!(handle.try_wait().unwrap().unwrap_err().is_too_large());

@@ -454,7 +454,7 @@ fn the_completion_fd_becomes_readable_when_the_process_is_done() {
             unsafe { libc::poll(fds.as_mut_ptr(), 1, ms) }
         };
         let mut process = processes::spawn(sleep_ms, 200);
-        let fd = process.completion_fd().as_raw_fd();
+        let fd = process.completion_fd().expect("an eventfd").as_raw_fd();
         assert_eq!(poll(fd, 0), 0, "not readable while it runs");
         assert_eq!(poll(fd, 20_000), 1);
         assert_eq!(poll(fd, 0), 1, "stays readable");
@@ -462,7 +462,7 @@ fn the_completion_fd_becomes_readable_when_the_process_is_done() {
 
         // A process that dies is done too.
         let mut process = processes::spawn(exit_with, 5);
-        let fd = process.completion_fd().as_raw_fd();
+        let fd = process.completion_fd().expect("an eventfd").as_raw_fd();
         assert_eq!(poll(fd, 20_000), 1);
         assert_eq!(
             process.try_wait().unwrap().unwrap_err().exit_code(),

@@ -1641,9 +1641,11 @@ impl<R: Decode> TaskHandle<R> {
     /// the first call, closed with the handle) and the same on every call.
     /// Do not read from it.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// If the process is out of descriptors (the first call makes one).
+    /// The first call makes the descriptor: if the process is out of
+    /// descriptors (`EMFILE`, `ENFILE`), that error, and the handle is as
+    /// before (a later call may try again).
     ///
     /// ```
     /// use std::os::fd::AsRawFd;
@@ -1654,22 +1656,24 @@ impl<R: Decode> TaskHandle<R> {
     /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
     /// let mut handle = pool.submit(double, 5);
     /// // What an event loop does: wait for the descriptor to be readable.
-    /// let mut fd = libc::pollfd { fd: handle.completion_fd().as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    /// let mut fd = libc::pollfd { fd: handle.completion_fd()?.as_raw_fd(), events: libc::POLLIN, revents: 0 };
     /// # // SAFETY: one valid pollfd, for the length given.
     /// let ready = unsafe { libc::poll(&mut fd, 1, 30_000) };
     /// assert_eq!(ready, 1);
     /// assert_eq!(handle.try_wait(), Some(Ok(10)));
+    /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn completion_fd(&self) -> BorrowedFd<'_> {
+    pub fn completion_fd(&self) -> std::io::Result<BorrowedFd<'_>> {
         let (shared, cell) = match &self.inner {
-            HandleInner::Failed { shared, .. } => return shared.ready.as_fd(),
+            HandleInner::Failed { shared, .. } => return Ok(shared.ready.as_fd()),
             HandleInner::Live { shared, cell, .. } => (shared, cell),
         };
         // Rules P3, P6, P7: registry, then cell.
         let mut reg = crate::sync::lock(&shared.registry);
         if cell.fd().is_none() {
-            let fd = crate::sys::eventfd::eventfd()
-                .expect("TaskHandle::completion_fd: cannot create an eventfd");
+            // Nothing is changed before this point: a failure leaves the
+            // handle as it was.
+            let fd = crate::sys::eventfd::eventfd()?;
             // The cell owns it from now on (closed in `TaskCell::drop`).
             // Relaxed: set under the registry lock (see `TaskCell::fd`).
             cell.fd.store(fd.into_raw_fd() as u32, Relaxed);
@@ -1694,7 +1698,7 @@ impl<R: Decode> TaskHandle<R> {
             // So that the supervisor polls this slot's eventfd.
             shared.wake_supervisor();
         }
-        cell.fd().expect("made above")
+        Ok(cell.fd().expect("made above"))
     }
 }
 

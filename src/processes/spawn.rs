@@ -599,9 +599,11 @@ impl<R: Decode> SpawnHandle<R> {
     /// then call [`try_wait`](Self::try_wait). The handle's own (closed
     /// with it). Do not read from it.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// If the process is out of descriptors.
+    /// If the process is out of descriptors when the first call makes it
+    /// (`EMFILE`, `ENFILE`); a later call may try again. A process that
+    /// could not be started has its descriptor already, readable.
     ///
     /// ```
     /// use std::os::fd::AsRawFd;
@@ -609,18 +611,23 @@ impl<R: Decode> SpawnHandle<R> {
     /// fn one(_: ()) -> u8 { 1 }
     ///
     /// let mut process = triad::processes::spawn(one, ());
-    /// let mut fds = [libc::pollfd { fd: process.completion_fd().as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+    /// let mut fds = [libc::pollfd { fd: process.completion_fd()?.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
     /// // SAFETY: `fds` is a live array of one pollfd.
     /// assert_eq!(unsafe { libc::poll(fds.as_mut_ptr(), 1, 30_000) }, 1);
     /// assert_eq!(process.try_wait().unwrap().unwrap(), 1);
+    /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn completion_fd(&self) -> BorrowedFd<'_> {
+    pub fn completion_fd(&self) -> std::io::Result<BorrowedFd<'_>> {
         match &self.inner {
             Inner::Started { task, .. } => task.completion_fd(),
-            Inner::Unstarted { ready, .. } => ready
-                .as_ref()
-                .expect("SpawnHandle::completion_fd: cannot create an eventfd")
-                .as_fd(),
+            // `unstarted` could make no eventfd either (out of descriptors).
+            Inner::Unstarted { ready, .. } => {
+                ready.as_ref().map(|fd| fd.as_fd()).ok_or_else(|| {
+                    std::io::Error::other(
+                        "the process was not started and no descriptor was left to signal it",
+                    )
+                })
+            }
         }
     }
 }
