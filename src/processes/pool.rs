@@ -9,7 +9,7 @@
 //! The shared region itself is never locked: workers and parent meet only in
 //! the slot words.
 //!
-//! Rules (P1–P7):
+//! Rules (P1–P8):
 //!
 //! * **P1.** A FREE slot taken off the free list (under the registry lock)
 //!   belongs to the thread that took it until that thread submits it or puts
@@ -52,6 +52,15 @@
 //!   `InSlot(index)` (an eviction changes the cell under both), and a wait
 //!   gives the task's ticket (slot rule 9) and sleeps at most
 //!   [`MAX_NAP`] at a time.
+//! * **P8.** A submit rings the work doorbell (one task, doorbell rule 7)
+//!   after it publishes the slot, except in a batch: `imap`/`map` publish
+//!   every slot they can take without waiting, then ring once
+//!   ([`BatchRing`], which also rings if an `Encode` panics midway). No
+//!   published task stays unannounced while its submitter blocks: a batch
+//!   never waits for a slot (it keeps the item for the next batch), and
+//!   waits for a result only after its ring. A batch starts once half the
+//!   window (the pool's slots) is back, so that the workers hear of tasks
+//!   a batch at a time, not one by one.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -396,7 +405,9 @@ impl Shared {
                 return Ok(None);
             }
             if !freed {
-                header.done.sleep(seen, Some(Duration::from_millis(100)));
+                header
+                    .done
+                    .sleep(seen, Some(Duration::from_millis(100)), None);
             }
         }
     }
@@ -1134,7 +1145,15 @@ impl ProcessPool {
     ) -> Result<TaskHandle<R>, PoolFull<A>> {
         let entry = entry_for::<A, R>();
         let timeout = self.shared.default_timeout;
-        match submit_to(&self.shared, entry, f as usize, &arg, timeout, false) {
+        match submit_to(
+            &self.shared,
+            entry,
+            f as usize,
+            &arg,
+            timeout,
+            false,
+            Ring::Now,
+        ) {
             Ok(None) => Err(PoolFull::new(arg)),
             Ok(Some((cell, _))) => Ok(TaskHandle::new(&self.shared, Ok(cell), true)),
             Err(error) => Ok(TaskHandle::new(&self.shared, Err(error), true)),
@@ -1164,7 +1183,7 @@ impl ProcessPool {
         arg: &T,
         timeout: Option<Duration>,
     ) -> Result<Arc<TaskCell>, TaskError> {
-        submit_to(&self.shared, entry, task, arg, timeout, true)
+        submit_to(&self.shared, entry, task, arg, timeout, true, Ring::Now)
             .map(|submitted| submitted.expect("a waiting submit returns with a slot").0)
     }
 
@@ -1180,7 +1199,15 @@ impl ProcessPool {
     ) -> (TaskHandle<R>, Option<(u32, i32)>) {
         debug_assert!(self.shared.one_shot);
         let entry = entry_for::<A, R>();
-        let (cell, index) = match submit_to(&self.shared, entry, f as usize, &arg, timeout, true) {
+        let (cell, index) = match submit_to(
+            &self.shared,
+            entry,
+            f as usize,
+            &arg,
+            timeout,
+            true,
+            Ring::Now,
+        ) {
             Ok(submitted) => submitted.expect("a waiting submit returns with a slot"),
             Err(error) => return (TaskHandle::new(&self.shared, Err(error), true), None),
         };
@@ -1255,6 +1282,7 @@ impl ProcessPool {
             pool: self,
             f,
             items: items.into_iter(),
+            pending: None,
             in_flight: VecDeque::new(),
             in_place: true,
         }
@@ -1401,7 +1429,9 @@ impl ProcessPool {
                 if !busy || crate::sync::lock(&shared.registry).broken {
                     break;
                 }
-                header.done.sleep(seen, Some(Duration::from_millis(50)));
+                header
+                    .done
+                    .sleep(seen, Some(Duration::from_millis(50)), None);
             }
         }
         // Release: pairs with the workers' Acquire load of the flag.
@@ -1698,8 +1728,18 @@ impl<R: Decode> TaskHandle<R> {
     }
 }
 
+/// How a submit tells the workers (rule P8).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ring {
+    /// Ring the work doorbell for this task.
+    Now,
+    /// The caller rings once for a batch of submits ([`BatchRing`]).
+    Batched,
+}
+
 /// Submit a task: take a slot (waiting for one if `wait`, else `None` when
-/// there is none), encode the argument into it, publish it (rule P1).
+/// there is none), encode the argument into it, publish it (rule P1), and
+/// ring the work doorbell unless the caller rings for a batch (rule P8).
 fn submit_to<T: Encode + ?Sized>(
     shared: &Shared,
     entry: Entry,
@@ -1707,6 +1747,7 @@ fn submit_to<T: Encode + ?Sized>(
     arg: &T,
     timeout: Option<Duration>,
     wait: bool,
+    ring: Ring,
 ) -> Result<Option<(Arc<TaskCell>, usize)>, TaskError> {
     // Zygote rule Z3: both must be code of the binary, or a worker would
     // jump to a wrong address.
@@ -1784,7 +1825,9 @@ fn submit_to<T: Encode + ?Sized>(
     crate::tracepoint::process_submit(index);
     put_back.index = None;
     drop(reg);
-    header.work.ring(true);
+    if ring == Ring::Now {
+        header.work.ring(true);
+    }
     if timeout.is_some() {
         // Pairs with the fence in the supervisor's loop: either it
         // sees this slot in its scan, or we see it idle and wake it.
@@ -1833,6 +1876,7 @@ impl Submitter {
                 &Encoded(arg),
                 shared.default_timeout,
                 true,
+                Ring::Now,
             )
             .map(|submitted| submitted.expect("a waiting submit returns with a slot").0);
             Submitted { shared, cell }
@@ -2012,9 +2056,52 @@ pub struct Ordered<'p, A, R, I> {
     pool: &'p ProcessPool,
     f: fn(A) -> R,
     items: I,
+    /// An item taken from `items` that found no free slot (rule P8).
+    pending: Option<A>,
     in_flight: VecDeque<TaskHandle<R>>,
     /// Decode results as views (`imap`) or copies (`map`, rule P4).
     in_place: bool,
+}
+
+impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Ordered<'_, A, R, I> {
+    /// Submit items until every slot is in flight or no slot is free, and
+    /// ring once for all of them (rule P8). Waits for a slot only when none
+    /// of ours is in flight: otherwise our own results free the next ones.
+    fn refill(&mut self) {
+        let pool = self.pool;
+        let shared = &pool.shared;
+        let mut ring = BatchRing {
+            shared,
+            submitted: false,
+        };
+        while self.in_flight.len() < pool.slots() {
+            let Some(item) = self.pending.take().or_else(|| self.items.next()) else {
+                break;
+            };
+            let wait = self.in_flight.is_empty();
+            let cell = match submit_to(
+                shared,
+                entry_for::<A, R>(),
+                self.f as usize,
+                &item,
+                shared.default_timeout,
+                wait,
+                Ring::Batched,
+            ) {
+                Ok(Some((cell, _))) => {
+                    ring.submitted = true;
+                    Ok(cell)
+                }
+                Ok(None) => {
+                    self.pending = Some(item);
+                    break;
+                }
+                Err(error) => Err(error),
+            };
+            self.in_flight
+                .push_back(TaskHandle::new(shared, cell, self.in_place));
+        }
+    }
 }
 
 impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
@@ -2023,23 +2110,28 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
     type Item = Result<R, TaskError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while self.in_flight.len() < self.pool.slots() {
-            match self.items.next() {
-                Some(item) => {
-                    let pool = self.pool;
-                    let cell = pool.submit_raw(
-                        entry_for::<A, R>(),
-                        self.f as usize,
-                        &item,
-                        pool.shared.default_timeout,
-                    );
-                    self.in_flight
-                        .push_back(TaskHandle::new(&pool.shared, cell, self.in_place));
-                }
-                None => break,
-            }
+        // Rule P8: top up once half the window is back, so that each ring
+        // announces a batch.
+        if self.in_flight.len() <= self.pool.slots() / 2 {
+            self.refill();
         }
         self.in_flight.pop_front().map(TaskHandle::wait)
+    }
+}
+
+/// Rings the work doorbell once for a batch of submits made with
+/// [`Ring::Batched`], when dropped: also on a panic in an `Encode` midway,
+/// so that no published task is left unannounced (rule P8).
+struct BatchRing<'a> {
+    shared: &'a Shared,
+    submitted: bool,
+}
+
+impl Drop for BatchRing<'_> {
+    fn drop(&mut self) {
+        if self.submitted {
+            self.shared.region.header().work.ring(true);
+        }
     }
 }
 
@@ -2089,7 +2181,7 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
                 let outcome = handle.try_wait().expect("finished above");
                 return Some((i, outcome));
             }
-            done.sleep(seen, Some(Duration::from_millis(100)));
+            done.sleep(seen, Some(Duration::from_millis(100)), None);
         }
     }
 }

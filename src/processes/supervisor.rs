@@ -423,6 +423,9 @@ impl Supervisor {
                     ExitStatus::Exited(code) => (outcome::EXITED, code as u32),
                 };
                 crate::tracepoint::process_ended(pid, status);
+                // Doorbell rule 7: a worker that died as the registered
+                // spinner would keep rings for one task from waking anyone.
+                shared.region.header().work.forget_spinner(serial);
                 for index in 0..shared.region.slots() {
                     let slot = shared.region.slot(index);
                     if slot.phase() == (Phase::Claimed { serial }) {
