@@ -235,6 +235,9 @@ pub(crate) struct Registry {
     pub(crate) gave_up: Vec<bool>,
     pub(crate) zygote_pid: i32,
     pub(crate) stats: PoolStats,
+    /// The supervisor has taken the first workers' reports (supervisor
+    /// rule S6).
+    pub(crate) first_workers_known: bool,
     /// One-shot mode, per slot: the zygote's answer to the last SPAWN
     /// (`None` while awaited; then `Some(Some((serial, pid)))`, or
     /// `Some(None)` if no process could be forked). Spawn rule SP2.
@@ -267,8 +270,8 @@ pub(crate) struct Shared {
     /// A spawner's pool: one process per task, forked on demand
     /// (`spawn.rs`); no slot eventfds (its relay is the worker's exit).
     pub(crate) one_shot: bool,
-    /// Notified (under the registry) when `spawn_reply` changes or the
-    /// pool breaks.
+    /// Notified (under the registry) when `spawn_reply` changes, the first
+    /// workers are known (supervisor rule S6) or the pool breaks.
     pub(crate) spawned: Condvar,
 }
 
@@ -301,6 +304,17 @@ impl Shared {
         if let Some(fd) = self.events.get(index) {
             let _ = crate::sys::eventfd::notify(fd.as_fd());
         }
+    }
+
+    /// The registry, once the supervisor has taken the first workers'
+    /// reports or the pool is broken (supervisor rule S6): what observes
+    /// the workers sees them all up, as if `build` had waited for them.
+    fn lock_with_first_workers(&self) -> crate::sync::MutexGuard<'_, Registry> {
+        let mut reg = crate::sync::lock(&self.registry);
+        while !reg.first_workers_known && !reg.broken {
+            reg = crate::sync::wait_timeout(&self.spawned, reg, MAX_NAP);
+        }
+        reg
     }
 
     pub(crate) fn wake_supervisor(&self) {
@@ -794,7 +808,7 @@ impl ProcessPoolBuilder {
     /// use triad::processes::ProcessPool;
     ///
     /// let pool = ProcessPool::builder().workers(2).build().unwrap();
-    /// assert_eq!(pool.worker_pids().len(), 2); // every worker is up when `build` returns
+    /// assert_eq!(pool.worker_pids().len(), 2); // waits until every worker is up
     /// assert!(ProcessPool::builder().workers(0).build().unwrap_err().is_zero_workers());
     /// ```
     pub fn build(self) -> Result<ProcessPool, BuildError> {
@@ -897,6 +911,7 @@ impl ProcessPoolBuilder {
                 gave_up: vec![false; workers],
                 zygote_pid: 0,
                 stats: PoolStats::default(),
+                first_workers_known: false,
                 spawn_reply: vec![None; if self.one_shot { slots } else { 0 }],
                 kill_requested: vec![false; if self.one_shot { slots } else { 0 }],
             }),
@@ -927,6 +942,8 @@ impl ProcessPoolBuilder {
                 let pid = unsafe { zygote::fork_zygote(&shared.region, &zygote_fds) }
                     .map_err(|e| BuildError::io("fork the zygote", e))?;
                 drop(zygote_fds);
+                // Known before its HELLO (supervisor rule S6).
+                crate::sync::lock(&shared.registry).zygote_pid = pid;
                 supervisor::ZygoteStart::Forked(pid)
             }
             _ => supervisor::ZygoteStart::Exec(zygote_fds),
@@ -1008,7 +1025,8 @@ impl ProcessPool {
         self.shared.region.capacity()
     }
 
-    /// The pids of the live workers.
+    /// The pids of the live workers. The first ones are forked while
+    /// `build` returns; this waits until they are up (or the pool broke).
     ///
     /// ```
     /// fn pid(_: ()) -> u32 {
@@ -1020,7 +1038,7 @@ impl ProcessPool {
     /// assert!(!pool.worker_pids().contains(&std::process::id()));
     /// ```
     pub fn worker_pids(&self) -> Vec<u32> {
-        let reg = crate::sync::lock(&self.shared.registry);
+        let reg = self.shared.lock_with_first_workers();
         reg.workers
             .iter()
             .flatten()
@@ -1049,7 +1067,7 @@ impl ProcessPool {
     /// assert_eq!(stats.tasks_timed_out, 0);
     /// ```
     pub fn stats(&self) -> PoolStats {
-        crate::sync::lock(&self.shared.registry).stats
+        self.shared.lock_with_first_workers().stats
     }
 
     /// Run `f(arg)` in a worker, with the pool's default timeout.
@@ -1160,10 +1178,12 @@ impl ProcessPool {
         }
     }
 
-    /// Zygote rule Z6's test hook: the zygote fails its next `n` forks.
+    /// Zygote rule Z6's test hook: the zygote fails its next `n` forks
+    /// (after the first workers', which it waits for: supervisor rule S6).
     #[cfg(test)]
     pub(crate) fn inject_fork_failures(&self, n: u32) {
         use crate::sync::atomic::Ordering::Relaxed;
+        drop(self.shared.lock_with_first_workers());
         self.shared.region.header().fail_forks.store(n, Relaxed);
     }
 
