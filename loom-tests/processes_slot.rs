@@ -36,6 +36,9 @@
 //! 7. `Doorbell::forget_spinner` freeing the place without ringing:
 //!    "deadlock" in `a_dead_spinner_is_forgotten` (the ring absorbed by the
 //!    dead spinner is never repeated; the live worker sleeps on).
+//! 8. `Doorbell::sleep` not counting a place the worker already holds
+//!    as its own (`Err(_) => false`), so that a holder sleeps still
+//!    registered: "deadlock" in `a_holder_takes_the_next_task_without_a_wake`.
 
 use crate::processes::doorbell::Doorbell;
 use crate::processes::slot::{outcome, Collected, Finish, Slot};
@@ -269,6 +272,45 @@ fn work_doorbell_wakes_an_idle_worker() {
         bell.ring(true);
         assert!(matches!(worker.join().unwrap(), Finish::Done { .. }));
         assert_eq!(p.slot.try_collect(), Some(Collected::Complete));
+    });
+}
+
+/// Doorbell rule 7 and worker rule W6: a worker that got the spinner's
+/// place and found work keeps the place through its (short) tasks; the
+/// ring for the next task then wakes nobody, and the holder must take it
+/// on its own next look, or give the place back before it sleeps.
+#[test]
+fn a_holder_takes_the_next_task_without_a_wake() {
+    super::model(|| {
+        let p = pair();
+        let bell = Arc::new(Doorbell::new());
+        let worker = thread::spawn({
+            let (p, bell) = (p.clone(), bell.clone());
+            move || {
+                let mut ran = 0;
+                loop {
+                    let seen = bell.seen();
+                    if work(&p, 1).is_some() {
+                        ran += 1;
+                        if ran == 2 {
+                            return ran;
+                        }
+                        continue;
+                    }
+                    bell.sleep(seen, None, Some(1));
+                }
+            }
+        });
+        for arg in [1, 2] {
+            submit(&p, arg);
+            bell.ring(true);
+            assert!(p.slot.wait_task(None, None));
+            assert_eq!(p.slot.try_collect(), Some(Collected::Complete));
+            // SAFETY: COLLECTED: the parent owns the data area (rule 1).
+            assert_eq!(p.data.with(|d| unsafe { *d }), arg * 10);
+            p.slot.release();
+        }
+        assert_eq!(worker.join().unwrap(), 2);
     });
 }
 

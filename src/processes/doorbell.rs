@@ -23,7 +23,7 @@
 //! | sleeper's step | counted in | a ring for one task meanwhile |
 //! |---|---|---|
 //! | looking (between `seen` and `sleep`) | nothing | is seen by the sleep's first check of seq |
-//! | registered spinner (worker) | `spinner` | makes no syscall: the spinner sees seq move |
+//! | registered spinner (worker), also while it runs the short tasks it found | `spinner` | makes no syscall: the spinner sees seq move, or looks after its task |
 //! | unregistered spin (parent thread, or a second worker: none) | nothing | (parent: rings are for all) |
 //! | asleep | `sleepers` | wakes one sleeper, unless a spinner is registered |
 //!
@@ -59,12 +59,18 @@
 //!    worker burns a CPU waiting (on a machine with as many workers as
 //!    cores the parent needs one too). A ring for one task
 //!    ([`ring`](Doorbell::ring) with `one`) skips the wake syscall while a
-//!    spinner is registered: the spinner sees `seq` move and looks. The
-//!    spinner gives the place back (a CAS from its serial) *before* its
-//!    fence of rule 2, so the Dekker argument covers it as it covers
+//!    spinner is registered: the spinner sees `seq` move and looks. A
+//!    spinner that found work keeps the place while it runs short tasks
+//!    (worker rule W6): it looks again after each, which is all a skipped
+//!    ring needs. It gives the place back (a CAS from its serial) before a
+//!    long task, before it leaves, and, when it goes to sleep, *before*
+//!    its fence of rule 2, so the Dekker argument covers it as it covers
 //!    `sleepers`: either the ringer sees `spinner` at 0 (and the sleeper
 //!    in `sleepers`) and wakes it, or the spinner's futex sees the new
-//!    `seq`. A worker that dies registered would leave the place taken for
+//!    `seq`. Before a long task the holder gives the place back, fences
+//!    and looks for SUBMITTED slots, ringing if it sees one: a ring that
+//!    saw the place still held is for a task that look sees (the same
+//!    Dekker pair of fences). A worker that dies registered would leave the place taken for
 //!    good, and every later ring for one task would skip its wake: the
 //!    supervisor, told of every death, frees the place of a dead serial
 //!    and rings ([`forget_spinner`](Doorbell::forget_spinner)). A spinner
@@ -139,6 +145,23 @@ impl Doorbell {
             .is_ok()
     }
 
+    /// Worker `serial`: give the spinner's place back if it holds it
+    /// (before a long task, or when it leaves: rule 7, worker rule W6).
+    /// True if it held it.
+    pub(crate) fn give_back_spinner(&self, serial: u32) -> bool {
+        // Relaxed, then the fence: pairs with the ringer's fence (rule 2's
+        // Dekker argument): a ring that still saw us registered was for a
+        // task our look after this fence sees (worker rule W6).
+        let held = self
+            .spinner
+            .compare_exchange(serial, 0, Relaxed, Relaxed)
+            .is_ok();
+        if held {
+            fence(SeqCst);
+        }
+        held
+    }
+
     /// Supervisor: worker `serial` is dead. If it was the registered
     /// spinner, free the place and ring for the tasks whose rings it
     /// absorbed (rule 7).
@@ -167,10 +190,13 @@ impl Doorbell {
     ) {
         // Rule 7: a worker spins only if it is the registered spinner.
         // Relaxed: the place is only a hint to ringers until the fence below.
+        // A worker may hold the place already (it kept it through the
+        // tasks it found, worker rule W6).
         let registered = worker.filter(|&serial| {
-            self.spinner
-                .compare_exchange(0, serial, Relaxed, Relaxed)
-                .is_ok()
+            match self.spinner.compare_exchange(0, serial, Relaxed, Relaxed) {
+                Ok(_) => true,
+                Err(holder) => holder == serial,
+            }
         });
         let unregister = || {
             if let Some(serial) = registered {
@@ -190,7 +216,8 @@ impl Doorbell {
                 // Relaxed: a hint only; the caller's next `seen` (Acquire)
                 // gives the ordering (rule 1).
                 if self.seq.load(Relaxed) != seen {
-                    unregister();
+                    // A worker keeps the place: it looks again now, and
+                    // after each task it takes (rule 7, worker rule W6).
                     return;
                 }
                 #[cfg(not(loom))]

@@ -42,19 +42,20 @@
 //!   only once: if the claim fails (the task was cancelled meanwhile) it
 //!   exits without running anything. It never looks at the shutdown flag:
 //!   the parent sets it only once no task is in flight.
-//! * **W6.** A worker that claims a task after it slept (or spun: it
-//!   looked and found nothing) and saw other SUBMITTED slots rings the work
-//!   doorbell for one task, unless its previous task ran shorter than
-//!   [`PASS_ON_AFTER_NS`]. While it was the registered spinner, the rings
-//!   of those tasks woke nobody (doorbell rule 7); passing one on lets an
-//!   idle worker share a burst of long tasks instead of leaving it all to
-//!   the spinner. A burst of tiny tasks (one `map` of `x -> 2x`) is over
-//!   before a woken worker would be running, so waking one only costs both
-//!   a system call and the parent a CPU. A worker going from task to task
-//!   does not ring: the parent's ring of each submit (or batch, pool rule
-//!   P8) already chose between waking a sleeper and leaving it to a
-//!   spinner. Either way no task is left unclaimed: the passer itself
-//!   looks again after each task.
+//! * **W6.** The worker that got the spinner's place (doorbell rule 7)
+//!   keeps it while it runs the tasks it found, as long as they are short
+//!   (the previous one ran less than [`PASS_ON_AFTER_NS`]): it looks again
+//!   after each, so rings for one task need wake nobody meanwhile, and a
+//!   `map` of tiny tasks (`x -> 2x`) runs on one awake worker with no
+//!   system call, instead of waking the other for each batch (a wake-up
+//!   costs the parent a syscall and a CPU for longer than the batch
+//!   takes). Before a task that follows a long one it gives the place
+//!   back and rings for one task if it held the place and, looking again
+//!   after the give-back's fence, sees a SUBMITTED slot (a ring skipped
+//!   while it held the place may be for a task published after its claim;
+//!   it would wait for the whole long task otherwise), or if it had been
+//!   idle and saw other SUBMITTED slots when it claimed: a burst of long
+//!   tasks must be shared. A worker gives the place back before it leaves.
 
 use std::io::Write;
 use std::os::fd::{BorrowedFd, RawFd};
@@ -67,9 +68,10 @@ use super::zygote::{code_ptr, from_offset};
 use crate::sync::atomic::Ordering::*;
 use crate::sys::process as sys;
 
-/// A task that ran at least this long makes its worker pass rings on
-/// (rule W6): the tasks left waiting would wait longer for this worker
-/// than a sleeping one takes to wake (tens of µs at most).
+/// A task that ran at least this long makes its worker give the spinner's
+/// place back and pass rings on (rule W6): the tasks left waiting would
+/// wait longer for this worker than a sleeping one takes to wake (tens of
+/// µs at most).
 const PASS_ON_AFTER_NS: u64 = 20_000;
 
 /// Exit code of a worker whose initializer panicked.
@@ -154,6 +156,17 @@ fn serve(start: &Start<'_>) -> i32 {
         }
         return 0;
     }
+    let code = serve_slots(start);
+    // Doorbell rule 7: a worker leaving holds no spinner's place.
+    header.work.give_back_spinner(start.serial);
+    code
+}
+
+/// The worker's loop over the slots (see the module docs); returns the
+/// exit code.
+fn serve_slots(start: &Start<'_>) -> i32 {
+    let header = start.region.header();
+    let config = header.config;
     let mut done = 0u64;
     // Whether the last look found nothing (the worker slept since).
     let mut was_idle = false;
@@ -172,9 +185,16 @@ fn serve(start: &Start<'_>) -> i32 {
         }
         match claim_next(start.region, start.serial) {
             Some((index, others_waiting)) => {
-                // Rule W6.
-                if was_idle && others_waiting && last_task_ns >= PASS_ON_AFTER_NS {
-                    header.work.ring(true);
+                // Rule W6: a long task is not run holding the spinner's
+                // place, and others waiting get a ring of their own.
+                if last_task_ns >= PASS_ON_AFTER_NS {
+                    // A ring skipped while we held the place may be for a
+                    // task published after our look: look again after the
+                    // give-back's fence (doorbell rule 7).
+                    let held = header.work.give_back_spinner(start.serial);
+                    if (was_idle && others_waiting) || (held && any_submitted(start.region)) {
+                        header.work.ring(true);
+                    }
                 }
                 was_idle = false;
                 let claimed_at = sys::monotonic_ns();
@@ -188,10 +208,17 @@ fn serve(start: &Start<'_>) -> i32 {
             }
             None => {
                 was_idle = true;
+                // Returns holding the spinner's place if it got it and
+                // work came while it spun (doorbell rule 7).
                 header.work.sleep(seen, None, Some(start.serial));
             }
         }
     }
+}
+
+/// Whether any slot is SUBMITTED.
+fn any_submitted(region: &Region) -> bool {
+    (0..region.slots()).any(|index| region.slot(index).phase() == Phase::Submitted)
 }
 
 /// Claim the SUBMITTED slot with the lowest ticket; `None` if there is none.
