@@ -29,6 +29,16 @@
 //! 5. `Slot::wait_task` without its ticket check (rule 9): "deadlock" in
 //!    `a_waiter_never_sleeps_on_the_next_task` (the waiter finds the slot
 //!    holding the next task, which no worker runs, and sleeps on it).
+//! 6. `Doorbell::sleep` giving the spinner's place back *after* its fence
+//!    instead of before (doorbell rule 7): "deadlock" in
+//!    `work_doorbell_wakes_an_idle_worker` (the ring saw the spinner still
+//!    registered and woke nobody; the spinner's futex read the old `seq`).
+//! 7. `Doorbell::forget_spinner` freeing the place without ringing:
+//!    "deadlock" in `a_dead_spinner_is_forgotten` (the ring absorbed by the
+//!    dead spinner is never repeated; the live worker sleeps on).
+//! 8. `Doorbell::sleep` not counting a place the worker already holds
+//!    as its own (`Err(_) => false`), so that a holder sleeps still
+//!    registered: "deadlock" in `a_holder_takes_the_next_task_without_a_wake`.
 
 use crate::processes::doorbell::Doorbell;
 use crate::processes::slot::{outcome, Collected, Finish, Slot};
@@ -239,7 +249,10 @@ fn cancel_racing_claim() {
 }
 
 /// Dispatch: a worker that found nothing sleeps on the work doorbell; a
-/// submit that rings it is never lost (doorbell rules 1, 2).
+/// submit that rings it is never lost (doorbell rules 1, 2). The worker
+/// is the registered spinner (rule 7), so the ring for one task makes no
+/// wake while it is registered: it must see `seq` move itself, or have
+/// given its place back before its fence.
 #[test]
 fn work_doorbell_wakes_an_idle_worker() {
     super::model(|| {
@@ -252,13 +265,84 @@ fn work_doorbell_wakes_an_idle_worker() {
                 if let Some(finish) = work(&p, 1) {
                     return finish;
                 }
-                bell.sleep(seen, None);
+                bell.sleep(seen, None, Some(1));
             }
         });
         submit(&p, 4);
         bell.ring(true);
         assert!(matches!(worker.join().unwrap(), Finish::Done { .. }));
         assert_eq!(p.slot.try_collect(), Some(Collected::Complete));
+    });
+}
+
+/// Doorbell rule 7 and worker rule W6: a worker that got the spinner's
+/// place and found work keeps the place through its (short) tasks; the
+/// ring for the next task then wakes nobody, and the holder must take it
+/// on its own next look, or give the place back before it sleeps.
+#[test]
+fn a_holder_takes_the_next_task_without_a_wake() {
+    super::model(|| {
+        let p = pair();
+        let bell = Arc::new(Doorbell::new());
+        let worker = thread::spawn({
+            let (p, bell) = (p.clone(), bell.clone());
+            move || {
+                let mut ran = 0;
+                loop {
+                    let seen = bell.seen();
+                    if work(&p, 1).is_some() {
+                        ran += 1;
+                        if ran == 2 {
+                            return ran;
+                        }
+                        continue;
+                    }
+                    bell.sleep(seen, None, Some(1));
+                }
+            }
+        });
+        for arg in [1, 2] {
+            submit(&p, arg);
+            bell.ring(true);
+            assert!(p.slot.wait_task(None, None));
+            assert_eq!(p.slot.try_collect(), Some(Collected::Complete));
+            // SAFETY: COLLECTED: the parent owns the data area (rule 1).
+            assert_eq!(p.data.with(|d| unsafe { *d }), arg * 10);
+            p.slot.release();
+        }
+        assert_eq!(worker.join().unwrap(), 2);
+    });
+}
+
+/// Doorbell rule 7: a worker that died as the registered spinner absorbs
+/// every ring for one task, until the supervisor forgets it (and rings):
+/// the task then reaches the other worker, which slept at once (it found
+/// the spinner's place taken).
+#[test]
+fn a_dead_spinner_is_forgotten() {
+    super::model(|| {
+        let p = pair();
+        let bell = Arc::new(Doorbell::new());
+        // Worker 1 took the spinner's place and died there.
+        assert!(bell.register_spinner(1));
+        let worker = thread::spawn({
+            let (p, bell) = (p.clone(), bell.clone());
+            move || loop {
+                let seen = bell.seen();
+                if let Some(finish) = work(&p, 2) {
+                    return finish;
+                }
+                bell.sleep(seen, None, Some(2));
+            }
+        });
+        submit(&p, 4);
+        // Absorbed by the dead spinner: wakes nobody.
+        bell.ring(true);
+        // The supervisor, told of worker 1's death.
+        bell.forget_spinner(1);
+        assert!(p.slot.wait_task(None, None));
+        assert_eq!(p.slot.try_collect(), Some(Collected::Complete));
+        assert!(matches!(worker.join().unwrap(), Finish::Done { .. }));
     });
 }
 

@@ -8,12 +8,24 @@
 //! ```text
 //!   seq:      a counter, bumped by every ring; also the futex word
 //!   sleepers: how many are (about to be) asleep on seq
+//!   spinner:  the serial of the one worker watching seq before it
+//!             sleeps (rule 7), 0 if none
 //!
-//!   ringer:  seq += 1 ; fence(SeqCst) ; if sleepers > 0 { futex_wake(seq) }
-//!   sleeper: seen = seq          (before looking for work)
+//!   ringer:  seq += 1 ; fence(SeqCst) ;
+//!            if sleepers > 0 and (a ring for all, or spinner == 0) { futex_wake(seq) }
+//!   sleeper: seen = seq          (before looking for what it waits for)
 //!            ... look, find nothing ...
-//!            sleepers += 1 ; fence(SeqCst) ; futex_wait(seq, seen) ; sleepers -= 1
+//!            [a worker: spinner = me if it was 0]  watch seq a moment
+//!            sleepers += 1 ; [spinner = 0 if it was me] ;
+//!            fence(SeqCst) ; futex_wait(seq, seen) ; sleepers -= 1
 //! ```
+//!
+//! | sleeper's step | counted in | a ring for one task meanwhile |
+//! |---|---|---|
+//! | looking (between `seen` and `sleep`) | nothing | is seen by the sleep's first check of seq |
+//! | registered spinner (worker), also while it runs the short tasks it found | `spinner` | makes no syscall: the spinner sees seq move, or looks after its task |
+//! | unregistered spin (parent thread, or a second worker: none) | nothing | (parent: rings are for all) |
+//! | asleep | `sleepers` | wakes one sleeper, unless a spinner is registered |
 //!
 //! Rules:
 //!
@@ -39,9 +51,36 @@
 //!    moment (the next task of a `map`, a result the parent is about to
 //!    collect) then costs neither side a system call: the ringer sees no
 //!    sleeper and skips the wake. It is bounded, so an idle pool still
-//!    sleeps at once for all practical purposes, and a spinner is not
-//!    counted, so rule 2 is untouched. (Not under loom: a spin is only a
-//!    shortcut to the same states.)
+//!    sleeps at once for all practical purposes. (Not under loom: a spin is
+//!    only a shortcut to the same states; loom checks seq once instead.)
+//! 7. **One registered spinner.** Workers sleeping on the `work` doorbell
+//!    give their serial: the first one to find `spinner` at 0 takes it (a
+//!    CAS) and spins; any other worker sleeps at once, so at most one
+//!    worker burns a CPU waiting (on a machine with as many workers as
+//!    cores the parent needs one too). A ring for one task
+//!    ([`ring`](Doorbell::ring) with `one`) skips the wake syscall while a
+//!    spinner is registered: the spinner sees `seq` move and looks. A
+//!    spinner that found work keeps the place while it runs short tasks
+//!    (worker rule W6): it looks again after each, which is all a skipped
+//!    ring needs. It gives the place back (a CAS from its serial) before a
+//!    long task, before it leaves, and, when it goes to sleep, *before*
+//!    its fence of rule 2, so the Dekker argument covers it as it covers
+//!    `sleepers`: either the ringer sees `spinner` at 0 (and the sleeper
+//!    in `sleepers`) and wakes it, or the spinner's futex sees the new
+//!    `seq`. Before a long task the holder gives the place back, fences
+//!    and looks for SUBMITTED slots, ringing if it sees one: a ring that
+//!    saw the place still held is for a task that look sees (the same
+//!    Dekker pair of fences). A worker that dies registered would leave the place taken for
+//!    good, and every later ring for one task would skip its wake: the
+//!    supervisor, told of every death, frees the place of a dead serial
+//!    and rings ([`forget_spinner`](Doorbell::forget_spinner)). A spinner
+//!    that takes a task while others are waiting passes the ring on
+//!    (worker rule W6), so the tasks whose rings it absorbed do not wait
+//!    for it alone.
+//!
+//! The loom model `loom-tests/processes_slot.rs` checks rules 1, 2 and 7
+//! (`work_doorbell_wakes_an_idle_worker`,
+//! `a_dead_spinner_is_forgotten`).
 
 use crate::sync::atomic::{fence, AtomicU32, Ordering::*};
 
@@ -55,6 +94,8 @@ pub(crate) const SPIN_ROUNDS: u32 = 200;
 pub(crate) struct Doorbell {
     seq: AtomicU32,
     sleepers: AtomicU32,
+    /// The registered spinner's serial, 0 if none (rule 7).
+    spinner: AtomicU32,
     #[cfg(loom)]
     futex: super::slot::futex::Emulated,
 }
@@ -65,6 +106,7 @@ impl Doorbell {
         Doorbell {
             seq: AtomicU32::new(0),
             sleepers: AtomicU32::new(0),
+            spinner: AtomicU32::new(0),
             #[cfg(loom)]
             futex: super::slot::futex::Emulated::new(),
         }
@@ -77,39 +119,115 @@ impl Doorbell {
         self.seq.load(Acquire)
     }
 
-    /// Ring: wake sleepers (one if `one`, else all) if there are any.
+    /// Ring: wake sleepers if there are any. `one`: the ring is for one new
+    /// task, which any sleeper may take: wake one, and none while a spinner
+    /// is registered (rule 7). Else wake all.
     pub(crate) fn ring(&self, one: bool) {
         // Release: publishes what we did before ringing (rule 1's Acquire).
         self.seq.fetch_add(1, Release);
-        // Rule 2: pairs with the fence in `sleep`.
+        // Rules 2 and 7: pairs with the fence in `sleep`.
         fence(SeqCst);
-        if self.sleepers.load(Relaxed) > 0 {
-            #[cfg(not(loom))]
-            let _ = crate::sys::futex::wake(&self.seq, if one { 1 } else { i32::MAX });
-            #[cfg(loom)]
-            {
-                let _ = one;
-                self.futex.wake_all();
-            }
+        if self.sleepers.load(Relaxed) == 0 || (one && self.spinner.load(Relaxed) != 0) {
+            return;
+        }
+        #[cfg(not(loom))]
+        let _ = crate::sys::futex::wake(&self.seq, if one { 1 } else { i32::MAX });
+        #[cfg(loom)]
+        self.futex.wake_all();
+    }
+
+    /// Loom models: take the spinner's place as worker `serial` would in
+    /// `sleep`, to model a worker that dies there (rule 7).
+    #[cfg(loom)]
+    pub(crate) fn register_spinner(&self, serial: u32) -> bool {
+        self.spinner
+            .compare_exchange(0, serial, Relaxed, Relaxed)
+            .is_ok()
+    }
+
+    /// Worker `serial`: give the spinner's place back if it holds it
+    /// (before a long task, or when it leaves: rule 7, worker rule W6).
+    /// True if it held it.
+    pub(crate) fn give_back_spinner(&self, serial: u32) -> bool {
+        // Relaxed, then the fence: pairs with the ringer's fence (rule 2's
+        // Dekker argument): a ring that still saw us registered was for a
+        // task our look after this fence sees (worker rule W6).
+        let held = self
+            .spinner
+            .compare_exchange(serial, 0, Relaxed, Relaxed)
+            .is_ok();
+        if held {
+            fence(SeqCst);
+        }
+        held
+    }
+
+    /// Supervisor: worker `serial` is dead. If it was the registered
+    /// spinner, free the place and ring for the tasks whose rings it
+    /// absorbed (rule 7).
+    pub(crate) fn forget_spinner(&self, serial: u32) {
+        // Relaxed: the ring's own fence orders what follows.
+        if self
+            .spinner
+            .compare_exchange(serial, 0, Relaxed, Relaxed)
+            .is_ok()
+        {
+            self.ring(true);
         }
     }
 
     /// Sleep until a ring after `seen` (or `timeout`, or spuriously).
+    /// `worker`: the sleeper's serial if it is a worker on the `work`
+    /// doorbell (rule 7), `None` for a parent thread.
     ///
     /// Rule 6: first spin for a moment, watching `seq`; a ring in that
     /// moment ends the wait with no system call on either side.
-    pub(crate) fn sleep(&self, seen: u32, timeout: Option<std::time::Duration>) {
-        #[cfg(not(loom))]
-        for _ in 0..SPIN_ROUNDS {
-            // Relaxed: a hint only; the caller's next `seen` (Acquire)
-            // gives the ordering (rule 1).
-            if self.seq.load(Relaxed) != seen {
-                return;
+    pub(crate) fn sleep(
+        &self,
+        seen: u32,
+        timeout: Option<std::time::Duration>,
+        worker: Option<u32>,
+    ) {
+        // Rule 7: a worker spins only if it is the registered spinner.
+        // Relaxed: the place is only a hint to ringers until the fence below.
+        // A worker may hold the place already (it kept it through the
+        // tasks it found, worker rule W6).
+        let registered = worker.filter(|&serial| {
+            match self.spinner.compare_exchange(0, serial, Relaxed, Relaxed) {
+                Ok(_) => true,
+                Err(holder) => holder == serial,
             }
-            crate::sync::spin_loop();
+        });
+        let unregister = || {
+            if let Some(serial) = registered {
+                // A CAS, not a store: the supervisor may have freed the
+                // place meanwhile (never while we live, but a CAS costs
+                // the same and keeps rule 7 a one-owner rule).
+                let _ = self.spinner.compare_exchange(serial, 0, Relaxed, Relaxed);
+            }
+        };
+        if worker.is_none() || registered.is_some() {
+            #[cfg(not(loom))]
+            let rounds = SPIN_ROUNDS;
+            // Under loom one look stands for the spin (rule 6).
+            #[cfg(loom)]
+            let rounds = 1;
+            for _ in 0..rounds {
+                // Relaxed: a hint only; the caller's next `seen` (Acquire)
+                // gives the ordering (rule 1).
+                if self.seq.load(Relaxed) != seen {
+                    // A worker keeps the place: it looks again now, and
+                    // after each task it takes (rule 7, worker rule W6).
+                    return;
+                }
+                #[cfg(not(loom))]
+                crate::sync::spin_loop();
+            }
         }
         self.sleepers.fetch_add(1, Relaxed);
-        // Rule 2: pairs with the fence in `ring`.
+        // Rule 7: given back before the fence, so that rule 2 covers it.
+        unregister();
+        // Rules 2 and 7: pairs with the fence in `ring`.
         fence(SeqCst);
         #[cfg(not(loom))]
         let _ = crate::sys::futex::wait(&self.seq, seen, timeout);

@@ -9,7 +9,7 @@
 //! The shared region itself is never locked: workers and parent meet only in
 //! the slot words.
 //!
-//! Rules (P1–P7):
+//! Rules (P1–P8):
 //!
 //! * **P1.** A FREE slot taken off the free list (under the registry lock)
 //!   belongs to the thread that took it until that thread submits it or puts
@@ -52,6 +52,15 @@
 //!   `InSlot(index)` (an eviction changes the cell under both), and a wait
 //!   gives the task's ticket (slot rule 9) and sleeps at most
 //!   [`MAX_NAP`] at a time.
+//! * **P8.** A submit rings the work doorbell (one task, doorbell rule 7)
+//!   after it publishes the slot, except in a batch: `imap`/`map` publish
+//!   every slot they can take without waiting, then ring once
+//!   ([`BatchRing`], which also rings if an `Encode` panics midway). No
+//!   published task stays unannounced while its submitter blocks: a batch
+//!   never waits for a slot (it keeps the item for the next batch), and
+//!   waits for a result only after its ring. A batch starts once half the
+//!   window (the pool's slots) is back, so that the workers hear of tasks
+//!   a batch at a time, not one by one.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -226,6 +235,9 @@ pub(crate) struct Registry {
     pub(crate) gave_up: Vec<bool>,
     pub(crate) zygote_pid: i32,
     pub(crate) stats: PoolStats,
+    /// The supervisor has taken the first workers' reports (supervisor
+    /// rule S6).
+    pub(crate) first_workers_known: bool,
     /// One-shot mode, per slot: the zygote's answer to the last SPAWN
     /// (`None` while awaited; then `Some(Some((serial, pid)))`, or
     /// `Some(None)` if no process could be forked). Spawn rule SP2.
@@ -258,8 +270,8 @@ pub(crate) struct Shared {
     /// A spawner's pool: one process per task, forked on demand
     /// (`spawn.rs`); no slot eventfds (its relay is the worker's exit).
     pub(crate) one_shot: bool,
-    /// Notified (under the registry) when `spawn_reply` changes or the
-    /// pool breaks.
+    /// Notified (under the registry) when `spawn_reply` changes, the first
+    /// workers are known (supervisor rule S6) or the pool breaks.
     pub(crate) spawned: Condvar,
 }
 
@@ -292,6 +304,17 @@ impl Shared {
         if let Some(fd) = self.events.get(index) {
             let _ = crate::sys::eventfd::notify(fd.as_fd());
         }
+    }
+
+    /// The registry, once the supervisor has taken the first workers'
+    /// reports or the pool is broken (supervisor rule S6): what observes
+    /// the workers sees them all up, as if `build` had waited for them.
+    fn lock_with_first_workers(&self) -> crate::sync::MutexGuard<'_, Registry> {
+        let mut reg = crate::sync::lock(&self.registry);
+        while !reg.first_workers_known && !reg.broken {
+            reg = crate::sync::wait_timeout(&self.spawned, reg, MAX_NAP);
+        }
+        reg
     }
 
     pub(crate) fn wake_supervisor(&self) {
@@ -396,7 +419,9 @@ impl Shared {
                 return Ok(None);
             }
             if !freed {
-                header.done.sleep(seen, Some(Duration::from_millis(100)));
+                header
+                    .done
+                    .sleep(seen, Some(Duration::from_millis(100)), None);
             }
         }
     }
@@ -783,7 +808,7 @@ impl ProcessPoolBuilder {
     /// use triad::processes::ProcessPool;
     ///
     /// let pool = ProcessPool::builder().workers(2).build().unwrap();
-    /// assert_eq!(pool.worker_pids().len(), 2); // every worker is up when `build` returns
+    /// assert_eq!(pool.worker_pids().len(), 2); // waits until every worker is up
     /// assert!(ProcessPool::builder().workers(0).build().unwrap_err().is_zero_workers());
     /// ```
     pub fn build(self) -> Result<ProcessPool, BuildError> {
@@ -886,6 +911,7 @@ impl ProcessPoolBuilder {
                 gave_up: vec![false; workers],
                 zygote_pid: 0,
                 stats: PoolStats::default(),
+                first_workers_known: false,
                 spawn_reply: vec![None; if self.one_shot { slots } else { 0 }],
                 kill_requested: vec![false; if self.one_shot { slots } else { 0 }],
             }),
@@ -916,6 +942,8 @@ impl ProcessPoolBuilder {
                 let pid = unsafe { zygote::fork_zygote(&shared.region, &zygote_fds) }
                     .map_err(|e| BuildError::io("fork the zygote", e))?;
                 drop(zygote_fds);
+                // Known before its HELLO (supervisor rule S6).
+                crate::sync::lock(&shared.registry).zygote_pid = pid;
                 supervisor::ZygoteStart::Forked(pid)
             }
             _ => supervisor::ZygoteStart::Exec(zygote_fds),
@@ -997,7 +1025,8 @@ impl ProcessPool {
         self.shared.region.capacity()
     }
 
-    /// The pids of the live workers.
+    /// The pids of the live workers. The first ones are forked while
+    /// `build` returns; this waits until they are up (or the pool broke).
     ///
     /// ```
     /// fn pid(_: ()) -> u32 {
@@ -1009,7 +1038,7 @@ impl ProcessPool {
     /// assert!(!pool.worker_pids().contains(&std::process::id()));
     /// ```
     pub fn worker_pids(&self) -> Vec<u32> {
-        let reg = crate::sync::lock(&self.shared.registry);
+        let reg = self.shared.lock_with_first_workers();
         reg.workers
             .iter()
             .flatten()
@@ -1038,7 +1067,7 @@ impl ProcessPool {
     /// assert_eq!(stats.tasks_timed_out, 0);
     /// ```
     pub fn stats(&self) -> PoolStats {
-        crate::sync::lock(&self.shared.registry).stats
+        self.shared.lock_with_first_workers().stats
     }
 
     /// Run `f(arg)` in a worker, with the pool's default timeout.
@@ -1134,17 +1163,27 @@ impl ProcessPool {
     ) -> Result<TaskHandle<R>, PoolFull<A>> {
         let entry = entry_for::<A, R>();
         let timeout = self.shared.default_timeout;
-        match submit_to(&self.shared, entry, f as usize, &arg, timeout, false) {
+        match submit_to(
+            &self.shared,
+            entry,
+            f as usize,
+            &arg,
+            timeout,
+            false,
+            Ring::Now,
+        ) {
             Ok(None) => Err(PoolFull::new(arg)),
             Ok(Some((cell, _))) => Ok(TaskHandle::new(&self.shared, Ok(cell), true)),
             Err(error) => Ok(TaskHandle::new(&self.shared, Err(error), true)),
         }
     }
 
-    /// Zygote rule Z6's test hook: the zygote fails its next `n` forks.
+    /// Zygote rule Z6's test hook: the zygote fails its next `n` forks
+    /// (after the first workers', which it waits for: supervisor rule S6).
     #[cfg(test)]
     pub(crate) fn inject_fork_failures(&self, n: u32) {
         use crate::sync::atomic::Ordering::Relaxed;
+        drop(self.shared.lock_with_first_workers());
         self.shared.region.header().fail_forks.store(n, Relaxed);
     }
 
@@ -1164,7 +1203,7 @@ impl ProcessPool {
         arg: &T,
         timeout: Option<Duration>,
     ) -> Result<Arc<TaskCell>, TaskError> {
-        submit_to(&self.shared, entry, task, arg, timeout, true)
+        submit_to(&self.shared, entry, task, arg, timeout, true, Ring::Now)
             .map(|submitted| submitted.expect("a waiting submit returns with a slot").0)
     }
 
@@ -1180,7 +1219,15 @@ impl ProcessPool {
     ) -> (TaskHandle<R>, Option<(u32, i32)>) {
         debug_assert!(self.shared.one_shot);
         let entry = entry_for::<A, R>();
-        let (cell, index) = match submit_to(&self.shared, entry, f as usize, &arg, timeout, true) {
+        let (cell, index) = match submit_to(
+            &self.shared,
+            entry,
+            f as usize,
+            &arg,
+            timeout,
+            true,
+            Ring::Now,
+        ) {
             Ok(submitted) => submitted.expect("a waiting submit returns with a slot"),
             Err(error) => return (TaskHandle::new(&self.shared, Err(error), true), None),
         };
@@ -1255,6 +1302,7 @@ impl ProcessPool {
             pool: self,
             f,
             items: items.into_iter(),
+            pending: None,
             in_flight: VecDeque::new(),
             in_place: true,
         }
@@ -1401,7 +1449,9 @@ impl ProcessPool {
                 if !busy || crate::sync::lock(&shared.registry).broken {
                     break;
                 }
-                header.done.sleep(seen, Some(Duration::from_millis(50)));
+                header
+                    .done
+                    .sleep(seen, Some(Duration::from_millis(50)), None);
             }
         }
         // Release: pairs with the workers' Acquire load of the flag.
@@ -1702,8 +1752,18 @@ impl<R: Decode> TaskHandle<R> {
     }
 }
 
+/// How a submit tells the workers (rule P8).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ring {
+    /// Ring the work doorbell for this task.
+    Now,
+    /// The caller rings once for a batch of submits ([`BatchRing`]).
+    Batched,
+}
+
 /// Submit a task: take a slot (waiting for one if `wait`, else `None` when
-/// there is none), encode the argument into it, publish it (rule P1).
+/// there is none), encode the argument into it, publish it (rule P1), and
+/// ring the work doorbell unless the caller rings for a batch (rule P8).
 fn submit_to<T: Encode + ?Sized>(
     shared: &Shared,
     entry: Entry,
@@ -1711,6 +1771,7 @@ fn submit_to<T: Encode + ?Sized>(
     arg: &T,
     timeout: Option<Duration>,
     wait: bool,
+    ring: Ring,
 ) -> Result<Option<(Arc<TaskCell>, usize)>, TaskError> {
     // Zygote rule Z3: both must be code of the binary, or a worker would
     // jump to a wrong address.
@@ -1788,7 +1849,9 @@ fn submit_to<T: Encode + ?Sized>(
     crate::tracepoint::process_submit(index);
     put_back.index = None;
     drop(reg);
-    header.work.ring(true);
+    if ring == Ring::Now {
+        header.work.ring(true);
+    }
     if timeout.is_some() {
         // Pairs with the fence in the supervisor's loop: either it
         // sees this slot in its scan, or we see it idle and wake it.
@@ -1837,6 +1900,7 @@ impl Submitter {
                 &Encoded(arg),
                 shared.default_timeout,
                 true,
+                Ring::Now,
             )
             .map(|submitted| submitted.expect("a waiting submit returns with a slot").0);
             Submitted { shared, cell }
@@ -2016,9 +2080,52 @@ pub struct Ordered<'p, A, R, I> {
     pool: &'p ProcessPool,
     f: fn(A) -> R,
     items: I,
+    /// An item taken from `items` that found no free slot (rule P8).
+    pending: Option<A>,
     in_flight: VecDeque<TaskHandle<R>>,
     /// Decode results as views (`imap`) or copies (`map`, rule P4).
     in_place: bool,
+}
+
+impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Ordered<'_, A, R, I> {
+    /// Submit items until every slot is in flight or no slot is free, and
+    /// ring once for all of them (rule P8). Waits for a slot only when none
+    /// of ours is in flight: otherwise our own results free the next ones.
+    fn refill(&mut self) {
+        let pool = self.pool;
+        let shared = &pool.shared;
+        let mut ring = BatchRing {
+            shared,
+            submitted: false,
+        };
+        while self.in_flight.len() < pool.slots() {
+            let Some(item) = self.pending.take().or_else(|| self.items.next()) else {
+                break;
+            };
+            let wait = self.in_flight.is_empty();
+            let cell = match submit_to(
+                shared,
+                entry_for::<A, R>(),
+                self.f as usize,
+                &item,
+                shared.default_timeout,
+                wait,
+                Ring::Batched,
+            ) {
+                Ok(Some((cell, _))) => {
+                    ring.submitted = true;
+                    Ok(cell)
+                }
+                Ok(None) => {
+                    self.pending = Some(item);
+                    break;
+                }
+                Err(error) => Err(error),
+            };
+            self.in_flight
+                .push_back(TaskHandle::new(shared, cell, self.in_place));
+        }
+    }
 }
 
 impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
@@ -2027,23 +2134,28 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
     type Item = Result<R, TaskError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while self.in_flight.len() < self.pool.slots() {
-            match self.items.next() {
-                Some(item) => {
-                    let pool = self.pool;
-                    let cell = pool.submit_raw(
-                        entry_for::<A, R>(),
-                        self.f as usize,
-                        &item,
-                        pool.shared.default_timeout,
-                    );
-                    self.in_flight
-                        .push_back(TaskHandle::new(&pool.shared, cell, self.in_place));
-                }
-                None => break,
-            }
+        // Rule P8: top up once half the window is back, so that each ring
+        // announces a batch.
+        if self.in_flight.len() <= self.pool.slots() / 2 {
+            self.refill();
         }
         self.in_flight.pop_front().map(TaskHandle::wait)
+    }
+}
+
+/// Rings the work doorbell once for a batch of submits made with
+/// [`Ring::Batched`], when dropped: also on a panic in an `Encode` midway,
+/// so that no published task is left unannounced (rule P8).
+struct BatchRing<'a> {
+    shared: &'a Shared,
+    submitted: bool,
+}
+
+impl Drop for BatchRing<'_> {
+    fn drop(&mut self) {
+        if self.submitted {
+            self.shared.region.header().work.ring(true);
+        }
     }
 }
 
@@ -2093,7 +2205,7 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
                 let outcome = handle.try_wait().expect("finished above");
                 return Some((i, outcome));
             }
-            done.sleep(seen, Some(Duration::from_millis(100)));
+            done.sleep(seen, Some(Duration::from_millis(100)), None);
         }
     }
 }

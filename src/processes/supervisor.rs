@@ -50,6 +50,18 @@
 //!   contained (pool `wake_all`); should the supervisor itself panic, it
 //!   kills and reaps the zygote and gives every task in flight an outcome
 //!   (the pool is then broken) before the thread ends.
+//! * **S6. `build` does not wait for the workers.** It returns once the
+//!   zygote said HELLO (exec mode: the exec may fail; a forked zygote
+//!   exists already, and `build` returns at once); the HELLO of a forked
+//!   zygote and the first workers' SPAWNED reports are taken by the
+//!   supervisor meanwhile, so that the parent's first submit overlaps their
+//!   forks (a task waits in its slot for the first worker that is up:
+//!   nothing in the slot protocol needs a worker to exist). What observes
+//!   the workers (`worker_pids`, `stats`) waits until the first ones are
+//!   known (`first_workers_known`, or the pool broken), so it still sees
+//!   every worker up, as if `build` had waited. A zygote that dies before
+//!   its HELLO (fork mode) or while forking them breaks the pool (every
+//!   task gets an error) instead of failing `build`.
 
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd};
@@ -139,7 +151,8 @@ impl Drop for HandOnDrop {
 }
 
 /// Start the supervisor thread; it starts (exec) or adopts (fork) the
-/// zygote and returns once the zygote said HELLO.
+/// zygote and returns once an exec'd zygote said HELLO, at once for a
+/// forked one (rule S6).
 pub(crate) fn start(
     shared: Arc<Shared>,
     reports: File,
@@ -171,7 +184,14 @@ pub(crate) fn start(
                     reports,
                     zygote,
                     goodbye: false,
+                    said_hello: false,
                 };
+                if forked.is_some() {
+                    // Rule S6: a forked zygote exists already; its HELLO is
+                    // taken in `run`, and a failure there breaks the pool.
+                    hand(&handoff, Ok(()));
+                    return supervisor.run_contained();
+                }
                 match supervisor.hello() {
                     Ok(()) => {
                         hand(&handoff, Ok(()));
@@ -215,6 +235,8 @@ struct Supervisor {
     reports: File,
     zygote: ZygoteProc,
     goodbye: bool,
+    /// The zygote's HELLO was taken (rule S6).
+    said_hello: bool,
 }
 
 impl Supervisor {
@@ -232,14 +254,21 @@ impl Supervisor {
         match Report::read(&mut self.reports) {
             Ok(Some(Report::Hello { pid })) => {
                 crate::sync::lock(&self.shared.registry).zygote_pid = pid;
+                self.said_hello = true;
             }
             Ok(_) => return Err(BuildError::zygote_failed("it exited before answering")),
             Err(e) => return Err(BuildError::io("read from the zygote", e)),
         }
-        // The zygote forks the first workers right after HELLO and reports
-        // each (SPAWNED or GAVE_UP) before it reaps anything: take those
-        // reports now, so `build` returns with every worker known. A
-        // spawner's zygote forks none in advance.
+        Ok(())
+    }
+
+    /// Rule S6: take the reports of the first workers, which the zygote
+    /// forks right after HELLO and reports (SPAWNED or GAVE_UP) before it
+    /// reaps anything, then tell the parent threads waiting to see them
+    /// (`ProcessPool::worker_pids`, `stats`). False if the zygote is gone
+    /// (and handled: the pool is broken).
+    fn first_workers(&mut self) -> bool {
+        // A spawner's zygote forks none in advance.
         let first_workers = if self.shared.one_shot {
             0
         } else {
@@ -248,11 +277,17 @@ impl Supervisor {
         for _ in 0..first_workers {
             match Report::read(&mut self.reports) {
                 Ok(Some(report)) => self.handle(report),
-                Ok(None) => return Err(BuildError::zygote_failed("it exited while forking")),
-                Err(e) => return Err(BuildError::io("read from the zygote", e)),
+                Ok(None) | Err(_) => {
+                    self.zygote.kill_and_reap();
+                    self.zygote_gone();
+                    return false;
+                }
             }
         }
-        Ok(())
+        let shared = self.shared.clone();
+        crate::sync::lock(&shared.registry).first_workers_known = true;
+        shared.spawned.notify_all();
+        true
     }
 
     /// [`run`](Self::run), and if it panics, leave nothing hanging (rule
@@ -271,6 +306,14 @@ impl Supervisor {
 
     /// The loop; returns once the zygote is gone (and handled).
     fn run(&mut self) {
+        // Rule S6: a forked zygote's HELLO comes after `build` returned.
+        if !self.said_hello && self.hello().is_err() {
+            self.zygote.kill_and_reap();
+            return self.zygote_gone();
+        }
+        if !self.first_workers() {
+            return;
+        }
         let shared = self.shared.clone();
         loop {
             // Rule S3: announce idleness before scanning (the fence pairs
@@ -423,6 +466,9 @@ impl Supervisor {
                     ExitStatus::Exited(code) => (outcome::EXITED, code as u32),
                 };
                 crate::tracepoint::process_ended(pid, status);
+                // Doorbell rule 7: a worker that died as the registered
+                // spinner would keep rings for one task from waking anyone.
+                shared.region.header().work.forget_spinner(serial);
                 for index in 0..shared.region.slots() {
                     let slot = shared.region.slot(index);
                     if slot.phase() == (Phase::Claimed { serial }) {

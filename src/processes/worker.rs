@@ -8,13 +8,14 @@
 //! ```text
 //!   start: death signal + getppid check, name, signals, close the
 //!          zygote's fds, pin, RLIMIT_AS, initializer
-//!   loop:  shutdown flag?          ──► exit(0)
-//!          seen = work doorbell
+//!   loop:  seen = work doorbell
+//!          shutdown flag?          ──► exit(0)
 //!          claim the SUBMITTED slot with the lowest ticket (slot.rs)
 //!            ├─ got one: run it, complete, ring `done`;
 //!            │           timed out or abandoned? ──► exit(0)
 //!            │           max tasks reached?      ──► exit(0)
-//!            └─ none:    sleep on the work doorbell (seen)
+//!            └─ none:    sleep on the work doorbell (seen); the
+//!                        first idle worker spins first (doorbell rule 7)
 //!
 //!   one-shot (a spawner's process, `spawn.rs`):
 //!          claim the slot it was forked for, run it, complete ──► exit(0)
@@ -41,6 +42,20 @@
 //!   only once: if the claim fails (the task was cancelled meanwhile) it
 //!   exits without running anything. It never looks at the shutdown flag:
 //!   the parent sets it only once no task is in flight.
+//! * **W6.** The worker that got the spinner's place (doorbell rule 7)
+//!   keeps it while it runs the tasks it found, as long as they are short
+//!   (the previous one ran less than [`PASS_ON_AFTER_NS`]): it looks again
+//!   after each, so rings for one task need wake nobody meanwhile, and a
+//!   `map` of tiny tasks (`x -> 2x`) runs on one awake worker with no
+//!   system call, instead of waking the other for each batch (a wake-up
+//!   costs the parent a syscall and a CPU for longer than the batch
+//!   takes). Before a task that follows a long one it gives the place
+//!   back and rings for one task if it held the place and, looking again
+//!   after the give-back's fence, sees a SUBMITTED slot (a ring skipped
+//!   while it held the place may be for a task published after its claim;
+//!   it would wait for the whole long task otherwise), or if it had been
+//!   idle and saw other SUBMITTED slots when it claimed: a burst of long
+//!   tasks must be shared. A worker gives the place back before it leaves.
 
 use std::io::Write;
 use std::os::fd::{BorrowedFd, RawFd};
@@ -52,6 +67,12 @@ use super::slot::{outcome, Finish, Phase};
 use super::zygote::{code_ptr, from_offset};
 use crate::sync::atomic::Ordering::*;
 use crate::sys::process as sys;
+
+/// A task that ran at least this long makes its worker give the spinner's
+/// place back and pass rings on (rule W6): the tasks left waiting would
+/// wait longer for this worker than a sleeping one takes to wake (tens of
+/// µs at most).
+const PASS_ON_AFTER_NS: u64 = 20_000;
 
 /// Exit code of a worker whose initializer panicked.
 pub(crate) const INIT_FAILED: i32 = 125;
@@ -131,39 +152,85 @@ fn serve(start: &Start<'_>) -> i32 {
     if one_shot {
         // Rule W5.
         if start.region.slot(start.index).try_claim(start.serial) {
-            run_task(start, start.index);
+            run_task(start, start.index, sys::monotonic_ns());
         }
         return 0;
     }
+    let code = serve_slots(start);
+    // Doorbell rule 7: a worker leaving holds no spinner's place.
+    header.work.give_back_spinner(start.serial);
+    code
+}
+
+/// The worker's loop over the slots (see the module docs); returns the
+/// exit code.
+fn serve_slots(start: &Start<'_>) -> i32 {
+    let header = start.region.header();
+    let config = header.config;
     let mut done = 0u64;
+    // Whether the last look found nothing (the worker slept since).
+    let mut was_idle = false;
+    // How long the last task ran (rule W6); none yet counts as long.
+    let mut last_task_ns = u64::MAX;
     loop {
+        // Doorbell rule 1: `seen` before the look, and the shutdown flag is
+        // part of the look: a flag set (and rung) after `seen` makes the
+        // sleep below return at once. (Read the other way round, a flag
+        // and ring between the two reads would be slept through.)
+        let seen = header.work.seen();
         // Acquire: pairs with the parent's Release store of the flag, which
         // it makes after the last submit it will ever make.
         if header.shutdown.load(Acquire) != 0 {
             return 0;
         }
-        let seen = header.work.seen();
         match claim_next(start.region, start.serial) {
-            Some(index) => {
-                let keep_going = run_task(start, index);
+            Some((index, others_waiting)) => {
+                // Rule W6: a long task is not run holding the spinner's
+                // place, and others waiting get a ring of their own.
+                if last_task_ns >= PASS_ON_AFTER_NS {
+                    // A ring skipped while we held the place may be for a
+                    // task published after our look: look again after the
+                    // give-back's fence (doorbell rule 7).
+                    let held = header.work.give_back_spinner(start.serial);
+                    if (was_idle && others_waiting) || (held && any_submitted(start.region)) {
+                        header.work.ring(true);
+                    }
+                }
+                was_idle = false;
+                let claimed_at = sys::monotonic_ns();
+                let keep_going = run_task(start, index, claimed_at);
+                last_task_ns = sys::monotonic_ns().saturating_sub(claimed_at);
                 done += 1;
                 // Rule W3: no claim is held here.
                 if !keep_going || (config.max_tasks != 0 && done >= config.max_tasks) {
                     return 0;
                 }
             }
-            None => header.work.sleep(seen, None),
+            None => {
+                was_idle = true;
+                // Returns holding the spinner's place if it got it and
+                // work came while it spun (doorbell rule 7).
+                header.work.sleep(seen, None, Some(start.serial));
+            }
         }
     }
 }
 
+/// Whether any slot is SUBMITTED.
+fn any_submitted(region: &Region) -> bool {
+    (0..region.slots()).any(|index| region.slot(index).phase() == Phase::Submitted)
+}
+
 /// Claim the SUBMITTED slot with the lowest ticket; `None` if there is none.
-fn claim_next(region: &Region, serial: u32) -> Option<usize> {
+/// With it, whether other slots were SUBMITTED when it looked.
+fn claim_next(region: &Region, serial: u32) -> Option<(usize, bool)> {
     loop {
         let mut best: Option<(u64, usize)> = None;
+        let mut submitted = 0usize;
         for index in 0..region.slots() {
             let slot = region.slot(index);
             if slot.phase() == Phase::Submitted {
+                submitted += 1;
                 // Relaxed: `phase` was an Acquire load of the word the
                 // parent published with Release after writing the ticket.
                 let ticket = slot.ticket.load(Relaxed);
@@ -174,7 +241,7 @@ fn claim_next(region: &Region, serial: u32) -> Option<usize> {
         }
         let (_, index) = best?;
         if region.slot(index).try_claim(serial) {
-            return Some(index);
+            return Some((index, submitted > 1));
         }
         // Another worker (or a cancel) won: look again.
     }
@@ -182,11 +249,11 @@ fn claim_next(region: &Region, serial: u32) -> Option<usize> {
 
 /// Run the task in claimed slot `index` and complete it. False if the
 /// worker must leave now (rule W3).
-fn run_task(start: &Start<'_>, index: usize) -> bool {
+fn run_task(start: &Start<'_>, index: usize, claimed_at: u64) -> bool {
     let region = start.region;
     let slot = region.slot(index);
     // Relaxed: read by the supervisor for timeouts only (slot docs).
-    slot.claimed_at_ns.store(sys::monotonic_ns(), Relaxed);
+    slot.claimed_at_ns.store(claimed_at, Relaxed);
     // Relaxed: published by the submit's Release, taken by our claim's
     // Acquire (slot rule 2).
     let entry = from_offset(slot.entry.load(Relaxed));

@@ -841,7 +841,15 @@ mod tests {
         pool.inject_fork_failures(3);
         assert!(pool.submit(die, ()).wait().unwrap_err().is_crash());
         assert_eq!(pool.submit(double, 5).wait(), Ok(10));
-        let stats = pool.stats();
+        // The replacement may run the task before the supervisor has read
+        // the zygote's SPAWNED report (the zygote writes it after the
+        // fork): wait for the report, not for a moment.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut stats = pool.stats();
+        while stats.workers_started < 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            stats = pool.stats();
+        }
         assert_eq!(stats.fork_failures, 3);
         assert_eq!(stats.workers_started, 2);
     }
