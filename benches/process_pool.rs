@@ -337,7 +337,7 @@ struct Out {
 impl Out {
     fn new() -> Out {
         let columns = Columns {
-            imp: 16,
+            imp: 17,
             metric: 16,
             number: 12,
         };
@@ -562,7 +562,7 @@ impl Ctx {
 /// its `map`, up to `IN_FLIGHT` per worker).
 fn p1(cx: &Ctx, out: &mut Out) {
     // Before ours, while the bench is single-threaded (plain_pool rule 1).
-    let mut plain = PlainPool::start(cx.workers, double_into, 8);
+    let plain = RefCell::new(PlainPool::start(cx.workers, double_into, 8));
     let pool = cx.pool();
     let check = |v: &[u64]| {
         assert_eq!(v.len() as u64, P1_ITEMS, "P1: wrong number of results");
@@ -580,19 +580,32 @@ fn p1(cx: &Ctx, out: &mut Out) {
             t.as_nanos() as f64 / P1_ITEMS as f64,
         )]
     })];
-    contenders.push(Contender::new(|_| {
-        let (v, t) = timed(|| {
-            let mut v = Vec::with_capacity(P1_ITEMS as usize);
-            plain.map(black_box(0..P1_ITEMS), |_, bytes| v.push(u64_of(bytes)));
-            v
-        });
-        check(&v);
-        vec![fig(
-            "plain-fork-pool",
-            "ns_per_task",
-            t.as_nanos() as f64 / P1_ITEMS as f64,
-        )]
-    }));
+    // The plain pool twice: pipelined (`plain-fork-pool`, what the /plain
+    // ratio compares with) and one request per worker at a time
+    // (`plain-fork-pool-1`, the simplest pool, every task a round trip).
+    for (name, in_flight) in [
+        ("plain-fork-pool", plain_pool::IN_FLIGHT),
+        ("plain-fork-pool-1", 1),
+    ] {
+        let plain = &plain;
+        contenders.push(Contender::new(move |_| {
+            let (v, t) = timed(|| {
+                let mut v = Vec::with_capacity(P1_ITEMS as usize);
+                plain
+                    .borrow_mut()
+                    .map(in_flight, black_box(0..P1_ITEMS), |_, bytes| {
+                        v.push(u64_of(bytes))
+                    });
+                v
+            });
+            check(&v);
+            vec![fig(
+                name,
+                "ns_per_task",
+                t.as_nanos() as f64 / P1_ITEMS as f64,
+            )]
+        }));
+    }
     if let Some(peer) = &cx.peer {
         contenders.push(Contender::new(|warmup| {
             let line = peer.result("P1", warmup);
@@ -606,12 +619,21 @@ fn p1(cx: &Ctx, out: &mut Out) {
     let samples = alternate(REPS, &mut contenders);
     drop(contenders);
     pool.shutdown();
-    plain.shutdown();
+    plain.into_inner().shutdown();
     out.report("P1", &samples);
-    out.note(&format!(
-        "plain-fork-pool: up to {} requests in flight per worker, sent in batches",
-        plain_pool::IN_FLIGHT
-    ));
+    let median = |imp: &str| {
+        samples
+            .get(imp, "ns_per_task")
+            .map(|v| Summary::of(v).median)
+    };
+    if let (Some(ours), Some(one)) = (median("ours"), median("plain-fork-pool-1")) {
+        out.note(&format!(
+            "plain-fork-pool: up to {} requests in flight per worker, sent in batches; \
+             plain-fork-pool-1: one at a time; ours / plain-fork-pool-1 = {:.3}",
+            plain_pool::IN_FLIGHT,
+            ours / one
+        ));
+    }
 }
 
 /// P2: 64 items each counting the primes below 200,000 (`map`), and the
@@ -713,7 +735,7 @@ fn p3(cx: &Ctx, out: &mut Out) {
     contenders.push(Contender::new(|_| {
         let t0 = Instant::now();
         let mut n = 0;
-        plain.map(0..P3_TASKS, |t, bytes| {
+        plain.map(plain_pool::IN_FLIGHT, 0..P3_TASKS, |t, bytes| {
             assert_eq!(bytes.len(), P3_LEN, "P3 plain: wrong length of result {t}");
             assert_eq!(
                 byte_sum(bytes),
@@ -792,7 +814,7 @@ fn p4(cx: &Ctx, out: &mut Out) {
             let t0 = Instant::now();
             let mut plain = PlainPool::start(cx.workers, double_into, 8);
             let mut v = None;
-            plain.map([black_box(21)], |_, bytes| v = Some(u64_of(bytes)));
+            plain.map(1, [black_box(21)], |_, bytes| v = Some(u64_of(bytes)));
             plain.shutdown();
             let t = t0.elapsed();
             assert_eq!(v, Some(42), "P4 plain: wrong result");

@@ -161,20 +161,30 @@ impl PlainPool {
         pool
     }
 
-    /// Runs the task on every argument, `IN_FLIGHT` per worker kept
-    /// outstanding, and hands each result to `each` with its index, in the
-    /// order of the arguments. Panics if a worker dies or sends a frame
-    /// longer than `max_result`.
-    pub fn map(&mut self, args: impl IntoIterator<Item = u64>, mut each: impl FnMut(usize, &[u8])) {
+    /// Runs the task on every argument, `in_flight` (1 to [`IN_FLIGHT`])
+    /// per worker kept outstanding, and hands each result to `each` with
+    /// its index, in the order of the arguments. Panics if a worker dies or
+    /// sends a frame longer than `max_result`. With `in_flight` 1 it is the
+    /// simplest pool: every task a round trip to a worker and back.
+    pub fn map(
+        &mut self,
+        in_flight: usize,
+        args: impl IntoIterator<Item = u64>,
+        mut each: impl FnMut(usize, &[u8]),
+    ) {
+        assert!(
+            (1..=IN_FLIGHT).contains(&in_flight),
+            "in_flight {in_flight}"
+        );
         let n = self.workers.len();
-        let window = IN_FLIGHT * n;
+        let window = in_flight * n;
         let mut args = args.into_iter();
         let mut exhausted = false;
         let (mut sent, mut done) = (0usize, 0usize);
         loop {
             // Top up once half the window is answered (and at the start):
             // the outstanding tasks are consecutive, so no worker gets more
-            // than IN_FLIGHT of them (rule 5).
+            // than `in_flight` of them (rule 5).
             if !exhausted && sent - done <= window / 2 {
                 while sent - done < window {
                     let Some(arg) = args.next() else {
