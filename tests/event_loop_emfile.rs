@@ -5,30 +5,16 @@
 //! Its own test binary (one process): the limit is process-wide.
 #![cfg(feature = "event-loop")]
 
+mod support;
+
 use std::cell::Cell;
 use std::fs::File;
 use std::io::Write;
 use std::rc::Rc;
 
+use support::{nofile, set_nofile};
 use triad::event_loop::net::tcp::TcpListener;
 use triad::event_loop::{spawn, yield_now, EventLoop};
-
-fn nofile() -> libc::rlimit {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: a valid resource and a pointer to a live rlimit.
-    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
-    assert_eq!(rc, 0);
-    limit
-}
-
-fn set_nofile(limit: libc::rlimit) {
-    // SAFETY: a valid resource and a pointer to a live rlimit.
-    let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
-    assert_eq!(rc, 0);
-}
 
 #[test]
 fn accept_under_emfile_backs_off_with_a_typed_error_and_recovers() {

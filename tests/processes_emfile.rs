@@ -5,32 +5,18 @@
 //! Its own test binary (one process): the limit is process-wide.
 #![cfg(feature = "processes")]
 
+mod support;
+
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
+use support::{nofile, set_nofile};
 use triad::processes::ProcessPool;
 
 fn slow_double(x: u64) -> u64 {
     std::thread::sleep(Duration::from_millis(100));
     2 * x
-}
-
-fn nofile() -> libc::rlimit {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: a valid resource and a pointer to a live rlimit.
-    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
-    assert_eq!(rc, 0);
-    limit
-}
-
-fn set_nofile(limit: libc::rlimit) {
-    // SAFETY: a valid resource and a pointer to a live rlimit.
-    let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
-    assert_eq!(rc, 0);
 }
 
 /// Whether `fd` is readable within `timeout_ms`.

@@ -183,3 +183,23 @@ macro_rules! before_main {
 }
 #[allow(unused_imports)]
 pub(crate) use before_main;
+
+/// This process's descriptor limit (`RLIMIT_NOFILE`).
+pub fn nofile() -> libc::rlimit {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a valid resource and a pointer to a live rlimit.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    assert_eq!(rc, 0);
+    limit
+}
+
+/// Set this process's descriptor limit: process-wide, so only for a test
+/// binary of its own.
+pub fn set_nofile(limit: libc::rlimit) {
+    // SAFETY: a valid resource and a pointer to a live rlimit.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    assert_eq!(rc, 0);
+}
