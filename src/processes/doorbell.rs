@@ -152,10 +152,7 @@ impl Doorbell {
         // Relaxed, then the fence: pairs with the ringer's fence (rule 2's
         // Dekker argument): a ring that still saw us registered was for a
         // task our look after this fence sees (worker rule W6).
-        let held = self
-            .spinner
-            .compare_exchange(serial, 0, Relaxed, Relaxed)
-            .is_ok();
+        let held = self.release_spinner(serial);
         if held {
             fence(SeqCst);
         }
@@ -167,13 +164,18 @@ impl Doorbell {
     /// absorbed (rule 7).
     pub(crate) fn forget_spinner(&self, serial: u32) {
         // Relaxed: the ring's own fence orders what follows.
-        if self
-            .spinner
-            .compare_exchange(serial, 0, Relaxed, Relaxed)
-            .is_ok()
-        {
+        if self.release_spinner(serial) {
             self.ring(true);
         }
+    }
+
+    /// Free the spinner's place if `serial` holds it (a CAS, so that only
+    /// the holder frees it: rule 7 is a one-owner rule); true if it did.
+    /// Relaxed: each caller orders it with the fence that follows.
+    fn release_spinner(&self, serial: u32) -> bool {
+        self.spinner
+            .compare_exchange(serial, 0, Relaxed, Relaxed)
+            .is_ok()
     }
 
     /// Sleep until a ring after `seen` (or `timeout`, or spuriously).
@@ -198,14 +200,6 @@ impl Doorbell {
                 Err(holder) => holder == serial,
             }
         });
-        let unregister = || {
-            if let Some(serial) = registered {
-                // A CAS, not a store: the supervisor may have freed the
-                // place meanwhile (never while we live, but a CAS costs
-                // the same and keeps rule 7 a one-owner rule).
-                let _ = self.spinner.compare_exchange(serial, 0, Relaxed, Relaxed);
-            }
-        };
         if worker.is_none() || registered.is_some() {
             #[cfg(not(loom))]
             let rounds = SPIN_ROUNDS;
@@ -226,7 +220,9 @@ impl Doorbell {
         }
         self.sleepers.fetch_add(1, Relaxed);
         // Rule 7: given back before the fence, so that rule 2 covers it.
-        unregister();
+        if let Some(serial) = registered {
+            self.release_spinner(serial);
+        }
         // Rules 2 and 7: pairs with the fence in `ring`.
         fence(SeqCst);
         #[cfg(not(loom))]
