@@ -518,6 +518,56 @@ fn remote_handle_after_the_loop_is_dropped_gives_a_closed_error() {
 }
 
 #[test]
+fn spawn_outside_any_loop_gives_a_finished_handle_with_a_typed_error() {
+    struct Count(Rc<Cell<usize>>);
+    impl Drop for Count {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+    let dropped = Rc::new(Cell::new(0));
+    let polled = Rc::new(Cell::new(false));
+    let task = {
+        let (c, polled) = (Count(dropped.clone()), polled.clone());
+        spawn(async move {
+            let _c = c;
+            polled.set(true);
+            7
+        })
+    };
+    // The future was dropped at once, never polled; the handle is done.
+    assert_eq!(dropped.get(), 1);
+    assert!(task.is_finished());
+    task.abort(); // a no-op on a finished task: the outcome stays
+    let ev = EventLoop::new().unwrap();
+    let error = ev.block_on(task).unwrap_err();
+    assert!(error.is_outside_loop());
+    assert!(!error.is_cancelled() && !error.is_panic());
+    assert_eq!(error.panic_message(), None);
+    assert!(
+        error.to_string().contains("outside any event loop"),
+        "{error}"
+    );
+    assert!(error.try_into_panic().is_err());
+    assert!(!polled.get());
+
+    // A loop running on another thread does not count: the loop is per
+    // thread. The handle goes to that thread and is awaited there.
+    let ev = EventLoop::new().unwrap();
+    let remote = ev.remote();
+    let spawner = std::thread::spawn(move || {
+        let task = spawn(async { 1 });
+        remote.spawn(async move { task.await.unwrap_err().is_outside_loop() })
+    });
+    let on_loop = spawner.join().unwrap().unwrap();
+    assert!(ev.block_on(on_loop).unwrap());
+
+    // Dropping such a handle unawaited frees everything (Miri and ASan
+    // would see a leak or a double free).
+    drop(spawn(async { String::from("never run") }));
+}
+
+#[test]
 fn a_remote_spawn_queued_when_the_loop_drops_is_cancelled() {
     let ev = EventLoop::new().unwrap();
     let h = ev.remote().spawn(async { 1 }).unwrap();

@@ -5,7 +5,8 @@ use std::any::Any;
 use std::fmt;
 use std::io;
 
-/// Why a task gave no value: it was cancelled, or it panicked.
+/// Why a task gave no value: it was cancelled, it panicked, or it was
+/// spawned outside any event loop and never started.
 ///
 /// ```
 /// use triad::event_loop::EventLoop;
@@ -24,6 +25,7 @@ pub struct JoinError {
 
 enum JoinErrorKind {
     Cancelled,
+    OutsideLoop,
     // Boxed so that a `Result<T, JoinError>` inside every task stays one
     // word bigger than `T` (task.rs keeps small tasks small).
     Panicked(Box<Panicked>),
@@ -44,6 +46,12 @@ impl JoinError {
     pub(crate) fn cancelled() -> Self {
         JoinError {
             kind: JoinErrorKind::Cancelled,
+        }
+    }
+
+    pub(crate) fn outside_loop() -> Self {
+        JoinError {
+            kind: JoinErrorKind::OutsideLoop,
         }
     }
 
@@ -77,6 +85,24 @@ impl JoinError {
         matches!(self.kind, JoinErrorKind::Cancelled)
     }
 
+    /// The task was spawned by [`spawn`](super::spawn) outside any event
+    /// loop (neither inside [`EventLoop::block_on`](super::EventLoop::block_on)
+    /// nor in one of its tasks): it never started, and its future was
+    /// dropped at once. Use [`Remote::spawn`](super::Remote::spawn) to start
+    /// a task from another thread.
+    ///
+    /// ```
+    /// let task = triad::event_loop::spawn(async { 1 }); // no loop here
+    /// assert!(task.is_finished());
+    /// let ev = triad::event_loop::EventLoop::new().unwrap();
+    /// let error = ev.block_on(task).unwrap_err();
+    /// assert!(error.is_outside_loop());
+    /// assert!(!error.is_cancelled() && !error.is_panic());
+    /// ```
+    pub fn is_outside_loop(&self) -> bool {
+        matches!(self.kind, JoinErrorKind::OutsideLoop)
+    }
+
     /// The task panicked (while being polled, or while being dropped).
     ///
     /// ```
@@ -100,7 +126,7 @@ impl JoinError {
     pub fn panic_message(&self) -> Option<&str> {
         match &self.kind {
             JoinErrorKind::Panicked(p) => p.message.as_deref(),
-            JoinErrorKind::Cancelled => None,
+            JoinErrorKind::Cancelled | JoinErrorKind::OutsideLoop => None,
         }
     }
 
@@ -147,6 +173,11 @@ impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             JoinErrorKind::Cancelled => write!(f, "the task was cancelled"),
+            JoinErrorKind::OutsideLoop => write!(
+                f,
+                "the task was spawned outside any event loop and never started \
+                 (`spawn` works inside `EventLoop::block_on` and its tasks)"
+            ),
             JoinErrorKind::Panicked(p) => match &p.message {
                 Some(message) => write!(f, "the task panicked: {message}"),
                 None => write!(f, "the task panicked"),

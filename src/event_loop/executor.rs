@@ -349,10 +349,10 @@ impl Drop for EventLoop {
 
 /// Spawn `future` on the event loop running on this thread.
 ///
-/// # Panics
-///
-/// If no event loop is running on this thread (call it from inside
-/// [`EventLoop::block_on`] or a task).
+/// Outside any event loop (neither inside [`EventLoop::block_on`] nor in one
+/// of its tasks) the task cannot start: its future is dropped at once and the
+/// handle, already finished, gives a [`JoinError`](super::JoinError) for
+/// which [`is_outside_loop`](super::JoinError::is_outside_loop) is true.
 ///
 /// ```
 /// use triad::event_loop::{spawn, EventLoop};
@@ -367,10 +367,9 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    with_current(|core| {
-        core.expect("`triad::event_loop::spawn` called outside an event loop")
-            .sched
-            .spawn(future)
+    with_current(|core| match core {
+        Some(core) => core.sched.spawn(future),
+        None => task::outside_loop(future),
     })
 }
 
@@ -406,7 +405,7 @@ pub async fn yield_now() {
 impl Scheduler {
     pub(crate) fn new(unpark: Box<dyn Unpark>) -> Self {
         Scheduler {
-            shared: Arc::new(Shared::new(unpark)),
+            shared: Shared::new(unpark),
             queue: RefCell::new(VecDeque::new()),
             inbox: RefCell::new(VecDeque::new()),
             owned: RefCell::new(OwnedTasks::new()),

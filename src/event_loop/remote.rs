@@ -106,8 +106,10 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(unpark: Box<dyn Unpark>) -> Self {
-        Shared {
+    /// Out of line: two callers, the loop and task.rs `outside_loop_block`.
+    #[inline(never)]
+    pub(crate) fn new(unpark: Box<dyn Unpark>) -> Arc<Self> {
+        Arc::new(Shared {
             park: AtomicUsize::new(AWAKE),
             closed_hint: AtomicBool::new(false),
             inbox: Mutex::new(Inbox {
@@ -116,7 +118,7 @@ impl Shared {
                 closed: false,
             }),
             unpark,
-        }
+        })
     }
 
     /// R1 + R2: hand `item` to the loop; `Err(item)` if it is gone (rule 3).

@@ -59,7 +59,10 @@
 //!    owned reference only after `F` is dropped, so the last reference can
 //!    never be dropped while `F` is alive: a `Waker` or `JoinHandle` on
 //!    another thread never frees a live `F`. (The one exception is a task of
-//!    `Remote::spawn` that never reached its loop: there `F: Send`.)
+//!    `Remote::spawn` that never reached its loop: there `F: Send`. A task
+//!    spawned outside any loop never gets a block: its future is dropped by
+//!    the spawner, and its handle points at a bare finished header,
+//!    [`outside_loop`].)
 //! 3. **One outcome.** The loop writes `Finished(output)` *before* the
 //!    AcqRel CAS that sets COMPLETE. If JOIN_INTEREST was clear in that CAS
 //!    the loop drops the output itself; otherwise it belongs to the
@@ -423,6 +426,78 @@ pub(crate) struct TaskRef {
 // `Arc<Shared>` (`Send + Sync`) and cells whose accesses rules 2–4 confine.
 unsafe impl Send for TaskRef {}
 
+/// The handle of a task spawned outside any event loop: `future` is
+/// dropped here, on the spawning thread, and the handle gets a block of its
+/// own, a bare header finished at birth (COMPLETE, JOIN_INTEREST, the
+/// handle's reference) with the [`OUTSIDE_LOOP`] vtable, for which
+/// `JoinHandle::poll` answers [`JoinError::outside_loop`]. No future is in
+/// it and it is never queued: rules 2-4 have nothing to act on, and rule 5
+/// frees it when the handle goes. The block is not generic, so this path
+/// adds little to each `spawn` call site.
+pub(crate) fn outside_loop<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    drop(future);
+    JoinHandle {
+        ptr: outside_loop_block(),
+        _output: PhantomData,
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn outside_loop_block() -> NonNull<Header> {
+    struct Nobody;
+    impl super::remote::Unpark for Nobody {
+        fn unpark(&self) {}
+    }
+    let header = Box::new(Header {
+        state: State(AtomicUsize::new(REF_ONE | COMPLETE | JOIN_INTEREST)),
+        vtable: &OUTSIDE_LOOP,
+        // A remote queue of no loop: nothing is ever queued on it (the
+        // block is finished, and a finished task's wake does nothing, rule 1).
+        shared: Shared::new(Box::new(Nobody)),
+        owned_index: UnsafeCell::new(usize::MAX),
+        join_waker: UnsafeCell::new(None),
+    });
+    NonNull::from(Box::leak(header))
+}
+
+/// The vtable of an [`outside_loop`] block. Only `drop_stage` (from the
+/// handle's drop, as for any finished task: there is nothing to drop) and
+/// `dealloc` are ever called; the block is never polled, never failed, and
+/// `JoinHandle::poll` does not read it.
+static OUTSIDE_LOOP: Vtable = Vtable {
+    poll: poll_nothing,
+    drop_stage: drop_nothing,
+    store_error: store_nothing,
+    read_output: read_nothing,
+    dealloc: dealloc_header,
+};
+
+unsafe fn poll_nothing(_: NonNull<Header>, _: &mut Context<'_>) -> Poll<()> {
+    Poll::Pending
+}
+
+unsafe fn drop_nothing(_: NonNull<Header>) {}
+
+unsafe fn store_nothing(_: NonNull<Header>, _: JoinError) {}
+
+unsafe fn read_nothing(_: NonNull<Header>, _: *mut ()) {}
+
+/// `dealloc` of an [`outside_loop`] block.
+///
+/// # Safety
+///
+/// `ptr` was made by `outside_loop_block` as a `Box<Header>`, and this is
+/// its last reference.
+unsafe fn dealloc_header(ptr: NonNull<Header>) {
+    // SAFETY: caller.
+    drop(unsafe { Box::from_raw(ptr.as_ptr()) });
+}
+
 /// A new task for `future` on the loop of `shared`: the owned list's
 /// reference, the run queue's, and the handle.
 pub(crate) fn new<F>(future: F, shared: Arc<Shared>) -> (TaskRef, TaskRef, JoinHandle<F::Output>)
@@ -500,7 +575,7 @@ impl TaskRef {
     /// owned reference.
     pub(crate) unsafe fn shutdown(&self) {
         // SAFETY: we hold a reference; loop thread (caller).
-        unsafe { shutdown(self.ptr) }
+        unsafe { shutdown(self.ptr, JoinError::cancelled()) }
     }
 
     /// Record the task's slot in the owned list.
@@ -611,12 +686,12 @@ unsafe fn run(ptr: NonNull<Header>) -> RunStep {
 /// # Safety
 ///
 /// The caller holds the owned reference, on the loop thread (rule 2).
-unsafe fn shutdown(ptr: NonNull<Header>) {
+unsafe fn shutdown(ptr: NonNull<Header>, error: JoinError) {
     // SAFETY: the caller holds a reference.
     let header = unsafe { ptr.as_ref() };
     if header.state.transition_to_shutdown() {
         // SAFETY: loop thread, and RUNNING from the transition.
-        unsafe { complete_with_error(ptr, JoinError::cancelled()) };
+        unsafe { complete_with_error(ptr, error) };
     }
 }
 
@@ -882,6 +957,9 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if std::ptr::eq(self.header().vtable, &OUTSIDE_LOOP) {
+            return Poll::Ready(Err(JoinError::outside_loop()));
+        }
         std::task::ready!(budget::poll_proceed(cx));
         if !can_read_output(self.header(), cx.waker()) {
             return Poll::Pending;

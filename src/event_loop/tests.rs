@@ -195,6 +195,33 @@ fn join_handle_awaited_on_another_thread() {
 }
 
 #[test]
+fn a_task_spawned_outside_any_loop_is_finished_with_its_error() {
+    // task::outside_loop: made, failed and released on this thread; the
+    // handle alone survives, and its output is read (or dropped) once.
+    let dropped = Arc::new(AtomicUsize::new(0));
+    struct Count(Arc<AtomicUsize>);
+    impl Drop for Count {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+    let count = Count(dropped.clone());
+    let handle = super::spawn(async move {
+        let _count = count;
+        vec![1u8; 3]
+    });
+    assert_eq!(dropped.load(SeqCst), 1, "the future is dropped at once");
+    assert!(handle.is_finished());
+    // Awaited on another thread, as a `Send` handle may be.
+    let error = thread::spawn(move || block_on(handle).unwrap_err())
+        .join()
+        .unwrap();
+    assert!(error.is_outside_loop());
+    // Dropped unawaited.
+    drop(super::spawn(async { vec![2u8; 3] }));
+}
+
+#[test]
 fn wakers_cloned_woken_and_dropped_on_other_threads() {
     // task_clone / task_wake / task_wake_by_ref / task_drop from other
     // threads, racing the loop's polls and parks (waker.rs, task rule 5).
