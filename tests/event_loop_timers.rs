@@ -177,6 +177,40 @@ fn interval_skips_missed_ticks_instead_of_bursting() {
 }
 
 #[test]
+fn a_zero_period_interval_ticks_at_once_and_lets_other_tasks_run() {
+    let ev = EventLoop::new().unwrap();
+    let (ticks, other_ran, scheduled_in_order) = ev.block_on(async {
+        let other = std::rc::Rc::new(std::cell::Cell::new(0u32));
+        let counter = other.clone();
+        let _other = spawn(async move {
+            loop {
+                counter.set(counter.get() + 1);
+                yield_now().await;
+            }
+        });
+        let mut every = interval(Duration::ZERO);
+        assert_eq!(every.period(), Duration::ZERO);
+        let start = Instant::now();
+        let mut last = every.tick().await; // the first tick: the interval's start
+        let mut in_order = last <= start;
+        let mut n = 1u32;
+        // No timer paces these ticks: 10,000 of them take far less than the
+        // minute this bound allows (and without the budget's yields the
+        // other task would never run).
+        while n < 10_000 && start.elapsed() < Duration::from_secs(60) {
+            let at = every.tick().await;
+            in_order &= at >= last;
+            last = at;
+            n += 1;
+        }
+        (n, other.get(), in_order)
+    });
+    assert_eq!(ticks, 10_000);
+    assert!(scheduled_in_order);
+    assert!(other_ran > 0, "the budget let the other task run");
+}
+
+#[test]
 fn a_sleep_moved_into_a_send_future_works_through_remote_spawn() {
     let ev = EventLoop::new().unwrap();
     let remote = ev.remote();

@@ -652,9 +652,9 @@ pub struct Interval {
 
 /// An [`Interval`] with the given period, the first tick now.
 ///
-/// # Panics
-///
-/// If `period` is zero.
+/// A zero period makes every tick due at once: each `tick` completes when
+/// called, paced only by the cooperative budget (so other tasks still run
+/// between bursts of ticks), never by a timer.
 ///
 /// ```
 /// use std::time::Duration;
@@ -669,7 +669,6 @@ pub struct Interval {
 /// });
 /// ```
 pub fn interval(period: Duration) -> Interval {
-    assert!(!period.is_zero(), "`interval` needs a non-zero period");
     Interval {
         period,
         sleep: sleep_until(Instant::now()),
@@ -717,7 +716,9 @@ impl Interval {
         let scheduled = self.sleep.deadline();
         let now = Instant::now();
         let mut next = scheduled + self.period;
-        if next <= now {
+        if self.period.is_zero() {
+            next = now; // due at once, every time
+        } else if next <= now {
             // Skip what was missed, keeping the phase.
             // In u64 nanoseconds (584 years; beyond, saturated): no u128
             // division linked in for this rare path.
