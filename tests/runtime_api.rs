@@ -6,11 +6,13 @@ mod runtime_support;
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use runtime_support::{runtime, within};
 use triad::event_loop::{sleep, yield_now};
-use triad::runtime::{spawn, spawn_blocking, spawn_cpu, spawn_process, Handle};
+use triad::runtime::{spawn, spawn_blocking, spawn_cpu, spawn_process, Handle, Origin};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -333,9 +335,34 @@ fn handle_current_exists_inside_block_on_and_on_the_runtimes_threads_only() {
 }
 
 #[test]
-#[should_panic(expected = "no triad Runtime here")]
-fn free_functions_outside_a_runtime_panic_with_a_clear_message() {
-    drop(spawn_cpu(|| 1));
+fn free_functions_outside_a_runtime_give_a_typed_error_and_run_nothing() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let cpu = {
+        let ran = ran.clone();
+        spawn_cpu(move || ran.fetch_add(1, Ordering::SeqCst))
+    };
+    assert!(cpu.is_finished());
+    let error = cpu.join().unwrap_err();
+    assert!(error.is_no_runtime() && !error.is_shutdown() && !error.is_cancelled());
+    assert_eq!(error.origin(), Origin::Cpu);
+    assert!(
+        error.to_string().contains("no triad Runtime here"),
+        "{error}"
+    );
+
+    let blocking = {
+        let ran = ran.clone();
+        spawn_blocking(move || ran.fetch_add(1, Ordering::SeqCst))
+    };
+    let error = blocking.join().unwrap_err();
+    assert!(error.is_no_runtime());
+    assert_eq!(error.origin(), Origin::Blocking);
+
+    let error = spawn_process(square, 4).wait().unwrap_err();
+    assert!(error.is_no_runtime());
+    assert_eq!(error.origin(), Origin::Process);
+
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "nothing ran");
 }
 
 #[test]

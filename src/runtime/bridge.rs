@@ -53,6 +53,10 @@ impl<H> Inner<H> {
     fn refused(origin: Origin) -> Self {
         Inner::Refused(Some(JoinError::shutdown(origin)))
     }
+
+    fn no_runtime(origin: Origin) -> Self {
+        Inner::Refused(Some(JoinError::no_runtime(origin)))
+    }
 }
 
 /// The refusal, taken once (a second poll after `Ready` is a caller bug).
@@ -176,6 +180,12 @@ impl<T> CpuHandle<T> {
         }
     }
 
+    pub(crate) fn no_runtime() -> Self {
+        CpuHandle {
+            inner: Inner::no_runtime(Origin::Cpu),
+        }
+    }
+
     /// Whether the job has finished (a `join` would not wait).
     ///
     /// ```
@@ -275,6 +285,12 @@ impl<R> ProcessHandle<R> {
     pub(crate) fn refused() -> Self {
         ProcessHandle {
             inner: ProcessInner::Refused(Some(JoinError::shutdown(Origin::Process))),
+        }
+    }
+
+    pub(crate) fn no_runtime() -> Self {
+        ProcessHandle {
+            inner: ProcessInner::Refused(Some(JoinError::no_runtime(Origin::Process))),
         }
     }
 }
@@ -395,6 +411,12 @@ impl<T> BlockingHandle<T> {
     pub(crate) fn refused() -> Self {
         BlockingHandle {
             inner: Inner::refused(Origin::Blocking),
+        }
+    }
+
+    pub(crate) fn no_runtime() -> Self {
+        BlockingHandle {
+            inner: Inner::no_runtime(Origin::Blocking),
         }
     }
 

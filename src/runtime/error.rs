@@ -250,6 +250,9 @@ enum JoinErrorKind {
     Blocking(BlockingFailure),
     /// The runtime was shut down before the task was handed to it.
     Shutdown(Origin),
+    /// A free function (`spawn_cpu`, ...) was called where no runtime is
+    /// current: the task was never handed to any.
+    NoRuntime(Origin),
 }
 
 /// How a blocking job failed (the blocking pool is the facade's own).
@@ -294,6 +297,9 @@ impl JoinError {
     pub(crate) fn shutdown(origin: Origin) -> Self {
         Self::new(JoinErrorKind::Shutdown(origin))
     }
+    pub(crate) fn no_runtime(origin: Origin) -> Self {
+        Self::new(JoinErrorKind::NoRuntime(origin))
+    }
     fn new(kind: JoinErrorKind) -> Self {
         JoinError { kind }
     }
@@ -313,7 +319,7 @@ impl JoinError {
             JoinErrorKind::Cpu(_) => Origin::Cpu,
             JoinErrorKind::Process(_) => Origin::Process,
             JoinErrorKind::Blocking(_) => Origin::Blocking,
-            JoinErrorKind::Shutdown(origin) => *origin,
+            JoinErrorKind::Shutdown(origin) | JoinErrorKind::NoRuntime(origin) => *origin,
         }
     }
 
@@ -332,7 +338,7 @@ impl JoinError {
             JoinErrorKind::Cpu(e) => e.is_panic(),
             JoinErrorKind::Process(e) => e.is_panic(),
             JoinErrorKind::Blocking(e) => matches!(e, BlockingFailure::Panicked { .. }),
-            JoinErrorKind::Shutdown(_) => false,
+            JoinErrorKind::Shutdown(_) | JoinErrorKind::NoRuntime(_) => false,
         }
     }
 
@@ -352,7 +358,9 @@ impl JoinError {
             JoinErrorKind::Blocking(BlockingFailure::Panicked { message, .. }) => {
                 message.as_deref()
             }
-            JoinErrorKind::Blocking(BlockingFailure::NotRun) | JoinErrorKind::Shutdown(_) => None,
+            JoinErrorKind::Blocking(BlockingFailure::NotRun)
+            | JoinErrorKind::Shutdown(_)
+            | JoinErrorKind::NoRuntime(_) => None,
         }
     }
 
@@ -378,7 +386,7 @@ impl JoinError {
             JoinErrorKind::Cpu(e) => e.is_cancelled(),
             JoinErrorKind::Process(e) => e.is_cancelled(),
             JoinErrorKind::Blocking(e) => matches!(e, BlockingFailure::NotRun),
-            JoinErrorKind::Shutdown(_) => false,
+            JoinErrorKind::Shutdown(_) | JoinErrorKind::NoRuntime(_) => false,
         }
     }
 
@@ -447,6 +455,21 @@ impl JoinError {
         matches!(self.kind, JoinErrorKind::Shutdown(_))
     }
 
+    /// A free function ([`spawn_cpu`](super::spawn_cpu),
+    /// [`spawn_process`](super::spawn_process),
+    /// [`spawn_blocking`](super::spawn_blocking)) was called where no
+    /// runtime is current (see [`Handle::try_current`](super::Handle::try_current)):
+    /// the task was never handed to a runtime, and did not run.
+    ///
+    /// ```
+    /// let error = triad::runtime::spawn_cpu(|| 1).join().unwrap_err();
+    /// assert!(error.is_no_runtime());
+    /// assert_eq!(error.origin(), triad::runtime::Origin::Cpu);
+    /// ```
+    pub fn is_no_runtime(&self) -> bool {
+        matches!(self.kind, JoinErrorKind::NoRuntime(_))
+    }
+
     /// The panic payload of a loop, CPU or blocking task, to re-raise with
     /// `std::panic::resume_unwind`; `Err(self)` if the task did not panic
     /// or panicked in another process (only its message crossed).
@@ -489,6 +512,11 @@ impl fmt::Display for JoinError {
                 f,
                 "{origin}: the runtime was shut down before the task was handed to it"
             ),
+            JoinErrorKind::NoRuntime(_) => write!(
+                f,
+                "{origin}: no triad Runtime here, the task was not run (call this inside \
+                 Runtime::block_on or on one of the runtime's threads, or use a Handle)"
+            ),
         }
     }
 }
@@ -505,7 +533,9 @@ impl std::error::Error for JoinError {
             JoinErrorKind::Loop(e) => Some(e),
             JoinErrorKind::Cpu(e) => Some(e),
             JoinErrorKind::Process(e) => Some(e),
-            JoinErrorKind::Blocking(_) | JoinErrorKind::Shutdown(_) => None,
+            JoinErrorKind::Blocking(_)
+            | JoinErrorKind::Shutdown(_)
+            | JoinErrorKind::NoRuntime(_) => None,
         }
     }
 }

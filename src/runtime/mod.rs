@@ -756,9 +756,8 @@ where
 /// `triad::threads::{join, scope, spawn}` use the same pool. A panic in `f`
 /// is the handle's [`JoinError::is_panic`].
 ///
-/// # Panics
-///
-/// Where there is no current runtime (see [`Handle::current`]).
+/// Where there is no current runtime (see [`Handle::try_current`]) the
+/// task does not run: the handle gives [`JoinError::is_no_runtime`].
 ///
 /// ```
 /// use triad::runtime::spawn_cpu;
@@ -779,7 +778,10 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    Handle::current().spawn_cpu(f)
+    match Handle::try_current() {
+        Some(handle) => handle.spawn_cpu(f),
+        None => CpuHandle::no_runtime(),
+    }
 }
 
 /// Run `f(arg)` in one of the runtime's worker processes: isolated work
@@ -795,9 +797,8 @@ where
 /// waits for a slot and submits it, so the loop never blocks; the handle
 /// then awaits the task.
 ///
-/// # Panics
-///
-/// Where there is no current runtime (see [`Handle::current`]).
+/// Where there is no current runtime (see [`Handle::try_current`]) the
+/// task does not run: the handle gives [`JoinError::is_no_runtime`].
 ///
 /// ```
 /// use triad::runtime::spawn_process;
@@ -818,7 +819,10 @@ where
     A: Encode + Decode,
     R: Encode + Decode,
 {
-    Handle::current().spawn_process(f, arg)
+    match Handle::try_current() {
+        Some(handle) => handle.spawn_process(f, arg),
+        None => ProcessHandle::no_runtime(),
+    }
 }
 
 /// Run `f` on one of the runtime's blocking threads: for calls that block
@@ -828,9 +832,8 @@ where
 /// run at once; more jobs wait in a queue. A panic in `f` is the handle's
 /// [`JoinError::is_panic`].
 ///
-/// # Panics
-///
-/// Where there is no current runtime (see [`Handle::current`]).
+/// Where there is no current runtime (see [`Handle::try_current`]) the
+/// task does not run: the handle gives [`JoinError::is_no_runtime`].
 ///
 /// ```
 /// use triad::runtime::spawn_blocking;
@@ -844,5 +847,8 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    Handle::current().spawn_blocking(f)
+    match Handle::try_current() {
+        Some(handle) => handle.spawn_blocking(f),
+        None => BlockingHandle::no_runtime(),
+    }
 }
