@@ -177,6 +177,41 @@ fn interval_skips_missed_ticks_instead_of_bursting() {
 }
 
 #[test]
+fn a_task_whose_timer_fired_runs_before_tasks_that_are_merely_ready() {
+    // Executor rule 6: a due timer's task goes to the front of the run
+    // queue. Without it, it would wait behind all 2,000 ready tasks.
+    let ev = EventLoop::new().unwrap();
+    let order = ev.block_on(async {
+        let order = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let timed = {
+            let order = order.clone();
+            spawn(async move {
+                sleep(Duration::from_millis(2)).await;
+                order.borrow_mut().push(usize::MAX);
+            })
+        };
+        yield_now().await; // the timed task arms its timer
+        std::thread::sleep(Duration::from_millis(5)); // its deadline passes
+        let ready: Vec<_> = (0..2_000)
+            .map(|i| {
+                let order = order.clone();
+                spawn(async move { order.borrow_mut().push(i) })
+            })
+            .collect();
+        timed.await.unwrap();
+        for task in ready {
+            task.await.unwrap();
+        }
+        order.take()
+    });
+    assert_eq!(order.len(), 2_001);
+    let timer_at = order.iter().position(|&i| i == usize::MAX).unwrap();
+    // One batch of at most 61 ready tasks may run before the timers are
+    // looked at (rule 2); then the timed task comes first.
+    assert!(timer_at <= 61, "the timed task ran {timer_at}th");
+}
+
+#[test]
 fn a_zero_period_interval_ticks_at_once_and_lets_other_tasks_run() {
     let ev = EventLoop::new().unwrap();
     let (ticks, other_ran, scheduled_in_order) = ev.block_on(async {

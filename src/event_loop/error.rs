@@ -430,11 +430,14 @@ impl From<AcceptError> for io::Error {
     }
 }
 
+/// What is said when something that needs the event loop of this thread
+/// is used where none runs (one string, shared by every such message).
+pub(crate) const NO_EVENT_LOOP: &str =
+    "no triad event loop on this thread (call this inside `EventLoop::block_on`)";
+
 /// The error of I/O constructors called off the event loop.
 pub(crate) fn no_event_loop() -> io::Error {
-    io::Error::other(
-        "no triad event loop is running on this thread (call from inside `EventLoop::block_on` or a task)",
-    )
+    io::Error::other(NO_EVENT_LOOP)
 }
 
 /// The operation of [`ReadyGuard::try_io`](super::ReadyGuard::try_io)

@@ -522,7 +522,7 @@ impl Future for Sleep {
         let deadline = self.deadline;
         let entry = self.entry;
         let new_entry = executor::with_current(|core| {
-            let core = core.expect("`Sleep` polled outside a triad event loop");
+            let core = core.expect(super::error::NO_EVENT_LOOP);
             let mut timers = core.timers.loop_mut();
             match entry {
                 Some(e) if e.loop_id == core.id && timers.update(e.key, cx.waker()) => None,
