@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use processes_support::{no_leaks, within};
+use processes_support::{no_core_dumps, no_leaks, within};
 use triad::processes::{ProcessPool, SharedBytes};
 
 fn pool(workers: usize) -> ProcessPool {
@@ -176,6 +176,54 @@ fn map_imap_unordered_and_chunked_map_agree() {
         )
     });
 }
+
+fn double_or_abort(x: u64) -> u64 {
+    if x % 50 == 49 {
+        std::process::abort();
+    }
+    x * 2
+}
+
+#[test]
+fn imap_unordered_gives_each_index_once_with_crashes_and_a_slot_held_elsewhere() {
+    no_core_dumps();
+    within(Duration::from_secs(60), || {
+        no_leaks(
+            || {
+                ProcessPool::builder()
+                    .workers(2)
+                    .slots_per_worker(2)
+                    .build()
+                    .unwrap()
+            },
+            |pool| {
+                // A slow task of our own holds one of the 4 slots meanwhile:
+                // the batch must make do with the others, keeping its item
+                // for later when it finds none free.
+                let held = pool.submit(slow_double, 21);
+                let mut seen = vec![0u32; 200];
+                let mut crashes = 0;
+                for (index, result) in pool.imap_unordered(double_or_abort, 0..200u64) {
+                    seen[index] += 1;
+                    match result {
+                        Ok(value) => assert_eq!(value, index as u64 * 2),
+                        Err(error) => {
+                            assert_eq!(index % 50, 49, "{error}");
+                            assert_eq!(error.signal(), Some(SIGABRT), "{error}");
+                            crashes += 1;
+                        }
+                    }
+                }
+                assert!(seen.iter().all(|&n| n == 1), "each index exactly once");
+                assert_eq!(crashes, 4);
+                assert_eq!(held.wait(), Ok(42));
+            },
+        )
+    });
+}
+
+/// SIGABRT's number on Linux.
+const SIGABRT: i32 = 6;
 
 #[test]
 fn wait_timeout_and_try_wait() {

@@ -53,8 +53,9 @@
 //!   gives the task's ticket (slot rule 9) and sleeps at most
 //!   [`MAX_NAP`] at a time.
 //! * **P8.** A submit rings the work doorbell (one task, doorbell rule 7)
-//!   after it publishes the slot, except in a batch: `imap`/`map` publish
-//!   every slot they can take without waiting, then ring once
+//!   after it publishes the slot, except in a batch: `map`, `imap` and
+//!   `imap_unordered` publish every slot they can take without waiting,
+//!   then ring once
 //!   ([`BatchRing`], which also rings if an `Encode` panics midway). No
 //!   published task stays unannounced while its submitter blocks: a batch
 //!   never waits for a slot (it keeps the item for the next batch), and
@@ -1331,6 +1332,7 @@ impl ProcessPool {
             pool: self,
             f,
             items: items.into_iter().enumerate(),
+            pending: None,
             in_flight: Vec::new(),
         }
     }
@@ -2178,7 +2180,48 @@ pub struct Unordered<'p, A, R, I> {
     pool: &'p ProcessPool,
     f: fn(A) -> R,
     items: std::iter::Enumerate<I>,
+    /// An item taken from `items` that found no free slot (rule P8).
+    pending: Option<(usize, A)>,
     in_flight: Vec<(usize, TaskHandle<R>)>,
+}
+
+impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Unordered<'_, A, R, I> {
+    /// Submit items until every slot is in flight or no slot is free, and
+    /// ring once for all of them (rule P8), as [`Ordered`] does.
+    fn refill(&mut self) {
+        let shared = &self.pool.shared;
+        let mut ring = BatchRing {
+            shared,
+            submitted: false,
+        };
+        while self.in_flight.len() < self.pool.slots() {
+            let Some((index, item)) = self.pending.take().or_else(|| self.items.next()) else {
+                break;
+            };
+            let wait = self.in_flight.is_empty();
+            let cell = match submit_to(
+                shared,
+                entry_for::<A, R>(),
+                self.f as usize,
+                &item,
+                shared.default_timeout,
+                wait,
+                Ring::Batched,
+            ) {
+                Ok(Some((cell, _))) => {
+                    ring.submitted = true;
+                    Ok(cell)
+                }
+                Ok(None) => {
+                    self.pending = Some((index, item));
+                    break;
+                }
+                Err(error) => Err(error),
+            };
+            self.in_flight
+                .push((index, TaskHandle::new(shared, cell, true)));
+        }
+    }
 }
 
 impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
@@ -2187,11 +2230,9 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
     type Item = (usize, Result<R, TaskError>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        while self.in_flight.len() < self.pool.slots() {
-            match self.items.next() {
-                Some((i, item)) => self.in_flight.push((i, self.pool.submit(self.f, item))),
-                None => break,
-            }
+        // Rule P8: top up once half the window is back.
+        if self.in_flight.len() <= self.pool.slots() / 2 {
+            self.refill();
         }
         if self.in_flight.is_empty() {
             return None;
