@@ -7,7 +7,8 @@
 //!     │   drain the remote inbox
 //!     │   queue empty and block_on's future not woken?
 //!     │     yes: arm the timerfd at the earliest deadline, park
-//!     │          (remote.rs P1–P4: epoll sleeps only if the inbox is empty)
+//!     │          (remote.rs P1–P4: epoll sleeps only if the inbox is empty),
+//!     │          then drain the inbox (what woke us, most of the time)
 //!     │     no:  epoll with a zero timeout (I/O still gets its turn)
 //!     │   dispatch I/O events and signals, fire due timers
 //!     │     (their tasks to the front of the run queue, rule 6)
@@ -478,7 +479,8 @@ impl Scheduler {
         }
     }
 
-    /// Take in what other threads sent.
+    /// Take in what other threads sent. Out of line: three callers.
+    #[inline(never)]
     pub(crate) fn drain_remote(&self) {
         let mut items = std::mem::take(&mut *self.inbox.loop_mut());
         if self.shared.drain(&mut items) {
@@ -571,13 +573,18 @@ impl Core {
             self.reactor.poll(timeout)
         } else {
             let _park = crate::tracepoint::park();
-            self.sched.shared.park(|may_sleep| {
+            let polled = self.sched.shared.park(|may_sleep| {
                 self.reactor.poll(if may_sleep {
                     timeout
                 } else {
                     Some(Duration::ZERO)
                 })
-            })
+            });
+            // Most wake-ups of a parked loop come from another thread: take
+            // them in now, so that `block_on` sees its future woken, and the
+            // next batch runs the woken tasks, without one more epoll call.
+            self.sched.drain_remote();
+            polled
         };
         // An epoll failure (EBADF, EINVAL) would be a bug in the loop; there
         // is nobody to return it to, and the timers below still run.

@@ -758,7 +758,9 @@ unsafe fn poll_future<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> 
         // else touches `stage`.
         let stage = unsafe { &mut *stage };
         let Stage::Running(future) = stage else {
-            unreachable!() // a RUNNING task still has its future (rule 2)
+            // Cannot happen: a RUNNING task still has its future (rule 2).
+            debug_assert!(false, "a running task without a future");
+            return Poll::Ready(());
         };
         // SAFETY: the future is never moved out of the heap block; it is
         // dropped in place (rule 2).
