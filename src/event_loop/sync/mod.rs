@@ -126,7 +126,7 @@
 //! | file | protocol |
 //! |---|---|
 //! | `wait_list.rs` | FIFO of waiters, QUEUED → GRANTED / RELEASED, only the future frees |
-//! | `mpsc/` | bounded and unbounded channels: slots, hand-off to waiting senders, end of stream |
+//! | `mpsc/` | bounded, rendezvous (capacity 0) and unbounded channels: slots, hand-off to waiting senders, end of stream |
 //! | `oneshot.rs` | one value, once; either side gone is an error |
 //! | `broadcast.rs` | a ring of the last `capacity` messages, a position per receiver, lag reported |
 //! | `watch.rs` | the latest value and a version; every receiver woken per send |
