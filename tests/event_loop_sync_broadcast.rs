@@ -105,3 +105,27 @@ fn an_abandoned_recv_keeps_the_position() {
         });
     });
 }
+
+#[test]
+fn capacity_zero_keeps_the_last_message_and_reports_the_lag() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let (tx, mut rx) = broadcast::channel::<u32>(0);
+            let mut keeping_up = tx.subscribe();
+            tx.send(1).unwrap();
+            assert_eq!(keeping_up.recv().await, Ok(1), "one message is kept");
+            for i in 2..=5 {
+                tx.send(i).unwrap();
+            }
+            assert_eq!(tx.len(), 1, "a ring of one");
+            // rx read nothing: 1..=4 were overwritten, 5 is kept.
+            assert_eq!(rx.recv().await.unwrap_err().lagged(), Some(4));
+            assert_eq!(rx.recv().await, Ok(5));
+            assert_eq!(keeping_up.recv().await.unwrap_err().lagged(), Some(3));
+            assert_eq!(keeping_up.recv().await, Ok(5));
+            drop(tx);
+            assert!(rx.recv().await.unwrap_err().is_sender_dropped());
+        });
+    });
+}
