@@ -243,6 +243,28 @@ fn add_and_forget_permits() {
 }
 
 #[test]
+fn the_permit_count_saturates_at_the_cap_instead_of_panicking() {
+    within(LIMIT, || {
+        const MAX: usize = Semaphore::MAX_PERMITS;
+        let huge = Semaphore::new(usize::MAX);
+        assert_eq!(huge.available_permits(), MAX, "new takes more as the cap");
+
+        let semaphore = Semaphore::new(MAX);
+        let held = semaphore.try_acquire_many(3).unwrap();
+        assert_eq!(semaphore.available_permits(), MAX - 3);
+        semaphore.add_permits(usize::MAX);
+        assert_eq!(semaphore.available_permits(), MAX, "add_permits saturates");
+        drop(held); // given back at the cap: no overflow in the permit's drop
+        assert_eq!(semaphore.available_permits(), MAX);
+        assert_eq!(
+            semaphore.try_acquire_many(u32::MAX).unwrap().num_permits(),
+            u32::MAX as usize
+        );
+        assert_eq!(semaphore.available_permits(), MAX);
+    });
+}
+
+#[test]
 fn a_mutex_held_across_an_await_excludes_the_others() {
     within(LIMIT, || {
         let ev = EventLoop::new().unwrap();
