@@ -5,6 +5,8 @@
 
 mod support;
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use triad::event_loop::future::select;
@@ -127,5 +129,56 @@ fn capacity_zero_keeps_the_last_message_and_reports_the_lag() {
             drop(tx);
             assert!(rx.recv().await.unwrap_err().is_sender_dropped());
         });
+    });
+}
+
+/// A message whose `Clone` sends into its own channel (rule 5: the ring is
+/// borrowed while a receiver clones).
+struct SendsOnClone {
+    tx: Option<broadcast::Sender<SendsOnClone>>,
+    refused: Rc<Cell<usize>>,
+}
+
+impl Clone for SendsOnClone {
+    fn clone(&self) -> Self {
+        if let Some(tx) = &self.tx {
+            let echo = SendsOnClone {
+                tx: None,
+                refused: self.refused.clone(),
+            };
+            let error = tx.send(echo).unwrap_err();
+            assert!(error.is_borrowed() && !error.is_closed());
+            assert!(error.into_inner().tx.is_none(), "the value came back");
+            self.refused.set(self.refused.get() + 1);
+        }
+        SendsOnClone {
+            tx: self.tx.clone(),
+            refused: self.refused.clone(),
+        }
+    }
+}
+
+#[test]
+fn a_send_from_a_message_clone_is_refused_not_a_panic() {
+    within(LIMIT, || {
+        let (tx, mut rx) = broadcast::channel::<SendsOnClone>(4);
+        let refused = Rc::new(Cell::new(0));
+        tx.send(SendsOnClone {
+            tx: Some(tx.clone()),
+            refused: refused.clone(),
+        })
+        .unwrap();
+        let got = rx.try_recv().ok().unwrap();
+        assert_eq!(refused.get(), 1, "the send inside clone was refused once");
+        assert!(got.tx.is_some());
+        assert_eq!(tx.len(), 1, "nothing was added by the refused send");
+        // Overwrite the message holding a sender (no Rc cycle left behind).
+        for _ in 0..4 {
+            let plain = SendsOnClone {
+                tx: None,
+                refused: refused.clone(),
+            };
+            tx.send(plain).unwrap();
+        }
     });
 }

@@ -337,7 +337,7 @@ fn a_watch_send_while_the_value_is_borrowed_is_refused_and_changes_nothing() {
             assert!(!error.is_closed());
             assert_eq!(
                 error.to_string(),
-                "the watched value is borrowed (a `borrow()` is alive): not replaced"
+                "the channel's value is borrowed right now (a `borrow()` is alive): not sent"
             );
             assert_eq!(error.into_inner(), 2);
             let as_try: TrySendError<u32> = tx.send(2).unwrap_err().into();

@@ -5,8 +5,10 @@
 use std::fmt;
 
 /// A send that was refused because the receiver is gone (dropped, or it
-/// closed the channel), or, for a [`watch`](super::watch) channel, because
-/// the value is borrowed right now. The value comes back with it.
+/// closed the channel), or because the channel's storage is borrowed
+/// right now (a [`watch`](super::watch) value's `borrow()` is alive, or a
+/// [`broadcast`](super::broadcast) message's `Clone` sends into its own
+/// channel). The value comes back with it.
 ///
 /// Returned by [`mpsc::Sender::send`](super::mpsc::Sender::send),
 /// [`mpsc::UnboundedSender::send`](super::mpsc::UnboundedSender::send),
@@ -56,10 +58,11 @@ impl<T> SendError<T> {
         self.kind == SendKind::Closed
     }
 
-    /// A [`watch`](super::watch) channel's value is borrowed (a
-    /// `borrow()` is alive, perhaps held across an `.await`): it could not
-    /// be replaced, and was left as it was. Send again once the borrow has
-    /// ended.
+    /// The channel's storage is borrowed right now, so nothing was changed:
+    /// a [`watch`](super::watch) value has a `borrow()` alive (perhaps held
+    /// across an `.await`), or a [`broadcast`](super::broadcast) send came
+    /// from a message's `Clone` while a receiver cloned it. Send again once
+    /// the borrow has ended.
     ///
     /// ```
     /// use triad::event_loop::sync::watch;
@@ -88,7 +91,7 @@ impl<T> fmt::Display for SendError<T> {
             SendKind::Closed => write!(f, "the receiver is gone (dropped or closed)"),
             SendKind::Borrowed => write!(
                 f,
-                "the watched value is borrowed (a `borrow()` is alive): not replaced"
+                "the channel's value is borrowed right now (a `borrow()` is alive): not sent"
             ),
         }
     }
