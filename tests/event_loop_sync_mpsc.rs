@@ -594,3 +594,33 @@ fn many_producers_through_a_rendezvous_channel_lose_nothing_and_buffer_one() {
         assert_eq!(most_queued, 1, "never more than one message in the channel");
     });
 }
+
+#[test]
+fn a_rendezvous_send_taken_before_the_receiver_dropped_has_succeeded() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        let drops = Rc::new(Cell::new(0));
+        ev.block_on(async {
+            let (tx, mut rx) = mpsc::channel::<Counted>(0);
+            let sender = spawn({
+                let drops = drops.clone();
+                async move { tx.send(Counted(drops)).await.is_ok() }
+            });
+            settle().await; // the message waits in the slot
+            let taken = rx.try_recv().ok();
+            drop(rx); // before the sender runs again
+            assert!(
+                sender.await.unwrap(),
+                "taken means sent, whatever came after"
+            );
+            assert!(taken.is_some());
+            assert_eq!(
+                drops.get(),
+                0,
+                "the taken message was not dropped by the channel"
+            );
+            drop(taken);
+            assert_eq!(drops.get(), 1);
+        });
+    });
+}

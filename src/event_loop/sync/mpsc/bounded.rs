@@ -386,11 +386,17 @@ impl<'a, T> Permit<'a, T> {
     /// that waits until the receiver takes it.
     fn hand_over(self, value: T) -> Result<Delivery<'a, T>, SendError<T>> {
         let chan = self.chan;
+        // The slot passes to the message: our drop must not give it back.
+        std::mem::forget(self);
+        if chan.receiver.get() == ReceiverState::Dropped {
+            return Err(SendError::closed(value));
+        }
         // The slot is the only one, and ours: the queue is empty, so our
-        // message is the next one taken.
+        // message is the next one taken. Marked before the push, whose
+        // wake is foreign code.
         let ticket = chan.taken.get();
-        self.send(value)?;
         chan.awaiting_delivery.set(true);
+        chan.push(value);
         Ok(Delivery {
             chan,
             ticket,
