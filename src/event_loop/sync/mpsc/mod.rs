@@ -81,7 +81,9 @@
 //!    delivery. If the receiver is dropped first, the message goes back
 //!    to its sender in the [`SendError`] (not dropped with the queue,
 //!    rule 6); if the `send` future is dropped first, the message is taken
-//!    back out and dropped unsent (rule 7). [`Receiver::close`] does not
+//!    back out and dropped unsent (rule 7). (A `send` dropped after the
+//!    take but before its next poll has sent: the receiver has the
+//!    message, only the `Ok` went unseen.) [`Receiver::close`] does not
 //!    take it back: a message already handed over still arrives (rule 5).
 //!    `try_send` (and `try_reserve`) succeed only while the receiver
 //!    waits in `recv` (its last poll found nothing, and no message or
