@@ -1,6 +1,7 @@
 //! The loop-local broadcast channel (`event_loop::sync::broadcast`): every
 //! receiver gets every message in order, lag reported as a typed error,
-//! the end after the last sender, cancellation, many receiver tasks.
+//! the end after the last sender, cancellation, many receiver tasks,
+//! capacity 0 taken as 1, a send from a message's `Clone` refused.
 #![cfg(feature = "event-loop")]
 
 mod support;

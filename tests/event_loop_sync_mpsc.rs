@@ -1,6 +1,7 @@
 //! The loop-local channels (`event_loop::sync::mpsc`): order, back-pressure
 //! counted at capacity, FIFO senders, close and drop as typed errors,
-//! cancellation of waiting sends, and many tasks without a lost wake-up.
+//! cancellation of waiting sends, many tasks without a lost wake-up, and
+//! capacity 0 as a rendezvous (a send returns once its message is taken).
 #![cfg(feature = "event-loop")]
 
 mod support;

@@ -1,7 +1,8 @@
 //! The loop-local `Notify`, `Event`, `Barrier`, `OnceCell`, `oneshot` and `watch`
 //! (`event_loop::sync`): the
 //! stored permit, FIFO wake-ups, broadcasts, cancellation that passes a
-//! notification on, and the other side gone as a typed error.
+//! notification on, the other side gone as a typed error, and a watch
+//! send while the value is borrowed refused with a typed error.
 #![cfg(feature = "event-loop")]
 
 mod support;

@@ -1,7 +1,7 @@
 //! The loop-local `Semaphore`, `Mutex` and `RwLock` (`event_loop::sync`): bounds,
 //! FIFO order, no starvation of `acquire_many`, close as a typed error,
-//! cancellation of waiting and granted acquires, and many tasks without a
-//! lost wake-up.
+//! cancellation of waiting and granted acquires, many tasks without a
+//! lost wake-up, and a permit count that saturates instead of overflowing.
 #![cfg(feature = "event-loop")]
 
 mod support;
