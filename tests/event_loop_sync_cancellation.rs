@@ -148,6 +148,85 @@ fn channel_slots_and_messages_survive_random_cancellation() {
     });
 }
 
+/// A message that counts its drops (each must be dropped exactly once:
+/// received and then dropped by the consumer, or taken back and dropped
+/// with its abandoned send).
+struct Tracked {
+    id: u64,
+    drops: Rc<Cell<u64>>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.drops.set(self.drops.get() + 1);
+    }
+}
+
+#[test]
+fn rendezvous_messages_survive_random_cancellation() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let (tx, mut rx) = mpsc::channel::<Tracked>(0);
+            let drops = Rc::new(Cell::new(0u64));
+            let reported = Rc::new(std::cell::RefCell::new(Vec::new()));
+            let producers: Vec<_> = (0..100u64)
+                .map(|p| {
+                    let (tx, drops, reported) = (tx.clone(), drops.clone(), reported.clone());
+                    spawn(async move {
+                        let mut rng = p ^ 0x5eed;
+                        for i in 0..50 {
+                            let id = p * 1000 + i;
+                            let message = Tracked {
+                                id,
+                                drops: drops.clone(),
+                            };
+                            let patience = next(&mut rng) % 5;
+                            // Abandoned before the take: taken back and
+                            // dropped. Abandoned just after it: delivered,
+                            // the Ok unseen (rule 9).
+                            if let Either::Right(sent) =
+                                select(yields(patience), tx.send(message)).await
+                            {
+                                assert!(sent.is_ok());
+                                reported.borrow_mut().push(id);
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let consumer = spawn(async move {
+                let mut received = std::collections::HashSet::new();
+                let mut rng = 11;
+                while let Some(message) = rx.recv().await {
+                    assert!(rx.is_empty(), "at most one message in the channel");
+                    assert!(received.insert(message.id), "received twice");
+                    yields(next(&mut rng) % 2).await;
+                }
+                received
+            });
+            for producer in producers {
+                producer.await.unwrap();
+            }
+            // The hand-off slot came back: one more send still goes through.
+            tx.send(Tracked {
+                id: u64::MAX,
+                drops: drops.clone(),
+            })
+            .await
+            .unwrap();
+            drop(tx);
+            let received = consumer.await.unwrap();
+            assert!(received.contains(&u64::MAX));
+            for id in reported.borrow().iter() {
+                assert!(received.contains(id), "{id} reported sent but not received");
+            }
+            assert!(reported.borrow().len() < 5000, "some sends were abandoned");
+            assert_eq!(drops.get(), 5001, "every message dropped exactly once");
+        });
+    });
+}
+
 #[test]
 fn mutex_survives_random_cancellation() {
     within(LIMIT, || {

@@ -1,6 +1,7 @@
 //! The loop-local channels (`event_loop::sync::mpsc`): order, back-pressure
 //! counted at capacity, FIFO senders, close and drop as typed errors,
-//! cancellation of waiting sends, and many tasks without a lost wake-up.
+//! cancellation of waiting sends, many tasks without a lost wake-up, and
+//! capacity 0 as a rendezvous (a send returns once its message is taken).
 #![cfg(feature = "event-loop")]
 
 mod support;
@@ -407,5 +408,220 @@ fn a_message_that_sends_while_dropped_with_the_receiver_is_refused() {
         }
         drop(rx);
         assert_eq!(*refused.borrow(), [true, true, true]);
+    });
+}
+
+// Capacity 0: a rendezvous channel (rule 9 of the mpsc module docs).
+
+#[test]
+fn a_rendezvous_send_returns_only_once_the_receiver_took_the_message() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let (tx, mut rx) = mpsc::channel::<u32>(0);
+            assert_eq!((tx.capacity(), tx.max_capacity()), (0, 0));
+            let delivered = Rc::new(Cell::new(false));
+            let sender = spawn({
+                let delivered = delivered.clone();
+                async move {
+                    tx.send(7).await.unwrap();
+                    delivered.set(true);
+                }
+            });
+            settle().await;
+            assert!(!delivered.get(), "nobody took it yet");
+            assert_eq!(rx.len(), 1, "the message waits in the hand-off slot");
+            assert_eq!(rx.recv().await, Some(7));
+            settle().await;
+            assert!(delivered.get(), "the take completed the send");
+            sender.await.unwrap();
+            assert_eq!(rx.recv().await, None, "the sender is gone");
+        });
+    });
+}
+
+#[test]
+fn a_rendezvous_try_send_needs_a_receiver_waiting_in_recv() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let (tx, mut rx) = mpsc::channel::<u32>(0);
+            let error = tx.try_send(1).unwrap_err();
+            assert!(error.is_full());
+            assert_eq!(error.into_inner(), 1, "the value comes back");
+            assert!(tx.try_reserve().unwrap_err().is_full());
+            assert!(rx.is_empty(), "nothing was buffered");
+
+            // A recv that waited and was dropped no longer counts.
+            assert!(select(rx.recv(), settle()).await.is_right());
+            assert!(tx.try_send(2).unwrap_err().is_full());
+
+            let receiver = spawn(async move {
+                let got = rx.recv().await;
+                (got, rx)
+            });
+            settle().await; // the receiver waits in `recv`
+            tx.try_send(3).unwrap();
+            assert!(
+                tx.try_send(4).unwrap_err().is_full(),
+                "one waiting recv takes one message"
+            );
+            let (got, rx) = receiver.await.unwrap();
+            assert_eq!(got, Some(3));
+            assert!(rx.is_empty());
+        });
+    });
+}
+
+#[test]
+fn a_rendezvous_receiver_dropped_hands_the_waiting_value_back() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        let drops = Rc::new(Cell::new(0));
+        ev.block_on(async {
+            let (tx, rx) = mpsc::channel::<Counted>(0);
+            // The first sender's message is in the slot; the second waits
+            // for the slot.
+            let senders: Vec<_> = (0..2)
+                .map(|_| {
+                    let tx = tx.clone();
+                    let drops = drops.clone();
+                    spawn(async move {
+                        let error = tx.send(Counted(drops)).await.unwrap_err();
+                        assert!(error.is_closed());
+                        error.into_inner()
+                    })
+                })
+                .collect();
+            settle().await;
+            assert_eq!(rx.len(), 1);
+            drop(rx);
+            assert_eq!(drops.get(), 0, "the message in the slot is not dropped");
+            for (i, sender) in senders.into_iter().enumerate() {
+                let back = sender.await.unwrap();
+                assert_eq!(drops.get(), i, "this value was not dropped");
+                drop(back);
+            }
+            assert_eq!(drops.get(), 2, "each value came back exactly once");
+        });
+    });
+}
+
+#[test]
+fn a_cancelled_rendezvous_send_takes_its_message_back() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        let drops = Rc::new(Cell::new(0));
+        ev.block_on(async {
+            let (tx, mut rx) = mpsc::channel::<Counted>(0);
+            let gave_up = select(tx.send(Counted(drops.clone())), settle()).await;
+            assert!(gave_up.is_right());
+            assert_eq!(drops.get(), 1, "the value was dropped unsent");
+            assert!(
+                matches!(rx.try_recv(), Err(e) if e.is_empty()),
+                "and is not received"
+            );
+            // The slot went back: the next send goes through.
+            let next = spawn({
+                let tx = tx.clone();
+                let drops = drops.clone();
+                async move { tx.send(Counted(drops)).await.is_ok() }
+            });
+            let got = rx.recv().await;
+            assert!(got.is_some());
+            assert!(next.await.unwrap());
+            drop(got);
+            assert_eq!(drops.get(), 2);
+        });
+    });
+}
+
+#[test]
+fn a_rendezvous_close_delivers_the_handed_over_message_and_fails_the_rest() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let (tx, mut rx) = mpsc::channel::<u32>(0);
+            let first = spawn({
+                let tx = tx.clone();
+                async move { tx.send(1).await.map_err(|e| e.into_inner()) }
+            });
+            let second = spawn({
+                let tx = tx.clone();
+                async move { tx.send(2).await.map_err(|e| e.into_inner()) }
+            });
+            settle().await; // 1 is in the slot, 2 waits for it
+            rx.close();
+            assert_eq!(second.await.unwrap(), Err(2), "the waiting send failed");
+            assert!(tx.try_send(3).unwrap_err().is_closed());
+            assert_eq!(rx.recv().await, Some(1), "the handed-over message arrives");
+            assert_eq!(first.await.unwrap(), Ok(()), "and its send succeeded");
+            assert_eq!(rx.recv().await, None);
+        });
+    });
+}
+
+#[test]
+fn many_producers_through_a_rendezvous_channel_lose_nothing_and_buffer_one() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        let (count, sum, most_queued) = ev.block_on(async {
+            let (tx, mut rx) = mpsc::channel::<u64>(0);
+            let delivered = Rc::new(Cell::new(0u64));
+            for p in 0..20u64 {
+                let tx = tx.clone();
+                let delivered = delivered.clone();
+                let _detached = spawn(async move {
+                    for i in 0..100 {
+                        tx.send(p * 100 + i).await.unwrap();
+                        delivered.set(delivered.get() + 1);
+                    }
+                });
+            }
+            drop(tx);
+            let (mut count, mut sum, mut most_queued) = (0u64, 0u64, 0);
+            while let Some(v) = rx.recv().await {
+                count += 1;
+                sum += v;
+                most_queued = most_queued.max(rx.len() + 1);
+                assert!(delivered.get() < count, "a send returned before its take");
+                triad::event_loop::yield_now().await;
+            }
+            assert_eq!(delivered.get(), count);
+            (count, sum, most_queued)
+        });
+        assert_eq!(count, 2000);
+        assert_eq!(sum, (0..2000u64).sum::<u64>());
+        assert_eq!(most_queued, 1, "never more than one message in the channel");
+    });
+}
+
+#[test]
+fn a_rendezvous_send_taken_before_the_receiver_dropped_has_succeeded() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        let drops = Rc::new(Cell::new(0));
+        ev.block_on(async {
+            let (tx, mut rx) = mpsc::channel::<Counted>(0);
+            let sender = spawn({
+                let drops = drops.clone();
+                async move { tx.send(Counted(drops)).await.is_ok() }
+            });
+            settle().await; // the message waits in the slot
+            let taken = rx.try_recv().ok();
+            drop(rx); // before the sender runs again
+            assert!(
+                sender.await.unwrap(),
+                "taken means sent, whatever came after"
+            );
+            assert!(taken.is_some());
+            assert_eq!(
+                drops.get(),
+                0,
+                "the taken message was not dropped by the channel"
+            );
+            drop(taken);
+            assert_eq!(drops.get(), 1);
+        });
     });
 }

@@ -1,7 +1,8 @@
 //! The loop-local `Notify`, `Event`, `Barrier`, `OnceCell`, `oneshot` and `watch`
 //! (`event_loop::sync`): the
 //! stored permit, FIFO wake-ups, broadcasts, cancellation that passes a
-//! notification on, and the other side gone as a typed error.
+//! notification on, the other side gone as a typed error, and a watch
+//! send while the value is borrowed refused with a typed error.
 #![cfg(feature = "event-loop")]
 
 mod support;
@@ -11,7 +12,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use triad::event_loop::future::select;
-use triad::event_loop::sync::{oneshot, Barrier, Event, Notify, OnceCell};
+use triad::event_loop::sync::{oneshot, Barrier, Event, Notify, OnceCell, TrySendError};
 use triad::event_loop::{spawn, yield_now, EventLoop};
 
 use support::{settle, within};
@@ -308,6 +309,63 @@ fn an_abandoned_watch_wait_loses_no_change() {
             tx.send(7).unwrap();
             rx.changed().await.unwrap(); // the change is still unseen
             assert_eq!(*rx.borrow(), 7);
+        });
+    });
+}
+
+#[test]
+#[allow(clippy::await_holding_refcell_ref)] // on purpose: the misuse rule 4 survives
+fn a_watch_send_while_the_value_is_borrowed_is_refused_and_changes_nothing() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let (tx, mut rx) = triad::event_loop::sync::watch::channel(1u32);
+            let holder_rx = rx.clone();
+            let release = Rc::new(Event::new());
+            // A task holds a borrow across an `.await` (what rule 4 warns of).
+            let holder = spawn({
+                let release = release.clone();
+                async move {
+                    let held = holder_rx.borrow();
+                    release.wait().await;
+                    *held
+                }
+            });
+            settle().await;
+
+            let error = tx.send(2).unwrap_err();
+            assert!(error.is_borrowed());
+            assert!(!error.is_closed());
+            assert_eq!(
+                error.to_string(),
+                "the channel's value is borrowed right now (a `borrow()` is alive): not sent"
+            );
+            assert_eq!(error.into_inner(), 2);
+            let as_try: TrySendError<u32> = tx.send(2).unwrap_err().into();
+            assert!(as_try.is_full(), "borrowed converts to \"try later\"");
+            assert_eq!(tx.send_replace(3), 3, "the new value comes back unstored");
+            let called = Cell::new(0);
+            tx.send_modify(|v| {
+                called.set(called.get() + 1);
+                *v = 4;
+            });
+            assert!(!tx.send_if_modified(|v| {
+                called.set(called.get() + 1);
+                *v = 5;
+                true
+            }));
+            assert_eq!(called.get(), 0, "no closure ran on a borrowed value");
+            assert!(!rx.has_changed().unwrap(), "no version moved");
+
+            release.set();
+            assert_eq!(
+                holder.await.unwrap(),
+                1,
+                "the borrowed value was left as it was"
+            );
+            tx.send(6).unwrap();
+            rx.changed().await.unwrap();
+            assert_eq!(*rx.borrow(), 6);
         });
     });
 }

@@ -1,7 +1,7 @@
 //! The loop-local `Semaphore`, `Mutex` and `RwLock` (`event_loop::sync`): bounds,
 //! FIFO order, no starvation of `acquire_many`, close as a typed error,
-//! cancellation of waiting and granted acquires, and many tasks without a
-//! lost wake-up.
+//! cancellation of waiting and granted acquires, many tasks without a
+//! lost wake-up, and a permit count that saturates instead of overflowing.
 #![cfg(feature = "event-loop")]
 
 mod support;
@@ -240,6 +240,28 @@ fn add_and_forget_permits() {
     assert_eq!(semaphore.available_permits(), 2);
     assert_eq!(semaphore.forget_permits(5), 2);
     assert!(semaphore.try_acquire().unwrap_err().is_no_permits());
+}
+
+#[test]
+fn the_permit_count_saturates_at_the_cap_instead_of_panicking() {
+    within(LIMIT, || {
+        const MAX: usize = Semaphore::MAX_PERMITS;
+        let huge = Semaphore::new(usize::MAX);
+        assert_eq!(huge.available_permits(), MAX, "new takes more as the cap");
+
+        let semaphore = Semaphore::new(MAX);
+        let held = semaphore.try_acquire_many(3).unwrap();
+        assert_eq!(semaphore.available_permits(), MAX - 3);
+        semaphore.add_permits(usize::MAX);
+        assert_eq!(semaphore.available_permits(), MAX, "add_permits saturates");
+        drop(held); // given back at the cap: no overflow in the permit's drop
+        assert_eq!(semaphore.available_permits(), MAX);
+        assert_eq!(
+            semaphore.try_acquire_many(u32::MAX).unwrap().num_permits(),
+            u32::MAX as usize
+        );
+        assert_eq!(semaphore.available_permits(), MAX);
+    });
 }
 
 #[test]

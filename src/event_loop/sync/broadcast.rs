@@ -30,9 +30,15 @@
 //!    receiver's position moves only when a message is returned (or a lag
 //!    reported).
 //! 5. **Clones under a shared borrow.** A message is cloned for its
-//!    receiver while the ring is borrowed (shared): a `Clone` impl that
-//!    sends into the same channel would panic. Wakes and the drops of
-//!    overwritten messages happen after every borrow ends.
+//!    receiver while the ring is borrowed (shared): a send from inside a
+//!    `Clone` impl into the same channel is refused with
+//!    [`SendError::is_borrowed`] (value handed back), not a panic. Wakes
+//!    and the drops of overwritten messages happen after every borrow
+//!    ends.
+//! 6. **At least one message.** A ring of 0 could hold nothing, so a
+//!    `capacity` of 0 is taken as 1: the channel keeps at least the last
+//!    message, and a receiver that falls behind is told how many it
+//!    missed (rule 1), never left without a word.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -76,9 +82,9 @@ impl<T> Shared<T> {
 
 /// A broadcast channel keeping the last `capacity` messages.
 ///
-/// # Panics
-///
-/// If `capacity` is 0.
+/// A `capacity` of 0 is taken as 1 (rule 6): a broadcast channel keeps at
+/// least the last message, and a receiver that falls behind is told how
+/// many it missed.
 ///
 /// ```
 /// use triad::event_loop::{spawn, sync::broadcast, EventLoop};
@@ -95,11 +101,20 @@ impl<T> Shared<T> {
 /// });
 /// # Ok::<(), std::io::Error>(())
 /// ```
+///
+/// Capacity 0 keeps the last message:
+///
+/// ```
+/// use triad::event_loop::sync::broadcast;
+///
+/// let (tx, mut rx) = broadcast::channel(0);
+/// tx.send('a').unwrap();
+/// tx.send('b').unwrap(); // overwrites 'a'
+/// assert_eq!(rx.try_recv().unwrap_err().lagged(), Some(1));
+/// assert_eq!(rx.try_recv(), Ok('b'));
+/// ```
 pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
-    assert!(
-        capacity > 0,
-        "broadcast::channel needs a capacity of at least 1"
-    );
+    let capacity = capacity.max(1); // rule 6
     let shared = Rc::new(Shared {
         ring: RefCell::new(VecDeque::with_capacity(capacity.min(1024))),
         head: Cell::new(0),
@@ -133,7 +148,8 @@ pub struct Sender<T> {
 impl<T> Sender<T> {
     /// Send `value` to every receiver, overwriting the oldest message if
     /// the ring is full (rule 1); how many receivers there are. Fails,
-    /// handing the value back, if there is none (rule 3).
+    /// handing the value back, if there is none (rule 3), or if called
+    /// from a message's `Clone` while a receiver clones it (rule 5).
     ///
     /// ```
     /// use triad::event_loop::sync::broadcast;
@@ -148,7 +164,9 @@ impl<T> Sender<T> {
             return Err(SendError::closed(value));
         }
         let overwritten = {
-            let mut ring = self.shared.ring.borrow_mut();
+            let Ok(mut ring) = self.shared.ring.try_borrow_mut() else {
+                return Err(SendError::borrowed(value)); // rule 5
+            };
             ring.push_back(value);
             if ring.len() > self.shared.capacity {
                 self.shared.head.set(self.shared.head.get() + 1);

@@ -5,12 +5,17 @@
 use std::fmt;
 
 /// A send that was refused because the receiver is gone (dropped, or it
-/// closed the channel). The value comes back with it.
+/// closed the channel), or because the channel's storage is borrowed
+/// right now (a [`watch`](super::watch) value's `borrow()` is alive, or a
+/// [`broadcast`](super::broadcast) message's `Clone` sends into its own
+/// channel). The value comes back with it.
 ///
 /// Returned by [`mpsc::Sender::send`](super::mpsc::Sender::send),
 /// [`mpsc::UnboundedSender::send`](super::mpsc::UnboundedSender::send),
-/// [`mpsc::Permit::send`](super::mpsc::Permit::send) and
-/// [`oneshot::Sender::send`](super::oneshot::Sender::send).
+/// [`mpsc::Permit::send`](super::mpsc::Permit::send),
+/// [`oneshot::Sender::send`](super::oneshot::Sender::send),
+/// [`broadcast::Sender::send`](super::broadcast::Sender::send) and
+/// [`watch::Sender::send`](super::watch::Sender::send).
 ///
 /// ```
 /// use triad::event_loop::sync::oneshot;
@@ -19,21 +24,59 @@ use std::fmt;
 /// drop(rx);
 /// let error = tx.send("lost?".to_owned()).unwrap_err();
 /// assert!(error.is_closed());
+/// assert!(!error.is_borrowed());
 /// assert_eq!(error.into_inner(), "lost?"); // not lost: handed back
 /// ```
 pub struct SendError<T> {
+    kind: SendKind,
     value: T,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SendKind {
+    Closed,
+    Borrowed,
 }
 
 impl<T> SendError<T> {
     pub(crate) fn closed(value: T) -> Self {
-        SendError { value }
+        SendError {
+            kind: SendKind::Closed,
+            value,
+        }
+    }
+
+    pub(crate) fn borrowed(value: T) -> Self {
+        SendError {
+            kind: SendKind::Borrowed,
+            value,
+        }
     }
 
     /// The receiver is dropped or closed: nothing sent now will be read.
-    /// (Always true today; a predicate so that kinds can be added.)
     pub fn is_closed(&self) -> bool {
-        true
+        self.kind == SendKind::Closed
+    }
+
+    /// The channel's storage is borrowed right now, so nothing was changed:
+    /// a [`watch`](super::watch) value has a `borrow()` alive (perhaps held
+    /// across an `.await`), or a [`broadcast`](super::broadcast) send came
+    /// from a message's `Clone` while a receiver cloned it. Send again once
+    /// the borrow has ended.
+    ///
+    /// ```
+    /// use triad::event_loop::sync::watch;
+    ///
+    /// let (tx, rx) = watch::channel(1);
+    /// let seen = rx.borrow();
+    /// let error = tx.send(2).unwrap_err();
+    /// assert!(error.is_borrowed() && !error.is_closed());
+    /// assert_eq!(error.into_inner(), 2);
+    /// drop(seen);
+    /// tx.send(2).unwrap();
+    /// ```
+    pub fn is_borrowed(&self) -> bool {
+        self.kind == SendKind::Borrowed
     }
 
     /// The value that was not sent.
@@ -44,7 +87,13 @@ impl<T> SendError<T> {
 
 impl<T> fmt::Display for SendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the receiver is gone (dropped or closed)")
+        match self.kind {
+            SendKind::Closed => write!(f, "the receiver is gone (dropped or closed)"),
+            SendKind::Borrowed => write!(
+                f,
+                "the channel's value is borrowed right now (a `borrow()` is alive): not sent"
+            ),
+        }
     }
 }
 
@@ -130,9 +179,15 @@ impl<T> fmt::Debug for TrySendError<T> {
 
 impl<T> std::error::Error for TrySendError<T> {}
 
+/// A closed [`SendError`] becomes a closed `TrySendError`; a borrowed one
+/// (watch), which may succeed once the borrow ends, becomes a full one
+/// ("try later").
 impl<T> From<SendError<T>> for TrySendError<T> {
     fn from(error: SendError<T>) -> Self {
-        TrySendError::closed(error.into_inner())
+        match error.kind {
+            SendKind::Closed => TrySendError::closed(error.value),
+            SendKind::Borrowed => TrySendError::full(error.value),
+        }
     }
 }
 

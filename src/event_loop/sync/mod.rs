@@ -126,9 +126,9 @@
 //! | file | protocol |
 //! |---|---|
 //! | `wait_list.rs` | FIFO of waiters, QUEUED → GRANTED / RELEASED, only the future frees |
-//! | `mpsc/` | bounded and unbounded channels: slots, hand-off to waiting senders, end of stream |
+//! | `mpsc/` | bounded, rendezvous (capacity 0) and unbounded channels: slots, hand-off to waiting senders, end of stream |
 //! | `oneshot.rs` | one value, once; either side gone is an error |
-//! | `broadcast.rs` | a ring of the last `capacity` messages, a position per receiver, lag reported |
+//! | `broadcast.rs` | a ring of the last `capacity` (at least 1) messages, a position per receiver, lag reported |
 //! | `watch.rs` | the latest value and a version; every receiver woken per send |
 //! | `notify.rs` | one stored permit, FIFO `notify_one`, broadcast by count |
 //! | `event.rs` | level-triggered flag, a set reaches every waiter |

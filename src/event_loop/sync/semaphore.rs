@@ -32,7 +32,8 @@
 //!    between the release and the waiter's poll.
 //! 4. **Cancellation-safe.** A dropped QUEUED acquire leaves the queue; a
 //!    dropped GRANTED one releases the permits it was handed (rule 3 again,
-//!    to the next waiter). No permit is ever lost or counted twice.
+//!    to the next waiter). No permit is ever lost or counted twice (below
+//!    the cap of rule 7).
 //! 5. **Close.** [`Semaphore::close`] aborts every queued waiter (each gets
 //!    an [`AcquireError`]) and makes every later acquire fail; permits
 //!    already held stay valid, and a waiter granted before the close still
@@ -40,6 +41,12 @@
 //! 6. **No borrow spans foreign code.** Wakers are woken (and dropped)
 //!    after the wait list's borrow ends, one at a time, so a wake that
 //!    re-enters the semaphore finds it consistent.
+//! 7. **The count saturates.** The free count never exceeds
+//!    [`Semaphore::MAX_PERMITS`] (2^61 − 1 on 64-bit Linux): `new` takes
+//!    more as the cap, and `add_permits` or a permit given back stops there
+//!    instead of overflowing (never a panic, even in a permit's `Drop`).
+//!    Permits past the cap are not counted; no acquire can miss them, as
+//!    one asks for at most `u32::MAX`.
 //!
 //! Each completed acquire spends one unit of the task's budget
 //! (`budget.rs`), so a task that acquires in a loop still yields.
@@ -103,11 +110,9 @@ impl Semaphore {
     pub const MAX_PERMITS: usize = usize::MAX >> 3;
 
     /// A semaphore with `permits` free permits. `const`, so it can live in
-    /// a `thread_local!` without lazy initialisation.
-    ///
-    /// # Panics
-    ///
-    /// If `permits` exceeds [`MAX_PERMITS`](Self::MAX_PERMITS).
+    /// a `thread_local!` without lazy initialisation. More than
+    /// [`MAX_PERMITS`](Self::MAX_PERMITS) is taken as `MAX_PERMITS`
+    /// (rule 7: in effect, no limit).
     ///
     /// ```
     /// use triad::event_loop::sync::Semaphore;
@@ -116,12 +121,15 @@ impl Semaphore {
     ///     static LIMIT: Semaphore = const { Semaphore::new(4) };
     /// }
     /// assert_eq!(LIMIT.with(|l| l.available_permits()), 4);
+    /// let unlimited = Semaphore::new(usize::MAX);
+    /// assert_eq!(unlimited.available_permits(), Semaphore::MAX_PERMITS);
     /// ```
     pub const fn new(permits: usize) -> Semaphore {
-        assert!(
-            permits <= Self::MAX_PERMITS,
-            "a semaphore holds at most MAX_PERMITS permits"
-        );
+        let permits = if permits > Self::MAX_PERMITS {
+            Self::MAX_PERMITS // rule 7
+        } else {
+            permits
+        };
         Semaphore {
             permits: Cell::new(permits),
             closed: Cell::new(false),
@@ -285,11 +293,8 @@ impl Semaphore {
         })
     }
 
-    /// Add `n` permits, serving queued waiters first (rule 3).
-    ///
-    /// # Panics
-    ///
-    /// If the count would exceed [`MAX_PERMITS`](Self::MAX_PERMITS).
+    /// Add `n` permits, serving queued waiters first (rule 3). The free
+    /// count stops at [`MAX_PERMITS`](Self::MAX_PERMITS) (rule 7).
     ///
     /// ```
     /// use triad::event_loop::sync::Semaphore;
@@ -297,6 +302,8 @@ impl Semaphore {
     /// let semaphore = Semaphore::new(0);
     /// semaphore.add_permits(2);
     /// assert_eq!(semaphore.available_permits(), 2);
+    /// semaphore.add_permits(usize::MAX); // saturates, no overflow
+    /// assert_eq!(semaphore.available_permits(), Semaphore::MAX_PERMITS);
     /// ```
     pub fn add_permits(&self, n: usize) {
         self.release(n);
@@ -374,15 +381,11 @@ impl Semaphore {
         Ok(())
     }
 
-    /// Rules 2, 3, 6: give `n` permits back, serving the queue in order
-    /// while its front fits, one wake at a time outside the borrow.
+    /// Rules 2, 3, 6, 7: give `n` permits back (the count saturating at
+    /// the cap), serving the queue in order while its front fits, one wake
+    /// at a time outside the borrow.
     fn release(&self, n: usize) {
-        let total = self
-            .permits
-            .get()
-            .checked_add(n)
-            .filter(|&total| total <= Self::MAX_PERMITS)
-            .expect("a semaphore holds at most MAX_PERMITS permits");
+        let total = self.permits.get().saturating_add(n).min(Self::MAX_PERMITS);
         self.permits.set(total);
         loop {
             let waker = {

@@ -24,15 +24,22 @@
 //!    then returns an unseen change first (`Ok`), then [`RecvError`]
 //!    forever. A send with no receiver left fails and hands the value back
 //!    (use [`Sender::send_replace`] to store it anyway).
-//! 4. **Borrows are short.** [`Receiver::borrow`] and [`Sender::borrow`]
-//!    lend the value through a `RefCell`: hold the borrow briefly, never
-//!    across an `.await`. A send while a borrow is held panics with a
-//!    message saying so (tokio's watch would deadlock instead).
+//! 4. **Borrows are short; a send never waits for one.**
+//!    [`Receiver::borrow`], [`Sender::borrow`] and `wait_for` lend the value
+//!    through a `RefCell`: hold the borrow briefly, never across an
+//!    `.await`. A send that finds the value borrowed changes nothing, moves
+//!    no version and wakes nobody (tokio's watch would deadlock instead):
+//!    [`Sender::send`] fails with [`SendError::is_borrowed`] and hands its
+//!    value back; [`Sender::send_replace`] hands its new value back instead
+//!    of the old one; [`Sender::send_if_modified`] does not call its closure
+//!    and returns `false`; [`Sender::send_modify`] does not call its
+//!    closure. Inside the closure of `send_modify`/`send_if_modified` the
+//!    value is lent mutably: a `borrow()` there panics as a `RefCell` does.
 //! 5. **Cancellation-safe.** A dropped `changed` leaves the queue; the
 //!    receiver's seen version moves only when `changed` returns `Ok`.
 //! 6. Wakers are woken after the wait list's borrow ends.
 
-use std::cell::{Cell, Ref, RefCell};
+use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -68,14 +75,9 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Rule 4: the value, for writing.
-    fn value_mut(&self) -> std::cell::RefMut<'_, T> {
-        self.value.try_borrow_mut().unwrap_or_else(|_| {
-            panic!(
-                "watch: a send while the value is borrowed (a `borrow()` held across an \
-                 `.await`?)"
-            )
-        })
+    /// Rule 4: the value, for writing; `None` while a borrow is alive.
+    fn value_mut(&self) -> Option<RefMut<'_, T>> {
+        self.value.try_borrow_mut().ok()
     }
 
     /// A send happened: move the version on, wake every waiter (rules 1, 2).
@@ -135,39 +137,67 @@ pub struct Sender<T> {
 
 impl<T> Sender<T> {
     /// Replace the value and wake every receiver. Fails, handing the value
-    /// back, if no receiver is left (rule 3).
+    /// back, if no receiver is left (rule 3, [`SendError::is_closed`]) or
+    /// if the value is borrowed now (rule 4, [`SendError::is_borrowed`]:
+    /// nothing changed, send again once the borrow has ended).
     ///
     /// ```
     /// use triad::event_loop::sync::watch;
     ///
     /// let (tx, rx) = watch::channel(0);
+    /// let held = rx.borrow();
+    /// assert!(tx.send(4).unwrap_err().is_borrowed()); // rule 4
+    /// drop(held);
     /// drop(rx);
-    /// assert_eq!(tx.send(5).unwrap_err().into_inner(), 5);
+    /// let error = tx.send(5).unwrap_err();
+    /// assert!(error.is_closed()); // rule 3
+    /// assert_eq!(error.into_inner(), 5);
     /// ```
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         if self.shared.receivers.get() == 0 {
             return Err(SendError::closed(value));
         }
-        self.send_replace(value);
+        let Some(mut current) = self.shared.value_mut() else {
+            return Err(SendError::borrowed(value));
+        };
+        let old = std::mem::replace(&mut *current, value);
+        drop(current);
+        self.shared.changed();
+        drop(old); // after the borrow: its drop may touch the channel
         Ok(())
     }
 
     /// Replace the value even if no receiver is left (a later
     /// [`subscribe`](Self::subscribe) sees it); the old value.
     ///
+    /// If the value is borrowed now (rule 4), nothing is replaced and
+    /// nobody is woken: `value` itself comes back (the value that is not in
+    /// the channel). Use [`send`](Self::send) to be told why.
+    ///
     /// ```
     /// use triad::event_loop::sync::watch;
     ///
-    /// let (tx, _rx) = watch::channel(1);
+    /// let (tx, rx) = watch::channel(1);
     /// assert_eq!(tx.send_replace(2), 1);
+    /// let held = rx.borrow();
+    /// assert_eq!(tx.send_replace(3), 3); // borrowed: 3 was not stored
+    /// assert_eq!(*held, 2);
     /// ```
     pub fn send_replace(&self, value: T) -> T {
-        let old = std::mem::replace(&mut *self.shared.value_mut(), value);
+        let Some(mut current) = self.shared.value_mut() else {
+            return value; // rule 4
+        };
+        let old = std::mem::replace(&mut *current, value);
+        drop(current);
         self.shared.changed();
         old
     }
 
     /// Change the value in place and wake every receiver.
+    ///
+    /// If the value is borrowed now (rule 4), `modify` is not called and
+    /// nothing happens; [`send_if_modified`](Self::send_if_modified) says
+    /// so by returning `false`.
     ///
     /// ```
     /// use triad::event_loop::sync::watch;
@@ -184,7 +214,9 @@ impl<T> Sender<T> {
     }
 
     /// Change the value in place; the receivers are woken only if `modify`
-    /// returns `true` (it says whether it changed anything).
+    /// returns `true` (it says whether it changed anything). If the value
+    /// is borrowed now (rule 4), `modify` is not called and it returns
+    /// `false`.
     ///
     /// ```
     /// use triad::event_loop::sync::watch;
@@ -192,9 +224,17 @@ impl<T> Sender<T> {
     /// let (tx, rx) = watch::channel(0);
     /// assert!(!tx.send_if_modified(|v| false));
     /// assert!(!rx.has_changed().unwrap());
+    /// let held = rx.borrow();
+    /// assert!(!tx.send_if_modified(|_| unreachable!("not called while borrowed")));
+    /// drop(held);
+    /// assert!(tx.send_if_modified(|v| { *v += 1; true }));
     /// ```
     pub fn send_if_modified(&self, modify: impl FnOnce(&mut T) -> bool) -> bool {
-        let modified = modify(&mut self.shared.value_mut());
+        let Some(mut current) = self.shared.value_mut() else {
+            return false; // rule 4
+        };
+        let modified = modify(&mut current);
+        drop(current);
         if modified {
             self.shared.changed();
         }

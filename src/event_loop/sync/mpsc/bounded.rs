@@ -41,7 +41,9 @@ impl<T> Sender<T> {
 
     /// Send `value`, waiting for a free slot while the channel is full
     /// (rules 2, 3). Fails, handing the value back, once the receiver is
-    /// closed or dropped (rules 5, 6).
+    /// closed or dropped (rules 5, 6). On a rendezvous channel (capacity
+    /// 0) it returns `Ok` only once the receiver has taken the value, and
+    /// hands the value back if the receiver is dropped first (rule 9).
     ///
     /// Cancellation: dropping the future before it completes leaves the
     /// wait list and passes on a slot it was handed; the value is dropped
@@ -58,14 +60,20 @@ impl<T> Sender<T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
-        match self.reserve().await {
-            Ok(permit) => permit.send(value),
-            Err(_) => Err(SendError::closed(value)),
+        let permit = match self.reserve().await {
+            Ok(permit) => permit,
+            Err(_) => return Err(SendError::closed(value)),
+        };
+        if self.chan.rendezvous {
+            permit.hand_over(value)?.await
+        } else {
+            permit.send(value)
         }
     }
 
     /// Send `value` if a slot is free now and no sender waits for one
-    /// (rule 3); else hand it back, full or closed.
+    /// (rule 3); else hand it back, full or closed. On a rendezvous
+    /// channel, only while the receiver waits in `recv` (rule 9).
     ///
     /// ```
     /// use triad::event_loop::sync::mpsc;
@@ -86,7 +94,9 @@ impl<T> Sender<T> {
 
     /// Wait for a slot and reserve it: the [`Permit`] sends without waiting
     /// and gives the slot back if dropped unused. The cancellation-safe way
-    /// to send from a `select` (rule 7).
+    /// to send from a `select` (rule 7). On a rendezvous channel the
+    /// permit's message waits in the hand-off slot for the next `recv`,
+    /// and nobody waits for its take (rule 9).
     ///
     /// ```
     /// use triad::event_loop::{sync::mpsc, EventLoop};
@@ -108,7 +118,8 @@ impl<T> Sender<T> {
         }
     }
 
-    /// Reserve a slot if one is free now and no sender waits for one.
+    /// Reserve a slot if one is free now and no sender waits for one (on a
+    /// rendezvous channel, only while the receiver waits in `recv`).
     ///
     /// ```
     /// use triad::event_loop::sync::mpsc;
@@ -122,6 +133,8 @@ impl<T> Sender<T> {
     pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
         if self.chan.is_closed() {
             Err(TrySendError::closed(()))
+        } else if self.chan.rendezvous && !self.chan.receiver_waits() {
+            Err(TrySendError::full(())) // rule 9: nobody to hand it to now
         } else if self.chan.try_reserve() {
             Ok(Permit { chan: &self.chan })
         } else {
@@ -162,7 +175,8 @@ impl<T> Sender<T> {
         Closed::new(&self.chan).await
     }
 
-    /// Slots free now (neither holding a message nor reserved).
+    /// Slots free now (neither holding a message nor reserved); always 0
+    /// for a rendezvous channel, which has no slot to queue in (rule 9).
     ///
     /// ```
     /// use triad::event_loop::sync::mpsc;
@@ -172,10 +186,14 @@ impl<T> Sender<T> {
     /// assert_eq!((tx.capacity(), tx.max_capacity()), (3, 4));
     /// ```
     pub fn capacity(&self) -> usize {
-        self.chan.free.get()
+        if self.chan.rendezvous {
+            0 // rule 9: no slot to wait in, only a hand-off
+        } else {
+            self.chan.free.get()
+        }
     }
 
-    /// The capacity the channel was made with.
+    /// The capacity the channel was made with (0 for a rendezvous).
     ///
     /// ```
     /// use triad::event_loop::sync::mpsc;
@@ -184,7 +202,11 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.max_capacity(), 8);
     /// ```
     pub fn max_capacity(&self) -> usize {
-        self.chan.bound.unwrap_or(usize::MAX)
+        if self.chan.rendezvous {
+            0
+        } else {
+            self.chan.bound.unwrap_or(usize::MAX)
+        }
     }
 
     /// Whether both senders feed the same channel.
@@ -336,7 +358,7 @@ pub struct Permit<'a, T> {
     chan: &'a Chan<T>,
 }
 
-impl<T> Permit<'_, T> {
+impl<'a, T> Permit<'a, T> {
     /// Send `value` into the reserved slot. Fails, handing the value back,
     /// only if the receiver was dropped meanwhile (a closed receiver still
     /// gets it, rule 5).
@@ -359,6 +381,28 @@ impl<T> Permit<'_, T> {
         chan.push(value);
         Ok(())
     }
+
+    /// Rule 9: put `value` into the rendezvous slot and give the future
+    /// that waits until the receiver takes it.
+    fn hand_over(self, value: T) -> Result<Delivery<'a, T>, SendError<T>> {
+        let chan = self.chan;
+        // The slot passes to the message: our drop must not give it back.
+        std::mem::forget(self);
+        if chan.receiver.get() == ReceiverState::Dropped {
+            return Err(SendError::closed(value));
+        }
+        // The slot is the only one, and ours: the queue is empty, so our
+        // message is the next one taken. Marked before the push, whose
+        // wake is foreign code.
+        let ticket = chan.taken.get();
+        chan.awaiting_delivery.set(true);
+        chan.push(value);
+        Ok(Delivery {
+            chan,
+            ticket,
+            waiting: true,
+        })
+    }
 }
 
 impl<T> Drop for Permit<'_, T> {
@@ -370,5 +414,79 @@ impl<T> Drop for Permit<'_, T> {
 impl<T> fmt::Debug for Permit<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("mpsc::Permit").finish_non_exhaustive()
+    }
+}
+
+/// Rule 9: a rendezvous `send` whose message is in the slot, waiting for
+/// the receiver to take it.
+///
+/// ```text
+///   poll: taken (the receiver's count passed our ticket)? ───► Ok
+///         receiver dropped? take the message back ───────────► Err(value back)
+///         else store the waker for `message_taken` ──────────► Pending
+///   dropped while waiting: take the message back (dropped unsent),
+///                          the slot to the next sender (rule 7)
+/// ```
+struct Delivery<'a, T> {
+    chan: &'a Chan<T>,
+    /// `taken` when our message was queued: it is taken once `taken`
+    /// moves on.
+    ticket: u64,
+    /// Our message may still be in the slot.
+    waiting: bool,
+}
+
+impl<T> Delivery<'_, T> {
+    fn is_taken(&self) -> bool {
+        self.chan.taken.get() != self.ticket
+    }
+
+    /// Take our message back out of the slot (it is the only one queued:
+    /// nobody else can push while we hold the slot).
+    fn take_back(&mut self) -> T {
+        self.waiting = false;
+        self.chan.awaiting_delivery.set(false);
+        let old_waker = self.chan.delivery_waker.take();
+        let value = self.chan.queue.borrow_mut().pop_front();
+        drop(old_waker); // rule 8: after the borrow
+        value.expect("rule 9: a message awaiting delivery stays queued until taken or taken back")
+    }
+}
+
+impl<T> Future for Delivery<'_, T> {
+    type Output = Result<(), SendError<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if this.is_taken() {
+            this.waiting = false;
+            return Poll::Ready(Ok(()));
+        }
+        if this.chan.receiver.get() == ReceiverState::Dropped {
+            return Poll::Ready(Err(SendError::closed(this.take_back())));
+        }
+        let old = this.chan.delivery_waker.take();
+        match old {
+            Some(old) if old.will_wake(cx.waker()) => this.chan.delivery_waker.set(Some(old)),
+            old => {
+                this.chan.delivery_waker.set(Some(cx.waker().clone()));
+                drop(old);
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for Delivery<'_, T> {
+    fn drop(&mut self) {
+        if !self.waiting || self.is_taken() {
+            return;
+        }
+        // Rule 7: a dropped send's value is dropped with it, unsent.
+        let value = self.take_back();
+        drop(value);
+        if self.chan.receiver.get() != ReceiverState::Dropped {
+            self.chan.release_slot();
+        }
     }
 }

@@ -22,8 +22,12 @@ pub(super) enum ReceiverState {
 
 pub(super) struct Chan<T> {
     pub(super) queue: RefCell<VecDeque<T>>,
-    /// `Some(capacity)` for a bounded channel.
+    /// `Some(capacity)` for a bounded channel; `Some(1)` for a rendezvous
+    /// one (its one hand-off slot, rule 9).
     pub(super) bound: Option<usize>,
+    /// Made with capacity 0: a send waits until its message is taken
+    /// (rule 9).
+    pub(super) rendezvous: bool,
     /// Bounded: slots neither holding a message nor reserved (rule 2).
     pub(super) free: Cell<usize>,
     pub(super) senders: Cell<usize>,
@@ -34,19 +38,42 @@ pub(super) struct Chan<T> {
     pub(super) send_waiters: RefCell<WaitList>,
     /// `closed()` futures of the senders.
     pub(super) closed_waiters: RefCell<WaitList>,
+    /// Rendezvous: messages the receiver has taken, so far (rule 9).
+    pub(super) taken: Cell<u64>,
+    /// Rendezvous: the queued message belongs to a `send` that waits for
+    /// the receiver to take it (rule 9).
+    pub(super) awaiting_delivery: Cell<bool>,
+    /// The waker of that `send`.
+    pub(super) delivery_waker: Cell<Option<Waker>>,
 }
 
 impl<T> Chan<T> {
+    /// A bounded (`Some(capacity)`, at least 1) or unbounded (`None`)
+    /// channel.
     pub(super) fn new(bound: Option<usize>) -> Chan<T> {
+        Chan::with(bound, false)
+    }
+
+    /// A rendezvous channel: one hand-off slot, whose sender waits until
+    /// the receiver takes the message (rule 9).
+    pub(super) fn rendezvous() -> Chan<T> {
+        Chan::with(Some(1), true)
+    }
+
+    fn with(bound: Option<usize>, rendezvous: bool) -> Chan<T> {
         Chan {
             queue: RefCell::new(VecDeque::with_capacity(bound.unwrap_or(0).min(1024))),
             bound,
+            rendezvous,
             free: Cell::new(bound.unwrap_or(0)),
             senders: Cell::new(1),
             receiver: Cell::new(ReceiverState::Open),
             receiver_waker: Cell::new(None),
             send_waiters: RefCell::new(WaitList::new()),
             closed_waiters: RefCell::new(WaitList::new()),
+            taken: Cell::new(0),
+            awaiting_delivery: Cell::new(false),
+            delivery_waker: Cell::new(None),
         }
     }
 
@@ -63,6 +90,26 @@ impl<T> Chan<T> {
 
     pub(super) fn wake_receiver(&self) {
         if let Some(waker) = self.receiver_waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// Whether the receiver waits in `recv` now: its last poll found the
+    /// queue empty, and neither a push nor another wake has come since
+    /// (rules 4, 9).
+    pub(super) fn receiver_waits(&self) -> bool {
+        let waker = self.receiver_waker.take();
+        let waits = waker.is_some();
+        self.receiver_waker.set(waker);
+        waits
+    }
+
+    /// Rule 9: the receiver took a message off a rendezvous channel; the
+    /// `send` waiting for it, if any, has succeeded.
+    pub(super) fn message_taken(&self) {
+        self.taken.set(self.taken.get().wrapping_add(1));
+        self.awaiting_delivery.set(false);
+        if let Some(waker) = self.delivery_waker.take() {
             waker.wake();
         }
     }

@@ -19,6 +19,15 @@
 //!                      └──dropped──► leaves the queue           GRANTED, dropped ──► slot to the next
 //! ```
 //!
+//! On a rendezvous channel (capacity 0, rule 9) the send does not stop at
+//! "push": it waits until the receiver takes the message.
+//!
+//! ```text
+//!   push ──► DELIVERING ──the receiver takes it──► Ok
+//!               │  └──receiver dropped──► Err(value back)
+//!               └──dropped──► message taken back and dropped; slot to the next
+//! ```
+//!
 //! and the receiver:
 //!
 //! ```text
@@ -33,8 +42,9 @@
 //! 1. **Order.** One queue: messages are received in the order their sends
 //!    completed; each sender's messages in the order it sent them.
 //! 2. **Back-pressure.** A bounded channel never holds more than `capacity`
-//!    messages plus reservations; a send at capacity waits (`send`), or
-//!    fails with [`TrySendError::is_full`] (`try_send`).
+//!    messages plus reservations (one, for capacity 0: rule 9); a send at
+//!    capacity waits (`send`), or fails with [`TrySendError::is_full`]
+//!    (`try_send`).
 //! 3. **FIFO senders, hand-off.** A slot that comes back goes to the sender
 //!    that has waited longest, into its slot in the wait list (GRANTED),
 //!    before it runs; a new send takes a free slot only when nobody waits.
@@ -63,6 +73,26 @@
 //! 8. **No borrow spans foreign code.** Wakes and message drops happen
 //!    after every `RefCell` borrow of the channel ends (a message's `Drop`
 //!    may well be a `Sender` of the same channel).
+//! 9. **Capacity 0 is a rendezvous.** The channel has one hand-off slot,
+//!    and a `send` that put its message there waits, DELIVERING, until
+//!    the receiver takes it (the receiver's count of messages taken
+//!    passes the message's ticket); only then does it return `Ok`. So at
+//!    most one message is ever in the channel, and the sender is told of
+//!    delivery. If the receiver is dropped first, the message goes back
+//!    to its sender in the [`SendError`] (not dropped with the queue,
+//!    rule 6); if the `send` future is dropped first, the message is taken
+//!    back out and dropped unsent (rule 7). (A `send` dropped after the
+//!    take but before its next poll has sent: the receiver has the
+//!    message, only the `Ok` went unseen.) [`Receiver::close`] does not
+//!    take it back: a message already handed over still arrives (rule 5).
+//!    `try_send` (and `try_reserve`) succeed only while the receiver
+//!    waits in `recv` (its last poll found nothing, and no message or
+//!    other wake came since; a dropped `recv`/`recv_many` future stops
+//!    waiting), else fail with [`TrySendError::is_full`]; their message
+//!    goes to that waiting receiver, and they do not wait for the take.
+//!    `reserve(..).await` waits only for the slot: a [`Permit`]'s message
+//!    waits there for the next `recv` and is dropped with the receiver
+//!    like a queued one. `capacity()` and `max_capacity()` are 0.
 //!
 //! Each completed `send`, `reserve` and `recv` spends one unit of the
 //! task's budget (`budget.rs`): a producer that never fills the channel,
@@ -86,10 +116,10 @@ use self::chan::Chan;
 /// A bounded channel of `capacity` slots: `send(..).await` waits while
 /// `capacity` messages are queued or reserved (back-pressure).
 ///
-/// # Panics
-///
-/// If `capacity` is 0 (a rendezvous channel is not provided; use a
-/// [`oneshot`](super::oneshot) per message for that).
+/// A `capacity` of 0 makes a *rendezvous* channel (Go's unbuffered
+/// channel, crossbeam's `bounded(0)`): `send(..).await` completes only
+/// once the receiver has taken the message, and `try_send` succeeds only
+/// while the receiver waits in `recv` (rule 9 of the module docs).
 ///
 /// ```
 /// use triad::event_loop::{spawn, sync::mpsc, EventLoop};
@@ -111,9 +141,32 @@ use self::chan::Chan;
 /// assert_eq!(sum, 5050);
 /// # Ok::<(), std::io::Error>(())
 /// ```
+///
+/// Rendezvous: the sender learns that its message was taken.
+///
+/// ```
+/// use triad::event_loop::{spawn, sync::mpsc, EventLoop};
+///
+/// let ev = EventLoop::new()?;
+/// ev.block_on(async {
+///     let (tx, mut rx) = mpsc::channel::<&str>(0);
+///     assert!(tx.try_send("early").unwrap_err().is_full()); // nobody waits in `recv`
+///     let sender = spawn(async move {
+///         tx.send("hello").await.unwrap(); // returns once the receiver has it
+///     });
+///     triad::event_loop::yield_now().await; // the sender runs, and waits
+///     assert!(!sender.is_finished());
+///     assert_eq!(rx.recv().await, Some("hello"));
+///     sender.await.unwrap();
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
-    assert!(capacity > 0, "mpsc::channel needs a capacity of at least 1");
-    let chan = Rc::new(Chan::new(Some(capacity)));
+    let chan = Rc::new(if capacity == 0 {
+        Chan::rendezvous()
+    } else {
+        Chan::new(Some(capacity))
+    });
     (Sender::new(chan.clone()), Receiver::new(chan))
 }
 

@@ -53,7 +53,8 @@ impl<T> Receiver<T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub async fn recv(&mut self) -> Option<T> {
-        poll_fn(|cx| self.poll_recv(cx)).await
+        let waiting = StopWaitingOnDrop(self);
+        poll_fn(|cx| waiting.0.poll_recv(cx)).await
     }
 
     /// Poll form of [`recv`](Self::recv), for hand-written futures and
@@ -105,6 +106,8 @@ impl<T> Receiver<T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub async fn recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
+        let waiting = StopWaitingOnDrop(self);
+        let this = &mut *waiting.0;
         poll_fn(|cx| {
             if limit == 0 {
                 return Poll::Ready(0);
@@ -112,14 +115,14 @@ impl<T> Receiver<T> {
             std::task::ready!(budget::poll_proceed(cx));
             let mut moved = 0;
             while moved < limit {
-                let popped = self.chan.queue.borrow_mut().pop_front();
+                let popped = this.chan.queue.borrow_mut().pop_front();
                 let Some(value) = popped else { break };
                 buffer.push(value);
-                self.slot_back();
+                this.slot_back();
                 moved += 1;
             }
-            if moved == 0 && !self.is_ended() {
-                self.wait(cx);
+            if moved == 0 && !this.is_ended() {
+                this.wait(cx);
                 return Poll::Pending;
             }
             budget::consume();
@@ -220,8 +223,12 @@ impl<T> Receiver<T> {
             || (self.chan.receiver.get() == ReceiverState::Closed && self.chan.reserved(0) == 0)
     }
 
-    /// A message left the queue: its slot comes back (bounded).
+    /// A message left the queue: its sender learns it was taken
+    /// (rendezvous, rule 9), its slot comes back (bounded).
     fn slot_back(&self) {
+        if self.chan.rendezvous {
+            self.chan.message_taken();
+        }
         if self.chan.bound.is_some() {
             self.chan.release_slot();
         }
@@ -241,11 +248,30 @@ impl<T> Receiver<T> {
     }
 }
 
+/// A `recv` or `recv_many` future that is dropped no longer waits: its
+/// stored waker goes, so that a rendezvous `try_send` does not count it as
+/// a waiting receiver (rule 9).
+struct StopWaitingOnDrop<'a, T>(&'a mut Receiver<T>);
+
+impl<T> Drop for StopWaitingOnDrop<'_, T> {
+    fn drop(&mut self) {
+        drop(self.0.chan.receiver_waker.take());
+    }
+}
+
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         // Rule 6: refuse (and release) the senders first, so that a queued
         // message whose drop sends into this channel is refused too.
         self.chan.close(ReceiverState::Dropped);
+        if self.chan.awaiting_delivery.get() {
+            // Rule 9: the one queued message is still its sender's, which
+            // waits for it to be taken: wake it to take the message back.
+            if let Some(waker) = self.chan.delivery_waker.take() {
+                waker.wake();
+            }
+            return;
+        }
         let queued = std::mem::take(&mut *self.chan.queue.borrow_mut());
         drop(queued); // rule 8: outside the borrow
     }
