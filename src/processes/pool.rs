@@ -2105,27 +2105,13 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Ordered<'_, 
                 break;
             };
             let wait = self.in_flight.is_empty();
-            let cell = match submit_to(
-                shared,
-                entry_for::<A, R>(),
-                self.f as usize,
-                &item,
-                shared.default_timeout,
-                wait,
-                Ring::Batched,
-            ) {
-                Ok(Some((cell, _))) => {
-                    ring.submitted = true;
-                    Ok(cell)
-                }
-                Ok(None) => {
+            match ring.submit(self.f, item, wait, self.in_place) {
+                Ok(handle) => self.in_flight.push_back(handle),
+                Err(item) => {
                     self.pending = Some(item);
                     break;
                 }
-                Err(error) => Err(error),
-            };
-            self.in_flight
-                .push_back(TaskHandle::new(shared, cell, self.in_place));
+            }
         }
     }
 }
@@ -2149,8 +2135,40 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
 /// [`Ring::Batched`], when dropped: also on a panic in an `Encode` midway,
 /// so that no published task is left unannounced (rule P8).
 struct BatchRing<'a> {
-    shared: &'a Shared,
+    shared: &'a Arc<Shared>,
     submitted: bool,
+}
+
+impl BatchRing<'_> {
+    /// Submit `f(item)` as part of this batch, without ringing (rule P8):
+    /// its handle (which carries the error if the submit failed), or the
+    /// item back if no slot is free now (only when not `wait`).
+    fn submit<A: Encode + Decode, R: Encode + Decode>(
+        &mut self,
+        f: fn(A) -> R,
+        item: A,
+        wait: bool,
+        in_place: bool,
+    ) -> Result<TaskHandle<R>, A> {
+        let shared = self.shared;
+        let cell = match submit_to(
+            shared,
+            entry_for::<A, R>(),
+            f as usize,
+            &item,
+            shared.default_timeout,
+            wait,
+            Ring::Batched,
+        ) {
+            Ok(Some((cell, _))) => {
+                self.submitted = true;
+                Ok(cell)
+            }
+            Ok(None) => return Err(item),
+            Err(error) => Err(error),
+        };
+        Ok(TaskHandle::new(shared, cell, in_place))
+    }
 }
 
 impl Drop for BatchRing<'_> {
@@ -2199,27 +2217,13 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Unordered<'_
                 break;
             };
             let wait = self.in_flight.is_empty();
-            let cell = match submit_to(
-                shared,
-                entry_for::<A, R>(),
-                self.f as usize,
-                &item,
-                shared.default_timeout,
-                wait,
-                Ring::Batched,
-            ) {
-                Ok(Some((cell, _))) => {
-                    ring.submitted = true;
-                    Ok(cell)
-                }
-                Ok(None) => {
+            match ring.submit(self.f, item, wait, true) {
+                Ok(handle) => self.in_flight.push((index, handle)),
+                Err(item) => {
                     self.pending = Some((index, item));
                     break;
                 }
-                Err(error) => Err(error),
-            };
-            self.in_flight
-                .push((index, TaskHandle::new(shared, cell, true)));
+            }
         }
     }
 }
