@@ -212,6 +212,57 @@ fn a_task_whose_timer_fired_runs_before_tasks_that_are_merely_ready() {
 }
 
 #[test]
+fn a_waker_that_panics_as_its_timer_fires_leaves_wakes_in_order_afterwards() {
+    // Executor rule 6 sends the tasks of fired timers to the front of the
+    // run queue while they are woken; a panicking waker must not leave that
+    // mode on for the wakes that follow (the next `block_on`'s first poll
+    // comes before any turn of the loop could reset it).
+    struct PanicOnWake;
+    impl std::task::Wake for PanicOnWake {
+        fn wake(self: std::sync::Arc<Self>) {
+            panic!("this waker panics");
+        }
+    }
+    use triad::event_loop::sync::oneshot;
+    let ev = EventLoop::new().unwrap();
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let (tx_a, rx_a) = oneshot::channel::<()>();
+    let (tx_b, rx_b) = oneshot::channel::<()>();
+    let tasks = RefCell::new(Vec::new());
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ev.block_on(async {
+            for (name, rx) in [('a', rx_a), ('b', rx_b)] {
+                let order = order.clone();
+                tasks.borrow_mut().push(spawn(async move {
+                    rx.await.unwrap();
+                    order.borrow_mut().push(name);
+                }));
+            }
+            yield_now().await; // both tasks wait on their channel now
+            let mut nap = Box::pin(sleep(Duration::from_millis(1)));
+            let waker = std::task::Waker::from(std::sync::Arc::new(PanicOnWake));
+            let mut cx = std::task::Context::from_waker(&waker);
+            assert!(nap.as_mut().poll(&mut cx).is_pending());
+            sleep(Duration::from_millis(20)).await; // the 1 ms timer fires first
+        })
+    }));
+    assert!(
+        caught.is_err(),
+        "the waker's panic reaches block_on's caller"
+    );
+    // Both tasks are woken from idle, `a` first, before the loop turns:
+    // FIFO, `a` runs first.
+    ev.block_on(async {
+        tx_a.send(()).unwrap();
+        tx_b.send(()).unwrap();
+        for task in tasks.take() {
+            task.await.unwrap();
+        }
+    });
+    assert_eq!(*order.borrow(), ['a', 'b']);
+}
+
+#[test]
 fn a_zero_period_interval_ticks_at_once_and_lets_other_tasks_run() {
     let ev = EventLoop::new().unwrap();
     let (ticks, other_ran, scheduled_in_order) = ev.block_on(async {

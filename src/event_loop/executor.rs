@@ -142,7 +142,7 @@ pub(crate) fn current() -> Option<Rc<Core>> {
 /// Sets `CURRENT` for the duration of `block_on` (or shutdown), and resets
 /// it on the way out, unwinding included.
 struct Enter {
-    _core: Rc<Core>,
+    core: Rc<Core>,
 }
 
 impl Enter {
@@ -155,15 +155,16 @@ impl Enter {
             c.set(Rc::as_ptr(core));
         });
         crate::tracepoint::event_loop_entered();
-        Enter {
-            _core: core.clone(),
-        }
+        Enter { core: core.clone() }
     }
 }
 
 impl Drop for Enter {
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(ptr::null()));
+        // Rule 6: a waker that panicked while fired timers were woken left
+        // the front places set; later wakes must queue at the back again.
+        self.core.sched.timer_wakes.set(0);
     }
 }
 
