@@ -575,7 +575,7 @@ impl TaskRef {
     /// owned reference.
     pub(crate) unsafe fn shutdown(&self) {
         // SAFETY: we hold a reference; loop thread (caller).
-        unsafe { shutdown(self.ptr, JoinError::cancelled()) }
+        unsafe { shutdown(self.ptr) }
     }
 
     /// Record the task's slot in the owned list.
@@ -686,12 +686,12 @@ unsafe fn run(ptr: NonNull<Header>) -> RunStep {
 /// # Safety
 ///
 /// The caller holds the owned reference, on the loop thread (rule 2).
-unsafe fn shutdown(ptr: NonNull<Header>, error: JoinError) {
+unsafe fn shutdown(ptr: NonNull<Header>) {
     // SAFETY: the caller holds a reference.
     let header = unsafe { ptr.as_ref() };
     if header.state.transition_to_shutdown() {
         // SAFETY: loop thread, and RUNNING from the transition.
-        unsafe { complete_with_error(ptr, error) };
+        unsafe { complete_with_error(ptr, JoinError::cancelled()) };
     }
 }
 
