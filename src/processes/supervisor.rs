@@ -188,9 +188,9 @@ pub(crate) fn start(
                     said_hello: false,
                 };
                 if forked.is_some() {
-                    // Rule S6: a forked zygote exists already; its HELLO is
-                    // taken in `run`, and a failure there breaks the pool.
-                    hand(&handoff, Ok(()));
+                    // Rule S6: a forked zygote exists already and `start`
+                    // did not wait for this thread; its HELLO is taken in
+                    // `run`, and a failure there breaks the pool.
                     return supervisor.run_contained();
                 }
                 match supervisor.hello() {
