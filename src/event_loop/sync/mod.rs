@@ -163,3 +163,17 @@ pub use notify::{Notified, Notify};
 pub use once_cell::OnceCell;
 pub use rwlock::{Read, RwLock, RwLockReadGuard, RwLockWriteGuard, Write};
 pub use semaphore::{Acquire, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit};
+
+/// Store `waker` in `slot` (a single waiter's waker) unless the one there
+/// already wakes the same task. The replaced waker is dropped after the slot
+/// is set again: its drop is foreign code, and may reach the slot's owner.
+fn store_waker(slot: &std::cell::Cell<Option<std::task::Waker>>, waker: &std::task::Waker) {
+    let old = slot.take();
+    match old {
+        Some(old) if old.will_wake(waker) => slot.set(Some(old)),
+        old => {
+            slot.set(Some(waker.clone()));
+            drop(old);
+        }
+    }
+}

@@ -27,6 +27,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::error::{RecvError, SendError, TryRecvError};
+use super::store_waker;
 use crate::event_loop::budget;
 
 struct Inner<T> {
@@ -35,19 +36,6 @@ struct Inner<T> {
     receiver_closed: Cell<bool>,
     receiver_waker: Cell<Option<Waker>>,
     sender_waker: Cell<Option<Waker>>,
-}
-
-/// Store `waker` in `slot` unless the one there already wakes the same
-/// task; the replaced one is dropped after (rule 4).
-fn store(slot: &Cell<Option<Waker>>, waker: &Waker) {
-    let old = slot.take();
-    match old {
-        Some(old) if old.will_wake(waker) => slot.set(Some(old)),
-        old => {
-            slot.set(Some(waker.clone()));
-            drop(old);
-        }
-    }
 }
 
 fn wake(slot: &Cell<Option<Waker>>) {
@@ -167,7 +155,7 @@ impl<T> Sender<T> {
         if self.inner.receiver_closed.get() {
             return Poll::Ready(());
         }
-        store(&self.inner.sender_waker, cx.waker());
+        store_waker(&self.inner.sender_waker, cx.waker()); // rule 4
         Poll::Pending
     }
 }
@@ -248,7 +236,7 @@ impl<T> Future for Receiver<T> {
             Some(value) => Ok(value),
             None if inner.sender_gone.get() => Err(RecvError::sender_dropped()),
             None => {
-                store(&inner.receiver_waker, cx.waker());
+                store_waker(&inner.receiver_waker, cx.waker()); // rule 4
                 return Poll::Pending;
             }
         };

@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use super::chan::{Chan, Closed, ReceiverState};
 use crate::event_loop::budget;
 use crate::event_loop::sync::error::{SendError, TrySendError};
+use crate::event_loop::sync::store_waker;
 use crate::event_loop::sync::wait_list::{WaiterKey, WaiterState};
 
 /// The sending side of a bounded [`channel`](super::channel); clone it for
@@ -465,14 +466,7 @@ impl<T> Future for Delivery<'_, T> {
         if this.chan.receiver.get() == ReceiverState::Dropped {
             return Poll::Ready(Err(SendError::closed(this.take_back())));
         }
-        let old = this.chan.delivery_waker.take();
-        match old {
-            Some(old) if old.will_wake(cx.waker()) => this.chan.delivery_waker.set(Some(old)),
-            old => {
-                this.chan.delivery_waker.set(Some(cx.waker().clone()));
-                drop(old);
-            }
-        }
+        store_waker(&this.chan.delivery_waker, cx.waker());
         Poll::Pending
     }
 }

@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use super::chan::{Chan, ReceiverState};
 use crate::event_loop::budget;
 use crate::event_loop::sync::error::TryRecvError;
+use crate::event_loop::sync::store_waker;
 
 /// The receiving side of a [`channel`](super::channel) or an
 /// [`unbounded_channel`](super::unbounded_channel). Dropping it fails
@@ -237,14 +238,7 @@ impl<T> Receiver<T> {
     /// Store our waker for the next push (rule 4), keeping the old one if
     /// it wakes the same task.
     fn wait(&self, cx: &mut Context<'_>) {
-        let old = self.chan.receiver_waker.take();
-        match old {
-            Some(old) if old.will_wake(cx.waker()) => self.chan.receiver_waker.set(Some(old)),
-            old => {
-                self.chan.receiver_waker.set(Some(cx.waker().clone()));
-                drop(old);
-            }
-        }
+        store_waker(&self.chan.receiver_waker, cx.waker());
     }
 }
 
