@@ -212,6 +212,41 @@ fn a_task_whose_timer_fired_runs_before_tasks_that_are_merely_ready() {
 }
 
 #[test]
+fn a_burst_of_timers_due_at_once_runs_in_deadline_order() {
+    // Executor rule 6 sends at most 30 of a turn's fired timers to the
+    // front of the run queue and the rest to its back: both groups must
+    // keep deadline order (a slow machine fires many timers per turn).
+    let ev = EventLoop::new().unwrap();
+    let order = ev.block_on(async {
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let armed = Rc::new(std::cell::Cell::new(0));
+        let base = Instant::now() + Duration::from_millis(100);
+        // Spawned in a scrambled order, deadlines 1 µs apart.
+        let tasks: Vec<_> = (0..100u64)
+            .map(|k| (k * 37) % 100)
+            .map(|k| {
+                let (order, armed) = (order.clone(), armed.clone());
+                spawn(async move {
+                    armed.set(armed.get() + 1); // the sleep below arms in this poll
+                    sleep_until(base + Duration::from_micros(k)).await;
+                    order.borrow_mut().push(k);
+                })
+            })
+            .collect();
+        while armed.get() < 100 {
+            yield_now().await; // a turn polls at most 61 tasks
+        }
+        assert!(Instant::now() < base, "every timer armed before it is due");
+        std::thread::sleep(base + Duration::from_millis(10) - Instant::now()); // all due at once
+        for task in tasks {
+            task.await.unwrap();
+        }
+        order.take()
+    });
+    assert_eq!(order, (0..100u64).collect::<Vec<_>>());
+}
+
+#[test]
 fn a_waker_that_panics_as_its_timer_fires_leaves_wakes_in_order_afterwards() {
     // Executor rule 6 sends the tasks of fired timers to the front of the
     // run queue while they are woken; a panicking waker must not leave that

@@ -44,8 +44,9 @@
 //!    benchmarks.md: 100,000 tasks spawned at once; p99 lateness 1.3 ms
 //!    without this rule, 20 µs with it). At most half a batch (30) go to
 //!    the front per turn, the earliest deadlines first; the others go to
-//!    the back. So every batch still runs at least 31 tasks that were
-//!    queued before, and a flood of timers cannot starve them.
+//!    the back, also in deadline order. So every batch still runs at least
+//!    31 tasks that were queued before, and a flood of timers cannot
+//!    starve them.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -106,10 +107,10 @@ pub(crate) struct Scheduler {
     inbox: RefCell<VecDeque<Item>>,
     owned: RefCell<OwnedTasks>,
     main_woken: Cell<bool>,
-    /// Where a local wake queues its task (rule 6): 0, at the back (the
-    /// rest of the time); while fired timers wake their tasks, `n + 1`: the
-    /// next `n` at the back, then all at the front.
-    timer_wakes: Cell<usize>,
+    /// Set while the earliest fired timers wake their tasks, which then go
+    /// to the front of the run queue (rule 6); else a local wake queues its
+    /// task at the back.
+    timer_wakes: Cell<bool>,
 }
 
 const_thread_local! {
@@ -142,7 +143,7 @@ pub(crate) fn current() -> Option<Rc<Core>> {
 /// Sets `CURRENT` for the duration of `block_on` (or shutdown), and resets
 /// it on the way out, unwinding included.
 struct Enter {
-    core: Rc<Core>,
+    _core: Rc<Core>,
 }
 
 impl Enter {
@@ -154,17 +155,20 @@ impl Enter {
             );
             c.set(Rc::as_ptr(core));
         });
+        // Rule 6: a waker that panicked while fired timers were woken (out
+        // of an earlier `block_on`) left the flag set; wakes queue at the
+        // back again.
+        core.sched.timer_wakes.set(false);
         crate::tracepoint::event_loop_entered();
-        Enter { core: core.clone() }
+        Enter {
+            _core: core.clone(),
+        }
     }
 }
 
 impl Drop for Enter {
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(ptr::null()));
-        // Rule 6: a waker that panicked while fired timers were woken left
-        // the front places set; later wakes must queue at the back again.
-        self.core.sched.timer_wakes.set(0);
     }
 }
 
@@ -179,12 +183,10 @@ pub(crate) fn schedule_local(task: TaskRef) -> Result<(), TaskRef> {
             ) =>
         {
             let mut queue = core.sched.queue.loop_mut();
-            match core.sched.timer_wakes.get() {
-                1 => queue.push_front(task), // rule 6
-                n => {
-                    core.sched.timer_wakes.set(n.saturating_sub(1));
-                    queue.push_back(task);
-                }
+            if core.sched.timer_wakes.get() {
+                queue.push_front(task); // rule 6
+            } else {
+                queue.push_back(task);
             }
             Ok(())
         }
@@ -438,7 +440,7 @@ impl Scheduler {
             inbox: RefCell::new(VecDeque::new()),
             owned: RefCell::new(OwnedTasks::new()),
             main_woken: Cell::new(false),
-            timer_wakes: Cell::new(0),
+            timer_wakes: Cell::new(false),
         }
     }
 
@@ -605,17 +607,21 @@ impl Core {
     fn fire_timers(&self) {
         let mut fired = std::mem::take(&mut *self.fired.loop_mut());
         self.timers.loop_mut().fire_due(Instant::now(), &mut fired);
-        // Rule 6: woken latest deadline first (`pop`: less code than
-        // `drain(..)`); beyond half a batch, the latest ones go to the back
-        // of the run queue, then the rest to its front, so that the earliest
-        // deadline ends up first.
-        let to_back = fired.len().saturating_sub(FRONT_PLACES);
-        self.sched.timer_wakes.set(to_back + 1);
+        // Rule 6. `fired` is in deadline order. The earliest (at most half
+        // a batch) go to the front of the run queue, woken latest first so
+        // that the earliest ends up first; the later ones go to its back, in
+        // deadline order: so they are reversed here, and `pop` (less code
+        // than `drain(..)`) takes them first, in deadline order.
+        let front = fired.len().min(FRONT_PLACES);
+        if let Some(later) = fired.get_mut(front..) {
+            later.reverse();
+        }
         while let Some(waker) = fired.pop() {
+            self.sched.timer_wakes.set(fired.len() < front);
             crate::tracepoint::timer_fire();
             waker.wake();
         }
-        self.sched.timer_wakes.set(0);
+        self.sched.timer_wakes.set(false);
         *self.fired.loop_mut() = fired;
     }
 }
