@@ -139,3 +139,23 @@ fn abort_races_completion_with_one_outcome() {
         assert!(never.await.unwrap_err().is_cancelled());
     });
 }
+
+/// `watch::Sender::send_replace` while the value is borrowed says so: the
+/// new value comes back in an error, not as if it were the old one.
+#[test]
+fn a_watch_send_replace_while_borrowed_is_an_error() {
+    use triad::event_loop::sync::watch;
+
+    let (tx, rx) = watch::channel(1);
+    assert_eq!(tx.send_replace(2).unwrap(), 1);
+    let held = rx.borrow();
+    let error = tx.send_replace(3).unwrap_err();
+    assert!(error.is_borrowed() && !error.is_closed());
+    assert_eq!(error.into_inner(), 3);
+    assert_eq!(*held, 2);
+    drop(held);
+    drop(rx);
+    // No receiver left: still stored (a later subscribe sees it).
+    assert_eq!(tx.send_replace(4).unwrap(), 2);
+    assert_eq!(*tx.subscribe().borrow(), 4);
+}
