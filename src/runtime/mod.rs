@@ -720,10 +720,10 @@ impl fmt::Debug for Handle {
 /// `!Send` (share state with `Rc<RefCell<_>>`); it starts at the loop's next
 /// turn. Dropping the handle detaches it.
 ///
-/// # Panics
-///
-/// Outside [`Runtime::block_on`] (no event loop runs on this thread). From
-/// another thread, use [`Handle::spawn`].
+/// Where no event loop runs (outside [`Runtime::block_on`]) the task does
+/// not run: its future is dropped and the handle gives
+/// [`JoinError::is_no_runtime`]. From another thread, use
+/// [`Handle::spawn`].
 ///
 /// ```
 /// use std::{cell::RefCell, rc::Rc};

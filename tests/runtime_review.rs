@@ -1,0 +1,74 @@
+//! Edge cases of the facade an adversarial review checked: the free
+//! functions with no runtime, handles of a dropped runtime from many
+//! threads, a loop task's handle outliving its runtime.
+#![cfg(feature = "runtime")]
+
+mod runtime_support;
+
+use std::time::Duration;
+
+use runtime_support::{block_on, runtime, within};
+use triad::runtime::{spawn, Origin};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+/// `runtime::spawn` with no runtime (and no event loop) here does not
+/// panic: its handle fails like the other free functions', with
+/// `is_no_runtime`.
+#[test]
+fn spawn_with_no_runtime_is_a_no_runtime_error() {
+    let error = block_on(spawn(async { 1 })).unwrap_err();
+    assert!(error.is_no_runtime(), "{error}");
+    assert_eq!(error.origin(), Origin::Loop);
+    assert!(!error.is_cancelled() && !error.is_shutdown() && !error.is_panic());
+}
+
+/// Every kind of work handed to the handles of a dropped runtime, from
+/// many threads at once, fails with `is_shutdown`; nothing hangs.
+#[test]
+fn handles_of_a_dropped_runtime_refuse_from_many_threads() {
+    within(LIMIT, || {
+        let rt = runtime(1);
+        let handle = rt.handle();
+        drop(rt);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                let handle = handle.clone();
+                s.spawn(move || {
+                    for _ in 0..20 {
+                        assert!(block_on(handle.spawn(async { 1 }))
+                            .unwrap_err()
+                            .is_shutdown());
+                        assert!(handle.spawn_cpu(|| 1).join().unwrap_err().is_shutdown());
+                        assert!(handle
+                            .spawn_blocking(|| 1)
+                            .join()
+                            .unwrap_err()
+                            .is_shutdown());
+                        assert!(handle
+                            .spawn_process(double, 1)
+                            .wait()
+                            .unwrap_err()
+                            .is_shutdown());
+                    }
+                });
+            }
+        });
+    });
+}
+
+/// A loop task's handle that outlives its runtime resolves: the task was
+/// cancelled by the shutdown.
+#[test]
+fn a_loop_task_handle_outliving_its_runtime_resolves_as_cancelled() {
+    within(LIMIT, || {
+        let rt = runtime(1);
+        let task = rt.handle().spawn(std::future::pending::<()>());
+        drop(rt);
+        assert!(block_on(task).unwrap_err().is_cancelled());
+    });
+}
