@@ -159,3 +159,169 @@ fn a_watch_send_replace_while_borrowed_is_an_error() {
     assert_eq!(tx.send_replace(4).unwrap(), 2);
     assert_eq!(*tx.subscribe().borrow(), 4);
 }
+
+/// Closing an mpsc receiver while a permit is held: the permit's message
+/// still arrives; a permit dropped unused ends the stream (no hang).
+#[test]
+fn an_mpsc_close_with_permits_held_ends_once_they_are_gone() {
+    use triad::event_loop::sync::mpsc;
+    let ev = EventLoop::new().unwrap();
+    ev.block_on(async {
+        let (tx, mut rx) = mpsc::channel::<u32>(2);
+        let used = tx.reserve().await.unwrap();
+        let unused = tx.reserve().await.unwrap();
+        rx.close();
+        assert!(tx.send(9).await.unwrap_err().into_inner() == 9);
+        let reader = spawn(async move {
+            let mut got = Vec::new();
+            while let Some(v) = rx.recv().await {
+                got.push(v);
+            }
+            got
+        });
+        triad::event_loop::yield_now().await;
+        used.send(1).unwrap();
+        triad::event_loop::yield_now().await;
+        drop(unused);
+        let got = timeout(Duration::from_secs(5), reader).await;
+        assert_eq!(got.expect("recv hung").unwrap(), [1]);
+        drop(tx);
+    });
+}
+
+/// A rendezvous send whose receiver closes while it is delivering still
+/// delivers; a oneshot whose sender goes wakes its receiver; a broadcast
+/// receiver learns its sender went.
+#[test]
+fn channels_wake_their_waiters_when_the_other_side_goes() {
+    use triad::event_loop::sync::{broadcast, mpsc, oneshot};
+    let ev = EventLoop::new().unwrap();
+    ev.block_on(async {
+        let (tx, mut rx) = mpsc::channel::<u32>(0);
+        let sender = spawn(async move { tx.send(5).await.map_err(|e| e.into_inner()) });
+        triad::event_loop::yield_now().await;
+        rx.close();
+        assert_eq!(rx.recv().await, Some(5));
+        assert_eq!(rx.recv().await, None);
+        assert_eq!(sender.await.unwrap(), Ok(()));
+
+        let (tx, rx) = oneshot::channel::<u32>();
+        let waiter = spawn(rx);
+        triad::event_loop::yield_now().await;
+        drop(tx);
+        let got = timeout(Duration::from_secs(5), waiter).await.expect("hang");
+        assert!(got.unwrap().is_err());
+
+        let (tx, mut rx) = broadcast::channel::<u32>(1);
+        tx.send(1).unwrap();
+        tx.send(2).unwrap(); // rx lags by one
+        let waiter = spawn(async move {
+            let mut seen = Vec::new();
+            loop {
+                match rx.recv().await {
+                    Ok(v) => seen.push(Ok(v)),
+                    Err(e) if e.is_sender_dropped() => break seen,
+                    Err(e) => seen.push(Err(e.lagged())),
+                }
+            }
+        });
+        triad::event_loop::yield_now().await;
+        drop(tx);
+        let seen = timeout(Duration::from_secs(5), waiter).await.expect("hang");
+        assert_eq!(seen.unwrap(), [Err(Some(1)), Ok(2)]);
+    });
+}
+
+/// Dropping the loop frees what its tasks hold even through cycles (a
+/// task holding its own handle, two tasks holding each other's): every
+/// future is dropped and the socket they shared is closed.
+#[test]
+fn dropping_the_loop_breaks_cycles_between_tasks() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use triad::event_loop::net::TcpListener;
+
+    struct Alive(Rc<std::cell::Cell<usize>>);
+    impl Drop for Alive {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() - 1);
+        }
+    }
+    let alive = Rc::new(std::cell::Cell::new(0));
+    let addr;
+    {
+        let ev = EventLoop::new().unwrap();
+        let listener = ev.block_on(async {
+            Rc::new(TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap())
+        });
+        addr = listener.local_addr().unwrap();
+        let slot_a = Rc::new(RefCell::new(None));
+        let slot_b = Rc::new(RefCell::new(None));
+        for (mine, other) in [(&slot_a, &slot_b), (&slot_b, &slot_a)] {
+            alive.set(alive.get() + 1);
+            let guard = Alive(alive.clone());
+            let (mine2, other, listener) = (mine.clone(), other.clone(), listener.clone());
+            let handle = ev.spawn(async move {
+                let _keep = (guard, mine2, other, listener);
+                std::future::pending::<()>().await
+            });
+            *mine.borrow_mut() = Some(handle);
+        }
+        drop(listener);
+        ev.block_on(triad::event_loop::yield_now());
+        assert_eq!(alive.get(), 2);
+    }
+    assert_eq!(alive.get(), 0, "a task's future outlived its loop");
+    // The listener was closed: its address is free again.
+    std::net::TcpListener::bind(addr).expect("the listener's fd leaked");
+}
+
+/// Stream edge cases: an empty read returns at once, a big write goes out
+/// in partial writes against a slow reader, a half-close lets the other
+/// direction go on, and end of stream repeats.
+#[test]
+fn stream_reads_and_writes_at_the_edges() {
+    use triad::event_loop::net::{TcpListener, TcpStream};
+    let ev = EventLoop::new().unwrap();
+    ev.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+
+        // Nothing sent yet: an empty read still returns Ok(0) at once.
+        let empty = timeout(Duration::from_secs(2), client.read(&mut [])).await;
+        assert_eq!(empty.expect("an empty read waited for data").unwrap(), 0);
+
+        // 4 MiB, far beyond the socket buffers: many partial writes.
+        let data: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+        let expected = data.clone();
+        let reader = spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = [0; 1000];
+            loop {
+                match server.read(&mut buf).await.unwrap() {
+                    0 => break,
+                    n => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            // Half-closed by the peer: this side still writes; EOF repeats.
+            assert_eq!(server.read(&mut buf).await.unwrap(), 0);
+            server.write_all(b"bye").await.unwrap();
+            got
+        });
+        client.write_all(&data).await.unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut reply = Vec::new();
+        let mut buf = [0; 16];
+        loop {
+            match client.read(&mut buf).await.unwrap() {
+                0 => break,
+                n => reply.extend_from_slice(&buf[..n]),
+            }
+        }
+        assert_eq!(reply, b"bye");
+        assert!(reader.await.unwrap() == expected);
+    });
+}
