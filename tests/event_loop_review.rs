@@ -325,3 +325,61 @@ fn stream_reads_and_writes_at_the_edges() {
         assert!(reader.await.unwrap() == expected);
     });
 }
+
+/// Loops made and dropped, each with a timer armed, a socket and a remote
+/// used from another thread, give every descriptor back. (Loose bound:
+/// the other tests of this file open descriptors meanwhile.)
+#[test]
+fn loops_made_and_dropped_leak_no_descriptors() {
+    let before = support::open_fds();
+    for _ in 0..200 {
+        let ev = EventLoop::new().unwrap();
+        let remote = ev.remote();
+        let task = std::thread::spawn(move || remote.spawn(async { 1 }).unwrap())
+            .join()
+            .unwrap();
+        ev.block_on(async {
+            let _listener =
+                triad::event_loop::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let _ = timeout(Duration::from_micros(50), std::future::pending::<()>()).await;
+            assert_eq!(task.await.unwrap(), 1);
+        });
+        let _armed = ev.spawn(sleep(Duration::from_secs(60)));
+        ev.block_on(triad::event_loop::yield_now());
+    }
+    let after = support::open_fds();
+    assert!(
+        after < before + 100,
+        "{before} descriptors before, {after} after"
+    );
+}
+
+/// A connected UDP socket whose peer port is closed gets an ICMP error
+/// (an `EPOLLERR` event): the next `recv` reports it, and the one after
+/// waits for data again instead of spinning on the error for ever.
+#[test]
+fn a_udp_error_is_reported_once_then_recv_waits_again() {
+    support::within(Duration::from_secs(30), || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let closed_addr = closed.local_addr().unwrap();
+            drop(closed);
+            let socket =
+                triad::event_loop::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            socket.connect(closed_addr).unwrap();
+            socket.send(b"anyone?").await.unwrap();
+            let mut buf = [0; 16];
+            let refused = timeout(Duration::from_secs(5), socket.recv(&mut buf))
+                .await
+                .expect("the ICMP error never came");
+            assert_eq!(
+                refused.unwrap_err().kind(),
+                std::io::ErrorKind::ConnectionRefused
+            );
+            // Nothing more will come: the recv waits (and times out).
+            let next = timeout(Duration::from_millis(20), socket.recv(&mut buf)).await;
+            assert!(next.is_err(), "{next:?}");
+        });
+    });
+}
