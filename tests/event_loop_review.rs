@@ -383,3 +383,14 @@ fn a_udp_error_is_reported_once_then_recv_waits_again() {
         });
     });
 }
+
+/// A task group used where no loop runs does not panic: its children
+/// never start, and `join_all` says so with the join error.
+#[test]
+fn a_task_group_outside_a_loop_reports_its_children_never_ran() {
+    let mut group = triad::event_loop::TaskGroup::<u32, ()>::new();
+    group.spawn(async { Ok(1) });
+    let error = support::block_on(group.join_all()).unwrap_err();
+    assert!(!error.is_failure());
+    assert!(error.into_join_error().unwrap().is_outside_loop());
+}
