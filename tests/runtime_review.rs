@@ -72,3 +72,36 @@ fn a_loop_task_handle_outliving_its_runtime_resolves_as_cancelled() {
         assert!(block_on(task).unwrap_err().is_cancelled());
     });
 }
+
+fn nap_then_double(x: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(20));
+    x * 2
+}
+
+/// A process task submitted while the pool was full reports
+/// `is_finished` once it has finished, though nobody polled its handle:
+/// a loop that checks `is_finished` before awaiting ends.
+#[test]
+fn a_queued_process_task_reports_finished_without_being_polled() {
+    within(LIMIT, || {
+        let rt = triad::Runtime::builder()
+            .threads(1)
+            .processes(1)
+            .process_pool(|pool| pool.slots_per_worker(1))
+            .build()
+            .unwrap();
+        let handle = rt.handle();
+        let first = handle.spawn_process(nap_then_double, 1);
+        let queued = handle.spawn_process(nap_then_double, 2); // the pool is full
+        assert_eq!(first.wait().unwrap(), 2);
+        let start = std::time::Instant::now();
+        while !queued.is_finished() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "is_finished never turned true"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(queued.wait().unwrap(), 4);
+    });
+}

@@ -340,9 +340,15 @@ impl<R: Decode> ProcessHandle<R> {
     pub fn is_finished(&self) -> bool {
         match &self.inner {
             ProcessInner::Live(handle) => handle.is_finished(),
-            // Not submitted yet (or submitted a moment ago: the next look
-            // after the hand-over sees the pool's handle).
-            ProcessInner::Queued(_) => false,
+            // Submitted (the blocking thread found a slot): ask the pool,
+            // without taking the outcome; refused or never run: finished.
+            ProcessInner::Queued(submit) => {
+                submit.is_complete()
+                    && submit.peek(|outcome| match outcome {
+                        Some(Ok(submitted)) => submitted.is_finished(),
+                        _ => true,
+                    })
+            }
             ProcessInner::Refused(_) => true,
         }
     }
