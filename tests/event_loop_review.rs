@@ -394,3 +394,92 @@ fn a_task_group_outside_a_loop_reports_its_children_never_ran() {
     assert!(!error.is_failure());
     assert!(error.into_join_error().unwrap().is_outside_loop());
 }
+
+/// A rendezvous send completes when `recv_many` (not only `recv`) takes
+/// its message, and `recv_many` with a zero limit returns at once.
+#[test]
+fn a_rendezvous_send_completes_when_recv_many_takes_it() {
+    use triad::event_loop::sync::mpsc;
+    let ev = EventLoop::new().unwrap();
+    ev.block_on(async {
+        let (tx, mut rx) = mpsc::channel::<u32>(0);
+        let senders: Vec<_> = (0..3)
+            .map(|i| {
+                let tx = tx.clone();
+                spawn(async move { tx.send(i).await.is_ok() })
+            })
+            .collect();
+        drop(tx);
+        let mut got = Vec::new();
+        assert_eq!(rx.recv_many(&mut got, 0).await, 0);
+        while rx.recv_many(&mut got, 10).await > 0 {}
+        assert_eq!(got, [0, 1, 2]);
+        for sender in senders {
+            let sent = timeout(Duration::from_secs(5), sender).await;
+            assert!(sent.expect("a rendezvous send hung").unwrap());
+        }
+    });
+}
+
+/// Senders waiting in `closed()` learn of a receiver's `close()` (not
+/// only of its drop): mpsc and oneshot.
+#[test]
+fn senders_waiting_for_closed_learn_of_close() {
+    use triad::event_loop::sync::{mpsc, oneshot};
+    let ev = EventLoop::new().unwrap();
+    ev.block_on(async {
+        let (tx, mut rx) = mpsc::channel::<u32>(1);
+        let watcher = spawn(async move { tx.closed().await });
+        triad::event_loop::yield_now().await;
+        rx.close();
+        assert!(timeout(Duration::from_secs(5), watcher).await.is_ok());
+
+        let (mut tx, mut rx) = oneshot::channel::<u32>();
+        let watcher = spawn(async move { tx.closed().await });
+        triad::event_loop::yield_now().await;
+        rx.close();
+        assert!(timeout(Duration::from_secs(5), watcher).await.is_ok());
+        assert!(rx.try_recv().is_err());
+    });
+}
+
+/// A socket made on one loop and awaited on another (its own loop
+/// dropped, or just not running) fails with an error instead of waiting
+/// for readiness that no running loop will ever deliver.
+#[test]
+#[ignore = "known, not fixed: the error path costs echo_server 112+ bytes, over its budget (see the review report)"]
+fn a_socket_awaited_off_its_loop_fails_instead_of_hanging() {
+    use triad::event_loop::net::UdpSocket;
+    support::within(Duration::from_secs(30), || {
+        let first = EventLoop::new().unwrap();
+        let socket =
+            first.block_on(async { UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap() });
+        let addr = socket.local_addr().unwrap();
+        drop(first);
+        let second = EventLoop::new().unwrap();
+        let outcome = second.block_on(async {
+            let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let mut buf = [0; 8];
+            let recv = socket.recv_from(&mut buf);
+            let sent = async {
+                triad::event_loop::sleep(Duration::from_millis(5)).await;
+                peer.send_to(b"ping", addr).unwrap();
+                std::future::pending::<()>().await
+            };
+            timeout(
+                Duration::from_secs(2),
+                triad::event_loop::future::select(recv, sent),
+            )
+            .await
+        });
+        let outcome = outcome.expect("the recv waited on a loop that is gone");
+        match outcome {
+            triad::event_loop::future::Either::Left(result) => {
+                // Either the datagram (it was already there) or an error:
+                // never a silent wait.
+                let _ = result;
+            }
+            triad::event_loop::future::Either::Right(()) => unreachable!(),
+        }
+    });
+}
