@@ -105,3 +105,27 @@ fn a_queued_process_task_reports_finished_without_being_polled() {
         assert_eq!(queued.wait().unwrap(), 4);
     });
 }
+
+/// A blocking job that submits a process task while the process pool is
+/// full, and waits for it, gets its result: the waiting submit must not
+/// queue behind the very job that waits for it (one blocking thread).
+#[test]
+fn a_blocking_job_waiting_on_a_process_task_of_a_full_pool_does_not_deadlock() {
+    within(LIMIT, || {
+        let rt = triad::Runtime::builder()
+            .threads(1)
+            .processes(1)
+            .blocking_threads(1)
+            .process_pool(|pool| pool.slots_per_worker(1))
+            .build()
+            .unwrap();
+        let results = rt.block_on(async {
+            let busy = triad::runtime::spawn_process(nap_then_double, 1); // the only slot
+            let job = triad::runtime::spawn_blocking(|| {
+                triad::runtime::spawn_process(nap_then_double, 2).wait()
+            });
+            (busy.await.unwrap(), job.await.unwrap().unwrap())
+        });
+        assert_eq!(results, (2, 4));
+    });
+}

@@ -30,7 +30,10 @@
 //!    when the pool is full it encodes the argument and hands the waiting
 //!    submit to a blocking thread, and the handle awaits that first, then
 //!    the task. The order among queued submits is the blocking queue's
-//!    (FIFO), behind any submit that found a slot meanwhile.
+//!    (FIFO), behind any submit that found a slot meanwhile. A caller that
+//!    is itself a blocking thread waits for the slot itself (blocking.rs
+//!    rule 6): its submit queued behind it, in a pool whose every thread
+//!    waits so, would never run.
 
 use std::fmt;
 use std::future::Future;
