@@ -343,7 +343,9 @@ fn a_watch_send_while_the_value_is_borrowed_is_refused_and_changes_nothing() {
             assert_eq!(error.into_inner(), 2);
             let as_try: TrySendError<u32> = tx.send(2).unwrap_err().into();
             assert!(as_try.is_full(), "borrowed converts to \"try later\"");
-            assert_eq!(tx.send_replace(3), 3, "the new value comes back unstored");
+            let unstored = tx.send_replace(3).unwrap_err();
+            assert!(unstored.is_borrowed(), "the new value comes back unstored");
+            assert_eq!(unstored.into_inner(), 3);
             let called = Cell::new(0);
             tx.send_modify(|v| {
                 called.set(called.get() + 1);

@@ -55,11 +55,10 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
         }
     }
 
-    /// Spawn a child on the event loop running on this thread.
-    ///
-    /// # Panics
-    ///
-    /// If no event loop is running on this thread.
+    /// Spawn a child on the event loop running on this thread. Where no
+    /// loop runs, the child never starts (as with [`spawn`]):
+    /// [`join_all`](Self::join_all) then fails with its [`JoinError`](super::JoinError),
+    /// for which `is_outside_loop` is true.
     ///
     /// ```
     /// # use triad::event_loop::{EventLoop, TaskGroup};

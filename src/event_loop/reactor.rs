@@ -35,7 +35,12 @@
 //!    is dropped: an event queued for a closed fd never reaches the source
 //!    that reuses its slot.
 //! 4. An error event (`EPOLLERR`) marks the source readable and writable, so
-//!    the next operation makes the syscall and returns the error.
+//!    the next operation makes the syscall and returns the error. The error
+//!    bit is cleared with the direction's bit by a `WouldBlock` (rule 2):
+//!    the kernel reports a pending error before `EAGAIN`, so `WouldBlock`
+//!    proves it taken. An error that passes (a UDP socket's ICMP "port
+//!    unreachable") thus leaves the source waiting again, where a sticky
+//!    bit would make every operation retry at once, spinning for ever.
 //! 5. Every waiter of a direction is woken on an event for it (a list, not
 //!    one slot: a `UdpSocket` or a listener may be shared by several tasks).
 //!    A waker that is already in the list is not added twice.
@@ -134,12 +139,13 @@ impl IoState {
     }
 
     /// Rule 2: clear what `event` saw of `direction`, unless an event came
-    /// since. Closed and error bits are final and stay.
+    /// since. Closed bits are final and stay; the error bit goes too
+    /// (rule 4).
     pub(crate) fn clear_readiness(&self, event: ReadyEvent, direction: Direction) {
         if self.tick.get() == event.tick {
             let clear = match direction {
-                Direction::Read => READABLE,
-                Direction::Write => WRITABLE,
+                Direction::Read => READABLE | ERROR,
+                Direction::Write => WRITABLE | ERROR,
             };
             self.readiness
                 .set(self.readiness.get() & !(clear & event.ready));

@@ -626,7 +626,9 @@ impl<F: Future> Future for Timeout<F> {
 /// Ticks at a fixed period. Made by [`interval`].
 ///
 /// The first tick completes at once; tick `k` completes at or after
-/// `start + k × period`. Ticks missed because the loop was busy are skipped
+/// `start + k × period` (a period too long for `Instant`, such as
+/// `Duration::MAX`, makes every tick after the first "never", as
+/// [`sleep`] does). Ticks missed because the loop was busy are skipped
 /// (the next tick is the first multiple of the period still ahead), so
 /// ticks never come in a burst and keep their phase.
 ///
@@ -715,17 +717,18 @@ impl Interval {
         ready!(Pin::new(&mut self.sleep).poll(cx));
         let scheduled = self.sleep.deadline();
         let now = Instant::now();
-        let mut next = scheduled + self.period;
-        if self.period.is_zero() {
-            next = now; // due at once, every time
-        } else if next <= now {
-            // Skip what was missed, keeping the phase.
-            // In u64 nanoseconds (584 years; beyond, saturated): no u128
-            // division linked in for this rare path.
+        let next = if self.period.is_zero() {
+            now // due at once, every time
+        } else {
+            // The first whole period after `now`: missed ticks are skipped,
+            // the phase is kept. In u64 nanoseconds (584 years; beyond,
+            // saturated): no u128 division linked in.
             let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
             let periods = nanos(now - scheduled) / nanos(self.period) + 1;
-            next = scheduled + self.period * u32::try_from(periods).unwrap_or(u32::MAX);
-        }
+            let ahead = self.period * u32::try_from(periods).unwrap_or(u32::MAX);
+            // Past `Instant`'s range (a period of `Duration::MAX`): "never".
+            scheduled.checked_add(ahead).unwrap_or_else(far_future)
+        };
         self.sleep.reset(next);
         Poll::Ready(scheduled)
     }

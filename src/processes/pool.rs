@@ -1628,10 +1628,7 @@ impl<R: Decode> TaskHandle<R> {
     pub fn is_finished(&self) -> bool {
         match &self.inner {
             HandleInner::Failed { .. } => true,
-            HandleInner::Live { shared, cell, .. } => match *crate::sync::lock(&cell.state) {
-                CellState::InSlot(index) => shared.region.slot(index).is_finished(),
-                _ => true,
-            },
+            HandleInner::Live { shared, cell, .. } => cell_is_finished(shared, cell),
         }
     }
 
@@ -1922,6 +1919,22 @@ impl Submitted {
     /// The handle, typed with the `R` of the `fn(A) -> R` submitted.
     pub(crate) fn into_handle<R: Decode>(self) -> TaskHandle<R> {
         TaskHandle::new(&self.shared, self.cell, true)
+    }
+
+    /// [`TaskHandle::is_finished`], before the handle is made.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.cell
+            .as_ref()
+            .map_or(true, |cell| cell_is_finished(&self.shared, cell))
+    }
+}
+
+/// Whether a submitted task's outcome is there: its slot says finished,
+/// or it has left its slot (its outcome taken out, or failed).
+fn cell_is_finished(shared: &Shared, cell: &TaskCell) -> bool {
+    match *crate::sync::lock(&cell.state) {
+        CellState::InSlot(index) => shared.region.slot(index).is_finished(),
+        _ => true,
     }
 }
 

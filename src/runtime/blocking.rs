@@ -34,14 +34,20 @@
 //! 5. **Exactly one outcome per job.** A job sends its value or its panic;
 //!    a job dropped unrun (no thread could be started) closes its cell, and
 //!    the handle reports it.
+//! 6. **A blocking thread knows it is one** ([`on_blocking_thread`]), so
+//!    that it waits itself where another thread would hand the wait to this
+//!    pool: a job that queued a wait behind itself, then waited for it,
+//!    would wait for ever once every thread of the pool did so (bridge.rs
+//!    rule 4).
 
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use super::error::BlockingFailure;
 use crate::sync::oneshot;
-use crate::sync::{thread, Arc, Condvar, Mutex};
+use crate::sync::{const_thread_local, thread, Arc, Condvar, Mutex};
 
 type Job = Box<dyn FnOnce() + Send>;
 type Hook = Arc<dyn Fn() + Send + Sync>;
@@ -188,8 +194,19 @@ impl Drop for BlockingPool {
     }
 }
 
-/// One blocking thread's life (rules 2 and 3).
+const_thread_local! {
+    /// Whether this thread is a blocking thread, of any runtime (rule 6).
+    static ON_BLOCKING_THREAD: Cell<bool> = Cell::new(false);
+}
+
+/// Whether the calling thread is a blocking thread (rule 6): it may wait.
+pub(crate) fn on_blocking_thread() -> bool {
+    ON_BLOCKING_THREAD.with(Cell::get)
+}
+
+/// One blocking thread's life (rules 2, 3 and 6).
 fn worker(inner: Arc<Inner>, id: u64) {
+    ON_BLOCKING_THREAD.with(|flag| flag.set(true));
     (inner.on_start)();
     let mut state = crate::sync::lock(&inner.state);
     'work: loop {

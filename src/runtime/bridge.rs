@@ -30,7 +30,10 @@
 //!    when the pool is full it encodes the argument and hands the waiting
 //!    submit to a blocking thread, and the handle awaits that first, then
 //!    the task. The order among queued submits is the blocking queue's
-//!    (FIFO), behind any submit that found a slot meanwhile.
+//!    (FIFO), behind any submit that found a slot meanwhile. A caller that
+//!    is itself a blocking thread waits for the slot itself (blocking.rs
+//!    rule 6): its submit queued behind it, in a pool whose every thread
+//!    waits so, would never run.
 
 use std::fmt;
 use std::future::Future;
@@ -340,9 +343,15 @@ impl<R: Decode> ProcessHandle<R> {
     pub fn is_finished(&self) -> bool {
         match &self.inner {
             ProcessInner::Live(handle) => handle.is_finished(),
-            // Not submitted yet (or submitted a moment ago: the next look
-            // after the hand-over sees the pool's handle).
-            ProcessInner::Queued(_) => false,
+            // Submitted (the blocking thread found a slot): ask the pool,
+            // without taking the outcome; refused or never run: finished.
+            ProcessInner::Queued(submit) => {
+                submit.is_complete()
+                    && submit.peek(|outcome| match outcome {
+                        Some(Ok(submitted)) => submitted.is_finished(),
+                        _ => true,
+                    })
+            }
             ProcessInner::Refused(_) => true,
         }
     }

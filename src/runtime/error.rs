@@ -458,8 +458,9 @@ impl JoinError {
     /// A free function ([`spawn_cpu`](super::spawn_cpu),
     /// [`spawn_process`](super::spawn_process),
     /// [`spawn_blocking`](super::spawn_blocking)) was called where no
-    /// runtime is current (see [`Handle::try_current`](super::Handle::try_current)):
-    /// the task was never handed to a runtime, and did not run.
+    /// runtime is current (see [`Handle::try_current`](super::Handle::try_current)),
+    /// or [`spawn`](super::spawn) where no event loop runs: the task was
+    /// never handed to a runtime, and did not run.
     ///
     /// ```
     /// let error = triad::runtime::spawn_cpu(|| 1).join().unwrap_err();
@@ -467,7 +468,11 @@ impl JoinError {
     /// assert_eq!(error.origin(), triad::runtime::Origin::Cpu);
     /// ```
     pub fn is_no_runtime(&self) -> bool {
-        matches!(self.kind, JoinErrorKind::NoRuntime(_))
+        match &self.kind {
+            JoinErrorKind::NoRuntime(_) => true,
+            JoinErrorKind::Loop(e) => e.is_outside_loop(),
+            _ => false,
+        }
     }
 
     /// The panic payload of a loop, CPU or blocking task, to re-raise with

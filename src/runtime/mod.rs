@@ -679,9 +679,13 @@ impl Handle {
         A: Encode + Decode,
         R: Encode + Decode,
     {
-        // Bridge rule 4: never wait for a slot on the caller's thread.
+        // Bridge rule 4: never wait for a slot on the caller's thread,
+        // unless it is a blocking thread.
         self.with_parts(|parts| match parts.processes.try_submit(f, arg) {
             Ok(task) => Some(ProcessHandle::live(task)),
+            Err(full) if blocking::on_blocking_thread() => Some(ProcessHandle::live(
+                parts.processes.submit(f, full.into_arg()),
+            )),
             Err(full) => {
                 let arg = encode_to_vec(&full.into_arg());
                 let submit = parts.processes.submitter().submit_encoded(f, arg);
@@ -720,10 +724,10 @@ impl fmt::Debug for Handle {
 /// `!Send` (share state with `Rc<RefCell<_>>`); it starts at the loop's next
 /// turn. Dropping the handle detaches it.
 ///
-/// # Panics
-///
-/// Outside [`Runtime::block_on`] (no event loop runs on this thread). From
-/// another thread, use [`Handle::spawn`].
+/// Where no event loop runs (outside [`Runtime::block_on`]) the task does
+/// not run: its future is dropped and the handle gives
+/// [`JoinError::is_no_runtime`]. From another thread, use
+/// [`Handle::spawn`].
 ///
 /// ```
 /// use std::{cell::RefCell, rc::Rc};
@@ -795,7 +799,8 @@ where
 /// [`slots_per_worker`](crate::processes::ProcessPoolBuilder::slots_per_worker)),
 /// the argument is encoded and a blocking thread (see [`spawn_blocking`])
 /// waits for a slot and submits it, so the loop never blocks; the handle
-/// then awaits the task.
+/// then awaits the task. Called on a blocking thread, it waits for the
+/// slot itself (its own wait, queued behind it, could deadlock).
 ///
 /// Where there is no current runtime (see [`Handle::try_current`]) the
 /// task does not run: the handle gives [`JoinError::is_no_runtime`].

@@ -109,6 +109,16 @@ impl<T> Receiver<T> {
         )
     }
 
+    /// Look at the outcome without taking it: `f` gets the value if it
+    /// was sent and not yet received (under the lock, rule 1).
+    #[cfg_attr(not(feature = "runtime"), allow(dead_code))]
+    pub(crate) fn peek<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
+        match &*super::lock(&self.inner.state) {
+            State::Ready(value) => f(Some(value)),
+            _ => f(None),
+        }
+    }
+
     /// Take the outcome if it is there: `Some(Some(v))` sent, `Some(None)`
     /// closed unsent, `None` not yet.
     pub(crate) fn try_receive(&mut self) -> Option<Option<T>> {

@@ -123,6 +123,12 @@ where
     for<'a> &'a S: Read,
 {
     let asked = buf.len();
+    if asked == 0 {
+        // Nothing to read into: `Ok(0)` at once, as `std::io::Read` does,
+        // not once data arrives (it may never). No budget unit: no
+        // resource was touched (budget.rs).
+        return Poll::Ready(Ok(0));
+    }
     // A short read of a stream emptied its receive buffer: clear readiness
     // now instead of paying one more `recv` that would say `WouldBlock`
     // (registration.rs). Zero (end of file) never clears.
@@ -192,7 +198,8 @@ macro_rules! read_methods {
     // so each type's examples run on that type.
     ($setup:literal) => {
         /// Read into `buf`; `Ok(0)` at end of stream (the peer shut down
-        /// its writing side) or if `buf` is empty.
+        /// its writing side), or at once if `buf` is empty (without waiting
+        /// for data).
         ///
         /// ```
         #[doc = $setup]

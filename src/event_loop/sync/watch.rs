@@ -29,9 +29,9 @@
 //!    through a `RefCell`: hold the borrow briefly, never across an
 //!    `.await`. A send that finds the value borrowed changes nothing, moves
 //!    no version and wakes nobody (tokio's watch would deadlock instead):
-//!    [`Sender::send`] fails with [`SendError::is_borrowed`] and hands its
-//!    value back; [`Sender::send_replace`] hands its new value back instead
-//!    of the old one; [`Sender::send_if_modified`] does not call its closure
+//!    [`Sender::send`] and [`Sender::send_replace`] fail with
+//!    [`SendError::is_borrowed`] and hand their value back;
+//!    [`Sender::send_if_modified`] does not call its closure
 //!    and returns `false`; [`Sender::send_modify`] does not call its
 //!    closure. Inside the closure of `send_modify`/`send_if_modified` the
 //!    value is lent mutably: a `borrow()` there panics as a `RefCell` does.
@@ -170,27 +170,29 @@ impl<T> Sender<T> {
     /// Replace the value even if no receiver is left (a later
     /// [`subscribe`](Self::subscribe) sees it); the old value.
     ///
-    /// If the value is borrowed now (rule 4), nothing is replaced and
-    /// nobody is woken: `value` itself comes back (the value that is not in
-    /// the channel). Use [`send`](Self::send) to be told why.
+    /// Fails only if the value is borrowed now (rule 4,
+    /// [`SendError::is_borrowed`]): nothing is replaced, nobody is woken,
+    /// and the error hands `value` back.
     ///
     /// ```
     /// use triad::event_loop::sync::watch;
     ///
     /// let (tx, rx) = watch::channel(1);
-    /// assert_eq!(tx.send_replace(2), 1);
+    /// assert_eq!(tx.send_replace(2).unwrap(), 1);
     /// let held = rx.borrow();
-    /// assert_eq!(tx.send_replace(3), 3); // borrowed: 3 was not stored
+    /// let error = tx.send_replace(3).unwrap_err(); // rule 4: not stored
+    /// assert!(error.is_borrowed());
+    /// assert_eq!(error.into_inner(), 3);
     /// assert_eq!(*held, 2);
     /// ```
-    pub fn send_replace(&self, value: T) -> T {
+    pub fn send_replace(&self, value: T) -> Result<T, SendError<T>> {
         let Some(mut current) = self.shared.value_mut() else {
-            return value; // rule 4
+            return Err(SendError::borrowed(value)); // rule 4
         };
         let old = std::mem::replace(&mut *current, value);
         drop(current);
         self.shared.changed();
-        old
+        Ok(old)
     }
 
     /// Change the value in place and wake every receiver.
@@ -260,7 +262,7 @@ impl<T> Sender<T> {
     ///
     /// let (tx, rx) = watch::channel(0);
     /// drop(rx);
-    /// tx.send_replace(3);
+    /// tx.send_replace(3).unwrap();
     /// let rx = tx.subscribe();
     /// assert_eq!(*rx.borrow(), 3);
     /// assert!(!rx.has_changed().unwrap());

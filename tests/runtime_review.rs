@@ -1,0 +1,131 @@
+//! Edge cases of the facade an adversarial review checked: the free
+//! functions with no runtime, handles of a dropped runtime from many
+//! threads, a loop task's handle outliving its runtime.
+#![cfg(feature = "runtime")]
+
+mod runtime_support;
+
+use std::time::Duration;
+
+use runtime_support::{block_on, runtime, within};
+use triad::runtime::{spawn, Origin};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+/// `runtime::spawn` with no runtime (and no event loop) here does not
+/// panic: its handle fails like the other free functions', with
+/// `is_no_runtime`.
+#[test]
+fn spawn_with_no_runtime_is_a_no_runtime_error() {
+    let error = block_on(spawn(async { 1 })).unwrap_err();
+    assert!(error.is_no_runtime(), "{error}");
+    assert_eq!(error.origin(), Origin::Loop);
+    assert!(!error.is_cancelled() && !error.is_shutdown() && !error.is_panic());
+}
+
+/// Every kind of work handed to the handles of a dropped runtime, from
+/// many threads at once, fails with `is_shutdown`; nothing hangs.
+#[test]
+fn handles_of_a_dropped_runtime_refuse_from_many_threads() {
+    within(LIMIT, || {
+        let rt = runtime(1);
+        let handle = rt.handle();
+        drop(rt);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                let handle = handle.clone();
+                s.spawn(move || {
+                    for _ in 0..20 {
+                        assert!(block_on(handle.spawn(async { 1 }))
+                            .unwrap_err()
+                            .is_shutdown());
+                        assert!(handle.spawn_cpu(|| 1).join().unwrap_err().is_shutdown());
+                        assert!(handle
+                            .spawn_blocking(|| 1)
+                            .join()
+                            .unwrap_err()
+                            .is_shutdown());
+                        assert!(handle
+                            .spawn_process(double, 1)
+                            .wait()
+                            .unwrap_err()
+                            .is_shutdown());
+                    }
+                });
+            }
+        });
+    });
+}
+
+/// A loop task's handle that outlives its runtime resolves: the task was
+/// cancelled by the shutdown.
+#[test]
+fn a_loop_task_handle_outliving_its_runtime_resolves_as_cancelled() {
+    within(LIMIT, || {
+        let rt = runtime(1);
+        let task = rt.handle().spawn(std::future::pending::<()>());
+        drop(rt);
+        assert!(block_on(task).unwrap_err().is_cancelled());
+    });
+}
+
+fn nap_then_double(x: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(20));
+    x * 2
+}
+
+/// A process task submitted while the pool was full reports
+/// `is_finished` once it has finished, though nobody polled its handle:
+/// a loop that checks `is_finished` before awaiting ends.
+#[test]
+fn a_queued_process_task_reports_finished_without_being_polled() {
+    within(LIMIT, || {
+        let rt = triad::Runtime::builder()
+            .threads(1)
+            .processes(1)
+            .process_pool(|pool| pool.slots_per_worker(1))
+            .build()
+            .unwrap();
+        let handle = rt.handle();
+        let first = handle.spawn_process(nap_then_double, 1);
+        let queued = handle.spawn_process(nap_then_double, 2); // the pool is full
+        assert_eq!(first.wait().unwrap(), 2);
+        let start = std::time::Instant::now();
+        while !queued.is_finished() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "is_finished never turned true"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(queued.wait().unwrap(), 4);
+    });
+}
+
+/// A blocking job that submits a process task while the process pool is
+/// full, and waits for it, gets its result: the waiting submit must not
+/// queue behind the very job that waits for it (one blocking thread).
+#[test]
+fn a_blocking_job_waiting_on_a_process_task_of_a_full_pool_does_not_deadlock() {
+    within(LIMIT, || {
+        let rt = triad::Runtime::builder()
+            .threads(1)
+            .processes(1)
+            .blocking_threads(1)
+            .process_pool(|pool| pool.slots_per_worker(1))
+            .build()
+            .unwrap();
+        let results = rt.block_on(async {
+            let busy = triad::runtime::spawn_process(nap_then_double, 1); // the only slot
+            let job = triad::runtime::spawn_blocking(|| {
+                triad::runtime::spawn_process(nap_then_double, 2).wait()
+            });
+            (busy.await.unwrap(), job.await.unwrap().unwrap())
+        });
+        assert_eq!(results, (2, 4));
+    });
+}
