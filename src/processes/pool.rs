@@ -1636,7 +1636,8 @@ impl<R: Decode> TaskHandle<R> {
     }
 
     fn wait_timeout_inner(&mut self, timeout: Option<Duration>) -> Option<Result<R, TaskError>> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A deadline past what `Instant` can hold is no deadline.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             if let Some(outcome) = self.try_wait() {
                 return Some(outcome);
