@@ -408,7 +408,9 @@ impl Supervisor {
                             shared.send(Command::Kill { serial });
                         }
                     } else {
-                        soon(claimed_at + timeout - now);
+                        // Saturating: a timeout of `Duration::MAX` is
+                        // clamped to `u64::MAX` ns at submit.
+                        soon(claimed_at.saturating_add(timeout) - now);
                     }
                 }
                 _ => {}
