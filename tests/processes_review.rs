@@ -8,7 +8,7 @@ mod processes_support;
 use std::time::Duration;
 
 use processes_support::{no_leaks, within};
-use triad::processes::ProcessPool;
+use triad::processes::{decode_from_slice, encode_to_vec, ProcessPool, MAX_EMPTY_ITEMS};
 
 fn sleep_ms(ms: u64) -> u64 {
     std::thread::sleep(Duration::from_millis(ms));
@@ -55,6 +55,58 @@ fn a_pool_whose_default_timeout_is_the_longest_runs_its_tasks() {
                     .unwrap()
             },
             |pool| assert_eq!(pool.map(sleep_ms, [5, 6]).unwrap(), [5, 6]),
+        )
+    });
+}
+
+#[test]
+fn a_huge_count_of_zero_byte_items_is_refused_not_looped_over() {
+    within(Duration::from_secs(10), || {
+        let error = decode_from_slice::<Vec<()>>(&u64::MAX.to_le_bytes()).unwrap_err();
+        assert!(!error.to_string().is_empty());
+        let error =
+            decode_from_slice::<Vec<((), [u8; 0])>>(&(1u64 << 60).to_le_bytes()).unwrap_err();
+        assert!(!error.to_string().is_empty());
+        // Nested: every inner count is small, their sum is not.
+        let mut nested = encode_to_vec(&4u64);
+        for _ in 0..4 {
+            nested.extend(encode_to_vec(&(MAX_EMPTY_ITEMS as u64 / 2)));
+        }
+        assert!(decode_from_slice::<Vec<Vec<()>>>(&nested).is_err());
+        // A nested Vec<Option<String>> still round-trips.
+        let value = vec![vec![Some("a".to_string()), None], vec![], vec![None]];
+        assert_eq!(
+            decode_from_slice::<Vec<Vec<Option<String>>>>(&encode_to_vec(&value)),
+            Ok(value)
+        );
+    });
+}
+
+/// A lying count before items of 64 KiB each, with 1 MiB of input left.
+fn decode_large_items_of_a_lying_count(_: ()) -> bool {
+    let mut bytes = encode_to_vec(&(1u64 << 40));
+    bytes.resize(bytes.len() + (1 << 20), 0);
+    decode_from_slice::<Vec<[u8; 1 << 16]>>(&bytes).is_err_and(|e| e.is_eof())
+}
+
+#[test]
+fn a_lying_count_of_large_items_reserves_no_more_than_the_input() {
+    within(Duration::from_secs(60), || {
+        no_leaks(
+            || {
+                // In a worker under a memory limit: reserving a count's
+                // worth of 64 KiB items (64 GiB) would be its death.
+                ProcessPool::builder()
+                    .workers(1)
+                    .result_capacity(1 << 20)
+                    .memory_limit(1 << 30)
+                    .build()
+                    .unwrap()
+            },
+            |pool| {
+                let outcome = pool.submit(decode_large_items_of_a_lying_count, ()).wait();
+                assert_eq!(outcome, Ok(true));
+            },
         )
     });
 }

@@ -135,7 +135,9 @@ mod worker;
 mod zygote;
 
 #[cfg(not(loom))]
-pub use codec::{decode_from_slice, encode_to_vec, Decode, DecodeError, Encode, Reader, Writer};
+pub use codec::{
+    decode_from_slice, encode_to_vec, Decode, DecodeError, Encode, Reader, Writer, MAX_EMPTY_ITEMS,
+};
 #[cfg(not(loom))]
 pub use error::{BuildError, PoolFull, TaskError};
 #[cfg(not(loom))]
