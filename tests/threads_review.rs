@@ -1,0 +1,76 @@
+//! Two pools that wait for each other from their own workers: the waiting
+//! worker runs its own pool's work meanwhile, as rayon's does, so that
+//! back-and-forth calls between two one-thread pools finish.
+
+#![cfg(feature = "threads")]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::within;
+use triad::threads::{join, ThreadPool};
+
+fn one_thread_pool() -> Arc<ThreadPool> {
+    Arc::new(ThreadPool::builder().num_threads(1).build().unwrap())
+}
+
+#[test]
+fn install_back_and_forth_between_two_one_thread_pools_finishes() {
+    within(Duration::from_secs(20), || {
+        let (a, b) = (one_thread_pool(), one_thread_pool());
+        let (a2, b2) = (a.clone(), b.clone());
+        let value = a
+            .install(move || b2.install(move || a2.install(|| 7).unwrap()).unwrap())
+            .unwrap();
+        assert_eq!(value, 7);
+    });
+}
+
+#[test]
+fn join_and_scope_back_and_forth_between_two_pools_finish() {
+    within(Duration::from_secs(20), || {
+        let (a, b) = (one_thread_pool(), one_thread_pool());
+        let (a2, b2) = (a.clone(), b.clone());
+        let (left, right) = a
+            .join(
+                move || b2.join(move || a2.join(|| 1, || 2).unwrap(), || 3).unwrap(),
+                || 4,
+            )
+            .unwrap();
+        assert_eq!((left, right), (((1, 2), 3), 4));
+        let (a3, b3) = (a.clone(), b.clone());
+        let sum = b
+            .scope(move |s| {
+                let mut total = 0;
+                s.spawn(|_| ());
+                total += a3
+                    .scope(|_| b3.install(|| join(|| 5, || 6)).unwrap())
+                    .unwrap()
+                    .0;
+                total
+            })
+            .unwrap();
+        assert_eq!(sum, 5);
+    });
+}
+
+#[test]
+fn a_panic_in_the_other_pool_reaches_the_waiting_worker() {
+    within(Duration::from_secs(20), || {
+        let (a, b) = (one_thread_pool(), one_thread_pool());
+        let b2 = b.clone();
+        let caught = a
+            .install(move || {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    b2.install(|| panic!("in b")).unwrap()
+                }))
+                .map_err(|payload| *payload.downcast::<&str>().unwrap())
+            })
+            .unwrap();
+        assert_eq!(caught, Err("in b"));
+        // Both pools go on.
+        assert_eq!(a.install(|| b.install(|| 1).unwrap()).unwrap(), 1);
+    });
+}
