@@ -74,3 +74,19 @@ fn a_panic_in_the_other_pool_reaches_the_waiting_worker() {
         assert_eq!(a.install(|| b.install(|| 1).unwrap()).unwrap(), 1);
     });
 }
+
+#[test]
+fn a_join_handle_of_the_other_pool_joined_on_a_worker_finishes() {
+    within(Duration::from_secs(20), || {
+        let (a, b) = (one_thread_pool(), one_thread_pool());
+        let (a2, b2) = (a.clone(), b.clone());
+        let value = a
+            .install(move || {
+                b2.spawn(move || a2.spawn(|| 5).join().unwrap())
+                    .join()
+                    .unwrap()
+            })
+            .unwrap();
+        assert_eq!(value, 5);
+    });
+}
