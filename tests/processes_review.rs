@@ -110,3 +110,48 @@ fn a_lying_count_of_large_items_reserves_no_more_than_the_input() {
         )
     });
 }
+
+fn abort_at_start() {
+    std::process::abort()
+}
+
+fn exit_at_start() {
+    std::process::exit(3)
+}
+
+/// 64 MiB at start: past a 48 MiB memory limit beyond the shared region.
+fn allocate_at_start() {
+    std::hint::black_box(vec![1u8; 64 << 20]);
+}
+
+fn double(x: u64) -> u64 {
+    2 * x
+}
+
+#[test]
+fn workers_that_die_while_starting_break_the_pool_instead_of_hanging_it() {
+    processes_support::no_core_dumps();
+    let starts: [fn(); 3] = [abort_at_start, exit_at_start, allocate_at_start];
+    for start in starts {
+        within(Duration::from_secs(60), move || {
+            no_leaks(
+                || {
+                    ProcessPool::builder()
+                        .workers(2)
+                        .result_capacity(1 << 20)
+                        .memory_limit(48 << 20)
+                        .initializer(start)
+                        .build()
+                        .unwrap()
+                },
+                |pool| {
+                    let error = pool.submit(double, 1).wait().unwrap_err();
+                    assert!(error.is_broken(), "{error}");
+                    assert!(pool.map(double, [1, 2]).unwrap_err().is_broken());
+                    // Each worker was forked once, not again and again.
+                    assert_eq!(pool.stats().workers_started, 2);
+                },
+            )
+        });
+    }
+}

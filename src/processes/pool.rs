@@ -661,8 +661,10 @@ impl ProcessPoolBuilder {
         self
     }
     /// A function run once in every new worker before its first task. If
-    /// it panics, that worker is not started again; a pool where no worker
-    /// can start fails its tasks with [`TaskError::is_broken`]. It must be
+    /// it panics, or its worker dies before it returns (an abort, an
+    /// `exit`, an allocation past the [`memory_limit`](Self::memory_limit)),
+    /// that worker is not started again; a pool where no worker can start
+    /// fails its tasks with [`TaskError::is_broken`]. It must be
     /// a function of the program's binary (see
     /// [`ProcessPool::submit`]), else `build` fails with
     /// [`BuildError::is_foreign_function`].
@@ -748,7 +750,10 @@ impl ProcessPoolBuilder {
         self
     }
     /// Limit each worker's address space (RLIMIT_AS), shared region
-    /// included: a task that allocates past it fails (usually an abort).
+    /// included: a task that allocates past it fails (usually an abort). A
+    /// limit below what the shared region needs fails `build`; one too
+    /// small for the worker's start (its initializer) makes the pool
+    /// broken ([`TaskError::is_broken`]), as any worker that cannot start.
     ///
     /// ```
     /// fn allocate(mb: usize) -> usize {
