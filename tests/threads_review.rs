@@ -90,3 +90,13 @@ fn a_join_handle_of_the_other_pool_joined_on_a_worker_finishes() {
         assert_eq!(value, 5);
     });
 }
+
+#[test]
+fn an_absurd_thread_count_is_a_typed_error() {
+    for n in [usize::MAX, 1 << 40, (1 << 16) + 1] {
+        let error = ThreadPool::builder().num_threads(n).build().unwrap_err();
+        assert!(error.is_too_many_threads(), "{error}");
+        assert!(!error.is_spawn_failure());
+        assert!(error.to_string().contains("65536"), "{error}");
+    }
+}

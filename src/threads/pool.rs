@@ -31,6 +31,11 @@ use crate::sync::{thread, Arc};
 
 type Hook = Box<dyn Fn(usize) + Send + Sync>;
 
+/// The most worker threads a pool may have: far more than any machine's
+/// cores, and few enough that their per-thread state can always be
+/// allocated.
+const MAX_THREADS: usize = 1 << 16;
+
 /// A work-stealing thread pool. See the [module docs](super).
 ///
 /// ```
@@ -120,7 +125,8 @@ impl ThreadPoolBuilder {
         }
     }
 
-    /// The number of worker threads (0 is refused by `build`).
+    /// The number of worker threads (0, or more than 65 536, is refused by
+    /// `build`).
     ///
     /// ```
     /// let pool = triad::threads::ThreadPool::builder().num_threads(3).build().unwrap();
@@ -265,6 +271,11 @@ impl ThreadPoolBuilder {
         let num_threads = match (self.serial, self.num_threads) {
             (true, _) => 1,
             (false, Some(0)) => return Err(BuildError::zero_threads()),
+            // Refused before a deque, a sleep state or a counter is
+            // allocated for each (an absurd count would abort on them).
+            (false, Some(n)) if n > MAX_THREADS => {
+                return Err(BuildError::too_many_threads(n, MAX_THREADS))
+            }
             (false, Some(n)) => n,
             (false, None) => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
