@@ -155,3 +155,82 @@ fn workers_that_die_while_starting_break_the_pool_instead_of_hanging_it() {
         });
     }
 }
+
+/// The exit code of child `pid`, reaped; `None` (and the child killed and
+/// reaped) if it has not exited within `limit`.
+fn exit_code_within(pid: libc::pid_t, limit: Duration) -> Option<i32> {
+    let start = std::time::Instant::now();
+    let mut status = 0;
+    loop {
+        // SAFETY: `pid` is our child, `status` a live int.
+        let reaped = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if reaped == pid {
+            return libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+        }
+        if start.elapsed() > limit {
+            // SAFETY: our child, not reaped yet, so the pid is still its own.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // SAFETY: as above.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// What a forked copy of a pool does, as an exit code: 0 when every call
+/// gave `is_forked` and nothing blocked.
+fn in_the_forked_child(
+    pool: ProcessPool,
+    pending: triad::processes::TaskHandle<u64>,
+    finished: triad::processes::TaskHandle<u64>,
+) -> i32 {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        if !pool.submit(double, 2).wait().is_err_and(|e| e.is_forked()) {
+            return 2;
+        }
+        if !pool.map(double, [1, 2]).is_err_and(|e| e.is_forked()) {
+            return 3;
+        }
+        let mut finished = finished;
+        if !finished
+            .try_wait()
+            .is_some_and(|o| o.is_err_and(|e| e.is_forked()))
+        {
+            return 4;
+        }
+        drop(pending);
+        drop(finished);
+        drop(pool); // must neither shut the parent's pool down nor wait
+        0
+    }));
+    outcome.unwrap_or(5)
+}
+
+#[test]
+fn a_forked_copy_of_a_pool_refuses_work_and_leaves_the_parents_pool_alone() {
+    within(Duration::from_secs(60), || {
+        let _guard = processes_support::serial();
+        let pool = ProcessPool::builder().workers(1).build().unwrap();
+        let finished = pool.submit(double, 21);
+        processes_support::eventually("the first task's end", || finished.is_finished());
+        let pending = pool.submit(sleep_ms, 300);
+        // SAFETY: the child calls only the pool's API, which in a forked
+        // child touches no lock of the pool, then `_exit`s.
+        let child = unsafe { libc::fork() };
+        if child == 0 {
+            let code = in_the_forked_child(pool, pending, finished);
+            // SAFETY: leave the child at once, running nothing of the
+            // parent's (no atexit handler, no harness).
+            unsafe { libc::_exit(code) }
+        }
+        assert!(child > 0);
+        let status = exit_code_within(child, Duration::from_secs(10));
+        assert_eq!(status, Some(0), "the child's exit code (None: it hung)");
+        // The parent's pool and handles are as they were.
+        assert_eq!(finished.wait(), Ok(42));
+        assert_eq!(pending.wait(), Ok(300));
+        assert_eq!(pool.submit(double, 5).wait(), Ok(10));
+        drop(pool);
+    });
+}
