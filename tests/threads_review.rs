@@ -100,3 +100,27 @@ fn an_absurd_thread_count_is_a_typed_error() {
         assert!(error.to_string().contains("65536"), "{error}");
     }
 }
+
+#[test]
+fn a_job_spawned_from_outside_runs_on_the_pool_in_serial_mode_too() {
+    use triad::threads::{current_num_threads, current_thread_index};
+    for serial in [false, true] {
+        let pool = ThreadPool::builder()
+            .num_threads(1)
+            .serial(serial)
+            .build()
+            .unwrap();
+        // Where the job runs, and where what it calls runs: the pool's
+        // one worker, not the caller's thread and the global pool.
+        let seen = pool
+            .spawn(|| {
+                let nested = join(current_thread_index, current_num_threads);
+                (current_thread_index(), current_num_threads(), nested)
+            })
+            .join()
+            .unwrap();
+        assert_eq!(seen, (Some(0), 1, (Some(0), 1)), "serial: {serial}");
+        let inside = pool.install(|| triad::threads::spawn(current_thread_index).join().unwrap());
+        assert_eq!(inside.unwrap(), Some(0), "serial: {serial}");
+    }
+}

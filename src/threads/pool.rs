@@ -233,7 +233,9 @@ impl ThreadPoolBuilder {
     }
 
     /// Serial debug mode: one worker, and every `join`, scope `spawn` and
-    /// `spawn` runs inline at its call site, in program order. If a bug
+    /// `spawn` runs inline at its call site, in program order (a `spawn`
+    /// from outside the pool runs on its worker before it returns, so that
+    /// what the job calls finds this pool, as in parallel mode). If a bug
     /// goes away in serial mode, it is a scheduling bug (a race, a missing
     /// wait); if it stays, it is in the logic. Forces one thread.
     ///

@@ -197,7 +197,12 @@ impl Registry {
             sender.send(outcome); // rule 1, rule 2
         };
         if this.serial {
-            job(); // serial debug mode: run at the call site
+            // Serial debug mode: run now, before `spawn` returns, but on
+            // the pool's worker (the caller's thread if it is that worker),
+            // as in parallel mode: what the job calls (`join`, `spawn`,
+            // `current_thread_index`) must find this pool, not the caller's
+            // thread or the global pool. The job catches its own panic.
+            this.in_worker(move |_| job());
             return handle;
         }
         let job_ref = HeapJob::into_job_ref(job, std::ptr::null());
