@@ -124,3 +124,23 @@ fn a_job_spawned_from_outside_runs_on_the_pool_in_serial_mode_too() {
         assert_eq!(inside.unwrap(), Some(0), "serial: {serial}");
     }
 }
+
+#[test]
+fn jobs_spawned_by_exit_hooks_still_run() {
+    within(Duration::from_secs(20), || {
+        let (sender, handles) = std::sync::mpsc::channel();
+        let sender = std::sync::Mutex::new(sender);
+        let pool = ThreadPool::builder()
+            .num_threads(3)
+            .on_exit(move |index| {
+                let handle = triad::threads::spawn(move || index * 10);
+                sender.lock().unwrap().send(handle).unwrap();
+            })
+            .build()
+            .unwrap();
+        drop(pool); // every worker has exited, the last ones after their hooks
+        let mut outcomes: Vec<usize> = handles.try_iter().map(|h| h.join().unwrap()).collect();
+        outcomes.sort_unstable();
+        assert_eq!(outcomes, [0, 10, 20]);
+    });
+}

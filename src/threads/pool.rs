@@ -199,7 +199,8 @@ impl ThreadPoolBuilder {
         self
     }
 
-    /// Run `hook(i)` on worker `i`'s thread just before it exits.
+    /// Run `hook(i)` on worker `i`'s thread just before it exits. Jobs the
+    /// hook spawns on the pool still run: the worker runs them after it.
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
