@@ -1,6 +1,8 @@
-//! Two pools that wait for each other from their own workers: the waiting
-//! worker runs its own pool's work meanwhile, as rayon's does, so that
-//! back-and-forth calls between two one-thread pools finish.
+//! Found in an adversarial review of the thread pool: two pools that wait
+//! for each other from their own workers (the waiting worker runs its own
+//! pool's work meanwhile, as rayon's does, so back-and-forth calls between
+//! two one-thread pools finish), an absurd thread count, serial mode's
+//! `spawn` from outside the pool, and jobs spawned by exit hooks.
 
 #![cfg(feature = "threads")]
 
