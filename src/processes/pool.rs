@@ -152,7 +152,7 @@ pub struct PoolStats {
     /// Results copied out of their slot because a submitter needed it.
     pub evictions: u64,
     /// Forks of a worker that failed (the zygote retries with back-off,
-    /// and gives a worker up after a few tries: zygote rule Z6).
+    /// and gives a worker up after a few tries: zygote rule Z7).
     pub fork_failures: u64,
 }
 

@@ -102,7 +102,7 @@ pub(crate) struct Header {
     /// to start (zygote rule Z8). Cleared by the zygote before each fork
     /// at `i`, set by that worker.
     started: [AtomicU64; MAX_SLOTS / 64],
-    /// Test hook (zygote rule Z6): the zygote fails this many forks, as if
+    /// Test hook (zygote rule Z7): the zygote fails this many forks, as if
     /// the kernel had refused them. Written by unit tests only; zero
     /// otherwise.
     pub(crate) fail_forks: AtomicU32,

@@ -542,7 +542,7 @@ impl Supervisor {
                 }
             }
             Report::Goodbye => self.goodbye = true,
-            // Zygote rule Z6: it retries by itself.
+            // Zygote rule Z7: it retries by itself.
             Report::ForkFailed { .. } => reg.stats.fork_failures += 1,
         }
     }
