@@ -2,7 +2,8 @@
 //! for each other from their own workers (the waiting worker runs its own
 //! pool's work meanwhile, as rayon's does, so back-and-forth calls between
 //! two one-thread pools finish), an absurd thread count, serial mode's
-//! `spawn` from outside the pool, and jobs spawned by exit hooks.
+//! `spawn` from outside the pool, jobs spawned by exit hooks, and a thread
+//! namer that panics.
 
 #![cfg(feature = "threads")]
 
@@ -144,5 +145,23 @@ fn jobs_spawned_by_exit_hooks_still_run() {
         let mut outcomes: Vec<usize> = handles.try_iter().map(|h| h.join().unwrap()).collect();
         outcomes.sort_unstable();
         assert_eq!(outcomes, [0, 10, 20]);
+    });
+}
+
+#[test]
+fn a_panicking_thread_namer_leaves_no_thread_behind() {
+    let caught = std::panic::catch_unwind(|| {
+        ThreadPool::builder()
+            .num_threads(4)
+            .thread_name(|index| {
+                assert!(index < 2, "no name for worker {index}");
+                format!("namer-review-{index}")
+            })
+            .build()
+    });
+    assert!(caught.is_err());
+    // The workers started before the panic were stopped and joined.
+    support::eventually("the named workers' exit", || {
+        support::threads_named("namer-review-") == 0
     });
 }

@@ -303,13 +303,17 @@ impl ThreadPoolBuilder {
             self.exit_hook,
         ));
 
+        // Every name first: a namer that panics then leaves no started
+        // thread behind (nothing would ever stop it).
         let mut name = self.thread_name;
-        let mut threads = Vec::with_capacity(num_threads);
-        for (index, deque) in deques.into_iter().enumerate() {
-            let thread_name = match &mut name {
+        let names: Vec<String> = (0..num_threads)
+            .map(|index| match &mut name {
                 Some(name) => name(index),
                 None => format!("triad-worker-{index}"),
-            };
+            })
+            .collect();
+        let mut threads = Vec::with_capacity(num_threads);
+        for ((index, deque), thread_name) in deques.into_iter().enumerate().zip(names) {
             let mut builder = thread::Builder::new().name(thread_name);
             if let Some(bytes) = self.stack_size {
                 builder = builder.stack_size(bytes);
