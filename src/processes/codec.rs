@@ -20,6 +20,10 @@
 //!   floats, `u64` lengths before sequences, a tag byte before `Option` and
 //!   `Result`. Both ends are the same binary, so there is no schema
 //!   evolution to support.
+//! * **Corrupt input is an error, never a hang or a huge allocation.** A
+//!   sequence reserves memory only for the items the bytes left could hold,
+//!   and the items that take no bytes (`()`, `[T; 0]`), which the bytes
+//!   left cannot bound, are at most [`MAX_EMPTY_ITEMS`] per decode.
 //!
 //! Your own types implement the traits by encoding their fields in order;
 //! [`wire_struct!`](crate::wire_struct) writes both impls for a struct with
@@ -84,6 +88,21 @@ impl KeepAlive {
         }
     }
 }
+
+/// How many sequence items that take no bytes (`()`, `[T; 0]`) one decode
+/// accepts, all sequences together: the bytes left bound every other
+/// item's count, but not theirs, so a corrupt length would otherwise be a
+/// loop of up to 2^64 decodes.
+///
+/// ```
+/// use triad::processes::{decode_from_slice, encode_to_vec, MAX_EMPTY_ITEMS};
+///
+/// let units = vec![(); MAX_EMPTY_ITEMS];
+/// assert_eq!(decode_from_slice::<Vec<()>>(&encode_to_vec(&units)).unwrap().len(), MAX_EMPTY_ITEMS);
+/// let lying = encode_to_vec(&u64::MAX); // "2^64 - 1 units follow"
+/// assert!(decode_from_slice::<Vec<()>>(&lying).is_err());
+/// ```
+pub const MAX_EMPTY_ITEMS: usize = 1 << 20;
 
 /// Writes encoded bytes into a fixed buffer and counts every byte asked
 /// for, even past the end (so the needed size is known after one pass).
@@ -219,6 +238,9 @@ impl<'a> Writer<'a> {
 pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// How many more sequence items that take no bytes may be decoded
+    /// (starts at [`MAX_EMPTY_ITEMS`]).
+    empty_items_left: usize,
     lease: Option<&'a KeepAlive>,
     /// The carved buffers before the encoding (`in_place.rs`); empty
     /// outside a result slot.
@@ -230,6 +252,7 @@ impl<'a> Reader<'a> {
         Reader {
             buf,
             pos: 0,
+            empty_items_left: MAX_EMPTY_ITEMS,
             lease,
             carved: &[],
         }
@@ -249,6 +272,7 @@ impl<'a> Reader<'a> {
         Ok(Reader {
             buf,
             pos: 0,
+            empty_items_left: MAX_EMPTY_ITEMS,
             lease,
             carved,
         })
@@ -294,6 +318,17 @@ impl<'a> Reader<'a> {
         let bytes = &self.buf[self.pos..end];
         self.pos = end;
         Ok(bytes)
+    }
+
+    /// One more sequence item that took no bytes; an error past
+    /// [`MAX_EMPTY_ITEMS`] in this decode.
+    fn count_empty_item(&mut self) -> Result<(), DecodeError> {
+        self.empty_items_left = self.empty_items_left.checked_sub(1).ok_or_else(|| {
+            DecodeError::custom(format!(
+                "more than {MAX_EMPTY_ITEMS} sequence items of no bytes each"
+            ))
+        })?;
+        Ok(())
     }
 
     /// Decode the next value (`T::decode(self)`, shorter to write).
@@ -698,9 +733,17 @@ impl<T: Decode> Decode for Vec<T> {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         // Zero-sized encodings (`()`) take no bytes: check against 0 then.
         let len = r.read_len(0)?;
-        let mut out = Vec::with_capacity(len.min(r.remaining()));
+        // Reserve no more than the bytes left could hold, were every item
+        // one byte of input per byte of memory: a lying count costs at most
+        // the input's size, whatever `T`'s size.
+        let fit = r.remaining() / std::mem::size_of::<T>().max(1);
+        let mut out = Vec::with_capacity(len.min(fit));
         for _ in 0..len {
+            let before = r.remaining();
             out.push(T::decode(r)?);
+            if r.remaining() == before {
+                r.count_empty_item()?;
+            }
         }
         Ok(out)
     }

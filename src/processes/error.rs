@@ -292,6 +292,7 @@ enum TaskErrorKind {
     Cancelled,
     PoolClosed,
     Broken,
+    Forked,
     Killed,
     SpawnFailed { why: String },
     InvalidArgument { what: &'static str },
@@ -333,6 +334,9 @@ impl TaskError {
     }
     pub(crate) fn broken() -> Self {
         Self::new(TaskErrorKind::Broken)
+    }
+    pub(crate) fn forked() -> Self {
+        Self::new(TaskErrorKind::Forked)
     }
     pub(crate) fn killed() -> Self {
         Self::new(TaskErrorKind::Killed)
@@ -589,6 +593,33 @@ impl TaskError {
         matches!(self.kind, TaskErrorKind::Broken)
     }
 
+    /// The pool was used in a forked child of the process that built it
+    /// (pool rule P9): the copy there has no supervisor, and shares its
+    /// slots and zygote with the parent's pool, so it runs nothing and
+    /// leaves the parent's pool alone.
+    ///
+    /// ```
+    /// fn double(x: u64) -> u64 {
+    ///     x * 2
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// // SAFETY: the child only asks the pool, then leaves with `_exit`.
+    /// let child = unsafe { libc::fork() };
+    /// if child == 0 {
+    ///     let forked = pool.submit(double, 1).wait().is_err_and(|e| e.is_forked());
+    ///     // SAFETY: leave at once, running nothing of the parent's.
+    ///     unsafe { libc::_exit(if forked { 0 } else { 1 }) }
+    /// }
+    /// let mut status = 0;
+    /// // SAFETY: our child, and a live int.
+    /// assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+    /// assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    /// assert_eq!(pool.submit(double, 2).wait(), Ok(4)); // the parent's pool goes on
+    /// ```
+    pub fn is_forked(&self) -> bool {
+        matches!(self.kind, TaskErrorKind::Forked)
+    }
+
     /// The argument or result bytes did not decode (a bug in a hand-written
     /// [`Decode`](super::Decode)).
     ///
@@ -714,6 +745,10 @@ impl fmt::Display for TaskError {
             TaskErrorKind::Broken => write!(
                 f,
                 "the pool is broken (its zygote died or no worker could start)"
+            ),
+            TaskErrorKind::Forked => write!(
+                f,
+                "the pool was used in a forked child of the process that built it"
             ),
             TaskErrorKind::Killed => write!(f, "the process was killed on request"),
             TaskErrorKind::SpawnFailed { why } => {

@@ -74,6 +74,7 @@
 //! | the function is not in the binary | [`TaskError::is_foreign_function`], at submit (never ran) | goes on |
 //! | [`shutdown_now`](ProcessPool::shutdown_now) | [`TaskError::is_cancelled`] | gone |
 //! | the zygote dies | [`TaskError::is_broken`] | broken |
+//! | the pool is used in a forked child of its process | [`TaskError::is_forked`] (never ran) | the parent's goes on |
 //! | a spawned process is killed ([`SpawnHandle::kill`]) | [`TaskError::is_killed`] | (spawner) goes on |
 //! | no process can be forked for a spawn | [`TaskError::is_spawn_failure`] | (spawner) goes on |
 //!
@@ -135,7 +136,9 @@ mod worker;
 mod zygote;
 
 #[cfg(not(loom))]
-pub use codec::{decode_from_slice, encode_to_vec, Decode, DecodeError, Encode, Reader, Writer};
+pub use codec::{
+    decode_from_slice, encode_to_vec, Decode, DecodeError, Encode, Reader, Writer, MAX_EMPTY_ITEMS,
+};
 #[cfg(not(loom))]
 pub use error::{BuildError, PoolFull, TaskError};
 #[cfg(not(loom))]

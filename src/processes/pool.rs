@@ -62,6 +62,13 @@
 //!   waits for a result only after its ring. A batch starts once half the
 //!   window (the pool's slots) is back, so that the workers hear of tasks
 //!   a batch at a time, not one by one.
+//! * **P9.** A pool, handle or result view in a forked child of the
+//!   process that built the pool (a `pthread_atfork` generation, as the
+//!   thread pool's) touches nothing shared: the child has no supervisor,
+//!   and the slots, doorbells and zygote it sees are the parent's. A
+//!   submit or a wait there fails with [`TaskError::is_forked`] before it
+//!   takes any lock (a parent's thread may have held one at the fork), and
+//!   dropping frees no slot, sends no command and joins no thread.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -145,7 +152,7 @@ pub struct PoolStats {
     /// Results copied out of their slot because a submitter needed it.
     pub evictions: u64,
     /// Forks of a worker that failed (the zygote retries with back-off,
-    /// and gives a worker up after a few tries: zygote rule Z6).
+    /// and gives a worker up after a few tries: zygote rule Z7).
     pub fork_failures: u64,
 }
 
@@ -274,6 +281,8 @@ pub(crate) struct Shared {
     /// Notified (under the registry) when `spawn_reply` changes, the first
     /// workers are known (supervisor rule S6) or the pool breaks.
     pub(crate) spawned: Condvar,
+    /// The fork generation the pool was built in (rule P9).
+    fork_generation: u64,
 }
 
 /// Wake every waker, outside any pool lock (rule P6). A panicking waker
@@ -294,6 +303,13 @@ pub(crate) fn wake_all(wakers: Vec<Waker>) {
 }
 
 impl Shared {
+    /// Whether this is a forked child of the process that built the pool
+    /// (rule P9).
+    #[inline]
+    pub(crate) fn forked(&self) -> bool {
+        crate::sys::fork::generation() != self.fork_generation
+    }
+
     pub(crate) fn send(&self, command: Command) {
         let commands = crate::sync::lock(&self.commands);
         let _ = zygote::send(&commands, command);
@@ -312,7 +328,8 @@ impl Shared {
     /// the workers sees them all up, as if `build` had waited for them.
     fn lock_with_first_workers(&self) -> crate::sync::MutexGuard<'_, Registry> {
         let mut reg = crate::sync::lock(&self.registry);
-        while !reg.first_workers_known && !reg.broken {
+        // (In a forked child nobody would tell: rule P9.)
+        while !reg.first_workers_known && !reg.broken && !self.forked() {
             reg = crate::sync::wait_timeout(&self.spawned, reg, MAX_NAP);
         }
         reg
@@ -548,6 +565,10 @@ pub(crate) struct Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        // Rule P9: a forked child's copy frees nothing of the parent's.
+        if self.shared.forked() {
+            return;
+        }
         self.shared.free(self.index);
     }
 }
@@ -661,8 +682,10 @@ impl ProcessPoolBuilder {
         self
     }
     /// A function run once in every new worker before its first task. If
-    /// it panics, that worker is not started again; a pool where no worker
-    /// can start fails its tasks with [`TaskError::is_broken`]. It must be
+    /// it panics, or its worker dies before it returns (an abort, an
+    /// `exit`, an allocation past the [`memory_limit`](Self::memory_limit)),
+    /// that worker is not started again; a pool where no worker can start
+    /// fails its tasks with [`TaskError::is_broken`]. It must be
     /// a function of the program's binary (see
     /// [`ProcessPool::submit`]), else `build` fails with
     /// [`BuildError::is_foreign_function`].
@@ -748,7 +771,10 @@ impl ProcessPoolBuilder {
         self
     }
     /// Limit each worker's address space (RLIMIT_AS), shared region
-    /// included: a task that allocates past it fails (usually an abort).
+    /// included: a task that allocates past it fails (usually an abort). A
+    /// limit below what the shared region needs fails `build`; one too
+    /// small for the worker's start (its initializer) makes the pool
+    /// broken ([`TaskError::is_broken`]), as any worker that cannot start.
     ///
     /// ```
     /// fn allocate(mb: usize) -> usize {
@@ -852,6 +878,10 @@ impl ProcessPoolBuilder {
                 return Err(BuildError::new_memory_limit_too_small(limit, shared_len));
             }
         }
+        // Rule P9: installed before the generation is read.
+        crate::sys::fork::install_fork_handler()
+            .map_err(|e| BuildError::io("install the fork handler", e))?;
+        let fork_generation = crate::sys::fork::generation();
         let mode = match self.start_mode {
             StartMode::Exec => StartMode::Exec,
             mode => {
@@ -927,6 +957,7 @@ impl ProcessPoolBuilder {
             mode,
             one_shot: self.one_shot,
             spawned: Condvar::new(),
+            fork_generation,
         });
 
         let start = match mode {
@@ -1423,6 +1454,12 @@ impl ProcessPool {
         let Some(supervisor) = self.supervisor.take() else {
             return;
         };
+        if self.shared.forked() {
+            // Rule P9: the supervisor thread is not in this process, and
+            // the shutdown flag and the zygote are the parent's.
+            std::mem::forget(supervisor);
+            return;
+        }
         let shared = &self.shared;
         let header = shared.region.header();
         {
@@ -1633,7 +1670,8 @@ impl<R: Decode> TaskHandle<R> {
     }
 
     fn wait_timeout_inner(&mut self, timeout: Option<Duration>) -> Option<Result<R, TaskError>> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A deadline past what `Instant` can hold is no deadline.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             if let Some(outcome) = self.try_wait() {
                 return Some(outcome);
@@ -1668,6 +1706,10 @@ impl<R: Decode> TaskHandle<R> {
         let HandleInner::Live { shared, cell, .. } = &self.inner else {
             return false;
         };
+        // Rule P9: the process is the parent's.
+        if shared.forked() {
+            return false;
+        }
         // Rule P3: registry, then cell.
         let mut reg = crate::sync::lock(&shared.registry);
         let index = match *crate::sync::lock(&cell.state) {
@@ -1715,6 +1757,8 @@ impl<R: Decode> TaskHandle<R> {
     pub fn completion_fd(&self) -> std::io::Result<BorrowedFd<'_>> {
         let (shared, cell) = match &self.inner {
             HandleInner::Failed { shared, .. } => return Ok(shared.ready.as_fd()),
+            // Rule P9: its outcome, `is_forked`, is there.
+            HandleInner::Live { shared, .. } if shared.forked() => return Ok(shared.ready.as_fd()),
             HandleInner::Live { shared, cell, .. } => (shared, cell),
         };
         // Rules P3, P6, P7: registry, then cell.
@@ -1776,6 +1820,10 @@ fn submit_to<T: Encode + ?Sized>(
     // jump to a wrong address.
     if !zygote::in_binary(task) || !zygote::in_binary(entry as usize) {
         return Err(TaskError::foreign_function());
+    }
+    // Rule P9.
+    if shared.forked() {
+        return Err(TaskError::forked());
     }
     let header = shared.region.header();
     let Some(index) = shared.take_free_slot(wait)? else {
@@ -1930,8 +1978,12 @@ impl Submitted {
 }
 
 /// Whether a submitted task's outcome is there: its slot says finished,
-/// or it has left its slot (its outcome taken out, or failed).
+/// or it has left its slot (its outcome taken out, or failed); in a
+/// forked child at once (rule P9).
 fn cell_is_finished(shared: &Shared, cell: &TaskCell) -> bool {
+    if shared.forked() {
+        return true; // rule P9: its outcome, `is_forked`, is there
+    }
     match *crate::sync::lock(&cell.state) {
         CellState::InSlot(index) => shared.region.slot(index).is_finished(),
         _ => true,
@@ -1953,6 +2005,10 @@ fn try_take<R: Decode>(
     cell: &Arc<TaskCell>,
     in_place: bool,
 ) -> Option<Result<R, TaskError>> {
+    // Rule P9: the outcome is the parent's to take.
+    if shared.forked() {
+        return Some(Err(TaskError::forked()));
+    }
     let mut state = crate::sync::lock(&cell.state);
     match std::mem::replace(&mut *state, CellState::Taken) {
         CellState::InSlot(index) => match shared.region.slot(index).try_collect() {
@@ -2015,8 +2071,12 @@ fn decode_leased<R: Decode>(
 impl<R> Drop for TaskHandle<R> {
     fn drop(&mut self) {
         // A finished but uncollected result is freed now; an unfinished
-        // task's slot is reclaimed once it finishes (rule P2).
+        // task's slot is reclaimed once it finishes (rule P2). Not by a
+        // forked child's copy (rule P9).
         if let HandleInner::Live { shared, cell, .. } = &self.inner {
+            if shared.forked() {
+                return;
+            }
             let mut state = crate::sync::lock(&cell.state);
             if let CellState::InSlot(index) = *state {
                 if shared.region.slot(index).try_collect().is_some() {

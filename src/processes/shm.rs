@@ -14,6 +14,7 @@
 //!                     │   WorkerConfig (max tasks, RLIMIT_AS, pin,   │
 //!                     │     initializer offset, one-shot)            │
 //!                     │   shutdown flag, init-failure counter        │
+//!                     │   started bits (one per worker index)        │
 //!                     │   work doorbell  (parent → workers)          │
 //!                     │   done doorbell  (→ parent threads)          │
 //!  PAGE               ├──────────────────────────────────────────────┤
@@ -50,7 +51,7 @@ use memmap2::{MmapMut, MmapOptions};
 
 use super::doorbell::Doorbell;
 use super::slot::Slot;
-use crate::sync::atomic::AtomicU32;
+use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 
 const MAGIC: u64 = u64::from_le_bytes(*b"triadshm");
 const VERSION: u32 = 1;
@@ -96,7 +97,12 @@ pub(crate) struct Header {
     /// Bumped by a worker whose initializer failed, before it exits with
     /// `worker::INIT_FAILED` (so the zygote can tell it from a task's exit).
     pub(crate) init_failures: AtomicU32,
-    /// Test hook (zygote rule Z6): the zygote fails this many forks, as if
+    /// Bit `i`: the process at worker index `i` has finished its start
+    /// (address-space limit, initializer), so its death is not a failure
+    /// to start (zygote rule Z8). Cleared by the zygote before each fork
+    /// at `i`, set by that worker.
+    started: [AtomicU64; MAX_SLOTS / 64],
+    /// Test hook (zygote rule Z7): the zygote fails this many forks, as if
     /// the kernel had refused them. Written by unit tests only; zero
     /// otherwise.
     pub(crate) fail_forks: AtomicU32,
@@ -107,6 +113,29 @@ pub(crate) struct Header {
 }
 
 const _: () = assert!(std::mem::size_of::<Header>() <= PAGE);
+
+impl Header {
+    /// Zygote, before it forks a worker at `index` (zygote rule Z8).
+    pub(crate) fn clear_started(&self, index: usize) {
+        // Relaxed: the fork that follows orders it before anything the new
+        // worker does.
+        self.started[index / 64].fetch_and(!(1 << (index % 64)), Relaxed);
+    }
+
+    /// Worker at `index`: its start is over (zygote rule Z8).
+    pub(crate) fn set_started(&self, index: usize) {
+        // Release: pairs with the zygote's Acquire in `has_started`.
+        self.started[index / 64].fetch_or(1 << (index % 64), Release);
+    }
+
+    /// Zygote, once the worker at `index` is reaped: whether it finished
+    /// its start (zygote rule Z8).
+    pub(crate) fn has_started(&self, index: usize) -> bool {
+        // Acquire: pairs with the worker's Release in `set_started` (its
+        // process is gone by now, so no later set can come).
+        self.started[index / 64].load(Acquire) & (1 << (index % 64)) != 0
+    }
+}
 const _: () = assert!(std::mem::size_of::<Slot>() == 128);
 
 fn round_up(n: usize, to: usize) -> usize {
@@ -213,6 +242,7 @@ impl Region {
             config,
             shutdown: AtomicU32::new(0),
             init_failures: AtomicU32::new(0),
+            started: std::array::from_fn(|_| AtomicU64::new(0)),
             fail_forks: AtomicU32::new(0),
             work: zeroed_doorbell(),
             done: zeroed_doorbell(),

@@ -408,7 +408,9 @@ impl Supervisor {
                             shared.send(Command::Kill { serial });
                         }
                     } else {
-                        soon(claimed_at + timeout - now);
+                        // Saturating: a timeout of `Duration::MAX` is
+                        // clamped to `u64::MAX` ns at submit.
+                        soon(claimed_at.saturating_add(timeout) - now);
                     }
                 }
                 _ => {}
@@ -540,7 +542,7 @@ impl Supervisor {
                 }
             }
             Report::Goodbye => self.goodbye = true,
-            // Zygote rule Z6: it retries by itself.
+            // Zygote rule Z7: it retries by itself.
             Report::ForkFailed { .. } => reg.stats.fork_failures += 1,
         }
     }

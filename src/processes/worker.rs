@@ -149,6 +149,8 @@ fn serve(start: &Start<'_>) -> i32 {
             return INIT_FAILED;
         }
     }
+    // Zygote rule Z8: a death from here on is not a failure to start.
+    header.set_started(start.index);
     if one_shot {
         // Rule W5.
         if start.region.slot(start.index).try_claim(start.serial) {

@@ -81,6 +81,16 @@
 //!   given up. Tasks meanwhile wait in their slots for a worker. A spawner
 //!   (one-shot, `spawn.rs`) does not retry: its task fails at once with a
 //!   spawn failure, and the caller decides.
+//! * **Z8.** A worker that fails to start is given up, not replaced: one
+//!   whose initializer panicked (it exits with `INIT_FAILED` and bumps the
+//!   header's counter, so a task's `exit(125)` is not taken for one), and
+//!   one that died in any other way before the end of its start (an
+//!   initializer that aborts, exits or segfaults, an allocation past the
+//!   memory limit): the header's started bit of its index, cleared before
+//!   the fork and set by the worker once its start is over, is still
+//!   clear when it is reaped. Its replacement would die the same way, in
+//!   a loop of forks, while the tasks waited for ever; given up, it
+//!   counts towards a broken pool (`TaskError::is_broken`), as in Z7.
 
 use std::ffi::{c_char, c_int, OsStr, OsString};
 use std::fs::File;
@@ -645,6 +655,8 @@ impl Zygote<'_> {
     fn spawn(&mut self, index: usize) -> io::Result<()> {
         let serial = self.next_serial;
         self.next_serial = (self.next_serial % super::slot::SERIAL_MASK) + 1;
+        // Rule Z8: the new worker's start is not over yet.
+        self.region.header().clear_started(index);
         let forked = if self.fork_fails_for_a_test() {
             Err(io::Error::from_raw_os_error(libc::EAGAIN))
         } else {
@@ -733,7 +745,13 @@ impl Zygote<'_> {
                 pid,
                 status,
             })?;
-            if status == ExitStatus::Exited(worker::INIT_FAILED) && self.init_failed_again() {
+            // Rule Z8: a worker that died before the end of its start
+            // (its initializer aborted, or it ran out of memory under its
+            // limit) would die again in its replacement, for ever.
+            let failed_to_start = (status == ExitStatus::Exited(worker::INIT_FAILED)
+                && self.init_failed_again())
+                || (!self.one_shot && !stopping && !self.region.header().has_started(index));
+            if failed_to_start {
                 self.gave_up[index] = true;
                 self.report(Report::GaveUp {
                     index: index as u32,

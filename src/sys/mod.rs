@@ -10,7 +10,7 @@
 //! | file | calls | used by |
 //! |---|---|---|
 //! | `clock.rs` | `clock_gettime(CLOCK_MONOTONIC)` | `processes`: timeouts; `trace`: event timestamps |
-//! | `fork.rs` | `pthread_atfork`, `getpid` | `threads`: pools notice they are in a forked child |
+//! | `fork.rs` | `pthread_atfork`, `getpid` | `threads`, `processes`: pools notice they are in a forked child |
 //! | `timerfd.rs` | `timerfd_create`, `timerfd_settime`, `read` | `event_loop`: sub-millisecond timers, armed at the earliest deadline |
 //! | `errno.rs` | (no call: classifies `errno` values) | `event_loop`: `accept` under fd exhaustion |
 //! | `signal.rs` | `sigaction`, `sigemptyset`, `pipe2`, `read`, `write` (in the handler: async-signal-safe), `__errno_location` | `event_loop`: signals as events (a handler writing to a self-pipe) |

@@ -21,6 +21,7 @@ pub struct BuildError {
 #[derive(Debug)]
 enum BuildErrorKind {
     ZeroThreads,
+    TooManyThreads { asked: usize, max: usize },
     Spawn { index: usize, source: io::Error },
     ForkHandler(io::Error),
     NoCoreIds,
@@ -30,6 +31,11 @@ impl BuildError {
     pub(crate) fn zero_threads() -> Self {
         BuildError {
             kind: BuildErrorKind::ZeroThreads,
+        }
+    }
+    pub(crate) fn too_many_threads(asked: usize, max: usize) -> Self {
+        BuildError {
+            kind: BuildErrorKind::TooManyThreads { asked, max },
         }
     }
     pub(crate) fn spawn(index: usize, source: io::Error) -> Self {
@@ -56,6 +62,17 @@ impl BuildError {
     /// ```
     pub fn is_zero_threads(&self) -> bool {
         matches!(self.kind, BuildErrorKind::ZeroThreads)
+    }
+
+    /// The configuration asked for more threads than a pool may have
+    /// (65 536), refused before anything is allocated for them.
+    ///
+    /// ```
+    /// let error = triad::threads::ThreadPool::builder().num_threads(usize::MAX).build().unwrap_err();
+    /// assert!(error.is_too_many_threads());
+    /// ```
+    pub fn is_too_many_threads(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::TooManyThreads { .. })
     }
 
     /// The system refused to start a worker thread.
@@ -107,6 +124,12 @@ impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             BuildErrorKind::ZeroThreads => write!(f, "a thread pool needs at least one thread"),
+            BuildErrorKind::TooManyThreads { asked, max } => {
+                write!(
+                    f,
+                    "{asked} threads asked for, a thread pool has at most {max}"
+                )
+            }
             BuildErrorKind::Spawn { index, source } => {
                 write!(f, "could not start worker thread {index}: {source}")
             }

@@ -31,6 +31,11 @@ use crate::sync::{thread, Arc};
 
 type Hook = Box<dyn Fn(usize) + Send + Sync>;
 
+/// The most worker threads a pool may have: far more than any machine's
+/// cores, and few enough that their per-thread state can always be
+/// allocated.
+const MAX_THREADS: usize = 1 << 16;
+
 /// A work-stealing thread pool. See the [module docs](super).
 ///
 /// ```
@@ -120,7 +125,8 @@ impl ThreadPoolBuilder {
         }
     }
 
-    /// The number of worker threads (0 is refused by `build`).
+    /// The number of worker threads (0, or more than 65 536, is refused by
+    /// `build`).
     ///
     /// ```
     /// let pool = triad::threads::ThreadPool::builder().num_threads(3).build().unwrap();
@@ -193,7 +199,8 @@ impl ThreadPoolBuilder {
         self
     }
 
-    /// Run `hook(i)` on worker `i`'s thread just before it exits.
+    /// Run `hook(i)` on worker `i`'s thread just before it exits. Jobs the
+    /// hook spawns on the pool still run: the worker runs them after it.
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
@@ -227,7 +234,9 @@ impl ThreadPoolBuilder {
     }
 
     /// Serial debug mode: one worker, and every `join`, scope `spawn` and
-    /// `spawn` runs inline at its call site, in program order. If a bug
+    /// `spawn` runs inline at its call site, in program order (a `spawn`
+    /// from outside the pool runs on its worker before it returns, so that
+    /// what the job calls finds this pool, as in parallel mode). If a bug
     /// goes away in serial mode, it is a scheduling bug (a race, a missing
     /// wait); if it stays, it is in the logic. Forces one thread.
     ///
@@ -265,6 +274,11 @@ impl ThreadPoolBuilder {
         let num_threads = match (self.serial, self.num_threads) {
             (true, _) => 1,
             (false, Some(0)) => return Err(BuildError::zero_threads()),
+            // Refused before a deque, a sleep state or a counter is
+            // allocated for each (an absurd count would abort on them).
+            (false, Some(n)) if n > MAX_THREADS => {
+                return Err(BuildError::too_many_threads(n, MAX_THREADS))
+            }
             (false, Some(n)) => n,
             (false, None) => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
@@ -289,13 +303,17 @@ impl ThreadPoolBuilder {
             self.exit_hook,
         ));
 
+        // Every name first: a namer that panics then leaves no started
+        // thread behind (nothing would ever stop it).
         let mut name = self.thread_name;
-        let mut threads = Vec::with_capacity(num_threads);
-        for (index, deque) in deques.into_iter().enumerate() {
-            let thread_name = match &mut name {
+        let names: Vec<String> = (0..num_threads)
+            .map(|index| match &mut name {
                 Some(name) => name(index),
                 None => format!("triad-worker-{index}"),
-            };
+            })
+            .collect();
+        let mut threads = Vec::with_capacity(num_threads);
+        for ((index, deque), thread_name) in deques.into_iter().enumerate().zip(names) {
             let mut builder = thread::Builder::new().name(thread_name);
             if let Some(bytes) = self.stack_size {
                 builder = builder.stack_size(bytes);

@@ -18,10 +18,10 @@
 use std::collections::VecDeque;
 
 use super::job::{JobRef, StackJob};
-use super::latch::LockLatch;
+use super::latch::{LockLatch, SpinLatch};
 use super::sleep::Sleep;
 use super::wait_policy::WaitPolicy;
-use super::worker::WorkerThread;
+use super::worker::{Wait, WorkerThread};
 use super::WorkerStats;
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use crate::sync::deque::{Injector, Steal, Stealer};
@@ -192,9 +192,12 @@ impl Registry {
 
 impl Registry {
     /// Run `f` on a worker of this pool: directly if the calling thread is
-    /// one, otherwise by injecting a job and blocking until it is done.
-    /// (A worker of *another* pool blocks here too; it does not run its own
-    /// pool's work meanwhile.)
+    /// one, otherwise by injecting a job and waiting until it is done. A
+    /// thread outside every pool blocks; a worker of *another* pool waits
+    /// as it waits for a `join`, running its own pool's work meanwhile (as
+    /// its wait policy allows), so that pools that install into each other
+    /// (`a.install(|| b.install(|| a.install(..)))`) cannot deadlock by
+    /// blocking the one thread that could run the innermost job.
     pub(crate) fn in_worker<F, R>(&self, f: F) -> R
     where
         F: FnOnce(&WorkerThread) -> R + Send,
@@ -202,7 +205,61 @@ impl Registry {
     {
         match WorkerThread::current_in(self) {
             Some(wt) => f(wt),
-            None => self.in_worker_cold(f),
+            None => {
+                // SAFETY: a non-null current worker is alive (see
+                // `WorkerThread::current_in`).
+                match unsafe { WorkerThread::current().as_ref() } {
+                    // (Not the copy of a worker in a forked child, whose
+                    // pool's other threads do not exist.)
+                    Some(waiter) if waiter.registry.is_usable_here() => {
+                        self.in_worker_cross(waiter, f)
+                    }
+                    _ => self.in_worker_cold(f),
+                }
+            }
+        }
+    }
+
+    /// `in_worker` from `waiter`, a worker of another pool.
+    #[cold]
+    fn in_worker_cross<F, R>(&self, waiter: &WorkerThread, f: F) -> R
+    where
+        F: FnOnce(&WorkerThread) -> R + Send,
+        R: Send,
+    {
+        let job = StackJob::new(
+            move || {
+                let wt = WorkerThread::current();
+                // SAFETY: injected jobs run only on this pool's workers, where
+                // CURRENT points at the live WorkerThread.
+                f(unsafe { &*wt })
+            },
+            // Setting it wakes `waiter` through its own pool's sleep
+            // protocol; that pool's registry outlives the set, for `waiter`
+            // holds it while it waits.
+            SpinLatch::new(&waiter.registry, waiter.index),
+        );
+        // SAFETY: `wait_until` below returns only once the latch is set
+        // (a wait with a latch never ends early), so `job` stays in this
+        // frame until it has run (job rule 2); an injected job is always
+        // executed, since workers drain every queue before they exit. A
+        // job the waiter runs meanwhile cannot unwind through this frame:
+        // every job catches its panic.
+        let job_ref = unsafe { job.as_job_ref(std::ptr::null()) };
+        let id = job_ref.id();
+        self.inject(job_ref);
+        waiter.wait_until(&Wait {
+            latch: Some(job.latch.core()),
+            // The job is in this pool's injector, which the waiter never
+            // searches: under a restricted policy it runs nothing meanwhile.
+            target: id,
+            is_scope: false,
+            target_in_injector: false,
+            policy: waiter.registry.wait_policy,
+        });
+        match job.into_result() {
+            Ok(value) => value,
+            Err(payload) => std::panic::resume_unwind(payload),
         }
     }
 

@@ -15,9 +15,12 @@
 //!    before its threads exit, see `pool.rs`.)
 //! 2. A panic never leaves the job: it becomes the handle's error and the
 //!    worker goes on.
-//! 3. `JoinHandle::join` on a worker of the same pool does not block the
-//!    thread: the worker runs other jobs until the result is there, woken by
-//!    a waker that sets a latch it sleeps on. Anywhere else it blocks.
+//! 3. `JoinHandle::join` on a worker (of this pool or another) does not
+//!    block the thread: the worker runs other jobs of its own pool until
+//!    the result is there, woken by a waker that sets a latch it sleeps on
+//!    through its own pool's sleep protocol. So two pools whose jobs join
+//!    each other's handles cannot deadlock by blocking the one thread that
+//!    could run the awaited job. Outside every pool it blocks.
 //! 4. Dropping the handle detaches the job: it still runs.
 
 use std::future::Future;
@@ -77,20 +80,29 @@ impl<T: Send + 'static> JoinHandle<T> {
         if !self.registry.is_usable_here() {
             return Err(JoinError::pool_unavailable());
         }
-        let outcome = match WorkerThread::current_in(&self.registry) {
-            Some(wt) => self.join_on_worker(wt),
-            None => self.receiver.receive_blocking(),
+        // SAFETY: a non-null current worker is alive (see
+        // `WorkerThread::current_in`).
+        let outcome = match unsafe { WorkerThread::current().as_ref() } {
+            // (Not the copy of a worker in a forked child, whose pool's
+            // other threads do not exist.)
+            Some(wt) if wt.registry.is_usable_here() => self.join_on_worker(wt),
+            _ => self.receiver.receive_blocking(),
         };
         outcome.unwrap_or_else(|| Err(JoinError::cancelled()))
     }
 
     /// Rule 3: run other jobs until the outcome is there.
     fn join_on_worker(&mut self, wt: &WorkerThread) -> Option<Result<T, JoinError>> {
+        // Rule 3: the waker wakes `wt` in its own pool, which need not be
+        // the job's.
         let latch = std::sync::Arc::new(WakeLatch {
             core: CoreLatch::new(),
-            registry: self.registry.clone(),
+            registry: wt.registry.clone(),
             owner: wt.index,
         });
+        // The job can be found (and run, whatever the wait policy) only in
+        // the injector of its own pool.
+        let target_in_injector = std::ptr::eq(&*wt.registry, &*self.registry);
         let waker = Waker::from(latch.clone());
         let mut cx = Context::from_waker(&waker);
         loop {
@@ -102,7 +114,7 @@ impl<T: Send + 'static> JoinHandle<T> {
                 // An id to compare with, never dereferenced: no provenance.
                 target: std::ptr::null::<()>().wrapping_byte_add(self.job_id),
                 is_scope: false,
-                target_in_injector: true,
+                target_in_injector,
                 policy: wt.registry.wait_policy,
             });
         }
@@ -185,7 +197,12 @@ impl Registry {
             sender.send(outcome); // rule 1, rule 2
         };
         if this.serial {
-            job(); // serial debug mode: run at the call site
+            // Serial debug mode: run now, before `spawn` returns, but on
+            // the pool's worker (the caller's thread if it is that worker),
+            // as in parallel mode: what the job calls (`join`, `spawn`,
+            // `current_thread_index`) must find this pool, not the caller's
+            // thread or the global pool. The job catches its own panic.
+            this.in_worker(move |_| job());
             return handle;
         }
         let job_ref = HeapJob::into_job_ref(job, std::ptr::null());

@@ -234,6 +234,16 @@ impl WorkerThread {
         crate::tracepoint::pool_worker_exiting(index);
         if let Some(hook) = &worker.registry.exit_hook {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(index)));
+            // The hook runs on a worker, so a job it spawns goes to this
+            // pool, whose other workers may be gone: drain again, or that
+            // job's handle would never get an outcome (spawn rule 1).
+            worker.wait_until(&Wait {
+                latch: None,
+                target: ptr::null(),
+                is_scope: false,
+                target_in_injector: false,
+                policy: WaitPolicy::StealAny,
+            });
         }
         CURRENT.with(|c| c.set(ptr::null()));
     }

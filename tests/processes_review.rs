@@ -1,0 +1,236 @@
+//! Edge cases found in an adversarial review of the process pool: extreme
+//! durations, corrupt encodings and builder limits give typed outcomes,
+//! never a panic or a hang.
+#![cfg(feature = "processes")]
+
+mod processes_support;
+
+use std::time::Duration;
+
+use processes_support::{no_leaks, within};
+use triad::processes::{decode_from_slice, encode_to_vec, ProcessPool, MAX_EMPTY_ITEMS};
+
+fn sleep_ms(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+#[test]
+fn waiting_with_the_longest_timeout_is_a_plain_wait() {
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || ProcessPool::builder().workers(1).build().unwrap(),
+            |pool| {
+                let mut handle = pool.submit(sleep_ms, 20);
+                assert_eq!(handle.wait_timeout(Duration::MAX), Some(Ok(20)));
+            },
+        )
+    });
+}
+
+#[test]
+fn a_task_with_the_longest_timeout_runs_to_its_end() {
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || ProcessPool::builder().workers(1).build().unwrap(),
+            |pool| {
+                let handle = pool.submit_timeout(sleep_ms, 20, Some(Duration::MAX));
+                assert_eq!(handle.wait(), Ok(20));
+                // The pool goes on.
+                assert_eq!(pool.submit(sleep_ms, 1).wait(), Ok(1));
+            },
+        )
+    });
+}
+
+#[test]
+fn a_pool_whose_default_timeout_is_the_longest_runs_its_tasks() {
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || {
+                ProcessPool::builder()
+                    .workers(1)
+                    .task_timeout(Duration::MAX)
+                    .build()
+                    .unwrap()
+            },
+            |pool| assert_eq!(pool.map(sleep_ms, [5, 6]).unwrap(), [5, 6]),
+        )
+    });
+}
+
+#[test]
+fn a_huge_count_of_zero_byte_items_is_refused_not_looped_over() {
+    within(Duration::from_secs(10), || {
+        let error = decode_from_slice::<Vec<()>>(&u64::MAX.to_le_bytes()).unwrap_err();
+        assert!(!error.to_string().is_empty());
+        let error =
+            decode_from_slice::<Vec<((), [u8; 0])>>(&(1u64 << 60).to_le_bytes()).unwrap_err();
+        assert!(!error.to_string().is_empty());
+        // Nested: every inner count is small, their sum is not.
+        let mut nested = encode_to_vec(&4u64);
+        for _ in 0..4 {
+            nested.extend(encode_to_vec(&(MAX_EMPTY_ITEMS as u64 / 2)));
+        }
+        assert!(decode_from_slice::<Vec<Vec<()>>>(&nested).is_err());
+        // A nested Vec<Option<String>> still round-trips.
+        let value = vec![vec![Some("a".to_string()), None], vec![], vec![None]];
+        assert_eq!(
+            decode_from_slice::<Vec<Vec<Option<String>>>>(&encode_to_vec(&value)),
+            Ok(value)
+        );
+    });
+}
+
+/// A lying count before items of 64 KiB each, with 1 MiB of input left.
+fn decode_large_items_of_a_lying_count(_: ()) -> bool {
+    let mut bytes = encode_to_vec(&(1u64 << 40));
+    bytes.resize(bytes.len() + (1 << 20), 0);
+    decode_from_slice::<Vec<[u8; 1 << 16]>>(&bytes).is_err_and(|e| e.is_eof())
+}
+
+#[test]
+fn a_lying_count_of_large_items_reserves_no_more_than_the_input() {
+    within(Duration::from_secs(60), || {
+        no_leaks(
+            || {
+                // In a worker under a memory limit: reserving a count's
+                // worth of 64 KiB items (64 GiB) would be its death.
+                ProcessPool::builder()
+                    .workers(1)
+                    .result_capacity(1 << 20)
+                    .memory_limit(1 << 30)
+                    .build()
+                    .unwrap()
+            },
+            |pool| {
+                let outcome = pool.submit(decode_large_items_of_a_lying_count, ()).wait();
+                assert_eq!(outcome, Ok(true));
+            },
+        )
+    });
+}
+
+fn abort_at_start() {
+    std::process::abort()
+}
+
+fn exit_at_start() {
+    std::process::exit(3)
+}
+
+/// 64 MiB at start: past a 48 MiB memory limit beyond the shared region.
+fn allocate_at_start() {
+    std::hint::black_box(vec![1u8; 64 << 20]);
+}
+
+fn double(x: u64) -> u64 {
+    2 * x
+}
+
+#[test]
+fn workers_that_die_while_starting_break_the_pool_instead_of_hanging_it() {
+    processes_support::no_core_dumps();
+    let starts: [fn(); 3] = [abort_at_start, exit_at_start, allocate_at_start];
+    for start in starts {
+        within(Duration::from_secs(60), move || {
+            no_leaks(
+                || {
+                    ProcessPool::builder()
+                        .workers(2)
+                        .result_capacity(1 << 20)
+                        .memory_limit(48 << 20)
+                        .initializer(start)
+                        .build()
+                        .unwrap()
+                },
+                |pool| {
+                    let error = pool.submit(double, 1).wait().unwrap_err();
+                    assert!(error.is_broken(), "{error}");
+                    assert!(pool.map(double, [1, 2]).unwrap_err().is_broken());
+                    // Each worker was forked once, not again and again.
+                    assert_eq!(pool.stats().workers_started, 2);
+                },
+            )
+        });
+    }
+}
+
+/// The exit code of child `pid`, reaped; `None` (and the child killed and
+/// reaped) if it has not exited within `limit`.
+fn exit_code_within(pid: libc::pid_t, limit: Duration) -> Option<i32> {
+    let start = std::time::Instant::now();
+    let mut status = 0;
+    loop {
+        // SAFETY: `pid` is our child, `status` a live int.
+        let reaped = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if reaped == pid {
+            return libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+        }
+        if start.elapsed() > limit {
+            // SAFETY: our child, not reaped yet, so the pid is still its own.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // SAFETY: as above.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// What a forked copy of a pool does, as an exit code: 0 when every call
+/// gave `is_forked` and nothing blocked.
+fn in_the_forked_child(
+    pool: ProcessPool,
+    pending: triad::processes::TaskHandle<u64>,
+    finished: triad::processes::TaskHandle<u64>,
+) -> i32 {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        if !pool.submit(double, 2).wait().is_err_and(|e| e.is_forked()) {
+            return 2;
+        }
+        if !pool.map(double, [1, 2]).is_err_and(|e| e.is_forked()) {
+            return 3;
+        }
+        let mut finished = finished;
+        if !finished
+            .try_wait()
+            .is_some_and(|o| o.is_err_and(|e| e.is_forked()))
+        {
+            return 4;
+        }
+        drop(pending);
+        drop(finished);
+        drop(pool); // must neither shut the parent's pool down nor wait
+        0
+    }));
+    outcome.unwrap_or(5)
+}
+
+#[test]
+fn a_forked_copy_of_a_pool_refuses_work_and_leaves_the_parents_pool_alone() {
+    within(Duration::from_secs(60), || {
+        let _guard = processes_support::serial();
+        let pool = ProcessPool::builder().workers(1).build().unwrap();
+        let finished = pool.submit(double, 21);
+        processes_support::eventually("the first task's end", || finished.is_finished());
+        let pending = pool.submit(sleep_ms, 300);
+        // SAFETY: the child calls only the pool's API, which in a forked
+        // child touches no lock of the pool, then `_exit`s.
+        let child = unsafe { libc::fork() };
+        if child == 0 {
+            let code = in_the_forked_child(pool, pending, finished);
+            // SAFETY: leave the child at once, running nothing of the
+            // parent's (no atexit handler, no harness).
+            unsafe { libc::_exit(code) }
+        }
+        assert!(child > 0);
+        let status = exit_code_within(child, Duration::from_secs(10));
+        assert_eq!(status, Some(0), "the child's exit code (None: it hung)");
+        // The parent's pool and handles are as they were.
+        assert_eq!(finished.wait(), Ok(42));
+        assert_eq!(pending.wait(), Ok(300));
+        assert_eq!(pool.submit(double, 5).wait(), Ok(10));
+        drop(pool);
+    });
+}
