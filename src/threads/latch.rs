@@ -146,9 +146,56 @@ impl Latch for SpinLatch {
         let (registry, owner) = unsafe { ((*this).registry, (*this).owner) };
         // SAFETY: alive on entry; not touched after this call (rule 3).
         if unsafe { CoreLatch::set(&(*this).core) } {
-            // SAFETY: the registry outlives every job of its pool: the owner
-            // worker (still waiting, since it was asleep) holds an Arc of it.
+            // SAFETY: a SpinLatch is a join frame's (frame.rs), so its job
+            // runs on a worker of the same pool (only they steal from that
+            // pool's deques), whose WorkerThread holds an Arc of this
+            // registry for as long as we run. (Across pools the setter holds
+            // no such Arc: `CrossPoolLatch`.)
             unsafe { (*registry).sleep.wake_worker(owner) };
+        }
+    }
+}
+
+/// The latch of a job injected into one pool by a worker of *another*
+/// pool, which waits for it while running its own pool's work
+/// (`Registry::in_worker`). Setting it wakes that worker through its own
+/// pool's sleep protocol.
+///
+/// Unlike a [`SpinLatch`], the setter is not a worker of the owner's pool
+/// and so holds no reference that keeps that registry alive: once the swap
+/// is done the owner may wake for another reason, see the latch set, return,
+/// and its pool may be dropped before the setter calls `wake_worker`. So the
+/// setter takes its own `Arc` of the registry *before* the swap (rule 3).
+pub(crate) struct CrossPoolLatch {
+    core: CoreLatch,
+    registry: Arc<Registry>,
+    owner: usize,
+}
+
+impl CrossPoolLatch {
+    /// A latch owned by worker `owner` of `registry`.
+    pub(crate) fn new(registry: &Arc<Registry>, owner: usize) -> Self {
+        CrossPoolLatch {
+            core: CoreLatch::new(),
+            registry: Arc::clone(registry),
+            owner,
+        }
+    }
+
+    pub(crate) fn core(&self) -> &CoreLatch {
+        &self.core
+    }
+}
+
+impl Latch for CrossPoolLatch {
+    unsafe fn set(this: *const Self) {
+        // Rule 3: our own reference to the registry, taken while the latch
+        // is certainly alive, keeps it alive past the swap.
+        // SAFETY: `this` is alive on entry (caller).
+        let (registry, owner) = unsafe { (Arc::clone(&(*this).registry), (*this).owner) };
+        // SAFETY: alive on entry; not touched after this call (rule 3).
+        if unsafe { CoreLatch::set(&(*this).core) } {
+            registry.sleep.wake_worker(owner);
         }
     }
 }

@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 
 use super::job::{JobRef, StackJob};
-use super::latch::{LockLatch, SpinLatch};
+use super::latch::{CrossPoolLatch, LockLatch};
 use super::sleep::Sleep;
 use super::wait_policy::WaitPolicy;
 use super::worker::{Wait, WorkerThread};
@@ -235,9 +235,9 @@ impl Registry {
                 f(unsafe { &*wt })
             },
             // Setting it wakes `waiter` through its own pool's sleep
-            // protocol; that pool's registry outlives the set, for `waiter`
-            // holds it while it waits.
-            SpinLatch::new(&waiter.registry, waiter.index),
+            // protocol; the latch's own `Arc` keeps that registry alive for
+            // the set, which a thread of this pool makes.
+            CrossPoolLatch::new(&waiter.registry, waiter.index),
         );
         // SAFETY: `wait_until` below returns only once the latch is set
         // (a wait with a latch never ends early), so `job` stays in this
