@@ -1,6 +1,7 @@
 //! Edge cases of the facade an adversarial review checked: the free
 //! functions with no runtime, handles of a dropped runtime from many
-//! threads, a loop task's handle outliving its runtime.
+//! threads, a loop task's handle outliving its runtime, an endless blocking
+//! keep-alive.
 #![cfg(feature = "runtime")]
 
 mod runtime_support;
@@ -127,5 +128,29 @@ fn a_blocking_job_waiting_on_a_process_task_of_a_full_pool_does_not_deadlock() {
             (busy.await.unwrap(), job.await.unwrap().unwrap())
         });
         assert_eq!(results, (2, 4));
+    });
+}
+
+/// A keep-alive of `Duration::MAX` means "never leave": a blocking thread
+/// that goes idle waits for the next job instead of panicking on a
+/// deadline `Instant` cannot hold, and the runtime's drop still ends it.
+#[test]
+fn a_keep_alive_of_duration_max_keeps_idle_blocking_threads() {
+    within(LIMIT, || {
+        let rt = triad::Runtime::builder()
+            .threads(1)
+            .processes(1)
+            .blocking_threads(1)
+            .blocking_keep_alive(Duration::MAX)
+            .build()
+            .unwrap();
+        let handle = rt.handle();
+        assert_eq!(handle.spawn_blocking(|| 1).join().unwrap(), 1);
+        // The thread is idle now, on its (endless) keep-alive.
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(handle.spawn_blocking(|| 2).join().unwrap(), 2);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(handle.spawn_blocking(|| 3).join().unwrap(), 3);
+        drop(rt);
     });
 }

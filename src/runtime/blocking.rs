@@ -219,9 +219,12 @@ fn worker(inner: Arc<Inner>, id: u64) {
             return;
         }
         state.idle += 1;
-        let deadline = Instant::now() + inner.keep_alive;
+        // Past what `Instant` can hold (`Duration::MAX`): no deadline.
+        let deadline = Instant::now().checked_add(inner.keep_alive);
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(inner.keep_alive, |deadline| {
+                deadline.saturating_duration_since(Instant::now())
+            });
             state = inner
                 .condvar
                 .wait_timeout(state, left)
@@ -236,7 +239,7 @@ fn worker(inner: Arc<Inner>, id: u64) {
                 state.idle -= 1;
                 continue 'work;
             }
-            if Instant::now() >= deadline {
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 state.idle -= 1;
                 state.exited.push(id);
                 return;

@@ -295,7 +295,8 @@ impl Builder {
     }
 
     /// How long an idle blocking thread waits for a job before it exits
-    /// (zero is refused).
+    /// (zero is refused; `Duration::MAX`: it never leaves before the
+    /// runtime is dropped).
     ///
     /// ```
     /// # use std::time::Duration;
