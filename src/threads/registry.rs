@@ -228,12 +228,7 @@ impl Registry {
         R: Send,
     {
         let job = StackJob::new(
-            move || {
-                let wt = WorkerThread::current();
-                // SAFETY: injected jobs run only on this pool's workers, where
-                // CURRENT points at the live WorkerThread.
-                f(unsafe { &*wt })
-            },
+            on_current_worker(f),
             // Setting it wakes `waiter` through its own pool's sleep
             // protocol; the latch's own `Arc` keeps that registry alive for
             // the set, which a thread of this pool makes.
@@ -269,15 +264,7 @@ impl Registry {
         F: FnOnce(&WorkerThread) -> R + Send,
         R: Send,
     {
-        let job = StackJob::new(
-            move || {
-                let wt = WorkerThread::current();
-                // SAFETY: injected jobs run only on this pool's workers, where
-                // CURRENT points at the live WorkerThread.
-                f(unsafe { &*wt })
-            },
-            LockLatch::new(),
-        );
+        let job = StackJob::new(on_current_worker(f), LockLatch::new());
         // SAFETY: we block on the latch below before `job` leaves this frame
         // (job rule 2); an injected job is always executed, since workers
         // drain every queue before they exit.
@@ -288,5 +275,18 @@ impl Registry {
             Ok(value) => value,
             Err(payload) => std::panic::resume_unwind(payload),
         }
+    }
+}
+
+/// `f` as an injected job: it is given the worker that runs it.
+fn on_current_worker<F, R>(f: F) -> impl FnOnce() -> R + Send
+where
+    F: FnOnce(&WorkerThread) -> R + Send,
+{
+    move || {
+        let wt = WorkerThread::current();
+        // SAFETY: injected jobs run only on this pool's workers, where
+        // CURRENT points at the live WorkerThread.
+        f(unsafe { &*wt })
     }
 }

@@ -117,6 +117,16 @@ pub(crate) struct Wait<'a> {
 }
 
 impl Wait<'_> {
+    /// A worker's main loop: no latch, any work, until the pool shuts down
+    /// and every queue is empty.
+    const MAIN_LOOP: Wait<'static> = Wait {
+        latch: None,
+        target: ptr::null(),
+        is_scope: false,
+        target_in_injector: false,
+        policy: WaitPolicy::StealAny,
+    };
+
     fn is_restricted(&self) -> bool {
         self.latch.is_some() && self.policy.is_restricted()
     }
@@ -224,26 +234,14 @@ impl WorkerThread {
         if let Some(hook) = &worker.registry.start_hook {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(index)));
         }
-        worker.wait_until(&Wait {
-            latch: None,
-            target: ptr::null(),
-            is_scope: false,
-            target_in_injector: false,
-            policy: WaitPolicy::StealAny,
-        });
+        worker.wait_until(&Wait::MAIN_LOOP);
         crate::tracepoint::pool_worker_exiting(index);
         if let Some(hook) = &worker.registry.exit_hook {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(index)));
             // The hook runs on a worker, so a job it spawns goes to this
             // pool, whose other workers may be gone: drain again, or that
             // job's handle would never get an outcome (spawn rule 1).
-            worker.wait_until(&Wait {
-                latch: None,
-                target: ptr::null(),
-                is_scope: false,
-                target_in_injector: false,
-                policy: WaitPolicy::StealAny,
-            });
+            worker.wait_until(&Wait::MAIN_LOOP);
         }
         CURRENT.with(|c| c.set(ptr::null()));
     }
