@@ -19,7 +19,9 @@ use mio::{Interest, Registry, Token};
 
 use super::budget;
 use super::error::TryIoError;
-use super::reactor::{Direction, ReadyEvent, ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
+use super::reactor::{
+    Direction, ReadyEvent, ERROR, GONE, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED,
+};
 use super::registration::PollEvented;
 
 /// A raw fd as a mio source (the fd is owned by the `AsyncFd`'s `T`).
@@ -407,8 +409,11 @@ impl<T: AsRawFd> ReadyGuard<'_, T> {
         op: impl FnOnce(&T) -> io::Result<R>,
     ) -> Result<io::Result<R>, TryIoError> {
         match op(self.fd.get_ref()) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.clear_ready();
+            // Its loop gone, `WouldBlock` is the result (reactor.rs rule 6).
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    && self.fd.io.clear_readiness(self.event, self.direction) =>
+            {
                 Err(TryIoError::new())
             }
             result => Ok(result),
@@ -507,7 +512,10 @@ impl<T: AsRawFd> ReadyGuard<'_, T> {
         self.event.ready & WRITE_CLOSED != 0
     }
 
-    /// An error is pending on the fd.
+    /// An error is pending on the fd, or the loop that registered it was
+    /// dropped: from then on it is reported ready for good, and
+    /// [`try_io`](Self::try_io) returns the operation's `WouldBlock` as
+    /// its result instead of `Err(TryIoError)` (reactor rule 6).
     ///
     /// ```
     /// # use std::net::UdpSocket;
@@ -526,7 +534,7 @@ impl<T: AsRawFd> ReadyGuard<'_, T> {
     /// # });
     /// ```
     pub fn is_error(&self) -> bool {
-        self.event.ready & ERROR != 0
+        self.event.ready & (ERROR | GONE) != 0
     }
 }
 

@@ -437,8 +437,27 @@ pub(crate) const NO_EVENT_LOOP: &str =
 
 /// The error of I/O constructors called off the event loop.
 pub(crate) fn no_event_loop() -> io::Error {
-    io::Error::other(NO_EVENT_LOOP)
+    io::Error::other(LoopIoError(NO_EVENT_LOOP))
 }
+
+/// The error inside the `io::Error`s the loop itself makes: only a static
+/// message (no `String` to allocate and copy, as `io::Error::other(&str)`
+/// would, in code inlined at every caller).
+struct LoopIoError(&'static str);
+
+impl fmt::Debug for LoopIoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0, f)
+    }
+}
+
+impl fmt::Display for LoopIoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for LoopIoError {}
 
 /// The operation of [`ReadyGuard::try_io`](super::ReadyGuard::try_io)
 /// would have blocked: the readiness was stale and has been cleared; wait

@@ -374,6 +374,8 @@ impl Drop for EventLoop {
             .with(|c| c.get().is_null())
             .then(|| Enter::new(&self.core));
         self.core.sched.shutdown();
+        // Sources that outlive the loop fail from now on (reactor.rs rule 6).
+        self.core.reactor.close_sources();
     }
 }
 

@@ -44,6 +44,20 @@
 //! 5. Every waiter of a direction is woken on an event for it (a list, not
 //!    one slot: a `UdpSocket` or a listener may be shared by several tasks).
 //!    A waker that is already in the list is not added twice.
+//! 6. **A dropped loop's sources fail, never wait.** A source can outlive
+//!    its loop (returned out of `block_on`) and be awaited on a later loop
+//!    of the same thread, which never polls this reactor: its readiness
+//!    would never come. So when the loop is dropped, every source still
+//!    registered gets the final `GONE` bit, which makes it ready for both
+//!    directions. An operation then makes its syscall: what the kernel has
+//!    (data, an error) comes back, and a `WouldBlock` is returned as it
+//!    is, as the operation's error, instead of clearing readiness and
+//!    waiting for an event that will never come. Waiters already in the
+//!    lists are not woken (a smaller drop path, for the footprint): the
+//!    loop's own tasks are gone by then, and a task of another loop can
+//!    only be there if it awaited the source while the source's loop
+//!    existed but did not run. Such a task waits, as it would with tokio,
+//!    and this drop does not wake it either.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -66,6 +80,8 @@ pub(crate) const WRITABLE: u8 = 1 << 1;
 pub(crate) const READ_CLOSED: u8 = 1 << 2;
 pub(crate) const WRITE_CLOSED: u8 = 1 << 3;
 pub(crate) const ERROR: u8 = 1 << 4;
+/// The loop was dropped (rule 6); final.
+pub(crate) const GONE: u8 = 1 << 5;
 
 /// A direction an operation waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,8 +94,8 @@ impl Direction {
     /// The readiness bits that let an operation of this direction try.
     fn mask(self) -> u8 {
         match self {
-            Direction::Read => READABLE | READ_CLOSED | ERROR,
-            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR,
+            Direction::Read => READABLE | READ_CLOSED | ERROR | GONE,
+            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR | GONE,
         }
     }
 }
@@ -140,8 +156,12 @@ impl IoState {
 
     /// Rule 2: clear what `event` saw of `direction`, unless an event came
     /// since. Closed bits are final and stay; the error bit goes too
-    /// (rule 4).
-    pub(crate) fn clear_readiness(&self, event: ReadyEvent, direction: Direction) {
+    /// (rule 4). False if the loop is gone (rule 6): the caller's
+    /// `WouldBlock` is final, to be returned as the operation's error.
+    pub(crate) fn clear_readiness(&self, event: ReadyEvent, direction: Direction) -> bool {
+        if self.readiness.get() & GONE != 0 {
+            return false;
+        }
         if self.tick.get() == event.tick {
             let clear = match direction {
                 Direction::Read => READABLE | ERROR,
@@ -150,6 +170,7 @@ impl IoState {
             self.readiness
                 .set(self.readiness.get() & !(clear & event.ready));
         }
+        true
     }
 
     fn set_readiness(&self, bits: u8) {
@@ -254,6 +275,16 @@ impl Reactor {
             token,
             Interest::READABLE,
         )
+    }
+
+    /// Rule 6: the loop is being dropped; every source still registered
+    /// becomes `GONE`.
+    pub(crate) fn close_sources(&self) {
+        for slot in &self.sources.loop_ref().slots {
+            if let Some(io) = &slot.io {
+                io.set_readiness(GONE);
+            }
+        }
     }
 
     /// Deregister `source` and free its slot for the next generation.

@@ -85,8 +85,9 @@ impl<S: Source> PollEvented<S> {
         self.registration.io.poll_ready(cx, direction)
     }
 
-    pub(crate) fn clear_readiness(&self, event: ReadyEvent, direction: Direction) {
-        self.registration.io.clear_readiness(event, direction);
+    /// False if the loop is gone (reactor.rs rule 6).
+    pub(crate) fn clear_readiness(&self, event: ReadyEvent, direction: Direction) -> bool {
+        self.registration.io.clear_readiness(event, direction)
     }
 
     /// Run `op` once the source is ready for `direction`, until it does not
@@ -101,9 +102,10 @@ impl<S: Source> PollEvented<S> {
         loop {
             let event = ready!(self.poll_ready(cx, direction));
             match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.clear_readiness(event, direction);
-                }
+                // Its loop gone, `WouldBlock` is the result (reactor.rs rule 6).
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        && self.clear_readiness(event, direction) => {}
                 result => {
                     budget::consume();
                     return Poll::Ready(result);
@@ -128,9 +130,10 @@ impl<S: Source> PollEvented<S> {
         loop {
             let event = ready!(self.poll_ready(cx, direction));
             match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.clear_readiness(event, direction);
-                }
+                // Its loop gone, `WouldBlock` is the result (reactor.rs rule 6).
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        && self.clear_readiness(event, direction) => {}
                 result => {
                     if result.as_ref().is_ok_and(&drained) {
                         self.clear_readiness(event, direction);

@@ -106,9 +106,10 @@ pub(crate) async fn finish_connect<S: Source>(
         }
         match connected(io.get_ref()) {
             Ok(()) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                io.clear_readiness(event, Direction::Write);
-            }
+            // Its loop gone, the error is the result (reactor.rs rule 6).
+            Err(e)
+                if e.kind() == io::ErrorKind::NotConnected
+                    && io.clear_readiness(event, Direction::Write) => {}
             Err(e) => return Err(e),
         }
     }
