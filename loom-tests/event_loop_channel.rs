@@ -20,6 +20,12 @@
 //!   `loop_shutdown_racing_a_send`: "the message dropped 0 times" (a send
 //!   after the drop was accepted into a queue nobody will read, kept alive
 //!   by the sender).
+//! - a send refused by the closed flag not taking the receiver's waker
+//!   (rule 6 broken) → `receiver_off_its_loop_ends_when_the_loop_closes`:
+//!   "deadlock; threads = [(Id(0), Blocked(Location(None))), (Id(1),
+//!   Terminated), (Id(2), Terminated)]" (the receiver, on another loop,
+//!   parked before the close and nothing woke it); the same deadlock when
+//!   R2 does not read the flag (woken, the receiver parks again).
 
 use super::event_loop_remote::DropCount;
 use crate::event_loop::executor::Scheduler;
@@ -208,5 +214,49 @@ fn loop_shutdown_racing_a_send() {
         drop(task);
         let refs = Arc::strong_count(&sched.shared);
         assert_eq!(refs, 1, "{refs} references to Shared remain");
+    });
+}
+
+/// A receiver moved to another loop (rule 6): the loop the channel leads
+/// into closes while a send races it and a second send follows the close.
+/// The receiver, polled on the other loop, ends (`None`) whatever the
+/// order: the refused send wakes it if it parked before the close, and an
+/// R2 after the close sees the flag. Each message is dropped exactly once:
+/// received, handed back, or (a send that raced the close) left in the
+/// queue and dropped with the receiver.
+#[test]
+fn receiver_off_its_loop_ends_when_the_loop_closes() {
+    super::model(|| {
+        let (home, _home_fd) = scheduler();
+        let (other, other_fd) = scheduler();
+        let (tx, mut rx) = Remote::new(home.shared.clone()).channel::<DropCount>();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let task = other.spawn(async move { while rx.recv().await.is_some() {} });
+        let tx2 = tx.clone();
+        let racing = thread::spawn({
+            let drops = drops.clone();
+            move || {
+                let back = tx2.send(DropCount(drops)).err();
+                (back, tx2)
+            }
+        });
+        let closing = thread::spawn({
+            let shared = home.shared.clone();
+            let drops = drops.clone();
+            move || {
+                drop(shared.close());
+                let refused = tx.send(DropCount(drops)).unwrap_err();
+                assert!(refused.is_loop_gone());
+                tx // alive: only the close can end the stream
+            }
+        });
+        run_until(&other, &other_fd, || task.is_finished());
+        let (back, tx2) = racing.join().unwrap();
+        let tx = closing.join().unwrap();
+        drop((back, tx, tx2, task));
+        other.shutdown();
+        home.shutdown();
+        let dropped = drops.load(Relaxed);
+        assert_eq!(dropped, 2, "{dropped} drops of 2 messages");
     });
 }

@@ -509,3 +509,36 @@ fn sockets_used_after_their_loop_is_dropped_fail_instead_of_hanging() {
         });
     });
 }
+
+/// A remote channel's receiver moved to another loop (it is `Send`) ends
+/// its stream once the loop the channel leads into is gone (channel.rs
+/// rule 6): a refused send wakes it, and it gets what was queued, then
+/// `None`, instead of waiting for messages that can no longer come.
+#[test]
+fn a_receiver_moved_off_its_loop_ends_when_that_loop_is_gone() {
+    support::within(Duration::from_secs(30), || {
+        let first = EventLoop::new().unwrap();
+        let (tx, mut rx) = first.remote().channel::<u32>();
+        tx.send(1).unwrap();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let second = EventLoop::new().unwrap();
+            second.block_on(async move {
+                let mut got = Vec::new();
+                got.push(rx.recv().await);
+                started_tx.send(()).unwrap();
+                got.push(rx.recv().await); // parks: the queue is empty
+                got
+            })
+        });
+        started_rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(20)); // let it park
+        drop(first);
+        let refused = tx.send(2).unwrap_err();
+        assert!(refused.is_loop_gone());
+        assert_eq!(refused.into_inner(), 2);
+        assert_eq!(reader.join().unwrap(), [Some(1), None]);
+        // Still alive, the sender keeps being refused.
+        assert!(tx.send(3).unwrap_err().is_loop_gone());
+    });
+}

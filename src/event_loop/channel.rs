@@ -58,7 +58,18 @@
 //!    (remote.rs rule 3) and refuses once it is set. A send that races the
 //!    loop's shutdown may still be queued; its message is dropped when the
 //!    receiver is (a receiver owned by a task is dropped by the shutdown,
-//!    executor.rs rule 4).
+//!    executor.rs rule 4). A receiver that outlives the loop (it is `Send`:
+//!    moved to another loop, or read with `try_recv`) ends its stream
+//!    instead of waiting for messages that can no longer come: R2 finding
+//!    the queue empty and the flag set is the end, as no sender is left
+//!    is; and a refused send takes the waiting receiver's waker under the
+//!    lock and wakes it. No R2 slips between the two: the send read the
+//!    flag set before it took the lock, so an R2 holding the lock after
+//!    it sees the flag set too (read-read coherence), and an R2 that held
+//!    it before has left its waker for the send to take. A receiver that
+//!    parked before the close, with no send after it, is not woken (the
+//!    loop's close does not know its channels): it ends at its next poll,
+//!    or when the last sender is dropped.
 //! 7. Wakers are woken, and messages dropped, after the lock is released:
 //!    both run foreign code (a wake takes the loop's inbox lock, a message's
 //!    `Drop` is the user's).
@@ -162,6 +173,8 @@ impl<T> Sender<T> {
         // Rule 6. Relaxed: the flag carries no data; it only spares work
         // (and a message) once the loop is known to be gone.
         if self.chan.shared.is_closed_hint() {
+            // A receiver still waiting (moved off its loop) learns it now.
+            wake(lock(&self.chan.state).waiting.take());
             return Err(SendError::loop_gone(value));
         }
         let waker = {
@@ -258,8 +271,9 @@ pub struct Receiver<T> {
 }
 
 impl<T> Receiver<T> {
-    /// The next message; `None` once every sender is dropped and every
-    /// message sent has been received.
+    /// The next message; `None` once every sender is dropped (or the loop
+    /// it leads into is gone, rule 6) and every message queued has been
+    /// received.
     ///
     /// Each message received spends one unit of the task's budget
     /// (budget.rs), so a channel that never runs dry does not hold the loop.
@@ -334,7 +348,8 @@ impl<T> Receiver<T> {
             std::mem::swap(&mut state.queue, &mut self.batch);
             if !self.batch.is_empty() {
                 state.waiting.take()
-            } else if state.senders == 0 {
+            } else if state.senders == 0 || self.chan.shared.is_closed_hint() {
+                // Rule 4, or rule 6: no message can come any more.
                 self.done = true;
                 state.waiting.take()
             } else if let Some(waker) = waker {
