@@ -199,6 +199,17 @@ fn in_the_forked_child(
         {
             return 4;
         }
+        // Introspection takes no lock either (a parent's thread may have
+        // held one at the fork): nothing of the parent's is reported.
+        if !pool.worker_pids().is_empty() {
+            return 6;
+        }
+        if pool.stats() != triad::processes::PoolStats::default() {
+            return 7;
+        }
+        if pool.zygote_pid() != 0 {
+            return 8;
+        }
         drop(pending);
         drop(finished);
         drop(pool); // must neither shut the parent's pool down nor wait

@@ -67,8 +67,10 @@
 //!   thread pool's) touches nothing shared: the child has no supervisor,
 //!   and the slots, doorbells and zygote it sees are the parent's. A
 //!   submit or a wait there fails with [`TaskError::is_forked`] before it
-//!   takes any lock (a parent's thread may have held one at the fork), and
-//!   dropping frees no slot, sends no command and joins no thread.
+//!   takes any lock (a parent's thread may have held one at the fork),
+//!   dropping frees no slot, sends no command and joins no thread, and the
+//!   introspection takes no lock either: no worker pids, zero counters,
+//!   zygote pid 0.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -1059,6 +1061,8 @@ impl ProcessPool {
 
     /// The pids of the live workers. The first ones are forked while
     /// `build` returns; this waits until they are up (or the pool broke).
+    /// Empty in a forked child of the process that built the pool (rule
+    /// P9: none are its workers).
     ///
     /// ```
     /// fn pid(_: ()) -> u32 {
@@ -1070,6 +1074,9 @@ impl ProcessPool {
     /// assert!(!pool.worker_pids().contains(&std::process::id()));
     /// ```
     pub fn worker_pids(&self) -> Vec<u32> {
+        if self.shared.forked() {
+            return Vec::new(); // rule P9: take no lock
+        }
         let reg = self.shared.lock_with_first_workers();
         reg.workers
             .iter()
@@ -1078,7 +1085,9 @@ impl ProcessPool {
             .collect()
     }
 
-    /// The zygote's pid.
+    /// The zygote's pid; 0 in a forked child of the process that built
+    /// the pool (rule P9: that zygote is the parent's, and its pid sits
+    /// behind a lock a parent's thread may have held at the fork).
     ///
     /// ```
     /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
@@ -1087,10 +1096,15 @@ impl ProcessPool {
     /// assert!(!pool.worker_pids().contains(&zygote)); // the workers' parent
     /// ```
     pub fn zygote_pid(&self) -> u32 {
+        if self.shared.forked() {
+            return 0; // rule P9: take no lock
+        }
         crate::sync::lock(&self.shared.registry).zygote_pid as u32
     }
 
-    /// Counters of the pool's life.
+    /// Counters of the pool's life; all zero in a forked child of the
+    /// process that built the pool (rule P9: the counters are the parent's,
+    /// behind a lock a parent's thread may have held at the fork).
     ///
     /// ```
     /// let pool = triad::processes::ProcessPool::builder().workers(2).build().unwrap();
@@ -1099,6 +1113,9 @@ impl ProcessPool {
     /// assert_eq!(stats.tasks_timed_out, 0);
     /// ```
     pub fn stats(&self) -> PoolStats {
+        if self.shared.forked() {
+            return PoolStats::default(); // rule P9: take no lock
+        }
         self.shared.lock_with_first_workers().stats
     }
 
