@@ -542,3 +542,21 @@ fn a_receiver_moved_off_its_loop_ends_when_that_loop_is_gone() {
         assert!(tx.send(3).unwrap_err().is_loop_gone());
     });
 }
+
+/// `AsyncFd::try_new` that cannot register (no loop here) hands the value
+/// back with its fd open, instead of closing it: the stream still carries
+/// bytes to its peer.
+#[test]
+fn async_fd_try_new_hands_the_value_back_open() {
+    use std::io::{Read, Write};
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let error = triad::event_loop::AsyncFd::try_new(a).unwrap_err();
+    assert!(error.to_string().contains("could not be registered"));
+    let (error, mut a) = error.into_parts();
+    assert_eq!(error.kind(), std::io::ErrorKind::Other);
+    a.write_all(b"still open").unwrap();
+    drop(a);
+    let mut got = String::new();
+    b.read_to_string(&mut got).unwrap();
+    assert_eq!(got, "still open");
+}

@@ -18,7 +18,7 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
 use super::budget;
-use super::error::TryIoError;
+use super::error::{AsyncFdError, TryIoError};
 use super::reactor::{
     Direction, ReadyEvent, ERROR, GONE, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED,
 };
@@ -94,12 +94,36 @@ impl<T: AsRawFd> AsyncFd<T> {
     /// # drop(fd);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    ///
+    /// On failure `inner` is dropped (its fd closed); [`try_new`](Self::try_new)
+    /// hands it back instead.
     pub fn new(inner: T) -> io::Result<AsyncFd<T>> {
-        let io = PollEvented::new(RawFdSource(inner.as_raw_fd()))?;
-        Ok(AsyncFd {
-            io,
-            inner: Some(inner),
-        })
+        Self::try_new(inner).map_err(io::Error::from)
+    }
+
+    /// As [`new`](Self::new), but on failure `inner` comes back in the
+    /// error ([`AsyncFdError::into_parts`]), its fd still open.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use triad::event_loop::{AsyncFd, EventLoop};
+    ///
+    /// let (a, _b) = UnixStream::pair()?;
+    /// a.set_nonblocking(true)?;
+    /// let (_, a) = AsyncFd::try_new(a).unwrap_err().into_parts(); // no loop here
+    /// let ev = EventLoop::new()?;
+    /// let fd = ev.block_on(async { AsyncFd::try_new(a) })?; // the same stream
+    /// # drop(fd);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_new(inner: T) -> Result<AsyncFd<T>, AsyncFdError<T>> {
+        match PollEvented::new(RawFdSource(inner.as_raw_fd())) {
+            Ok(io) => Ok(AsyncFd {
+                io,
+                inner: Some(inner),
+            }),
+            Err(error) => Err(AsyncFdError::new(error, inner)),
+        }
     }
 
     /// The wrapped value.

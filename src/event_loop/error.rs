@@ -501,6 +501,83 @@ impl fmt::Display for TryIoError {
 
 impl std::error::Error for TryIoError {}
 
+/// [`AsyncFd::try_new`](super::AsyncFd::try_new) could not register the
+/// fd: the reason, and the value it was given, handed back unharmed (its
+/// fd is not closed).
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use triad::event_loop::AsyncFd;
+///
+/// let (a, _b) = UnixStream::pair().unwrap();
+/// let error = AsyncFd::try_new(a).unwrap_err(); // no event loop here
+/// assert_eq!(error.error().kind(), std::io::ErrorKind::Other);
+/// let (_, a) = error.into_parts();
+/// assert!(a.peer_addr().is_ok()); // still open
+/// ```
+pub struct AsyncFdError<T> {
+    error: io::Error,
+    inner: T,
+}
+
+impl<T> AsyncFdError<T> {
+    pub(crate) fn new(error: io::Error, inner: T) -> Self {
+        AsyncFdError { error, inner }
+    }
+
+    /// Why the registration failed.
+    ///
+    /// ```
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let error = triad::event_loop::AsyncFd::try_new(a).unwrap_err();
+    /// assert!(error.error().to_string().contains("no triad event loop"));
+    /// ```
+    pub fn error(&self) -> &io::Error {
+        &self.error
+    }
+
+    /// The reason and the value.
+    ///
+    /// ```
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let (error, a) = triad::event_loop::AsyncFd::try_new(a).unwrap_err().into_parts();
+    /// # drop((error, a));
+    /// ```
+    pub fn into_parts(self) -> (io::Error, T) {
+        (self.error, self.inner)
+    }
+}
+
+impl<T> From<AsyncFdError<T>> for io::Error {
+    fn from(error: AsyncFdError<T>) -> io::Error {
+        error.error
+    }
+}
+
+impl<T> fmt::Debug for AsyncFdError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncFdError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for AsyncFdError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the fd could not be registered with the event loop: {}",
+            self.error
+        )
+    }
+}
+
+impl<T> std::error::Error for AsyncFdError<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
 /// Why a [`TaskGroup`](super::TaskGroup) failed: the first child to fail,
 /// by returning `Err`, or by panicking or being cancelled.
 ///

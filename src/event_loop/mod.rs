@@ -98,7 +98,8 @@ pub(crate) mod waker;
 pub use async_fd::{AsyncFd, ReadyGuard};
 pub use channel::{Receiver, Sender};
 pub use error::{
-    AcceptError, Elapsed, GroupError, JoinError, RemoteError, SendError, TryIoError, TryRecvError,
+    AcceptError, AsyncFdError, Elapsed, GroupError, JoinError, RemoteError, SendError, TryIoError,
+    TryRecvError,
 };
 pub use executor::{spawn, yield_now, EventLoop};
 pub use group::TaskGroup;
