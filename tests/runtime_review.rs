@@ -1,7 +1,7 @@
 //! Edge cases of the facade an adversarial review checked: the free
 //! functions with no runtime, handles of a dropped runtime from many
 //! threads, a loop task's handle outliving its runtime, an endless blocking
-//! keep-alive.
+//! keep-alive, blocking jobs joining blocking jobs on a small pool.
 #![cfg(feature = "runtime")]
 
 mod runtime_support;
@@ -153,4 +153,34 @@ fn a_keep_alive_of_duration_max_keeps_idle_blocking_threads() {
         assert_eq!(handle.spawn_blocking(|| 3).join().unwrap(), 3);
         drop(rt);
     });
+}
+
+/// Blocking jobs that spawn blocking jobs and join them, on a pool of one
+/// or two threads, each held by a waiting job: the joined jobs that no
+/// thread started run on the joiner's thread (blocking.rs rule 7), so
+/// nothing deadlocks and every value arrives.
+#[test]
+fn blocking_jobs_joining_blocking_jobs_do_not_deadlock_a_small_pool() {
+    fn fan_out(depth: u32) -> u64 {
+        if depth == 0 {
+            return 1;
+        }
+        let children: Vec<_> = (0..3)
+            .map(|_| triad::runtime::spawn_blocking(move || fan_out(depth - 1)))
+            .collect();
+        children.into_iter().map(|c| c.join().unwrap()).sum()
+    }
+    for threads in [1, 2] {
+        within(LIMIT, move || {
+            let rt = triad::Runtime::builder()
+                .threads(1)
+                .processes(1)
+                .blocking_threads(threads)
+                .build()
+                .unwrap();
+            let total = rt.handle().spawn_blocking(|| fan_out(3)).join().unwrap();
+            assert_eq!(total, 27, "{threads} blocking threads");
+            drop(rt);
+        });
+    }
 }

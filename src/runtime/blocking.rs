@@ -39,6 +39,14 @@
 //!    pool: a job that queued a wait behind itself, then waited for it,
 //!    would wait for ever once every thread of the pool did so (bridge.rs
 //!    rule 4).
+//! 7. **A job joined from its own pool's thread is taken back.** A job that
+//!    spawns another blocking job and joins it holds a thread while it
+//!    waits; with every thread doing so (one is enough with `max = 1`) the
+//!    joined job would never start. So `join` on one of this pool's threads
+//!    first takes the job back out of the queue, if no thread has started
+//!    it, and runs it right there (each queued job carries an id, and its
+//!    handle a [`Ticket`]); a job already started is waited for, as its
+//!    thread is making progress.
 
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
@@ -49,14 +57,16 @@ use super::error::BlockingFailure;
 use crate::sync::oneshot;
 use crate::sync::{const_thread_local, thread, Arc, Condvar, Mutex};
 
-type Job = Box<dyn FnOnce() + Send>;
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
 type Hook = Arc<dyn Fn() + Send + Sync>;
 
 /// The outcome cell of one blocking job.
 pub(crate) type Outcome<T> = oneshot::Receiver<Result<T, BlockingFailure>>;
 
 struct State {
-    queue: VecDeque<Job>,
+    /// Queued jobs with their ids (rule 7).
+    queue: VecDeque<(u64, Job)>,
+    next_job: u64,
     /// Threads started and not joined yet (rule 1).
     live: usize,
     /// Threads waiting for a job and not claimed (rule 2).
@@ -93,6 +103,7 @@ impl BlockingPool {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
                     queue: VecDeque::new(),
+                    next_job: 0,
                     live: 0,
                     idle: 0,
                     notified: 0,
@@ -109,9 +120,10 @@ impl BlockingPool {
         }
     }
 
-    /// Queue `f`; its outcome arrives in the returned cell. `None` if the
-    /// pool is shut down (rule 4).
-    pub(crate) fn spawn<F, T>(&self, f: F) -> Option<Outcome<T>>
+    /// Queue `f`; its outcome arrives in the returned cell, and the ticket
+    /// can take it back unstarted (rule 7). `None` if the pool is shut down
+    /// (rule 4).
+    pub(crate) fn spawn<F, T>(&self, f: F) -> Option<(Outcome<T>, Ticket)>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -127,13 +139,18 @@ impl BlockingPool {
         if state.shutdown {
             return None;
         }
-        state.queue.push_back(job);
+        let ticket = Ticket {
+            pool: self.inner.clone(),
+            job: state.next_job,
+        };
+        state.next_job += 1;
+        state.queue.push_back((ticket.job, job));
         if state.idle > 0 {
             // Rule 2: claim one idle thread.
             state.idle -= 1;
             state.notified += 1;
             self.inner.condvar.notify_one();
-            return Some(receiver);
+            return Some((receiver, ticket));
         }
         if state.live == self.inner.max && !state.exited.is_empty() {
             // Rule 3: make room by joining the threads that left. They
@@ -167,7 +184,7 @@ impl BlockingPool {
                 Err(_) => {}
             }
         }
-        Some(receiver)
+        Some((receiver, ticket))
     }
 
     /// Threads started and not joined yet (for tests of the bound).
@@ -199,6 +216,32 @@ const_thread_local! {
     static ON_BLOCKING_THREAD: Cell<bool> = Cell::new(false);
 }
 
+const_thread_local! {
+    /// The pool of this blocking thread (rule 7); null elsewhere. Compared,
+    /// never dereferenced.
+    static THIS_POOL: Cell<*const Inner> = Cell::new(std::ptr::null());
+}
+
+/// A queued job's claim check: [`take_back`](Self::take_back) removes it
+/// from the queue if no thread has started it (rule 7).
+pub(crate) struct Ticket {
+    pool: Arc<Inner>,
+    job: u64,
+}
+
+impl Ticket {
+    /// On one of this pool's own threads, the job if it is still queued,
+    /// to be run by the caller; `None` elsewhere or once a thread took it.
+    pub(crate) fn take_back(&self) -> Option<Job> {
+        if !std::ptr::eq(THIS_POOL.with(Cell::get), &*self.pool) {
+            return None;
+        }
+        let mut state = crate::sync::lock(&self.pool.state);
+        let at = state.queue.iter().position(|(job, _)| *job == self.job)?;
+        state.queue.remove(at).map(|(_, job)| job)
+    }
+}
+
 /// Whether the calling thread is a blocking thread (rule 6): it may wait.
 pub(crate) fn on_blocking_thread() -> bool {
     ON_BLOCKING_THREAD.with(Cell::get)
@@ -207,10 +250,11 @@ pub(crate) fn on_blocking_thread() -> bool {
 /// One blocking thread's life (rules 2, 3 and 6).
 fn worker(inner: Arc<Inner>, id: u64) {
     ON_BLOCKING_THREAD.with(|flag| flag.set(true));
+    THIS_POOL.with(|pool| pool.set(&*inner));
     (inner.on_start)();
     let mut state = crate::sync::lock(&inner.state);
     'work: loop {
-        while let Some(job) = state.queue.pop_front() {
+        while let Some((_, job)) = state.queue.pop_front() {
             drop(state);
             job();
             state = crate::sync::lock(&inner.state);
@@ -273,6 +317,7 @@ mod tests {
                     i
                 })
                 .unwrap()
+                .0
             })
             .collect();
         assert!(pool.live() <= 2);
@@ -285,13 +330,13 @@ mod tests {
     #[test]
     fn idle_threads_leave_after_the_keep_alive_and_are_joined() {
         let pool = pool(1, Duration::from_millis(20));
-        pool.spawn(|| ()).unwrap().receive_blocking();
+        pool.spawn(|| ()).unwrap().0.receive_blocking();
         std::thread::sleep(Duration::from_millis(100));
         // Left, but still counted until joined (rule 3)...
         assert_eq!(crate::sync::lock(&pool.inner.state).exited.len(), 1);
         // ...by the next submitter that needs the room.
         assert!(matches!(
-            pool.spawn(|| 5).unwrap().receive_blocking(),
+            pool.spawn(|| 5).unwrap().0.receive_blocking(),
             Some(Ok(5))
         ));
         assert_eq!(pool.live(), 1);
@@ -307,6 +352,7 @@ mod tests {
                     i
                 })
                 .unwrap()
+                .0
             })
             .collect();
         let inner = pool.inner.clone();

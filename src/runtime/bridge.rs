@@ -409,34 +409,51 @@ impl<R> fmt::Debug for ProcessHandle<R> {
 #[must_use = "dropping a BlockingHandle detaches the job; .await or .join() it to get its result"]
 pub struct BlockingHandle<T> {
     inner: Inner<blocking::Outcome<T>>,
+    /// Takes the job back if a thread of its own pool joins it before it
+    /// started (blocking.rs rule 7).
+    ticket: Option<blocking::Ticket>,
 }
 
 impl<T> BlockingHandle<T> {
-    pub(crate) fn live(outcome: blocking::Outcome<T>) -> Self {
+    pub(crate) fn live((outcome, ticket): (blocking::Outcome<T>, blocking::Ticket)) -> Self {
         BlockingHandle {
             inner: Inner::Live(outcome),
+            ticket: Some(ticket),
         }
     }
     pub(crate) fn refused() -> Self {
         BlockingHandle {
             inner: Inner::refused(Origin::Blocking),
+            ticket: None,
         }
     }
 
     pub(crate) fn no_runtime() -> Self {
         BlockingHandle {
             inner: Inner::no_runtime(Origin::Blocking),
+            ticket: None,
         }
     }
 
     /// Block this thread until the job is done. Not on the loop thread:
-    /// `.await` there.
+    /// `.await` there. Called from a blocking job of the same runtime, it
+    /// runs the job itself if no thread has started it yet, so blocking
+    /// jobs that spawn and join others cannot deadlock the pool
+    /// (blocking.rs rule 7).
     ///
     /// ```
-    /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
+    /// let rt = triad::Runtime::builder().threads(1).processes(1).blocking_threads(1).build().unwrap();
     /// assert_eq!(rt.handle().spawn_blocking(|| 5).join().unwrap(), 5);
+    /// // One blocking thread, held by the outer job while it joins the inner.
+    /// let outer = rt.handle().spawn_blocking(|| {
+    ///     triad::runtime::spawn_blocking(|| 2).join().unwrap() * 3
+    /// });
+    /// assert_eq!(outer.join().unwrap(), 6);
     /// ```
     pub fn join(mut self) -> Result<T, JoinError> {
+        if let Some(job) = self.ticket.as_ref().and_then(blocking::Ticket::take_back) {
+            job(); // it sends its outcome to our cell, as on a pool thread
+        }
         match &mut self.inner {
             Inner::Live(outcome) => flatten(outcome.receive_blocking()),
             Inner::Refused(error) => Err(take(error)),

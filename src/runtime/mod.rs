@@ -690,7 +690,8 @@ impl Handle {
             Err(full) => {
                 let arg = encode_to_vec(&full.into_arg());
                 let submit = parts.processes.submitter().submit_encoded(f, arg);
-                parts.blocking.spawn(submit).map(ProcessHandle::queued)
+                let queued = parts.blocking.spawn(submit);
+                queued.map(|(outcome, _)| ProcessHandle::queued(outcome))
             }
         })
         .flatten()
