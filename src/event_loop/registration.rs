@@ -9,7 +9,8 @@
 //!   ready for the direction? ──no──► register waker, Pending
 //!      │yes (ReadyEvent with tick)
 //!   syscall ──WouldBlock──► clear readiness with that tick, try again
-//!      │ done (Ok or Err)
+//!      │ done (Ok or Err)     (its loop gone: the WouldBlock is the result,
+//!      │                       reactor.rs rule 6)
 //!   spend one budget unit, Ready
 //! ```
 //!
