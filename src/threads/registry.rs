@@ -205,18 +205,10 @@ impl Registry {
     {
         match WorkerThread::current_in(self) {
             Some(wt) => f(wt),
-            None => {
-                // SAFETY: a non-null current worker is alive (see
-                // `WorkerThread::current_in`).
-                match unsafe { WorkerThread::current().as_ref() } {
-                    // (Not the copy of a worker in a forked child, whose
-                    // pool's other threads do not exist.)
-                    Some(waiter) if waiter.registry.is_usable_here() => {
-                        self.in_worker_cross(waiter, f)
-                    }
-                    _ => self.in_worker_cold(f),
-                }
-            }
+            None => match WorkerThread::current_usable() {
+                Some(waiter) => self.in_worker_cross(waiter, f),
+                None => self.in_worker_cold(f),
+            },
         }
     }
 

@@ -80,13 +80,9 @@ impl<T: Send + 'static> JoinHandle<T> {
         if !self.registry.is_usable_here() {
             return Err(JoinError::pool_unavailable());
         }
-        // SAFETY: a non-null current worker is alive (see
-        // `WorkerThread::current_in`).
-        let outcome = match unsafe { WorkerThread::current().as_ref() } {
-            // (Not the copy of a worker in a forked child, whose pool's
-            // other threads do not exist.)
-            Some(wt) if wt.registry.is_usable_here() => self.join_on_worker(wt),
-            _ => self.receiver.receive_blocking(),
+        let outcome = match WorkerThread::current_usable() {
+            Some(wt) => self.join_on_worker(wt),
+            None => self.receiver.receive_blocking(),
         };
         outcome.unwrap_or_else(|| Err(JoinError::cancelled()))
     }

@@ -215,6 +215,16 @@ impl WorkerThread {
         ptr::eq(Arc::as_ptr(&wt.registry), registry).then_some(wt)
     }
 
+    /// The worker of any pool running on this thread, if that pool's
+    /// threads exist in this process (not the copy of a worker in a forked
+    /// child, whose pool's other threads do not).
+    #[inline]
+    pub(crate) fn current_usable() -> Option<&'static WorkerThread> {
+        // SAFETY: as in `current_in`.
+        let wt = unsafe { Self::current().as_ref()? };
+        wt.registry.is_usable_here().then_some(wt)
+    }
+
     /// The body of worker thread `index`.
     pub(crate) fn run(registry: Arc<Registry>, index: usize, deque: Worker<JobRef>) {
         let worker = WorkerThread {
