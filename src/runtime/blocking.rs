@@ -212,13 +212,8 @@ impl Drop for BlockingPool {
 }
 
 const_thread_local! {
-    /// Whether this thread is a blocking thread, of any runtime (rule 6).
-    static ON_BLOCKING_THREAD: Cell<bool> = Cell::new(false);
-}
-
-const_thread_local! {
-    /// The pool of this blocking thread (rule 7); null elsewhere. Compared,
-    /// never dereferenced.
+    /// The pool of this blocking thread (rules 6 and 7); null elsewhere.
+    /// Compared, never dereferenced.
     static THIS_POOL: Cell<*const Inner> = Cell::new(std::ptr::null());
 }
 
@@ -244,12 +239,11 @@ impl Ticket {
 
 /// Whether the calling thread is a blocking thread (rule 6): it may wait.
 pub(crate) fn on_blocking_thread() -> bool {
-    ON_BLOCKING_THREAD.with(Cell::get)
+    !THIS_POOL.with(Cell::get).is_null()
 }
 
 /// One blocking thread's life (rules 2, 3 and 6).
 fn worker(inner: Arc<Inner>, id: u64) {
-    ON_BLOCKING_THREAD.with(|flag| flag.set(true));
     THIS_POOL.with(|pool| pool.set(&*inner));
     (inner.on_start)();
     let mut state = crate::sync::lock(&inner.state);
