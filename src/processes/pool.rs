@@ -330,8 +330,7 @@ impl Shared {
     /// the workers sees them all up, as if `build` had waited for them.
     fn lock_with_first_workers(&self) -> crate::sync::MutexGuard<'_, Registry> {
         let mut reg = crate::sync::lock(&self.registry);
-        // (In a forked child nobody would tell: rule P9.)
-        while !reg.first_workers_known && !reg.broken && !self.forked() {
+        while !reg.first_workers_known && !reg.broken {
             reg = crate::sync::wait_timeout(&self.spawned, reg, MAX_NAP);
         }
         reg
@@ -1227,7 +1226,7 @@ impl ProcessPool {
         }
     }
 
-    /// Zygote rule Z6's test hook: the zygote fails its next `n` forks
+    /// Zygote rule Z7's test hook: the zygote fails its next `n` forks
     /// (after the first workers', which it waits for: supervisor rule S6).
     #[cfg(test)]
     pub(crate) fn inject_fork_failures(&self, n: u32) {
