@@ -15,13 +15,24 @@
 //!   `AcqRel` → `count_latch_two_decrements_set_once`: "Causality
 //!   violation: Concurrent read and write accesses" (the owner read the slot
 //!   of the thread whose decrement was not the last).
+//! - `CrossPoolLatch::set` not calling `wake_worker` →
+//!   `cross_pool_latch_wakes_its_owner_through_its_own_pool`: "deadlock;
+//!   threads = [(Id(0), Blocked), (Id(1), Blocked)]" (the waiter asleep in
+//!   its pool, the other pool's worker asleep in its own).
+//!
+//! Not caught: `CrossPoolLatch::set` cloning its `Arc` of the registry
+//! *after* the swap (latch rule 3 broken) passes the model: the clone then
+//! reads a latch the waiter has already moved out of its stack frame, and
+//! loom does not track plain memory. Rule 3 rests on the code's shape (the
+//! clone is the first statement of `set`), not on this model.
 
 use crate::sync::cell::UnsafeCell;
 use crate::sync::deque::Worker;
 use crate::sync::parker::Parker;
 use crate::sync::Arc;
 use crate::threads::job::JobRef;
-use crate::threads::latch::{CoreLatch, CountLatch, Latch, LockLatch};
+use crate::threads::job::StackJob;
+use crate::threads::latch::{CoreLatch, CountLatch, CrossPoolLatch, Latch, LockLatch};
 use crate::threads::registry::Registry;
 use crate::threads::WaitPolicy;
 use loom::thread;
@@ -153,5 +164,53 @@ fn count_latch_two_decrements_set_once() {
         for decrementer in decrementers {
             decrementer.join().unwrap();
         }
+    });
+}
+
+/// A worker of pool A waits for a job it injected into pool B
+/// (`Registry::in_worker_cross`): B's only worker runs it and sets its
+/// `CrossPoolLatch`, which must wake the waiter through *A's* sleep protocol
+/// (the waiter sleeps there, not in B). The waiter sees B's write of the
+/// result once it sees the latch set (rule 4), and drops its own reference
+/// to A's registry at once: the setter's `wake_worker` may still be running
+/// then, on the registry kept alive by the `Arc` the setter cloned before
+/// its swap (rule 3); loom checks that every `Arc` is released exactly once,
+/// though not that the clone came first (see the top of this file).
+#[test]
+fn cross_pool_latch_wakes_its_owner_through_its_own_pool() {
+    super::model(|| {
+        let registry = |deque: &Worker<JobRef>| {
+            Arc::new(Registry::new(
+                vec![deque.stealer()],
+                WaitPolicy::StealAny,
+                false,
+                0,
+                None,
+                None,
+            ))
+        };
+        let (deque_a, deque_b) = (Worker::<JobRef>::new_lifo(), Worker::<JobRef>::new_lifo());
+        let (pool_a, pool_b) = (registry(&deque_a), registry(&deque_b));
+        let worker_b = thread::spawn({
+            let pool_b = pool_b.clone();
+            move || {
+                super::run_until_terminated(&pool_b, 0, || {
+                    deque_b.pop().or_else(|| pool_b.steal_injected(&deque_b))
+                });
+            }
+        });
+
+        // This thread is worker 0 of pool A.
+        let job = StackJob::new(|| 40 + 2, CrossPoolLatch::new(&pool_a, 0));
+        // SAFETY: `wait_until_set` below returns only once the latch is set,
+        // so `job` stays in place until it has run (job rule 2).
+        let job_ref = unsafe { job.as_job_ref(std::ptr::null()) };
+        pool_b.inject(job_ref);
+        super::wait_until_set(&pool_a, 0, job.latch.core(), || deque_a.pop());
+        assert_eq!(job.into_result().unwrap(), 42);
+        drop(pool_a); // racing the setter's `wake_worker` (rule 3)
+
+        pool_b.terminate();
+        worker_b.join().unwrap();
     });
 }

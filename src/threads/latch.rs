@@ -32,7 +32,8 @@
 //!    owner's `probe` is Acquire.
 //!
 //! Loom models: `loom-tests/threads_latch.rs` (set racing the owner falling
-//! asleep) and `loom-tests/threads_join.rs` (a stolen half setting the latch).
+//! asleep; a `CrossPoolLatch` set by another pool's worker) and
+//! `loom-tests/threads_join.rs` (a stolen half setting the latch).
 
 use super::registry::Registry;
 use crate::sync::atomic::{AtomicUsize, Ordering::*};
