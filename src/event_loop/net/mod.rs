@@ -12,7 +12,11 @@
 //! `accept` first waits a delay (1 ms, doubling to 1 s while the failures
 //! last, reset by a success), so a retry loop neither spins nor starves the
 //! loop's other tasks. Every task that shares the listener and waits out
-//! the delay is woken at its end (each arms a timer of its own).
+//! the delay is woken at its end (each arms a timer of its own). The same
+//! delays space the tries of a Unix-domain `connect` to a listener whose
+//! backlog is full (Linux says `EAGAIN` and gives no readiness to wait
+//! for): it waits for room, as a blocking connect would, and never
+//! returns `WouldBlock`.
 //!
 //! With the `futures-io` feature, [`TcpStream`], [`UnixStream`] and the
 //! owned halves of a TCP stream implement `futures_io::AsyncRead` and
