@@ -101,11 +101,20 @@ fn acceptors_sharing_a_listener_all_wake_after_its_back_off() {
         // The failure starts the listener's back-off...
         let err = listener.accept().await.map(|_| ()).unwrap_err();
         assert!(err.is_resource_exhaustion(), "{err}");
-        // ...which both acceptors then wait out.
+        // ...which both acceptors then wait out (and any further one, if
+        // they come to try while descriptors are still short).
         let acceptors: Vec<_> = (0..2)
             .map(|_| {
                 let listener = listener.clone();
-                spawn(async move { listener.accept().await.is_ok() })
+                spawn(async move {
+                    loop {
+                        match listener.accept().await {
+                            Ok(_) => return true,
+                            Err(e) if e.is_resource_exhaustion() => continue,
+                            Err(_) => return false,
+                        }
+                    }
+                })
             })
             .collect();
         yield_now().await;
