@@ -11,13 +11,15 @@ use std::cell::Cell;
 use std::fs::File;
 use std::io::Write;
 use std::rc::Rc;
+use std::time::Duration;
 
-use support::{nofile, set_nofile};
+use support::{nofile, serial, set_nofile};
 use triad::event_loop::net::tcp::TcpListener;
-use triad::event_loop::{spawn, yield_now, EventLoop};
+use triad::event_loop::{spawn, timeout, yield_now, EventLoop};
 
 #[test]
 fn accept_under_emfile_backs_off_with_a_typed_error_and_recovers() {
+    let _serial = serial(); // the descriptor limit is process-wide
     let original = nofile();
     let ev = EventLoop::new().unwrap();
     let outcome = ev.block_on(async {
@@ -75,4 +77,57 @@ fn accept_under_emfile_backs_off_with_a_typed_error_and_recovers() {
     });
     set_nofile(original);
     assert_eq!(outcome, (4, *b"queued"));
+}
+
+#[test]
+fn acceptors_sharing_a_listener_all_wake_after_its_back_off() {
+    let _serial = serial();
+    let original = nofile();
+    let ev = EventLoop::new().unwrap();
+    let accepted = ev.block_on(async {
+        let listener = Rc::new(TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap());
+        let addr = listener.local_addr().unwrap();
+        let clients: Vec<_> = (0..2)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        set_nofile(libc::rlimit {
+            rlim_cur: 128,
+            rlim_max: original.rlim_max,
+        });
+        let mut burners = Vec::new();
+        while let Ok(f) = File::open("/dev/null") {
+            burners.push(f);
+        }
+        // The failure starts the listener's back-off...
+        let err = listener.accept().await.map(|_| ()).unwrap_err();
+        assert!(err.is_resource_exhaustion(), "{err}");
+        // ...which both acceptors then wait out (and any further one, if
+        // they come to try while descriptors are still short).
+        let acceptors: Vec<_> = (0..2)
+            .map(|_| {
+                let listener = listener.clone();
+                spawn(async move {
+                    loop {
+                        match listener.accept().await {
+                            Ok(_) => return true,
+                            Err(e) if e.is_resource_exhaustion() => continue,
+                            Err(_) => return false,
+                        }
+                    }
+                })
+            })
+            .collect();
+        yield_now().await;
+        drop(burners);
+        set_nofile(original);
+        let mut accepted = 0;
+        for acceptor in acceptors {
+            let done = timeout(Duration::from_secs(5), acceptor).await;
+            accepted += usize::from(done.is_ok_and(|ok| ok.unwrap()));
+        }
+        drop(clients);
+        accepted
+    });
+    set_nofile(original);
+    assert_eq!(accepted, 2, "each acceptor got one of the two connections");
 }

@@ -2,16 +2,19 @@
 //! peer reset, split halves, UDP, Unix sockets and `AsyncFd`.
 #![cfg(feature = "event-loop")]
 
+mod support;
+
 use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
+use std::time::Duration;
 
 use triad::event_loop::net::tcp::{TcpListener, TcpStream};
 use triad::event_loop::net::udp::UdpSocket;
 use triad::event_loop::net::unix::{UnixListener, UnixStream};
-use triad::event_loop::{spawn, AsyncFd, EventLoop};
+use triad::event_loop::{sleep, spawn, timeout, yield_now, AsyncFd, EventLoop};
 
 fn localhost() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
@@ -400,4 +403,68 @@ fn a_ready_guard_held_across_an_await_does_not_erase_a_newer_edge() {
         buf[..n].to_vec()
     });
     assert_eq!(got, b"b");
+}
+
+#[test]
+fn a_unix_connect_to_a_full_backlog_waits_for_room() {
+    // More connects than the listener's backlog (somaxconn on Linux):
+    // those past it wait for the server to accept, as a blocking connect
+    // would, instead of failing with `WouldBlock`.
+    let backlog: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let count = backlog + 8;
+    let needed = (count + 256) as libc::rlim_t;
+    let limit = support::nofile();
+    if limit.rlim_cur < needed {
+        if limit.rlim_max < needed {
+            eprintln!(
+                "skipped: {needed} descriptors needed, at most {}",
+                limit.rlim_max
+            );
+            return;
+        }
+        support::set_nofile(libc::rlimit {
+            rlim_cur: needed,
+            rlim_max: limit.rlim_max,
+        });
+    }
+    let path = std::env::temp_dir().join(format!("triad-ev-backlog-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let ev = EventLoop::new().unwrap();
+    let connected = ev.block_on({
+        let path = path.clone();
+        async move {
+            let listener = UnixListener::bind(&path).unwrap();
+            let made = Rc::new(Cell::new(0));
+            let connector = spawn({
+                let made = made.clone();
+                async move {
+                    let mut streams = Vec::new();
+                    for _ in 0..count {
+                        streams.push(UnixStream::connect(&path).await?);
+                        made.set(streams.len());
+                    }
+                    Ok::<_, std::io::Error>(streams.len())
+                }
+            });
+            // The server accepts only once the backlog is full.
+            while made.get() < backlog && !connector.is_finished() {
+                yield_now().await;
+            }
+            sleep(Duration::from_millis(20)).await;
+            let acceptor = spawn(async move {
+                for _ in 0..count {
+                    drop(listener.accept().await.unwrap());
+                }
+            });
+            let connected = timeout(Duration::from_secs(30), connector).await;
+            acceptor.abort();
+            connected.map(|done| done.unwrap().map_err(|e| e.kind()))
+        }
+    });
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(connected, Ok(Ok(count)));
 }

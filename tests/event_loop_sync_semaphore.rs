@@ -449,3 +449,49 @@ fn rwlock_downgrade_lets_queued_readers_in_and_a_cancelled_write_passes_on() {
         });
     });
 }
+
+#[test]
+fn a_cancelled_big_acquire_at_the_front_lets_the_waiters_behind_it_in() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let semaphore = Rc::new(Semaphore::new(2));
+            let held = semaphore.try_acquire().unwrap();
+            // A request for both permits queues at the front (one is held)...
+            let mut big = Box::pin(semaphore.acquire_many(2));
+            assert!(select(big.as_mut(), settle()).await.is_right());
+            // ...and a small one queues behind it, though a permit is free.
+            let small = spawn({
+                let semaphore = semaphore.clone();
+                async move { semaphore.acquire().await.unwrap().num_permits() }
+            });
+            settle().await;
+            assert_eq!(semaphore.available_permits(), 1);
+            drop(big); // the front gives up: the free permit now fits `small`
+            assert_eq!(small.await.unwrap(), 1);
+            drop(held);
+            assert_eq!(semaphore.available_permits(), 2);
+        });
+    });
+}
+
+#[test]
+fn rwlock_readers_queued_behind_a_cancelled_write_get_in() {
+    within(LIMIT, || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let lock = Rc::new(RwLock::new(7));
+            let shared = lock.try_read().unwrap();
+            let mut write = Box::pin(lock.write());
+            assert!(select(write.as_mut(), settle()).await.is_right());
+            let reader = spawn({
+                let lock = lock.clone();
+                async move { *lock.read().await }
+            });
+            settle().await;
+            drop(write); // a timed-out writer: the reader behind it may share
+            assert_eq!(reader.await.unwrap(), 7);
+            drop(shared);
+        });
+    });
+}

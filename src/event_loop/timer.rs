@@ -33,7 +33,10 @@
 //! 5. Slots and heap belong to the loop thread; a [`Sleep`] is `Send` (it
 //!    holds only its deadline and its key, tagged with its loop's id), so a
 //!    `Send` future may sleep. A `Sleep` dropped off its loop cannot cancel
-//!    its slot; the slot then fires once into a waker nobody waits on.
+//!    its slot; the slot then fires once into a waker nobody waits on. A
+//!    `Sleep` forgotten after its poll (`mem::forget`: the accept back-off
+//!    in `net`, which arms one per waiting task) likewise fires once into
+//!    its waker and frees its slot; nothing is left behind.
 //!
 //! Precision: the loop sleeps in `epoll_wait` with no timeout and the timerfd
 //! wakes it, at the kernel's timer resolution (high-resolution timers:

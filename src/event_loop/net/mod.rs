@@ -11,7 +11,12 @@
 //! [`AcceptError`] that says so, and the listener's next
 //! `accept` first waits a delay (1 ms, doubling to 1 s while the failures
 //! last, reset by a success), so a retry loop neither spins nor starves the
-//! loop's other tasks.
+//! loop's other tasks. Every task that shares the listener and waits out
+//! the delay is woken at its end (each arms a timer of its own). The same
+//! delays space the tries of a Unix-domain `connect` to a listener whose
+//! backlog is full (Linux says `EAGAIN` and gives no readiness to wait
+//! for): it waits for room, as a blocking connect would, and never
+//! returns `WouldBlock`.
 //!
 //! With the `futures-io` feature, [`TcpStream`], [`UnixStream`] and the
 //! owned halves of a TCP stream implement `futures_io::AsyncRead` and
@@ -39,7 +44,7 @@ use std::future::{poll_fn, Future};
 use std::io::{self, Read, Write};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::event::Source;
 
@@ -47,13 +52,14 @@ use super::borrow::LoopBorrow;
 use super::error::AcceptError;
 use super::reactor::Direction;
 use super::registration::PollEvented;
-use super::timer::{sleep, Sleep};
+use super::timer::sleep_until;
 
 /// The accept back-off of a listener (see the module docs).
 #[derive(Default)]
 pub(crate) struct Backoff {
     delay: Duration,
-    sleep: Option<Sleep>,
+    /// When the next `accept` may try again.
+    until: Option<Instant>,
 }
 
 const BACKOFF_MIN: Duration = Duration::from_millis(1);
@@ -70,9 +76,17 @@ pub(crate) fn poll_accept<L: Source, S, A, T>(
 ) -> Poll<Result<(T, A), AcceptError>> {
     {
         let mut backoff = backoff.loop_mut();
-        if let Some(sleep) = backoff.sleep.as_mut() {
-            ready!(Pin::new(sleep).poll(cx));
-            backoff.sleep = None;
+        if let Some(until) = backoff.until {
+            // Every task waiting out the back-off arms a timer of its own:
+            // one shared `Sleep` would wake only the last task to poll it.
+            let mut nap = sleep_until(until);
+            if Pin::new(&mut nap).poll(cx).is_pending() {
+                // Not cancelled: it fires once into our waker, then frees
+                // its slot (timer.rs rule 5).
+                std::mem::forget(nap);
+                return Poll::Pending;
+            }
+            backoff.until = None;
         }
     }
     match ready!(listener.poll_io(cx, Direction::Read, accept)) {
@@ -85,7 +99,7 @@ pub(crate) fn poll_accept<L: Source, S, A, T>(
             if error.is_resource_exhaustion() {
                 let mut backoff = backoff.loop_mut();
                 backoff.delay = (backoff.delay * 2).clamp(BACKOFF_MIN, BACKOFF_MAX);
-                backoff.sleep = Some(sleep(backoff.delay));
+                backoff.until = Some(Instant::now() + backoff.delay);
             }
             Poll::Ready(Err(error))
         }

@@ -9,9 +9,12 @@ use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::task::{Context, Poll};
 
-use super::{finish_connect, poll_accept, read_methods, write_methods, Backoff};
+use super::{
+    finish_connect, poll_accept, read_methods, write_methods, Backoff, BACKOFF_MAX, BACKOFF_MIN,
+};
 use crate::event_loop::error::AcceptError;
 use crate::event_loop::registration::PollEvented;
+use crate::event_loop::sleep;
 
 /// A Unix-domain listening socket on the event loop.
 ///
@@ -163,7 +166,10 @@ pub struct UnixStream {
 }
 
 impl UnixStream {
-    /// Connect to the socket file `path`.
+    /// Connect to the socket file `path`. If the listener's backlog is
+    /// full, wait (retrying after 1 ms, doubling to 1 s) until it has
+    /// room, as a blocking connect would; wrap it in a
+    /// [`timeout`](crate::event_loop::timeout) to bound that wait.
     ///
     /// ```
     /// # use triad::event_loop::{net::unix::UnixStream, EventLoop};
@@ -181,7 +187,22 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        let stream = Self::from_mio(mio::net::UnixStream::connect(path)?)?;
+        let path = path.as_ref();
+        // A full backlog: Linux fails a non-blocking Unix connect with
+        // `EAGAIN` and reports no readiness for the moment it has room.
+        // Try again after a delay (the accept back-off's), as a blocking
+        // connect would wait; never hand `WouldBlock` to the caller.
+        let mut delay = BACKOFF_MIN;
+        let socket = loop {
+            match mio::net::UnixStream::connect(path) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    sleep(delay).await;
+                    delay = (delay * 2).min(BACKOFF_MAX);
+                }
+                socket => break socket?,
+            }
+        };
+        let stream = Self::from_mio(socket)?;
         finish_connect(&stream.io, |s| s.take_error(), |s| s.peer_addr().map(drop)).await?;
         Ok(stream)
     }

@@ -30,7 +30,9 @@
 //!    queued waiters in order while the front one fits: the permits move
 //!    into its slot (GRANTED) before it runs, so nobody can take them
 //!    between the release and the waiter's poll.
-//! 4. **Cancellation-safe.** A dropped QUEUED acquire leaves the queue; a
+//! 4. **Cancellation-safe.** A dropped QUEUED acquire leaves the queue and
+//!    serves the waiters that now stand at the front and fit the free
+//!    permits (a big request it was may have held them back, rule 2); a
 //!    dropped GRANTED one releases the permits it was handed (rule 3 again,
 //!    to the next waiter). No permit is ever lost or counted twice (below
 //!    the cap of rule 7).
@@ -480,8 +482,12 @@ impl Wait {
         let Some(key) = self.key.take() else { return };
         let (state, old) = semaphore.waiters.borrow_mut().remove(key);
         drop(old);
-        if state == WaiterState::Granted {
-            semaphore.release(self.need);
+        match state {
+            WaiterState::Granted => semaphore.release(self.need),
+            // A queued front that did not fit may have held back waiters
+            // behind it that the free permits fit (rule 2): serve them now.
+            WaiterState::Queued => semaphore.release(0),
+            WaiterState::Released => {}
         }
     }
 }
