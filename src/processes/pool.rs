@@ -873,7 +873,7 @@ impl ProcessPoolBuilder {
             return Err(BuildError::too_many_slots(slots, MAX_SLOTS));
         }
         let shared_len = region_len(slots, self.result_capacity)
-            .ok_or_else(|| BuildError::too_many_slots(slots, MAX_SLOTS))?;
+            .ok_or_else(|| BuildError::new_region_too_large(slots, self.result_capacity))?;
         if let Some(limit) = self.memory_limit {
             if limit <= shared_len {
                 return Err(BuildError::new_memory_limit_too_small(limit, shared_len));
