@@ -47,6 +47,14 @@
 //!    it, and runs it right there (each queued job carries an id, and its
 //!    handle a [`Ticket`]); a job already started is waited for, as its
 //!    thread is making progress.
+//! 8. **A queued process submit is taken back by its waiter.** The submit
+//!    that `spawn_process` queues here when the process pool is full
+//!    (bridge.rs rule 4) is waited for by whoever calls
+//!    `ProcessHandle::wait`, on any thread: that thread takes the submit
+//!    back out of the queue, if no thread has started it, and runs it
+//!    itself (it was going to block anyway). Otherwise a CPU job that waits
+//!    for its process task, while every blocking thread runs a job that
+//!    waits for that CPU job, would wait for ever.
 
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
@@ -226,11 +234,19 @@ pub(crate) struct Ticket {
 
 impl Ticket {
     /// On one of this pool's own threads, the job if it is still queued,
-    /// to be run by the caller; `None` elsewhere or once a thread took it.
+    /// to be run by the caller; `None` elsewhere or once a thread took it
+    /// (rule 7).
     pub(crate) fn take_back(&self) -> Option<Job> {
         if !std::ptr::eq(THIS_POOL.with(Cell::get), &*self.pool) {
             return None;
         }
+        self.take_back_anywhere()
+    }
+
+    /// The job if it is still queued, to be run by the caller on whatever
+    /// thread it is; `None` once a thread took it (rule 8: only for a job
+    /// that does not care which thread runs it).
+    pub(crate) fn take_back_anywhere(&self) -> Option<Job> {
         let mut state = crate::sync::lock(&self.pool.state);
         let at = state.queue.iter().position(|(job, _)| *job == self.job)?;
         state.queue.remove(at).map(|(_, job)| job)

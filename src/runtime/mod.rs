@@ -691,7 +691,7 @@ impl Handle {
                 let arg = encode_to_vec(&full.into_arg());
                 let submit = parts.processes.submitter().submit_encoded(f, arg);
                 let queued = parts.blocking.spawn(submit);
-                queued.map(|(outcome, _)| ProcessHandle::queued(outcome))
+                queued.map(ProcessHandle::queued)
             }
         })
         .flatten()
