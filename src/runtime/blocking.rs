@@ -26,14 +26,18 @@
 //!    thread re-checks the queue before it leaves on keep-alive.
 //! 3. **Keep-alive.** A thread idle for `keep_alive` leaves and puts its id
 //!    in `exited`; it stays counted in `live` until someone joins it: the
-//!    next submitter that needs a thread when `live == max`, or shutdown.
+//!    next submitter that finds no idle thread, or shutdown. So when a
+//!    submitter decides whether a thread will take its job, `live` counts
+//!    only threads that will: busy ones, which take the queue's next job
+//!    when they are done (rule 5 relies on it).
 //! 4. **Shutdown** (drop): refuse new jobs, wake everyone, let the threads
 //!    run every job already queued, then join every thread (outside the
 //!    lock, since the threads need it to take the remaining jobs). When
 //!    `drop` returns no thread of the pool exists.
 //! 5. **Exactly one outcome per job.** A job sends its value or its panic;
-//!    a job dropped unrun (no thread could be started) closes its cell, and
-//!    the handle reports it.
+//!    a job dropped unrun (no thread could be started, and no live thread
+//!    is left to take it, rule 3) closes its cell, and the handle reports
+//!    it.
 //! 6. **A blocking thread knows it is one** ([`on_blocking_thread`]), so
 //!    that it waits itself where another thread would hand the wait to this
 //!    pool: a job that queued a wait behind itself, then waited for it,
@@ -96,6 +100,10 @@ struct Inner {
     keep_alive: Duration,
     /// Run first on every new thread (the facade installs its context).
     on_start: Hook,
+    /// Test hook: starting a thread fails, as when the system has none
+    /// left (`EAGAIN`).
+    #[cfg(test)]
+    refuse_threads: crate::sync::atomic::AtomicBool,
 }
 
 /// A bounded pool of blocking threads. See the module docs.
@@ -124,6 +132,8 @@ impl BlockingPool {
                 max,
                 keep_alive,
                 on_start,
+                #[cfg(test)]
+                refuse_threads: crate::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -160,8 +170,9 @@ impl BlockingPool {
             self.inner.condvar.notify_one();
             return Some((receiver, ticket));
         }
-        if state.live == self.inner.max && !state.exited.is_empty() {
-            // Rule 3: make room by joining the threads that left. They
+        if !state.exited.is_empty() {
+            // Rule 3: join the threads that left, to make room and so that
+            // `live` counts only threads that will take a job. They
             // released the lock for good before their id was visible, so
             // joining them under it cannot deadlock.
             for id in std::mem::take(&mut state.exited) {
@@ -173,10 +184,7 @@ impl BlockingPool {
         }
         if state.live < self.inner.max {
             let id = state.next_id;
-            let inner = self.inner.clone();
-            let spawned = thread::Builder::new()
-                .name(format!("triad-block-{id}"))
-                .spawn(move || worker(inner, id));
+            let spawned = self.start_thread(id);
             match spawned {
                 Ok(handle) => {
                     state.next_id += 1;
@@ -193,6 +201,22 @@ impl BlockingPool {
             }
         }
         Some((receiver, ticket))
+    }
+
+    /// Start blocking thread `id`.
+    fn start_thread(&self, id: u64) -> std::io::Result<thread::JoinHandle<()>> {
+        #[cfg(test)]
+        if self
+            .inner
+            .refuse_threads
+            .load(crate::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(std::io::Error::from(std::io::ErrorKind::WouldBlock));
+        }
+        let inner = self.inner.clone();
+        thread::Builder::new()
+            .name(format!("triad-block-{id}"))
+            .spawn(move || worker(inner, id))
     }
 
     /// Threads started and not joined yet (for tests of the bound).
@@ -350,6 +374,27 @@ mod tests {
             Some(Ok(5))
         ));
         assert_eq!(pool.live(), 1);
+    }
+
+    #[test]
+    fn a_job_no_thread_can_take_is_not_run_even_after_threads_left() {
+        // Room for two threads; one ran a job and left on keep-alive.
+        let pool = pool(2, Duration::from_millis(20));
+        pool.spawn(|| ()).unwrap().0.receive_blocking();
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(crate::sync::lock(&pool.inner.state).exited.len(), 1);
+        // No thread can be started now: the job must not wait in the
+        // queue for the thread that left (it waited there for ever).
+        pool.inner.refuse_threads.store(true, Ordering::Relaxed);
+        let mut cell = pool.spawn(|| 5).unwrap().0;
+        assert!(matches!(cell.try_receive(), Some(None)), "closed unrun");
+        assert_eq!(pool.live(), 0);
+        // Threads again: the pool goes on.
+        pool.inner.refuse_threads.store(false, Ordering::Relaxed);
+        assert!(matches!(
+            pool.spawn(|| 6).unwrap().0.receive_blocking(),
+            Some(Ok(6))
+        ));
     }
 
     #[test]
