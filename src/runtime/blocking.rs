@@ -58,7 +58,10 @@
 //!    back out of the queue, if no thread has started it, and runs it
 //!    itself (it was going to block anyway). Otherwise a CPU job that waits
 //!    for its process task, while every blocking thread runs a job that
-//!    waits for that CPU job, would wait for ever.
+//!    waits for that CPU job, would wait for ever. A job taken back so
+//!    counts as running in the pool until it returns (`outside`): the
+//!    shutdown waits for it as for one of its threads' jobs (rule 4), so
+//!    what it waits for is still served.
 
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
@@ -91,6 +94,9 @@ struct State {
     threads: HashMap<u64, thread::JoinHandle<()>>,
     /// Threads that left on keep-alive, still counted in `live` (rule 3).
     exited: Vec<u64>,
+    /// Jobs taken back by threads outside the pool and not yet returned
+    /// (rule 8).
+    outside: usize,
 }
 
 struct Inner {
@@ -127,6 +133,7 @@ impl BlockingPool {
                     next_id: 0,
                     threads: HashMap::new(),
                     exited: Vec::new(),
+                    outside: 0,
                 }),
                 condvar: Condvar::new(),
                 max,
@@ -240,6 +247,11 @@ impl Drop for BlockingPool {
         for (_, handle) in threads {
             let _ = handle.join();
         }
+        // Rule 8: and for the jobs taken back by other threads.
+        let mut state = crate::sync::lock(&self.inner.state);
+        while state.outside > 0 {
+            state = crate::sync::wait(&self.inner.condvar, state);
+        }
     }
 }
 
@@ -269,11 +281,33 @@ impl Ticket {
 
     /// The job if it is still queued, to be run by the caller on whatever
     /// thread it is; `None` once a thread took it (rule 8: only for a job
-    /// that does not care which thread runs it).
+    /// that does not care which thread runs it). It counts as running in
+    /// the pool until it returns.
     pub(crate) fn take_back_anywhere(&self) -> Option<Job> {
         let mut state = crate::sync::lock(&self.pool.state);
         let at = state.queue.iter().position(|(job, _)| *job == self.job)?;
-        state.queue.remove(at).map(|(_, job)| job)
+        let job = state.queue.remove(at).map(|(_, job)| job)?;
+        // Counted under the lock that took it off the queue: the shutdown
+        // sees it queued or outside, never neither.
+        state.outside += 1;
+        drop(state);
+        // Uncounted when the job returns, or if it is dropped unrun.
+        let running = Outside(self.pool.clone());
+        Some(Box::new(move || {
+            let _running = running;
+            job();
+        }))
+    }
+}
+
+/// A job taken back by a thread outside the pool, running (rule 8): the
+/// shutdown waits until it is dropped.
+struct Outside(Arc<Inner>);
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        crate::sync::lock(&self.0.state).outside -= 1;
+        self.0.condvar.notify_all();
     }
 }
 
