@@ -32,8 +32,9 @@
 //!    when they are done (rule 5 relies on it).
 //! 4. **Shutdown** (drop): refuse new jobs, wake everyone, let the threads
 //!    run every job already queued, then join every thread (outside the
-//!    lock, since the threads need it to take the remaining jobs). When
-//!    `drop` returns no thread of the pool exists.
+//!    lock, since the threads need it to take the remaining jobs), and
+//!    wait for the jobs other threads took back (rule 8). When `drop`
+//!    returns no thread of the pool exists and no job it accepted runs.
 //! 5. **Exactly one outcome per job.** A job sends its value or its panic;
 //!    a job dropped unrun (no thread could be started, and no live thread
 //!    is left to take it, rule 3) closes its cell, and the handle reports
