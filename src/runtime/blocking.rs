@@ -51,7 +51,11 @@
 //!    first takes the job back out of the queue, if no thread has started
 //!    it, and runs it right there (each queued job carries an id, and its
 //!    handle a [`Ticket`]); a job already started is waited for, as its
-//!    thread is making progress.
+//!    thread is making progress. Only a join on the pool's own thread
+//!    takes a job back: a blocking job that waits for a CPU job that joins
+//!    another blocking job still needs a free blocking thread for it (with
+//!    `max = 1` it waits for ever), as the job would otherwise run on a
+//!    thread without the blocking threads' context.
 //! 8. **A queued process submit is taken back by its waiter.** The submit
 //!    that `spawn_process` queues here when the process pool is full
 //!    (bridge.rs rule 4) is waited for by whoever calls
