@@ -319,6 +319,22 @@ fn bad_configuration_is_a_typed_error() {
 }
 
 #[test]
+fn a_result_capacity_past_the_address_space_is_a_typed_error_not_a_panic() {
+    // Rounding the capacity up to a page overflowed (a panic), and a
+    // region past `isize::MAX` bytes was called "too many slots".
+    for capacity in [usize::MAX, usize::MAX - 4095, isize::MAX as usize] {
+        let e = ProcessPool::builder()
+            .workers(1)
+            .slots_per_worker(2)
+            .result_capacity(capacity)
+            .build()
+            .unwrap_err();
+        assert_eq!(e.region_too_large(), Some((2, capacity)), "{e}");
+        assert!(e.is_bad_config());
+    }
+}
+
+#[test]
 fn a_direct_fork_is_refused_while_other_threads_exist() {
     let _guard = processes_support::serial();
     // The test harness runs this test on a thread of its own; make sure of

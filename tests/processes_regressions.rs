@@ -95,6 +95,45 @@ fn a_failed_handle_has_a_readable_completion_fd_of_its_own() {
     });
 }
 
+/// Scenario: two failed handles lent the same descriptor (the pool's one
+/// always-readable eventfd), so an event loop that registers each handle's
+/// completion fd failed on the second (`EEXIST`), and the descriptor was
+/// not "the handle's own, closed with the handle" as documented.
+#[test]
+fn failed_handles_have_completion_fds_of_their_own() {
+    fn len_of(v: Vec<u8>) -> usize {
+        v.len()
+    }
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || {
+                ProcessPool::builder()
+                    .workers(1)
+                    .result_capacity(64)
+                    .build()
+                    .unwrap()
+            },
+            |pool| {
+                let mut first = pool.submit(len_of, vec![0u8; 1000]);
+                let mut second = pool.submit(len_of, vec![0u8; 1000]);
+                let fd = first.completion_fd().unwrap().as_raw_fd();
+                assert_eq!(
+                    first.completion_fd().unwrap().as_raw_fd(),
+                    fd,
+                    "the same on every call"
+                );
+                let other = second.completion_fd().unwrap().as_raw_fd();
+                assert_ne!(fd, other, "each handle's own");
+                assert!(readable(fd, 0) && readable(other, 0));
+                assert!(first.try_wait().unwrap().unwrap_err().is_too_large());
+                drop(first); // closes its own (`no_leaks` counts them)
+                assert!(readable(other, 0));
+                assert!(second.try_wait().unwrap().unwrap_err().is_too_large());
+            },
+        )
+    });
+}
+
 struct Exploding;
 
 impl Encode for Exploding {

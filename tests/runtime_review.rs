@@ -1,7 +1,8 @@
 //! Edge cases of the facade an adversarial review checked: the free
 //! functions with no runtime, handles of a dropped runtime from many
 //! threads, a loop task's handle outliving its runtime, an endless blocking
-//! keep-alive, blocking jobs joining blocking jobs on a small pool.
+//! keep-alive, blocking jobs joining blocking jobs on a small pool, a CPU
+//! job waiting for a process task whose submit was queued.
 #![cfg(feature = "runtime")]
 
 mod runtime_support;
@@ -183,4 +184,67 @@ fn blocking_jobs_joining_blocking_jobs_do_not_deadlock_a_small_pool() {
             drop(rt);
         });
     }
+}
+
+fn nap(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+/// A CPU job that waits for a process task submitted while the pool was
+/// full gets its result, even when the only blocking thread runs a job
+/// that waits for that CPU job: the queued submit is run by the waiting
+/// thread, not left behind the job that waits for it.
+#[test]
+fn a_cpu_job_waiting_on_a_queued_process_task_does_not_need_a_blocking_thread() {
+    within(LIMIT, || {
+        let rt = triad::Runtime::builder()
+            .threads(1)
+            .processes(1)
+            .blocking_threads(1)
+            .process_pool(|pool| pool.slots_per_worker(1))
+            .build()
+            .unwrap();
+        let handle = rt.handle();
+        let busy = handle.spawn_process(nap, 300); // the only slot
+        let job = handle.spawn_blocking(|| {
+            // Holds the only blocking thread while it waits for the CPU job.
+            triad::runtime::spawn_cpu(|| triad::runtime::spawn_process(double, 2).wait()).join()
+        });
+        assert_eq!(busy.wait().unwrap(), 300);
+        assert_eq!(job.join().unwrap().unwrap().unwrap(), 4);
+    });
+}
+
+/// A queued process task whose submit its waiter took back (blocking.rs
+/// rule 8) still gets its real outcome when the runtime is dropped
+/// meanwhile: the drop waits for that submit as for a queued one, instead
+/// of closing the process pool under it (`is_pool_closed`).
+#[test]
+fn a_submit_taken_back_by_its_waiter_is_waited_for_by_the_runtimes_drop() {
+    within(LIMIT, || {
+        let rt = triad::Runtime::builder()
+            .threads(1)
+            .processes(1)
+            .blocking_threads(1)
+            .process_pool(|pool| pool.slots_per_worker(1))
+            .build()
+            .unwrap();
+        let handle = rt.handle();
+        let (started, has_started) = std::sync::mpsc::channel();
+        // Holds the only blocking thread, so the submit below stays queued.
+        let blocker = handle.spawn_blocking(move || {
+            started.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+        });
+        has_started.recv().unwrap();
+        let busy = handle.spawn_process(nap, 600); // the only slot
+        let queued = handle.spawn_process(double, 2);
+        let waiter = std::thread::spawn(move || queued.wait());
+        std::thread::sleep(Duration::from_millis(50)); // it takes the submit back
+        drop(rt);
+        assert_eq!(waiter.join().unwrap().unwrap(), 4);
+        assert_eq!(busy.wait().unwrap(), 600);
+        blocker.join().unwrap();
+    });
 }

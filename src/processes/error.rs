@@ -30,6 +30,10 @@ enum BuildErrorKind {
         slots: usize,
         max: usize,
     },
+    RegionTooLarge {
+        slots: usize,
+        capacity: usize,
+    },
     ThreadedParent {
         threads: usize,
     },
@@ -64,6 +68,9 @@ impl BuildError {
     pub(crate) fn too_many_slots(slots: usize, max: usize) -> Self {
         Self::new(BuildErrorKind::TooManySlots { slots, max })
     }
+    pub(crate) fn new_region_too_large(slots: usize, capacity: usize) -> Self {
+        Self::new(BuildErrorKind::RegionTooLarge { slots, capacity })
+    }
     pub(crate) fn new_threaded_parent(threads: usize) -> Self {
         Self::new(BuildErrorKind::ThreadedParent { threads })
     }
@@ -85,7 +92,7 @@ impl BuildError {
 
     /// A setting was zero or out of range (workers, result capacity, slots
     /// per worker, max tasks per worker, timeout, too many slots, memory
-    /// limit), or the initializer is not a function of the program's binary.
+    /// limit, a shared region too large to map), or the initializer is not a function of the program's binary.
     ///
     /// ```
     /// use std::time::Duration;
@@ -105,9 +112,30 @@ impl BuildError {
                 | BuildErrorKind::ZeroMaxTasks
                 | BuildErrorKind::ZeroTimeout
                 | BuildErrorKind::TooManySlots { .. }
+                | BuildErrorKind::RegionTooLarge { .. }
                 | BuildErrorKind::MemoryLimitTooSmall { .. }
                 | BuildErrorKind::ForeignInitializer
         )
+    }
+
+    /// The shared region (every slot's `result_capacity` bytes, rounded up
+    /// to a page) would not fit in the address space:
+    /// `Some((slots, result capacity))`.
+    ///
+    /// ```
+    /// let error = triad::processes::ProcessPool::builder()
+    ///     .workers(2)
+    ///     .result_capacity(usize::MAX)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(error.region_too_large(), Some((8, usize::MAX)));
+    /// assert!(error.is_bad_config());
+    /// ```
+    pub fn region_too_large(&self) -> Option<(usize, usize)> {
+        match self.kind {
+            BuildErrorKind::RegionTooLarge { slots, capacity } => Some((slots, capacity)),
+            _ => None,
+        }
     }
 
     /// The initializer lives outside the program's binary (in a shared
@@ -227,6 +255,10 @@ impl fmt::Display for BuildError {
             BuildErrorKind::TooManySlots { slots, max } => {
                 write!(f, "{slots} result slots asked for, at most {max} are supported")
             }
+            BuildErrorKind::RegionTooLarge { slots, capacity } => write!(
+                f,
+                "{slots} result slots of {capacity} bytes do not fit in the address space"
+            ),
             BuildErrorKind::ThreadedParent { threads } => write!(
                 f,
                 "cannot fork the zygote directly: this process has {threads} threads \

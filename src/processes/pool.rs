@@ -216,6 +216,50 @@ impl Drop for TaskCell {
     }
 }
 
+/// A failed handle's completion fd: an eventfd of its own, readable from
+/// the start (the outcome is there), made on first use and closed with the
+/// handle, as a live handle's (rule P6), so that an event loop can register
+/// each handle's fd, however many failed.
+struct ReadyFd(AtomicU32);
+
+impl ReadyFd {
+    /// The descriptor, made (and made readable) by the first call.
+    fn get_or_make(&self) -> std::io::Result<BorrowedFd<'_>> {
+        // Acquire: pairs with the Release of the CAS that stored it (the
+        // eventfd's write happened before).
+        let mut fd = self.0.load(Acquire);
+        if fd == NO_FD {
+            let made = crate::sys::eventfd::eventfd()?;
+            crate::sys::eventfd::notify(made.as_fd())?;
+            let made = made.into_raw_fd() as u32;
+            // Release/Acquire: publishes the written eventfd; on a race
+            // (two threads with `&handle`) the loser closes its own and
+            // takes the winner's.
+            fd = match self.0.compare_exchange(NO_FD, made, AcqRel, Acquire) {
+                Ok(_) => made,
+                Err(theirs) => {
+                    // SAFETY: `made` is ours alone: never stored.
+                    drop(unsafe { OwnedFd::from_raw_fd(made as RawFd) });
+                    theirs
+                }
+            };
+        }
+        // SAFETY: stored once, owned by `self` and closed only in its drop,
+        // which `&self` rules out meanwhile.
+        Ok(unsafe { BorrowedFd::borrow_raw(fd as RawFd) })
+    }
+}
+
+impl Drop for ReadyFd {
+    fn drop(&mut self) {
+        let fd = *self.0.get_mut();
+        if fd != NO_FD {
+            // SAFETY: ours (see `get_or_make`), nothing borrows it (`&mut`).
+            drop(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+        }
+    }
+}
+
 pub(crate) struct Registry {
     /// The task in each slot, if any (rule P2).
     pub(crate) tasks: Vec<Option<Arc<TaskCell>>>,
@@ -265,7 +309,9 @@ pub(crate) struct Shared {
     /// One eventfd per slot (the worker writes it when asked, slot rule 5).
     pub(crate) events: Vec<OwnedFd>,
     /// Always readable (an eventfd written once, never read): the
-    /// completion fd of a handle that failed at submit.
+    /// completion fd of a handle in a forked child (rule P9), which may
+    /// take no lock to make one of its own. (A handle that failed at
+    /// submit has its own, [`ReadyFd`].)
     ready: OwnedFd,
     /// Our end of the command socket.
     pub(crate) commands: Mutex<std::fs::File>,
@@ -873,7 +919,7 @@ impl ProcessPoolBuilder {
             return Err(BuildError::too_many_slots(slots, MAX_SLOTS));
         }
         let shared_len = region_len(slots, self.result_capacity)
-            .ok_or_else(|| BuildError::too_many_slots(slots, MAX_SLOTS))?;
+            .ok_or_else(|| BuildError::new_region_too_large(slots, self.result_capacity))?;
         if let Some(limit) = self.memory_limit {
             if limit <= shared_len {
                 return Err(BuildError::new_memory_limit_too_small(limit, shared_len));
@@ -1554,8 +1600,10 @@ pub struct TaskHandle<R> {
 enum HandleInner {
     /// Refused at submit: the error, until taken.
     Failed {
-        shared: Arc<Shared>,
         error: Option<TaskError>,
+        /// Its own always-readable completion fd, made by the first
+        /// `completion_fd` call.
+        fd: ReadyFd,
     },
     Live {
         shared: Arc<Shared>,
@@ -1583,8 +1631,8 @@ impl<R: Decode> TaskHandle<R> {
                     in_place,
                 },
                 Err(e) => HandleInner::Failed {
-                    shared: shared.clone(),
                     error: Some(e),
+                    fd: ReadyFd(AtomicU32::new(NO_FD)),
                 },
             },
             _result: PhantomData,
@@ -1772,7 +1820,7 @@ impl<R: Decode> TaskHandle<R> {
     /// ```
     pub fn completion_fd(&self) -> std::io::Result<BorrowedFd<'_>> {
         let (shared, cell) = match &self.inner {
-            HandleInner::Failed { shared, .. } => return Ok(shared.ready.as_fd()),
+            HandleInner::Failed { fd, .. } => return fd.get_or_make(),
             // Rule P9: its outcome, `is_forked`, is there.
             HandleInner::Live { shared, .. } if shared.forked() => return Ok(shared.ready.as_fd()),
             HandleInner::Live { shared, cell, .. } => (shared, cell),

@@ -138,8 +138,9 @@ impl Header {
 }
 const _: () = assert!(std::mem::size_of::<Slot>() == 128);
 
-fn round_up(n: usize, to: usize) -> usize {
-    n.div_ceil(to) * to
+/// `n` rounded up to a multiple of `to`; `None` if that overflows.
+fn round_up(n: usize, to: usize) -> Option<usize> {
+    n.div_ceil(to).checked_mul(to)
 }
 
 /// The layout for a pool, computed the same way by everyone.
@@ -152,11 +153,17 @@ struct Layout {
 }
 
 impl Layout {
+    /// `None` if the region would not fit in the address space: its
+    /// length, as every slice of it, must stay within `isize::MAX` bytes.
     fn new(slots: usize, capacity: usize) -> Option<Layout> {
         let slots_offset = PAGE;
-        let data_offset = round_up(slots_offset + slots * std::mem::size_of::<Slot>(), PAGE);
-        let stride = round_up(capacity.max(1), PAGE);
+        let table = slots.checked_mul(std::mem::size_of::<Slot>())?;
+        let data_offset = round_up(slots_offset.checked_add(table)?, PAGE)?;
+        let stride = round_up(capacity.max(1), PAGE)?;
         let total_len = stride.checked_mul(slots)?.checked_add(data_offset)?;
+        if total_len > isize::MAX as usize {
+            return None;
+        }
         Some(Layout {
             slots_offset,
             data_offset,
@@ -383,7 +390,8 @@ impl Region {
     /// Give slot `index`'s pages from byte `keep` on back to the kernel
     /// (they read as zeros afterwards). The caller owns the slot.
     pub(crate) fn release_pages(&self, index: usize, keep: usize) -> io::Result<()> {
-        let keep = round_up(keep, PAGE);
+        // Past `usize::MAX` is past the stride too.
+        let keep = round_up(keep, PAGE).unwrap_or(usize::MAX);
         if keep >= self.layout.stride {
             return Ok(());
         }

@@ -26,14 +26,19 @@
 //!    thread re-checks the queue before it leaves on keep-alive.
 //! 3. **Keep-alive.** A thread idle for `keep_alive` leaves and puts its id
 //!    in `exited`; it stays counted in `live` until someone joins it: the
-//!    next submitter that needs a thread when `live == max`, or shutdown.
+//!    next submitter that finds no idle thread, or shutdown. So when a
+//!    submitter decides whether a thread will take its job, `live` counts
+//!    only threads that will: busy ones, which take the queue's next job
+//!    when they are done (rule 5 relies on it).
 //! 4. **Shutdown** (drop): refuse new jobs, wake everyone, let the threads
 //!    run every job already queued, then join every thread (outside the
-//!    lock, since the threads need it to take the remaining jobs). When
-//!    `drop` returns no thread of the pool exists.
+//!    lock, since the threads need it to take the remaining jobs), and
+//!    wait for the jobs other threads took back (rule 8). When `drop`
+//!    returns no thread of the pool exists and no job it accepted runs.
 //! 5. **Exactly one outcome per job.** A job sends its value or its panic;
-//!    a job dropped unrun (no thread could be started) closes its cell, and
-//!    the handle reports it.
+//!    a job dropped unrun (no thread could be started, and no live thread
+//!    is left to take it, rule 3) closes its cell, and the handle reports
+//!    it.
 //! 6. **A blocking thread knows it is one** ([`on_blocking_thread`]), so
 //!    that it waits itself where another thread would hand the wait to this
 //!    pool: a job that queued a wait behind itself, then waited for it,
@@ -46,7 +51,22 @@
 //!    first takes the job back out of the queue, if no thread has started
 //!    it, and runs it right there (each queued job carries an id, and its
 //!    handle a [`Ticket`]); a job already started is waited for, as its
-//!    thread is making progress.
+//!    thread is making progress. Only a join on the pool's own thread
+//!    takes a job back: a blocking job that waits for a CPU job that joins
+//!    another blocking job still needs a free blocking thread for it (with
+//!    `max = 1` it waits for ever), as the job would otherwise run on a
+//!    thread without the blocking threads' context.
+//! 8. **A queued process submit is taken back by its waiter.** The submit
+//!    that `spawn_process` queues here when the process pool is full
+//!    (bridge.rs rule 4) is waited for by whoever calls
+//!    `ProcessHandle::wait`, on any thread: that thread takes the submit
+//!    back out of the queue, if no thread has started it, and runs it
+//!    itself (it was going to block anyway). Otherwise a CPU job that waits
+//!    for its process task, while every blocking thread runs a job that
+//!    waits for that CPU job, would wait for ever. A job taken back so
+//!    counts as running in the pool until it returns (`outside`): the
+//!    shutdown waits for it as for one of its threads' jobs (rule 4), so
+//!    what it waits for is still served.
 
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
@@ -79,6 +99,9 @@ struct State {
     threads: HashMap<u64, thread::JoinHandle<()>>,
     /// Threads that left on keep-alive, still counted in `live` (rule 3).
     exited: Vec<u64>,
+    /// Jobs taken back by threads outside the pool and not yet returned
+    /// (rule 8).
+    outside: usize,
 }
 
 struct Inner {
@@ -88,6 +111,10 @@ struct Inner {
     keep_alive: Duration,
     /// Run first on every new thread (the facade installs its context).
     on_start: Hook,
+    /// Test hook: starting a thread fails, as when the system has none
+    /// left (`EAGAIN`).
+    #[cfg(test)]
+    refuse_threads: crate::sync::atomic::AtomicBool,
 }
 
 /// A bounded pool of blocking threads. See the module docs.
@@ -111,11 +138,14 @@ impl BlockingPool {
                     next_id: 0,
                     threads: HashMap::new(),
                     exited: Vec::new(),
+                    outside: 0,
                 }),
                 condvar: Condvar::new(),
                 max,
                 keep_alive,
                 on_start,
+                #[cfg(test)]
+                refuse_threads: crate::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -152,8 +182,9 @@ impl BlockingPool {
             self.inner.condvar.notify_one();
             return Some((receiver, ticket));
         }
-        if state.live == self.inner.max && !state.exited.is_empty() {
-            // Rule 3: make room by joining the threads that left. They
+        if !state.exited.is_empty() {
+            // Rule 3: join the threads that left, to make room and so that
+            // `live` counts only threads that will take a job. They
             // released the lock for good before their id was visible, so
             // joining them under it cannot deadlock.
             for id in std::mem::take(&mut state.exited) {
@@ -165,10 +196,7 @@ impl BlockingPool {
         }
         if state.live < self.inner.max {
             let id = state.next_id;
-            let inner = self.inner.clone();
-            let spawned = thread::Builder::new()
-                .name(format!("triad-block-{id}"))
-                .spawn(move || worker(inner, id));
+            let spawned = self.start_thread(id);
             match spawned {
                 Ok(handle) => {
                     state.next_id += 1;
@@ -185,6 +213,22 @@ impl BlockingPool {
             }
         }
         Some((receiver, ticket))
+    }
+
+    /// Start blocking thread `id`.
+    fn start_thread(&self, id: u64) -> std::io::Result<thread::JoinHandle<()>> {
+        #[cfg(test)]
+        if self
+            .inner
+            .refuse_threads
+            .load(crate::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(std::io::Error::from(std::io::ErrorKind::WouldBlock));
+        }
+        let inner = self.inner.clone();
+        thread::Builder::new()
+            .name(format!("triad-block-{id}"))
+            .spawn(move || worker(inner, id))
     }
 
     /// Threads started and not joined yet (for tests of the bound).
@@ -208,6 +252,11 @@ impl Drop for BlockingPool {
         for (_, handle) in threads {
             let _ = handle.join();
         }
+        // Rule 8: and for the jobs taken back by other threads.
+        let mut state = crate::sync::lock(&self.inner.state);
+        while state.outside > 0 {
+            state = crate::sync::wait(&self.inner.condvar, state);
+        }
     }
 }
 
@@ -226,14 +275,44 @@ pub(crate) struct Ticket {
 
 impl Ticket {
     /// On one of this pool's own threads, the job if it is still queued,
-    /// to be run by the caller; `None` elsewhere or once a thread took it.
+    /// to be run by the caller; `None` elsewhere or once a thread took it
+    /// (rule 7).
     pub(crate) fn take_back(&self) -> Option<Job> {
         if !std::ptr::eq(THIS_POOL.with(Cell::get), &*self.pool) {
             return None;
         }
+        self.take_back_anywhere()
+    }
+
+    /// The job if it is still queued, to be run by the caller on whatever
+    /// thread it is; `None` once a thread took it (rule 8: only for a job
+    /// that does not care which thread runs it). It counts as running in
+    /// the pool until it returns.
+    pub(crate) fn take_back_anywhere(&self) -> Option<Job> {
         let mut state = crate::sync::lock(&self.pool.state);
         let at = state.queue.iter().position(|(job, _)| *job == self.job)?;
-        state.queue.remove(at).map(|(_, job)| job)
+        let job = state.queue.remove(at).map(|(_, job)| job)?;
+        // Counted under the lock that took it off the queue: the shutdown
+        // sees it queued or outside, never neither.
+        state.outside += 1;
+        drop(state);
+        // Uncounted when the job returns, or if it is dropped unrun.
+        let running = Outside(self.pool.clone());
+        Some(Box::new(move || {
+            let _running = running;
+            job();
+        }))
+    }
+}
+
+/// A job taken back by a thread outside the pool, running (rule 8): the
+/// shutdown waits until it is dropped.
+struct Outside(Arc<Inner>);
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        crate::sync::lock(&self.0.state).outside -= 1;
+        self.0.condvar.notify_all();
     }
 }
 
@@ -334,6 +413,27 @@ mod tests {
             Some(Ok(5))
         ));
         assert_eq!(pool.live(), 1);
+    }
+
+    #[test]
+    fn a_job_no_thread_can_take_is_not_run_even_after_threads_left() {
+        // Room for two threads; one ran a job and left on keep-alive.
+        let pool = pool(2, Duration::from_millis(20));
+        pool.spawn(|| ()).unwrap().0.receive_blocking();
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(crate::sync::lock(&pool.inner.state).exited.len(), 1);
+        // No thread can be started now: the job must not wait in the
+        // queue for the thread that left (it waited there for ever).
+        pool.inner.refuse_threads.store(true, Ordering::Relaxed);
+        let mut cell = pool.spawn(|| 5).unwrap().0;
+        assert!(matches!(cell.try_receive(), Some(None)), "closed unrun");
+        assert_eq!(pool.live(), 0);
+        // Threads again: the pool goes on.
+        pool.inner.refuse_threads.store(false, Ordering::Relaxed);
+        assert!(matches!(
+            pool.spawn(|| 6).unwrap().0.receive_blocking(),
+            Some(Ok(6))
+        ));
     }
 
     #[test]

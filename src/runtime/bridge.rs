@@ -30,7 +30,9 @@
 //!    when the pool is full it encodes the argument and hands the waiting
 //!    submit to a blocking thread, and the handle awaits that first, then
 //!    the task. The order among queued submits is the blocking queue's
-//!    (FIFO), behind any submit that found a slot meanwhile. A caller that
+//!    (FIFO), behind any submit that found a slot meanwhile; a thread that
+//!    `wait`s for such a task runs its submit itself if no blocking thread
+//!    has started it (blocking.rs rule 8). A caller that
 //!    is itself a blocking thread waits for the slot itself (blocking.rs
 //!    rule 6): its submit queued behind it, in a pool whose every thread
 //!    waits so, would never run.
@@ -268,8 +270,10 @@ enum ProcessInner<R> {
     /// Submitted: the pool's handle.
     Live(processes::TaskHandle<R>),
     /// The pool was full: a blocking thread waits for a slot and submits;
-    /// its outcome is the pool's handle.
-    Queued(blocking::Outcome<processes::Submitted>),
+    /// its outcome is the pool's handle. The ticket lets `wait` run the
+    /// submit itself if no blocking thread has started it (blocking.rs
+    /// rule 8).
+    Queued(blocking::Outcome<processes::Submitted>, blocking::Ticket),
     /// Refused (the runtime is shut down), until taken.
     Refused(Option<JoinError>),
 }
@@ -280,9 +284,11 @@ impl<R> ProcessHandle<R> {
             inner: ProcessInner::Live(handle),
         }
     }
-    pub(crate) fn queued(submit: blocking::Outcome<processes::Submitted>) -> Self {
+    pub(crate) fn queued(
+        (submit, ticket): (blocking::Outcome<processes::Submitted>, blocking::Ticket),
+    ) -> Self {
         ProcessHandle {
-            inner: ProcessInner::Queued(submit),
+            inner: ProcessInner::Queued(submit, ticket),
         }
     }
     pub(crate) fn refused() -> Self {
@@ -322,9 +328,16 @@ impl<R: Decode> ProcessHandle<R> {
     pub fn wait(self) -> Result<R, JoinError> {
         match self.inner {
             ProcessInner::Live(handle) => handle.wait().map_err(JoinError::from_process),
-            ProcessInner::Queued(mut submit) => submitted(submit.receive_blocking())?
-                .wait()
-                .map_err(JoinError::from_process),
+            ProcessInner::Queued(mut submit, ticket) => {
+                // Blocking.rs rule 8: the submit may be queued behind jobs
+                // that wait for this very thread.
+                if let Some(job) = ticket.take_back_anywhere() {
+                    job(); // it sends its outcome to `submit`
+                }
+                submitted(submit.receive_blocking())?
+                    .wait()
+                    .map_err(JoinError::from_process)
+            }
             ProcessInner::Refused(mut error) => Err(take(&mut error)),
         }
     }
@@ -345,7 +358,7 @@ impl<R: Decode> ProcessHandle<R> {
             ProcessInner::Live(handle) => handle.is_finished(),
             // Submitted (the blocking thread found a slot): ask the pool,
             // without taking the outcome; refused or never run: finished.
-            ProcessInner::Queued(submit) => {
+            ProcessInner::Queued(submit, _) => {
                 submit.is_complete()
                     && submit.peek(|outcome| match outcome {
                         Some(Ok(submitted)) => submitted.is_finished(),
@@ -367,7 +380,7 @@ impl<R: Decode> Future for ProcessHandle<R> {
                 ProcessInner::Live(handle) => {
                     return Pin::new(handle).poll(cx).map_err(JoinError::from_process)
                 }
-                ProcessInner::Queued(submit) => match submit.poll_receive(cx) {
+                ProcessInner::Queued(submit, _) => match submit.poll_receive(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(outcome) => match submitted(outcome) {
                         Ok(handle) => this.inner = ProcessInner::Live(handle),

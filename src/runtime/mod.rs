@@ -62,7 +62,9 @@
 //! 3. **Wait for calls in progress** on other threads (a `spawn_*` call
 //!    holds the runtimes only for its own duration; `spawn_process` may wait
 //!    for a free slot, that is for some task in flight to finish).
-//! 4. **The blocking pool** runs every queued job, then joins its threads.
+//! 4. **The blocking pool** runs every queued job, then joins its threads
+//!    (and waits for the queued process submits that the threads waiting
+//!    for their tasks took back to run themselves, blocking.rs rule 8).
 //!    It goes first because its jobs may wait for CPU jobs or process tasks,
 //!    which are still served.
 //! 5. **The thread pool** runs every queued job (and what they spawn), then
@@ -691,7 +693,7 @@ impl Handle {
                 let arg = encode_to_vec(&full.into_arg());
                 let submit = parts.processes.submitter().submit_encoded(f, arg);
                 let queued = parts.blocking.spawn(submit);
-                queued.map(|(outcome, _)| ProcessHandle::queued(outcome))
+                queued.map(ProcessHandle::queued)
             }
         })
         .flatten()
