@@ -6,7 +6,8 @@
 //!     │     (every 31st: drain the remote inbox into the queue)
 //!     │   drain the remote inbox
 //!     │   queue empty and block_on's future not woken?
-//!     │     yes: arm the timerfd at the earliest deadline, park
+//!     │     yes: arm the timerfd 50 µs before the earliest deadline
+//!     │          (closer than that: do not park, turn again), park
 //!     │          (remote.rs P1–P4: epoll sleeps only if the inbox is empty),
 //!     │          then drain the inbox (what woke us, most of the time)
 //!     │     no:  epoll with a zero timeout (I/O still gets its turn)
@@ -28,7 +29,8 @@
 //!    holds the loop for more than 128 completed operations.
 //! 3. **Idle means asleep.** The loop sleeps in `epoll_wait` with no timeout
 //!    unless a timer is armed, and then only until the timerfd: no periodic
-//!    wake-ups.
+//!    wake-ups. (The timerfd rings 50 µs before the earliest deadline, and
+//!    the loop stays awake from then until it is due: timer.rs rule 6.)
 //! 4. **Shutdown** (dropping the loop): close the inbox (remote.rs rule 3),
 //!    then cancel every task the loop owns — drop its future on this thread
 //!    (task rule 2), complete it as cancelled — until none is left (futures
