@@ -343,3 +343,49 @@ fn in_a_forked_child_pool_calls_return_errors_instead_of_hanging() {
     // The parent's pool is unaffected.
     assert_eq!(pool.install(|| 2).unwrap(), 2);
 }
+
+#[test]
+fn the_last_handle_dropped_in_a_job_another_worker_waits_for_does_not_deadlock() {
+    // The job that drops the pool is the stolen second half of a join whose
+    // first half's worker then waits for it: joining that worker from
+    // inside the drop would wait for a thread that waits for the dropper.
+    let _serial = support::serial();
+    let pool = Arc::new(
+        ThreadPool::builder()
+            .num_threads(2)
+            .thread_name(|i| format!("dropinside-{i}"))
+            .build()
+            .unwrap(),
+    );
+    let last = pool.clone();
+    let stolen = Arc::new(AtomicBool::new(false));
+    let (stolen_a, stolen_b) = (stolen.clone(), stolen.clone());
+    let handle = pool.spawn(move || {
+        join(
+            move || {
+                // Keep this worker busy until the other one has taken `b`.
+                while !stolen_a.load(Ordering::SeqCst) {
+                    std::thread::yield_now();
+                }
+            },
+            move || {
+                stolen_b.store(true, Ordering::SeqCst);
+                // Wait until ours is the last handle, then drop it here.
+                while Arc::strong_count(&last) > 1 {
+                    std::thread::yield_now();
+                }
+                drop(last);
+                7
+            },
+        )
+        .1
+    });
+    drop(pool);
+    let value = support::within(Duration::from_secs(20), move || handle.join());
+    assert_eq!(value.unwrap(), 7);
+    // Nothing joined them, but every worker still leaves once the queues
+    // are empty.
+    support::eventually("the pool's threads exit", || {
+        support::threads_named("dropinside-") == 0
+    });
+}

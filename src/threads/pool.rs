@@ -14,9 +14,15 @@
 //! found no work in any queue; a worker still running a job will drain what
 //! that job pushes before it looks at the flag.
 //!
-//! Exceptions: dropped by one of its own workers (a job that owned the pool),
-//! the pool joins all the *other* threads; in a forked child, where the
-//! threads do not exist, it joins none.
+//! Exceptions, where the pool joins no thread:
+//!
+//! - Dropped by one of its own workers (a job that owned the last handle):
+//!   the threads are told to end and left to do so on their own, once every
+//!   queue is empty (hooks included). Joining them there could wait forever:
+//!   another worker may be waiting for the very job that is dropping the
+//!   pool (the stolen half of its `join`, a job of its scope), which cannot
+//!   finish before the drop returns.
+//! - In a forked child, where the threads do not exist.
 
 use std::fmt;
 
@@ -513,11 +519,14 @@ impl Drop for ThreadPool {
             return;
         }
         self.registry.terminate();
-        let own = WorkerThread::current_in(&self.registry).map(|wt| wt.index);
-        for (index, handle) in self.threads.drain(..).enumerate() {
-            if Some(index) != own {
-                let _ = handle.join();
-            }
+        if WorkerThread::current_in(&self.registry).is_some() {
+            // Dropped by one of its own jobs: the workers leave on their own
+            // (see the module docs); dropping the handles detaches them.
+            self.threads.clear();
+            return;
+        }
+        for handle in self.threads.drain(..) {
+            let _ = handle.join();
         }
     }
 }
