@@ -40,6 +40,13 @@
 //!    `id` is never the address of a frame, stack job or scope (all even),
 //!    and nothing waits for it by identity (a scope waits for its jobs by
 //!    count). Executing it reads the closure out of the words once (rule 1).
+//! 7. **A job never unwinds.** Its closure runs under `catch_unwind`, and
+//!    so does any other user code a job runs after it: dropping a value or
+//!    a panic payload nobody will take (a detached `spawn`'s result, a
+//!    scope's discarded panics), waking a handle's waker ([`contain_panic`]).
+//!    A panic out of a job would unwind the worker's loop: the thread would
+//!    die with the jobs in its deque, and whoever waits for them would wait
+//!    forever (or, for a scope, return while its jobs still run).
 
 use std::any::Any;
 use std::mem::{self, MaybeUninit};
@@ -185,6 +192,17 @@ impl<R> JobResult<R> {
             JobResult::Ok(value) => Ok(value),
             JobResult::Panic(payload) => Err(payload),
             JobResult::None => unreachable!("job result read before the job ran (job rule 4)"),
+        }
+    }
+}
+
+/// Run `f` without letting a panic out (rule 7): a panic of `f` is
+/// dropped here, and if dropping its payload panics in turn, that second
+/// payload is leaked rather than dropped (its `Drop` could panic again).
+pub(crate) fn contain_panic(f: impl FnOnce()) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
+        if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            mem::forget(again);
         }
     }
 }

@@ -231,7 +231,7 @@ impl Registry {
         // frame until it has run (job rule 2); an injected job is always
         // executed, since workers drain every queue before they exit. A
         // job the waiter runs meanwhile cannot unwind through this frame:
-        // every job catches its panic.
+        // no job unwinds (job rule 7).
         let job_ref = unsafe { job.as_job_ref(std::ptr::null()) };
         let id = job_ref.id();
         self.inject(job_ref);

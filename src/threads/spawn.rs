@@ -14,7 +14,8 @@
 //!    reports `Cancelled`. (The pool never drops queued work: it runs it all
 //!    before its threads exit, see `pool.rs`.)
 //! 2. A panic never leaves the job: it becomes the handle's error and the
-//!    worker goes on.
+//!    worker goes on. Nor does a panic of what the send runs (the handle's
+//!    waker; the value's drop if the handle was dropped): it is dropped.
 //! 3. `JoinHandle::join` on a worker (of this pool or another) does not
 //!    block the thread: the worker runs other jobs of its own pool until
 //!    the result is there, woken by a waker that sets a latch it sleeps on
@@ -29,7 +30,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Wake, Waker};
 
 use super::error::JoinError;
-use super::job::HeapJob;
+use super::job::{contain_panic, HeapJob};
 use super::latch::CoreLatch;
 use super::registry::Registry;
 use super::worker::{Wait, WorkerThread};
@@ -190,7 +191,10 @@ impl Registry {
         }
         let job = move || {
             let outcome = panic::catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::panicked);
-            sender.send(outcome); // rule 1, rule 2
+            // Rules 1, 2. Sending runs user code too: the handle's waker, or,
+            // if the handle is gone, the drop of the value or the payload.
+            // Its panic stays here as well (job rule 7).
+            contain_panic(move || sender.send(outcome));
         };
         if this.serial {
             // Serial debug mode: run now, before `spawn` returns, but on

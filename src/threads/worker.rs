@@ -427,8 +427,8 @@ impl WorkerThread {
         };
         let saved = self.enter_lineage(&node);
         let _run = crate::tracepoint::job_run();
-        // SAFETY: the caller's guarantee. Jobs catch their own panics, so
-        // this never unwinds and the lineage is always restored.
+        // SAFETY: the caller's guarantee. Jobs never unwind (job rule 7),
+        // so the lineage is always restored.
         unsafe { job.execute() };
         self.restore_lineage(saved);
     }
