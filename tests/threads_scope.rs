@@ -232,3 +232,45 @@ fn a_worker_gives_back_a_scopes_shares_before_it_runs_unrelated_work() {
         "the unrelated job never saw the scope end"
     );
 }
+
+/// A panic payload whose `Drop` panics.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("dropping PanicsOnDrop");
+        }
+    }
+}
+
+#[test]
+fn a_discarded_panic_payload_whose_drop_panics_stays_inside_its_job() {
+    // Only the first panic by spawn order is kept; the other payload is
+    // dropped by the job that recorded it, and that drop panics. On two
+    // threads too, where an escaping panic would leave the scope while the
+    // other job still borrows it.
+    for threads in [1, 2] {
+        let pool = ThreadPool::builder().num_threads(threads).build().unwrap();
+        let caught = support::within(Duration::from_secs(10), move || {
+            let caught = catch_unwind(AssertUnwindSafe(|| {
+                pool.scope(|s| {
+                    s.spawn(|_| panic!("first"));
+                    s.spawn(|_| std::panic::panic_any(PanicsOnDrop));
+                })
+            }))
+            .unwrap_err();
+            let alive = pool.install(|| 4).unwrap();
+            let scope_panic = caught.downcast::<ScopePanic>().ok().map(|p| {
+                let message = p.payload().downcast_ref::<&str>().copied();
+                (p.spawn_index(), p.others(), message)
+            });
+            (scope_panic, alive)
+        });
+        assert_eq!(
+            caught,
+            (Some((1, 1, Some("first"))), 4),
+            "{threads} thread(s)"
+        );
+    }
+}
