@@ -408,3 +408,35 @@ fn a_start_hook_panicking_with_a_payload_whose_drop_panics_keeps_its_worker() {
     let value = support::within(Duration::from_secs(10), move || pool.install(|| 6));
     assert_eq!(value.unwrap(), 6, "the only worker survived its hook");
 }
+
+#[test]
+fn a_pool_dropped_on_a_worker_of_another_pool_it_waits_for_does_not_deadlock() {
+    // B's only worker waits for a job of A (an install into A), queued
+    // behind the job of A's only worker that drops B: a drop that blocked
+    // that thread in `join` would wait for B, which waits for A.
+    let a = Arc::new(ThreadPool::builder().num_threads(1).build().unwrap());
+    let b = ThreadPool::builder()
+        .num_threads(1)
+        .thread_name(|i| format!("dropacross-{i}"))
+        .build()
+        .unwrap();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let a_in_b = a.clone();
+    let b_waits_for_a = b.spawn(move || {
+        wait.recv().unwrap();
+        a_in_b.install(|| 1).unwrap()
+    });
+    let value = support::within(Duration::from_secs(20), move || {
+        a.install(move || {
+            go.send(()).unwrap();
+            // Let B's worker inject its job into A, behind this one.
+            std::thread::sleep(Duration::from_millis(100));
+            drop(b);
+            // The drop joined B's threads.
+            support::threads_named("dropacross-")
+        })
+        .unwrap()
+    });
+    assert_eq!(value, 0);
+    assert_eq!(b_waits_for_a.join().unwrap(), 1);
+}

@@ -23,12 +23,18 @@
 //!   pool (the stolen half of its `join`, a job of its scope), which cannot
 //!   finish before the drop returns.
 //! - In a forked child, where the threads do not exist.
+//!
+//! Dropped on a worker of *another* pool, it does join them, but first
+//! waits as that worker does for a `JoinHandle` (running its own pool's
+//! jobs, `spawn.rs` rule 3) until each has left its loop: one of them may
+//! be waiting for a job of the dropper's pool (an `install` into it), which
+//! only the dropping thread may be there to run.
 
 use std::fmt;
 
 use super::error::{BuildError, PoolError};
 use super::registry::Registry;
-use super::spawn::JoinHandle;
+use super::spawn::{receive_on_worker, JoinHandle};
 use super::wait_policy::WaitPolicy;
 use super::worker::WorkerThread;
 use super::{Scope, WorkerStats};
@@ -519,11 +525,23 @@ impl Drop for ThreadPool {
             return;
         }
         self.registry.terminate();
-        if WorkerThread::current_in(&self.registry).is_some() {
-            // Dropped by one of its own jobs: the workers leave on their own
-            // (see the module docs); dropping the handles detaches them.
-            self.threads.clear();
-            return;
+        match WorkerThread::current_usable() {
+            Some(wt) if std::ptr::eq(&*wt.registry, &*self.registry) => {
+                // Dropped by one of its own jobs: the workers leave on their
+                // own (see the module docs); dropping the handles detaches
+                // them.
+                self.threads.clear();
+                return;
+            }
+            Some(wt) => {
+                // On a worker of another pool: wait as that worker, running
+                // its own pool's jobs (spawn rule 3), until every thread of
+                // this pool is out of its loop. The joins below then wait
+                // only for threads that are ending.
+                let mut all_exited = self.registry.when_all_exited();
+                receive_on_worker(wt, &mut all_exited, std::ptr::null(), false);
+            }
+            None => {}
         }
         for handle in self.threads.drain(..) {
             let _ = handle.join();

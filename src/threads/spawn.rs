@@ -90,31 +90,45 @@ impl<T: Send + 'static> JoinHandle<T> {
 
     /// Rule 3: run other jobs until the outcome is there.
     fn join_on_worker(&mut self, wt: &WorkerThread) -> Option<Result<T, JoinError>> {
-        // Rule 3: the waker wakes `wt` in its own pool, which need not be
-        // the job's.
-        let latch = std::sync::Arc::new(WakeLatch {
-            core: CoreLatch::new(),
-            registry: wt.registry.clone(),
-            owner: wt.index,
-        });
         // The job can be found (and run, whatever the wait policy) only in
         // the injector of its own pool.
         let target_in_injector = std::ptr::eq(&*wt.registry, &*self.registry);
-        let waker = Waker::from(latch.clone());
-        let mut cx = Context::from_waker(&waker);
-        loop {
-            if let Poll::Ready(outcome) = self.receiver.poll_receive(&mut cx) {
-                return outcome;
-            }
-            wt.wait_until(&Wait {
-                latch: Some(&latch.core),
-                // An id to compare with, never dereferenced: no provenance.
-                target: std::ptr::null::<()>().wrapping_byte_add(self.job_id),
-                is_scope: false,
-                target_in_injector,
-                policy: wt.registry.wait_policy,
-            });
+        // An id to compare with, never dereferenced: no provenance.
+        let target = std::ptr::null::<()>().wrapping_byte_add(self.job_id);
+        receive_on_worker(wt, &mut self.receiver, target, target_in_injector)
+    }
+}
+
+/// Rule 3: on worker `wt` (of any pool), run other jobs of its own pool
+/// until `receiver` has its outcome, instead of blocking the thread. The
+/// wait policy may restrict those jobs to the descendants of `target`
+/// (found in the injector too if `target_in_injector`).
+pub(crate) fn receive_on_worker<T>(
+    wt: &WorkerThread,
+    receiver: &mut oneshot::Receiver<T>,
+    target: *const (),
+    target_in_injector: bool,
+) -> Option<T> {
+    // Rule 3: the waker wakes `wt` in its own pool, which need not be the
+    // sender's.
+    let latch = std::sync::Arc::new(WakeLatch {
+        core: CoreLatch::new(),
+        registry: wt.registry.clone(),
+        owner: wt.index,
+    });
+    let waker = Waker::from(latch.clone());
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(outcome) = receiver.poll_receive(&mut cx) {
+            return outcome;
         }
+        wt.wait_until(&Wait {
+            latch: Some(&latch.core),
+            target,
+            is_scope: false,
+            target_in_injector,
+            policy: wt.registry.wait_policy,
+        });
     }
 }
 
