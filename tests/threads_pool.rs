@@ -440,3 +440,27 @@ fn a_pool_dropped_on_a_worker_of_another_pool_it_waits_for_does_not_deadlock() {
     assert_eq!(value, 0);
     assert_eq!(b_waits_for_a.join().unwrap(), 1);
 }
+
+#[test]
+fn a_thread_name_with_a_nul_byte_is_a_typed_error_and_leaves_no_thread() {
+    let _serial = support::serial();
+    let built = std::panic::catch_unwind(|| {
+        ThreadPool::builder()
+            .num_threads(3)
+            .thread_name(|i| match i {
+                1 => "nul\0named".to_string(),
+                _ => format!("nulname-{i}"),
+            })
+            .build()
+    });
+    let error = built
+        .expect("build panicked instead of returning an error")
+        .unwrap_err();
+    assert!(error.is_invalid_thread_name(), "{error}");
+    assert!(!error.is_spawn_failure());
+    assert_eq!(
+        error.to_string(),
+        "the name of worker thread 1 contains a NUL byte"
+    );
+    assert_eq!(support::threads_named("nulname-"), 0);
+}

@@ -149,7 +149,8 @@ impl ThreadPoolBuilder {
         self
     }
 
-    /// How to name worker `i`'s thread.
+    /// How to name worker `i`'s thread (a name with a NUL byte is refused
+    /// by `build`).
     ///
     /// ```
     /// let pool = triad::threads::ThreadPool::builder()
@@ -271,9 +272,10 @@ impl ThreadPoolBuilder {
     ///
     /// # Errors
     ///
-    /// Zero threads; pinning asked for on a system that does not list its
-    /// cores; a thread the system refuses to start (the threads already
-    /// started are stopped and joined first).
+    /// Zero threads, or more than 65 536; a thread name with a NUL byte;
+    /// pinning asked for on a system that does not list its cores; a
+    /// thread the system refuses to start (the threads already started are
+    /// stopped and joined first).
     ///
     /// ```
     /// let pool = triad::threads::ThreadPool::builder().num_threads(2).build().unwrap();
@@ -324,6 +326,11 @@ impl ThreadPoolBuilder {
                 None => format!("triad-worker-{index}"),
             })
             .collect();
+        // std's thread builder panics on a name with a NUL byte: refused
+        // here, before any thread is started, as bad input.
+        if let Some(index) = names.iter().position(|name| name.contains('\0')) {
+            return Err(BuildError::invalid_thread_name(index));
+        }
         let mut threads = Vec::with_capacity(num_threads);
         for ((index, deque), thread_name) in deques.into_iter().enumerate().zip(names) {
             let mut builder = thread::Builder::new().name(thread_name);
