@@ -165,3 +165,29 @@ fn a_panicking_thread_namer_leaves_no_thread_behind() {
         support::threads_named("namer-review-") == 0
     });
 }
+
+#[test]
+fn back_and_forth_between_two_one_thread_descendants_pools_finishes() {
+    // A worker waiting under `Descendants` for the other pool's job may run
+    // the job that one hands back into its pool: it descends from it.
+    within(Duration::from_secs(20), || {
+        let pool = || {
+            Arc::new(
+                ThreadPool::builder()
+                    .num_threads(1)
+                    .wait_policy(triad::threads::WaitPolicy::Descendants)
+                    .build()
+                    .unwrap(),
+            )
+        };
+        let (a, b) = (pool(), pool());
+        let (a2, b2) = (a.clone(), b.clone());
+        let value = a
+            .install(move || b2.install(move || a2.install(|| 7).unwrap()).unwrap())
+            .unwrap();
+        assert_eq!(value, 7);
+        let a3 = a.clone();
+        let handle = b.spawn(move || a3.install(|| 8).unwrap());
+        assert_eq!(a.install(move || handle.join().unwrap()).unwrap(), 8);
+    });
+}

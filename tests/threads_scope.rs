@@ -274,3 +274,35 @@ fn a_discarded_panic_payload_whose_drop_panics_stays_inside_its_job() {
         );
     }
 }
+
+#[test]
+fn a_scope_job_spawned_from_a_thread_outside_the_pool_runs_under_every_policy() {
+    // The owner is the pool's only thread, waiting under its policy for a
+    // job that a thread of its own (not the pool's) spawned into the scope.
+    for policy in [
+        WaitPolicy::StealAny,
+        WaitPolicy::Descendants,
+        WaitPolicy::NoSteal,
+    ] {
+        let pool = ThreadPool::builder()
+            .num_threads(1)
+            .wait_policy(policy)
+            .build()
+            .unwrap();
+        let hits = support::within(Duration::from_secs(10), move || {
+            let hits = AtomicUsize::new(0);
+            pool.scope(|s| {
+                std::thread::scope(|t| {
+                    t.spawn(|| {
+                        s.spawn(|_| {
+                            hits.fetch_add(1, Ordering::SeqCst);
+                        })
+                    });
+                });
+            })
+            .unwrap();
+            hits.into_inner()
+        });
+        assert_eq!(hits, 1, "{policy:?}");
+    }
+}

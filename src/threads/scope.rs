@@ -301,7 +301,10 @@ impl<'scope> Scope<'scope> {
         let job_ref = SmallJob::into_job_ref(job, &self.node, index);
         match worker {
             Some(wt) => wt.push(job_ref),
-            None => registry.inject(job_ref),
+            // From a thread that is not this pool's: the overflow queue,
+            // which the scope's owner searches even under a restricted
+            // wait policy (wait-policy rule 5).
+            None => registry.push_overflow(job_ref),
         }
     }
 
