@@ -8,7 +8,8 @@
 //!                  │
 //!        promote: a join frame made public when someone is hungry
 //!
-//!   overflow (rare): jobs a restricted waiter stole but may not run
+//!   overflow (rare): jobs a restricted waiter stole but may not run, and
+//!   jobs with a lineage handed in from outside (wait-policy rules 1, 5)
 //! ```
 //!
 //! The registry lives in an `Arc` shared by the `ThreadPool` handle and
