@@ -414,6 +414,7 @@ fn a_pool_dropped_on_a_worker_of_another_pool_it_waits_for_does_not_deadlock() {
     // B's only worker waits for a job of A (an install into A), queued
     // behind the job of A's only worker that drops B: a drop that blocked
     // that thread in `join` would wait for B, which waits for A.
+    let _serial = support::serial();
     let a = Arc::new(ThreadPool::builder().num_threads(1).build().unwrap());
     let b = ThreadPool::builder()
         .num_threads(1)
@@ -426,19 +427,53 @@ fn a_pool_dropped_on_a_worker_of_another_pool_it_waits_for_does_not_deadlock() {
         wait.recv().unwrap();
         a_in_b.install(|| 1).unwrap()
     });
-    let value = support::within(Duration::from_secs(20), move || {
+    support::within(Duration::from_secs(20), move || {
         a.install(move || {
             go.send(()).unwrap();
             // Let B's worker inject its job into A, behind this one.
             std::thread::sleep(Duration::from_millis(100));
             drop(b);
-            // The drop joined B's threads.
-            support::threads_named("dropacross-")
         })
         .unwrap()
     });
-    assert_eq!(value, 0);
     assert_eq!(b_waits_for_a.join().unwrap(), 1);
+    support::eventually("B's thread exits", || {
+        support::threads_named("dropacross-") == 0
+    });
+}
+
+#[test]
+fn a_pool_dropped_in_the_job_of_another_pool_its_worker_waits_for_does_not_deadlock() {
+    // B's only worker waits in an install into A for the very job that
+    // drops B's last handle: no wait for B's threads can end inside it.
+    let _serial = support::serial();
+    let a = Arc::new(ThreadPool::builder().num_threads(1).build().unwrap());
+    let b = Arc::new(
+        ThreadPool::builder()
+            .num_threads(1)
+            .thread_name(|i| format!("dropwaited-{i}"))
+            .build()
+            .unwrap(),
+    );
+    let b_last = b.clone();
+    let a_in_b = a.clone();
+    let handle = b.spawn(move || {
+        a_in_b
+            .install(move || {
+                while Arc::strong_count(&b_last) > 1 {
+                    std::thread::yield_now();
+                }
+                drop(b_last);
+                9
+            })
+            .unwrap()
+    });
+    drop(b);
+    let value = support::within(Duration::from_secs(20), move || handle.join());
+    assert_eq!(value.unwrap(), 9);
+    support::eventually("B's thread exits", || {
+        support::threads_named("dropwaited-") == 0
+    });
 }
 
 #[test]

@@ -16,25 +16,20 @@
 //!
 //! Exceptions, where the pool joins no thread:
 //!
-//! - Dropped by one of its own workers (a job that owned the last handle):
-//!   the threads are told to end and left to do so on their own, once every
-//!   queue is empty (hooks included). Joining them there could wait forever:
-//!   another worker may be waiting for the very job that is dropping the
-//!   pool (the stolen half of its `join`, a job of its scope), which cannot
-//!   finish before the drop returns.
+//! - Dropped on a worker thread, of this pool or of another (a job that
+//!   owned the last handle): the threads are told to end and left to do so
+//!   on their own, once every queue is empty (hooks included). Waiting for
+//!   them there, blocked or running other jobs, could wait forever: one of
+//!   them may be waiting for the very job that is dropping the pool (the
+//!   stolen half of its `join`, a job of its scope, an `install` into the
+//!   other pool), which cannot finish before the drop returns.
 //! - In a forked child, where the threads do not exist.
-//!
-//! Dropped on a worker of *another* pool, it does join them, but first
-//! waits as that worker does for a `JoinHandle` (running its own pool's
-//! jobs, `spawn.rs` rule 3) until each has left its loop: one of them may
-//! be waiting for a job of the dropper's pool (an `install` into it), which
-//! only the dropping thread may be there to run.
 
 use std::fmt;
 
 use super::error::{BuildError, PoolError};
 use super::registry::Registry;
-use super::spawn::{receive_on_worker, JoinHandle};
+use super::spawn::JoinHandle;
 use super::wait_policy::WaitPolicy;
 use super::worker::WorkerThread;
 use super::{Scope, WorkerStats};
@@ -532,23 +527,12 @@ impl Drop for ThreadPool {
             return;
         }
         self.registry.terminate();
-        match WorkerThread::current_usable() {
-            Some(wt) if std::ptr::eq(&*wt.registry, &*self.registry) => {
-                // Dropped by one of its own jobs: the workers leave on their
-                // own (see the module docs); dropping the handles detaches
-                // them.
-                self.threads.clear();
-                return;
-            }
-            Some(wt) => {
-                // On a worker of another pool: wait as that worker, running
-                // its own pool's jobs (spawn rule 3), until every thread of
-                // this pool is out of its loop. The joins below then wait
-                // only for threads that are ending.
-                let mut all_exited = self.registry.when_all_exited();
-                receive_on_worker(wt, &mut all_exited, std::ptr::null(), false);
-            }
-            None => {}
+        if WorkerThread::current_usable().is_some() {
+            // Dropped inside a job, of this pool or another: the workers
+            // leave on their own (see the module docs); dropping the
+            // handles detaches them.
+            self.threads.clear();
+            return;
         }
         for handle in self.threads.drain(..) {
             let _ = handle.join();

@@ -26,7 +26,7 @@ use super::worker::{Wait, WorkerThread};
 use super::WorkerStats;
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use crate::sync::deque::{Injector, Steal, Stealer};
-use crate::sync::{oneshot, CachePadded, Mutex};
+use crate::sync::{CachePadded, Mutex};
 
 type Hook = Box<dyn Fn(usize) + Send + Sync>;
 
@@ -66,16 +66,6 @@ pub(crate) struct Registry {
     pub(crate) counters: Box<[CachePadded<WorkerCounters>]>,
     pub(crate) start_hook: Option<Hook>,
     pub(crate) exit_hook: Option<Hook>,
-    /// Worker threads still in their loop, and who waits for the last one
-    /// to leave (`pool.rs`: a pool dropped on another pool's worker).
-    exits: Mutex<WorkerExits>,
-}
-
-/// The workers not yet out of `WorkerThread::run`, and who to tell when
-/// none is left.
-struct WorkerExits {
-    running: usize,
-    all_gone: Option<oneshot::Sender<()>>,
 }
 
 impl Registry {
@@ -103,10 +93,6 @@ impl Registry {
             counters: (0..n).map(|_| CachePadded::default()).collect(),
             start_hook,
             exit_hook,
-            exits: Mutex::new(WorkerExits {
-                running: n,
-                all_gone: None,
-            }),
         }
     }
 
@@ -191,37 +177,6 @@ impl Registry {
         // about to sleep sees the flag in W4 (sleep rule 1).
         self.terminate.store(true, Release);
         self.sleep.wake_all();
-    }
-
-    /// A worker is out of its loop, hooks and drains included: the last
-    /// one tells whoever waits in [`Registry::when_all_exited`].
-    pub(crate) fn worker_exited(&self) {
-        let mut exits = crate::sync::lock(&self.exits);
-        exits.running -= 1;
-        let all_gone = if exits.running == 0 {
-            exits.all_gone.take()
-        } else {
-            None
-        };
-        drop(exits);
-        if let Some(sender) = all_gone {
-            sender.send(());
-        }
-    }
-
-    /// A receiver that completes once every worker is out of its loop (at
-    /// once if they already are). The count and the sender are under one
-    /// lock, so the last worker either sees the sender or was already gone.
-    pub(crate) fn when_all_exited(&self) -> oneshot::Receiver<()> {
-        let (sender, receiver) = oneshot::channel();
-        let mut exits = crate::sync::lock(&self.exits);
-        if exits.running == 0 {
-            drop(exits);
-            sender.send(());
-        } else {
-            exits.all_gone = Some(sender);
-        }
-        receiver
     }
 
     pub(crate) fn stats(&self) -> Vec<WorkerStats> {

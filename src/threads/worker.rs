@@ -255,7 +255,6 @@ impl WorkerThread {
             worker.wait_until(&Wait::MAIN_LOOP);
         }
         CURRENT.with(|c| c.set(ptr::null()));
-        worker.registry.worker_exited();
     }
 
     fn counters(&self) -> &WorkerCounters {
