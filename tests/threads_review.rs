@@ -1,9 +1,9 @@
 //! Found in an adversarial review of the thread pool: two pools that wait
 //! for each other from their own workers (the waiting worker runs its own
 //! pool's work meanwhile, as rayon's does, so back-and-forth calls between
-//! two one-thread pools finish), an absurd thread count, serial mode's
-//! `spawn` from outside the pool, jobs spawned by exit hooks, and a thread
-//! namer that panics.
+//! two one-thread pools finish, under `Descendants` too: a second review),
+//! an absurd thread count, serial mode's `spawn` from outside the pool,
+//! jobs spawned by exit hooks, and a thread namer that panics.
 
 #![cfg(feature = "threads")]
 
