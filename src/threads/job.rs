@@ -29,9 +29,11 @@
 //!    with Acquire; no other synchronisation guards the result cell.
 //! 5. **Lineage outlives its jobs.** A job's `lineage` points at a
 //!    [`Lineage`] node in the stack frame of the job that was executing when
-//!    it was created. That creator waits (join, scope) for every job it
-//!    creates with a lineage, so the node lives as long as any such job is
-//!    pending. `spawn`ed jobs outlive their creator and carry no lineage.
+//!    it was created (on any thread: a job handed into another pool by
+//!    `install` carries its creator's lineage, wait-policy rule 5). That
+//!    creator waits (join, scope, install) for every job it creates with a
+//!    lineage, so the node lives as long as any such job is pending.
+//!    `spawn`ed jobs outlive their creator and carry no lineage.
 //! 6. **An inline job is its `JobRef`.** Its closure lives in the `JobRef`'s
 //!    own words and moves with it (a bitwise move, as any Rust value). It
 //!    has no address: the word that holds other jobs' address holds its
