@@ -161,3 +161,51 @@ fn deep_join_recursion_on_one_thread_does_not_deadlock() {
     let pool = ThreadPool::builder().num_threads(1).build().unwrap();
     assert_eq!(pool.install(|| chain(2000)).unwrap(), 2000);
 }
+
+/// Runs as a child process (the same test binary, this test alone): an
+/// abort there must not take the whole test run down.
+const ABORT_CHILD: &str = "TRIAD_JOIN_PAYLOAD_DROP_CHILD";
+
+#[test]
+fn a_second_half_payload_whose_drop_panics_does_not_abort_the_first_halfs_unwinding() {
+    // Both halves panic; `b`'s payload is dropped while `a`'s panic unwinds
+    // through `join`, and dropping it panics (even while unwinding): that
+    // panic must be caught, not abort the process.
+    struct AlwaysPanicsOnDrop;
+    impl Drop for AlwaysPanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("dropping AlwaysPanicsOnDrop");
+        }
+    }
+    if std::env::var_os(ABORT_CHILD).is_some() {
+        for threads in [1, 2] {
+            let pool = ThreadPool::builder().num_threads(threads).build().unwrap();
+            let caught = catch_unwind(AssertUnwindSafe(|| {
+                pool.install(|| {
+                    join(
+                        || -> () { panic!("first") },
+                        || -> () { std::panic::panic_any(AlwaysPanicsOnDrop) },
+                    )
+                })
+            }))
+            .unwrap_err();
+            assert_eq!(caught.downcast_ref::<&str>(), Some(&"first"));
+        }
+        return;
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_second_half_payload_whose_drop_panics_does_not_abort_the_first_halfs_unwinding",
+            "--test-threads=1",
+        ])
+        .env(ABORT_CHILD, "1")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "the child test failed: {:?}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

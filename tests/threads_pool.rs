@@ -343,3 +343,159 @@ fn in_a_forked_child_pool_calls_return_errors_instead_of_hanging() {
     // The parent's pool is unaffected.
     assert_eq!(pool.install(|| 2).unwrap(), 2);
 }
+
+#[test]
+fn the_last_handle_dropped_in_a_job_another_worker_waits_for_does_not_deadlock() {
+    // The job that drops the pool is the stolen second half of a join whose
+    // first half's worker then waits for it: joining that worker from
+    // inside the drop would wait for a thread that waits for the dropper.
+    let _serial = support::serial();
+    let pool = Arc::new(
+        ThreadPool::builder()
+            .num_threads(2)
+            .thread_name(|i| format!("dropinside-{i}"))
+            .build()
+            .unwrap(),
+    );
+    let last = pool.clone();
+    let stolen = Arc::new(AtomicBool::new(false));
+    let (stolen_a, stolen_b) = (stolen.clone(), stolen.clone());
+    let handle = pool.spawn(move || {
+        join(
+            move || {
+                // Keep this worker busy until the other one has taken `b`.
+                while !stolen_a.load(Ordering::SeqCst) {
+                    std::thread::yield_now();
+                }
+            },
+            move || {
+                stolen_b.store(true, Ordering::SeqCst);
+                // Wait until ours is the last handle, then drop it here.
+                while Arc::strong_count(&last) > 1 {
+                    std::thread::yield_now();
+                }
+                drop(last);
+                7
+            },
+        )
+        .1
+    });
+    drop(pool);
+    let value = support::within(Duration::from_secs(20), move || handle.join());
+    assert_eq!(value.unwrap(), 7);
+    // Nothing joined them, but every worker still leaves once the queues
+    // are empty.
+    support::eventually("the pool's threads exit", || {
+        support::threads_named("dropinside-") == 0
+    });
+}
+
+#[test]
+fn a_start_hook_panicking_with_a_payload_whose_drop_panics_keeps_its_worker() {
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                panic!("dropping PanicsOnDrop");
+            }
+        }
+    }
+    let pool = ThreadPool::builder()
+        .num_threads(1)
+        .on_start(|_| std::panic::panic_any(PanicsOnDrop))
+        .build()
+        .unwrap();
+    let value = support::within(Duration::from_secs(10), move || pool.install(|| 6));
+    assert_eq!(value.unwrap(), 6, "the only worker survived its hook");
+}
+
+#[test]
+fn a_pool_dropped_on_a_worker_of_another_pool_it_waits_for_does_not_deadlock() {
+    // B's only worker waits for a job of A (an install into A), queued
+    // behind the job of A's only worker that drops B: a drop that blocked
+    // that thread in `join` would wait for B, which waits for A.
+    let _serial = support::serial();
+    let a = Arc::new(ThreadPool::builder().num_threads(1).build().unwrap());
+    let b = ThreadPool::builder()
+        .num_threads(1)
+        .thread_name(|i| format!("dropacross-{i}"))
+        .build()
+        .unwrap();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let a_in_b = a.clone();
+    let b_waits_for_a = b.spawn(move || {
+        wait.recv().unwrap();
+        a_in_b.install(|| 1).unwrap()
+    });
+    support::within(Duration::from_secs(20), move || {
+        a.install(move || {
+            go.send(()).unwrap();
+            // Let B's worker inject its job into A, behind this one.
+            std::thread::sleep(Duration::from_millis(100));
+            drop(b);
+        })
+        .unwrap()
+    });
+    assert_eq!(b_waits_for_a.join().unwrap(), 1);
+    support::eventually("B's thread exits", || {
+        support::threads_named("dropacross-") == 0
+    });
+}
+
+#[test]
+fn a_pool_dropped_in_the_job_of_another_pool_its_worker_waits_for_does_not_deadlock() {
+    // B's only worker waits in an install into A for the very job that
+    // drops B's last handle: no wait for B's threads can end inside it.
+    let _serial = support::serial();
+    let a = Arc::new(ThreadPool::builder().num_threads(1).build().unwrap());
+    let b = Arc::new(
+        ThreadPool::builder()
+            .num_threads(1)
+            .thread_name(|i| format!("dropwaited-{i}"))
+            .build()
+            .unwrap(),
+    );
+    let b_last = b.clone();
+    let a_in_b = a.clone();
+    let handle = b.spawn(move || {
+        a_in_b
+            .install(move || {
+                while Arc::strong_count(&b_last) > 1 {
+                    std::thread::yield_now();
+                }
+                drop(b_last);
+                9
+            })
+            .unwrap()
+    });
+    drop(b);
+    let value = support::within(Duration::from_secs(20), move || handle.join());
+    assert_eq!(value.unwrap(), 9);
+    support::eventually("B's thread exits", || {
+        support::threads_named("dropwaited-") == 0
+    });
+}
+
+#[test]
+fn a_thread_name_with_a_nul_byte_is_a_typed_error_and_leaves_no_thread() {
+    let _serial = support::serial();
+    let built = std::panic::catch_unwind(|| {
+        ThreadPool::builder()
+            .num_threads(3)
+            .thread_name(|i| match i {
+                1 => "nul\0named".to_string(),
+                _ => format!("nulname-{i}"),
+            })
+            .build()
+    });
+    let error = built
+        .expect("build panicked instead of returning an error")
+        .unwrap_err();
+    assert!(error.is_invalid_thread_name(), "{error}");
+    assert!(!error.is_spawn_failure());
+    assert_eq!(
+        error.to_string(),
+        "the name of worker thread 1 contains a NUL byte"
+    );
+    assert_eq!(support::threads_named("nulname-"), 0);
+}

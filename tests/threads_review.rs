@@ -1,9 +1,9 @@
 //! Found in an adversarial review of the thread pool: two pools that wait
 //! for each other from their own workers (the waiting worker runs its own
 //! pool's work meanwhile, as rayon's does, so back-and-forth calls between
-//! two one-thread pools finish), an absurd thread count, serial mode's
-//! `spawn` from outside the pool, jobs spawned by exit hooks, and a thread
-//! namer that panics.
+//! two one-thread pools finish, under `Descendants` too: a second review),
+//! an absurd thread count, serial mode's `spawn` from outside the pool,
+//! jobs spawned by exit hooks, and a thread namer that panics.
 
 #![cfg(feature = "threads")]
 
@@ -163,5 +163,31 @@ fn a_panicking_thread_namer_leaves_no_thread_behind() {
     // The workers started before the panic were stopped and joined.
     support::eventually("the named workers' exit", || {
         support::threads_named("namer-review-") == 0
+    });
+}
+
+#[test]
+fn back_and_forth_between_two_one_thread_descendants_pools_finishes() {
+    // A worker waiting under `Descendants` for the other pool's job may run
+    // the job that one hands back into its pool: it descends from it.
+    within(Duration::from_secs(20), || {
+        let pool = || {
+            Arc::new(
+                ThreadPool::builder()
+                    .num_threads(1)
+                    .wait_policy(triad::threads::WaitPolicy::Descendants)
+                    .build()
+                    .unwrap(),
+            )
+        };
+        let (a, b) = (pool(), pool());
+        let (a2, b2) = (a.clone(), b.clone());
+        let value = a
+            .install(move || b2.install(move || a2.install(|| 7).unwrap()).unwrap())
+            .unwrap();
+        assert_eq!(value, 7);
+        let a3 = a.clone();
+        let handle = b.spawn(move || a3.install(|| 8).unwrap());
+        assert_eq!(a.install(move || handle.join().unwrap()).unwrap(), 8);
     });
 }

@@ -232,3 +232,77 @@ fn a_worker_gives_back_a_scopes_shares_before_it_runs_unrelated_work() {
         "the unrelated job never saw the scope end"
     );
 }
+
+/// A panic payload whose `Drop` panics.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("dropping PanicsOnDrop");
+        }
+    }
+}
+
+#[test]
+fn a_discarded_panic_payload_whose_drop_panics_stays_inside_its_job() {
+    // Only the first panic by spawn order is kept; the other payload is
+    // dropped by the job that recorded it, and that drop panics. On two
+    // threads too, where an escaping panic would leave the scope while the
+    // other job still borrows it.
+    for threads in [1, 2] {
+        let pool = ThreadPool::builder().num_threads(threads).build().unwrap();
+        let caught = support::within(Duration::from_secs(10), move || {
+            let caught = catch_unwind(AssertUnwindSafe(|| {
+                pool.scope(|s| {
+                    s.spawn(|_| panic!("first"));
+                    s.spawn(|_| std::panic::panic_any(PanicsOnDrop));
+                })
+            }))
+            .unwrap_err();
+            let alive = pool.install(|| 4).unwrap();
+            let scope_panic = caught.downcast::<ScopePanic>().ok().map(|p| {
+                let message = p.payload().downcast_ref::<&str>().copied();
+                (p.spawn_index(), p.others(), message)
+            });
+            (scope_panic, alive)
+        });
+        assert_eq!(
+            caught,
+            (Some((1, 1, Some("first"))), 4),
+            "{threads} thread(s)"
+        );
+    }
+}
+
+#[test]
+fn a_scope_job_spawned_from_a_thread_outside_the_pool_runs_under_every_policy() {
+    // The owner is the pool's only thread, waiting under its policy for a
+    // job that a thread of its own (not the pool's) spawned into the scope.
+    for policy in [
+        WaitPolicy::StealAny,
+        WaitPolicy::Descendants,
+        WaitPolicy::NoSteal,
+    ] {
+        let pool = ThreadPool::builder()
+            .num_threads(1)
+            .wait_policy(policy)
+            .build()
+            .unwrap();
+        let hits = support::within(Duration::from_secs(10), move || {
+            let hits = AtomicUsize::new(0);
+            pool.scope(|s| {
+                std::thread::scope(|t| {
+                    t.spawn(|| {
+                        s.spawn(|_| {
+                            hits.fetch_add(1, Ordering::SeqCst);
+                        })
+                    });
+                });
+            })
+            .unwrap();
+            hits.into_inner()
+        });
+        assert_eq!(hits, 1, "{policy:?}");
+    }
+}

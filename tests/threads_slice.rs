@@ -352,3 +352,30 @@ fn map_drops_the_results_made_before_a_panic() {
         .unwrap();
     }
 }
+
+#[test]
+fn a_comparison_that_is_no_total_order_loses_no_element() {
+    // std's sort may panic on such a comparison (Rust 1.81+): whether it
+    // does or not, the slice keeps exactly its elements.
+    on_every_pool(|| {
+        for len in [17, 1_001, 65_537] {
+            let original: Vec<String> = random(len, 9).iter().map(|x| x.to_string()).collect();
+            let mut v = original.clone();
+            let state = AtomicU64::new(1);
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                par_sort_unstable_by(&mut v, |_, _| {
+                    let x = state.fetch_add(0x9e37_79b9_7f4a_7c15, Relaxed);
+                    [
+                        std::cmp::Ordering::Less,
+                        std::cmp::Ordering::Equal,
+                        std::cmp::Ordering::Greater,
+                    ][(x >> 61) as usize % 3]
+                })
+            }));
+            let (mut sorted, mut expected) = (v, original);
+            sorted.sort();
+            expected.sort();
+            assert_eq!(sorted, expected, "len {len}");
+        }
+    });
+}

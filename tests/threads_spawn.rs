@@ -101,3 +101,31 @@ fn free_spawn_from_outside_uses_the_global_pool() {
     }
     assert_eq!(handle.join().unwrap(), 9);
 }
+
+/// A value whose `Drop` panics.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("dropping PanicsOnDrop");
+        }
+    }
+}
+
+#[test]
+fn a_detached_result_whose_drop_panics_does_not_kill_the_worker() {
+    // The handle is dropped before the job ends, so the job's worker drops
+    // the value it made: that drop's panic must stay inside the job.
+    let pool = Arc::new(ThreadPool::builder().num_threads(1).build().unwrap());
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let handle = pool.spawn(move || {
+        wait.recv().unwrap();
+        PanicsOnDrop
+    });
+    drop(handle);
+    go.send(()).unwrap();
+    let pool2 = pool.clone();
+    let value = support::within(Duration::from_secs(10), move || pool2.install(|| 5));
+    assert_eq!(value.unwrap(), 5, "the only worker is still alive");
+}

@@ -25,6 +25,7 @@ enum BuildErrorKind {
     Spawn { index: usize, source: io::Error },
     ForkHandler(io::Error),
     NoCoreIds,
+    InvalidThreadName { index: usize },
 }
 
 impl BuildError {
@@ -51,6 +52,11 @@ impl BuildError {
     pub(crate) fn no_core_ids() -> Self {
         BuildError {
             kind: BuildErrorKind::NoCoreIds,
+        }
+    }
+    pub(crate) fn invalid_thread_name(index: usize) -> Self {
+        BuildError {
+            kind: BuildErrorKind::InvalidThreadName { index },
         }
     }
 
@@ -104,6 +110,22 @@ impl BuildError {
         matches!(self.kind, BuildErrorKind::NoCoreIds)
     }
 
+    /// A name given by [`thread_name`](super::ThreadPoolBuilder::thread_name)
+    /// contains a NUL byte, which no thread name may hold (checked before
+    /// any thread starts).
+    ///
+    /// ```
+    /// let error = triad::threads::ThreadPool::builder()
+    ///     .num_threads(1)
+    ///     .thread_name(|_| "bad\0name".to_string())
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(error.is_invalid_thread_name());
+    /// ```
+    pub fn is_invalid_thread_name(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::InvalidThreadName { .. })
+    }
+
     /// The pool could not install its `pthread_atfork` handler (the one
     /// that lets a forked child's calls fail with `PoolError::is_forked`
     /// instead of waiting on threads the child does not have). Only an
@@ -141,6 +163,9 @@ impl fmt::Display for BuildError {
                     f,
                     "pinning asked for, but the system's core ids are unavailable"
                 )
+            }
+            BuildErrorKind::InvalidThreadName { index } => {
+                write!(f, "the name of worker thread {index} contains a NUL byte")
             }
         }
     }

@@ -29,9 +29,11 @@
 //!    with Acquire; no other synchronisation guards the result cell.
 //! 5. **Lineage outlives its jobs.** A job's `lineage` points at a
 //!    [`Lineage`] node in the stack frame of the job that was executing when
-//!    it was created. That creator waits (join, scope) for every job it
-//!    creates with a lineage, so the node lives as long as any such job is
-//!    pending. `spawn`ed jobs outlive their creator and carry no lineage.
+//!    it was created (on any thread: a job handed into another pool by
+//!    `install` carries its creator's lineage, wait-policy rule 5). That
+//!    creator waits (join, scope, install) for every job it creates with a
+//!    lineage, so the node lives as long as any such job is pending.
+//!    `spawn`ed jobs outlive their creator and carry no lineage.
 //! 6. **An inline job is its `JobRef`.** Its closure lives in the `JobRef`'s
 //!    own words and moves with it (a bitwise move, as any Rust value). It
 //!    has no address: the word that holds other jobs' address holds its
@@ -40,6 +42,13 @@
 //!    `id` is never the address of a frame, stack job or scope (all even),
 //!    and nothing waits for it by identity (a scope waits for its jobs by
 //!    count). Executing it reads the closure out of the words once (rule 1).
+//! 7. **A job never unwinds.** Its closure runs under `catch_unwind`, and
+//!    so does any other user code a job runs after it: dropping a value or
+//!    a panic payload nobody will take (a detached `spawn`'s result, a
+//!    scope's discarded panics), waking a handle's waker ([`contain_panic`]).
+//!    A panic out of a job would unwind the worker's loop: the thread would
+//!    die with the jobs in its deque, and whoever waits for them would wait
+//!    forever (or, for a scope, return while its jobs still run).
 
 use std::any::Any;
 use std::mem::{self, MaybeUninit};
@@ -185,6 +194,17 @@ impl<R> JobResult<R> {
             JobResult::Ok(value) => Ok(value),
             JobResult::Panic(payload) => Err(payload),
             JobResult::None => unreachable!("job result read before the job ran (job rule 4)"),
+        }
+    }
+}
+
+/// Run `f` without letting a panic out (rule 7): a panic of `f` is
+/// dropped here, and if dropping its payload panics in turn, that second
+/// payload is leaked rather than dropped (its `Drop` could panic again).
+pub(crate) fn contain_panic(f: impl FnOnce()) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
+        if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            mem::forget(again);
         }
     }
 }

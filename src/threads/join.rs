@@ -21,9 +21,10 @@
 //! pool of `ThreadPool::install`). The loom model
 //! `loom-tests/threads_join.rs` checks the stolen-half hand-off.
 
-use std::panic::{self, AssertUnwindSafe};
+use std::panic;
 
 use super::frame::JoinFrame;
+use super::job::contain_panic;
 use super::wait_policy::WaitPolicy;
 use super::worker::WorkerThread;
 
@@ -183,16 +184,19 @@ impl<F: FnOnce() -> R + Send, R: Send, P: PolicySource> Drop for UnwindGuard<'_,
                 head.latch().core(),
                 self.policy.policy(self.wt),
             );
+        // A panic here (of `b`, or of dropping its value or payload, whose
+        // `Drop` may panic) must not escape: this runs while `a`'s panic
+        // unwinds, and a second one would abort the process. `contain_panic`
+        // also drops the caught payload under `catch_unwind`.
         if run_inline {
             let func = self.frame.take_func();
-            let _ = panic::catch_unwind(AssertUnwindSafe(func));
+            contain_panic(move || drop(func()));
         } else {
             // Stolen and executed: its result (a value, or `b`'s panic
-            // payload) is ours to drop. A payload whose `Drop` panics must
-            // not abort the unwinding already under way.
+            // payload) is ours to drop.
             // SAFETY: `take_back_or_wait` returned false: the latch is set
             // (job rule 4), and nothing else reads the result.
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| unsafe { self.frame.drop_result() }));
+            contain_panic(|| unsafe { self.frame.drop_result() });
         }
     }
 }

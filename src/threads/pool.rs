@@ -14,9 +14,16 @@
 //! found no work in any queue; a worker still running a job will drain what
 //! that job pushes before it looks at the flag.
 //!
-//! Exceptions: dropped by one of its own workers (a job that owned the pool),
-//! the pool joins all the *other* threads; in a forked child, where the
-//! threads do not exist, it joins none.
+//! Exceptions, where the pool joins no thread:
+//!
+//! - Dropped on a worker thread, of this pool or of another (a job that
+//!   owned the last handle): the threads are told to end and left to do so
+//!   on their own, once every queue is empty (hooks included). Waiting for
+//!   them there, blocked or running other jobs, could wait forever: one of
+//!   them may be waiting for the very job that is dropping the pool (the
+//!   stolen half of its `join`, a job of its scope, an `install` into the
+//!   other pool), which cannot finish before the drop returns.
+//! - In a forked child, where the threads do not exist.
 
 use std::fmt;
 
@@ -137,7 +144,8 @@ impl ThreadPoolBuilder {
         self
     }
 
-    /// How to name worker `i`'s thread.
+    /// How to name worker `i`'s thread (a name with a NUL byte is refused
+    /// by `build`).
     ///
     /// ```
     /// let pool = triad::threads::ThreadPool::builder()
@@ -259,9 +267,10 @@ impl ThreadPoolBuilder {
     ///
     /// # Errors
     ///
-    /// Zero threads; pinning asked for on a system that does not list its
-    /// cores; a thread the system refuses to start (the threads already
-    /// started are stopped and joined first).
+    /// Zero threads, or more than 65 536; a thread name with a NUL byte;
+    /// pinning asked for on a system that does not list its cores; a
+    /// thread the system refuses to start (the threads already started are
+    /// stopped and joined first).
     ///
     /// ```
     /// let pool = triad::threads::ThreadPool::builder().num_threads(2).build().unwrap();
@@ -312,6 +321,11 @@ impl ThreadPoolBuilder {
                 None => format!("triad-worker-{index}"),
             })
             .collect();
+        // std's thread builder panics on a name with a NUL byte: refused
+        // here, before any thread is started, as bad input.
+        if let Some(index) = names.iter().position(|name| name.contains('\0')) {
+            return Err(BuildError::invalid_thread_name(index));
+        }
         let mut threads = Vec::with_capacity(num_threads);
         for ((index, deque), thread_name) in deques.into_iter().enumerate().zip(names) {
             let mut builder = thread::Builder::new().name(thread_name);
@@ -513,11 +527,15 @@ impl Drop for ThreadPool {
             return;
         }
         self.registry.terminate();
-        let own = WorkerThread::current_in(&self.registry).map(|wt| wt.index);
-        for (index, handle) in self.threads.drain(..).enumerate() {
-            if Some(index) != own {
-                let _ = handle.join();
-            }
+        if WorkerThread::current_usable().is_some() {
+            // Dropped inside a job, of this pool or another: the workers
+            // leave on their own (see the module docs); dropping the
+            // handles detaches them.
+            self.threads.clear();
+            return;
+        }
+        for handle in self.threads.drain(..) {
+            let _ = handle.join();
         }
     }
 }

@@ -8,7 +8,8 @@
 //!                  │
 //!        promote: a join frame made public when someone is hungry
 //!
-//!   overflow (rare): jobs a restricted waiter stole but may not run
+//!   overflow (rare): jobs a restricted waiter stole but may not run, and
+//!   jobs with a lineage handed in from outside (wait-policy rules 1, 5)
 //! ```
 //!
 //! The registry lives in an `Arc` shared by the `ThreadPool` handle and
@@ -124,7 +125,8 @@ impl Registry {
         }
     }
 
-    /// Wait-policy rule 1: park a job a restricted waiter may not run.
+    /// Wait-policy rule 1: park a job a restricted waiter may not run; rule
+    /// 5: hand in a job with a lineage from outside the pool's workers.
     #[cold]
     pub(crate) fn push_overflow(&self, job: JobRef) {
         let mut queue = crate::sync::lock(&self.overflow);
@@ -134,7 +136,8 @@ impl Registry {
         self.overflow_len.store(queue.len(), Relaxed);
         drop(queue);
         // Wait-policy rule 3: the one worker that may run it may be a
-        // restricted sleeper.
+        // restricted sleeper. (`wake_all` fences first, as a publisher must:
+        // sleep rule 1.)
         self.sleep.wake_all();
     }
 
@@ -226,18 +229,22 @@ impl Registry {
             // the set, which a thread of this pool makes.
             CrossPoolLatch::new(&waiter.registry, waiter.index),
         );
+        // The job descends from the one `waiter` runs: a worker of this
+        // pool that waits, under `Descendants`, for that job of the other
+        // pool may run it (wait-policy rule 5). Job rule 5 holds: `waiter`
+        // waits for the job below, so its lineage chain stays alive.
         // SAFETY: `wait_until` below returns only once the latch is set
         // (a wait with a latch never ends early), so `job` stays in this
-        // frame until it has run (job rule 2); an injected job is always
+        // frame until it has run (job rule 2); a queued job is always
         // executed, since workers drain every queue before they exit. A
         // job the waiter runs meanwhile cannot unwind through this frame:
-        // every job catches its panic.
-        let job_ref = unsafe { job.as_job_ref(std::ptr::null()) };
+        // no job unwinds (job rule 7).
+        let job_ref = unsafe { job.as_job_ref(waiter.lineage()) };
         let id = job_ref.id();
-        self.inject(job_ref);
+        self.push_overflow(job_ref); // wait-policy rule 5
         waiter.wait_until(&Wait {
             latch: Some(job.latch.core()),
-            // The job is in this pool's injector, which the waiter never
+            // The job is in this pool's queue, which the waiter never
             // searches: under a restricted policy it runs nothing meanwhile.
             target: id,
             is_scope: false,

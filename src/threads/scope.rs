@@ -41,7 +41,8 @@
 //!    time). So each thread's spawns are numbered in the order it makes them
 //!    and `op`'s first spawn is 1; a spawn on another thread while `op` runs
 //!    is numbered after `op`'s current block, so it may come after spawns
-//!    `op` makes later.
+//!    `op` makes later. The other panics' payloads are dropped as they are
+//!    recorded, a panic of their `Drop` contained (job rule 7).
 //! 4. Every spawned job has the scope's lineage node as parent, so the
 //!    restricted wait policies can tell the scope's own work apart.
 //!
@@ -52,7 +53,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 
-use super::job::{Lineage, SmallJob};
+use super::job::{contain_panic, Lineage, SmallJob};
 use super::latch::{CountLatch, Latch};
 use super::registry::Registry;
 use super::wait_policy::WaitPolicy;
@@ -300,7 +301,10 @@ impl<'scope> Scope<'scope> {
         let job_ref = SmallJob::into_job_ref(job, &self.node, index);
         match worker {
             Some(wt) => wt.push(job_ref),
-            None => registry.inject(job_ref),
+            // From a thread that is not this pool's: the overflow queue,
+            // which the scope's owner searches even under a restricted
+            // wait policy (wait-policy rule 5).
+            None => registry.push_overflow(job_ref),
         }
     }
 
@@ -361,10 +365,17 @@ impl<'scope> Scope<'scope> {
     fn record_panic(&self, index: usize, payload: Box<dyn Any + Send>) {
         let mut panics = crate::sync::lock(&self.panics);
         panics.count += 1;
-        match &panics.first {
-            Some((first, _)) if *first < index => {}
-            _ => panics.first = Some((index, payload)),
-        }
+        let discarded = match &panics.first {
+            Some((first, _)) if *first < index => payload,
+            _ => match panics.first.replace((index, payload)) {
+                Some((_, previous)) => previous,
+                None => return,
+            },
+        };
+        drop(panics);
+        // The payload's `Drop` is user code: its panic must not leave the
+        // job (job rule 7), nor the body's `scope_on`, which must still wait.
+        contain_panic(move || drop(discarded));
     }
 }
 

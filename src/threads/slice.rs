@@ -660,12 +660,14 @@ pub fn par_sort_unstable<T: Ord + Send>(slice: &mut [T]) {
 
 /// [`par_sort_unstable`] with a comparison function, which must be a total
 /// order (as for `sort_unstable_by`; if it is not, the order of the result
-/// is unspecified, but no element is lost).
+/// is unspecified, and the sort may panic as std's does since Rust 1.81,
+/// but no element is lost or duplicated either way).
 ///
 /// # Panics
 ///
-/// A panic of `compare` is re-raised here once the other pieces are done;
-/// the slice then holds its elements in an unspecified order.
+/// A panic of `compare` (or std's, on a comparison that is not a total
+/// order) is re-raised here once the other pieces are done; the slice then
+/// holds its elements in an unspecified order.
 ///
 /// ```
 /// let mut v = vec![1, 5, 2, 4, 3];

@@ -14,7 +14,8 @@
 //!    reports `Cancelled`. (The pool never drops queued work: it runs it all
 //!    before its threads exit, see `pool.rs`.)
 //! 2. A panic never leaves the job: it becomes the handle's error and the
-//!    worker goes on.
+//!    worker goes on. Nor does a panic of what the send runs (the handle's
+//!    waker; the value's drop if the handle was dropped): it is dropped.
 //! 3. `JoinHandle::join` on a worker (of this pool or another) does not
 //!    block the thread: the worker runs other jobs of its own pool until
 //!    the result is there, woken by a waker that sets a latch it sleeps on
@@ -29,7 +30,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Wake, Waker};
 
 use super::error::JoinError;
-use super::job::HeapJob;
+use super::job::{contain_panic, HeapJob};
 use super::latch::CoreLatch;
 use super::registry::Registry;
 use super::worker::{Wait, WorkerThread};
@@ -89,31 +90,45 @@ impl<T: Send + 'static> JoinHandle<T> {
 
     /// Rule 3: run other jobs until the outcome is there.
     fn join_on_worker(&mut self, wt: &WorkerThread) -> Option<Result<T, JoinError>> {
-        // Rule 3: the waker wakes `wt` in its own pool, which need not be
-        // the job's.
-        let latch = std::sync::Arc::new(WakeLatch {
-            core: CoreLatch::new(),
-            registry: wt.registry.clone(),
-            owner: wt.index,
-        });
         // The job can be found (and run, whatever the wait policy) only in
         // the injector of its own pool.
         let target_in_injector = std::ptr::eq(&*wt.registry, &*self.registry);
-        let waker = Waker::from(latch.clone());
-        let mut cx = Context::from_waker(&waker);
-        loop {
-            if let Poll::Ready(outcome) = self.receiver.poll_receive(&mut cx) {
-                return outcome;
-            }
-            wt.wait_until(&Wait {
-                latch: Some(&latch.core),
-                // An id to compare with, never dereferenced: no provenance.
-                target: std::ptr::null::<()>().wrapping_byte_add(self.job_id),
-                is_scope: false,
-                target_in_injector,
-                policy: wt.registry.wait_policy,
-            });
+        // An id to compare with, never dereferenced: no provenance.
+        let target = std::ptr::null::<()>().wrapping_byte_add(self.job_id);
+        receive_on_worker(wt, &mut self.receiver, target, target_in_injector)
+    }
+}
+
+/// Rule 3: on worker `wt` (of any pool), run other jobs of its own pool
+/// until `receiver` has its outcome, instead of blocking the thread. The
+/// wait policy may restrict those jobs to the descendants of `target`
+/// (found in the injector too if `target_in_injector`).
+pub(crate) fn receive_on_worker<T>(
+    wt: &WorkerThread,
+    receiver: &mut oneshot::Receiver<T>,
+    target: *const (),
+    target_in_injector: bool,
+) -> Option<T> {
+    // Rule 3: the waker wakes `wt` in its own pool, which need not be the
+    // sender's.
+    let latch = std::sync::Arc::new(WakeLatch {
+        core: CoreLatch::new(),
+        registry: wt.registry.clone(),
+        owner: wt.index,
+    });
+    let waker = Waker::from(latch.clone());
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(outcome) = receiver.poll_receive(&mut cx) {
+            return outcome;
         }
+        wt.wait_until(&Wait {
+            latch: Some(&latch.core),
+            target,
+            is_scope: false,
+            target_in_injector,
+            policy: wt.registry.wait_policy,
+        });
     }
 }
 
@@ -190,7 +205,10 @@ impl Registry {
         }
         let job = move || {
             let outcome = panic::catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::panicked);
-            sender.send(outcome); // rule 1, rule 2
+            // Rules 1, 2. Sending runs user code too: the handle's waker, or,
+            // if the handle is gone, the drop of the value or the payload.
+            // Its panic stays here as well (job rule 7).
+            contain_panic(move || sender.send(outcome));
         };
         if this.serial {
             // Serial debug mode: run now, before `spawn` returns, but on

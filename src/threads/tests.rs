@@ -272,3 +272,70 @@ fn a_stolen_second_half_is_dropped_when_the_first_panics() {
         assert_eq!(dropped.load(Ordering::SeqCst), round + 1);
     }
 }
+
+/// Wait-policy rule 5 under Miri: a job handed into a pool from outside
+/// its workers with a lineage (an install from another pool's worker,
+/// whose lineage chain runs through that worker's stack; a scope spawn
+/// from a foreign thread) goes through the overflow queue, and a
+/// `Descendants` waiter walks that chain across threads.
+#[test]
+fn jobs_handed_in_from_outside_with_a_lineage() {
+    let one_thread = || {
+        std::sync::Arc::new(
+            ThreadPool::builder()
+                .num_threads(1)
+                .wait_policy(WaitPolicy::Descendants)
+                .build()
+                .unwrap(),
+        )
+    };
+    let (a, b) = (one_thread(), one_thread());
+    let (a2, b2) = (a.clone(), b.clone());
+    let value = a
+        .install(move || b2.install(move || a2.install(|| 7).unwrap()).unwrap())
+        .unwrap();
+    assert_eq!(value, 7);
+    let hits = AtomicUsize::new(0);
+    a.scope(|s| {
+        std::thread::scope(|t| {
+            t.spawn(|| {
+                s.spawn(|_| {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                })
+            });
+        });
+    })
+    .unwrap();
+    assert_eq!(hits.into_inner(), 1);
+}
+
+/// Job rule 7 under Miri: payloads and values whose `Drop` panics, dropped
+/// inside jobs, leave the workers alive and the scope waiting for its jobs.
+#[test]
+fn panicking_drops_stay_inside_their_jobs() {
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                panic!("dropping PanicsOnDrop");
+            }
+        }
+    }
+    let pool = pool(2);
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        pool.scope(|s| {
+            s.spawn(|_| panic!("first"));
+            s.spawn(|_| std::panic::panic_any(PanicsOnDrop));
+        })
+    }))
+    .unwrap_err();
+    let scope_panic = caught.downcast::<super::ScopePanic>().unwrap();
+    assert_eq!((scope_panic.spawn_index(), scope_panic.others()), (1, 1));
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    drop(pool.spawn(move || {
+        wait.recv().unwrap();
+        PanicsOnDrop
+    }));
+    go.send(()).unwrap();
+    assert_eq!(pool.install(|| 3).unwrap(), 3);
+}

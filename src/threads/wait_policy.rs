@@ -37,6 +37,19 @@
 //!    worker that may run it can be a restricted waiter.
 //! 4. Whatever the policy, a waiter may always run the very job it waits for
 //!    if it finds it: so a one-thread pool never deadlocks on itself.
+//! 5. A job with a lineage handed in from outside the pool's workers goes
+//!    to the overflow queue, not the injector: a scope's spawn from a
+//!    thread that is not the pool's, and an `install` (or `join`, `scope`)
+//!    from a worker of another pool, whose job carries that worker's
+//!    lineage. The waiter that may run it (the scope's owner; a worker of
+//!    this pool waiting for the other pool's job that made it) can be
+//!    restricted, and the overflow queue is the shared queue restricted
+//!    waiters search (rule 3 wakes them).
+//!
+//! Across pools, `NoSteal` blocks: a worker waiting for another pool's job
+//! runs nothing of its own pool, so if that job calls back into the
+//! waiter's pool and the waiter is its only free thread, they deadlock, as
+//! two blocking pools would. `Descendants` runs the call back (rule 5).
 
 /// What a waiting worker may run while it waits. See the module docs.
 ///

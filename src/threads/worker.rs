@@ -78,7 +78,7 @@ use std::cell::Cell;
 use std::ptr;
 
 use super::frame::{FrameHead, JoinFrame};
-use super::job::{JobRef, Lineage};
+use super::job::{contain_panic, JobRef, Lineage};
 use super::latch::{CoreLatch, CountLatch};
 use super::registry::{Registry, WorkerCounters};
 use super::sleep::SleepOutcome;
@@ -240,14 +240,15 @@ impl WorkerThread {
         };
         CURRENT.with(|c| c.set(&worker));
         crate::tracepoint::pool_worker_started(index);
-        // A panicking hook must not kill the worker: it is caught and ignored.
+        // A panicking hook must not kill the worker: it is caught and ignored
+        // (its payload's drop too, as for a job: job rule 7).
         if let Some(hook) = &worker.registry.start_hook {
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(index)));
+            contain_panic(|| hook(index));
         }
         worker.wait_until(&Wait::MAIN_LOOP);
         crate::tracepoint::pool_worker_exiting(index);
         if let Some(hook) = &worker.registry.exit_hook {
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(index)));
+            contain_panic(|| hook(index));
             // The hook runs on a worker, so a job it spawns goes to this
             // pool, whose other workers may be gone: drain again, or that
             // job's handle would never get an outcome (spawn rule 1).
@@ -427,8 +428,8 @@ impl WorkerThread {
         };
         let saved = self.enter_lineage(&node);
         let _run = crate::tracepoint::job_run();
-        // SAFETY: the caller's guarantee. Jobs catch their own panics, so
-        // this never unwinds and the lineage is always restored.
+        // SAFETY: the caller's guarantee. Jobs never unwind (job rule 7),
+        // so the lineage is always restored.
         unsafe { job.execute() };
         self.restore_lineage(saved);
     }
