@@ -830,12 +830,10 @@ mod tests {
     }
 
     /// Runs `f` on a fresh 2-thread pool, through `spawn` (whose handle
-    /// waits on an `Arc`'d oneshot).
+    /// waits on an `Arc`'d oneshot). (`spawn` was chosen when Miri reported
+    /// the install path's `LockLatch::set` unlocking a mutex the waiter had
+    /// freed; 066f08c fixed that, and either path would do now.)
     fn run_on_pool(f: impl FnOnce() + Send + 'static) {
-        // `spawn` rather than `install`: Miri (Stacked Borrows) reports the
-        // install path's `LockLatch::set`, whose mutex unlock still holds a
-        // reference to the latch when the waiting thread frees it; that is
-        // the pool's, not this module's, and is reported separately.
         let pool = super::super::ThreadPool::builder()
             .num_threads(2)
             .build()
