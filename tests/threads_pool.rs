@@ -305,6 +305,77 @@ fn restricted_policies_never_reenter_the_lock() {
     }
 }
 
+/// A child forked from inside a job: its one thread is a copy of a worker
+/// whose pool has no threads there. It is no worker any more: no index,
+/// `join` and `scope` work (through a global pool built for the child)
+/// instead of reaching the copied pool's queues and sleep locks, and the
+/// pool's own calls fail as `is_forked`.
+#[test]
+fn a_child_forked_inside_a_job_is_no_worker_of_the_pool() {
+    let pool = ThreadPool::builder().num_threads(2).build().unwrap();
+    let pid = pool
+        .install(|| {
+            assert!(triad::threads::current_thread_index().is_some());
+            // SAFETY: the child uses the crate, small allocations (glibc's
+            // malloc is fork-safe) and `_exit`; it never returns into the
+            // pool's worker loop or the harness.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                // The child: this thread is its only one.
+                let no_index = triad::threads::current_thread_index().is_none();
+                let (a, b) = triad::threads::join(|| 20, || 22);
+                let mut parts = [0u32; 4];
+                triad::threads::scope(|s| {
+                    for (i, part) in parts.iter_mut().enumerate() {
+                        s.spawn(move |_| *part = i as u32 + 1);
+                    }
+                });
+                let code = match (no_index, a + b, parts) {
+                    (true, 42, [1, 2, 3, 4]) => 0,
+                    (false, ..) => 2,
+                    _ => 3,
+                };
+                // SAFETY: `_exit` ends the child at once, without running
+                // the parent's atexit handlers or flushing copied buffers.
+                unsafe { libc::_exit(code) };
+            }
+            pid
+        })
+        .unwrap();
+    assert!(pid > 0, "fork failed");
+    // The child hung here before its thread forgot the worker: wait at most
+    // 20 s, then kill it (nothing a test starts outlives it).
+    let mut status = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let waited = loop {
+        // SAFETY: `pid` is our child; `status` is a valid out-pointer.
+        let waited = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if waited != 0 || std::time::Instant::now() > deadline {
+            break waited;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    if waited == 0 {
+        // SAFETY: our child, not reaped yet (its pid cannot be reused).
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, &mut status, 0);
+        }
+        panic!("the child hung in a pool call");
+    }
+    assert_eq!(waited, pid);
+    assert!(
+        libc::WIFEXITED(status),
+        "child did not exit normally: {status:#x}"
+    );
+    assert_eq!(
+        libc::WEXITSTATUS(status),
+        0,
+        "in the child: 2 = still a worker of the pool, 3 = a wrong result"
+    );
+    assert_eq!(pool.install(|| 2).unwrap(), 2);
+}
+
 #[test]
 fn in_a_forked_child_pool_calls_return_errors_instead_of_hanging() {
     let pool = ThreadPool::builder().num_threads(2).build().unwrap();

@@ -44,6 +44,21 @@ pub(crate) fn install_fork_handler() -> std::io::Result<()> {
     result
 }
 
+/// Have `handler` run in every child forked from now on, on the thread that
+/// called `fork`, before `fork` returns there. Like the generation's handler
+/// it must be async-signal-safe (rule 2). Call it once per handler: each
+/// call registers one more.
+pub(crate) fn run_in_child_after_fork(handler: extern "C" fn()) -> std::io::Result<()> {
+    // SAFETY: `handler` is an `extern "C" fn()` that lives for the whole
+    // program (a fn item), and its caller vouches that it is
+    // async-signal-safe; null means "no prepare/parent handler".
+    let rc = unsafe { libc::pthread_atfork(None, None, Some(handler)) };
+    if rc != 0 {
+        return Err(std::io::Error::from_raw_os_error(rc));
+    }
+    Ok(())
+}
+
 /// The current fork generation: 0 in the original process, +1 per fork along
 /// the chain of parents since the handler was installed (rule 3).
 #[inline]

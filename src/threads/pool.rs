@@ -23,7 +23,9 @@
 //!   them may be waiting for the very job that is dropping the pool (the
 //!   stolen half of its `join`, a job of its scope, an `install` into the
 //!   other pool), which cannot finish before the drop returns.
-//! - In a forked child, where the threads do not exist.
+//! - In a forked child, where the threads do not exist. (A child forked
+//!   from inside a job is no worker there either: `worker.rs`'s fork
+//!   handler.)
 
 use std::fmt;
 
@@ -292,6 +294,8 @@ impl ThreadPoolBuilder {
             (false, None) => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         crate::sys::fork::install_fork_handler().map_err(BuildError::fork_handler)?;
+        #[cfg(not(loom))]
+        super::worker::install_fork_handler().map_err(BuildError::fork_handler)?;
         let core_ids = if self.pin_workers {
             match core_affinity::get_core_ids() {
                 Some(ids) if !ids.is_empty() => ids,

@@ -102,6 +102,32 @@ crate::sync::const_thread_local! {
     static CURRENT: Cell<*const WorkerThread> = Cell::new(ptr::null());
 }
 
+/// Forget, in a child forked from a worker thread, that the thread is a
+/// worker: its pool's other threads do not exist there, and its queues and
+/// sleep states are copies, with whatever lock another thread held at the
+/// fork. Pool calls on that thread then go the way of any thread outside a
+/// pool: `join`, `scope` and `spawn` to the global pool, rebuilt for the
+/// child (global.rs), and a `ThreadPool`'s methods to their `is_forked`
+/// error; `current_thread_index()` is `None`. Runs in the child before
+/// `fork` returns there, single-threaded, and only writes this thread's
+/// own (already allocated) thread-local: async-signal-safe.
+#[cfg(not(loom))]
+extern "C" fn forget_the_worker_in_a_forked_child() {
+    CURRENT.with(|c| c.set(ptr::null()));
+}
+
+/// Register [`forget_the_worker_in_a_forked_child`] (once per process,
+/// before the first worker starts).
+#[cfg(not(loom))]
+pub(crate) fn install_fork_handler() -> std::io::Result<()> {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    let mut result = Ok(());
+    INSTALL.call_once(|| {
+        result = crate::sys::fork::run_in_child_after_fork(forget_the_worker_in_a_forked_child);
+    });
+    result
+}
+
 /// What a waiting worker waits for.
 #[derive(Clone, Copy)]
 pub(crate) struct Wait<'a> {
