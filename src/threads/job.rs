@@ -199,15 +199,26 @@ impl<R> JobResult<R> {
 }
 
 /// Run `f` without letting a panic out (rule 7): a panic of `f` is
-/// dropped here, and if dropping its payload panics in turn, that second
-/// payload is leaked rather than dropped (its `Drop` could panic again).
+/// dropped here. Dropping a payload may panic in turn (its `Drop` is the
+/// user's): each new payload is dropped the same way, up to
+/// [`PAYLOAD_DROPS`] times, and a payload still panicking after that is
+/// leaked rather than dropped (its `Drop` could panic for ever). A panic
+/// whose `Drop` panics with a plain message thus leaks nothing.
 pub(crate) fn contain_panic(f: impl FnOnce()) {
-    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
-        if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-            mem::forget(again);
+    let mut outcome = panic::catch_unwind(AssertUnwindSafe(f));
+    for _ in 0..PAYLOAD_DROPS {
+        match outcome {
+            Ok(()) => return,
+            Err(payload) => outcome = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))),
         }
     }
+    if let Err(last) = outcome {
+        mem::forget(last);
+    }
 }
+
+/// How many payloads in a row `contain_panic` drops before it leaks one.
+const PAYLOAD_DROPS: usize = 4;
 
 /// A job in its waiter's stack frame.
 pub(crate) struct StackJob<L, F, R> {
