@@ -92,7 +92,8 @@ impl BuildError {
 
     /// A setting was zero or out of range (workers, result capacity, slots
     /// per worker, max tasks per worker, timeout, too many slots, memory
-    /// limit, a shared region too large to map), or the initializer is not a function of the program's binary.
+    /// limit, a shared region too large to map), or the initializer is not
+    /// a function of the program's binary.
     ///
     /// ```
     /// use std::time::Duration;
