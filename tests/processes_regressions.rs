@@ -68,30 +68,33 @@ fn a_completion_fd_stays_readable_after_its_task_is_evicted() {
     });
 }
 
+/// The length of a byte vector: the task of the failed-handle scenarios.
+fn len_of(v: Vec<u8>) -> usize {
+    v.len()
+}
+
+/// One worker whose slots take 64 bytes: an argument of 1,000 fails at
+/// submit (the failed-handle scenarios).
+fn small_argument_pool() -> ProcessPool {
+    ProcessPool::builder()
+        .workers(1)
+        .result_capacity(64)
+        .build()
+        .unwrap()
+}
+
 /// Scenario: a failed handle (argument too large) lent fd 0 (stdin) as its
 /// completion fd; stdin may be closed, or a terminal that is never readable.
 #[test]
 fn a_failed_handle_has_a_readable_completion_fd_of_its_own() {
-    fn len_of(v: Vec<u8>) -> usize {
-        v.len()
-    }
     within(Duration::from_secs(30), || {
-        no_leaks(
-            || {
-                ProcessPool::builder()
-                    .workers(1)
-                    .result_capacity(64)
-                    .build()
-                    .unwrap()
-            },
-            |pool| {
-                let mut handle = pool.submit(len_of, vec![0u8; 1000]);
-                let fd = handle.completion_fd().expect("an eventfd").as_raw_fd();
-                assert_ne!(fd, 0, "stdin is not a completion fd");
-                assert!(readable(fd, 0));
-                assert!(handle.try_wait().unwrap().unwrap_err().is_too_large());
-            },
-        )
+        no_leaks(small_argument_pool, |pool| {
+            let mut handle = pool.submit(len_of, vec![0u8; 1000]);
+            let fd = handle.completion_fd().expect("an eventfd").as_raw_fd();
+            assert_ne!(fd, 0, "stdin is not a completion fd");
+            assert!(readable(fd, 0));
+            assert!(handle.try_wait().unwrap().unwrap_err().is_too_large());
+        })
     });
 }
 
@@ -101,36 +104,24 @@ fn a_failed_handle_has_a_readable_completion_fd_of_its_own() {
 /// not "the handle's own, closed with the handle" as documented.
 #[test]
 fn failed_handles_have_completion_fds_of_their_own() {
-    fn len_of(v: Vec<u8>) -> usize {
-        v.len()
-    }
     within(Duration::from_secs(30), || {
-        no_leaks(
-            || {
-                ProcessPool::builder()
-                    .workers(1)
-                    .result_capacity(64)
-                    .build()
-                    .unwrap()
-            },
-            |pool| {
-                let mut first = pool.submit(len_of, vec![0u8; 1000]);
-                let mut second = pool.submit(len_of, vec![0u8; 1000]);
-                let fd = first.completion_fd().unwrap().as_raw_fd();
-                assert_eq!(
-                    first.completion_fd().unwrap().as_raw_fd(),
-                    fd,
-                    "the same on every call"
-                );
-                let other = second.completion_fd().unwrap().as_raw_fd();
-                assert_ne!(fd, other, "each handle's own");
-                assert!(readable(fd, 0) && readable(other, 0));
-                assert!(first.try_wait().unwrap().unwrap_err().is_too_large());
-                drop(first); // closes its own (`no_leaks` counts them)
-                assert!(readable(other, 0));
-                assert!(second.try_wait().unwrap().unwrap_err().is_too_large());
-            },
-        )
+        no_leaks(small_argument_pool, |pool| {
+            let mut first = pool.submit(len_of, vec![0u8; 1000]);
+            let mut second = pool.submit(len_of, vec![0u8; 1000]);
+            let fd = first.completion_fd().unwrap().as_raw_fd();
+            assert_eq!(
+                first.completion_fd().unwrap().as_raw_fd(),
+                fd,
+                "the same on every call"
+            );
+            let other = second.completion_fd().unwrap().as_raw_fd();
+            assert_ne!(fd, other, "each handle's own");
+            assert!(readable(fd, 0) && readable(other, 0));
+            assert!(first.try_wait().unwrap().unwrap_err().is_too_large());
+            drop(first); // closes its own (`no_leaks` counts them)
+            assert!(readable(other, 0));
+            assert!(second.try_wait().unwrap().unwrap_err().is_too_large());
+        })
     });
 }
 

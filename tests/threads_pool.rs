@@ -463,17 +463,9 @@ fn the_last_handle_dropped_in_a_job_another_worker_waits_for_does_not_deadlock()
 
 #[test]
 fn a_start_hook_panicking_with_a_payload_whose_drop_panics_keeps_its_worker() {
-    struct PanicsOnDrop;
-    impl Drop for PanicsOnDrop {
-        fn drop(&mut self) {
-            if !std::thread::panicking() {
-                panic!("dropping PanicsOnDrop");
-            }
-        }
-    }
     let pool = ThreadPool::builder()
         .num_threads(1)
-        .on_start(|_| std::panic::panic_any(PanicsOnDrop))
+        .on_start(|_| std::panic::panic_any(support::PanicsOnDrop))
         .build()
         .unwrap();
     let value = support::within(Duration::from_secs(10), move || pool.install(|| 6));

@@ -233,16 +233,7 @@ fn a_worker_gives_back_a_scopes_shares_before_it_runs_unrelated_work() {
     );
 }
 
-/// A panic payload whose `Drop` panics.
-struct PanicsOnDrop;
-
-impl Drop for PanicsOnDrop {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            panic!("dropping PanicsOnDrop");
-        }
-    }
-}
+use support::PanicsOnDrop;
 
 #[test]
 fn a_discarded_panic_payload_whose_drop_panics_stays_inside_its_job() {

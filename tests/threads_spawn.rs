@@ -102,16 +102,7 @@ fn free_spawn_from_outside_uses_the_global_pool() {
     assert_eq!(handle.join().unwrap(), 9);
 }
 
-/// A value whose `Drop` panics.
-struct PanicsOnDrop;
-
-impl Drop for PanicsOnDrop {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            panic!("dropping PanicsOnDrop");
-        }
-    }
-}
+use support::PanicsOnDrop;
 
 #[test]
 fn a_detached_result_whose_drop_panics_does_not_kill_the_worker() {

@@ -203,3 +203,15 @@ pub fn set_nofile(limit: libc::rlimit) {
     let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
     assert_eq!(rc, 0);
 }
+
+/// A value (or panic payload) whose `Drop` panics, unless a panic is
+/// already unwinding: what job rule 7 of `triad::threads` must contain.
+pub struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("dropping PanicsOnDrop");
+        }
+    }
+}
