@@ -17,6 +17,21 @@ use support::{nofile, serial, set_nofile};
 use triad::event_loop::net::tcp::TcpListener;
 use triad::event_loop::{spawn, timeout, yield_now, EventLoop};
 
+/// Lower the soft descriptor limit to 128 (keeping `original`'s hard
+/// limit) and open `/dev/null` until none is left: the descriptors to drop
+/// before the limit is restored.
+fn use_up_descriptors(original: libc::rlimit) -> Vec<File> {
+    set_nofile(libc::rlimit {
+        rlim_cur: 128,
+        rlim_max: original.rlim_max,
+    });
+    let mut burners = Vec::new();
+    while let Ok(f) = File::open("/dev/null") {
+        burners.push(f);
+    }
+    burners
+}
+
 #[test]
 fn accept_under_emfile_backs_off_with_a_typed_error_and_recovers() {
     let _serial = serial(); // the descriptor limit is process-wide
@@ -28,15 +43,7 @@ fn accept_under_emfile_backs_off_with_a_typed_error_and_recovers() {
         let mut client = std::net::TcpStream::connect(addr).unwrap();
         client.write_all(b"queued").unwrap();
 
-        // Use up every descriptor under a low limit.
-        set_nofile(libc::rlimit {
-            rlim_cur: 128,
-            rlim_max: original.rlim_max,
-        });
-        let mut burners = Vec::new();
-        while let Ok(f) = File::open("/dev/null") {
-            burners.push(f);
-        }
+        let burners = use_up_descriptors(original);
 
         let ticks = Rc::new(Cell::new(0u64));
         let ticker = spawn({
@@ -90,14 +97,7 @@ fn acceptors_sharing_a_listener_all_wake_after_its_back_off() {
         let clients: Vec<_> = (0..2)
             .map(|_| std::net::TcpStream::connect(addr).unwrap())
             .collect();
-        set_nofile(libc::rlimit {
-            rlim_cur: 128,
-            rlim_max: original.rlim_max,
-        });
-        let mut burners = Vec::new();
-        while let Ok(f) = File::open("/dev/null") {
-            burners.push(f);
-        }
+        let burners = use_up_descriptors(original);
         // The failure starts the listener's back-off...
         let err = listener.accept().await.map(|_| ()).unwrap_err();
         assert!(err.is_resource_exhaustion(), "{err}");
