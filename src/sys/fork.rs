@@ -32,15 +32,8 @@ extern "C" fn in_child_after_fork() {
 /// Install the `pthread_atfork` child handler (once per process).
 pub(crate) fn install_fork_handler() -> std::io::Result<()> {
     let mut result = Ok(());
-    INSTALL.call_once(|| {
-        // SAFETY: the handler is an `extern "C" fn()` that lives for the whole
-        // program and only performs an atomic add (rule 2); the null pointers
-        // mean "no prepare/parent handler", which pthread_atfork allows.
-        let rc = unsafe { libc::pthread_atfork(None, None, Some(in_child_after_fork)) };
-        if rc != 0 {
-            result = Err(std::io::Error::from_raw_os_error(rc));
-        }
-    });
+    // The handler only performs an atomic add: async-signal-safe (rule 2).
+    INSTALL.call_once(|| result = run_in_child_after_fork(in_child_after_fork));
     result
 }
 
