@@ -45,6 +45,15 @@
 //!    this pool waiting for the other pool's job that made it) can be
 //!    restricted, and the overflow queue is the shared queue restricted
 //!    waiters search (rule 3 wakes them).
+//! 6. **A finished target matches nothing.** A target is known by its
+//!    address: a join frame's or a scope's (alive for the whole wait), or
+//!    a `spawn`ed job's heap block, which is freed once the job has run, and
+//!    can be reused by a later, unrelated job. The job sends its outcome,
+//!    which sets the waiter's latch, before its block is freed; and a job
+//!    reusing the block reaches the waiter only through a queue, after the
+//!    free. So a restricted waiter first checks its latch: once it is set,
+//!    no job is related to the wait any more (it goes to the overflow
+//!    queue, rule 1), and the waiter returns.
 //!
 //! Across pools, `NoSteal` blocks: a worker waiting for another pool's job
 //! runs nothing of its own pool, so if that job calls back into the

@@ -159,23 +159,27 @@ impl Wait<'_> {
 
     /// Whether a restricted waiter may run `job` (wait-policy rules).
     fn may_run(&self, job: &JobRef) -> bool {
-        if !self.is_restricted() || job.id() == self.target {
-            return true; // wait-policy rule 4
+        if !self.is_restricted() {
+            return true;
         }
-        match self.policy {
-            WaitPolicy::StealAny => true,
-            // SAFETY: `job` is pending (we hold it), so its lineage chain is
-            // alive (job rule 5).
-            WaitPolicy::Descendants => unsafe {
-                Lineage::descends_from(job.lineage(), self.target)
-            },
-            WaitPolicy::NoSteal => {
-                self.is_scope
-                    && !job.lineage().is_null()
-                    // SAFETY: as above, the job's lineage node is alive.
-                    && unsafe { (*job.lineage()).id } == self.target
-            }
-        }
+        let related = job.id() == self.target // wait-policy rule 4
+            || match self.policy {
+                WaitPolicy::StealAny => true,
+                // SAFETY: `job` is pending (we hold it), so its lineage chain
+                // is alive (job rule 5).
+                WaitPolicy::Descendants => unsafe {
+                    Lineage::descends_from(job.lineage(), self.target)
+                },
+                WaitPolicy::NoSteal => {
+                    self.is_scope
+                        && !job.lineage().is_null()
+                        // SAFETY: as above, the job's lineage node is alive.
+                        && unsafe { (*job.lineage()).id } == self.target
+                }
+            };
+        // Wait-policy rule 6: once the latch is set, the target may be gone
+        // and its address reused, so a match proves nothing.
+        related && !self.latch.is_some_and(CoreLatch::probe)
     }
 }
 
@@ -687,5 +691,57 @@ impl WorkerThread {
             }
             crate::sync::spin_loop();
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::super::job::HeapJob;
+    use super::*;
+
+    /// Wait-policy rule 6: a job at the target's address is the target only
+    /// while the wait's latch is unset; once it is set, the address may be
+    /// an unrelated job's that reused the finished target's heap block.
+    #[test]
+    fn a_restricted_waiter_whose_latch_is_set_runs_no_match() {
+        let ran = Arc::new(crate::sync::atomic::AtomicUsize::new(0));
+        let counter = ran.clone();
+        let job = HeapJob::into_job_ref(
+            move || {
+                counter.fetch_add(1, Relaxed);
+            },
+            ptr::null(),
+        );
+        let latch = CoreLatch::new();
+        let wait_for = |policy| Wait {
+            latch: Some(&latch),
+            target: job.id(),
+            is_scope: false,
+            target_in_injector: true,
+            policy,
+        };
+        for policy in [WaitPolicy::Descendants, WaitPolicy::NoSteal] {
+            assert!(
+                wait_for(policy).may_run(&job),
+                "{policy:?}: the target itself"
+            );
+        }
+        // SAFETY: `latch` is alive, and only probed afterwards (latch rule 3
+        // is about a latch owned by a waiter that may return; this one is
+        // ours).
+        let _ = unsafe { CoreLatch::set(&latch) };
+        for policy in [WaitPolicy::Descendants, WaitPolicy::NoSteal] {
+            assert!(
+                !wait_for(policy).may_run(&job),
+                "{policy:?}: after the latch"
+            );
+        }
+        assert!(
+            wait_for(WaitPolicy::StealAny).may_run(&job),
+            "StealAny runs anything"
+        );
+        // SAFETY: the job was never queued: ours alone, alive, run once.
+        unsafe { job.execute() };
+        assert_eq!(ran.load(Relaxed), 1);
     }
 }
