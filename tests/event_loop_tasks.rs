@@ -345,6 +345,46 @@ fn dropping_the_loop_cancels_unfinished_tasks_and_drops_their_futures() {
     drop(probe);
 }
 
+/// A loop dropped inside a task of another loop tears down as its own:
+/// a task spawned by one of its futures' destructors joins *this* loop
+/// and is cancelled with it, instead of landing on the loop that happens
+/// to run (and running there); that loop is current again afterwards.
+#[test]
+fn a_loop_dropped_inside_another_loops_task_keeps_its_teardown_spawns() {
+    struct SpawnOnDrop(Rc<Cell<usize>>, Rc<RefCell<Option<JoinHandle<()>>>>);
+    impl Drop for SpawnOnDrop {
+        fn drop(&mut self) {
+            let ran = self.0.clone();
+            *self.1.borrow_mut() = Some(spawn(async move { ran.set(ran.get() + 1) }));
+        }
+    }
+    let ran = Rc::new(Cell::new(0));
+    let late = Rc::new(RefCell::new(None));
+    let outer = EventLoop::new().unwrap();
+    let (ran2, late2) = (ran.clone(), late.clone());
+    let after = outer.block_on(async move {
+        let inner = EventLoop::new().unwrap();
+        let guard = SpawnOnDrop(ran2, late2);
+        let _pending = inner.spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await
+        });
+        drop(inner);
+        // The outer loop is current again: its spawns run.
+        spawn(async { 5 }).await.unwrap()
+    });
+    assert_eq!(after, 5);
+    outer.block_on(async {
+        for _ in 0..3 {
+            yield_now().await;
+        }
+    });
+    assert_eq!(ran.get(), 0, "the teardown's task ran on the other loop");
+    let late = late.borrow_mut().take().expect("the destructor ran");
+    assert!(late.is_finished());
+    assert!(outer.block_on(late).unwrap_err().is_cancelled());
+}
+
 #[test]
 fn tasks_spawned_before_block_on_run_inside_it() {
     let ev = EventLoop::new().unwrap();
