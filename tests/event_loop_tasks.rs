@@ -222,6 +222,42 @@ fn a_detached_output_whose_destructor_panics_is_dropped_once_and_the_loop_goes_o
     assert_eq!(after, 8);
 }
 
+/// A handle dropping an output whose destructor panics: the panic comes
+/// out of the drop, and the task's block is freed all the same (the join
+/// waker it kept goes with it), not leaked.
+#[test]
+fn a_handle_dropping_an_output_whose_destructor_panics_frees_the_task() {
+    struct CountingWaker;
+    impl std::task::Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {}
+    }
+    let ev = EventLoop::new().unwrap();
+    let drops = Rc::new(Cell::new(0));
+    let mut handle = ev.spawn({
+        let drops = drops.clone();
+        async move { PanicsOnDrop(drops, "output's destructor") }
+    });
+    let joiner = Arc::new(CountingWaker);
+    let waker = Waker::from(joiner.clone());
+    let polled = Pin::new(&mut handle).poll(&mut Context::from_waker(&waker));
+    assert!(polled.is_pending());
+    drop(waker);
+    assert_eq!(
+        Arc::strong_count(&joiner),
+        2,
+        "the task keeps the join waker"
+    );
+    ev.block_on(yield_now());
+    assert!(handle.is_finished());
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(handle)));
+    assert!(
+        dropped.is_err(),
+        "the destructor's panic comes out of the drop"
+    );
+    assert_eq!(drops.get(), 1);
+    assert_eq!(Arc::strong_count(&joiner), 1, "the task block was leaked");
+}
+
 struct DropFlag(Rc<Cell<usize>>);
 impl Drop for DropFlag {
     fn drop(&mut self) {
