@@ -560,3 +560,30 @@ fn async_fd_try_new_hands_the_value_back_open() {
     b.read_to_string(&mut got).unwrap();
     assert_eq!(got, "still open");
 }
+
+/// A oneshot receiver that closed itself before any value was sent can
+/// never get one: awaiting it is an error at once, as `try_recv` says
+/// "disconnected", even while the sender lives (no hang). A value sent
+/// before the close is still received first.
+#[test]
+fn a_closed_oneshot_receiver_ends_instead_of_waiting_for_the_sender() {
+    use triad::event_loop::sync::oneshot;
+    let ev = EventLoop::new().unwrap();
+    ev.block_on(async {
+        let (tx, mut rx) = oneshot::channel::<u8>();
+        rx.close();
+        let error = timeout(Duration::from_secs(5), &mut rx)
+            .await
+            .expect("no hang")
+            .unwrap_err();
+        assert!(error.is_closed() && !error.is_sender_dropped());
+        assert!(rx.try_recv().unwrap_err().is_disconnected());
+        assert!(tx.send(1).is_err());
+
+        let (tx, mut rx) = oneshot::channel::<u8>();
+        tx.send(7).unwrap();
+        rx.close();
+        assert_eq!(rx.try_recv(), Ok(7));
+        assert!(rx.try_recv().unwrap_err().is_disconnected());
+    });
+}

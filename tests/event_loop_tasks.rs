@@ -222,6 +222,42 @@ fn a_detached_output_whose_destructor_panics_is_dropped_once_and_the_loop_goes_o
     assert_eq!(after, 8);
 }
 
+/// A handle dropping an output whose destructor panics: the panic comes
+/// out of the drop, and the task's block is freed all the same (the join
+/// waker it kept goes with it), not leaked.
+#[test]
+fn a_handle_dropping_an_output_whose_destructor_panics_frees_the_task() {
+    struct CountingWaker;
+    impl std::task::Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {}
+    }
+    let ev = EventLoop::new().unwrap();
+    let drops = Rc::new(Cell::new(0));
+    let mut handle = ev.spawn({
+        let drops = drops.clone();
+        async move { PanicsOnDrop(drops, "output's destructor") }
+    });
+    let joiner = Arc::new(CountingWaker);
+    let waker = Waker::from(joiner.clone());
+    let polled = Pin::new(&mut handle).poll(&mut Context::from_waker(&waker));
+    assert!(polled.is_pending());
+    drop(waker);
+    assert_eq!(
+        Arc::strong_count(&joiner),
+        2,
+        "the task keeps the join waker"
+    );
+    ev.block_on(yield_now());
+    assert!(handle.is_finished());
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(handle)));
+    assert!(
+        dropped.is_err(),
+        "the destructor's panic comes out of the drop"
+    );
+    assert_eq!(drops.get(), 1);
+    assert_eq!(Arc::strong_count(&joiner), 1, "the task block was leaked");
+}
+
 struct DropFlag(Rc<Cell<usize>>);
 impl Drop for DropFlag {
     fn drop(&mut self) {
@@ -343,6 +379,46 @@ fn dropping_the_loop_cancels_unfinished_tasks_and_drops_their_futures() {
     }
     probe = EventLoop::new().unwrap();
     drop(probe);
+}
+
+/// A loop dropped inside a task of another loop tears down as its own:
+/// a task spawned by one of its futures' destructors joins *this* loop
+/// and is cancelled with it, instead of landing on the loop that happens
+/// to run (and running there); that loop is current again afterwards.
+#[test]
+fn a_loop_dropped_inside_another_loops_task_keeps_its_teardown_spawns() {
+    struct SpawnOnDrop(Rc<Cell<usize>>, Rc<RefCell<Option<JoinHandle<()>>>>);
+    impl Drop for SpawnOnDrop {
+        fn drop(&mut self) {
+            let ran = self.0.clone();
+            *self.1.borrow_mut() = Some(spawn(async move { ran.set(ran.get() + 1) }));
+        }
+    }
+    let ran = Rc::new(Cell::new(0));
+    let late = Rc::new(RefCell::new(None));
+    let outer = EventLoop::new().unwrap();
+    let (ran2, late2) = (ran.clone(), late.clone());
+    let after = outer.block_on(async move {
+        let inner = EventLoop::new().unwrap();
+        let guard = SpawnOnDrop(ran2, late2);
+        let _pending = inner.spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await
+        });
+        drop(inner);
+        // The outer loop is current again: its spawns run.
+        spawn(async { 5 }).await.unwrap()
+    });
+    assert_eq!(after, 5);
+    outer.block_on(async {
+        for _ in 0..3 {
+            yield_now().await;
+        }
+    });
+    assert_eq!(ran.get(), 0, "the teardown's task ran on the other loop");
+    let late = late.borrow_mut().take().expect("the destructor ran");
+    assert!(late.is_finished());
+    assert!(outer.block_on(late).unwrap_err().is_cancelled());
 }
 
 #[test]

@@ -380,7 +380,9 @@ pub struct ReadyGuard<'a, T: AsRawFd> {
 impl<T: AsRawFd> ReadyGuard<'_, T> {
     /// The operation returned `WouldBlock`: clear the readiness, unless a
     /// newer event arrived since this guard was made (then it stays, and
-    /// the next wait returns at once).
+    /// the next wait returns at once). Once the fd's loop is dropped there
+    /// is nothing to clear: every wait returns at once, with
+    /// [`is_error`](Self::is_error) set, and the `WouldBlock` is final.
     ///
     /// ```
     /// # use std::io::{self, Read, Write};
@@ -537,9 +539,12 @@ impl<T: AsRawFd> ReadyGuard<'_, T> {
     }
 
     /// An error is pending on the fd, or the loop that registered it was
-    /// dropped: from then on it is reported ready for good, and
-    /// [`try_io`](Self::try_io) returns the operation's `WouldBlock` as
-    /// its result instead of `Err(TryIoError)` (reactor rule 6).
+    /// dropped. An error keeps the fd ready for both directions until an
+    /// operation's `WouldBlock` shows it taken (reactor rule 4): an error
+    /// that passes, such as a UDP socket's "port unreachable", leaves the
+    /// fd waiting again. A dropped loop makes it ready for good, and
+    /// [`try_io`](Self::try_io) then returns the operation's `WouldBlock`
+    /// as its result instead of `Err(TryIoError)` (reactor rule 6).
     ///
     /// ```
     /// # use std::net::UdpSocket;

@@ -649,12 +649,20 @@ impl<E> GroupError<E> {
         matches!(&self.kind, GroupErrorKind::Join(e) if e.is_panic())
     }
 
-    /// A child was cancelled instead of finishing. The group holds its
-    /// children's handles and no public API aborts a child otherwise, so
-    /// `join_all` does not return this today.
+    /// A child was cancelled instead of finishing: the group holds its
+    /// children's handles, so only the children's loop, dropped while
+    /// the group was not yet joined (joined later, on another loop), can
+    /// cancel one.
     ///
     /// ```
     /// # use triad::event_loop::{EventLoop, TaskGroup};
+    /// let mut group = TaskGroup::<(), String>::new();
+    /// let ev = EventLoop::new().unwrap();
+    /// ev.block_on(async { group.spawn(std::future::pending()) });
+    /// drop(ev); // cancels the child
+    /// let error = EventLoop::new().unwrap().block_on(group.join_all()).unwrap_err();
+    /// assert!(error.is_cancelled());
+    ///
     /// // Failures and panics are not cancellations.
     /// let ev = EventLoop::new().unwrap();
     /// let error = ev.block_on(async {

@@ -34,7 +34,12 @@
 //! 4. **Shutdown** (dropping the loop): close the inbox (remote.rs rule 3),
 //!    then cancel every task the loop owns — drop its future on this thread
 //!    (task rule 2), complete it as cancelled — until none is left (futures
-//!    dropped meanwhile may spawn more), then drop the queued entries.
+//!    dropped meanwhile may spawn more), then drop the queued entries. The
+//!    loop is current meanwhile, even when it is dropped inside another
+//!    loop's run (from one of its tasks, or unwinding out of its
+//!    `block_on`): what its futures' destructors spawn joins this loop and
+//!    is cancelled with it, never the other loop, which is current again
+//!    afterwards.
 //!    Reactor and timers are dropped last, after every future that could
 //!    hold a registration.
 //! 5. Borrows of the loop's cells never span user code (a poll, a drop, a
@@ -123,8 +128,10 @@ const_thread_local! {
 /// Run `f` with the loop running on this thread, if any.
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
     let core = CURRENT.with(|c| c.get());
-    // SAFETY: a non-null pointer was set by `Enter` from a live `Rc<Core>`
-    // that it keeps alive until it resets the pointer (rule 1).
+    // SAFETY: a non-null pointer was set by an `Enter` from a live
+    // `Rc<Core>` that it keeps alive until it puts the previous pointer
+    // back, which is null or that of an `Enter` further up this thread's
+    // stack, still alive (rules 1, 4).
     f(unsafe { core.as_ref() })
 }
 
@@ -142,21 +149,29 @@ pub(crate) fn current() -> Option<Rc<Core>> {
     }
 }
 
-/// Sets `CURRENT` for the duration of `block_on` (or shutdown), and resets
-/// it on the way out, unwinding included.
+/// Sets `CURRENT` for the duration of `block_on` (or shutdown), and puts
+/// back what was there on the way out, unwinding included.
 struct Enter {
     _core: Rc<Core>,
+    /// The loop that was current before: null, except while a loop is
+    /// dropped inside another's run (rule 4). Its own `Enter`, further up
+    /// this thread's stack, keeps it alive until after ours is dropped.
+    previous: *const Core,
 }
 
 impl Enter {
+    /// For `block_on`: no loop may be running on this thread.
     fn new(core: &Rc<Core>) -> Enter {
-        CURRENT.with(|c| {
-            assert!(
-                c.get().is_null(),
-                "a triad event loop already runs on this thread (nested `block_on`?)"
-            );
-            c.set(Rc::as_ptr(core));
-        });
+        assert!(
+            CURRENT.with(|c| c.get().is_null()),
+            "a triad event loop already runs on this thread (nested `block_on`?)"
+        );
+        Enter::over(core)
+    }
+
+    /// Make `core` current, over whichever loop is (rule 4).
+    fn over(core: &Rc<Core>) -> Enter {
+        let previous = CURRENT.with(|c| c.replace(Rc::as_ptr(core)));
         // Rule 6: a waker that panicked while fired timers were woken (out
         // of an earlier `block_on`) left the flag set; wakes queue at the
         // back again.
@@ -164,13 +179,14 @@ impl Enter {
         crate::tracepoint::event_loop_entered();
         Enter {
             _core: core.clone(),
+            previous,
         }
     }
 }
 
 impl Drop for Enter {
     fn drop(&mut self) {
-        CURRENT.with(|c| c.set(ptr::null()));
+        CURRENT.with(|c| c.set(self.previous));
     }
 }
 
@@ -370,11 +386,8 @@ impl fmt::Debug for EventLoop {
 impl Drop for EventLoop {
     fn drop(&mut self) {
         // Futures dropped below may use the free functions (spawn, timers,
-        // sockets' deregistration): the loop is "current" meanwhile, unless
-        // we are unwinding out of another loop's block_on on this thread.
-        let _enter = CURRENT
-            .with(|c| c.get().is_null())
-            .then(|| Enter::new(&self.core));
+        // sockets' deregistration): this loop is current meanwhile (rule 4).
+        let _enter = Enter::over(&self.core);
         self.core.sched.shutdown();
         // Sources that outlive the loop fail from now on (reactor.rs rule 6).
         self.core.reactor.close_sources();

@@ -982,13 +982,33 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        if self.header().state.unset_join_interest().is_err() {
-            // SAFETY: COMPLETE: the output is ours (rule 3).
-            unsafe { (self.header().vtable.drop_stage)(self.ptr) };
-        }
-        // SAFETY: the handle's own reference.
-        unsafe { drop_ref(self.ptr) };
+        drop_handle(self.ptr);
     }
+}
+
+/// `JoinHandle::drop`, written once rather than once per output type (it
+/// needs none: the vtable drops the output).
+#[inline(never)]
+fn drop_handle(ptr: NonNull<Header>) {
+    /// Gives up the handle's reference on the way out, also when the
+    /// output's destructor panics (the panic goes on, the block is not
+    /// leaked: `stage` is `Consumed` by then, see `poll_future`).
+    struct Release(NonNull<Header>);
+    impl Drop for Release {
+        fn drop(&mut self) {
+            // SAFETY: the handle's own reference, given up once.
+            unsafe { drop_ref(self.0) };
+        }
+    }
+    let release = Release(ptr);
+    // SAFETY: the handle's reference keeps the block alive until `release`
+    // goes.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.unset_join_interest().is_err() {
+        // SAFETY: COMPLETE: the output is ours (rule 3).
+        unsafe { (header.vtable.drop_stage)(ptr) };
+    }
+    drop(release);
 }
 
 impl<T> std::fmt::Debug for JoinHandle<T> {

@@ -322,6 +322,31 @@ fn abort_and_detach_drop_every_future_and_output_once() {
     sched.shutdown();
 }
 
+/// A handle that drops an output whose destructor panics: the output is
+/// dropped once, the panic comes out of the handle's drop, and the block is
+/// freed (Miri reports a leak otherwise, and a second drop of the output if
+/// the stage were not `Consumed` when the block goes).
+#[test]
+fn a_handle_dropping_a_panicking_output_frees_the_block_once() {
+    struct PanicsOnDrop(Arc<AtomicUsize>);
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, SeqCst);
+            panic!("output's destructor");
+        }
+    }
+    let (sched, poller) = scheduler();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let output = PanicsOnDrop(drops.clone());
+    let handle = sched.spawn(async move { output });
+    run_until(&sched, &poller, || handle.is_finished());
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(handle)));
+    assert!(dropped.is_err());
+    assert_eq!(drops.load(SeqCst), 1);
+    assert_eq!(sched.task_count(), 0);
+    sched.shutdown();
+}
+
 #[test]
 fn shutdown_drops_pending_futures_on_the_loop_thread() {
     let (sched, poller) = scheduler();

@@ -571,6 +571,11 @@ impl Drop for Sleep {
 /// Run `future`, giving up after `duration`: `Err(Elapsed)` then, and the
 /// future is dropped.
 ///
+/// # Panics
+///
+/// When polled outside an event loop while `future` is pending and the
+/// deadline has not passed (as a [`Sleep`] does).
+///
 /// ```
 /// use std::time::Duration;
 /// use triad::event_loop::{sleep, timeout, EventLoop};
@@ -591,6 +596,11 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 }
 
 /// Run `future`, giving up at `deadline`.
+///
+/// # Panics
+///
+/// When polled outside an event loop while `future` is pending and the
+/// deadline has not passed (as a [`Sleep`] does).
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -680,6 +690,11 @@ pub struct Interval {
 /// A zero period makes every tick due at once: each `tick` completes when
 /// called, paced only by the cooperative budget (so other tasks still run
 /// between bursts of ticks), never by a timer.
+///
+/// # Panics
+///
+/// A tick that has to wait (any after the first, unless the period is
+/// zero), polled outside an event loop (as a [`Sleep`] does).
 ///
 /// ```
 /// use std::time::Duration;

@@ -18,7 +18,13 @@
 //!    dropped before `select`/`race` returns: all the primitives of
 //!    [`sync`](super::sync) are cancellation-safe (a dropped wait passes
 //!    on what it was handed), and so are `recv`, `sleep` and the socket
-//!    operations, so nothing is lost but the loser's own work.
+//!    operations that complete in one step (`read`, `write`, `accept`,
+//!    `recv_from`, `send_to`), so nothing is lost but the loser's own
+//!    work. Not so the ones that loop over a buffer, `read_exact` and
+//!    `write_all`: dropped midway, they have taken part of the stream
+//!    (or sent part of the buffer) without saying how much, so a stream
+//!    read under a timeout that fires is out of step for good. Race those
+//!    only when losing means closing the stream.
 //! 3. **Order kept.** `join_all` returns the outputs in the order of its
 //!    input, whatever order the futures finish in.
 //!

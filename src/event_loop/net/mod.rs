@@ -243,6 +243,10 @@ macro_rules! read_methods {
         /// Read exactly `buf.len()` bytes; `UnexpectedEof` if the stream
         /// ends first (what was read is then in `buf`, unmarked).
         ///
+        /// Not cancellation-safe: dropped before it completes (the loser
+        /// of a `select`, a `timeout` that fired), it has taken from the
+        /// stream what it put in `buf`, and nothing says how much.
+        ///
         /// ```
         #[doc = $setup]
         /// writer.write_all(b"abc").await?;
@@ -310,6 +314,9 @@ macro_rules! write_methods {
         }
 
         /// Write all of `buf`.
+        ///
+        /// Not cancellation-safe: dropped before it completes, it may have
+        /// sent part of `buf`, and nothing says how much.
         ///
         /// ```
         #[doc = $setup]

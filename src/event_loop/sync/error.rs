@@ -239,7 +239,7 @@ impl TryRecvError {
     }
 
     /// Nothing is there, and every sender is gone (or, for a oneshot, the
-    /// value was already taken): nothing will come.
+    /// value was already taken or the receiver closed): nothing will come.
     pub fn is_disconnected(&self) -> bool {
         self.kind == TryRecvKind::Disconnected
     }
@@ -268,8 +268,8 @@ impl fmt::Display for TryRecvError {
 impl std::error::Error for TryRecvError {}
 
 /// A receive that got no value: the sender (every sender, for a
-/// [`broadcast`](super::broadcast)) was dropped, or a broadcast receiver
-/// fell behind.
+/// [`broadcast`](super::broadcast)) was dropped, a oneshot receiver was
+/// closed, or a broadcast receiver fell behind.
 ///
 /// ```
 /// use triad::event_loop::{sync::oneshot, EventLoop};
@@ -288,6 +288,7 @@ pub struct RecvError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RecvKind {
     SenderDropped,
+    Closed,
     Lagged(u64),
 }
 
@@ -295,6 +296,12 @@ impl RecvError {
     pub(crate) fn sender_dropped() -> Self {
         RecvError {
             kind: RecvKind::SenderDropped,
+        }
+    }
+
+    pub(crate) fn closed() -> Self {
+        RecvError {
+            kind: RecvKind::Closed,
         }
     }
 
@@ -310,13 +317,30 @@ impl RecvError {
         self.kind == RecvKind::SenderDropped
     }
 
+    /// A [`oneshot`](super::oneshot) receiver closed itself
+    /// ([`Receiver::close`](super::oneshot::Receiver::close)) before a
+    /// value was sent: nothing will come, though the sender may live on.
+    ///
+    /// ```
+    /// use triad::event_loop::{sync::oneshot, EventLoop};
+    ///
+    /// let ev = EventLoop::new()?;
+    /// let (_tx, mut rx) = oneshot::channel::<u32>();
+    /// rx.close();
+    /// assert!(ev.block_on(rx).unwrap_err().is_closed());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.kind == RecvKind::Closed
+    }
+
     /// A [`broadcast`](super::broadcast) receiver fell behind: this many
     /// of the oldest messages were overwritten before it read them. The
     /// next receive gets the oldest one still kept.
     pub fn lagged(&self) -> Option<u64> {
         match self.kind {
             RecvKind::Lagged(skipped) => Some(skipped),
-            RecvKind::SenderDropped => None,
+            RecvKind::SenderDropped | RecvKind::Closed => None,
         }
     }
 }
@@ -325,6 +349,7 @@ impl fmt::Display for RecvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
             RecvKind::SenderDropped => write!(f, "the sender was dropped: nothing will come"),
+            RecvKind::Closed => write!(f, "the receiver was closed: nothing will come"),
             RecvKind::Lagged(n) => write!(f, "the receiver fell behind by {n} messages"),
         }
     }

@@ -110,8 +110,9 @@
 //! 1. **The other side gone is a typed error, never a hang:** a receiver
 //!    sees the end once every sender is dropped; a send to a dropped or
 //!    closed receiver hands the value back in a [`SendError`]; a oneshot
-//!    receiver whose sender is dropped gets a [`RecvError`]; an acquire on a
-//!    closed semaphore gets an [`AcquireError`].
+//!    receiver whose sender is dropped (or that closed itself before a
+//!    send) gets a [`RecvError`]; an acquire on a closed semaphore gets an
+//!    [`AcquireError`].
 //! 2. **FIFO and fair:** waiters are served in arrival order, a newcomer
 //!    (even a `try_*`) never overtakes a queued waiter, and a big
 //!    `acquire_many` is not starved by small requests behind it.

@@ -3,20 +3,24 @@
 //!
 //! ```text
 //!   receiver:  EMPTY ──send──────────────► VALUE ──recv──► Ok(value)
-//!                │  └──sender dropped────► Err(RecvError)
+//!                │  ├──sender dropped────► Err(RecvError)
+//!                │  └──close()───────────► Err(RecvError), at once
 //!   sender:    open ──receiver dropped or close()──► send fails with the value back
 //! ```
 //!
 //! Rules:
 //!
-//! 1. **One outcome.** The receiver gets the value, or an error once the
-//!    sender is dropped without sending; never a hang.
+//! 1. **One outcome.** The receiver gets the value, or an error once no
+//!    value can come (the sender dropped without sending, or the receiver
+//!    closed before a send); never a hang.
 //! 2. **Nothing lost silently.** A send to a dropped or closed receiver
 //!    fails and hands the value back ([`SendError::into_inner`]). A value
 //!    sent but never received is dropped with the receiver.
 //! 3. **Close.** [`Receiver::close`] refuses later sends but keeps a value
-//!    already sent; [`Sender::closed`] completes when the receiver is
-//!    closed or dropped (so the sender can stop working for nobody).
+//!    already sent; without one, a receive then fails at once
+//!    ([`RecvError::is_closed`]), whether or not the sender is still
+//!    alive. [`Sender::closed`] completes when the receiver is closed or
+//!    dropped (so the sender can stop working for nobody).
 //! 4. Wakers are woken, and the value dropped, outside any borrow.
 
 use std::cell::Cell;
@@ -205,13 +209,17 @@ impl<T> Receiver<T> {
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         match self.inner.value.take() {
             Some(value) => Ok(value),
-            None if self.inner.sender_gone.get() => Err(TryRecvError::disconnected()),
+            // Nothing can come any more (rule 1).
+            None if self.inner.sender_gone.get() || self.inner.receiver_closed.get() => {
+                Err(TryRecvError::disconnected())
+            }
             None => Err(TryRecvError::empty()),
         }
     }
 
     /// Refuse later sends (rule 3); a value already sent can still be
-    /// received.
+    /// received. Without one, receiving fails at once from now on
+    /// ([`RecvError::is_closed`]), even while the sender lives.
     ///
     /// ```
     /// use triad::event_loop::sync::oneshot;
@@ -219,6 +227,7 @@ impl<T> Receiver<T> {
     /// let (tx, mut rx) = oneshot::channel::<u8>();
     /// rx.close();
     /// assert!(tx.send(1).is_err());
+    /// assert!(rx.try_recv().unwrap_err().is_disconnected());
     /// ```
     pub fn close(&mut self) {
         self.inner.receiver_closed.set(true);
@@ -235,6 +244,7 @@ impl<T> Future for Receiver<T> {
         let outcome = match inner.value.take() {
             Some(value) => Ok(value),
             None if inner.sender_gone.get() => Err(RecvError::sender_dropped()),
+            None if inner.receiver_closed.get() => Err(RecvError::closed()), // rule 3
             None => {
                 store_waker(&inner.receiver_waker, cx.waker()); // rule 4
                 return Poll::Pending;
