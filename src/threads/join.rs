@@ -173,30 +173,43 @@ struct UnwindGuard<'a, F: FnOnce() -> R + Send, R: Send, P: PolicySource> {
 }
 
 impl<F: FnOnce() -> R + Send, R: Send, P: PolicySource> Drop for UnwindGuard<'_, F, R, P> {
+    /// Inlined, so that the landing pad calls `finish_while_unwinding` with
+    /// the worker and the frame's address it still holds: the guard is
+    /// never written to memory, and the path where `a` returns pays nothing
+    /// for it.
+    #[inline(always)]
     fn drop(&mut self) {
-        // Only reached while `a` unwinds. `b`'s own panic is caught here and
-        // dropped: `a`'s panic is the one re-raised (as rayon does).
-        let head = &self.frame.head;
-        self.wt.unlink_frame(self.frame);
-        let run_inline = !head.promoted.get()
-            || self.wt.take_back_or_wait(
-                head.id(),
-                head.latch().core(),
-                self.policy.policy(self.wt),
-            );
-        // A panic here (of `b`, or of dropping its value or payload, whose
-        // `Drop` may panic) must not escape: this runs while `a`'s panic
-        // unwinds, and a second one would abort the process. `contain_panic`
-        // also drops the caught payload under `catch_unwind`.
-        if run_inline {
-            let func = self.frame.take_func();
-            contain_panic(move || drop(func()));
-        } else {
-            // Stolen and executed: its result (a value, or `b`'s panic
-            // payload) is ours to drop.
-            // SAFETY: `take_back_or_wait` returned false: the latch is set
-            // (job rule 4), and nothing else reads the result.
-            contain_panic(|| unsafe { self.frame.drop_result() });
-        }
+        finish_while_unwinding(self.wt, self.frame, self.policy);
+    }
+}
+
+/// The body of [`UnwindGuard`]'s drop, off the hot path.
+#[cold]
+#[inline(never)]
+fn finish_while_unwinding<F, R, P>(wt: &WorkerThread, frame: &JoinFrame<F, R>, policy: P)
+where
+    F: FnOnce() -> R + Send,
+    R: Send,
+    P: PolicySource,
+{
+    // Only reached while `a` unwinds. `b`'s own panic is caught here and
+    // dropped: `a`'s panic is the one re-raised (as rayon does).
+    let head = &frame.head;
+    wt.unlink_frame(frame);
+    let run_inline = !head.promoted.get()
+        || wt.take_back_or_wait(head.id(), head.latch().core(), policy.policy(wt));
+    // A panic here (of `b`, or of dropping its value or payload, whose
+    // `Drop` may panic) must not escape: this runs while `a`'s panic
+    // unwinds, and a second one would abort the process. `contain_panic`
+    // also drops the caught payload under `catch_unwind`.
+    if run_inline {
+        let func = frame.take_func();
+        contain_panic(move || drop(func()));
+    } else {
+        // Stolen and executed: its result (a value, or `b`'s panic
+        // payload) is ours to drop.
+        // SAFETY: `take_back_or_wait` returned false: the latch is set
+        // (job rule 4), and nothing else reads the result.
+        contain_panic(|| unsafe { frame.drop_result() });
     }
 }
