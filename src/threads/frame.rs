@@ -31,9 +31,13 @@
 //!    returns runs the second half inline, touching nothing shared.
 //! 5. A frame outlives its promotion: the join does not return until the
 //!    job was taken back unexecuted or its latch is set (job rule 2).
+//! 6. The second half leaves the frame exactly once: run inline by the
+//!    owner (private, or taken back: job rule 1) or by `execute`. Every way
+//!    out of a join takes one of the two, and nothing else reads or drops
+//!    it, so it needs no `Option` to say whether it is still there.
 
 use std::cell::Cell;
-use std::mem::MaybeUninit;
+use std::mem::{ManuallyDrop, MaybeUninit};
 
 use super::job::{ExecuteFn, JobRef, JobResult, Lineage};
 use super::latch::{Latch, SpinLatch};
@@ -104,7 +108,8 @@ impl FrameHead {
 #[repr(C)]
 pub(crate) struct JoinFrame<F, R> {
     pub(crate) head: FrameHead,
-    func: UnsafeCell<Option<F>>,
+    /// Moved out once, never dropped in place (frame rule 6).
+    func: UnsafeCell<ManuallyDrop<F>>,
     result: UnsafeCell<MaybeUninit<JobResult<R>>>,
 }
 
@@ -120,19 +125,25 @@ impl<F: FnOnce() -> R + Send, R: Send> JoinFrame<F, R> {
                 execute: Self::execute,
                 latch: UnsafeCell::new(MaybeUninit::uninit()),
             },
-            func: UnsafeCell::new(Some(func)),
+            func: UnsafeCell::new(ManuallyDrop::new(func)),
             result: UnsafeCell::new(MaybeUninit::uninit()),
         }
     }
 
     /// Take the second half back to run it inline: the frame stayed private,
     /// or was taken back unexecuted (job rule 1).
+    ///
+    /// # Safety
+    ///
+    /// The frame is private, or its job was taken back unexecuted, and the
+    /// second half was not taken before (frame rule 6).
     #[inline]
-    pub(crate) fn take_func(&self) -> F {
+    pub(crate) unsafe fn take_func(&self) -> F {
         // SAFETY: job rule 1: private or taken back, so no other thread can
-        // reach `func`.
-        let func = self.func.with_mut(|f| unsafe { (*f).take() });
-        func.expect("a join half run inline after it was executed (job rule 1)")
+        // reach `func`; still there, and read only this once (caller, frame
+        // rule 6).
+        self.func
+            .with_mut(|f| unsafe { ManuallyDrop::take(&mut *f) })
     }
 
     /// The result, once the latch of the promoted frame is set (job rule 4).
@@ -170,10 +181,12 @@ impl<F: FnOnce() -> R + Send, R: Send> JoinFrame<F, R> {
         // SAFETY: `FrameHead` is the first field of the repr(C) JoinFrame,
         // so the JobRef's pointer is the frame's; alive by frame rule 5.
         let this = unsafe { &*(job.id() as *const Self) };
-        // SAFETY: job rule 1: we alone execute it; the owner touches `func`
-        // and `result` only after the latch is set.
-        let func = this.func.with_mut(|f| unsafe { (*f).take() });
-        let func = func.expect("a join half executed twice (job rule 1)");
+        // SAFETY: job rule 1: we alone execute it, and the owner never takes
+        // the second half of a job it did not take back, so it is still
+        // there and read only this once (frame rule 6).
+        let func = this
+            .func
+            .with_mut(|f| unsafe { ManuallyDrop::take(&mut *f) });
         let result = JobResult::call(func);
         // SAFETY: as above (job rule 4: written before the latch is set).
         this.result.with_mut(|r| unsafe { (*r).write(result) });

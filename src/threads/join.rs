@@ -147,13 +147,16 @@ where
     if !frame.head.promoted.get() {
         // Frame rule 4: never published; run it inline. A panic of `b` may
         // unwind freely: nothing refers to the frame any more.
-        let result_b = frame.take_func()();
+        // SAFETY: private, and this path takes `b` once (frame rule 6).
+        let result_b = unsafe { frame.take_func() }();
         return (result_a, result_b);
     }
     let policy = policy.policy(wt);
     if wt.take_back_or_wait(frame.head.id(), frame.head.latch().core(), policy) {
         // Taken back from our deque before anyone stole it (job rule 1).
-        let result_b = frame.take_func()();
+        // SAFETY: taken back unexecuted, and this path takes `b` once
+        // (frame rule 6).
+        let result_b = unsafe { frame.take_func() }();
         return (result_a, result_b);
     }
     // Stolen (or run by us from another queue): its latch is set.
@@ -203,7 +206,9 @@ where
     // unwinds, and a second one would abort the process. `contain_panic`
     // also drops the caught payload under `catch_unwind`.
     if run_inline {
-        let func = frame.take_func();
+        // SAFETY: private or taken back unexecuted; the unwinding path is
+        // the only one to take `b` (frame rule 6).
+        let func = unsafe { frame.take_func() };
         contain_panic(move || drop(func()));
     } else {
         // Stolen and executed: its result (a value, or `b`'s panic
