@@ -57,13 +57,12 @@ where
     RB: Send,
 {
     let wt = WorkerThread::current();
-    if !wt.is_null() {
-        // SAFETY: a non-null current worker is the live WorkerThread on this
-        // thread's stack (see `WorkerThread::current_in`).
-        let wt = unsafe { &*wt };
-        return join_on(wt, PoolPolicy, a, b);
+    if wt.is_null() {
+        return join_outside_any_pool(PoolPolicy, a, b);
     }
-    super::global::run(move |wt| join_on(wt, PoolPolicy, a, b))
+    // SAFETY: a non-null current worker is the live WorkerThread on this
+    // thread's stack (see `WorkerThread::current_in`).
+    join_on(unsafe { &*wt }, PoolPolicy, a, b)
 }
 
 /// [`join`] with an explicit [`WaitPolicy`] for the wait on `b`, whatever
@@ -82,16 +81,32 @@ where
     RB: Send,
 {
     let wt = WorkerThread::current();
-    if !wt.is_null() {
-        // SAFETY: as in `join`.
-        return join_on(unsafe { &*wt }, policy, a, b);
+    if wt.is_null() {
+        return join_outside_any_pool(policy, a, b);
     }
+    // SAFETY: as in `join`.
+    join_on(unsafe { &*wt }, policy, a, b)
+}
+
+/// A `join` called outside any pool: it runs in the global pool (or the
+/// pool of `ThreadPool::install`). Kept out of line, so that the path on a
+/// worker saves no registers for it.
+#[cold]
+#[inline(never)]
+fn join_outside_any_pool<A, B, RA, RB, P>(policy: P, a: A, b: B) -> (RA, RB)
+where
+    P: PolicySource,
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
     super::global::run(move |wt| join_on(wt, policy, a, b))
 }
 
 /// Where a join finds its wait policy: the pool's (read only if the wait
 /// happens, and zero-sized, to keep the fast path lean) or an explicit one.
-pub(crate) trait PolicySource: Copy {
+pub(crate) trait PolicySource: Copy + Send {
     fn policy(self, wt: &WorkerThread) -> WaitPolicy;
 }
 
