@@ -99,7 +99,10 @@ fn stolen_second_half_runs_once_and_its_result_arrives() {
             }
         };
         let result_b = if taken_back {
-            frame.take_func()()
+            // SAFETY: taken back unexecuted, and taken only here (frame
+            // rule 6).
+            let b = unsafe { frame.take_func() };
+            b()
         } else {
             frame.into_result().unwrap()
         };

@@ -18,7 +18,7 @@
 //! Rules (cited as "frame rule N"):
 //!
 //! 1. Only the owner worker reads or writes the list (`top`, `prev`,
-//!    `promoted`): plain cells, no synchronisation.
+//!    `execute`): plain cells, no synchronisation.
 //! 2. Frames nest: a join links its frame on entry and unlinks it on exit;
 //!    whatever runs in between (stolen jobs run while waiting included)
 //!    links and unlinks above it. So the list is a stack.
@@ -31,9 +31,13 @@
 //!    returns runs the second half inline, touching nothing shared.
 //! 5. A frame outlives its promotion: the join does not return until the
 //!    job was taken back unexecuted or its latch is set (job rule 2).
+//! 6. The second half leaves the frame exactly once: run inline by the
+//!    owner (private, or taken back: job rule 1) or by `execute`. Every way
+//!    out of a join takes one of the two, and nothing else reads or drops
+//!    it, so it needs no `Option` to say whether it is still there.
 
 use std::cell::Cell;
-use std::mem::MaybeUninit;
+use std::mem::{ManuallyDrop, MaybeUninit};
 
 use super::job::{ExecuteFn, JobRef, JobResult, Lineage};
 use super::latch::{Latch, SpinLatch};
@@ -41,16 +45,21 @@ use super::registry::Registry;
 use crate::sync::cell::UnsafeCell;
 
 /// The type-erased part of a join frame, at its start (`repr(C)`).
+///
+/// A join fills `prev` and `lineage` from the worker's `top` and `lineage`:
+/// side by side here, they are copied as one pair where the worker's two
+/// fields are side by side too.
 #[repr(C)]
 pub(crate) struct FrameHead {
     /// The next older frame of the same worker, or null (frame rule 2).
     pub(crate) prev: *const FrameHead,
-    /// Set by the owner when it publishes the frame (frame rules 1, 3).
-    pub(crate) promoted: Cell<bool>,
     /// The lineage current when the join began (job rule 5).
     lineage: *const Lineage,
-    /// `JoinFrame::<F, R>::execute`, to build the `JobRef` on promotion.
-    execute: ExecuteFn,
+    /// `JoinFrame::<F, R>::execute` while the frame is private. Promotion
+    /// moves it into the frame's `JobRef` and leaves `None`: that is what
+    /// marks a frame promoted (frame rules 1, 3), at no cost to the join
+    /// that stays private.
+    execute: Cell<Option<ExecuteFn>>,
     /// Initialised on promotion only (frame rule 4).
     latch: UnsafeCell<MaybeUninit<SpinLatch>>,
 }
@@ -73,8 +82,10 @@ impl FrameHead {
         // SAFETY: alive and ours (caller); a shared reference to the head is
         // fine: its mutable parts are cells.
         let head = unsafe { &*this };
-        debug_assert!(!head.promoted.get(), "frame promoted twice (frame rule 3)");
-        head.promoted.set(true);
+        let execute = head
+            .execute
+            .take()
+            .expect("a join frame promoted twice (frame rule 3)");
         // SAFETY: frame rule 4: nobody else can see the latch before the
         // JobRef is published by our caller.
         head.latch
@@ -82,12 +93,18 @@ impl FrameHead {
         // SAFETY: `execute` was built for the JoinFrame this head starts, and
         // `this` covers that whole frame, alive until the job is done
         // (caller, frame rule 5).
-        unsafe { JobRef::from_raw(this as *const (), head.execute, head.lineage) }
+        unsafe { JobRef::from_raw(this as *const (), execute, head.lineage) }
+    }
+
+    /// Whether the frame was promoted (its `execute` moved into a `JobRef`).
+    #[inline]
+    pub(crate) fn is_promoted(&self) -> bool {
+        self.execute.get().is_none()
     }
 
     /// The latch of a promoted frame.
     pub(crate) fn latch(&self) -> &SpinLatch {
-        debug_assert!(self.promoted.get());
+        debug_assert!(self.is_promoted());
         // SAFETY: initialised by `promote` (frame rule 4), which happened
         // before the owner asks for it; never written again.
         self.latch
@@ -104,7 +121,8 @@ impl FrameHead {
 #[repr(C)]
 pub(crate) struct JoinFrame<F, R> {
     pub(crate) head: FrameHead,
-    func: UnsafeCell<Option<F>>,
+    /// Moved out once, never dropped in place (frame rule 6).
+    func: UnsafeCell<ManuallyDrop<F>>,
     result: UnsafeCell<MaybeUninit<JobResult<R>>>,
 }
 
@@ -115,24 +133,29 @@ impl<F: FnOnce() -> R + Send, R: Send> JoinFrame<F, R> {
         JoinFrame {
             head: FrameHead {
                 prev,
-                promoted: Cell::new(false),
                 lineage,
-                execute: Self::execute,
+                execute: Cell::new(Some(Self::execute)),
                 latch: UnsafeCell::new(MaybeUninit::uninit()),
             },
-            func: UnsafeCell::new(Some(func)),
+            func: UnsafeCell::new(ManuallyDrop::new(func)),
             result: UnsafeCell::new(MaybeUninit::uninit()),
         }
     }
 
     /// Take the second half back to run it inline: the frame stayed private,
     /// or was taken back unexecuted (job rule 1).
+    ///
+    /// # Safety
+    ///
+    /// The frame is private, or its job was taken back unexecuted, and the
+    /// second half was not taken before (frame rule 6).
     #[inline]
-    pub(crate) fn take_func(&self) -> F {
+    pub(crate) unsafe fn take_func(&self) -> F {
         // SAFETY: job rule 1: private or taken back, so no other thread can
-        // reach `func`.
-        let func = self.func.with_mut(|f| unsafe { (*f).take() });
-        func.expect("a join half run inline after it was executed (job rule 1)")
+        // reach `func`; still there, and read only this once (caller, frame
+        // rule 6).
+        self.func
+            .with_mut(|f| unsafe { ManuallyDrop::take(&mut *f) })
     }
 
     /// The result, once the latch of the promoted frame is set (job rule 4).
@@ -170,10 +193,12 @@ impl<F: FnOnce() -> R + Send, R: Send> JoinFrame<F, R> {
         // SAFETY: `FrameHead` is the first field of the repr(C) JoinFrame,
         // so the JobRef's pointer is the frame's; alive by frame rule 5.
         let this = unsafe { &*(job.id() as *const Self) };
-        // SAFETY: job rule 1: we alone execute it; the owner touches `func`
-        // and `result` only after the latch is set.
-        let func = this.func.with_mut(|f| unsafe { (*f).take() });
-        let func = func.expect("a join half executed twice (job rule 1)");
+        // SAFETY: job rule 1: we alone execute it, and the owner never takes
+        // the second half of a job it did not take back, so it is still
+        // there and read only this once (frame rule 6).
+        let func = this
+            .func
+            .with_mut(|f| unsafe { ManuallyDrop::take(&mut *f) });
         let result = JobResult::call(func);
         // SAFETY: as above (job rule 4: written before the latch is set).
         this.result.with_mut(|r| unsafe { (*r).write(result) });

@@ -57,13 +57,12 @@ where
     RB: Send,
 {
     let wt = WorkerThread::current();
-    if !wt.is_null() {
-        // SAFETY: a non-null current worker is the live WorkerThread on this
-        // thread's stack (see `WorkerThread::current_in`).
-        let wt = unsafe { &*wt };
-        return join_on(wt, PoolPolicy, a, b);
+    if wt.is_null() {
+        return join_outside_any_pool(PoolPolicy, a, b);
     }
-    super::global::run(move |wt| join_on(wt, PoolPolicy, a, b))
+    // SAFETY: a non-null current worker is the live WorkerThread on this
+    // thread's stack (see `WorkerThread::current_in`).
+    join_on(unsafe { &*wt }, PoolPolicy, a, b)
 }
 
 /// [`join`] with an explicit [`WaitPolicy`] for the wait on `b`, whatever
@@ -82,16 +81,32 @@ where
     RB: Send,
 {
     let wt = WorkerThread::current();
-    if !wt.is_null() {
-        // SAFETY: as in `join`.
-        return join_on(unsafe { &*wt }, policy, a, b);
+    if wt.is_null() {
+        return join_outside_any_pool(policy, a, b);
     }
+    // SAFETY: as in `join`.
+    join_on(unsafe { &*wt }, policy, a, b)
+}
+
+/// A `join` called outside any pool: it runs in the global pool (or the
+/// pool of `ThreadPool::install`). Kept out of line, so that the path on a
+/// worker saves no registers for it.
+#[cold]
+#[inline(never)]
+fn join_outside_any_pool<A, B, RA, RB, P>(policy: P, a: A, b: B) -> (RA, RB)
+where
+    P: PolicySource,
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
     super::global::run(move |wt| join_on(wt, policy, a, b))
 }
 
 /// Where a join finds its wait policy: the pool's (read only if the wait
 /// happens, and zero-sized, to keep the fast path lean) or an explicit one.
-pub(crate) trait PolicySource: Copy {
+pub(crate) trait PolicySource: Copy + Send {
     fn policy(self, wt: &WorkerThread) -> WaitPolicy;
 }
 
@@ -114,6 +129,11 @@ impl PolicySource for WaitPolicy {
 }
 
 /// `join` on worker `wt`.
+///
+/// `#[inline]` gives every crate that joins its own local copy, which LLVM
+/// may then tailor to the closures (a recursive `fib` gets its argument by
+/// value instead of through the closure's reference).
+#[inline]
 pub(crate) fn join_on<A, B, RA, RB, P>(wt: &WorkerThread, policy: P, a: A, b: B) -> (RA, RB)
 where
     P: PolicySource,
@@ -144,16 +164,19 @@ where
     std::mem::forget(guard);
     wt.unlink_frame(&frame);
 
-    if !frame.head.promoted.get() {
+    if !frame.head.is_promoted() {
         // Frame rule 4: never published; run it inline. A panic of `b` may
         // unwind freely: nothing refers to the frame any more.
-        let result_b = frame.take_func()();
+        // SAFETY: private, and this path takes `b` once (frame rule 6).
+        let result_b = unsafe { frame.take_func() }();
         return (result_a, result_b);
     }
     let policy = policy.policy(wt);
     if wt.take_back_or_wait(frame.head.id(), frame.head.latch().core(), policy) {
         // Taken back from our deque before anyone stole it (job rule 1).
-        let result_b = frame.take_func()();
+        // SAFETY: taken back unexecuted, and this path takes `b` once
+        // (frame rule 6).
+        let result_b = unsafe { frame.take_func() }();
         return (result_a, result_b);
     }
     // Stolen (or run by us from another queue): its latch is set.
@@ -173,30 +196,45 @@ struct UnwindGuard<'a, F: FnOnce() -> R + Send, R: Send, P: PolicySource> {
 }
 
 impl<F: FnOnce() -> R + Send, R: Send, P: PolicySource> Drop for UnwindGuard<'_, F, R, P> {
+    /// Inlined, so that the landing pad calls `finish_while_unwinding` with
+    /// the worker and the frame's address it still holds: the guard is
+    /// never written to memory, and the path where `a` returns pays nothing
+    /// for it.
+    #[inline(always)]
     fn drop(&mut self) {
-        // Only reached while `a` unwinds. `b`'s own panic is caught here and
-        // dropped: `a`'s panic is the one re-raised (as rayon does).
-        let head = &self.frame.head;
-        self.wt.unlink_frame(self.frame);
-        let run_inline = !head.promoted.get()
-            || self.wt.take_back_or_wait(
-                head.id(),
-                head.latch().core(),
-                self.policy.policy(self.wt),
-            );
-        // A panic here (of `b`, or of dropping its value or payload, whose
-        // `Drop` may panic) must not escape: this runs while `a`'s panic
-        // unwinds, and a second one would abort the process. `contain_panic`
-        // also drops the caught payload under `catch_unwind`.
-        if run_inline {
-            let func = self.frame.take_func();
-            contain_panic(move || drop(func()));
-        } else {
-            // Stolen and executed: its result (a value, or `b`'s panic
-            // payload) is ours to drop.
-            // SAFETY: `take_back_or_wait` returned false: the latch is set
-            // (job rule 4), and nothing else reads the result.
-            contain_panic(|| unsafe { self.frame.drop_result() });
-        }
+        finish_while_unwinding(self.wt, self.frame, self.policy);
+    }
+}
+
+/// The body of [`UnwindGuard`]'s drop, off the hot path.
+#[cold]
+#[inline(never)]
+fn finish_while_unwinding<F, R, P>(wt: &WorkerThread, frame: &JoinFrame<F, R>, policy: P)
+where
+    F: FnOnce() -> R + Send,
+    R: Send,
+    P: PolicySource,
+{
+    // Only reached while `a` unwinds. `b`'s own panic is caught here and
+    // dropped: `a`'s panic is the one re-raised (as rayon does).
+    let head = &frame.head;
+    wt.unlink_frame(frame);
+    let run_inline = !head.is_promoted()
+        || wt.take_back_or_wait(head.id(), head.latch().core(), policy.policy(wt));
+    // A panic here (of `b`, or of dropping its value or payload, whose
+    // `Drop` may panic) must not escape: this runs while `a`'s panic
+    // unwinds, and a second one would abort the process. `contain_panic`
+    // also drops the caught payload under `catch_unwind`.
+    if run_inline {
+        // SAFETY: private or taken back unexecuted; the unwinding path is
+        // the only one to take `b` (frame rule 6).
+        let func = unsafe { frame.take_func() };
+        contain_panic(move || drop(func()));
+    } else {
+        // Stolen and executed: its result (a value, or `b`'s panic
+        // payload) is ours to drop.
+        // SAFETY: `take_back_or_wait` returned false: the latch is set
+        // (job rule 4), and nothing else reads the result.
+        contain_panic(|| unsafe { frame.drop_result() });
     }
 }
