@@ -449,10 +449,10 @@ impl<T> BlockingHandle<T> {
     }
 
     /// Block this thread until the job is done. Not on the loop thread:
-    /// `.await` there. Called from a blocking job of the same runtime, it
-    /// runs the job itself if no thread has started it yet, so blocking
-    /// jobs that spawn and join others cannot deadlock the pool
-    /// (blocking.rs rule 7).
+    /// `.await` there. Called from a blocking job or a CPU job of the same
+    /// runtime, it runs the job itself if no thread has started it yet, so
+    /// jobs that spawn and join blocking jobs cannot deadlock the pool,
+    /// even through a CPU job in between (blocking.rs rule 7).
     ///
     /// ```
     /// let rt = triad::Runtime::builder().threads(1).processes(1).blocking_threads(1).build().unwrap();

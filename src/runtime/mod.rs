@@ -42,9 +42,11 @@
 //!    thread, since there is none. Built after the thread pool it would have
 //!    to re-execute the binary instead. (Its supervisor thread starts
 //!    after the zygote exists.)
-//! 3. The thread pool: its workers start, and each learns the runtime's
-//!    [`Handle`] (so the free functions work inside CPU jobs).
-//! 4. The blocking pool: no thread yet, they start on demand.
+//! 3. The blocking pool: no thread yet, they start on demand.
+//! 4. The thread pool: its workers start, and each learns the runtime's
+//!    [`Handle`] (so the free functions work inside CPU jobs) and its
+//!    blocking pool (so that a CPU job joining a queued blocking job runs
+//!    it itself, blocking.rs rule 7).
 //! 5. The event loop: an epoll, an eventfd and a timerfd, no thread. It runs
 //!    on the thread that calls [`Runtime::block_on`].
 //!
@@ -380,19 +382,22 @@ impl Builder {
         let processes = processes.build().map_err(BuildError::processes)?;
 
         // Start rule 3.
-        let on_start = enter_for_good(&shared);
-        let mut threads = ThreadPool::builder().on_start(move |_| on_start());
-        if let Some(n) = self.threads {
-            threads = threads.num_threads(n);
-        }
-        let threads = threads.build().map_err(BuildError::threads)?;
-
-        // Start rule 4.
         let blocking = BlockingPool::new(
             self.blocking_threads,
             self.keep_alive,
             Arc::new(enter_for_good(&shared)),
         );
+
+        // Start rule 4.
+        let (enter, joins_take_back) = (enter_for_good(&shared), blocking.cpu_worker_hook());
+        let mut threads = ThreadPool::builder().on_start(move |_| {
+            enter();
+            joins_take_back();
+        });
+        if let Some(n) = self.threads {
+            threads = threads.num_threads(n);
+        }
+        let threads = threads.build().map_err(BuildError::threads)?;
 
         // Start rule 5.
         let event_loop = EventLoop::new().map_err(BuildError::event_loop)?;
