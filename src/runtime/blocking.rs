@@ -39,11 +39,14 @@
 //!    a job dropped unrun (no thread could be started, and no live thread
 //!    is left to take it, rule 3) closes its cell, and the handle reports
 //!    it.
-//! 6. **A blocking thread knows it is one** ([`on_blocking_thread`]), so
-//!    that it waits itself where another thread would hand the wait to this
-//!    pool: a job that queued a wait behind itself, then waited for it,
-//!    would wait for ever once every thread of the pool did so (bridge.rs
-//!    rule 4).
+//! 6. **A blocking thread knows it is one, of which pool**
+//!    ([`BlockingPool::runs_this_thread`]), so that it waits itself where
+//!    another thread would hand the wait to this pool: a job that queued a
+//!    wait behind itself, then waited for it, would wait for ever once
+//!    every thread of the pool did so (bridge.rs rule 4). Only its own
+//!    pool's: for another runtime it is a thread like any other, which may
+//!    run that runtime's event loop (a runtime built inside a blocking
+//!    job), and must not block that loop.
 //! 7. **A job joined from its own runtime's thread is taken back.** A job
 //!    that spawns another blocking job and joins it holds a thread while
 //!    it waits; with every thread doing so (one is enough with `max = 1`)
@@ -244,6 +247,12 @@ impl BlockingPool {
         move || CPU_WORKER_OF.with(|marked| marked.set(pool.as_ptr()))
     }
 
+    /// Whether the calling thread is one of this pool's (rule 6): it may
+    /// wait where others hand the wait to the pool.
+    pub(crate) fn runs_this_thread(&self) -> bool {
+        std::ptr::eq(THIS_POOL.with(Cell::get), &*self.inner)
+    }
+
     /// Threads started and not joined yet (for tests of the bound).
     #[cfg(test)]
     pub(crate) fn live(&self) -> usize {
@@ -338,11 +347,6 @@ impl Drop for Outside {
         crate::sync::lock(&self.0.state).outside -= 1;
         self.0.condvar.notify_all();
     }
-}
-
-/// Whether the calling thread is a blocking thread (rule 6): it may wait.
-pub(crate) fn on_blocking_thread() -> bool {
-    !THIS_POOL.with(Cell::get).is_null()
 }
 
 /// One blocking thread's life (rules 2, 3 and 6).

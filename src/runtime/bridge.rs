@@ -33,9 +33,9 @@
 //!    (FIFO), behind any submit that found a slot meanwhile; a thread that
 //!    `wait`s for such a task runs its submit itself if no blocking thread
 //!    has started it (blocking.rs rule 8). A caller that
-//!    is itself a blocking thread waits for the slot itself (blocking.rs
-//!    rule 6): its submit queued behind it, in a pool whose every thread
-//!    waits so, would never run.
+//!    is itself a blocking thread of the same runtime waits for the slot
+//!    itself (blocking.rs rule 6): its submit queued behind it, in a pool
+//!    whose every thread waits so, would never run.
 
 use std::fmt;
 use std::future::Future;

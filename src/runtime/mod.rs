@@ -688,10 +688,10 @@ impl Handle {
         R: Encode + Decode,
     {
         // Bridge rule 4: never wait for a slot on the caller's thread,
-        // unless it is a blocking thread.
+        // unless it is one of this runtime's blocking threads.
         self.with_parts(|parts| match parts.processes.try_submit(f, arg) {
             Ok(task) => Some(ProcessHandle::live(task)),
-            Err(full) if blocking::on_blocking_thread() => Some(ProcessHandle::live(
+            Err(full) if parts.blocking.runs_this_thread() => Some(ProcessHandle::live(
                 parts.processes.submit(f, full.into_arg()),
             )),
             Err(full) => {
@@ -808,8 +808,9 @@ where
 /// [`slots_per_worker`](crate::processes::ProcessPoolBuilder::slots_per_worker)),
 /// the argument is encoded and a blocking thread (see [`spawn_blocking`])
 /// waits for a slot and submits it, so the loop never blocks; the handle
-/// then awaits the task. Called on a blocking thread, it waits for the
-/// slot itself (its own wait, queued behind it, could deadlock).
+/// then awaits the task. Called on a blocking thread of the same runtime,
+/// it waits for the slot itself (its own wait, queued behind it, could
+/// deadlock).
 ///
 /// Where there is no current runtime (see [`Handle::try_current`]) the
 /// task does not run: the handle gives [`JoinError::is_no_runtime`].
