@@ -1281,6 +1281,15 @@ impl ProcessPool {
         self.shared.region.header().fail_forks.store(n, Relaxed);
     }
 
+    /// Zygote rule Z6's test hook: the zygote's serial counter jumps `n`
+    /// ahead at its next fork (after the first workers').
+    #[cfg(test)]
+    pub(crate) fn skip_serials(&self, n: u32) {
+        use crate::sync::atomic::Ordering::Relaxed;
+        drop(self.shared.lock_with_first_workers());
+        self.shared.region.header().skip_serials.store(n, Relaxed);
+    }
+
     /// A handle that submits from another thread (the facade's queued
     /// submits); it keeps the pool's shared state, not its supervisor.
     #[cfg_attr(not(feature = "runtime"), allow(dead_code))]
@@ -2395,9 +2404,56 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::processes::slot::SERIAL_MASK;
 
     fn double(x: u64) -> u64 {
         2 * x
+    }
+
+    fn abort(_: ()) {
+        std::process::abort()
+    }
+
+    /// Waits (in its worker) until the file at `path` exists.
+    fn wait_for_file(path: String) -> u32 {
+        while !std::path::Path::new(&path).exists() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        7
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "builds a real pool: fork, exec and a memfd")]
+    fn a_serial_that_wraps_around_skips_the_live_workers() {
+        // One worker holds a long task while the other is replaced again
+        // and again, so often that the zygote's serial counter wraps
+        // around (2^24 forks: the hook jumps there). A serial names one
+        // live worker: were it handed to a new worker while the long one
+        // lives, that worker's death would be taken for the long one's,
+        // and its task would fail although it runs on.
+        let go = std::env::temp_dir().join(format!("triad-serials-{}", std::process::id()));
+        let _ = std::fs::remove_file(&go);
+        let pool = ProcessPool::builder().workers(2).build().unwrap();
+        let long = pool.submit(wait_for_file, go.to_string_lossy().into_owned());
+        let claimed = || {
+            (0..pool.slots()).find_map(|i| match pool.shared.region.slot(i).phase() {
+                Phase::Claimed { serial } => Some(serial),
+                _ => None,
+            })
+        };
+        while claimed().is_none() {
+            std::thread::yield_now();
+        }
+        // Serials 1 and 2 are the first workers': the next is 3; make it
+        // the last one, so that the replacements get MAX, 1, 2, 3.
+        pool.skip_serials(SERIAL_MASK - 3);
+        for _ in 0..4 {
+            assert!(pool.submit(abort, ()).wait().unwrap_err().is_crash());
+        }
+        std::fs::write(&go, b"go").unwrap();
+        assert_eq!(long.wait(), Ok(7));
+        let _ = std::fs::remove_file(&go);
+        assert_eq!(pool.submit(double, 4).wait(), Ok(8));
     }
 
     #[test]

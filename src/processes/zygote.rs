@@ -71,7 +71,9 @@
 //!   before EXITED (one pipe, one writer). A slot of a spawner may get its
 //!   next process while the one before, done with its task, is still
 //!   exiting: the zygote keeps its live workers in a list, not one per
-//!   index, and a serial names each.
+//!   index, and a serial names each: when the 24-bit serial counter wraps
+//!   around, the serials of live workers are skipped, so no two live
+//!   workers ever share one.
 //! * **Z7.** A failed `fork` (EAGAIN or ENOMEM: a process or memory limit,
 //!   often for a moment only) is retried with back-off, 10 ms doubling, up
 //!   to [`FORK_ATTEMPTS`] tries (about 2.5 s in all); each failure is
@@ -653,8 +655,7 @@ impl Zygote<'_> {
     }
 
     fn spawn(&mut self, index: usize) -> io::Result<()> {
-        let serial = self.next_serial;
-        self.next_serial = (self.next_serial % super::slot::SERIAL_MASK) + 1;
+        let serial = self.take_serial();
         // Rule Z8: the new worker's start is not over yet.
         self.region.header().clear_started(index);
         let forked = if self.fork_fails_for_a_test() {
@@ -708,6 +709,32 @@ impl Zygote<'_> {
                 let backoff = FORK_BACKOFF * 2u32.pow(tries - 1);
                 self.retries[index] = Some((Instant::now() + backoff, tries));
                 Ok(())
+            }
+        }
+    }
+
+    /// A serial for the next worker (rule Z6): the one after the last,
+    /// within `1..=SERIAL_MASK`, skipping any that a live worker still
+    /// has. After 2^24 forks the counter wraps around, and a worker that
+    /// lived through them all must not share its serial with a new one:
+    /// the parent would take the new one's death for its own (its claimed
+    /// task abandoned while it runs on) and a KILL would hit both.
+    fn take_serial(&mut self) -> u32 {
+        let mask = super::slot::SERIAL_MASK;
+        #[cfg(test)]
+        {
+            use crate::sync::atomic::Ordering::Relaxed;
+            let skip = self.region.header().skip_serials.swap(0, Relaxed);
+            let jumped = (u64::from(self.next_serial) - 1 + u64::from(skip)) % u64::from(mask);
+            self.next_serial = jumped as u32 + 1;
+        }
+        loop {
+            let serial = self.next_serial;
+            self.next_serial = serial % mask + 1;
+            // Ends: there are far fewer live workers than serials
+            // (`MAX_SLOTS` at most).
+            if !self.live.iter().any(|live| live.serial == serial) {
+                return serial;
             }
         }
     }
