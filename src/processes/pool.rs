@@ -1521,6 +1521,42 @@ impl ProcessPool {
         self.shutdown_inner(true);
     }
 
+    /// Stop now, through a shared reference: what
+    /// [`shutdown_now`](Self::shutdown_now) does, without waiting for the
+    /// zygote to be reaped, so that another thread, or whatever owns the
+    /// pool, can stop tasks that never end (Python's `Pool.terminate()`).
+    /// Queued and running tasks fail with [`TaskError::is_cancelled`]
+    /// (their workers are killed), and every submit from now on with
+    /// [`TaskError::is_pool_closed`]; a submit racing this call gets one of
+    /// the two or its value. The pool's drop (or `shutdown`) then returns
+    /// at once. A second call does nothing more.
+    ///
+    /// ```
+    /// fn forever(_: ()) -> u32 {
+    ///     loop {
+    ///         std::thread::park();
+    ///     }
+    /// }
+    /// fn double(x: u64) -> u64 {
+    ///     x * 2
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let stuck = pool.submit(forever, ());
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| pool.terminate()); // from another thread, the pool is shared
+    /// });
+    /// assert!(stuck.wait().unwrap_err().is_cancelled());
+    /// assert!(pool.submit(double, 1).wait().unwrap_err().is_pool_closed());
+    /// drop(pool); // at once
+    /// ```
+    pub fn terminate(&self) {
+        // Rule P9: the zygote and the slots are the parent's.
+        if self.shared.forked() {
+            return;
+        }
+        self.stop(true);
+    }
+
     fn shutdown_inner(&mut self, now: bool) {
         let Some(supervisor) = self.supervisor.take() else {
             return;
@@ -1531,6 +1567,16 @@ impl ProcessPool {
             std::mem::forget(supervisor);
             return;
         }
+        self.stop(now);
+        let _ = supervisor.join();
+    }
+
+    /// Close the pool, end its tasks (cancel them if `now`, else wait for
+    /// them), and tell the workers and the zygote to leave; the zygote's
+    /// exit then ends the supervisor. Callable again: an immediate stop
+    /// after a graceful one (or the graceful one of the drop after
+    /// `terminate`) finds nothing left to wait for.
+    fn stop(&self, now: bool) {
         let shared = &self.shared;
         let header = shared.region.header();
         {
@@ -1573,7 +1619,6 @@ impl ProcessPool {
             Command::Shutdown
         });
         shared.wake_supervisor();
-        let _ = supervisor.join();
     }
 }
 
