@@ -82,7 +82,10 @@
 //! it, so that its result stays readable. Every other handle outlives the
 //! runtime harmlessly, with its job's real outcome. Each step only waits for
 //! work that ends by itself: a blocking job that never returns makes the
-//! drop wait for ever (threads cannot be killed).
+//! drop wait for ever (threads cannot be killed), and so does a process
+//! task without a timeout that never ends, unless the runtime is shut down
+//! with [`Runtime::shutdown_now`], which cancels the process tasks right
+//! after the close (their workers are killed).
 //!
 //! # Free functions or a [`Handle`]
 //!
@@ -517,12 +520,46 @@ impl fmt::Debug for Runtime {
     }
 }
 
-impl Drop for Runtime {
-    /// The shutdown order of the [module docs](self#shutdown-order-dropping-the-runtime).
-    fn drop(&mut self) {
+impl Runtime {
+    /// Shut down now: as dropping the runtime (the [module
+    /// docs](self#shutdown-order-dropping-the-runtime)), except that
+    /// process tasks are not waited for: right after the close (rule 1)
+    /// the process pool is terminated
+    /// ([`ProcessPool::terminate`](crate::processes::ProcessPool::terminate)),
+    /// so queued and running process tasks fail with
+    /// [`JoinError::is_cancelled`] (their workers are killed), and the CPU
+    /// and blocking jobs that wait for them go on. Those jobs still run to
+    /// their end (threads cannot be killed), and loop tasks are cancelled,
+    /// as in a drop.
+    ///
+    /// ```
+    /// fn forever(_: ()) -> u32 {
+    ///     loop {
+    ///         std::thread::park();
+    ///     }
+    /// }
+    /// let rt = triad::Runtime::builder().threads(1).processes(1).build()?;
+    /// let stuck = rt.handle().spawn_process(forever, ());
+    /// rt.shutdown_now(); // a drop would wait for ever
+    /// assert!(stuck.wait().unwrap_err().is_cancelled());
+    /// # Ok::<(), triad::runtime::BuildError>(())
+    /// ```
+    pub fn shutdown_now(mut self) {
+        self.shutdown(true);
+    }
+
+    /// The shutdown order of the module docs; process tasks cancelled
+    /// (`now`) or waited for. Idempotent: the drop after `shutdown_now`
+    /// finds nothing left.
+    fn shutdown(&mut self, now: bool) {
         // Rule 1: close. (Dropped outside the lock: not the last reference.)
         let open = crate::sync::lock(&self.shared.parts).take();
         drop(open);
+        if now {
+            if let Some(parts) = &self.parts {
+                parts.processes.terminate();
+            }
+        }
         // Rule 2: the loop, with this runtime current, so that a future
         // dropped now that calls a free function gets a refusal, not a panic.
         {
@@ -556,6 +593,13 @@ impl Drop for Runtime {
         drop(blocking); // rule 4
         drop(threads); // rule 5
         drop(processes); // rule 6
+    }
+}
+
+impl Drop for Runtime {
+    /// The shutdown order of the [module docs](self#shutdown-order-dropping-the-runtime).
+    fn drop(&mut self) {
+        self.shutdown(false);
     }
 }
 
