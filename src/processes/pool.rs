@@ -1199,7 +1199,9 @@ impl ProcessPool {
         self.submit_timeout(f, arg, self.shared.default_timeout)
     }
 
-    /// [`submit`](Self::submit) with its own timeout (`None`: none).
+    /// [`submit`](Self::submit) with its own timeout (`None`: none; zero
+    /// is refused with [`TaskError::is_invalid_argument`], as by the
+    /// builder).
     ///
     /// ```
     /// use std::time::Duration;
@@ -1942,6 +1944,11 @@ fn submit_to<T: Encode + ?Sized>(
     // Rule P9.
     if shared.forked() {
         return Err(TaskError::forked());
+    }
+    // As the builder refuses a default timeout of zero (a task cannot
+    // finish within it: its worker would be killed at once).
+    if timeout.is_some_and(|t| t.is_zero()) {
+        return Err(TaskError::invalid_argument("a task timeout of zero"));
     }
     let header = shared.region.header();
     let Some(index) = shared.take_free_slot(wait)? else {
