@@ -58,3 +58,31 @@ fn a_blocking_job_taken_back_by_a_cpu_job_keeps_the_runtime_context() {
         drop(rt);
     });
 }
+
+/// The only CPU worker runs a job that joins a blocking job already started
+/// on a blocking thread, which spawns a CPU job and joins it: the CPU
+/// worker runs that job while it waits, as it does when it joins a CPU job
+/// (threads' spawn rule 3), instead of blocking the pool's only thread.
+#[test]
+fn a_cpu_job_waiting_for_a_started_blocking_job_that_joins_a_cpu_job_does_not_deadlock() {
+    within(LIMIT, || {
+        let rt = triad::Runtime::builder()
+            .threads(1)
+            .processes(1)
+            .blocking_threads(2)
+            .build()
+            .unwrap();
+        let outer = rt.handle().spawn_cpu(|| {
+            let (started, has_started) = std::sync::mpsc::channel();
+            let blocking = spawn_blocking(move || {
+                started.send(()).unwrap();
+                spawn_cpu(|| 20).join().unwrap() + 1
+            });
+            // Joined once a blocking thread runs it: nothing to take back.
+            has_started.recv().unwrap();
+            blocking.join().unwrap() * 2
+        });
+        assert_eq!(outer.join().unwrap(), 42);
+        drop(rt);
+    });
+}

@@ -452,7 +452,9 @@ impl<T> BlockingHandle<T> {
     /// `.await` there. Called from a blocking job or a CPU job of the same
     /// runtime, it runs the job itself if no thread has started it yet, so
     /// jobs that spawn and join blocking jobs cannot deadlock the pool,
-    /// even through a CPU job in between (blocking.rs rule 7).
+    /// even through a CPU job in between (blocking.rs rule 7). On a CPU
+    /// worker it runs other CPU jobs while the job runs elsewhere, as
+    /// [`CpuHandle::join`] does: the job may be waiting for one of them.
     ///
     /// ```
     /// let rt = triad::Runtime::builder().threads(1).processes(1).blocking_threads(1).build().unwrap();
@@ -468,7 +470,9 @@ impl<T> BlockingHandle<T> {
             job(); // it sends its outcome to our cell, as on a pool thread
         }
         match &mut self.inner {
-            Inner::Live(outcome) => flatten(outcome.receive_blocking()),
+            // On a CPU worker, its pool's other jobs run meanwhile: the job
+            // may be waiting for one of them.
+            Inner::Live(outcome) => flatten(threads::spawn::receive_helping(outcome)),
             Inner::Refused(error) => Err(take(error)),
         }
     }
