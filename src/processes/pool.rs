@@ -107,6 +107,36 @@ const MAX_NAP: Duration = Duration::from_millis(100);
 /// // A doc test runs on one thread, so `Auto` forks this process directly.
 /// assert_eq!(pool.start_mode(), StartMode::Fork);
 /// ```
+///
+/// # What a worker sees of this process
+///
+/// The two modes differ as Python's `fork` and `spawn` start methods do.
+/// With `Fork` a worker has a copy of this process's memory as it was at
+/// `build`: statics, globals set up by `main`, the environment. With
+/// `Exec` it has the program's state before `main`: `main` never ran in
+/// it, so a static that `main` set (a `OnceLock` configuration, a logger)
+/// is unset there; the environment is this process's at `build`. `Auto`
+/// takes `Exec` as soon as the program has a second thread, so a task
+/// that reads such state works in a single-threaded test and not in the
+/// threaded program. Give a task what it needs in its argument, or set it
+/// up in the [initializer](ProcessPoolBuilder::initializer), which runs in
+/// every worker in either mode.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use triad::processes::{ProcessPool, StartMode};
+///
+/// static LEVEL: AtomicU32 = AtomicU32::new(0);
+/// fn level(_: ()) -> u32 {
+///     LEVEL.load(Ordering::Relaxed)
+/// }
+///
+/// LEVEL.store(3, Ordering::Relaxed); // as `main` would, before the pools
+/// let forked = ProcessPool::builder().workers(1).start_mode(StartMode::Fork).build().unwrap();
+/// let execed = ProcessPool::builder().workers(1).start_mode(StartMode::Exec).build().unwrap();
+/// assert_eq!(forked.submit(level, ()).wait(), Ok(3)); // a copy of this process
+/// assert_eq!(execed.submit(level, ()).wait(), Ok(0)); // the binary before `main`
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StartMode {
     /// `Fork` if this process has a single thread, else `Exec`.
