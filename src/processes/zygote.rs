@@ -65,8 +65,10 @@
 //!   program a task starts must inherit none); workers close the zygote's
 //!   pipes and signalfd.
 //! * **Z5.** Every child is reaped: the zygote reaps each worker (SIGCHLD
-//!   through a signalfd) and reports it; the parent's supervisor reaps the
-//!   zygote. On shutdown the zygote says GOODBYE only once no worker is left.
+//!   through a signalfd, with SIGCHLD's default action restored first: a
+//!   `SIG_IGN` inherited from the parent would have the kernel reap the
+//!   workers without a status to see) and reports it; the parent's
+//!   supervisor reaps the zygote. On shutdown the zygote says GOODBYE only once no worker is left.
 //! * **Z6.** Reports about one worker come in the order it lived: SPAWNED
 //!   before EXITED (one pipe, one writer). A slot of a spawner may get its
 //!   next process while the one before, done with its task, is still
@@ -392,6 +394,9 @@ fn become_zygote(parent: i32, keep: &[RawFd]) -> io::Result<()> {
         sys::exit_now(0);
     }
     sys::ignore_sigpipe();
+    // Rule Z5: a SIGCHLD ignored by the parent (or by whoever started it)
+    // would have the kernel reap our workers, unseen.
+    sys::default_sigchld()?;
     // SAFETY: a zygote never returns from where it starts (the fork in
     // `fork_zygote`, the constructor in `start_zygote_if_asked`) and ends
     // with `_exit`: no object of the process it was copied from (fork) or

@@ -193,6 +193,18 @@ pub(crate) fn reset_signals_for_worker() -> io::Result<()> {
     Ok(())
 }
 
+/// Restore SIGCHLD's default action. Under `SIG_IGN` (which `fork` and
+/// `exec` both pass on) the kernel reaps children itself and `waitpid`
+/// never sees their status; a process that reaps its children must undo
+/// that.
+pub(crate) fn default_sigchld() -> io::Result<()> {
+    // SAFETY: SIG_DFL is a valid disposition for SIGCHLD; no handler runs.
+    if unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) } == libc::SIG_ERR {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Ignore SIGPIPE (a write to a closed pipe then fails with EPIPE).
 pub(crate) fn ignore_sigpipe() {
     // SAFETY: SIG_IGN is a valid disposition for SIGPIPE.
