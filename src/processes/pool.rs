@@ -45,7 +45,8 @@
 //!   done by then. A completion fd is the handle's own eventfd, never the
 //!   slot's, and is never drained: once readable it stays readable. Wakers
 //!   are woken, and replaced ones dropped, outside the registry lock: a
-//!   waker may run any code, even drop a handle of this pool.
+//!   waker may run any code, even drop a handle of this pool, or the
+//!   pool itself (whose drop then does not wait there: see its `Drop`).
 //! * **P7.** A registration (waker or fd) and a parent's futex wait concern
 //!   the task's slot only while the task is in it: a registration is made
 //!   under the registry and cell locks after the cell still says
@@ -1586,7 +1587,7 @@ impl ProcessPool {
         if self.shared.forked() {
             return;
         }
-        self.stop(true);
+        self.stop(true, true);
     }
 
     fn shutdown_inner(&mut self, now: bool) {
@@ -1599,16 +1600,26 @@ impl ProcessPool {
             std::mem::forget(supervisor);
             return;
         }
-        self.stop(now);
+        if supervisor.thread().id() == thread::current().id() {
+            // Dropped by a waker that the supervisor woke (the waker held
+            // the last reference): this thread gives the tasks their
+            // outcomes and cannot join itself. Tell the workers and the
+            // zygote, and let it run on: its loop ends with the zygote, the
+            // tasks still queued then get theirs (cancelled), and the
+            // thread ends by itself (detached here).
+            self.stop(now, false);
+            return;
+        }
+        self.stop(now, true);
         let _ = supervisor.join();
     }
 
     /// Close the pool, end its tasks (cancel them if `now`, else wait for
-    /// them), and tell the workers and the zygote to leave; the zygote's
-    /// exit then ends the supervisor. Callable again: an immediate stop
-    /// after a graceful one (or the graceful one of the drop after
+    /// them, if `wait`), and tell the workers and the zygote to leave; the
+    /// zygote's exit then ends the supervisor. Callable again: an immediate
+    /// stop after a graceful one (or the graceful one of the drop after
     /// `terminate`) finds nothing left to wait for.
-    fn stop(&self, now: bool) {
+    fn stop(&self, now: bool, wait: bool) {
         let shared = &self.shared;
         let header = shared.region.header();
         {
@@ -1623,7 +1634,7 @@ impl ProcessPool {
                 }
             }
             header.done.ring(false);
-        } else {
+        } else if wait {
             // Wait until nothing is queued or running. Deaths and timeouts
             // still end tasks meanwhile (the supervisor runs).
             loop {
@@ -1656,7 +1667,10 @@ impl ProcessPool {
 
 impl Drop for ProcessPool {
     /// A graceful [`shutdown`](ProcessPool::shutdown): waits for every task
-    /// submitted to finish.
+    /// submitted to finish. Except on the pool's own supervisor thread (a
+    /// waker it woke held the last reference to the pool): that thread
+    /// gives the tasks their outcomes, so the drop returns at once there;
+    /// running tasks still finish, queued ones are cancelled.
     fn drop(&mut self) {
         self.shutdown_inner(false);
     }
