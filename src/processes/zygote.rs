@@ -95,6 +95,13 @@
 //!   clear when it is reaped. Its replacement would die the same way, in
 //!   a loop of forks, while the tasks waited for ever; given up, it
 //!   counts towards a broken pool (`TaskError::is_broken`), as in Z7.
+//! * **Z9.** The zygote ignores SIGINT and SIGQUIT, which a terminal sends
+//!   to its whole foreground process group on Ctrl-C and Ctrl-\: a
+//!   program that catches them to shut down gracefully still has a pool
+//!   (a zygote killed so would break it), and the zygote dies with its
+//!   parent anyway (Z2). Each worker gets back the actions the zygote
+//!   found, so a task is interrupted as the program's own code would be,
+//!   and its worker is replaced.
 
 use std::ffi::{c_char, c_int, OsStr, OsString};
 use std::fs::File;
@@ -521,6 +528,9 @@ struct Zygote<'a> {
     fds: &'a ZygoteFds,
     sigchld: std::os::fd::OwnedFd,
     me: i32,
+    /// SIGINT's and SIGQUIT's actions before the zygote ignored them, for
+    /// its workers (rule Z9).
+    keyboard: sys::KeyboardSignals,
     /// Workers forked and not reaped yet (rule Z6: a list, not one per
     /// index).
     live: Vec<Live>,
@@ -540,12 +550,17 @@ fn serve(region: &Region, fds: &ZygoteFds) -> i32 {
     let Ok(sigchld) = sys::sigchld_fd() else {
         return 124;
     };
+    // Rule Z9: the keyboard's signals are for the program, not for us.
+    let Ok(keyboard) = sys::ignore_keyboard_signals() else {
+        return 124;
+    };
     let workers = region.header().workers as usize;
     let mut z = Zygote {
         region,
         fds,
         sigchld,
         me: sys::getpid(),
+        keyboard,
         live: Vec::new(),
         gave_up: vec![false; workers],
         retries: vec![None; workers],
@@ -686,6 +701,7 @@ impl Zygote<'_> {
                     zygote: self.me,
                     close: &close,
                     events: &self.fds.events,
+                    keyboard: &self.keyboard,
                 })
             }
             Ok(Forked::Parent(pid)) => {
