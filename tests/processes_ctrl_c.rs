@@ -17,9 +17,11 @@ fn double(x: u64) -> u64 {
     x * 2
 }
 
-fn nap(ms: u64) -> u64 {
-    std::thread::sleep(Duration::from_millis(ms));
-    ms
+/// Creates the file at `path` once it runs, then sleeps a minute.
+fn say_so_then_nap(path: String) -> u64 {
+    std::fs::write(&path, b"running").unwrap();
+    std::thread::sleep(Duration::from_secs(60));
+    0
 }
 
 #[test]
@@ -29,12 +31,21 @@ fn the_keyboards_signals_spare_the_zygote_and_end_only_the_running_tasks() {
         assert_eq!(pool.submit(double, 1).wait(), Ok(2));
         let zygote = pool.zygote_pid() as libc::pid_t;
         for signal in [libc::SIGINT, libc::SIGQUIT] {
-            let running = pool.submit(nap, 60_000);
-            while pool.stats().workers_started == 0 {
-                std::thread::yield_now();
+            let started =
+                std::env::temp_dir().join(format!("triad-ctrl-c-{}-{signal}", std::process::id()));
+            let _ = std::fs::remove_file(&started);
+            let running = pool.submit(say_so_then_nap, started.to_string_lossy().into_owned());
+            while !started.exists() {
+                std::thread::sleep(Duration::from_millis(1));
             }
-            std::thread::sleep(Duration::from_millis(50)); // let it claim the task
-            let worker = pool.worker_pids()[0] as libc::pid_t;
+            let _ = std::fs::remove_file(&started);
+            // The replacement's SPAWNED report may still be on its way.
+            let worker = loop {
+                match pool.worker_pids().first() {
+                    Some(&pid) => break pid as libc::pid_t,
+                    None => std::thread::sleep(Duration::from_millis(1)),
+                }
+            };
             // What the terminal does: the signal to every process of the group.
             // SAFETY: kill touches no memory; both are our pool's processes.
             unsafe {
