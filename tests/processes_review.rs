@@ -245,3 +245,34 @@ fn a_forked_copy_of_a_pool_refuses_work_and_leaves_the_parents_pool_alone() {
         drop(pool);
     });
 }
+
+/// A task timeout of zero is refused with a typed error, as the builder
+/// refuses a default timeout of zero, wherever a timeout is given: it used
+/// to be taken as one nanosecond, so the worker was killed at once, or the
+/// task ran if it beat the supervisor to it.
+#[test]
+fn a_task_timeout_of_zero_is_an_invalid_argument_wherever_it_is_given() {
+    within(Duration::from_secs(30), || {
+        // Its children must not show up in another test's leak check.
+        let _guard = processes_support::serial();
+        let pool = ProcessPool::builder().workers(1).build().unwrap();
+        let error = pool
+            .submit_timeout(sleep_ms, 20, Some(Duration::ZERO))
+            .wait()
+            .unwrap_err();
+        assert!(error.is_invalid_argument(), "{error}");
+        assert_eq!(pool.stats().tasks_timed_out, 0);
+        assert_eq!(pool.submit(sleep_ms, 1).wait(), Ok(1));
+        let spawner = triad::processes::Spawner::builder()
+            .max_processes(1)
+            .build()
+            .unwrap();
+        let error = spawner
+            .spawn_timeout(sleep_ms, 20, Some(Duration::ZERO))
+            .wait()
+            .unwrap_err();
+        assert!(error.is_invalid_argument(), "{error}");
+        // (`processes::spawn_timeout` takes the same path, through a
+        // spawner of its own that would outlive this test.)
+    });
+}

@@ -25,6 +25,23 @@
 //!   and the items that take no bytes (`()`, `[T; 0]`), which the bytes
 //!   left cannot bound, are at most [`MAX_EMPTY_ITEMS`] per decode.
 //!
+//! Implemented for the integers and floats, `bool`, `char`, `()`, `String`
+//! (and `str`, `&T`, `[T]` to encode), `Vec`, `VecDeque`, arrays, tuples of
+//! up to eight, `Option`, `Result`, `Box`, `HashMap`, `BTreeMap`,
+//! `HashSet`, `BTreeSet`, `Duration` and [`SharedBytes`]: the traits are
+//! this crate's, so a program could not implement them for std's types
+//! itself.
+//!
+//! ```
+//! use std::collections::{BTreeSet, HashMap};
+//! use triad::processes::{decode_from_slice, encode_to_vec};
+//!
+//! let ages = HashMap::from([("ada".to_string(), 36u8), ("alan".to_string(), 41)]);
+//! assert_eq!(decode_from_slice::<HashMap<String, u8>>(&encode_to_vec(&ages)), Ok(ages));
+//! let ids = BTreeSet::from([3u32, 1, 2]);
+//! assert_eq!(decode_from_slice::<BTreeSet<u32>>(&encode_to_vec(&ids)), Ok(ids));
+//! ```
+//!
 //! Your own types implement the traits by encoding their fields in order;
 //! [`wire_struct!`](crate::wire_struct) writes both impls for a struct with
 //! named fields. No `unsafe` is involved:
@@ -57,8 +74,11 @@
 //! ```
 
 use crate::sync::Arc as StdArc;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
+use std::hash::{BuildHasher, Hash};
 use std::ops::Range;
+use std::time::Duration;
 
 use super::in_place::{Area, Encoded};
 use super::pool::Lease;
@@ -731,21 +751,136 @@ impl<T: Encode> Encode for Vec<T> {
 }
 impl<T: Decode> Decode for Vec<T> {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        // Zero-sized encodings (`()`) take no bytes: check against 0 then.
-        let len = r.read_len(0)?;
-        // Reserve no more than the bytes left could hold, were every item
-        // one byte of input per byte of memory: a lying count costs at most
-        // the input's size, whatever `T`'s size.
-        let fit = r.remaining() / std::mem::size_of::<T>().max(1);
-        let mut out = Vec::with_capacity(len.min(fit));
-        for _ in 0..len {
-            let before = r.remaining();
-            out.push(T::decode(r)?);
-            if r.remaining() == before {
-                r.count_empty_item()?;
-            }
+        decode_items(r, Vec::with_capacity, Vec::push)
+    }
+}
+
+/// Decode a length-prefixed sequence of `T` into a collection made by
+/// `with_capacity` and filled by `add`: what every sequence and map does,
+/// so that corrupt input is bounded alike (the module's last point).
+fn decode_items<T: Decode, C>(
+    r: &mut Reader<'_>,
+    with_capacity: impl FnOnce(usize) -> C,
+    mut add: impl FnMut(&mut C, T),
+) -> Result<C, DecodeError> {
+    // Zero-sized encodings (`()`) take no bytes: check against 0 then.
+    let len = r.read_len(0)?;
+    // Reserve no more than the bytes left could hold, were every item one
+    // byte of input per byte of memory: a lying count costs at most the
+    // input's size, whatever `T`'s size.
+    let fit = r.remaining() / std::mem::size_of::<T>().max(1);
+    let mut out = with_capacity(len.min(fit));
+    for _ in 0..len {
+        let before = r.remaining();
+        add(&mut out, T::decode(r)?);
+        if r.remaining() == before {
+            r.count_empty_item()?;
         }
-        Ok(out)
+    }
+    Ok(out)
+}
+
+/// Encode `len` items as a sequence: the length, then each item.
+fn encode_items<T: Encode>(w: &mut Writer<'_>, len: usize, items: impl IntoIterator<Item = T>) {
+    len.encode(w);
+    for item in items {
+        item.encode(w);
+    }
+}
+
+impl<T: Encode> Encode for VecDeque<T> {
+    fn encode(&self, w: &mut Writer<'_>) {
+        encode_items(w, self.len(), self);
+    }
+}
+impl<T: Decode> Decode for VecDeque<T> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        decode_items(r, VecDeque::with_capacity, VecDeque::push_back)
+    }
+}
+
+/// A map encodes as a sequence of `(key, value)` pairs, in its iteration
+/// order; a key given twice keeps its last value.
+impl<K: Encode, V: Encode, S> Encode for HashMap<K, V, S> {
+    fn encode(&self, w: &mut Writer<'_>) {
+        encode_items(w, self.len(), self);
+    }
+}
+impl<K: Decode + Eq + Hash, V: Decode, S: BuildHasher + Default> Decode for HashMap<K, V, S> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let with_capacity = |n| HashMap::with_capacity_and_hasher(n, S::default());
+        decode_items(r, with_capacity, |map, (k, v)| {
+            map.insert(k, v);
+        })
+    }
+}
+
+impl<K: Encode, V: Encode> Encode for BTreeMap<K, V> {
+    fn encode(&self, w: &mut Writer<'_>) {
+        encode_items(w, self.len(), self);
+    }
+}
+impl<K: Decode + Ord, V: Decode> Decode for BTreeMap<K, V> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        decode_items(
+            r,
+            |_| BTreeMap::new(),
+            |map, (k, v)| {
+                map.insert(k, v);
+            },
+        )
+    }
+}
+
+impl<T: Encode, S> Encode for HashSet<T, S> {
+    fn encode(&self, w: &mut Writer<'_>) {
+        encode_items(w, self.len(), self);
+    }
+}
+impl<T: Decode + Eq + Hash, S: BuildHasher + Default> Decode for HashSet<T, S> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let with_capacity = |n| HashSet::with_capacity_and_hasher(n, S::default());
+        decode_items(r, with_capacity, |set, item| {
+            set.insert(item);
+        })
+    }
+}
+
+impl<T: Encode> Encode for BTreeSet<T> {
+    fn encode(&self, w: &mut Writer<'_>) {
+        encode_items(w, self.len(), self);
+    }
+}
+impl<T: Decode + Ord> Decode for BTreeSet<T> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        decode_items(
+            r,
+            |_| BTreeSet::new(),
+            |set, item| {
+                set.insert(item);
+            },
+        )
+    }
+}
+
+/// Whole seconds (`u64`), then the nanoseconds past them (`u32`, below one
+/// second, else a decode error).
+impl Encode for Duration {
+    fn encode(&self, w: &mut Writer<'_>) {
+        self.as_secs().encode(w);
+        self.subsec_nanos().encode(w);
+    }
+}
+impl Decode for Duration {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let (secs, nanos): (u64, u32) = r.read()?;
+        if nanos >= 1_000_000_000 {
+            return Err(DecodeError::custom(format!(
+                "{nanos} nanoseconds past a whole second"
+            )));
+        }
+        // Below one second: `new` cannot carry into (and overflow) `secs`.
+        Ok(Duration::new(secs, nanos))
     }
 }
 

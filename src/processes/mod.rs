@@ -61,6 +61,10 @@
 //! 3. Zygote and workers die with their parent (`PR_SET_PDEATHSIG` plus a
 //!    `getppid` check), every descriptor is close-on-exec, every child is
 //!    reaped.
+//! 4. A task must not count on state that `main` set up (a static, a
+//!    logger): a forked zygote's workers have a copy of it, an exec'd
+//!    one's do not, and `Auto` picks by the thread count (see
+//!    [`StartMode`], *What a worker sees of this process*).
 //!
 //! # Failures: exactly one outcome per task, never a hang
 //!

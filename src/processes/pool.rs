@@ -45,7 +45,8 @@
 //!   done by then. A completion fd is the handle's own eventfd, never the
 //!   slot's, and is never drained: once readable it stays readable. Wakers
 //!   are woken, and replaced ones dropped, outside the registry lock: a
-//!   waker may run any code, even drop a handle of this pool.
+//!   waker may run any code, even drop a handle of this pool, or the
+//!   pool itself (whose drop then does not wait there: see its `Drop`).
 //! * **P7.** A registration (waker or fd) and a parent's futex wait concern
 //!   the task's slot only while the task is in it: a registration is made
 //!   under the registry and cell locks after the cell still says
@@ -106,6 +107,36 @@ const MAX_NAP: Duration = Duration::from_millis(100);
 /// let pool = ProcessPool::builder().workers(1).start_mode(StartMode::Auto).build().unwrap();
 /// // A doc test runs on one thread, so `Auto` forks this process directly.
 /// assert_eq!(pool.start_mode(), StartMode::Fork);
+/// ```
+///
+/// # What a worker sees of this process
+///
+/// The two modes differ as Python's `fork` and `spawn` start methods do.
+/// With `Fork` a worker has a copy of this process's memory as it was at
+/// `build`: statics, globals set up by `main`, the environment. With
+/// `Exec` it has the program's state before `main`: `main` never ran in
+/// it, so a static that `main` set (a `OnceLock` configuration, a logger)
+/// is unset there; the environment is this process's at `build`. `Auto`
+/// takes `Exec` as soon as the program has a second thread, so a task
+/// that reads such state works in a single-threaded test and not in the
+/// threaded program. Give a task what it needs in its argument, or set it
+/// up in the [initializer](ProcessPoolBuilder::initializer), which runs in
+/// every worker in either mode.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use triad::processes::{ProcessPool, StartMode};
+///
+/// static LEVEL: AtomicU32 = AtomicU32::new(0);
+/// fn level(_: ()) -> u32 {
+///     LEVEL.load(Ordering::Relaxed)
+/// }
+///
+/// LEVEL.store(3, Ordering::Relaxed); // as `main` would, before the pools
+/// let forked = ProcessPool::builder().workers(1).start_mode(StartMode::Fork).build().unwrap();
+/// let execed = ProcessPool::builder().workers(1).start_mode(StartMode::Exec).build().unwrap();
+/// assert_eq!(forked.submit(level, ()).wait(), Ok(3)); // a copy of this process
+/// assert_eq!(execed.submit(level, ()).wait(), Ok(0)); // the binary before `main`
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StartMode {
@@ -1199,7 +1230,9 @@ impl ProcessPool {
         self.submit_timeout(f, arg, self.shared.default_timeout)
     }
 
-    /// [`submit`](Self::submit) with its own timeout (`None`: none).
+    /// [`submit`](Self::submit) with its own timeout (`None`: none; zero
+    /// is refused with [`TaskError::is_invalid_argument`], as by the
+    /// builder).
     ///
     /// ```
     /// use std::time::Duration;
@@ -1279,6 +1312,15 @@ impl ProcessPool {
         use crate::sync::atomic::Ordering::Relaxed;
         drop(self.shared.lock_with_first_workers());
         self.shared.region.header().fail_forks.store(n, Relaxed);
+    }
+
+    /// Zygote rule Z6's test hook: the zygote's serial counter jumps `n`
+    /// ahead at its next fork (after the first workers').
+    #[cfg(test)]
+    pub(crate) fn skip_serials(&self, n: u32) {
+        use crate::sync::atomic::Ordering::Relaxed;
+        drop(self.shared.lock_with_first_workers());
+        self.shared.region.header().skip_serials.store(n, Relaxed);
     }
 
     /// A handle that submits from another thread (the facade's queued
@@ -1512,6 +1554,42 @@ impl ProcessPool {
         self.shutdown_inner(true);
     }
 
+    /// Stop now, through a shared reference: what
+    /// [`shutdown_now`](Self::shutdown_now) does, without waiting for the
+    /// zygote to be reaped, so that another thread, or whatever owns the
+    /// pool, can stop tasks that never end (Python's `Pool.terminate()`).
+    /// Queued and running tasks fail with [`TaskError::is_cancelled`]
+    /// (their workers are killed), and every submit from now on with
+    /// [`TaskError::is_pool_closed`]; a submit racing this call gets one of
+    /// the two or its value. The pool's drop (or `shutdown`) then returns
+    /// at once. A second call does nothing more.
+    ///
+    /// ```
+    /// fn forever(_: ()) -> u32 {
+    ///     loop {
+    ///         std::thread::park();
+    ///     }
+    /// }
+    /// fn double(x: u64) -> u64 {
+    ///     x * 2
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let stuck = pool.submit(forever, ());
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| pool.terminate()); // from another thread, the pool is shared
+    /// });
+    /// assert!(stuck.wait().unwrap_err().is_cancelled());
+    /// assert!(pool.submit(double, 1).wait().unwrap_err().is_pool_closed());
+    /// drop(pool); // at once
+    /// ```
+    pub fn terminate(&self) {
+        // Rule P9: the zygote and the slots are the parent's.
+        if self.shared.forked() {
+            return;
+        }
+        self.stop(true, true);
+    }
+
     fn shutdown_inner(&mut self, now: bool) {
         let Some(supervisor) = self.supervisor.take() else {
             return;
@@ -1522,6 +1600,26 @@ impl ProcessPool {
             std::mem::forget(supervisor);
             return;
         }
+        if supervisor.thread().id() == thread::current().id() {
+            // Dropped by a waker that the supervisor woke (the waker held
+            // the last reference): this thread gives the tasks their
+            // outcomes and cannot join itself. Tell the workers and the
+            // zygote, and let it run on: its loop ends with the zygote, the
+            // tasks still queued then get theirs (cancelled), and the
+            // thread ends by itself (detached here).
+            self.stop(now, false);
+            return;
+        }
+        self.stop(now, true);
+        let _ = supervisor.join();
+    }
+
+    /// Close the pool, end its tasks (cancel them if `now`, else wait for
+    /// them, if `wait`), and tell the workers and the zygote to leave; the
+    /// zygote's exit then ends the supervisor. Callable again: an immediate
+    /// stop after a graceful one (or the graceful one of the drop after
+    /// `terminate`) finds nothing left to wait for.
+    fn stop(&self, now: bool, wait: bool) {
         let shared = &self.shared;
         let header = shared.region.header();
         {
@@ -1536,7 +1634,7 @@ impl ProcessPool {
                 }
             }
             header.done.ring(false);
-        } else {
+        } else if wait {
             // Wait until nothing is queued or running. Deaths and timeouts
             // still end tasks meanwhile (the supervisor runs).
             loop {
@@ -1564,13 +1662,15 @@ impl ProcessPool {
             Command::Shutdown
         });
         shared.wake_supervisor();
-        let _ = supervisor.join();
     }
 }
 
 impl Drop for ProcessPool {
     /// A graceful [`shutdown`](ProcessPool::shutdown): waits for every task
-    /// submitted to finish.
+    /// submitted to finish. Except on the pool's own supervisor thread (a
+    /// waker it woke held the last reference to the pool): that thread
+    /// gives the tasks their outcomes, so the drop returns at once there;
+    /// running tasks still finish, queued ones are cancelled.
     fn drop(&mut self) {
         self.shutdown_inner(false);
     }
@@ -1888,6 +1988,11 @@ fn submit_to<T: Encode + ?Sized>(
     // Rule P9.
     if shared.forked() {
         return Err(TaskError::forked());
+    }
+    // As the builder refuses a default timeout of zero (a task cannot
+    // finish within it: its worker would be killed at once).
+    if timeout.is_some_and(|t| t.is_zero()) {
+        return Err(TaskError::invalid_argument("a task timeout of zero"));
     }
     let header = shared.region.header();
     let Some(index) = shared.take_free_slot(wait)? else {
@@ -2395,9 +2500,56 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::processes::slot::SERIAL_MASK;
 
     fn double(x: u64) -> u64 {
         2 * x
+    }
+
+    fn abort(_: ()) {
+        std::process::abort()
+    }
+
+    /// Waits (in its worker) until the file at `path` exists.
+    fn wait_for_file(path: String) -> u32 {
+        while !std::path::Path::new(&path).exists() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        7
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "builds a real pool: fork, exec and a memfd")]
+    fn a_serial_that_wraps_around_skips_the_live_workers() {
+        // One worker holds a long task while the other is replaced again
+        // and again, so often that the zygote's serial counter wraps
+        // around (2^24 forks: the hook jumps there). A serial names one
+        // live worker: were it handed to a new worker while the long one
+        // lives, that worker's death would be taken for the long one's,
+        // and its task would fail although it runs on.
+        let go = std::env::temp_dir().join(format!("triad-serials-{}", std::process::id()));
+        let _ = std::fs::remove_file(&go);
+        let pool = ProcessPool::builder().workers(2).build().unwrap();
+        let long = pool.submit(wait_for_file, go.to_string_lossy().into_owned());
+        let claimed = || {
+            (0..pool.slots()).find_map(|i| match pool.shared.region.slot(i).phase() {
+                Phase::Claimed { serial } => Some(serial),
+                _ => None,
+            })
+        };
+        while claimed().is_none() {
+            std::thread::yield_now();
+        }
+        // Serials 1 and 2 are the first workers': the next is 3; make it
+        // the last one, so that the replacements get MAX, 1, 2, 3.
+        pool.skip_serials(SERIAL_MASK - 3);
+        for _ in 0..4 {
+            assert!(pool.submit(abort, ()).wait().unwrap_err().is_crash());
+        }
+        std::fs::write(&go, b"go").unwrap();
+        assert_eq!(long.wait(), Ok(7));
+        let _ = std::fs::remove_file(&go);
+        assert_eq!(pool.submit(double, 4).wait(), Ok(8));
     }
 
     #[test]

@@ -106,6 +106,10 @@ pub(crate) struct Header {
     /// the kernel had refused them. Written by unit tests only; zero
     /// otherwise.
     pub(crate) fail_forks: AtomicU32,
+    /// Test hook (zygote rule Z6): the zygote moves its serial counter
+    /// this far ahead at its next fork, as if it had forked that many
+    /// workers meanwhile. Written by unit tests only; zero otherwise.
+    pub(crate) skip_serials: AtomicU32,
     /// Rung by the parent after a submit and at shutdown; workers sleep on it.
     pub(crate) work: Doorbell,
     /// Rung when a task finishes or a slot is freed; parent threads sleep on it.
@@ -251,6 +255,7 @@ impl Region {
             init_failures: AtomicU32::new(0),
             started: std::array::from_fn(|_| AtomicU64::new(0)),
             fail_forks: AtomicU32::new(0),
+            skip_serials: AtomicU32::new(0),
             work: zeroed_doorbell(),
             done: zeroed_doorbell(),
         };

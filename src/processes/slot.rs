@@ -78,8 +78,10 @@
 //! 6. **Zero is FREE.** A zero-filled header is a FREE slot with no flags,
 //!    so a fresh (sparse) mapping needs no initialisation.
 //! 7. **Serials.** A worker's serial is unique among live workers (24 bits,
-//!    never 0); a replacement gets a new one, so an abandon for a dead
-//!    worker can never hit a slot claimed by its replacement.
+//!    never 0; when the zygote's counter wraps around it skips the serials
+//!    still in use, zygote rule Z6); a replacement gets a new one, so an
+//!    abandon for a dead worker can never hit a slot claimed by its
+//!    replacement, nor by a worker that outlived 2^24 forks.
 //! 8. **A kill hits only the task that timed out.** The supervisor marks a
 //!    task past its timeout DOOMED by a CAS from CLAIMED(s) *before* it has
 //!    worker `s` killed, and only if the CAS succeeds. `complete` is a CAS

@@ -306,7 +306,8 @@ impl Spawner {
         self.spawn_inner(f, arg, self.pool.default_timeout())
     }
 
-    /// [`spawn`](Self::spawn) with its own timeout (`None`: none).
+    /// [`spawn`](Self::spawn) with its own timeout (`None`: none; zero is
+    /// refused with [`TaskError::is_invalid_argument`]).
     ///
     /// ```
     /// use std::time::Duration;
@@ -714,7 +715,8 @@ pub fn spawn<A: Encode + Decode, R: Encode + Decode>(f: fn(A) -> R, arg: A) -> S
 
 /// [`spawn`] with a timeout: past it (counted from the moment the process
 /// starts `f`) the process is killed and the outcome is
-/// [`TaskError::is_timeout`].
+/// [`TaskError::is_timeout`]. A timeout of zero is refused
+/// ([`TaskError::is_invalid_argument`]; no process is started).
 ///
 /// ```
 /// use std::time::Duration;

@@ -65,13 +65,17 @@
 //!   program a task starts must inherit none); workers close the zygote's
 //!   pipes and signalfd.
 //! * **Z5.** Every child is reaped: the zygote reaps each worker (SIGCHLD
-//!   through a signalfd) and reports it; the parent's supervisor reaps the
-//!   zygote. On shutdown the zygote says GOODBYE only once no worker is left.
+//!   through a signalfd, with SIGCHLD's default action restored first: a
+//!   `SIG_IGN` inherited from the parent would have the kernel reap the
+//!   workers without a status to see) and reports it; the parent's
+//!   supervisor reaps the zygote. On shutdown the zygote says GOODBYE only once no worker is left.
 //! * **Z6.** Reports about one worker come in the order it lived: SPAWNED
 //!   before EXITED (one pipe, one writer). A slot of a spawner may get its
 //!   next process while the one before, done with its task, is still
 //!   exiting: the zygote keeps its live workers in a list, not one per
-//!   index, and a serial names each.
+//!   index, and a serial names each: when the 24-bit serial counter wraps
+//!   around, the serials of live workers are skipped, so no two live
+//!   workers ever share one.
 //! * **Z7.** A failed `fork` (EAGAIN or ENOMEM: a process or memory limit,
 //!   often for a moment only) is retried with back-off, 10 ms doubling, up
 //!   to [`FORK_ATTEMPTS`] tries (about 2.5 s in all); each failure is
@@ -91,6 +95,13 @@
 //!   clear when it is reaped. Its replacement would die the same way, in
 //!   a loop of forks, while the tasks waited for ever; given up, it
 //!   counts towards a broken pool (`TaskError::is_broken`), as in Z7.
+//! * **Z9.** The zygote ignores SIGINT and SIGQUIT, which a terminal sends
+//!   to its whole foreground process group on Ctrl-C and Ctrl-\: a
+//!   program that catches them to shut down gracefully still has a pool
+//!   (a zygote killed so would break it), and the zygote dies with its
+//!   parent anyway (Z2). Each worker gets back the actions the zygote
+//!   found, so a task is interrupted as the program's own code would be,
+//!   and its worker is replaced.
 
 use std::ffi::{c_char, c_int, OsStr, OsString};
 use std::fs::File;
@@ -390,6 +401,9 @@ fn become_zygote(parent: i32, keep: &[RawFd]) -> io::Result<()> {
         sys::exit_now(0);
     }
     sys::ignore_sigpipe();
+    // Rule Z5: a SIGCHLD ignored by the parent (or by whoever started it)
+    // would have the kernel reap our workers, unseen.
+    sys::default_sigchld()?;
     // SAFETY: a zygote never returns from where it starts (the fork in
     // `fork_zygote`, the constructor in `start_zygote_if_asked`) and ends
     // with `_exit`: no object of the process it was copied from (fork) or
@@ -514,6 +528,9 @@ struct Zygote<'a> {
     fds: &'a ZygoteFds,
     sigchld: std::os::fd::OwnedFd,
     me: i32,
+    /// SIGINT's and SIGQUIT's actions before the zygote ignored them, for
+    /// its workers (rule Z9).
+    keyboard: sys::KeyboardSignals,
     /// Workers forked and not reaped yet (rule Z6: a list, not one per
     /// index).
     live: Vec<Live>,
@@ -533,12 +550,17 @@ fn serve(region: &Region, fds: &ZygoteFds) -> i32 {
     let Ok(sigchld) = sys::sigchld_fd() else {
         return 124;
     };
+    // Rule Z9: the keyboard's signals are for the program, not for us.
+    let Ok(keyboard) = sys::ignore_keyboard_signals() else {
+        return 124;
+    };
     let workers = region.header().workers as usize;
     let mut z = Zygote {
         region,
         fds,
         sigchld,
         me: sys::getpid(),
+        keyboard,
         live: Vec::new(),
         gave_up: vec![false; workers],
         retries: vec![None; workers],
@@ -653,8 +675,7 @@ impl Zygote<'_> {
     }
 
     fn spawn(&mut self, index: usize) -> io::Result<()> {
-        let serial = self.next_serial;
-        self.next_serial = (self.next_serial % super::slot::SERIAL_MASK) + 1;
+        let serial = self.take_serial();
         // Rule Z8: the new worker's start is not over yet.
         self.region.header().clear_started(index);
         let forked = if self.fork_fails_for_a_test() {
@@ -680,6 +701,7 @@ impl Zygote<'_> {
                     zygote: self.me,
                     close: &close,
                     events: &self.fds.events,
+                    keyboard: &self.keyboard,
                 })
             }
             Ok(Forked::Parent(pid)) => {
@@ -708,6 +730,32 @@ impl Zygote<'_> {
                 let backoff = FORK_BACKOFF * 2u32.pow(tries - 1);
                 self.retries[index] = Some((Instant::now() + backoff, tries));
                 Ok(())
+            }
+        }
+    }
+
+    /// A serial for the next worker (rule Z6): the one after the last,
+    /// within `1..=SERIAL_MASK`, skipping any that a live worker still
+    /// has. After 2^24 forks the counter wraps around, and a worker that
+    /// lived through them all must not share its serial with a new one:
+    /// the parent would take the new one's death for its own (its claimed
+    /// task abandoned while it runs on) and a KILL would hit both.
+    fn take_serial(&mut self) -> u32 {
+        let mask = super::slot::SERIAL_MASK;
+        #[cfg(test)]
+        {
+            use crate::sync::atomic::Ordering::Relaxed;
+            let skip = self.region.header().skip_serials.swap(0, Relaxed);
+            let jumped = (u64::from(self.next_serial) - 1 + u64::from(skip)) % u64::from(mask);
+            self.next_serial = jumped as u32 + 1;
+        }
+        loop {
+            let serial = self.next_serial;
+            self.next_serial = serial % mask + 1;
+            // Ends: there are far fewer live workers than serials
+            // (`MAX_SLOTS` at most).
+            if !self.live.iter().any(|live| live.serial == serial) {
+                return serial;
             }
         }
     }

@@ -39,23 +39,30 @@
 //!    a job dropped unrun (no thread could be started, and no live thread
 //!    is left to take it, rule 3) closes its cell, and the handle reports
 //!    it.
-//! 6. **A blocking thread knows it is one** ([`on_blocking_thread`]), so
-//!    that it waits itself where another thread would hand the wait to this
-//!    pool: a job that queued a wait behind itself, then waited for it,
-//!    would wait for ever once every thread of the pool did so (bridge.rs
-//!    rule 4).
-//! 7. **A job joined from its own pool's thread is taken back.** A job that
-//!    spawns another blocking job and joins it holds a thread while it
-//!    waits; with every thread doing so (one is enough with `max = 1`) the
-//!    joined job would never start. So `join` on one of this pool's threads
-//!    first takes the job back out of the queue, if no thread has started
-//!    it, and runs it right there (each queued job carries an id, and its
-//!    handle a [`Ticket`]); a job already started is waited for, as its
-//!    thread is making progress. Only a join on the pool's own thread
-//!    takes a job back: a blocking job that waits for a CPU job that joins
-//!    another blocking job still needs a free blocking thread for it (with
-//!    `max = 1` it waits for ever), as the job would otherwise run on a
-//!    thread without the blocking threads' context.
+//! 6. **A blocking thread knows it is one, of which pool**
+//!    ([`BlockingPool::runs_this_thread`]), so that it waits itself where
+//!    another thread would hand the wait to this pool: a job that queued a
+//!    wait behind itself, then waited for it, would wait for ever once
+//!    every thread of the pool did so (bridge.rs rule 4). Only its own
+//!    pool's: for another runtime it is a thread like any other, which may
+//!    run that runtime's event loop (a runtime built inside a blocking
+//!    job), and must not block that loop.
+//! 7. **A job joined from its own runtime's thread is taken back.** A job
+//!    that spawns another blocking job and joins it holds a thread while
+//!    it waits; with every thread doing so (one is enough with `max = 1`)
+//!    the joined job would never start. So `join` on one of this pool's
+//!    threads first takes the job back out of the queue, if no thread has
+//!    started it, and runs it right there (each queued job carries an id,
+//!    and its handle a [`Ticket`]); a job already started is waited for, as
+//!    its thread is making progress. A CPU worker of the same runtime
+//!    does the same ([`BlockingPool::cpu_worker_hook`] marks it): a
+//!    blocking job that waits for a CPU job that joins another blocking
+//!    job would otherwise need a second blocking thread (with `max = 1`
+//!    it waited for ever). Both kinds of thread carry the runtime's
+//!    context, so the job runs as it would on a blocking thread (the free
+//!    functions reach the same runtime); any other thread waits. A job
+//!    taken back counts as running in the pool until it returns (rule 8's
+//!    `outside`), so the shutdown waits for it.
 //! 8. **A queued process submit is taken back by its waiter.** The submit
 //!    that `spawn_process` queues here when the process pool is full
 //!    (bridge.rs rule 4) is waited for by whoever calls
@@ -231,6 +238,21 @@ impl BlockingPool {
             .spawn(move || worker(inner, id))
     }
 
+    /// The start hook of the runtime's CPU workers: it marks its thread as
+    /// one whose joins take this pool's queued jobs back (rule 7). It holds
+    /// the pool weakly: it neither keeps the pool alive nor lets its
+    /// address be reused while a worker can compare it.
+    pub(crate) fn cpu_worker_hook(&self) -> impl Fn() + Send + Sync + 'static {
+        let pool = Arc::downgrade(&self.inner);
+        move || CPU_WORKER_OF.with(|marked| marked.set(pool.as_ptr()))
+    }
+
+    /// Whether the calling thread is one of this pool's (rule 6): it may
+    /// wait where others hand the wait to the pool.
+    pub(crate) fn runs_this_thread(&self) -> bool {
+        std::ptr::eq(THIS_POOL.with(Cell::get), &*self.inner)
+    }
+
     /// Threads started and not joined yet (for tests of the bound).
     #[cfg(test)]
     pub(crate) fn live(&self) -> usize {
@@ -266,6 +288,14 @@ const_thread_local! {
     static THIS_POOL: Cell<*const Inner> = Cell::new(std::ptr::null());
 }
 
+const_thread_local! {
+    /// The blocking pool of the runtime whose CPU worker this thread is
+    /// (rule 7); null elsewhere. Compared, never dereferenced; the hook
+    /// that set it keeps the pool's allocation (a weak reference) while
+    /// the worker lives, so the address is never another pool's.
+    static CPU_WORKER_OF: Cell<*const Inner> = Cell::new(std::ptr::null());
+}
+
 /// A queued job's claim check: [`take_back`](Self::take_back) removes it
 /// from the queue if no thread has started it (rule 7).
 pub(crate) struct Ticket {
@@ -274,11 +304,14 @@ pub(crate) struct Ticket {
 }
 
 impl Ticket {
-    /// On one of this pool's own threads, the job if it is still queued,
-    /// to be run by the caller; `None` elsewhere or once a thread took it
-    /// (rule 7).
+    /// On one of this pool's own threads or a CPU worker of its runtime,
+    /// the job if it is still queued, to be run by the caller; `None`
+    /// elsewhere or once a thread took it (rule 7).
     pub(crate) fn take_back(&self) -> Option<Job> {
-        if !std::ptr::eq(THIS_POOL.with(Cell::get), &*self.pool) {
+        let pool: *const Inner = &*self.pool;
+        let ours = std::ptr::eq(THIS_POOL.with(Cell::get), pool)
+            || std::ptr::eq(CPU_WORKER_OF.with(Cell::get), pool);
+        if !ours {
             return None;
         }
         self.take_back_anywhere()
@@ -314,11 +347,6 @@ impl Drop for Outside {
         crate::sync::lock(&self.0.state).outside -= 1;
         self.0.condvar.notify_all();
     }
-}
-
-/// Whether the calling thread is a blocking thread (rule 6): it may wait.
-pub(crate) fn on_blocking_thread() -> bool {
-    !THIS_POOL.with(Cell::get).is_null()
 }
 
 /// One blocking thread's life (rules 2, 3 and 6).

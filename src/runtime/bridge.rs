@@ -33,9 +33,9 @@
 //!    (FIFO), behind any submit that found a slot meanwhile; a thread that
 //!    `wait`s for such a task runs its submit itself if no blocking thread
 //!    has started it (blocking.rs rule 8). A caller that
-//!    is itself a blocking thread waits for the slot itself (blocking.rs
-//!    rule 6): its submit queued behind it, in a pool whose every thread
-//!    waits so, would never run.
+//!    is itself a blocking thread of the same runtime waits for the slot
+//!    itself (blocking.rs rule 6): its submit queued behind it, in a pool
+//!    whose every thread waits so, would never run.
 
 use std::fmt;
 use std::future::Future;
@@ -449,10 +449,12 @@ impl<T> BlockingHandle<T> {
     }
 
     /// Block this thread until the job is done. Not on the loop thread:
-    /// `.await` there. Called from a blocking job of the same runtime, it
-    /// runs the job itself if no thread has started it yet, so blocking
-    /// jobs that spawn and join others cannot deadlock the pool
-    /// (blocking.rs rule 7).
+    /// `.await` there. Called from a blocking job or a CPU job of the same
+    /// runtime, it runs the job itself if no thread has started it yet, so
+    /// jobs that spawn and join blocking jobs cannot deadlock the pool,
+    /// even through a CPU job in between (blocking.rs rule 7). On a CPU
+    /// worker it runs other CPU jobs while the job runs elsewhere, as
+    /// [`CpuHandle::join`] does: the job may be waiting for one of them.
     ///
     /// ```
     /// let rt = triad::Runtime::builder().threads(1).processes(1).blocking_threads(1).build().unwrap();
@@ -468,7 +470,9 @@ impl<T> BlockingHandle<T> {
             job(); // it sends its outcome to our cell, as on a pool thread
         }
         match &mut self.inner {
-            Inner::Live(outcome) => flatten(outcome.receive_blocking()),
+            // On a CPU worker, its pool's other jobs run meanwhile: the job
+            // may be waiting for one of them.
+            Inner::Live(outcome) => flatten(threads::spawn::receive_helping(outcome)),
             Inner::Refused(error) => Err(take(error)),
         }
     }

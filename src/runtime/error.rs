@@ -442,7 +442,10 @@ impl JoinError {
 
     /// The runtime was already shut down when the task was handed to it
     /// (through a [`Handle`](super::Handle) that outlived it): the task never
-    /// started.
+    /// started. Also a process task whose submit still waited for a free
+    /// slot when [`Runtime::shutdown_now`](super::Runtime::shutdown_now)
+    /// closed the process pool (its `source()` is then the pool's
+    /// [`is_pool_closed`](crate::processes::TaskError::is_pool_closed)).
     ///
     /// ```
     /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
@@ -452,7 +455,12 @@ impl JoinError {
     /// assert!(error.is_shutdown());
     /// ```
     pub fn is_shutdown(&self) -> bool {
-        matches!(self.kind, JoinErrorKind::Shutdown(_))
+        match &self.kind {
+            JoinErrorKind::Shutdown(_) => true,
+            // Only the runtime's shutdown closes its process pool.
+            JoinErrorKind::Process(e) => e.is_pool_closed(),
+            _ => false,
+        }
     }
 
     /// A free function ([`spawn_cpu`](super::spawn_cpu),

@@ -42,9 +42,11 @@
 //!    thread, since there is none. Built after the thread pool it would have
 //!    to re-execute the binary instead. (Its supervisor thread starts
 //!    after the zygote exists.)
-//! 3. The thread pool: its workers start, and each learns the runtime's
-//!    [`Handle`] (so the free functions work inside CPU jobs).
-//! 4. The blocking pool: no thread yet, they start on demand.
+//! 3. The blocking pool: no thread yet, they start on demand.
+//! 4. The thread pool: its workers start, and each learns the runtime's
+//!    [`Handle`] (so the free functions work inside CPU jobs) and its
+//!    blocking pool (so that a CPU job joining a queued blocking job runs
+//!    it itself, blocking.rs rule 7).
 //! 5. The event loop: an epoll, an eventfd and a timerfd, no thread. It runs
 //!    on the thread that calls [`Runtime::block_on`].
 //!
@@ -80,7 +82,10 @@
 //! it, so that its result stays readable. Every other handle outlives the
 //! runtime harmlessly, with its job's real outcome. Each step only waits for
 //! work that ends by itself: a blocking job that never returns makes the
-//! drop wait for ever (threads cannot be killed).
+//! drop wait for ever (threads cannot be killed), and so does a process
+//! task without a timeout that never ends, unless the runtime is shut down
+//! with [`Runtime::shutdown_now`], which cancels the process tasks right
+//! after the close (their workers are killed).
 //!
 //! # Free functions or a [`Handle`]
 //!
@@ -380,19 +385,22 @@ impl Builder {
         let processes = processes.build().map_err(BuildError::processes)?;
 
         // Start rule 3.
-        let on_start = enter_for_good(&shared);
-        let mut threads = ThreadPool::builder().on_start(move |_| on_start());
-        if let Some(n) = self.threads {
-            threads = threads.num_threads(n);
-        }
-        let threads = threads.build().map_err(BuildError::threads)?;
-
-        // Start rule 4.
         let blocking = BlockingPool::new(
             self.blocking_threads,
             self.keep_alive,
             Arc::new(enter_for_good(&shared)),
         );
+
+        // Start rule 4.
+        let (enter, joins_take_back) = (enter_for_good(&shared), blocking.cpu_worker_hook());
+        let mut threads = ThreadPool::builder().on_start(move |_| {
+            enter();
+            joins_take_back();
+        });
+        if let Some(n) = self.threads {
+            threads = threads.num_threads(n);
+        }
+        let threads = threads.build().map_err(BuildError::threads)?;
 
         // Start rule 5.
         let event_loop = EventLoop::new().map_err(BuildError::event_loop)?;
@@ -512,12 +520,46 @@ impl fmt::Debug for Runtime {
     }
 }
 
-impl Drop for Runtime {
-    /// The shutdown order of the [module docs](self#shutdown-order-dropping-the-runtime).
-    fn drop(&mut self) {
+impl Runtime {
+    /// Shut down now: as dropping the runtime (the [module
+    /// docs](self#shutdown-order-dropping-the-runtime)), except that
+    /// process tasks are not waited for: right after the close (rule 1)
+    /// the process pool is terminated
+    /// ([`ProcessPool::terminate`](crate::processes::ProcessPool::terminate)),
+    /// so queued and running process tasks fail with
+    /// [`JoinError::is_cancelled`] (their workers are killed), and the CPU
+    /// and blocking jobs that wait for them go on. Those jobs still run to
+    /// their end (threads cannot be killed), and loop tasks are cancelled,
+    /// as in a drop.
+    ///
+    /// ```
+    /// fn forever(_: ()) -> u32 {
+    ///     loop {
+    ///         std::thread::park();
+    ///     }
+    /// }
+    /// let rt = triad::Runtime::builder().threads(1).processes(1).build()?;
+    /// let stuck = rt.handle().spawn_process(forever, ());
+    /// rt.shutdown_now(); // a drop would wait for ever
+    /// assert!(stuck.wait().unwrap_err().is_cancelled());
+    /// # Ok::<(), triad::runtime::BuildError>(())
+    /// ```
+    pub fn shutdown_now(mut self) {
+        self.shutdown(true);
+    }
+
+    /// The shutdown order of the module docs; process tasks cancelled
+    /// (`now`) or waited for. Idempotent: the drop after `shutdown_now`
+    /// finds nothing left.
+    fn shutdown(&mut self, now: bool) {
         // Rule 1: close. (Dropped outside the lock: not the last reference.)
         let open = crate::sync::lock(&self.shared.parts).take();
         drop(open);
+        if now {
+            if let Some(parts) = &self.parts {
+                parts.processes.terminate();
+            }
+        }
         // Rule 2: the loop, with this runtime current, so that a future
         // dropped now that calls a free function gets a refusal, not a panic.
         {
@@ -551,6 +593,13 @@ impl Drop for Runtime {
         drop(blocking); // rule 4
         drop(threads); // rule 5
         drop(processes); // rule 6
+    }
+}
+
+impl Drop for Runtime {
+    /// The shutdown order of the [module docs](self#shutdown-order-dropping-the-runtime).
+    fn drop(&mut self) {
+        self.shutdown(false);
     }
 }
 
@@ -683,10 +732,10 @@ impl Handle {
         R: Encode + Decode,
     {
         // Bridge rule 4: never wait for a slot on the caller's thread,
-        // unless it is a blocking thread.
+        // unless it is one of this runtime's blocking threads.
         self.with_parts(|parts| match parts.processes.try_submit(f, arg) {
             Ok(task) => Some(ProcessHandle::live(task)),
-            Err(full) if blocking::on_blocking_thread() => Some(ProcessHandle::live(
+            Err(full) if parts.blocking.runs_this_thread() => Some(ProcessHandle::live(
                 parts.processes.submit(f, full.into_arg()),
             )),
             Err(full) => {
@@ -803,8 +852,9 @@ where
 /// [`slots_per_worker`](crate::processes::ProcessPoolBuilder::slots_per_worker)),
 /// the argument is encoded and a blocking thread (see [`spawn_blocking`])
 /// waits for a slot and submits it, so the loop never blocks; the handle
-/// then awaits the task. Called on a blocking thread, it waits for the
-/// slot itself (its own wait, queued behind it, could deadlock).
+/// then awaits the task. Called on a blocking thread of the same runtime,
+/// it waits for the slot itself (its own wait, queued behind it, could
+/// deadlock).
 ///
 /// Where there is no current runtime (see [`Handle::try_current`]) the
 /// task does not run: the handle gives [`JoinError::is_no_runtime`].

@@ -18,7 +18,7 @@
 //! | `futex.rs` | `futex(FUTEX_WAIT / FUTEX_WAKE)`, process-shared | `processes`: slot completion, doorbells |
 //! | `eventfd.rs` | `eventfd`, `read`, `write` | `processes`: a task's completion as a pollable fd |
 //! | `prctl.rs` | `prctl(PR_SET_PDEATHSIG / PR_SET_NAME)` | `processes`: zygote and workers die with their parent, named |
-//! | `process.rs` | `fork`, `waitpid`, `kill`, `_exit`, `getppid`, `pipe2`, `socketpair`, `send(MSG_NOSIGNAL)`, `poll`, `signalfd`, `pthread_sigmask`, `signal`, `setrlimit(RLIMIT_AS)`, `sched_{get,set}affinity`, `close`, `fcntl` + `prctl` (in `pre_exec`) | `processes`: zygote, workers, supervisor |
+//! | `process.rs` | `fork`, `waitpid`, `kill`, `_exit`, `getppid`, `pipe2`, `socketpair`, `send(MSG_NOSIGNAL)`, `poll`, `signalfd`, `pthread_sigmask`, `signal`, `sigaction`, `setrlimit(RLIMIT_AS)`, `sched_{get,set}affinity`, `close`, `fcntl` + `prctl` (in `pre_exec`) | `processes`: zygote, workers, supervisor |
 
 #![allow(dead_code)]
 

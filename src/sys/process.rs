@@ -193,6 +193,58 @@ pub(crate) fn reset_signals_for_worker() -> io::Result<()> {
     Ok(())
 }
 
+/// Restore SIGCHLD's default action. Under `SIG_IGN` (which `fork` and
+/// `exec` both pass on) the kernel reaps children itself and `waitpid`
+/// never sees their status; a process that reaps its children must undo
+/// that.
+pub(crate) fn default_sigchld() -> io::Result<()> {
+    // SAFETY: SIG_DFL is a valid disposition for SIGCHLD; no handler runs.
+    if unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) } == libc::SIG_ERR {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The actions SIGINT and SIGQUIT had before [`ignore_keyboard_signals`],
+/// to give back to a process forked afterwards.
+#[derive(Clone, Copy)]
+pub(crate) struct KeyboardSignals {
+    interrupt: libc::sigaction,
+    quit: libc::sigaction,
+}
+
+/// Ignore SIGINT and SIGQUIT (what Ctrl-C and Ctrl-\ send to the terminal's
+/// whole foreground process group); returns the actions they had.
+pub(crate) fn ignore_keyboard_signals() -> io::Result<KeyboardSignals> {
+    // SAFETY: all-zero bytes are a valid sigaction (no flags, an empty
+    // mask, SIG_DFL) and a valid pair of them.
+    let (mut ignore, mut saved): (libc::sigaction, KeyboardSignals) =
+        unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+    ignore.sa_sigaction = libc::SIG_IGN;
+    // SAFETY: `ignore` is a valid action for SIGINT; the old one is
+    // written into a live sigaction of ours.
+    syscall!(sigaction(libc::SIGINT, &ignore, &mut saved.interrupt))?;
+    // SAFETY: as above, for SIGQUIT.
+    syscall!(sigaction(libc::SIGQUIT, &ignore, &mut saved.quit))?;
+    Ok(saved)
+}
+
+/// Give SIGINT and SIGQUIT back the actions [`ignore_keyboard_signals`]
+/// saved (in a process forked since: a saved handler is code of this same
+/// binary, at the same address).
+pub(crate) fn restore_keyboard_signals(saved: &KeyboardSignals) -> io::Result<()> {
+    // SAFETY: an action the kernel gave us for SIGINT in this address
+    // space (a fork keeps it); the old one is not wanted (null).
+    syscall!(sigaction(
+        libc::SIGINT,
+        &saved.interrupt,
+        std::ptr::null_mut()
+    ))?;
+    // SAFETY: as above, for SIGQUIT.
+    syscall!(sigaction(libc::SIGQUIT, &saved.quit, std::ptr::null_mut()))?;
+    Ok(())
+}
+
 /// Ignore SIGPIPE (a write to a closed pipe then fails with EPIPE).
 pub(crate) fn ignore_sigpipe() {
     // SAFETY: SIG_IGN is a valid disposition for SIGPIPE.

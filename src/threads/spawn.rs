@@ -22,6 +22,8 @@
 //!    through its own pool's sleep protocol. So two pools whose jobs join
 //!    each other's handles cannot deadlock by blocking the one thread that
 //!    could run the awaited job. Outside every pool it blocks.
+//!    [`receive_helping`] does the same for a cell filled elsewhere (the
+//!    runtime's blocking jobs, which may spawn and join jobs of this pool).
 //! 4. Dropping the handle detaches the job: it still runs.
 
 use std::future::Future;
@@ -96,6 +98,23 @@ impl<T: Send + 'static> JoinHandle<T> {
         // An id to compare with, never dereferenced: no provenance.
         let target = std::ptr::null::<()>().wrapping_byte_add(self.job_id);
         receive_on_worker(wt, &mut self.receiver, target, target_in_injector)
+    }
+}
+
+/// Rule 3 for a cell that something other than a job of a pool fills (the
+/// runtime's blocking jobs): on a worker of any pool, run other jobs of its
+/// own pool until `receiver` has its outcome (a job it waits for may need
+/// this very thread: a blocking job joining a job it spawned on a one-thread
+/// pool); elsewhere block. `None` if the cell was closed unsent.
+#[cfg_attr(not(feature = "runtime"), allow(dead_code))]
+pub(crate) fn receive_helping<T>(receiver: &mut oneshot::Receiver<T>) -> Option<T> {
+    if let Some(outcome) = receiver.try_receive() {
+        return outcome;
+    }
+    match WorkerThread::current_usable() {
+        // No job of a pool is awaited: nothing to look for by lineage.
+        Some(wt) => receive_on_worker(wt, receiver, std::ptr::null(), false),
+        None => receiver.receive_blocking(),
     }
 }
 

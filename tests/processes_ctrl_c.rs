@@ -1,0 +1,66 @@
+//! Ctrl-C in a terminal sends SIGINT (Ctrl-\ SIGQUIT) to the whole
+//! foreground process group: the program, and its zygote and workers with
+//! it. A program that catches it to shut down gracefully must still have a
+//! pool: the zygote ignores the keyboard's signals (it dies with its parent
+//! anyway, rule Z2), while a worker takes them as any process does, so the
+//! task it ran fails with the signal and the worker is replaced.
+#![cfg(feature = "processes")]
+
+mod processes_support;
+
+use std::time::Duration;
+
+use processes_support::within;
+use triad::processes::ProcessPool;
+
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+/// Creates the file at `path` once it runs, then sleeps a minute.
+fn say_so_then_nap(path: String) -> u64 {
+    std::fs::write(&path, b"running").unwrap();
+    std::thread::sleep(Duration::from_secs(60));
+    0
+}
+
+#[test]
+fn the_keyboards_signals_spare_the_zygote_and_end_only_the_running_tasks() {
+    within(Duration::from_secs(60), || {
+        let pool = ProcessPool::builder().workers(1).build().unwrap();
+        assert_eq!(pool.submit(double, 1).wait(), Ok(2));
+        let zygote = pool.zygote_pid() as libc::pid_t;
+        for signal in [libc::SIGINT, libc::SIGQUIT] {
+            let started =
+                std::env::temp_dir().join(format!("triad-ctrl-c-{}-{signal}", std::process::id()));
+            let _ = std::fs::remove_file(&started);
+            let running = pool.submit(say_so_then_nap, started.to_string_lossy().into_owned());
+            while !started.exists() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let _ = std::fs::remove_file(&started);
+            // The replacement's SPAWNED report may still be on its way.
+            let worker = loop {
+                match pool.worker_pids().first() {
+                    Some(&pid) => break pid as libc::pid_t,
+                    None => std::thread::sleep(Duration::from_millis(1)),
+                }
+            };
+            // What the terminal does: the signal to every process of the group.
+            // SAFETY: kill touches no memory; both are our pool's processes.
+            unsafe {
+                libc::kill(zygote, signal);
+                libc::kill(worker, signal);
+            }
+            let error = running.wait().unwrap_err();
+            assert_eq!(error.signal(), Some(signal), "{error}");
+            // The zygote lives: a new worker takes the next task.
+            assert_eq!(
+                pool.submit(double, 21).wait(),
+                Ok(42),
+                "after signal {signal}"
+            );
+            assert_eq!(pool.zygote_pid() as libc::pid_t, zygote);
+        }
+    });
+}

@@ -1,0 +1,80 @@
+//! `Runtime::shutdown_now`: a runtime whose process tasks never end can
+//! still be shut down. Process tasks are cancelled (their workers killed),
+//! so the CPU and blocking jobs waiting for them end too, and nothing of
+//! the runtime is left afterwards.
+#![cfg(feature = "runtime")]
+
+mod runtime_support;
+
+use std::time::Duration;
+
+use runtime_support::within;
+
+fn forever(_: ()) -> u32 {
+    loop {
+        std::thread::park();
+    }
+}
+
+#[test]
+fn shutdown_now_cancels_process_tasks_and_what_waits_for_them_ends() {
+    within(Duration::from_secs(60), || {
+        let rt = triad::Runtime::builder()
+            .threads(1)
+            .processes(1)
+            .blocking_threads(1)
+            .build()
+            .unwrap();
+        let handle = rt.handle();
+        let direct = handle.spawn_process(forever, ());
+        // Jobs of the other kinds that wait for process tasks of their own,
+        // once they are submitted.
+        let (submitted, all_submitted) = std::sync::mpsc::channel();
+        let cpu = handle.spawn_cpu({
+            let submitted = submitted.clone();
+            move || {
+                let task = triad::runtime::spawn_process(forever, ());
+                submitted.send(()).unwrap();
+                task.wait()
+            }
+        });
+        let blocking = handle.spawn_blocking(move || {
+            let task = triad::runtime::spawn_process(forever, ());
+            submitted.send(()).unwrap();
+            task.wait()
+        });
+        all_submitted.recv().unwrap();
+        all_submitted.recv().unwrap();
+        rt.shutdown_now();
+        assert!(direct.wait().unwrap_err().is_cancelled());
+        assert!(cpu.join().unwrap().unwrap_err().is_cancelled());
+        assert!(blocking.join().unwrap().unwrap_err().is_cancelled());
+        // Refused from now on, as after a drop.
+        assert!(handle.spawn_cpu(|| 1).join().unwrap_err().is_shutdown());
+    });
+}
+
+/// A process task whose submit still waited for a slot (the pool was full)
+/// never reaches the pool: it is refused as work given to a runtime shut
+/// down, and the blocking thread that waited for the slot goes on.
+#[test]
+fn shutdown_now_refuses_a_submit_still_waiting_for_a_slot() {
+    within(Duration::from_secs(60), || {
+        let rt = triad::Runtime::builder()
+            .threads(1)
+            .processes(1)
+            .blocking_threads(1)
+            .process_pool(|pool| pool.slots_per_worker(1))
+            .build()
+            .unwrap();
+        let handle = rt.handle();
+        let running = handle.spawn_process(forever, ());
+        let waiting = handle.spawn_process(forever, ()); // the only slot is busy
+        assert!(!waiting.is_finished());
+        rt.shutdown_now();
+        assert!(running.wait().unwrap_err().is_cancelled());
+        let refused = waiting.wait().unwrap_err();
+        assert!(refused.is_shutdown(), "{refused}");
+        assert_eq!(refused.origin(), triad::runtime::Origin::Process);
+    });
+}
