@@ -19,7 +19,9 @@
 //! 3. Whoever moves the state to READY or CLOSED wakes the registered
 //!    waiter *after* releasing the lock (a waker may re-enter the cell).
 //! 4. A receiver that is dropped never blocks the sender: the value is
-//!    dropped with the cell.
+//!    dropped with the cell. Its registered waker, if any, goes back to
+//!    EMPTY's nobody at once: the task it wakes gave the receiver up, and
+//!    must be neither kept alive until the send nor woken by it.
 //!
 //! The loom model `loom-tests/sync_oneshot.rs` checks a send racing a
 //! blocking wait and a poll.
@@ -96,6 +98,19 @@ impl<T> Inner<T> {
             State::Ready(_) | State::Taken | State::Closed => {
                 unreachable!("oneshot completed twice")
             }
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        // Rule 4: forget a registered waker. Taken out under the lock,
+        // dropped after it (a waker's drop is the waiting task's code).
+        let mut state = super::lock(&self.inner.state);
+        if matches!(*state, State::WaitingTask(_)) {
+            let waiting = std::mem::replace(&mut *state, State::Empty);
+            drop(state);
+            drop(waiting);
         }
     }
 }

@@ -41,7 +41,8 @@ use crate::sync::Arc;
 /// [`ThreadPool::spawn`](super::ThreadPool::spawn).
 ///
 /// Wait for it with [`join`](JoinHandle::join) or `.await` it. Dropping it
-/// detaches the job, which still runs.
+/// detaches the job, which still runs (and lets go of the waker of the task
+/// that awaited it).
 ///
 /// ```
 /// let handle: triad::threads::JoinHandle<String> = triad::threads::spawn(|| "ready".to_string());
