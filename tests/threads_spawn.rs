@@ -174,3 +174,23 @@ fn a_handle_polled_then_dropped_lets_go_of_its_waker() {
         "no wake for a dropped handle"
     );
 }
+
+#[test]
+fn a_handle_polled_to_completion_is_finished() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    let pool = ThreadPool::builder().num_threads(1).build().unwrap();
+    let mut handle = pool.spawn(|| 5);
+    let waker = Waker::from(Arc::new(CountingWaker {
+        wakes: AtomicUsize::new(0),
+    }));
+    let mut cx = Context::from_waker(&waker);
+    let value = loop {
+        if let std::task::Poll::Ready(value) = std::pin::Pin::new(&mut handle).poll(&mut cx) {
+            break value;
+        }
+        std::thread::yield_now();
+    };
+    assert_eq!(value.unwrap(), 5);
+    assert!(handle.is_finished(), "its outcome was delivered");
+}

@@ -116,11 +116,12 @@ impl<T> Drop for Receiver<T> {
 }
 
 impl<T> Receiver<T> {
-    /// Whether the outcome is there (READY or CLOSED).
+    /// Whether the outcome came (READY or CLOSED), received since
+    /// (TAKEN) or not.
     pub(crate) fn is_complete(&self) -> bool {
         matches!(
             *super::lock(&self.inner.state),
-            State::Ready(_) | State::Closed
+            State::Ready(_) | State::Taken | State::Closed
         )
     }
 
