@@ -128,7 +128,9 @@ pub struct WorkerStats {
     pub sleeps: u64,
     /// Times it was woken from a sleep.
     pub wakeups: u64,
-    /// Private join frames it made public because another worker was hungry.
+    /// Private join frames it made public (its outermost join's at once,
+    /// the oldest one when another worker was hungry, and all of them
+    /// before it waited).
     pub promotions: u64,
 }
 
