@@ -106,7 +106,15 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         // Rule 4: forget a registered waker. Taken out under the lock,
         // dropped after it (a waker's drop is the waiting task's code).
-        let mut state = super::lock(&self.inner.state);
+        // Only tried: the receiver being gone, the lock can be held only by
+        // the sender, which is completing the cell and takes the waker out
+        // itself; or, in a forked child, by a thread of the parent that
+        // does not exist there, and then waiting would be forever.
+        let mut state = match self.inner.state.try_lock() {
+            Ok(state) => state,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
         if matches!(*state, State::WaitingTask(_)) {
             let waiting = std::mem::replace(&mut *state, State::Empty);
             drop(state);
