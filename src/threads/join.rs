@@ -45,9 +45,9 @@ use super::worker::WorkerThread;
 /// lock `b` releases): `b` may start only once `a` has returned. That is so
 /// in any pool of one thread, and here also with idle workers, unlike
 /// rayon: the second half of a join nested in another one's first half
-/// stays private to its worker (which is what makes a join cheap) until
-/// that worker joins or waits again, so no idle worker can take it while
-/// `a` spins, and `a` waits forever.
+/// may stay private to its worker (which is what makes a join cheap) until
+/// that worker joins or waits again, so no idle worker may see it while
+/// `a` spins, and `a` then waits forever.
 ///
 /// ```
 /// fn fib(n: u64) -> u64 {
