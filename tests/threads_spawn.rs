@@ -120,3 +120,77 @@ fn a_detached_result_whose_drop_panics_does_not_kill_the_worker() {
     let value = support::within(Duration::from_secs(10), move || pool2.install(|| 5));
     assert_eq!(value.unwrap(), 5, "the only worker is still alive");
 }
+
+/// A waker that counts its wakes; its `Arc`'s strong count says whether
+/// anything still holds a clone of it.
+struct CountingWaker {
+    wakes: AtomicUsize,
+}
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_handle_polled_then_dropped_lets_go_of_its_waker() {
+    // A task that awaited a handle and then gave up on it (a timeout won a
+    // select, the task was cancelled): the handle is dropped while the job
+    // still runs. Its waker belongs to the task, which must neither be kept
+    // alive by the pool until the job ends nor woken for a handle it no
+    // longer has.
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    let pool = ThreadPool::builder().num_threads(1).build().unwrap();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let mut handle = pool.spawn(move || {
+        wait.recv().unwrap();
+        String::from("nobody takes this")
+    });
+    let counting = Arc::new(CountingWaker {
+        wakes: AtomicUsize::new(0),
+    });
+    let waker = Waker::from(counting.clone());
+    let poll = std::pin::Pin::new(&mut handle).poll(&mut Context::from_waker(&waker));
+    assert!(poll.is_pending());
+    drop(waker);
+    assert_eq!(
+        Arc::strong_count(&counting),
+        2,
+        "the handle holds the waker"
+    );
+    drop(handle);
+    assert_eq!(
+        Arc::strong_count(&counting),
+        1,
+        "the dropped handle's waker is released at once"
+    );
+    go.send(()).unwrap();
+    pool.shutdown(); // the job has run
+    assert_eq!(
+        counting.wakes.load(Ordering::SeqCst),
+        0,
+        "no wake for a dropped handle"
+    );
+}
+
+#[test]
+fn a_handle_polled_to_completion_is_finished() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    let pool = ThreadPool::builder().num_threads(1).build().unwrap();
+    let mut handle = pool.spawn(|| 5);
+    let waker = Waker::from(Arc::new(CountingWaker {
+        wakes: AtomicUsize::new(0),
+    }));
+    let mut cx = Context::from_waker(&waker);
+    let value = loop {
+        if let std::task::Poll::Ready(value) = std::pin::Pin::new(&mut handle).poll(&mut cx) {
+            break value;
+        }
+        std::thread::yield_now();
+    };
+    assert_eq!(value.unwrap(), 5);
+    assert!(handle.is_finished(), "its outcome was delivered");
+}

@@ -19,7 +19,9 @@
 //! 3. Whoever moves the state to READY or CLOSED wakes the registered
 //!    waiter *after* releasing the lock (a waker may re-enter the cell).
 //! 4. A receiver that is dropped never blocks the sender: the value is
-//!    dropped with the cell.
+//!    dropped with the cell. Its registered waker, if any, goes back to
+//!    EMPTY's nobody at once: the task it wakes gave the receiver up, and
+//!    must be neither kept alive until the send nor woken by it.
 //!
 //! The loom model `loom-tests/sync_oneshot.rs` checks a send racing a
 //! blocking wait and a poll.
@@ -100,12 +102,34 @@ impl<T> Inner<T> {
     }
 }
 
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        // Rule 4: forget a registered waker. Taken out under the lock,
+        // dropped after it (a waker's drop is the waiting task's code).
+        // Only tried: the receiver being gone, the lock can be held only by
+        // the sender, which is completing the cell and takes the waker out
+        // itself; or, in a forked child, by a thread of the parent that
+        // does not exist there, and then waiting would be forever.
+        let mut state = match self.inner.state.try_lock() {
+            Ok(state) => state,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
+        if matches!(*state, State::WaitingTask(_)) {
+            let waiting = std::mem::replace(&mut *state, State::Empty);
+            drop(state);
+            drop(waiting);
+        }
+    }
+}
+
 impl<T> Receiver<T> {
-    /// Whether the outcome is there (READY or CLOSED).
+    /// Whether the outcome came (READY or CLOSED), received since
+    /// (TAKEN) or not.
     pub(crate) fn is_complete(&self) -> bool {
         matches!(
             *super::lock(&self.inner.state),
-            State::Ready(_) | State::Closed
+            State::Ready(_) | State::Taken | State::Closed
         )
     }
 

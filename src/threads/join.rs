@@ -39,6 +39,16 @@ use super::worker::WorkerThread;
 /// If a closure panics, the other still runs to completion, then the panic
 /// is re-raised here (the first closure's, if both panicked).
 ///
+/// # The halves must be independent
+///
+/// `a` must never wait for something `b` does (a flag, a channel, a
+/// lock `b` releases): `b` may start only once `a` has returned. That is so
+/// in any pool of one thread, and here also with idle workers, unlike
+/// rayon: the second half of a join nested in another one's first half
+/// may stay private to its worker (which is what makes a join cheap) until
+/// that worker joins or waits again, so no idle worker may see it while
+/// `a` spins, and `a` then waits forever.
+///
 /// ```
 /// fn fib(n: u64) -> u64 {
 ///     if n < 2 {

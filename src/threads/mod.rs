@@ -51,6 +51,23 @@
 //! | `registry.rs` | what the workers share |
 //! | `pool.rs` | building and shutting down |
 //! | `global.rs` | the lazily built global pool |
+//! | `slice.rs` | the parallel slice operations, split adaptively |
+//!
+//! # The global pool, and fork
+//!
+//! Called from a thread outside every pool, [`join`], [`scope`], [`spawn`]
+//! and the `par_*` slice operations run in the global pool, built on first
+//! use with one worker per core. If the system refuses to start its
+//! threads, they panic with the [`BuildError`] in the message; a pool from
+//! [`ThreadPool::builder`] reports it as a value instead.
+//!
+//! A forked child has none of the pool's threads: there a `ThreadPool`'s
+//! methods fail with [`PoolError::is_forked`], and the free functions build
+//! a global pool of the child's own. A child forked from inside a job (on a
+//! worker thread) is no worker there either, but it must `exec` or `_exit`
+//! before that job returns: what called the job (an enclosing `join`,
+//! `scope` or `install`, then the worker's loop) would go on with copies of
+//! the pool's queues and wait for threads the child does not have.
 //!
 //! # Python
 //!
@@ -111,7 +128,9 @@ pub struct WorkerStats {
     pub sleeps: u64,
     /// Times it was woken from a sleep.
     pub wakeups: u64,
-    /// Private join frames it made public because another worker was hungry.
+    /// Private join frames it made public (its outermost join's at once,
+    /// the oldest one when another worker was hungry, and all of them
+    /// before it waited).
     pub promotions: u64,
 }
 

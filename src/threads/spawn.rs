@@ -43,7 +43,9 @@ use crate::sync::Arc;
 /// [`ThreadPool::spawn`](super::ThreadPool::spawn).
 ///
 /// Wait for it with [`join`](JoinHandle::join) or `.await` it. Dropping it
-/// detaches the job, which still runs.
+/// detaches the job, which still runs (and lets go of the waker of the task
+/// that awaited it). Once a poll has delivered the outcome the handle is
+/// spent, as any finished future: polling it again, or `join`, panics.
 ///
 /// ```
 /// let handle: triad::threads::JoinHandle<String> = triad::threads::spawn(|| "ready".to_string());
@@ -152,7 +154,8 @@ pub(crate) fn receive_on_worker<T>(
 }
 
 impl<T> JoinHandle<T> {
-    /// Whether the job has finished (a `join` would not wait).
+    /// Whether the job has finished (a `join` would not wait), also once
+    /// its outcome was taken by awaiting the handle.
     ///
     /// ```
     /// let handle = triad::threads::spawn(|| 1);

@@ -339,3 +339,123 @@ fn panicking_drops_stay_inside_their_jobs() {
     go.send(()).unwrap();
     assert_eq!(pool.install(|| 3).unwrap(), 3);
 }
+
+/// The reworked join paths under Miri, made deterministic by a pool of one
+/// thread (no thief): the outermost join's frame is promoted at once and
+/// always taken back (frame rule 6's second way, here while `a` unwinds
+/// too), a nested frame stays private, and a frame below a scope's wait is
+/// promoted by that wait (`wait_until_cold`'s `promote_all`) and executed by
+/// its own owner from inside `a`, so its join finds the result behind the
+/// latch. Each `b` owns a `Counted`: the second half leaves its frame
+/// exactly once on every path, dropped or returned.
+#[test]
+fn join_frames_taken_back_executed_by_their_owner_and_unwound() {
+    #[derive(Debug)]
+    struct Counted<'a>(&'a AtomicUsize);
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let pool = pool(1);
+    let dropped = AtomicUsize::new(0);
+    let ran = AtomicUsize::new(0);
+    let count_run = || {
+        ran.fetch_add(1, Ordering::SeqCst);
+    };
+    let run_b = |counted: Counted<'_>| {
+        count_run();
+        drop(counted);
+    };
+
+    // Promoted at once (outermost), then `a` panics: taken back by the
+    // unwind guard and run inline.
+    let b_owned = Counted(&dropped);
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        pool.install(|| join(|| -> () { panic!("outer a") }, move || run_b(b_owned)))
+    }))
+    .unwrap_err();
+    assert_eq!(caught.downcast_ref::<&str>(), Some(&"outer a"));
+    assert_eq!(
+        (ran.load(Ordering::SeqCst), dropped.load(Ordering::SeqCst)),
+        (1, 1)
+    );
+
+    // Private inner frame unwound, promoted outer frame taken back after
+    // `a` unwinds through both.
+    let (inner, outer) = (Counted(&dropped), Counted(&dropped));
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        pool.install(|| {
+            join(
+                || join(|| -> () { panic!("inner a") }, move || run_b(inner)),
+                move || run_b(outer),
+            )
+        })
+    }))
+    .unwrap_err();
+    assert_eq!(caught.downcast_ref::<&str>(), Some(&"inner a"));
+    assert_eq!(
+        (ran.load(Ordering::SeqCst), dropped.load(Ordering::SeqCst)),
+        (3, 3)
+    );
+
+    // A join nested in a scope nested in a join nested in a join: the
+    // scope's wait promotes the private middle frame and runs its `b` (a
+    // job now) before the scope's own job; the innermost join panics in
+    // `a`, the scope re-raises it, the middle join unwinds with a frame
+    // already executed (its result, a `Counted`, dropped by the guard).
+    let (middle, outer) = (Counted(&dropped), Counted(&dropped));
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        pool.install(|| {
+            join(
+                || {
+                    join(
+                        || {
+                            scope(|s| {
+                                s.spawn(|_| {
+                                    let innermost = Counted(&dropped);
+                                    join(
+                                        || -> () { panic!("innermost a") },
+                                        move || run_b(innermost),
+                                    );
+                                });
+                            })
+                        },
+                        move || {
+                            count_run();
+                            middle
+                        },
+                    )
+                },
+                move || run_b(outer),
+            )
+        })
+    }))
+    .unwrap_err();
+    assert_eq!(caught.downcast_ref::<&str>(), Some(&"innermost a"));
+    assert_eq!(
+        (ran.load(Ordering::SeqCst), dropped.load(Ordering::SeqCst)),
+        (6, 6)
+    );
+
+    // The same nesting without a panic: the middle join returns the value
+    // its own worker computed as a job, read from behind the latch.
+    let (value, ()) = pool
+        .install(|| {
+            join(
+                || join(|| scope(|s| s.spawn(|_| ())), || String::from("middle b")),
+                || (),
+            )
+        })
+        .unwrap();
+    assert_eq!(value, ((), String::from("middle b")));
+
+    // `b` panics on the taken-back path; `a`'s value is dropped on the way.
+    let a_value = Counted(&dropped);
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        pool.install(move || join(move || a_value, || -> () { panic!("b") }))
+    }))
+    .unwrap_err();
+    assert_eq!(caught.downcast_ref::<&str>(), Some(&"b"));
+    assert_eq!(dropped.load(Ordering::SeqCst), 7);
+}
