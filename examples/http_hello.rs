@@ -206,7 +206,7 @@ fn main() -> io::Result<()> {
             })
         };
 
-        signal(SignalKind::Interrupt)?.recv().await;
+        signal(SignalKind::Interrupt)?.recv().await?;
         accepting.abort();
         let total = stats.total.get() + stats.requests.get();
         println!("interrupted: {total} requests served");

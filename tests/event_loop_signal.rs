@@ -11,8 +11,9 @@ use std::sync::{Barrier, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
+use triad::event_loop::future::{select, Either};
 use triad::event_loop::signal::{signal, SignalKind};
-use triad::event_loop::{timeout, EventLoop};
+use triad::event_loop::{sleep, timeout, EventLoop};
 
 static SIGNALS: Mutex<()> = Mutex::new(());
 
@@ -52,14 +53,20 @@ fn a_raised_signal_wakes_its_listener_once_per_recv() {
         let mut usr1 = signal(SignalKind::User1).unwrap();
         assert_eq!(usr1.kind(), SignalKind::User1);
         raise(SignalKind::User1);
-        timeout(WAIT, usr1.recv()).await.expect("delivered");
+        timeout(WAIT, usr1.recv())
+            .await
+            .expect("delivered")
+            .unwrap();
         // Two raises while not waiting: at least one report, at most two.
         // (The kernel merges a standard signal raised while the same one is
         // pending, but `kill` to the process may run the handler on another
         // of the harness's threads in between, so one or two both happen.)
         raise(SignalKind::User1);
         raise(SignalKind::User1);
-        timeout(WAIT, usr1.recv()).await.expect("delivered");
+        timeout(WAIT, usr1.recv())
+            .await
+            .expect("delivered")
+            .unwrap();
         let _maybe_second = timeout(QUIET, usr1.recv()).await;
         assert!(timeout(QUIET, usr1.recv()).await.is_err(), "nothing else");
         // A listener waiting when the signal comes (the loop is parked in
@@ -70,7 +77,8 @@ fn a_raised_signal_wakes_its_listener_once_per_recv() {
         });
         timeout(WAIT, usr1.recv())
             .await
-            .expect("delivered while parked");
+            .expect("delivered while parked")
+            .unwrap();
         raiser.join().unwrap();
     });
     drop(ev);
@@ -91,8 +99,8 @@ fn every_listener_on_every_loop_hears_the_signal() {
                     let mut a = signal(SignalKind::Hangup).unwrap();
                     let mut b = signal(SignalKind::Hangup).unwrap();
                     ready.wait();
-                    let heard_a = timeout(WAIT, a.recv()).await.is_ok();
-                    let heard_b = timeout(WAIT, b.recv()).await.is_ok();
+                    let heard_a = matches!(timeout(WAIT, a.recv()).await, Ok(Ok(())));
+                    let heard_b = matches!(timeout(WAIT, b.recv()).await, Ok(Ok(())));
                     usize::from(heard_a) + usize::from(heard_b)
                 })
             })
@@ -140,12 +148,14 @@ fn the_previous_disposition_comes_back_when_the_last_listener_is_dropped() {
         raise(SignalKind::User2);
         timeout(WAIT, first.recv())
             .await
-            .expect("ours while listened");
+            .expect("ours while listened")
+            .unwrap();
         drop(second); // one listener left: still ours
         raise(SignalKind::User2);
         timeout(WAIT, first.recv())
             .await
-            .expect("ours while listened");
+            .expect("ours while listened")
+            .unwrap();
         assert_eq!(calls(), start, "the test's handler was replaced");
         drop(first); // the last one: the test's handler is back
         raise(SignalKind::User2);
@@ -172,4 +182,85 @@ fn the_previous_disposition_comes_back_when_the_last_listener_is_dropped() {
 fn signal_off_the_loop_is_an_error() {
     let error = signal(SignalKind::Hangup).unwrap_err();
     assert!(error.to_string().contains("no triad event loop"), "{error}");
+}
+
+/// `future`'s output, or `None` once `WAIT` has passed. The sleep is polled
+/// first: a listener that notices its signal only when the sleep's timer
+/// wakes its task (and not when the signal comes) loses.
+async fn within_wait<T>(future: impl std::future::Future<Output = T>) -> Option<T> {
+    match select(sleep(WAIT), future).await {
+        Either::Left(()) => None,
+        Either::Right(output) => Some(output),
+    }
+}
+
+/// Raise `kind` from another thread once the loop has had time to park.
+fn raise_soon(kind: SignalKind) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        thread::sleep(Duration::from_millis(20));
+        raise(kind);
+    })
+}
+
+#[test]
+fn a_listener_that_outlives_its_loop_hears_the_signal_on_the_next_loop() {
+    let _serial = serial();
+    let before = disposition(libc::SIGUSR1);
+    let first = EventLoop::new().unwrap();
+    let mut usr1 = first.block_on(async { signal(SignalKind::User1) }).unwrap();
+    drop(first);
+    let second = EventLoop::new().unwrap();
+    let raiser = raise_soon(SignalKind::User1);
+    let heard = second.block_on(within_wait(usr1.recv()));
+    raiser.join().unwrap();
+    assert!(
+        matches!(heard, Some(Ok(()))),
+        "heard on the loop that polled it: {heard:?}"
+    );
+    drop(usr1);
+    assert_eq!(disposition(libc::SIGUSR1), before, "disposition restored");
+    drop(second);
+}
+
+#[test]
+fn a_listener_follows_the_loop_that_polls_it_while_its_own_is_idle() {
+    let _serial = serial();
+    let before = disposition(libc::SIGUSR2);
+    let idle = EventLoop::new().unwrap();
+    let mut usr2 = idle.block_on(async { signal(SignalKind::User2) }).unwrap();
+    let running = EventLoop::new().unwrap();
+    let raiser = raise_soon(SignalKind::User2);
+    let heard = running.block_on(within_wait(usr2.recv()));
+    raiser.join().unwrap();
+    assert!(matches!(heard, Some(Ok(()))), "heard: {heard:?}");
+    // And back on the first loop, which now listens again.
+    let raiser = raise_soon(SignalKind::User2);
+    let heard = idle.block_on(within_wait(usr2.recv()));
+    raiser.join().unwrap();
+    assert!(matches!(heard, Some(Ok(()))), "heard back home: {heard:?}");
+    drop(usr2);
+    assert_eq!(disposition(libc::SIGUSR2), before, "disposition restored");
+}
+
+#[test]
+fn a_listener_polled_off_any_loop_is_an_error() {
+    let _serial = serial();
+    let before = disposition(libc::SIGHUP);
+    let ev = EventLoop::new().unwrap();
+    let mut hup = ev.block_on(async { signal(SignalKind::Hangup) }).unwrap();
+    struct NoWake;
+    impl std::task::Wake for NoWake {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(NoWake));
+    let mut cx = std::task::Context::from_waker(&waker);
+    match hup.poll_recv(&mut cx) {
+        std::task::Poll::Ready(Err(error)) => {
+            assert!(error.to_string().contains("no triad event loop"), "{error}")
+        }
+        other => panic!("expected the no-loop error, got {other:?}"),
+    }
+    drop(hup);
+    drop(ev);
+    assert_eq!(disposition(libc::SIGHUP), before, "disposition restored");
 }

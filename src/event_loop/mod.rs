@@ -65,7 +65,7 @@
 //! | `budget.rs` | cooperative budget and its fairness guarantee | |
 //! | `group.rs` | task group: all succeed, or the first failure cancels the rest | |
 //! | `registration.rs` | drain to `WouldBlock`, clear with the tick | |
-//! | `signal.rs` (+ `sys/signal.rs`) | signals as events: handler → per-loop self-pipe, disposition restored | |
+//! | `signal.rs` (+ `sys/signal.rs`) | signals as events: handler → per-loop self-pipe, a listener follows the loop that polls it, disposition restored | |
 //! | `sync/` | primitives between the loop's tasks (`mpsc`, `oneshot`, `Notify`, `Event`, `Semaphore`, `Mutex`): one FIFO wait list, grants moved into the waiter's slot, cancellation passes them on | (loop-thread-only) |
 //! | `future/` | `select` / `race` / `join_all` | |
 //!

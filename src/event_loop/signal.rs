@@ -35,6 +35,18 @@
 //!    last listener in the process is dropped, that disposition comes back
 //!    (sys rule 4). While a listener exists, SIGINT no longer ends the
 //!    process: the program decides.
+//! 5. **A listener waits on the loop that polls it.** A `Signal` can
+//!    outlive the loop that made it (returned out of `block_on`) or be
+//!    awaited while that loop exists but does not run (a second loop's
+//!    `block_on` on the same thread). Its own loop's pipe is then polled
+//!    by nobody, so at each poll a listener checks that the loop running
+//!    on this thread is the one it waits on; if not, it moves: it claims
+//!    that loop's pipe (rule 1) and drops its hold on the old loop, before
+//!    it reads the count (so rule 2 holds on the new pipe). Polled outside
+//!    any loop, or when the new loop cannot claim a pipe, `recv` returns
+//!    the error `signal` would have given there. Moving changes no count
+//!    of rule 4: the disposition still comes back when the last listener
+//!    is dropped.
 
 use std::cell::{OnceCell, RefCell};
 use std::fmt;
@@ -157,7 +169,7 @@ impl Listeners for Driver {
 /// let ev = EventLoop::new()?;
 /// ev.block_on(async {
 ///     let mut ctrl_c = signal(SignalKind::Interrupt)?;
-///     ctrl_c.recv().await;
+///     ctrl_c.recv().await?;
 ///     println!("interrupted: shutting down");
 ///     Ok::<_, std::io::Error>(())
 /// })?;
@@ -169,6 +181,8 @@ impl Listeners for Driver {
 pub struct Signal {
     kind: SignalKind,
     seen: u64,
+    /// The loop whose driver this listener waits on: the last one that
+    /// polled it (rule 5).
     core: Rc<Core>,
 }
 
@@ -194,8 +208,7 @@ pub struct Signal {
 ///     let mut user1 = signal(SignalKind::User1)?;
 ///     # // SAFETY: our own pid, and a signal a listener of ours catches.
 ///     # assert_eq!(unsafe { libc::kill(libc::getpid(), libc::SIGUSR1) }, 0);
-///     user1.recv().await; // returns once SIGUSR1 has arrived
-///     Ok::<_, std::io::Error>(())
+///     user1.recv().await // returns once SIGUSR1 has arrived
 /// })?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -214,24 +227,42 @@ impl Signal {
     /// Wait for the next delivery of the signal (several deliveries since
     /// the last `recv` are reported once).
     ///
+    /// The listener waits on the event loop that polls it, not necessarily
+    /// the one that made it (rule 5 of the module docs): one made in a
+    /// `block_on` may be awaited in a later loop's.
+    ///
+    /// # Errors
+    ///
+    /// As [`signal`]'s, when the loop polling the listener is not the one
+    /// it waited on before: no event loop is running on this thread; more
+    /// than 64 loops listen for signals at once; or the kernel refused a
+    /// call (`pipe2`, `epoll_ctl`).
+    ///
     /// ```
     /// # use triad::event_loop::signal::{signal, SignalKind};
     /// # use triad::event_loop::EventLoop;
-    /// let ev = EventLoop::new().unwrap();
-    /// ev.block_on(async {
-    ///     let mut user2 = signal(SignalKind::User2).unwrap();
+    /// let ev = EventLoop::new()?;
+    /// let mut user2 = ev.block_on(async { signal(SignalKind::User2) })?;
+    /// drop(ev);
+    /// let next = EventLoop::new()?;
+    /// next.block_on(async {
     ///     # // SAFETY: our own pid, and a signal a listener of ours catches.
     ///     # let raise = || assert_eq!(unsafe { libc::kill(libc::getpid(), libc::SIGUSR2) }, 0);
     ///     raise();
     ///     raise();
-    ///     user2.recv().await; // both deliveries, reported once
-    /// });
+    ///     user2.recv().await // both deliveries, reported once, on this loop
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub async fn recv(&mut self) {
+    pub async fn recv(&mut self) -> io::Result<()> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// Poll for a delivery (for hand-written futures and streams).
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv)'s.
     ///
     /// ```
     /// # use triad::event_loop::signal::{signal, SignalKind};
@@ -245,16 +276,21 @@ impl Signal {
     ///     assert!(poll_fn(|cx| Poll::Ready(hangup.poll_recv(cx).is_pending())).await);
     ///     # // SAFETY: our own pid, and a signal a listener of ours catches.
     ///     # assert_eq!(unsafe { libc::kill(libc::getpid(), libc::SIGHUP) }, 0);
-    ///     poll_fn(|cx| hangup.poll_recv(cx)).await;
+    ///     poll_fn(|cx| hangup.poll_recv(cx)).await.unwrap();
     /// });
     /// ```
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(budget::poll_proceed(cx));
+        // Rule 5, before the count is read (rule 2 on the new pipe).
+        if let Err(e) = self.follow_current_loop() {
+            budget::consume();
+            return Poll::Ready(Err(e));
+        }
         let now = sys::count(self.kind.as_raw());
         if now != self.seen {
             self.seen = now;
             budget::consume();
-            return Poll::Ready(());
+            return Poll::Ready(Ok(()));
         }
         // Rule 2: registered in the same poll, before the loop can look
         // at the pipe again.
@@ -262,6 +298,21 @@ impl Signal {
             driver.wait(cx.waker());
         }
         Poll::Pending
+    }
+
+    /// Rule 5: wait on the loop running on this thread from now on, if it
+    /// is not the one waited on so far.
+    fn follow_current_loop(&mut self) -> io::Result<()> {
+        let here = executor::with_current(|core| core.map(|core| core.id));
+        if here == Some(self.core.id) {
+            return Ok(());
+        }
+        let core = executor::current().ok_or_else(no_event_loop)?;
+        Driver::install(&core.signals, &core.reactor)?;
+        // The old loop's driver may keep this task's waker until it runs
+        // again: at worst one spurious wake-up then.
+        self.core = core;
+        Ok(())
     }
 
     /// The signal this listener waits for.
