@@ -18,7 +18,7 @@
 //! Rules (cited as "frame rule N"):
 //!
 //! 1. Only the owner worker reads or writes the list (`top`, `prev`,
-//!    `execute`): plain cells, no synchronisation.
+//!    `promoted`): plain cells, no synchronisation.
 //! 2. Frames nest: a join links its frame on entry and unlinks it on exit;
 //!    whatever runs in between (stolen jobs run while waiting included)
 //!    links and unlinks above it. So the list is a stack.
@@ -45,21 +45,16 @@ use super::registry::Registry;
 use crate::sync::cell::UnsafeCell;
 
 /// The type-erased part of a join frame, at its start (`repr(C)`).
-///
-/// A join fills `prev` and `lineage` from the worker's `top` and `lineage`:
-/// side by side here, they are copied as one pair where the worker's two
-/// fields are side by side too.
 #[repr(C)]
 pub(crate) struct FrameHead {
     /// The next older frame of the same worker, or null (frame rule 2).
     pub(crate) prev: *const FrameHead,
+    /// Set by the owner when it publishes the frame (frame rules 1, 3).
+    pub(crate) promoted: Cell<bool>,
     /// The lineage current when the join began (job rule 5).
     lineage: *const Lineage,
-    /// `JoinFrame::<F, R>::execute` while the frame is private. Promotion
-    /// moves it into the frame's `JobRef` and leaves `None`: that is what
-    /// marks a frame promoted (frame rules 1, 3), at no cost to the join
-    /// that stays private.
-    execute: Cell<Option<ExecuteFn>>,
+    /// `JoinFrame::<F, R>::execute`, to build the `JobRef` on promotion.
+    execute: ExecuteFn,
     /// Initialised on promotion only (frame rule 4).
     latch: UnsafeCell<MaybeUninit<SpinLatch>>,
 }
@@ -82,10 +77,8 @@ impl FrameHead {
         // SAFETY: alive and ours (caller); a shared reference to the head is
         // fine: its mutable parts are cells.
         let head = unsafe { &*this };
-        let execute = head
-            .execute
-            .take()
-            .expect("a join frame promoted twice (frame rule 3)");
+        debug_assert!(!head.promoted.get(), "frame promoted twice (frame rule 3)");
+        head.promoted.set(true);
         // SAFETY: frame rule 4: nobody else can see the latch before the
         // JobRef is published by our caller.
         head.latch
@@ -93,18 +86,12 @@ impl FrameHead {
         // SAFETY: `execute` was built for the JoinFrame this head starts, and
         // `this` covers that whole frame, alive until the job is done
         // (caller, frame rule 5).
-        unsafe { JobRef::from_raw(this as *const (), execute, head.lineage) }
-    }
-
-    /// Whether the frame was promoted (its `execute` moved into a `JobRef`).
-    #[inline]
-    pub(crate) fn is_promoted(&self) -> bool {
-        self.execute.get().is_none()
+        unsafe { JobRef::from_raw(this as *const (), head.execute, head.lineage) }
     }
 
     /// The latch of a promoted frame.
     pub(crate) fn latch(&self) -> &SpinLatch {
-        debug_assert!(self.is_promoted());
+        debug_assert!(self.promoted.get());
         // SAFETY: initialised by `promote` (frame rule 4), which happened
         // before the owner asks for it; never written again.
         self.latch
@@ -133,8 +120,9 @@ impl<F: FnOnce() -> R + Send, R: Send> JoinFrame<F, R> {
         JoinFrame {
             head: FrameHead {
                 prev,
+                promoted: Cell::new(false),
                 lineage,
-                execute: Cell::new(Some(Self::execute)),
+                execute: Self::execute,
                 latch: UnsafeCell::new(MaybeUninit::uninit()),
             },
             func: UnsafeCell::new(ManuallyDrop::new(func)),

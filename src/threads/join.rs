@@ -174,7 +174,7 @@ where
     std::mem::forget(guard);
     wt.unlink_frame(&frame);
 
-    if !frame.head.is_promoted() {
+    if !frame.head.promoted.get() {
         // Frame rule 4: never published; run it inline. A panic of `b` may
         // unwind freely: nothing refers to the frame any more.
         // SAFETY: private, and this path takes `b` once (frame rule 6).
@@ -229,7 +229,7 @@ where
     // dropped: `a`'s panic is the one re-raised (as rayon does).
     let head = &frame.head;
     wt.unlink_frame(frame);
-    let run_inline = !head.is_promoted()
+    let run_inline = !head.promoted.get()
         || wt.take_back_or_wait(head.id(), head.latch().core(), policy.policy(wt));
     // A panic here (of `b`, or of dropping its value or payload, whose
     // `Drop` may panic) must not escape: this runs while `a`'s panic

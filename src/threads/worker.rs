@@ -350,7 +350,7 @@ impl WorkerThread {
             // SAFETY: linked frames are alive: each is unlinked before its
             // join returns (frame rules 2, 5); only this thread walks the list.
             let head = unsafe { &*frame };
-            if head.is_promoted() {
+            if head.promoted.get() {
                 break;
             }
             visit(frame);
