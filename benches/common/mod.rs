@@ -31,6 +31,51 @@ pub fn process_cpu() -> Duration {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
+/// The CPU-time clocks of this process's threads, as they were when it was
+/// made: [`ThreadClocks::total`] sums them, each read at that moment.
+///
+/// `getrusage(RUSAGE_SELF)` ([`process_cpu`]) adds up what the kernel has
+/// accounted, and a thread running on another CPU has its time since it
+/// was last scheduled in accounted only at its next tick or context switch:
+/// since Linux 4.8 (commit a1eb1411b4e4, "sched/cputime: Improve
+/// scalability by not accounting thread group tasks pending runtime") the
+/// sum skips other running threads' pending time. A thread's own clock
+/// includes it. W6 needs that: the worker that ran the burst may still be
+/// running (looking for work before it sleeps) when the idle second starts,
+/// and `getrusage` would then bill most of the burst to that second.
+pub struct ThreadClocks(Vec<libc::clockid_t>);
+
+impl ThreadClocks {
+    /// The clocks of the threads alive now (`/proc/self/task`).
+    pub fn of_this_process() -> ThreadClocks {
+        let tasks = std::fs::read_dir("/proc/self/task").expect("reading /proc/self/task");
+        let tids = tasks
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<libc::pid_t>().ok());
+        // Thread `tid`'s CPU-time clock: MAKE_THREAD_CPUCLOCK(tid,
+        // CPUCLOCK_SCHED) of linux/posix-timers.h.
+        ThreadClocks(tids.map(|tid| ((!tid) << 3) | 6).collect())
+    }
+
+    /// The CPU time of those threads so far, up to this moment.
+    pub fn total(&self) -> Duration {
+        let mut total = Duration::ZERO;
+        for &clock in &self.0 {
+            let mut now = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: `clock_gettime` writes only into `now`, a live local.
+            // A thread that has exited meanwhile makes it fail (EINVAL):
+            // it has nothing more to add.
+            if unsafe { libc::clock_gettime(clock, &mut now) } == 0 {
+                total += Duration::new(now.tv_sec as u64, now.tv_nsec as u32);
+            }
+        }
+        total
+    }
+}
+
 /// A duration in milliseconds.
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
