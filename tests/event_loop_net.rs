@@ -468,3 +468,56 @@ fn a_unix_connect_to_a_full_backlog_waits_for_room() {
     std::fs::remove_file(&path).unwrap();
     assert_eq!(connected, Ok(Ok(count)));
 }
+
+/// `UnixStream::connect` awaited where no loop runs is the typed no-loop
+/// error, as every other socket constructor there, even when the
+/// listener's backlog is full: its retry used to sleep, and `sleep`
+/// panics off the loop.
+#[test]
+fn a_unix_connect_off_any_loop_is_an_error_even_on_a_full_backlog() {
+    let backlog: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let needed = (backlog + 256) as libc::rlim_t;
+    let limit = support::nofile();
+    if limit.rlim_cur < needed {
+        if limit.rlim_max < needed {
+            eprintln!(
+                "skipped: {needed} descriptors needed, at most {}",
+                limit.rlim_max
+            );
+            return;
+        }
+        support::set_nofile(libc::rlimit {
+            rlim_cur: needed,
+            rlim_max: limit.rlim_max,
+        });
+    }
+    let path = std::env::temp_dir().join(format!("triad-ev-offloop-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    // Fill the backlog with non-blocking connects nobody accepts.
+    let mut pending = Vec::new();
+    let full = loop {
+        match mio::net::UnixStream::connect(&path) {
+            Ok(stream) => pending.push(stream),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break true,
+            Err(e) => panic!("{e}"),
+        }
+        if pending.len() > backlog + 8 {
+            break false;
+        }
+    };
+    assert!(
+        full,
+        "the backlog never filled ({} connects)",
+        pending.len()
+    );
+    let error = support::block_on(UnixStream::connect(&path)).unwrap_err();
+    assert!(error.to_string().contains("no triad event loop"), "{error}");
+    drop(pending);
+    drop(listener);
+    std::fs::remove_file(&path).unwrap();
+}

@@ -188,6 +188,11 @@ impl UnixStream {
     /// ```
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let path = path.as_ref();
+        // Off the loop, the error every socket constructor gives there,
+        // before the retry below could need a timer.
+        if crate::event_loop::executor::with_current(|core| core.is_none()) {
+            return Err(crate::event_loop::error::no_event_loop());
+        }
         // A full backlog: Linux fails a non-blocking Unix connect with
         // `EAGAIN` and reports no readiness for the moment it has room.
         // Try again after a delay (the accept back-off's), as a blocking
