@@ -410,27 +410,10 @@ fn a_unix_connect_to_a_full_backlog_waits_for_room() {
     // More connects than the listener's backlog (somaxconn on Linux):
     // those past it wait for the server to accept, as a blocking connect
     // would, instead of failing with `WouldBlock`.
-    let backlog: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let Some(backlog) = backlog_with_descriptors_to_fill_it() else {
+        return;
+    };
     let count = backlog + 8;
-    let needed = (count + 256) as libc::rlim_t;
-    let limit = support::nofile();
-    if limit.rlim_cur < needed {
-        if limit.rlim_max < needed {
-            eprintln!(
-                "skipped: {needed} descriptors needed, at most {}",
-                limit.rlim_max
-            );
-            return;
-        }
-        support::set_nofile(libc::rlimit {
-            rlim_cur: needed,
-            rlim_max: limit.rlim_max,
-        });
-    }
     let path = std::env::temp_dir().join(format!("triad-ev-backlog-{}", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let ev = EventLoop::new().unwrap();
@@ -475,26 +458,9 @@ fn a_unix_connect_to_a_full_backlog_waits_for_room() {
 /// panics off the loop.
 #[test]
 fn a_unix_connect_off_any_loop_is_an_error_even_on_a_full_backlog() {
-    let backlog: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let needed = (backlog + 256) as libc::rlim_t;
-    let limit = support::nofile();
-    if limit.rlim_cur < needed {
-        if limit.rlim_max < needed {
-            eprintln!(
-                "skipped: {needed} descriptors needed, at most {}",
-                limit.rlim_max
-            );
-            return;
-        }
-        support::set_nofile(libc::rlimit {
-            rlim_cur: needed,
-            rlim_max: limit.rlim_max,
-        });
-    }
+    let Some(backlog) = backlog_with_descriptors_to_fill_it() else {
+        return;
+    };
     let path = std::env::temp_dir().join(format!("triad-ev-offloop-{}", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
@@ -520,4 +486,32 @@ fn a_unix_connect_off_any_loop_is_an_error_even_on_a_full_backlog() {
     drop(pending);
     drop(listener);
     std::fs::remove_file(&path).unwrap();
+}
+
+/// A listener's backlog (somaxconn on Linux), with the soft descriptor
+/// limit raised to hold a client and a server end for more connections
+/// than that; `None`, and a note, if the hard limit is too low (the
+/// test is then skipped).
+fn backlog_with_descriptors_to_fill_it() -> Option<usize> {
+    let backlog: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let needed = (backlog + 8 + 256) as libc::rlim_t;
+    let limit = support::nofile();
+    if limit.rlim_cur < needed {
+        if limit.rlim_max < needed {
+            eprintln!(
+                "skipped: {needed} descriptors needed, at most {}",
+                limit.rlim_max
+            );
+            return None;
+        }
+        support::set_nofile(libc::rlimit {
+            rlim_cur: needed,
+            rlim_max: limit.rlim_max,
+        });
+    }
+    Some(backlog)
 }

@@ -12,22 +12,13 @@ use triad::runtime::{spawn_blocking, spawn_cpu};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-fn one_of_each() -> triad::Runtime {
-    triad::Runtime::builder()
-        .threads(1)
-        .processes(1)
-        .blocking_threads(1)
-        .build()
-        .unwrap()
-}
-
 /// The only blocking thread runs a job that waits for a CPU job, which
 /// joins a blocking job it spawned: the CPU worker runs that job itself,
 /// as a blocking thread would (it was going to wait for it anyway).
 #[test]
 fn a_blocking_job_waiting_for_a_cpu_job_that_joins_a_blocking_job_does_not_deadlock() {
     within(LIMIT, || {
-        let rt = one_of_each();
+        let rt = runtime_support::one_of_each();
         let outer = rt.handle().spawn_blocking(|| {
             spawn_cpu(|| spawn_blocking(|| 21).join().unwrap() * 2)
                 .join()
@@ -52,7 +43,7 @@ fn a_blocking_job_taken_back_by_a_cpu_job_keeps_the_runtime_context() {
         inner.join().unwrap() + 1
     }
     within(LIMIT, || {
-        let rt = one_of_each();
+        let rt = runtime_support::one_of_each();
         let outer = rt.handle().spawn_blocking(|| chain(4));
         assert_eq!(outer.join().unwrap(), 5);
         drop(rt);

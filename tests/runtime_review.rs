@@ -114,7 +114,7 @@ fn a_queued_process_task_reports_finished_without_being_polled() {
 #[test]
 fn a_blocking_job_waiting_on_a_process_task_of_a_full_pool_does_not_deadlock() {
     within(LIMIT, || {
-        let rt = one_of_each();
+        let rt = runtime_support::one_of_each_with_one_slot();
         let results = rt.block_on(async {
             let busy = triad::runtime::spawn_process(nap_then_double, 1); // the only slot
             let job = triad::runtime::spawn_blocking(|| {
@@ -185,18 +185,6 @@ fn nap(ms: u64) -> u64 {
     ms
 }
 
-/// A runtime with one of each: a CPU thread, a worker process with one
-/// result slot, and one blocking thread (so that each can be made full).
-fn one_of_each() -> triad::Runtime {
-    triad::Runtime::builder()
-        .threads(1)
-        .processes(1)
-        .blocking_threads(1)
-        .process_pool(|pool| pool.slots_per_worker(1))
-        .build()
-        .unwrap()
-}
-
 /// A CPU job that waits for a process task submitted while the pool was
 /// full gets its result, even when the only blocking thread runs a job
 /// that waits for that CPU job: the queued submit is run by the waiting
@@ -204,7 +192,7 @@ fn one_of_each() -> triad::Runtime {
 #[test]
 fn a_cpu_job_waiting_on_a_queued_process_task_does_not_need_a_blocking_thread() {
     within(LIMIT, || {
-        let rt = one_of_each();
+        let rt = runtime_support::one_of_each_with_one_slot();
         let handle = rt.handle();
         let busy = handle.spawn_process(nap, 300); // the only slot
         let job = handle.spawn_blocking(|| {
@@ -223,7 +211,7 @@ fn a_cpu_job_waiting_on_a_queued_process_task_does_not_need_a_blocking_thread() 
 #[test]
 fn a_submit_taken_back_by_its_waiter_is_waited_for_by_the_runtimes_drop() {
     within(LIMIT, || {
-        let rt = one_of_each();
+        let rt = runtime_support::one_of_each_with_one_slot();
         let handle = rt.handle();
         let (started, has_started) = std::sync::mpsc::channel();
         // Holds the only blocking thread, so the submit below stays queued.

@@ -87,12 +87,7 @@ fn jobs_in_flight_at_drop_get_their_real_outcomes_and_loop_tasks_are_cancelled()
     let _serial = serial();
     within(LIMIT, || {
         let before = baseline();
-        let rt = Runtime::builder()
-            .threads(1)
-            .processes(1)
-            .blocking_threads(1)
-            .build()
-            .unwrap();
+        let rt = runtime_support::one_of_each();
         let ran = Arc::new(AtomicUsize::new(0));
         let (loop_task, cpu, blocking, process) = rt.block_on(async {
             let loop_task = spawn(triad::event_loop::sleep(Duration::from_secs(3600)));
@@ -147,12 +142,7 @@ fn shutdown_order_lets_blocking_jobs_wait_for_cpu_jobs_and_cpu_jobs_for_processe
     let _serial = serial();
     within(LIMIT, || {
         let before = baseline();
-        let rt = Runtime::builder()
-            .threads(1)
-            .processes(1)
-            .blocking_threads(1)
-            .build()
-            .unwrap();
+        let rt = runtime_support::one_of_each();
         let results = Arc::new(Mutex::new(Vec::new()));
         rt.block_on(async {
             // Rule 4 before 5: a blocking job that waits for a CPU job.
@@ -187,12 +177,7 @@ fn a_handle_in_use_on_another_thread_while_the_runtime_drops_neither_hangs_nor_l
     let _serial = serial();
     within(LIMIT, || {
         let before = baseline();
-        let rt = Runtime::builder()
-            .threads(1)
-            .processes(1)
-            .blocking_threads(1)
-            .build()
-            .unwrap();
+        let rt = runtime_support::one_of_each();
         let handle = rt.handle();
         let started = Arc::new(AtomicBool::new(false));
         let hammer = std::thread::spawn({

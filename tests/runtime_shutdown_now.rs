@@ -19,12 +19,7 @@ fn forever(_: ()) -> u32 {
 #[test]
 fn shutdown_now_cancels_process_tasks_and_what_waits_for_them_ends() {
     within(Duration::from_secs(60), || {
-        let rt = triad::Runtime::builder()
-            .threads(1)
-            .processes(1)
-            .blocking_threads(1)
-            .build()
-            .unwrap();
+        let rt = runtime_support::one_of_each();
         let handle = rt.handle();
         let direct = handle.spawn_process(forever, ());
         // Jobs of the other kinds that wait for process tasks of their own,
@@ -60,13 +55,7 @@ fn shutdown_now_cancels_process_tasks_and_what_waits_for_them_ends() {
 #[test]
 fn shutdown_now_refuses_a_submit_still_waiting_for_a_slot() {
     within(Duration::from_secs(60), || {
-        let rt = triad::Runtime::builder()
-            .threads(1)
-            .processes(1)
-            .blocking_threads(1)
-            .process_pool(|pool| pool.slots_per_worker(1))
-            .build()
-            .unwrap();
+        let rt = runtime_support::one_of_each_with_one_slot();
         let handle = rt.handle();
         let running = handle.spawn_process(forever, ());
         let waiting = handle.spawn_process(forever, ()); // the only slot is busy

@@ -40,12 +40,7 @@ fn a_runtime_inside_another_runtimes_blocking_job_does_not_wait_in_place_for_a_s
     within(LIMIT, || {
         let go = go_file();
         let _ = std::fs::remove_file(&go);
-        let a = triad::Runtime::builder()
-            .threads(1)
-            .processes(1)
-            .blocking_threads(1)
-            .build()
-            .unwrap();
+        let a = runtime_support::one_of_each();
         let path = go.clone();
         let job = a.handle().spawn_blocking(move || {
             let b = triad::Runtime::builder()

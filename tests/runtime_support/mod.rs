@@ -19,3 +19,26 @@ pub fn runtime(blocking: usize) -> Runtime {
         .build()
         .unwrap()
 }
+
+/// A runtime with one of each: one CPU thread, one worker process, one
+/// blocking thread, for tests of how the three wait for each other.
+pub fn one_of_each() -> Runtime {
+    Runtime::builder()
+        .threads(1)
+        .processes(1)
+        .blocking_threads(1)
+        .build()
+        .unwrap()
+}
+
+/// [`one_of_each`] whose worker takes one task at a time: a second process
+/// task waits for a slot.
+pub fn one_of_each_with_one_slot() -> Runtime {
+    Runtime::builder()
+        .threads(1)
+        .processes(1)
+        .blocking_threads(1)
+        .process_pool(|pool| pool.slots_per_worker(1))
+        .build()
+        .unwrap()
+}
