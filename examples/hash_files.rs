@@ -10,6 +10,7 @@
 //! cores), and that both agree on every hash.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Instant;
 
 use triad::threads::{scope, ThreadPool};
@@ -17,11 +18,23 @@ use triad::threads::{scope, ThreadPool};
 /// Stop collecting files past this many bytes, so the example stays quick.
 const BYTE_BUDGET: u64 = 256 << 20;
 
-fn main() -> std::io::Result<()> {
+/// A missing or unreadable DIR, or one with no file to hash, is one plain
+/// line on stderr and exit status 1.
+fn main() -> ExitCode {
     let dir = std::env::args()
         .nth(1)
         .map_or_else(|| PathBuf::from("/usr/lib"), PathBuf::from);
-    let files = read_files(&dir)?;
+    let files = match read_files(&dir) {
+        Ok(files) if files.is_empty() => {
+            eprintln!("hash_files: no readable file under {}", dir.display());
+            return ExitCode::FAILURE;
+        }
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("hash_files: cannot read directory {}: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+    };
     let total: usize = files.iter().map(|(_, bytes)| bytes.len()).sum();
     println!(
         "{} files, {:.1} MiB read from {}",
@@ -59,7 +72,7 @@ fn main() -> std::io::Result<()> {
         all_threads.as_secs_f64() * 1e3,
         one_thread.as_secs_f64() / all_threads.as_secs_f64()
     );
-    Ok(())
+    ExitCode::SUCCESS
 }
 
 /// FNV-1a over 8 interleaved lanes, then folded: byte-at-a-time mixing, so
@@ -77,8 +90,11 @@ fn hash(bytes: &[u8]) -> u64 {
         .fold(bytes.len() as u64, |acc, &l| (acc ^ l).wrapping_mul(PRIME))
 }
 
-/// Every regular file under `dir` (symlinks not followed), up to the budget.
+/// Every regular file under `dir` (symlinks not followed), until the next
+/// one would take the total past the budget. Only `dir` itself must be
+/// readable: an unreadable directory or file below it is skipped.
 fn read_files(dir: &Path) -> std::io::Result<Vec<(PathBuf, Vec<u8>)>> {
+    std::fs::read_dir(dir)?; // a missing DIR, or a file, is an error
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     let mut bytes = 0u64;
@@ -94,11 +110,11 @@ fn read_files(dir: &Path) -> std::io::Result<Vec<(PathBuf, Vec<u8>)>> {
                 pending.push(entry.path());
             } else if kind.is_file() {
                 if let Ok(data) = std::fs::read(entry.path()) {
+                    if bytes + data.len() as u64 > BYTE_BUDGET {
+                        return Ok(files); // "at most" the budget, as promised
+                    }
                     bytes += data.len() as u64;
                     files.push((entry.path(), data));
-                    if bytes >= BYTE_BUDGET {
-                        return Ok(files);
-                    }
                 }
             }
         }
