@@ -153,6 +153,12 @@ fn main() {
     if trace_file.is_some() {
         triad::trace::start();
     }
+    #[cfg(not(feature = "trace"))]
+    if trace_file.is_some() {
+        // Said before the tour runs, not after it.
+        eprintln!("tour: --trace needs the trace feature: cargo run --release --features trace --example tour -- --trace FILE");
+        std::process::exit(2);
+    }
     let rt = Runtime::new().expect("runtime");
     let (pool, processes) = (rt.thread_pool(), rt.process_pool());
     let cores = pool.current_num_threads();
@@ -404,7 +410,11 @@ fn trace_file() -> Option<String> {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--trace" {
-            return Some(args.next().expect("--trace needs a file name"));
+            let Some(file) = args.next() else {
+                eprintln!("tour: --trace needs a file name: -- --trace tour-trace.json");
+                std::process::exit(2);
+            };
+            return Some(file);
         }
     }
     None
@@ -416,7 +426,10 @@ fn trace_file() -> Option<String> {
 fn write_trace(rt: Runtime, path: &str) {
     drop(rt);
     let trace = triad::trace::stop();
-    trace.save_chrome_json(path).expect("writing the trace");
+    if let Err(e) = trace.save_chrome_json(path) {
+        eprintln!("tour: cannot write the trace to {path}: {e}");
+        std::process::exit(1);
+    }
     println!(
         "\nwrote {path}: {} events ({} dropped); open it at https://ui.perfetto.dev",
         trace.len(),
@@ -424,7 +437,6 @@ fn write_trace(rt: Runtime, path: &str) {
     );
 }
 
+/// Without the trace feature `main` has refused `--trace` before the tour.
 #[cfg(not(feature = "trace"))]
-fn write_trace(_rt: Runtime, _path: &str) {
-    println!("\n--trace needs the trace feature: cargo run --release --features trace --example tour -- --trace FILE");
-}
+fn write_trace(_rt: Runtime, _path: &str) {}
