@@ -10,7 +10,9 @@
 //!   thread is no faster, and a timer due meanwhile fires late.
 //! - CPU-bound work split over the pool's threads runs about N times faster
 //!   on N cores: Rust threads compute in parallel (Python's GIL would let
-//!   one thread compute at a time).
+//!   one thread compute at a time). Only on idle cores, though: when other
+//!   programs hold them the speed-up shrinks, and the tour then prints the
+//!   load average beside it.
 //! - Threads share memory: the jobs below borrow the caller's data in place,
 //!   nothing is copied.
 //! - An idle pool costs nothing: its workers sleep.
@@ -138,6 +140,24 @@ fn process_cpu_time() -> Duration {
     Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
 }
 
+/// When a speed-up is below half of what `cores` idle cores give, a hint
+/// at the usual reason: other programs hold the cores (the load average
+/// counts the runnable threads competing for them). Empty otherwise.
+fn busy_cores_note(speedup: f64, cores: usize) -> String {
+    let half_the_ideal_gain = 1.0 + (cores as f64 - 1.0) / 2.0;
+    if cores < 2 || speedup >= half_the_ideal_gain {
+        return String::new();
+    }
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned());
+    format!(
+        "\n       (below what {cores} idle cores give; load average {load} on {cores} cores \
+         (this tour counts for up to {cores}): other programs may hold them, so try an idle machine)"
+    )
+}
+
 fn row(what: &str, took: Duration, lesson: &str) {
     println!("{what:<52} {:>10.1} ms", took.as_secs_f64() * 1e3);
     println!("    -> {lesson}");
@@ -251,7 +271,8 @@ fn main() {
         parallel_time,
         &format!(
             "parallelism: {speedup:.2}x on {cores} core(s); Rust threads compute at the same \
-             instant (no GIL, unlike Python threads)"
+             instant (no GIL, unlike Python threads){}",
+            busy_cores_note(speedup, cores)
         ),
     );
 
@@ -299,8 +320,12 @@ fn main() {
         &format!("7. Primes again, in the process pool ({workers} workers)"),
         process_time,
         &format!(
-            "processes compute in parallel too: {:.2}x; each has its own memory",
-            sequential_time.as_secs_f64() / process_time.as_secs_f64()
+            "processes compute in parallel too: {:.2}x; each has its own memory{}",
+            sequential_time.as_secs_f64() / process_time.as_secs_f64(),
+            busy_cores_note(
+                sequential_time.as_secs_f64() / process_time.as_secs_f64(),
+                workers as usize
+            )
         ),
     );
 
