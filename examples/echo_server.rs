@@ -14,6 +14,7 @@
 use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -55,11 +56,24 @@ fn listen_addr() -> io::Result<SocketAddr> {
         })
 }
 
-fn main() -> io::Result<()> {
+/// A failed start (a bad address, a port in use) is one plain line on
+/// stderr and exit status 1, not a `Debug` dump of the error.
+fn main() -> ExitCode {
+    match serve() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("echo_server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve() -> io::Result<()> {
     let addr = listen_addr()?;
     let ev = EventLoop::new()?;
     ev.block_on(async move {
-        let listener = TcpListener::bind(addr)?;
+        let listener = TcpListener::bind(addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
         println!("listening on {}", listener.local_addr()?);
         let stats = Rc::new(Stats::default());
 

@@ -19,6 +19,7 @@
 //! while every other request succeeds.
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use triad::event_loop::net::tcp::{TcpListener, TcpStream};
@@ -146,13 +147,33 @@ async fn client(addr: SocketAddr, lines: &[&str]) -> Vec<(Duration, String)> {
     replies
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// A failed start (a bad address, a port in use) is one plain line on
+/// stderr and exit status 1, not a `Debug` dump of the error.
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("facade_server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let fixed: Option<SocketAddr> = match std::env::args().nth(1) {
+        None => None,
+        Some(arg) => Some(
+            arg.parse()
+                .map_err(|_| format!("{arg:?} is not an address like 127.0.0.1:7879"))?,
+        ),
+    };
     // Built first, while this program has one thread: the process pool's
     // zygote is forked directly, then the pool's threads start.
     let rt = Runtime::builder().build()?;
-    let fixed: Option<SocketAddr> = std::env::args().nth(1).map(|a| a.parse()).transpose()?;
     rt.block_on(async move {
-        let listener = TcpListener::bind(fixed.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()))?;
+        let addr = fixed.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener =
+            TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let addr = listener.local_addr()?;
         println!("serving on {addr}");
         if fixed.is_some() {

@@ -1,15 +1,19 @@
 //! cargo run --release --example hash_files [-- DIR]
 //!
 //! One idea: `scope` lets parallel jobs borrow what lives on the caller's
-//! stack. Every file under DIR (default: /usr/lib, at most 256 MiB of it) is
-//! read once into memory; then a scope spawns one job per file, each hashing
-//! a borrowed `&[u8]` and writing into its own borrowed `&mut` result slot.
-//! No `Arc`, no channel, no `'static`: the scope returns only when every job
-//! is done, so the borrows cannot outlive the data. Watch the speed-up over
-//! the same loop on one thread (hashing is CPU work, so it grows with the
-//! cores), and that both agree on every hash.
+//! stack. Every file under DIR (default: /usr/lib, at most 256 MiB of it,
+//! files over 8 MiB skipped) is read once into memory; then a scope spawns
+//! one job per file, each hashing a borrowed `&[u8]` and writing into its
+//! own borrowed `&mut` result slot. No `Arc`, no channel, no `'static`: the
+//! scope returns only when every job is done, so the borrows cannot outlive
+//! the data. Watch the speed-up over the same loop on one thread (hashing is
+//! CPU work, so it grows with the cores), and that both agree on every hash.
+//! A job is the pool's unit of work: no job can finish before its largest
+//! file is hashed, hence the cap (one 120 MiB file among 200 MiB would leave
+//! one thread hashing it alone, for a speed-up below 2 on any number of cores).
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Instant;
 
 use triad::threads::{scope, ThreadPool};
@@ -17,11 +21,27 @@ use triad::threads::{scope, ThreadPool};
 /// Stop collecting files past this many bytes, so the example stays quick.
 const BYTE_BUDGET: u64 = 256 << 20;
 
-fn main() -> std::io::Result<()> {
+/// Skip files bigger than this: one job per file, so the largest file bounds
+/// the speed-up (the whole run lasts at least as long as its job).
+const FILE_CAP: u64 = 8 << 20;
+
+/// A missing or unreadable DIR, or one with no file to hash, is one plain
+/// line on stderr and exit status 1.
+fn main() -> ExitCode {
     let dir = std::env::args()
         .nth(1)
         .map_or_else(|| PathBuf::from("/usr/lib"), PathBuf::from);
-    let files = read_files(&dir)?;
+    let files = match read_files(&dir) {
+        Ok(files) if files.is_empty() => {
+            eprintln!("hash_files: no readable file under {}", dir.display());
+            return ExitCode::FAILURE;
+        }
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("hash_files: cannot read directory {}: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+    };
     let total: usize = files.iter().map(|(_, bytes)| bytes.len()).sum();
     println!(
         "{} files, {:.1} MiB read from {}",
@@ -59,7 +79,7 @@ fn main() -> std::io::Result<()> {
         all_threads.as_secs_f64() * 1e3,
         one_thread.as_secs_f64() / all_threads.as_secs_f64()
     );
-    Ok(())
+    ExitCode::SUCCESS
 }
 
 /// FNV-1a over 8 interleaved lanes, then folded: byte-at-a-time mixing, so
@@ -77,8 +97,11 @@ fn hash(bytes: &[u8]) -> u64 {
         .fold(bytes.len() as u64, |acc, &l| (acc ^ l).wrapping_mul(PRIME))
 }
 
-/// Every regular file under `dir` (symlinks not followed), up to the budget.
+/// Every regular file under `dir` (symlinks not followed) of at most
+/// `FILE_CAP` bytes, until the next one would take the total past the budget. Only `dir` itself must be
+/// readable: an unreadable directory or file below it is skipped.
 fn read_files(dir: &Path) -> std::io::Result<Vec<(PathBuf, Vec<u8>)>> {
+    std::fs::read_dir(dir)?; // a missing DIR, or a file, is an error
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     let mut bytes = 0u64;
@@ -93,12 +116,15 @@ fn read_files(dir: &Path) -> std::io::Result<Vec<(PathBuf, Vec<u8>)>> {
             if kind.is_dir() {
                 pending.push(entry.path());
             } else if kind.is_file() {
+                if entry.metadata().map_or(true, |m| m.len() > FILE_CAP) {
+                    continue;
+                }
                 if let Ok(data) = std::fs::read(entry.path()) {
+                    if bytes + data.len() as u64 > BYTE_BUDGET {
+                        return Ok(files); // "at most" the budget, as promised
+                    }
                     bytes += data.len() as u64;
                     files.push((entry.path(), data));
-                    if bytes >= BYTE_BUDGET {
-                        return Ok(files);
-                    }
                 }
             }
         }

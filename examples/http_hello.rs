@@ -19,6 +19,7 @@
 use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -157,15 +158,32 @@ async fn serve(mut stream: TcpStream, stats: Rc<Stats>) -> io::Result<()> {
     }
 }
 
-fn main() -> io::Result<()> {
-    let addr: SocketAddr = std::env::args()
+/// A failed start (a bad address, a port in use) is one plain line on
+/// stderr and exit status 1, not a panic or a `Debug` dump of the error.
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("http_hello: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> io::Result<()> {
+    let arg = std::env::args()
         .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8080".into())
-        .parse()
-        .expect("an address like 127.0.0.1:8080");
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let addr: SocketAddr = arg.parse().map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{arg:?} is not an address like 127.0.0.1:8080"),
+        )
+    })?;
     let ev = EventLoop::new()?;
     ev.block_on(async move {
-        let listener = TcpListener::bind(addr)?;
+        let listener = TcpListener::bind(addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
         println!("listening on http://{}", listener.local_addr()?);
         let stats = Rc::new(Stats::default());
 

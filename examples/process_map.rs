@@ -1,5 +1,5 @@
-// cargo run --release --example process_map --no-default-features --features processes
-
+//! cargo run --release --example process_map --no-default-features --features processes
+//!
 //! One idea: CPU-bound work in separate processes, results straight from
 //! shared memory. Watch for: the start mode (this program is single-threaded
 //! when it builds the pool, so `Auto` forks the zygote directly), the

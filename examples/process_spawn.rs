@@ -1,5 +1,5 @@
-// cargo run --release --example process_spawn --no-default-features --features processes
-
+//! cargo run --release --example process_spawn --no-default-features --features processes
+//!
 //! One idea: run one risky function in a process of its own, as Python's
 //! `multiprocessing.Process`, and learn exactly how it ended. Watch for:
 //! each line naming a different end (a value, a panic's message, an exit
@@ -30,11 +30,13 @@ fn report(input: &str, process: SpawnHandle<u64>) {
     let how = match &outcome {
         Ok(value) => format!("returned {value}"),
         Err(e) if e.is_panic() => format!("panicked: {}", e.panic_message().unwrap_or("?")),
-        Err(e) if e.exit_code().is_some() => format!("exited with code {:?}", e.exit_code()),
-        Err(e) if e.signal().is_some() => format!("died of signal {:?}", e.signal()),
-        Err(e) if e.is_killed() => "was killed".to_string(),
-        Err(e) if e.is_timeout() => "ran out of time".to_string(),
-        Err(e) => format!("{e}"),
+        Err(e) => match (e.exit_code(), e.signal()) {
+            (Some(code), _) => format!("exited with code {code}"),
+            (_, Some(signal)) => format!("died of signal {signal}"),
+            _ if e.is_killed() => "was killed".to_string(),
+            _ if e.is_timeout() => "ran out of time".to_string(),
+            _ => format!("{e}"),
+        },
     };
     println!("{input:>8} in pid {pid:>7}: {how}");
 }

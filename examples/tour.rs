@@ -10,7 +10,9 @@
 //!   thread is no faster, and a timer due meanwhile fires late.
 //! - CPU-bound work split over the pool's threads runs about N times faster
 //!   on N cores: Rust threads compute in parallel (Python's GIL would let
-//!   one thread compute at a time).
+//!   one thread compute at a time). Only on idle cores, though: when other
+//!   programs hold them the speed-up shrinks, and the tour then prints the
+//!   load average beside it.
 //! - Threads share memory: the jobs below borrow the caller's data in place,
 //!   nothing is copied.
 //! - An idle pool costs nothing: its workers sleep.
@@ -138,6 +140,24 @@ fn process_cpu_time() -> Duration {
     Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
 }
 
+/// When a speed-up is below half of what `cores` idle cores give, a hint
+/// at the usual reason: other programs hold the cores (the load average
+/// counts the runnable threads competing for them). Empty otherwise.
+fn busy_cores_note(speedup: f64, cores: usize) -> String {
+    let half_the_ideal_gain = 1.0 + (cores as f64 - 1.0) / 2.0;
+    if cores < 2 || speedup >= half_the_ideal_gain {
+        return String::new();
+    }
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned());
+    format!(
+        "\n       (below what {cores} idle cores give; load average {load} on {cores} cores \
+         (this tour counts for up to {cores}): other programs may hold them, so try an idle machine)"
+    )
+}
+
 fn row(what: &str, took: Duration, lesson: &str) {
     println!("{what:<52} {:>10.1} ms", took.as_secs_f64() * 1e3);
     println!("    -> {lesson}");
@@ -152,6 +172,12 @@ fn main() {
     #[cfg(feature = "trace")]
     if trace_file.is_some() {
         triad::trace::start();
+    }
+    #[cfg(not(feature = "trace"))]
+    if trace_file.is_some() {
+        // Said before the tour runs, not after it.
+        eprintln!("tour: --trace needs the trace feature: cargo run --release --features trace --example tour -- --trace FILE");
+        std::process::exit(2);
     }
     let rt = Runtime::new().expect("runtime");
     let (pool, processes) = (rt.thread_pool(), rt.process_pool());
@@ -245,7 +271,8 @@ fn main() {
         parallel_time,
         &format!(
             "parallelism: {speedup:.2}x on {cores} core(s); Rust threads compute at the same \
-             instant (no GIL, unlike Python threads)"
+             instant (no GIL, unlike Python threads){}",
+            busy_cores_note(speedup, cores)
         ),
     );
 
@@ -293,8 +320,12 @@ fn main() {
         &format!("7. Primes again, in the process pool ({workers} workers)"),
         process_time,
         &format!(
-            "processes compute in parallel too: {:.2}x; each has its own memory",
-            sequential_time.as_secs_f64() / process_time.as_secs_f64()
+            "processes compute in parallel too: {:.2}x; each has its own memory{}",
+            sequential_time.as_secs_f64() / process_time.as_secs_f64(),
+            busy_cores_note(
+                sequential_time.as_secs_f64() / process_time.as_secs_f64(),
+                workers as usize
+            )
         ),
     );
 
@@ -404,7 +435,11 @@ fn trace_file() -> Option<String> {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--trace" {
-            return Some(args.next().expect("--trace needs a file name"));
+            let Some(file) = args.next() else {
+                eprintln!("tour: --trace needs a file name: -- --trace tour-trace.json");
+                std::process::exit(2);
+            };
+            return Some(file);
         }
     }
     None
@@ -416,7 +451,10 @@ fn trace_file() -> Option<String> {
 fn write_trace(rt: Runtime, path: &str) {
     drop(rt);
     let trace = triad::trace::stop();
-    trace.save_chrome_json(path).expect("writing the trace");
+    if let Err(e) = trace.save_chrome_json(path) {
+        eprintln!("tour: cannot write the trace to {path}: {e}");
+        std::process::exit(1);
+    }
     println!(
         "\nwrote {path}: {} events ({} dropped); open it at https://ui.perfetto.dev",
         trace.len(),
@@ -424,7 +462,6 @@ fn write_trace(rt: Runtime, path: &str) {
     );
 }
 
+/// Without the trace feature `main` has refused `--trace` before the tour.
 #[cfg(not(feature = "trace"))]
-fn write_trace(_rt: Runtime, _path: &str) {
-    println!("\n--trace needs the trace feature: cargo run --release --features trace --example tour -- --trace FILE");
-}
+fn write_trace(_rt: Runtime, _path: &str) {}

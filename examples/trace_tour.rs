@@ -159,7 +159,10 @@ fn main() {
     // Dropping the runtime joins its threads, so their last spans are in.
     drop(rt);
     let trace = triad::trace::stop();
-    trace.save_chrome_json(&path).expect("write the trace");
+    if let Err(e) = trace.save_chrome_json(&path) {
+        eprintln!("trace_tour: cannot write the trace to {path}: {e}");
+        std::process::exit(1);
+    }
     println!(
         "\nwrote {path}: {} events ({} dropped). Open it at https://ui.perfetto.dev \
          (Open trace file) or in chrome://tracing (Load).",
