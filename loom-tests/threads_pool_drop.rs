@@ -6,21 +6,23 @@
 //! drive that protocol at the registry level.
 //!
 //! Seen to fail:
-//! - `worker.rs` as it is today (the main loop reads `terminate` *after*
+//! - `worker.rs` as first written (its main loop read `terminate` *after*
 //!   its search for work) → `drop_runs_job_queued_before_it`: "queued job
 //!   not run before exit: left 0, right 1": the worker finds the injector
 //!   empty, the job is injected and `terminate` stored, the worker then
-//!   sees the flag and leaves. A real bug (see `run_until_terminated` in
-//!   `mod.rs` for the order that fixes it).
+//!   sees the flag and leaves. A real bug, fixed since: `worker.rs` reads
+//!   `terminate` before its search, as `run_until_terminated` in `mod.rs`
+//!   does.
 //! - `Registry::terminate` without `sleep.wake_all()` →
 //!   `drop_wakes_sleepers_and_runs_work_spawned_during_shutdown`:
 //!   "deadlock; threads = [(Id(0), Blocked), (Id(1), Blocked), (Id(2),
 //!   Blocked)]". The two models that run the real worker loop catch it
 //!   too ("deadlock", the worker parked) once `SPIN_ROUNDS` is 0 under
 //!   loom; with 32 rounds of yields their worker never gets to sleep.
-//! - The same `worker.rs` → `dropped_pool_has_run_spawned_job`: "spawned
-//!   job not run before drop returned" (`JoinHandle::join` would then block
-//!   forever: the job, and the sender inside it, stay in the injector).
+//! - The same first `worker.rs` → `dropped_pool_has_run_spawned_job`:
+//!   "spawned job not run before drop returned" (`JoinHandle::join` would
+//!   then block forever: the job, and the sender inside it, stay in the
+//!   injector).
 
 use std::ptr;
 

@@ -165,7 +165,7 @@ fn tasks_run_yield_and_hand_their_output_to_the_loop() {
 #[test]
 fn join_handle_awaited_on_another_thread() {
     // The output crosses threads through the stage cell (task rule 3) and
-    // the join waker is written by the other thread (rule 4), racing the
+    // the join waker is written by the other thread (task rule 4), racing the
     // loop's completion.
     let (sched, poller) = scheduler();
     let handle = sched.spawn(async {

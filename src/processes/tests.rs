@@ -114,8 +114,8 @@ fn work(region: &Region, serial: u32, entry: super::codec::Entry, task: usize, d
 
 #[test]
 fn task_entry_runs_in_slots_handed_between_parent_and_workers() {
-    // Two worker threads compete for the slots (rule 3); the parent waits
-    // on the futex (rule 5), collects and reads each result, and frees.
+    // Two worker threads compete for the slots (slot rule 3); the parent waits
+    // on the futex (slot rule 5), collects and reads each result, and frees.
     let region = Arc::new(Region::on_heap(2, 2, 256, WorkerConfig::default()));
     let done = Arc::new(AtomicUsize::new(0));
     let entry = entry_for::<u64, u64>();

@@ -68,7 +68,8 @@
 //!   through a signalfd, with SIGCHLD's default action restored first: a
 //!   `SIG_IGN` inherited from the parent would have the kernel reap the
 //!   workers without a status to see) and reports it; the parent's
-//!   supervisor reaps the zygote. On shutdown the zygote says GOODBYE only once no worker is left.
+//!   supervisor reaps the zygote. On shutdown the zygote says GOODBYE only
+//!   once no worker is left.
 //! * **Z6.** Reports about one worker come in the order it lived: SPAWNED
 //!   before EXITED (one pipe, one writer). A slot of a spawner may get its
 //!   next process while the one before, done with its task, is still

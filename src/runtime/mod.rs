@@ -523,7 +523,7 @@ impl fmt::Debug for Runtime {
 impl Runtime {
     /// Shut down now: as dropping the runtime (the [module
     /// docs](self#shutdown-order-dropping-the-runtime)), except that
-    /// process tasks are not waited for: right after the close (rule 1)
+    /// process tasks are not waited for: right after the close (step 1)
     /// the process pool is terminated
     /// ([`ProcessPool::terminate`](crate::processes::ProcessPool::terminate)),
     /// so queued and running process tasks fail with
@@ -552,7 +552,7 @@ impl Runtime {
     /// (`now`) or waited for. Idempotent: the drop after `shutdown_now`
     /// finds nothing left.
     fn shutdown(&mut self, now: bool) {
-        // Rule 1: close. (Dropped outside the lock: not the last reference.)
+        // Shutdown rule 1: close. (Dropped outside the lock: not the last reference.)
         let open = crate::sync::lock(&self.shared.parts).take();
         drop(open);
         if now {
@@ -560,13 +560,13 @@ impl Runtime {
                 parts.processes.terminate();
             }
         }
-        // Rule 2: the loop, with this runtime current, so that a future
+        // Shutdown rule 2: the loop, with this runtime current, so that a future
         // dropped now that calls a free function gets a refusal, not a panic.
         {
             let _enter = Enter::new(self.handle());
             drop(self.event_loop.take());
         }
-        // Rule 3: only calls in progress hold the parts now, and none can
+        // Shutdown rule 3: only calls in progress hold the parts now, and none can
         // start; each notifies `released` when it lets go.
         let Some(mut parts) = self.parts.take() else {
             return;
@@ -590,9 +590,9 @@ impl Runtime {
             remote,
         } = parts;
         drop(remote);
-        drop(blocking); // rule 4
-        drop(threads); // rule 5
-        drop(processes); // rule 6
+        drop(blocking); // shutdown rule 4
+        drop(threads); // shutdown rule 5
+        drop(processes); // shutdown rule 6
     }
 }
 

@@ -20,8 +20,13 @@
 //!    waiter *after* releasing the lock (a waker may re-enter the cell).
 //! 4. A receiver that is dropped never blocks the sender: the value is
 //!    dropped with the cell. Its registered waker, if any, goes back to
-//!    EMPTY's nobody at once: the task it wakes gave the receiver up, and
-//!    must be neither kept alive until the send nor woken by it.
+//!    EMPTY's nobody at once: the task it wakes gave the receiver up, so
+//!    it is neither kept alive until the send nor woken by it. The drop
+//!    only *tries* the lock: if it is held, the holder is the sender, which
+//!    is completing the cell and takes the waker out itself (rule 3: then
+//!    the task gets that one wake, which is harmless), or, in a forked
+//!    child, a parent thread that does not exist there, for which waiting
+//!    would be forever.
 //!
 //! The loom model `loom-tests/sync_oneshot.rs` checks a send racing a
 //! blocking wait and a poll.

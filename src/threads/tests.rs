@@ -342,8 +342,8 @@ fn panicking_drops_stay_inside_their_jobs() {
 
 /// The reworked join paths under Miri, made deterministic by a pool of one
 /// thread (no thief): the outermost join's frame is promoted at once and
-/// always taken back (frame rule 6's second way, here while `a` unwinds
-/// too), a nested frame stays private, and a frame below a scope's wait is
+/// always taken back (frame rule 6: then run inline by the owner, here
+/// while `a` unwinds too), a nested frame stays private, and a frame below a scope's wait is
 /// promoted by that wait (`wait_until_cold`'s `promote_all`) and executed by
 /// its own owner from inside `a`, so its join finds the result behind the
 /// latch. Each `b` owns a `Counted`: the second half leaves its frame
