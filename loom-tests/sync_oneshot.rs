@@ -1,19 +1,23 @@
 //! Model of `src/sync/oneshot.rs`: a send racing a blocking receive or a
 //! poll gives exactly one outcome and is never lost; a sender dropped unsent
-//! gives "closed".
+//! gives "closed"; a receiver dropped racing the sender lets go of its
+//! waker.
 //!
 //! Seen to fail: `Inner::complete` not waking the registered waiter
 //! (`WaitingThread => {}`, `WaitingTask(_) => {}`) →
 //! `send_racing_blocking_receive`, `send_racing_block_on` and
 //! `sender_dropped_unsent_gives_closed`: "deadlock; threads = [(Id(0),
 //! Blocked), (Id(1), Terminated)]"; `send_racing_poll_has_exactly_one_outcome`:
-//! "registered waker not woken exactly once: left 0, right 1".
+//! "registered waker not woken exactly once: left 0, right 1". The
+//! receiver's drop leaving its registered waker in the cell (`if false &&`
+//! before its take) → `a_dropped_receiver_lets_go_of_its_waker`: "a
+//! dropped receiver kept its waker".
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::sync::atomic::{AtomicUsize, Ordering::*};
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use crate::sync::oneshot;
 use crate::sync::parker::Parker;
 use loom::thread;
@@ -133,5 +137,42 @@ fn sender_dropped_unsent_gives_closed() {
         let value = block_on(poll_fn(|cx| receiver.poll_receive(cx)));
         assert_eq!(value, None);
         dropping.join().unwrap();
+    });
+}
+
+/// Rule 4: a receiver that registered a waker and is dropped lets the
+/// waker go at once, racing the sender's drop: while the sender has not
+/// begun, the cell keeps no clone of it; the waker is woken at most once;
+/// nothing deadlocks (the drop only tries the lock).
+#[test]
+fn a_dropped_receiver_lets_go_of_its_waker() {
+    super::model(|| {
+        let (sender, mut receiver) = oneshot::channel::<u32>();
+        let counting = std::sync::Arc::new(CountingWaker {
+            wakes: AtomicUsize::new(0),
+        });
+        let waker = Waker::from(counting.clone());
+        let mut cx = Context::from_waker(&waker);
+        let started = crate::sync::Arc::new(AtomicBool::new(false));
+        let closing = thread::spawn({
+            let started = started.clone();
+            move || {
+                started.store(true, SeqCst);
+                drop(sender);
+            }
+        });
+        let _ = receiver.poll_receive(&mut cx);
+        drop(receiver);
+        if !started.load(SeqCst) {
+            // Ours and `waker`: none in the cell.
+            assert_eq!(
+                std::sync::Arc::strong_count(&counting),
+                2,
+                "a dropped receiver kept its waker"
+            );
+        }
+        closing.join().unwrap();
+        assert!(counting.wakes.load(Relaxed) <= 1, "woken more than once");
+        assert_eq!(std::sync::Arc::strong_count(&counting), 2);
     });
 }
