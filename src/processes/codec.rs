@@ -738,10 +738,7 @@ impl Decode for String {
 
 impl<T: Encode> Encode for [T] {
     fn encode(&self, w: &mut Writer<'_>) {
-        self.len().encode(w);
-        for item in self {
-            item.encode(w);
-        }
+        encode_items(w, self.len(), self);
     }
 }
 impl<T: Encode> Encode for Vec<T> {
