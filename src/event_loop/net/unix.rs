@@ -12,7 +12,8 @@ use std::task::{Context, Poll};
 use super::{
     finish_connect, poll_accept, read_methods, write_methods, Backoff, BACKOFF_MAX, BACKOFF_MIN,
 };
-use crate::event_loop::error::AcceptError;
+use crate::event_loop::error::{no_event_loop, AcceptError};
+use crate::event_loop::executor;
 use crate::event_loop::registration::PollEvented;
 use crate::event_loop::sleep;
 
@@ -190,8 +191,8 @@ impl UnixStream {
         let path = path.as_ref();
         // Off the loop, the error every socket constructor gives there,
         // before the retry below could need a timer.
-        if crate::event_loop::executor::with_current(|core| core.is_none()) {
-            return Err(crate::event_loop::error::no_event_loop());
+        if executor::with_current(|core| core.is_none()) {
+            return Err(no_event_loop());
         }
         // A full backlog: Linux fails a non-blocking Unix connect with
         // `EAGAIN` and reports no readiness for the moment it has room.
