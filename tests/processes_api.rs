@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use processes_support::{no_core_dumps, no_leaks, within};
-use triad::processes::{ProcessPool, SharedBytes};
+use triad::processes::{ProcessPool, SharedBytes, StartMode};
 
 fn pool(workers: usize) -> ProcessPool {
     ProcessPool::builder().workers(workers).build().unwrap()
@@ -354,6 +354,150 @@ fn a_failing_initializer_breaks_the_pool_instead_of_hanging_it() {
             },
             |pool| {
                 let error = pool.submit(double, 1).wait().unwrap_err();
+                assert!(error.is_broken(), "{error}");
+            },
+        )
+    });
+}
+
+/// What `init_with` was given, in each worker.
+static GIVEN: std::sync::OnceLock<(String, Vec<u8>)> = std::sync::OnceLock::new();
+
+fn init_with(arg: (String, Vec<u8>)) {
+    GIVEN.set(arg).unwrap();
+}
+
+/// The worker's pid, and what its initializer was given (length and sum of
+/// the bytes, to keep the result small).
+fn read_given(_: ()) -> (u32, String, u64, u64) {
+    let (word, bytes) = GIVEN.get().expect("the initializer ran");
+    let sum = bytes.iter().map(|&b| b as u64).sum();
+    (std::process::id(), word.clone(), bytes.len() as u64, sum)
+}
+
+/// (`StartMode::Fork` gets the same in `processes_fork_mode.rs`: the
+/// harness's threads make this process an exec'd zygote's parent.)
+#[test]
+fn the_initializers_argument_reaches_every_worker_of_an_execd_zygote() {
+    // 300 KB: the argument spans many pages after the slot table.
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let sum: u64 = bytes.iter().map(|&b| b as u64).sum();
+    within(Duration::from_secs(30), move || {
+        no_leaks(
+            || {
+                ProcessPool::builder()
+                    .workers(2)
+                    .start_mode(StartMode::Exec)
+                    // A new worker for every task: replacements get it too.
+                    .max_tasks_per_worker(1)
+                    .initializer_with(init_with, ("db".to_string(), bytes.clone()))
+                    .build()
+                    .unwrap()
+            },
+            |pool| {
+                let seen = pool.map(read_given, vec![(); 6]).unwrap();
+                let pids: std::collections::HashSet<u32> = seen.iter().map(|s| s.0).collect();
+                assert_eq!(pids.len(), 6, "each task ran in a fresh worker");
+                for (_, word, len, got_sum) in seen {
+                    assert_eq!((word.as_str(), len, got_sum), ("db", 300_000, sum));
+                }
+                assert!(GIVEN.get().is_none(), "never run in the parent");
+            },
+        )
+    });
+}
+
+#[test]
+fn the_initializers_argument_counts_against_the_memory_limit() {
+    let builder = || {
+        ProcessPool::builder()
+            .workers(1)
+            .slots_per_worker(1)
+            .result_capacity(4096)
+            .memory_limit(1 << 20)
+    };
+    let big = builder()
+        .initializer_with(init_with, (String::new(), vec![0; 2 << 20]))
+        .build()
+        .unwrap_err();
+    let (limit, shared) = big.memory_limit_too_small().unwrap();
+    assert_eq!(limit, 1 << 20);
+    assert!(shared > 2 << 20, "{shared}");
+    // The limit is only short of the big argument: a small one builds.
+    within(Duration::from_secs(30), move || {
+        no_leaks(
+            || builder().initializer_with(init_count, 5).build().unwrap(),
+            |pool| assert_eq!(pool.submit(read_initialized, ()).wait(), Ok(5)),
+        )
+    });
+}
+
+fn init_count(n: u32) {
+    INITIALIZED.store(n, Ordering::SeqCst);
+}
+
+#[test]
+fn the_last_initializer_set_is_the_one_that_runs() {
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || {
+                ProcessPool::builder()
+                    .workers(1)
+                    .initializer_with(init_count, 3)
+                    .initializer(init)
+                    .build()
+                    .unwrap()
+            },
+            |pool| assert_eq!(pool.submit(read_initialized, ()).wait(), Ok(7)),
+        );
+        no_leaks(
+            || {
+                ProcessPool::builder()
+                    .workers(1)
+                    .initializer(init)
+                    .initializer_with(init_count, 3)
+                    .build()
+                    .unwrap()
+            },
+            |pool| assert_eq!(pool.submit(read_initialized, ()).wait(), Ok(3)),
+        );
+    });
+}
+
+/// Encodes a `u32` but decodes it as two: every worker's decode fails.
+#[derive(Debug)]
+struct Mismatched;
+
+impl triad::processes::Encode for Mismatched {
+    fn encode(&self, w: &mut triad::processes::Writer<'_>) {
+        triad::processes::Encode::encode(&7u32, w);
+    }
+}
+
+impl triad::processes::Decode for Mismatched {
+    fn decode(r: &mut triad::processes::Reader<'_>) -> Result<Self, triad::processes::DecodeError> {
+        let (_, _): (u32, u32) = (r.read()?, r.read()?);
+        Ok(Mismatched)
+    }
+}
+
+fn init_mismatched(_: Mismatched) {
+    INITIALIZED.store(99, Ordering::SeqCst);
+}
+
+#[test]
+fn an_initializer_argument_that_does_not_decode_breaks_the_pool() {
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || {
+                ProcessPool::builder()
+                    .workers(2)
+                    .initializer_with(init_mismatched, Mismatched)
+                    .build()
+                    .unwrap()
+            },
+            |pool| {
+                let error = pool.submit(read_initialized, ()).wait().unwrap_err();
                 assert!(error.is_broken(), "{error}");
             },
         )

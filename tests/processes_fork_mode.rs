@@ -64,6 +64,16 @@ fn inheritable_fds(_: ()) -> Vec<i32> {
         .collect()
 }
 
+static LABEL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn set_label(label: String) {
+    LABEL.set(label).unwrap();
+}
+
+fn label(_: ()) -> String {
+    LABEL.get().cloned().unwrap_or_default()
+}
+
 fn bytes(n: usize) -> SharedBytes {
     SharedBytes::from(vec![9u8; n])
 }
@@ -83,9 +93,11 @@ fn scenario() {
     let pool = ProcessPool::builder()
         .workers(2)
         .task_timeout(Duration::from_secs(30))
+        .initializer_with(set_label, "from the builder".to_string())
         .build()
         .unwrap();
     assert_eq!(pool.start_mode(), StartMode::Fork);
+    assert_eq!(pool.submit(label, ()).wait().unwrap(), "from the builder");
     let mut pids = pool.worker_pids();
     pids.push(pool.zygote_pid());
     assert_eq!(pool.map(square, 0..100u64).unwrap()[99], 9801);
@@ -109,6 +121,9 @@ fn scenario() {
     processes_support::eventually("two replacements", || {
         pool.stats().workers_started >= started + 2
     });
+    // The replacements ran the initializer with its argument too.
+    let labels = pool.map(label, vec![(); 8]).unwrap();
+    assert!(labels.iter().all(|l| l == "from the builder"), "{labels:?}");
     pids.extend(pool.worker_pids());
 
     // The pool's supervisor thread now exists: a second pool in this

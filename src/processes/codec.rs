@@ -1074,6 +1074,42 @@ pub(crate) fn chunk_entry_for<A: Decode, R: Encode>() -> Entry {
     run_chunk::<A, R>
 }
 
+/// How a worker runs its initializer: decode the argument the parent
+/// stored in the region (`shm.rs` rule 5) and call the user's function
+/// (`init`, an address in this process) with it. Monomorphised per `A` by
+/// [`init_entry_for`]; [`plain_init_entry`] calls a `fn()`.
+pub(crate) type InitEntry = fn(init: usize, arg: &[u8]) -> Result<(), DecodeError>;
+
+fn run_init<A: Decode>(init: usize, arg: &[u8]) -> Result<(), DecodeError> {
+    let arg = decode_from_slice::<A>(arg)?;
+    // SAFETY: `init` is the address of a `fn(A)` of this binary: the
+    // parent took it from exactly that type (`init_entry_for::<A>` is
+    // paired with it in `ProcessPoolBuilder::initializer_with`), mapped
+    // back by rule Z3 of `zygote.rs`.
+    let f = unsafe { std::mem::transmute::<*const (), fn(A)>(code_ptr(init)) };
+    f(arg);
+    Ok(())
+}
+
+fn run_plain_init(init: usize, _arg: &[u8]) -> Result<(), DecodeError> {
+    // SAFETY: `init` is the address of a `fn()` of this binary (paired
+    // with `plain_init_entry` in `ProcessPoolBuilder::initializer`), mapped
+    // back by rule Z3 of `zygote.rs`.
+    let f = unsafe { std::mem::transmute::<*const (), fn()>(code_ptr(init)) };
+    f();
+    Ok(())
+}
+
+/// The entry for an initializer `fn(A)`.
+pub(crate) fn init_entry_for<A: Decode>() -> InitEntry {
+    run_init::<A>
+}
+
+/// The entry for an initializer `fn()`, which takes no argument.
+pub(crate) fn plain_init_entry() -> InitEntry {
+    run_plain_init
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

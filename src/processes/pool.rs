@@ -83,7 +83,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::codec::{
-    chunk_entry_for, decode_result, entry_for, Decode, Encode, Entry, KeepAlive, Writer,
+    chunk_entry_for, decode_result, encode_to_vec, entry_for, init_entry_for, plain_init_entry,
+    Decode, Encode, Entry, InitEntry, KeepAlive, Writer,
 };
 use super::error::{BuildError, PoolFull, TaskError};
 use super::shm::{region_len, Region, WorkerConfig, MAX_SLOTS};
@@ -716,7 +717,7 @@ impl fmt::Debug for ProcessPool {
 #[derive(Clone, Debug)]
 pub struct ProcessPoolBuilder {
     workers: Option<usize>,
-    initializer: Option<fn()>,
+    initializer: Option<Initializer>,
     max_tasks_per_worker: Option<u64>,
     task_timeout: Option<Duration>,
     result_capacity: usize,
@@ -728,6 +729,15 @@ pub struct ProcessPoolBuilder {
     /// Build a spawner's pool (`spawn.rs`): one slot per process, none
     /// forked in advance.
     pub(crate) one_shot: bool,
+}
+
+/// A builder's initializer: the user's function, how a worker calls it,
+/// and its encoded argument (empty for a `fn()`).
+#[derive(Clone, Debug)]
+struct Initializer {
+    function: usize,
+    entry: InitEntry,
+    arg: Vec<u8>,
 }
 
 impl Default for ProcessPoolBuilder {
@@ -783,7 +793,52 @@ impl ProcessPoolBuilder {
     /// assert_eq!(CONNECTIONS.load(Ordering::Relaxed), 0); // not in the parent's
     /// ```
     pub fn initializer(mut self, init: fn()) -> Self {
-        self.initializer = Some(init);
+        self.initializer = Some(Initializer {
+            function: init as usize,
+            entry: plain_init_entry(),
+            arg: Vec::new(),
+        });
+        self
+    }
+
+    /// An [`initializer`](Self::initializer) that takes an argument, as
+    /// Python's `initializer` and `initargs`: `arg` is encoded once, here,
+    /// stored in the shared region beside the slots (it counts against a
+    /// [`memory_limit`](Self::memory_limit)), and decoded by every new
+    /// worker, replacements included, before it calls `init`. The
+    /// argument reaches the workers in either
+    /// [start mode](Self::start_mode), also where the zygote is a fresh
+    /// exec of the program and shares none of the parent's memory. A
+    /// worker that cannot decode it (a hand-written [`Decode`] that does
+    /// not match its [`Encode`]) counts as an initializer that failed.
+    /// Replaces any earlier initializer.
+    ///
+    /// ```
+    /// use std::sync::OnceLock;
+    /// use triad::processes::{ProcessPool, StartMode};
+    ///
+    /// static GREETING: OnceLock<String> = OnceLock::new();
+    /// fn set_up((word, times): (String, usize)) {
+    ///     GREETING.set(word.repeat(times)).unwrap(); // in each worker
+    /// }
+    /// fn greet(name: String) -> String {
+    ///     format!("{} {name}", GREETING.get().unwrap())
+    /// }
+    /// let pool = ProcessPool::builder()
+    ///     .workers(1)
+    ///     .start_mode(StartMode::Exec)
+    ///     .initializer_with(set_up, ("hi".to_string(), 2))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.submit(greet, "Ada".to_string()).wait().unwrap(), "hihi Ada");
+    /// assert!(GREETING.get().is_none()); // not in the parent
+    /// ```
+    pub fn initializer_with<A: Encode + Decode>(mut self, init: fn(A), arg: A) -> Self {
+        self.initializer = Some(Initializer {
+            function: init as usize,
+            entry: init_entry_for::<A>(),
+            arg: encode_to_vec(&arg),
+        });
         self
     }
     /// Replace a worker after it ran `n` tasks (default: never).
@@ -939,17 +994,20 @@ impl ProcessPoolBuilder {
         if self.task_timeout.is_some_and(|t| t.is_zero()) {
             return Err(BuildError::zero_timeout());
         }
-        if self
-            .initializer
-            .is_some_and(|f| !zygote::in_binary(f as usize))
-        {
+        if self.initializer.as_ref().is_some_and(|init| {
+            !zygote::in_binary(init.function) || !zygote::in_binary(init.entry as usize)
+        }) {
             return Err(BuildError::foreign_initializer());
         }
+        let init_arg = self
+            .initializer
+            .as_ref()
+            .map_or(&[][..], |init| &init.arg[..]);
         let slots = workers.saturating_mul(self.slots_per_worker);
         if slots > MAX_SLOTS {
             return Err(BuildError::too_many_slots(slots, MAX_SLOTS));
         }
-        let shared_len = region_len(slots, self.result_capacity)
+        let shared_len = region_len(slots, self.result_capacity, init_arg.len())
             .ok_or_else(|| BuildError::new_region_too_large(slots, self.result_capacity))?;
         if let Some(limit) = self.memory_limit {
             if limit <= shared_len {
@@ -978,10 +1036,18 @@ impl ProcessPoolBuilder {
             memory_limit: self.memory_limit.unwrap_or(0),
             pin: self.pin_cores as u32,
             has_init: self.initializer.is_some() as u32,
-            init_offset: self.initializer.map_or(0, |f| to_offset(f as usize)),
+            init_offset: self
+                .initializer
+                .as_ref()
+                .map_or(0, |i| to_offset(i.function)),
+            init_entry_offset: self
+                .initializer
+                .as_ref()
+                .map_or(0, |i| to_offset(i.entry as usize)),
+            init_arg_len: 0, // set by `Region::create`
             one_shot: self.one_shot as u32,
         };
-        let region = Region::create(workers, slots, self.result_capacity, config)
+        let region = Region::create(workers, slots, self.result_capacity, config, init_arg)
             .map_err(|e| BuildError::io("create the shared region", e))?;
         // A spawner's slots need no eventfd (spawn rule SP3).
         let events = (0..if self.one_shot { 0 } else { slots })

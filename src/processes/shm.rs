@@ -20,6 +20,8 @@
 //!  PAGE               ├──────────────────────────────────────────────┤
 //!                     │ Slot 0 header (128 B) │ Slot 1 │ ... │ n-1   │
 //!                     │ (slot.rs: state word + task/result fields)   │
+//!  init_arg_offset    ├──────────────────────────────────────────────┤
+//!                     │ the initializer's argument, encoded (rule 5) │
 //!  data_offset        ├──────────────────────────────────────────────┤
 //!  (page aligned)     │ slot 0 data: argument in, result out         │
 //!                     │   `capacity` bytes, rounded up to a page     │
@@ -43,6 +45,11 @@
 //!    worker until it exits.
 //! 4. Every structure sits at the same offset in every process; nothing in
 //!    the region is a pointer.
+//! 5. The initializer's argument (`ProcessPoolBuilder::initializer_with`),
+//!    encoded, lies right after the slot table, `init_arg_len` bytes (zero
+//!    without one). Like the header, the parent writes it before any other
+//!    process exists and nobody writes it again, so every worker reads it
+//!    without synchronisation, however many times workers are replaced.
 
 use std::fs::File;
 use std::io;
@@ -71,8 +78,13 @@ pub(crate) struct WorkerConfig {
     pub(crate) pin: u32,
     /// Whether `init_offset` names an initializer.
     pub(crate) has_init: u32,
-    /// The initializer `fn()`, as an offset in the binary (zygote rule Z3).
+    /// The initializer (a `fn()` or a `fn(A)`), as an offset in the binary
+    /// (zygote rule Z3).
     pub(crate) init_offset: u64,
+    /// How to call it: a `codec::InitEntry`, as an offset in the binary.
+    pub(crate) init_entry_offset: u64,
+    /// Bytes of the initializer's encoded argument (rule 5).
+    pub(crate) init_arg_len: u64,
     /// Non-zero for a [`Spawner`](super::Spawner): no worker is forked in
     /// advance; each runs the one task of its slot and exits (`spawn.rs`).
     pub(crate) one_shot: u32,
@@ -151,6 +163,8 @@ fn round_up(n: usize, to: usize) -> Option<usize> {
 #[derive(Clone, Copy, Debug)]
 struct Layout {
     slots_offset: usize,
+    init_arg_offset: usize,
+    init_arg_len: usize,
     data_offset: usize,
     stride: usize,
     total_len: usize,
@@ -159,10 +173,11 @@ struct Layout {
 impl Layout {
     /// `None` if the region would not fit in the address space: its
     /// length, as every slice of it, must stay within `isize::MAX` bytes.
-    fn new(slots: usize, capacity: usize) -> Option<Layout> {
+    fn new(slots: usize, capacity: usize, init_arg_len: usize) -> Option<Layout> {
         let slots_offset = PAGE;
         let table = slots.checked_mul(std::mem::size_of::<Slot>())?;
-        let data_offset = round_up(slots_offset.checked_add(table)?, PAGE)?;
+        let init_arg_offset = slots_offset.checked_add(table)?;
+        let data_offset = round_up(init_arg_offset.checked_add(init_arg_len)?, PAGE)?;
         let stride = round_up(capacity.max(1), PAGE)?;
         let total_len = stride.checked_mul(slots)?.checked_add(data_offset)?;
         if total_len > isize::MAX as usize {
@@ -170,6 +185,8 @@ impl Layout {
         }
         Some(Layout {
             slots_offset,
+            init_arg_offset,
+            init_arg_len,
             data_offset,
             stride,
             total_len,
@@ -177,10 +194,11 @@ impl Layout {
     }
 }
 
-/// The total size of the region for `slots` slots of `capacity` bytes
-/// (what each worker maps; counts against a memory limit).
-pub(crate) fn region_len(slots: usize, capacity: usize) -> Option<u64> {
-    Layout::new(slots, capacity).map(|l| l.total_len as u64)
+/// The total size of the region for `slots` slots of `capacity` bytes and
+/// an initializer's argument of `init_arg_len` bytes (what each worker
+/// maps; counts against a memory limit).
+pub(crate) fn region_len(slots: usize, capacity: usize, init_arg_len: usize) -> Option<u64> {
+    Layout::new(slots, capacity, init_arg_len).map(|l| l.total_len as u64)
 }
 
 /// A mapping of the shared region.
@@ -203,14 +221,16 @@ unsafe impl Sync for Region {}
 
 impl Region {
     /// Create the memfd, size it (sparse), map it shared and write the
-    /// header (rule 1).
+    /// header and the initializer's argument (rules 1 and 5).
     pub(crate) fn create(
         workers: usize,
         slots: usize,
         capacity: usize,
-        config: WorkerConfig,
+        mut config: WorkerConfig,
+        init_arg: &[u8],
     ) -> io::Result<Region> {
-        let layout = Layout::new(slots, capacity)
+        config.init_arg_len = init_arg.len() as u64;
+        let layout = Layout::new(slots, capacity, init_arg.len())
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "region too large"))?;
         let file = crate::sys::memfd::memfd_create(c"triad-pool")?;
         file.set_len(layout.total_len as u64)?;
@@ -221,7 +241,16 @@ impl Region {
         let base = map.as_mut_ptr();
         let backing = Backing::Shared { file, _map: map };
         // SAFETY: `base` is the start of the fresh `total_len`-byte mapping.
-        Ok(unsafe { Region::init(backing, base, layout, workers, slots, capacity, config) })
+        let region =
+            unsafe { Region::init(backing, base, layout, workers, slots, capacity, config) };
+        // SAFETY: the layout puts `init_arg.len()` bytes at `init_arg_offset`
+        // inside the mapping, apart from the header and the slots; nobody
+        // else maps the region yet (rule 5).
+        unsafe {
+            base.add(layout.init_arg_offset)
+                .copy_from_nonoverlapping(init_arg.as_ptr(), init_arg.len())
+        };
+        Ok(region)
     }
 
     /// Write the header at `base` (rule 1) and wrap the backing.
@@ -281,7 +310,8 @@ impl Region {
         capacity: usize,
         config: WorkerConfig,
     ) -> Region {
-        let layout = Layout::new(slots, capacity).expect("region too large");
+        let layout =
+            Layout::new(slots, capacity, config.init_arg_len as usize).expect("region too large");
         let pages = HeapPages::zeroed(layout.total_len);
         let base = pages.0.as_ptr();
         // SAFETY: fresh, zeroed, page-aligned and `total_len` long.
@@ -314,7 +344,7 @@ impl Region {
         // before we were started (rule 1).
         let header = unsafe { &*base.cast::<Header>() };
         let (slots, capacity) = (header.slots as usize, header.capacity as usize);
-        let layout = Layout::new(slots, capacity)
+        let layout = Layout::new(slots, capacity, header.config.init_arg_len as usize)
             .filter(|l| header.magic == MAGIC && header.version == VERSION && l.total_len == len)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not a triad region"))?;
         Ok(Region {
@@ -343,6 +373,19 @@ impl Region {
                 .base
                 .add(self.layout.slots_offset + index * std::mem::size_of::<Slot>())
                 .cast::<Slot>()
+        }
+    }
+
+    /// The initializer's encoded argument (rule 5; empty without one).
+    pub(crate) fn init_arg(&self) -> &[u8] {
+        // SAFETY: `init_arg_len` bytes at `init_arg_offset` lie inside the
+        // mapping (layout); written before any reader existed and never
+        // again (rule 5); they live as long as `self` (rule 3).
+        unsafe {
+            std::slice::from_raw_parts(
+                self.base.add(self.layout.init_arg_offset),
+                self.layout.init_arg_len,
+            )
         }
     }
 
@@ -477,7 +520,7 @@ mod tests {
     fn a_forked_child_writes_reach_the_parent() {
         // A fresh region: slot 0 FREE, data zero; map it a second time from
         // the same memfd (as the exec'd zygote does) and see writes cross.
-        let region = Region::create(1, 2, 10_000, WorkerConfig::default()).unwrap();
+        let region = Region::create(1, 2, 10_000, WorkerConfig::default(), &[]).unwrap();
         let second = Region::open(region.file().try_clone().unwrap()).unwrap();
         assert_eq!(second.slots(), 2);
         assert_eq!(second.capacity(), 10_000);

@@ -61,7 +61,7 @@ use std::io::Write;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::codec::Entry;
+use super::codec::{Entry, InitEntry};
 use super::shm::Region;
 use super::slot::{outcome, Finish, Phase};
 use super::zygote::{code_ptr, from_offset};
@@ -144,11 +144,23 @@ fn serve(start: &Start<'_>) -> i32 {
         return INIT_FAILED;
     }
     if config.has_init != 0 {
-        let addr = from_offset(config.init_offset);
-        // SAFETY: the parent stored the offset of a `fn()` of this binary
-        // (`ProcessPoolBuilder::initializer`), mapped back by rule Z3.
-        let init = unsafe { std::mem::transmute::<*const (), fn()>(code_ptr(addr)) };
-        if catch_unwind(init).is_err() {
+        let init = from_offset(config.init_offset);
+        let entry = from_offset(config.init_entry_offset);
+        // SAFETY: the parent stored the offset of an `InitEntry` of this
+        // binary, paired with the initializer's type
+        // (`ProcessPoolBuilder::initializer` / `initializer_with`), mapped
+        // back by rule Z3.
+        let entry = unsafe { std::mem::transmute::<*const (), InitEntry>(code_ptr(entry)) };
+        let arg = start.region.init_arg();
+        let outcome = catch_unwind(|| entry(init, arg));
+        if let Ok(Err(error)) = &outcome {
+            // A panic has printed its message already; say this one too.
+            let _ = writeln!(
+                std::io::stderr(),
+                "triad: worker initializer's argument: {error}"
+            );
+        }
+        if !matches!(outcome, Ok(Ok(()))) {
             flush();
             header.init_failures.fetch_add(1, Relaxed);
             return INIT_FAILED;

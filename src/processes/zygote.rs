@@ -87,9 +87,9 @@
 //!   (one-shot, `spawn.rs`) does not retry: its task fails at once with a
 //!   spawn failure, and the caller decides.
 //! * **Z8.** A worker that fails to start is given up, not replaced: one
-//!   whose initializer panicked (it exits with `INIT_FAILED` and bumps the
-//!   header's counter, so a task's `exit(125)` is not taken for one), and
-//!   one that died in any other way before the end of its start (an
+//!   whose initializer panicked or whose argument did not decode (it exits
+//!   with `INIT_FAILED` and bumps the header's counter, so a task's
+//!   `exit(125)` is not taken for one), and one that died in any other way before the end of its start (an
 //!   initializer that aborts, exits or segfaults, an allocation past the
 //!   memory limit): the header's started bit of its index, cleared before
 //!   the fork and set by the worker once its start is over, is still
