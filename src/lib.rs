@@ -95,3 +95,11 @@ pub use runtime::Runtime;
 #[cfg(all(test, loom))]
 #[path = "../loom-tests/mod.rs"]
 mod loom_tests;
+
+// The README's Rust examples, compiled and run as doc tests (those marked
+// `no_run` compiled only), so that they cannot drift from the API. Its
+// examples use every room and the timeline recorder: `bash .ci/test`
+// builds with `--all-features`.
+#[cfg(all(doctest, feature = "runtime", feature = "trace"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
