@@ -504,6 +504,68 @@ fn an_initializer_argument_that_does_not_decode_breaks_the_pool() {
     });
 }
 
+fn hanging_init() {
+    std::thread::sleep(Duration::from_secs(3600));
+}
+
+fn quick_init() {
+    std::thread::sleep(Duration::from_millis(20));
+    INITIALIZED.store(11, Ordering::SeqCst);
+}
+
+fn nap_then_read(ms: u64) -> u32 {
+    std::thread::sleep(Duration::from_millis(ms));
+    INITIALIZED.load(Ordering::SeqCst)
+}
+
+#[test]
+fn an_initializer_past_its_timeout_breaks_the_pool_instead_of_hanging_it() {
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || {
+                ProcessPool::builder()
+                    .workers(2)
+                    .initializer(hanging_init)
+                    .initializer_timeout(Duration::from_millis(200))
+                    .build()
+                    .unwrap()
+            },
+            |pool| {
+                let error = pool.submit(double, 1).wait().unwrap_err();
+                assert!(error.is_broken(), "{error}");
+                // Both workers were killed once, and never started again.
+                assert_eq!(pool.stats().workers_started, 2);
+            },
+        )
+    });
+}
+
+#[test]
+fn an_initializer_within_its_timeout_leaves_no_timer_behind() {
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || {
+                ProcessPool::builder()
+                    .workers(1)
+                    .initializer(quick_init)
+                    .initializer_timeout(Duration::from_millis(300))
+                    .build()
+                    .unwrap()
+            },
+            |pool| {
+                // The task outlives the initializer's deadline by far.
+                assert_eq!(pool.submit(nap_then_read, 900).wait(), Ok(11));
+                assert_eq!(pool.stats().workers_started, 1);
+            },
+        )
+    });
+    let error = ProcessPool::builder()
+        .initializer_timeout(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert!(error.is_bad_config(), "{error}");
+}
+
 #[test]
 fn workers_are_replaced_after_max_tasks() {
     within(Duration::from_secs(30), || {

@@ -252,7 +252,7 @@ impl fmt::Display for BuildError {
             BuildErrorKind::ZeroMaxTasks => {
                 write!(f, "max tasks per worker must be at least 1")
             }
-            BuildErrorKind::ZeroTimeout => write!(f, "a task timeout must be longer than zero"),
+            BuildErrorKind::ZeroTimeout => write!(f, "a task or initializer timeout must be longer than zero"),
             BuildErrorKind::TooManySlots { slots, max } => {
                 write!(f, "{slots} result slots asked for, at most {max} are supported")
             }

@@ -718,6 +718,7 @@ impl fmt::Debug for ProcessPool {
 pub struct ProcessPoolBuilder {
     workers: Option<usize>,
     initializer: Option<Initializer>,
+    initializer_timeout: Option<Duration>,
     max_tasks_per_worker: Option<u64>,
     task_timeout: Option<Duration>,
     result_capacity: usize,
@@ -745,6 +746,7 @@ impl Default for ProcessPoolBuilder {
         ProcessPoolBuilder {
             workers: None,
             initializer: None,
+            initializer_timeout: None,
             max_tasks_per_worker: None,
             task_timeout: None,
             result_capacity: 64 << 20,
@@ -839,6 +841,38 @@ impl ProcessPoolBuilder {
             entry: init_entry_for::<A>(),
             arg: encode_to_vec(&arg),
         });
+        self
+    }
+
+    /// The longest the [`initializer`](Self::initializer) may take in a
+    /// worker (default: no limit, as a task without a
+    /// [`task_timeout`](Self::task_timeout)). A worker whose initializer
+    /// runs past it is killed (a kernel timer sends it SIGKILL, whatever
+    /// the initializer does with signals) and counts as one that failed to
+    /// start: it is not started again, and a pool where no worker can
+    /// start fails its tasks with [`TaskError::is_broken`] instead of
+    /// leaving them waiting for ever. Zero is refused by `build`
+    /// ([`BuildError::is_bad_config`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// fn connect() {
+    ///     std::thread::sleep(Duration::from_secs(3600)); // a server that never answers
+    /// }
+    /// fn query(id: u32) -> u32 {
+    ///     id
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder()
+    ///     .workers(1)
+    ///     .initializer(connect)
+    ///     .initializer_timeout(Duration::from_millis(100))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(pool.submit(query, 1).wait().unwrap_err().is_broken());
+    /// ```
+    pub fn initializer_timeout(mut self, timeout: Duration) -> Self {
+        self.initializer_timeout = Some(timeout);
         self
     }
     /// Replace a worker after it ran `n` tasks (default: never).
@@ -991,7 +1025,9 @@ impl ProcessPoolBuilder {
         if self.max_tasks_per_worker == Some(0) {
             return Err(BuildError::zero_max_tasks());
         }
-        if self.task_timeout.is_some_and(|t| t.is_zero()) {
+        if self.task_timeout.is_some_and(|t| t.is_zero())
+            || self.initializer_timeout.is_some_and(|t| t.is_zero())
+        {
             return Err(BuildError::zero_timeout());
         }
         if self.initializer.as_ref().is_some_and(|init| {
@@ -1045,6 +1081,10 @@ impl ProcessPoolBuilder {
                 .as_ref()
                 .map_or(0, |i| to_offset(i.entry as usize)),
             init_arg_len: 0, // set by `Region::create`
+            // Saturating: `Duration::MAX` is as good as no limit.
+            init_timeout_ns: self
+                .initializer_timeout
+                .map_or(0, |t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)),
             one_shot: self.one_shot as u32,
         };
         let region = Region::create(workers, slots, self.result_capacity, config, init_arg)

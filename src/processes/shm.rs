@@ -85,6 +85,9 @@ pub(crate) struct WorkerConfig {
     pub(crate) init_entry_offset: u64,
     /// Bytes of the initializer's encoded argument (rule 5).
     pub(crate) init_arg_len: u64,
+    /// The longest a worker's start (its initializer) may take, in
+    /// nanoseconds; 0 = no limit.
+    pub(crate) init_timeout_ns: u64,
     /// Non-zero for a [`Spawner`](super::Spawner): no worker is forked in
     /// advance; each runs the one task of its slot and exits (`spawn.rs`).
     pub(crate) one_shot: u32,

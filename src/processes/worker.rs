@@ -144,6 +144,19 @@ fn serve(start: &Start<'_>) -> i32 {
         return INIT_FAILED;
     }
     if config.has_init != 0 {
+        // Zygote rule Z8: an initializer past its time dies unstarted. (A
+        // worker that cannot arm the timer fails its start too: it would
+        // break the promise that no start hangs.)
+        let _deadline = match config.init_timeout_ns {
+            0 => None,
+            ns => match sys::kill_self_after(std::time::Duration::from_nanos(ns)) {
+                Ok(timer) => Some(timer),
+                Err(_) => {
+                    header.init_failures.fetch_add(1, Relaxed);
+                    return INIT_FAILED;
+                }
+            },
+        };
         let init = from_offset(config.init_offset);
         let entry = from_offset(config.init_entry_offset);
         // SAFETY: the parent stored the offset of an `InitEntry` of this

@@ -264,6 +264,46 @@ pub(crate) fn limit_address_space(bytes: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// A POSIX timer (CLOCK_MONOTONIC) that sends the calling process
+/// SIGKILL when it expires, unless dropped first: a bound on something
+/// that must not hang, enforced by the kernel whatever the process does
+/// with its signal handlers (SIGKILL has none).
+pub(crate) struct KillTimer(libc::timer_t);
+
+/// Arm a [`KillTimer`] for `after` (at least a nanosecond).
+pub(crate) fn kill_self_after(after: std::time::Duration) -> io::Result<KillTimer> {
+    // SAFETY: an all-zero sigevent is valid (no notification function, no
+    // value); we fill in the notification kind and the signal.
+    let mut event: libc::sigevent = unsafe { std::mem::zeroed() };
+    event.sigev_notify = libc::SIGEV_SIGNAL;
+    event.sigev_signo = libc::SIGKILL;
+    let mut timer: libc::timer_t = std::ptr::null_mut();
+    // SAFETY: `event` and `timer` are live locals of the right types.
+    syscall!(timer_create(libc::CLOCK_MONOTONIC, &mut event, &mut timer))?;
+    let timer = KillTimer(timer);
+    let at = libc::itimerspec {
+        it_interval: libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
+        it_value: libc::timespec {
+            tv_sec: after.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+            // A zero value would disarm the timer: at least 1 ns.
+            tv_nsec: (after.subsec_nanos().max((after.as_secs() == 0) as u32)) as _,
+        },
+    };
+    // SAFETY: `timer.0` was just created; `at` is a live itimerspec.
+    syscall!(timer_settime(timer.0, 0, &at, std::ptr::null_mut()))?;
+    Ok(timer)
+}
+
+impl Drop for KillTimer {
+    fn drop(&mut self) {
+        // SAFETY: created by `kill_self_after` and deleted only here.
+        unsafe { libc::timer_delete(self.0) };
+    }
+}
+
 /// The CPUs the calling thread may run on.
 pub(crate) fn allowed_cpus() -> io::Result<Vec<usize>> {
     // SAFETY: `set` is a live cpu_set_t of the size we pass.
