@@ -37,14 +37,15 @@
 //! - E1: TCP echo on 127.0.0.1. The clients run in a *separate process* (this
 //!   bench binary re-executed with [`CLIENT_ENV`] set): [`E1_CONNS`]
 //!   connections, blocking std sockets, one thread each, each doing
-//!   [`E1_TRIPS`] round trips of 64 bytes and checking every echo. The rate
+//!   20,000 round trips of 64 bytes ([`e1_trips`]) and checking every echo. The rate
 //!   is timed by the client process (from the moment every connection is
 //!   open to the last reply); the server's CPU time per round trip is the
 //!   bench process's `getrusage(RUSAGE_SELF)` around the serving (the client
-//!   is another process, so it is excluded). `benchmarks.md` says 20,000
-//!   round trips per connection; this bench does [`E1_TRIPS`] (4,000) so the
-//!   whole suite stays within about 5 minutes on 2 cores (loopback TCP costs
-//!   some 10 µs of client *and* server CPU per round trip).
+//!   is another process, so it is excluded). The 20,000 round trips per
+//!   connection of `benchmarks.md` take E1 about 3.5 minutes on 2 cores
+//!   (loopback TCP costs some 10 µs of client *and* server CPU per round
+//!   trip); `BENCH_E1_TRIPS=4000` shortens it for a quick look, and the
+//!   table's title and E1's note say how many ran.
 //! - E2: 100,000 tasks each sleep a duration drawn from [0, 1000) ms (fixed
 //!   seed, µs resolution), the deadline taken at the task's first poll: the
 //!   p99 lateness past the deadline and the total time minus 1,000 ms.
@@ -103,7 +104,15 @@ const REPS_SLOW: usize = 5;
 
 /// E1: client connections, round trips per connection, message size.
 const E1_CONNS: usize = 50;
-const E1_TRIPS: usize = 4_000;
+/// Round trips per connection: `benchmarks.md`'s 20,000, or
+/// `BENCH_E1_TRIPS` (at least 1) for a shorter look.
+fn e1_trips() -> usize {
+    std::env::var("BENCH_E1_TRIPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(20_000)
+}
 const E1_MSG: usize = 64;
 /// E1: set in the re-executed bench binary to make it the client process;
 /// the value is `ADDR CONNS TRIPS`.
@@ -239,8 +248,9 @@ fn header(out: &Report) {
     );
     println!(
         "contenders alternating, {} ms pause after each; ratio = ours / tokio; \
-         E1: {E1_CONNS} connections x {E1_TRIPS} round trips (benchmarks.md: 20,000)",
-        PAUSE.as_millis()
+         E1: {E1_CONNS} connections x {} round trips (benchmarks.md: 20,000)",
+        PAUSE.as_millis(),
+        e1_trips()
     );
     println!();
     out.column_heads(&["ratio"]);
@@ -323,7 +333,7 @@ fn e1_client(spec: &str) -> ! {
 fn e1_spawn_client(addr: SocketAddr) -> Child {
     let exe = std::env::current_exe().expect("E1: current_exe");
     Command::new(exe)
-        .env(CLIENT_ENV, format!("{addr} {E1_CONNS} {E1_TRIPS}"))
+        .env(CLIENT_ENV, format!("{addr} {E1_CONNS} {}", e1_trips()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -341,7 +351,7 @@ fn e1_figures(child: Child, server_cpu: Duration, echoed: u64) -> Vec<f64> {
         "E1: the client failed: {}",
         out.status
     );
-    let trips = (E1_CONNS * E1_TRIPS) as u64;
+    let trips = (E1_CONNS * e1_trips()) as u64;
     assert_eq!(
         echoed,
         trips * E1_MSG as u64,
@@ -434,8 +444,9 @@ fn e1(l: &Loops, out: &mut Report) {
         ],
     );
     out.note(&format!(
-        "{E1_CONNS} client threads in a separate process, {E1_TRIPS} round trips of {E1_MSG} B \
-         each (benchmarks.md: 20,000, cut to keep the suite short); cpu = the server process"
+        "{E1_CONNS} client threads in a separate process, {} round trips of {E1_MSG} B \
+         each (benchmarks.md: 20,000); cpu = the server process",
+        e1_trips()
     ));
 }
 
