@@ -1,9 +1,11 @@
 //! Ctrl-C in a terminal sends SIGINT (Ctrl-\ SIGQUIT) to the whole
 //! foreground process group: the program, and its zygote and workers with
-//! it. A program that catches it to shut down gracefully must still have a
-//! pool: the zygote ignores the keyboard's signals (it dies with its parent
-//! anyway, rule Z2), while a worker takes them as any process does, so the
-//! task it ran fails with the signal and the worker is replaced.
+//! it; so does a closing terminal with SIGHUP, and systemd, stopping a
+//! service, with SIGTERM to each of its processes. A program that catches
+//! them to shut down gracefully must still have a pool: the zygote ignores
+//! them (it dies with its parent anyway, rule Z2), while a worker takes
+//! them as any process does, so the task it ran fails with the signal and
+//! the worker is replaced.
 #![cfg(feature = "processes")]
 
 mod processes_support;
@@ -25,12 +27,12 @@ fn say_so_then_nap(path: String) -> u64 {
 }
 
 #[test]
-fn the_keyboards_signals_spare_the_zygote_and_end_only_the_running_tasks() {
+fn a_groups_job_signals_spare_the_zygote_and_end_only_the_running_tasks() {
     within(Duration::from_secs(60), || {
         let pool = ProcessPool::builder().workers(1).build().unwrap();
         assert_eq!(pool.submit(double, 1).wait(), Ok(2));
         let zygote = pool.zygote_pid() as libc::pid_t;
-        for signal in [libc::SIGINT, libc::SIGQUIT] {
+        for signal in [libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGTERM] {
             let started =
                 std::env::temp_dir().join(format!("triad-ctrl-c-{}-{signal}", std::process::id()));
             let _ = std::fs::remove_file(&started);

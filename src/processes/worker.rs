@@ -87,9 +87,9 @@ pub(crate) struct Start<'a> {
     pub(crate) close: &'a [RawFd],
     /// The slots' eventfds, in slot order.
     pub(crate) events: &'a [RawFd],
-    /// SIGINT's and SIGQUIT's actions before the zygote ignored them
-    /// (zygote rule Z9), to give back.
-    pub(crate) keyboard: &'a sys::KeyboardSignals,
+    /// The group signals' actions before the zygote ignored them (zygote
+    /// rule Z9), to give back.
+    pub(crate) group_signals: &'a sys::GroupSignals,
 }
 
 /// Run a worker; never returns.
@@ -122,8 +122,8 @@ fn serve(start: &Start<'_>) -> i32 {
         let _ = crate::sys::prctl::set_name(&name);
     }
     let _ = sys::reset_signals_for_worker();
-    // Zygote rule Z9: a task takes Ctrl-C as the program would.
-    let _ = sys::restore_keyboard_signals(start.keyboard);
+    // Zygote rule Z9: a task takes Ctrl-C or SIGTERM as the program would.
+    let _ = sys::restore_group_signals(start.group_signals);
     for &fd in start.close {
         // SAFETY: the zygote's pipes, signalfd and memfd, owned by objects
         // of the zygote's that this forked copy never uses or drops: the

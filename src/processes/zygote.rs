@@ -97,8 +97,11 @@
 //!   clear when it is reaped. Its replacement would die the same way, in
 //!   a loop of forks, while the tasks waited for ever; given up, it
 //!   counts towards a broken pool (`TaskError::is_broken`), as in Z7.
-//! * **Z9.** The zygote ignores SIGINT and SIGQUIT, which a terminal sends
-//!   to its whole foreground process group on Ctrl-C and Ctrl-\: a
+//! * **Z9.** The zygote ignores the signals sent to a whole process group
+//!   when its job is to end: SIGINT and SIGQUIT, which a terminal sends to
+//!   its foreground group on Ctrl-C and Ctrl-\, SIGHUP when the terminal
+//!   goes, and SIGTERM, which a service supervisor (systemd's default
+//!   `KillMode=control-group`) sends to every process of the service: a
 //!   program that catches them to shut down gracefully still has a pool
 //!   (a zygote killed so would break it), and the zygote dies with its
 //!   parent anyway (Z2). Each worker gets back the actions the zygote
@@ -530,9 +533,9 @@ struct Zygote<'a> {
     fds: &'a ZygoteFds,
     sigchld: std::os::fd::OwnedFd,
     me: i32,
-    /// SIGINT's and SIGQUIT's actions before the zygote ignored them, for
-    /// its workers (rule Z9).
-    keyboard: sys::KeyboardSignals,
+    /// The group signals' actions before the zygote ignored them, for its
+    /// workers (rule Z9).
+    group_signals: sys::GroupSignals,
     /// Workers forked and not reaped yet (rule Z6: a list, not one per
     /// index).
     live: Vec<Live>,
@@ -552,8 +555,8 @@ fn serve(region: &Region, fds: &ZygoteFds) -> i32 {
     let Ok(sigchld) = sys::sigchld_fd() else {
         return 124;
     };
-    // Rule Z9: the keyboard's signals are for the program, not for us.
-    let Ok(keyboard) = sys::ignore_keyboard_signals() else {
+    // Rule Z9: the signals that end a job are for the program, not for us.
+    let Ok(group_signals) = sys::ignore_group_signals() else {
         return 124;
     };
     let workers = region.header().workers as usize;
@@ -562,7 +565,7 @@ fn serve(region: &Region, fds: &ZygoteFds) -> i32 {
         fds,
         sigchld,
         me: sys::getpid(),
-        keyboard,
+        group_signals,
         live: Vec::new(),
         gave_up: vec![false; workers],
         retries: vec![None; workers],
@@ -703,7 +706,7 @@ impl Zygote<'_> {
                     zygote: self.me,
                     close: &close,
                     events: &self.fds.events,
-                    keyboard: &self.keyboard,
+                    group_signals: &self.group_signals,
                 })
             }
             Ok(Forked::Parent(pid)) => {

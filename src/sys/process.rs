@@ -205,43 +205,43 @@ pub(crate) fn default_sigchld() -> io::Result<()> {
     Ok(())
 }
 
-/// The actions SIGINT and SIGQUIT had before [`ignore_keyboard_signals`],
-/// to give back to a process forked afterwards.
-#[derive(Clone, Copy)]
-pub(crate) struct KeyboardSignals {
-    interrupt: libc::sigaction,
-    quit: libc::sigaction,
-}
+/// The signals sent to a whole process group when its job is to end:
+/// Ctrl-C (SIGINT) and Ctrl-\ (SIGQUIT) to a terminal's foreground group,
+/// SIGHUP to it when the terminal goes, SIGTERM to every process of a
+/// service when a supervisor (systemd's default `KillMode`) stops it.
+pub(crate) const GROUP_SIGNALS: [libc::c_int; 4] =
+    [libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGTERM];
 
-/// Ignore SIGINT and SIGQUIT (what Ctrl-C and Ctrl-\ send to the terminal's
-/// whole foreground process group); returns the actions they had.
-pub(crate) fn ignore_keyboard_signals() -> io::Result<KeyboardSignals> {
+/// The actions [`GROUP_SIGNALS`] had before [`ignore_group_signals`], to
+/// give back to a process forked afterwards.
+#[derive(Clone, Copy)]
+pub(crate) struct GroupSignals([libc::sigaction; GROUP_SIGNALS.len()]);
+
+/// Ignore [`GROUP_SIGNALS`]; returns the actions they had.
+pub(crate) fn ignore_group_signals() -> io::Result<GroupSignals> {
     // SAFETY: all-zero bytes are a valid sigaction (no flags, an empty
-    // mask, SIG_DFL) and a valid pair of them.
-    let (mut ignore, mut saved): (libc::sigaction, KeyboardSignals) =
+    // mask, SIG_DFL) and a valid array of them.
+    let (mut ignore, mut saved): (libc::sigaction, GroupSignals) =
         unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
     ignore.sa_sigaction = libc::SIG_IGN;
-    // SAFETY: `ignore` is a valid action for SIGINT; the old one is
-    // written into a live sigaction of ours.
-    syscall!(sigaction(libc::SIGINT, &ignore, &mut saved.interrupt))?;
-    // SAFETY: as above, for SIGQUIT.
-    syscall!(sigaction(libc::SIGQUIT, &ignore, &mut saved.quit))?;
+    for (signal, old) in GROUP_SIGNALS.iter().zip(&mut saved.0) {
+        // SAFETY: `ignore` is a valid action for any of these signals (none
+        // is SIGKILL or SIGSTOP); the old one is written into a live
+        // sigaction of ours.
+        syscall!(sigaction(*signal, &ignore, old))?;
+    }
     Ok(saved)
 }
 
-/// Give SIGINT and SIGQUIT back the actions [`ignore_keyboard_signals`]
-/// saved (in a process forked since: a saved handler is code of this same
+/// Give [`GROUP_SIGNALS`] back the actions [`ignore_group_signals`] saved
+/// (in a process forked since: a saved handler is code of this same
 /// binary, at the same address).
-pub(crate) fn restore_keyboard_signals(saved: &KeyboardSignals) -> io::Result<()> {
-    // SAFETY: an action the kernel gave us for SIGINT in this address
-    // space (a fork keeps it); the old one is not wanted (null).
-    syscall!(sigaction(
-        libc::SIGINT,
-        &saved.interrupt,
-        std::ptr::null_mut()
-    ))?;
-    // SAFETY: as above, for SIGQUIT.
-    syscall!(sigaction(libc::SIGQUIT, &saved.quit, std::ptr::null_mut()))?;
+pub(crate) fn restore_group_signals(saved: &GroupSignals) -> io::Result<()> {
+    for (signal, old) in GROUP_SIGNALS.iter().zip(&saved.0) {
+        // SAFETY: an action the kernel gave us for this signal in this
+        // address space (a fork keeps it); the old one is not wanted (null).
+        syscall!(sigaction(*signal, old, std::ptr::null_mut()))?;
+    }
     Ok(())
 }
 
