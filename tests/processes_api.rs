@@ -566,6 +566,94 @@ fn an_initializer_within_its_timeout_leaves_no_timer_behind() {
     assert!(error.is_bad_config(), "{error}");
 }
 
+fn nap(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+#[test]
+fn cancel_withdraws_only_a_task_no_worker_has_taken() {
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || ProcessPool::builder().workers(1).build().unwrap(),
+            |pool| {
+                let running = pool.submit(nap, 300);
+                while !running.is_running() {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                // Queued behind it: the only worker is busy.
+                let before = pool.submit(double, 1);
+                let withdrawn = pool.submit(double, 2);
+                let after = pool.submit(double, 3);
+                assert!(!withdrawn.is_running());
+                assert!(withdrawn.cancel());
+                assert!(!withdrawn.cancel(), "only once");
+                assert!(withdrawn.is_finished());
+                assert!(!running.cancel(), "a worker has it");
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&withdrawn.completion_fd().unwrap());
+                let mut poll = libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd, for the length given.
+                assert_eq!(unsafe { libc::poll(&mut poll, 1, 10_000) }, 1);
+                let error = withdrawn.wait().unwrap_err();
+                assert!(error.is_cancelled(), "{error}");
+                assert_eq!(
+                    error.to_string(),
+                    "the task was cancelled through its handle before it ran"
+                );
+                assert_eq!(running.wait(), Ok(300));
+                assert_eq!((before.wait(), after.wait()), (Ok(2), Ok(6)));
+                // Finished, taken or not: nothing to cancel.
+                let done = pool.submit(double, 4);
+                while !done.is_finished() {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                assert!(!done.cancel());
+                assert_eq!(done.wait(), Ok(8));
+                // No worker died for it, and the withdrawn slot is reused.
+                assert_eq!(pool.stats().workers_exited, 0);
+                let all = pool.map(double, 0..(pool.slots() as u64 * 3)).unwrap();
+                assert_eq!(all.len(), pool.slots() * 3);
+            },
+        )
+    });
+}
+
+#[test]
+fn an_awaited_task_cancelled_between_polls_completes_its_future() {
+    within(Duration::from_secs(30), || {
+        no_leaks(
+            || ProcessPool::builder().workers(1).build().unwrap(),
+            |pool| {
+                let running = pool.submit(nap, 200);
+                while !running.is_running() {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let mut queued = pool.submit(double, 1);
+                let woken = Arc::new(CountingWaker(AtomicU32::new(0), std::thread::current()));
+                let waker = Waker::from(woken.clone());
+                let mut cx = Context::from_waker(&waker);
+                assert!(pin!(&mut queued).poll(&mut cx).is_pending());
+                assert!(queued.cancel());
+                // The supervisor relays the slot to the registered waker.
+                let start = std::time::Instant::now();
+                while woken.0.load(Ordering::SeqCst) == 0 {
+                    assert!(start.elapsed() < Duration::from_secs(10), "never woken");
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                match pin!(&mut queued).poll(&mut cx) {
+                    Poll::Ready(Err(error)) => assert!(error.is_cancelled(), "{error}"),
+                    other => panic!("{other:?}"),
+                }
+                assert_eq!(running.wait(), Ok(200));
+            },
+        )
+    });
+}
+
 #[test]
 fn workers_are_replaced_after_max_tasks() {
     within(Duration::from_secs(30), || {

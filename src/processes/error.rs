@@ -313,22 +313,46 @@ pub struct TaskError {
 
 #[derive(Clone, PartialEq, Eq)]
 enum TaskErrorKind {
-    Signaled { signal: i32 },
-    Exited { code: i32 },
-    Panicked { message: String },
-    TimedOut { after: Duration },
-    ArgumentTooLarge { needed: u64, capacity: u64 },
-    ResultTooLarge { needed: u64, capacity: u64 },
-    BadBytes { message: String },
-    AllSlotsHeld { slots: usize },
+    Signaled {
+        signal: i32,
+    },
+    Exited {
+        code: i32,
+    },
+    Panicked {
+        message: String,
+    },
+    TimedOut {
+        after: Duration,
+    },
+    ArgumentTooLarge {
+        needed: u64,
+        capacity: u64,
+    },
+    ResultTooLarge {
+        needed: u64,
+        capacity: u64,
+    },
+    BadBytes {
+        message: String,
+    },
+    AllSlotsHeld {
+        slots: usize,
+    },
     ForeignFunction,
     Cancelled,
+    /// Cancelled through its handle (`TaskHandle::cancel`) before it ran.
+    Withdrawn,
     PoolClosed,
     Broken,
     Forked,
     Killed,
-    SpawnFailed { why: String },
-    InvalidArgument { what: &'static str },
+    SpawnFailed {
+        why: String,
+    },
+    InvalidArgument {
+        what: &'static str,
+    },
 }
 
 impl TaskError {
@@ -361,6 +385,9 @@ impl TaskError {
     }
     pub(crate) fn cancelled() -> Self {
         Self::new(TaskErrorKind::Cancelled)
+    }
+    pub(crate) fn withdrawn() -> Self {
+        Self::new(TaskErrorKind::Withdrawn)
     }
     pub(crate) fn pool_closed() -> Self {
         Self::new(TaskErrorKind::PoolClosed)
@@ -559,7 +586,9 @@ impl TaskError {
         matches!(self.kind, TaskErrorKind::ForeignFunction)
     }
 
-    /// The pool was shut down immediately before the task could finish.
+    /// The pool was shut down immediately before the task could finish,
+    /// or the task was cancelled through its handle
+    /// ([`TaskHandle::cancel`](super::TaskHandle::cancel)) before it ran.
     ///
     /// ```
     /// fn nap(ms: u64) -> u64 {
@@ -572,7 +601,10 @@ impl TaskError {
     /// assert!(long.wait().unwrap_err().is_cancelled());
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        matches!(self.kind, TaskErrorKind::Cancelled)
+        matches!(
+            self.kind,
+            TaskErrorKind::Cancelled | TaskErrorKind::Withdrawn
+        )
     }
 
     /// The task was submitted after the pool began shutting down.
@@ -773,6 +805,9 @@ impl fmt::Display for TaskError {
             ),
             TaskErrorKind::Cancelled => {
                 write!(f, "the pool was shut down before the task finished")
+            }
+            TaskErrorKind::Withdrawn => {
+                write!(f, "the task was cancelled through its handle before it ran")
             }
             TaskErrorKind::PoolClosed => write!(f, "the pool is shut down; the task never ran"),
             TaskErrorKind::Broken => write!(

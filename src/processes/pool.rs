@@ -558,6 +558,7 @@ impl Shared {
                     TaskError::timed_out(Duration::from_nanos(slot.timeout_ns.load(Relaxed)))
                 }
                 outcome::CANCELLED => TaskError::cancelled(),
+                outcome::WITHDRAWN => TaskError::withdrawn(),
                 outcome::KILLED => TaskError::killed(),
                 outcome::SPAWN_FAILED => TaskError::spawn_failed("the zygote could not fork"),
                 _ => TaskError::broken(),
@@ -1916,6 +1917,90 @@ impl<R: Decode> TaskHandle<R> {
                 in_place,
                 ..
             } => try_take::<R>(shared, cell, *in_place),
+        }
+    }
+
+    /// Cancel the task if no worker has taken it yet, as Python's
+    /// `Future.cancel()`: true if it will never run, and its outcome is
+    /// then an error with [`TaskError::is_cancelled`] (waiting for it
+    /// returns at once; its slot is free for the next submit once the
+    /// outcome is taken or the handle dropped). False if a worker has
+    /// it already (it runs on, and its outcome stands), or it is finished.
+    /// To stop a running task, give it a [timeout](ProcessPool::submit_timeout),
+    /// or use a [`Spawner`](super::Spawner), whose tasks can be killed.
+    ///
+    /// ```
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(std::time::Duration::from_millis(ms));
+    ///     ms
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let running = pool.submit(nap, 300);
+    /// while !running.is_running() {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// }
+    /// let queued = pool.submit(nap, 1); // behind it: the only worker is busy
+    /// assert!(queued.cancel());
+    /// assert!(!running.cancel()); // a worker has it
+    /// assert!(queued.wait().unwrap_err().is_cancelled());
+    /// assert_eq!(running.wait(), Ok(300));
+    /// ```
+    pub fn cancel(&self) -> bool {
+        let HandleInner::Live { shared, cell, .. } = &self.inner else {
+            return false;
+        };
+        // Rule P9: the slots are the parent's.
+        if shared.forked() {
+            return false;
+        }
+        let state = crate::sync::lock(&cell.state);
+        let CellState::InSlot(index) = *state else {
+            return false;
+        };
+        // While the cell says InSlot and the slot is not collected, the
+        // slot holds this task (rule P2); the CAS loses to a worker's
+        // claim (slot rule 3).
+        let Some(notify_fd) = shared.region.slot(index).cancel(outcome::WITHDRAWN) else {
+            return false;
+        };
+        drop(state);
+        // As an immediate stop does: the supervisor relays the slot to an
+        // awaiting task or completion fd (rule P6); threads waiting for a
+        // slot or an outcome hear the done doorbell.
+        if notify_fd {
+            shared.notify_slot_fd(index);
+        }
+        shared.region.header().done.ring(false);
+        true
+    }
+
+    /// Whether a worker is running the task now (it has taken it and not
+    /// finished it).
+    ///
+    /// ```
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(std::time::Duration::from_millis(ms));
+    ///     ms
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let task = pool.submit(nap, 100);
+    /// while !task.is_running() {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// }
+    /// assert_eq!(task.wait(), Ok(100));
+    /// ```
+    pub fn is_running(&self) -> bool {
+        let HandleInner::Live { shared, cell, .. } = &self.inner else {
+            return false;
+        };
+        if shared.forked() {
+            return false;
+        }
+        match *crate::sync::lock(&cell.state) {
+            CellState::InSlot(index) => {
+                matches!(shared.region.slot(index).phase(), Phase::Claimed { .. })
+            }
+            _ => false,
         }
     }
 

@@ -153,6 +153,8 @@ pub(crate) mod outcome {
     pub(crate) const KILLED: u32 = 10;
     /// Abandoned: no process could be forked for a spawned task.
     pub(crate) const SPAWN_FAILED: u32 = 11;
+    /// Abandoned: cancelled through its handle before a worker took it.
+    pub(crate) const WITHDRAWN: u32 = 12;
 }
 
 /// One slot's header. `#[repr(C)]`, 128 bytes, valid when zero-filled
