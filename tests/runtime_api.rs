@@ -402,3 +402,76 @@ fn handles_report_whether_they_are_finished() {
         assert!(format!("{:?}", handle.spawn_cpu(|| ())).contains("CpuHandle"));
     });
 }
+
+fn nap(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+#[test]
+fn a_process_task_is_waited_on_with_a_timeout_in_the_pool_and_behind_a_full_one() {
+    within(LIMIT, || {
+        let rt = triad::Runtime::builder()
+            .threads(1)
+            .processes(1)
+            .process_pool(|pool| pool.slots_per_worker(1))
+            .build()
+            .unwrap();
+        let handle = rt.handle();
+        let mut first = handle.spawn_process(nap, 300);
+        // The only slot is taken: this one's submit waits on a blocking thread.
+        let mut second = handle.spawn_process(nap, 10);
+        assert!(first.wait_timeout(Duration::from_millis(5)).is_none());
+        assert!(second.wait_timeout(Duration::from_millis(5)).is_none());
+        assert_eq!(first.wait_timeout(LIMIT).unwrap().unwrap(), 300);
+        assert_eq!(second.wait_timeout(LIMIT).unwrap().unwrap(), 10);
+        // Refused: the outcome is there at once.
+        let mut refused = triad::runtime::spawn_process(nap, 1); // no runtime here
+        let error = refused.wait_timeout(Duration::ZERO).unwrap().unwrap_err();
+        assert!(error.is_no_runtime(), "{error}");
+    });
+}
+
+#[test]
+fn cancel_withdraws_a_process_task_in_the_pool_or_still_queued_for_it() {
+    within(LIMIT, || {
+        let rt = triad::Runtime::builder()
+            .threads(1)
+            .processes(1)
+            .blocking_threads(1)
+            .process_pool(|pool| pool.slots_per_worker(2))
+            .build()
+            .unwrap();
+        let handle = rt.handle();
+        let mut busy = handle.spawn_process(nap, 400);
+        while !busy.is_running() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // In the pool's second slot, waiting for the only worker.
+        let mut in_pool = handle.spawn_process(square, 3);
+        assert!(!in_pool.is_running());
+        // The pool is full now, and the only blocking thread is busy: this
+        // submit stays queued on the blocking pool.
+        let blocker = handle.spawn_blocking(|| std::thread::sleep(Duration::from_millis(200)));
+        std::thread::sleep(Duration::from_millis(20));
+        let mut queued = handle.spawn_process(square, 4);
+        assert!(queued.cancel(), "taken back before any thread submitted it");
+        assert!(!queued.cancel(), "only once");
+        assert!(queued.is_finished());
+        assert!(in_pool.cancel());
+        assert!(!busy.cancel(), "a worker has it");
+        for task in [queued, in_pool] {
+            let error = task.wait().unwrap_err();
+            assert!(error.is_cancelled(), "{error}");
+            assert_eq!(error.origin(), Origin::Process);
+        }
+        assert_eq!(busy.wait().unwrap(), 400);
+        blocker.join().unwrap();
+        // Nothing leaked: the pool runs a full load again.
+        let tasks: Vec<_> = (1..=4u64)
+            .map(|i| handle.spawn_process(square, i))
+            .collect();
+        let squares: Vec<u64> = tasks.into_iter().map(|t| t.wait().unwrap()).collect();
+        assert_eq!(squares, [1, 4, 9, 16]);
+    });
+}

@@ -41,6 +41,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use super::blocking;
 use super::error::{BlockingFailure, JoinError, Origin};
@@ -339,6 +340,132 @@ impl<R: Decode> ProcessHandle<R> {
                     .map_err(JoinError::from_process)
             }
             ProcessInner::Refused(mut error) => Err(take(&mut error)),
+        }
+    }
+
+    /// [`wait`](Self::wait) for at most `timeout`: `None` if the outcome is
+    /// not there by then, and the handle can be waited on (or awaited)
+    /// again. If the pool was full when the task was spawned, its submit
+    /// waits on a blocking thread (rule 4), and this waits for that too;
+    /// unlike `wait`, it never runs the submit itself, which could take
+    /// longer than `timeout`.
+    ///
+    /// # Panics
+    ///
+    /// If the outcome was already taken.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(Duration::from_millis(ms));
+    ///     ms
+    /// }
+    /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
+    /// let mut task = rt.handle().spawn_process(nap, 200);
+    /// assert!(task.wait_timeout(Duration::from_millis(1)).is_none()); // not yet
+    /// assert_eq!(task.wait_timeout(Duration::from_secs(30)).unwrap().unwrap(), 200);
+    /// ```
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<R, JoinError>> {
+        // A deadline past what `Instant` can hold is no deadline.
+        let deadline = Instant::now().checked_add(timeout);
+        let left = || deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
+        loop {
+            match &mut self.inner {
+                ProcessInner::Live(handle) => {
+                    return handle
+                        .wait_timeout(left())
+                        .map(|outcome| outcome.map_err(JoinError::from_process));
+                }
+                ProcessInner::Queued(submit, _) => {
+                    let outcome = submit.receive_timeout(left())?;
+                    self.inner = match submitted(outcome) {
+                        Ok(handle) => ProcessInner::Live(handle),
+                        Err(error) => ProcessInner::Refused(Some(error)),
+                    };
+                }
+                ProcessInner::Refused(error) => return Some(Err(take(error))),
+            }
+        }
+    }
+
+    /// Cancel the task if no worker process has taken it yet, as Python's
+    /// `Future.cancel()`: true if it will never run, and its outcome is
+    /// then an error with [`JoinError::is_cancelled`]. False if a worker
+    /// has it (it runs on), it is finished, or, when the pool was full at
+    /// spawn, a blocking thread is submitting it at this very moment.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(Duration::from_millis(ms));
+    ///     ms
+    /// }
+    /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
+    /// let busy = rt.handle().spawn_process(nap, 300);
+    /// while !busy.is_running() {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// let mut queued = rt.handle().spawn_process(nap, 1); // the only worker is busy
+    /// assert!(queued.cancel());
+    /// assert!(queued.wait().unwrap_err().is_cancelled());
+    /// assert_eq!(busy.wait().unwrap(), 300);
+    /// ```
+    pub fn cancel(&mut self) -> bool {
+        match &mut self.inner {
+            ProcessInner::Live(handle) => handle.cancel(),
+            ProcessInner::Queued(submit, ticket) => {
+                if let Some(job) = ticket.take_back_anywhere() {
+                    // Rule 4: never submitted; dropping the job closes its
+                    // outcome cell, and the pool never sees the task.
+                    drop(job);
+                    self.inner = ProcessInner::Refused(Some(JoinError::from_process(
+                        processes::TaskError::withdrawn(),
+                    )));
+                    return true;
+                }
+                // A blocking thread took the submit: cancel in the pool once
+                // it is there; while it is under way, nothing can be done.
+                match submit.try_receive() {
+                    None => false,
+                    Some(outcome) => match submitted(outcome) {
+                        Ok(handle) => {
+                            let cancelled = handle.cancel();
+                            self.inner = ProcessInner::Live(handle);
+                            cancelled
+                        }
+                        Err(error) => {
+                            self.inner = ProcessInner::Refused(Some(error));
+                            false
+                        }
+                    },
+                }
+            }
+            ProcessInner::Refused(_) => false,
+        }
+    }
+
+    /// Whether a worker process is running the task now (false while it
+    /// waits for a worker, or for a free slot of a full pool, and once it
+    /// is finished).
+    ///
+    /// ```
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(std::time::Duration::from_millis(ms));
+    ///     ms
+    /// }
+    /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
+    /// let task = rt.handle().spawn_process(nap, 100);
+    /// while !task.is_running() {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// }
+    /// assert_eq!(task.wait().unwrap(), 100);
+    /// ```
+    pub fn is_running(&self) -> bool {
+        match &self.inner {
+            ProcessInner::Live(handle) => handle.is_running(),
+            _ => false,
         }
     }
 

@@ -187,6 +187,39 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// [`receive_blocking`](Self::receive_blocking) for at most `timeout`:
+    /// `Some(Some(v))` sent, `Some(None)` closed unsent, `None` not there
+    /// by then (the receiver stays usable, and nobody is left waiting).
+    #[cfg_attr(not(feature = "runtime"), allow(dead_code))]
+    pub(crate) fn receive_timeout(&mut self, timeout: std::time::Duration) -> Option<Option<T>> {
+        // A deadline past what `Instant` can hold is no deadline.
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        let mut state = super::lock(&self.inner.state);
+        loop {
+            match std::mem::replace(&mut *state, State::WaitingThread) {
+                State::Ready(value) => {
+                    *state = State::Taken;
+                    return Some(Some(value));
+                }
+                State::Closed => {
+                    *state = State::Closed;
+                    return Some(None);
+                }
+                State::Taken => panic!("oneshot outcome received twice"),
+                State::Empty | State::WaitingThread | State::WaitingTask(_) => {
+                    let left = deadline.map_or(timeout, |d| {
+                        d.saturating_duration_since(std::time::Instant::now())
+                    });
+                    if left.is_zero() {
+                        *state = State::Empty;
+                        return None;
+                    }
+                    state = super::wait_timeout(&self.inner.condvar, state, left);
+                }
+            }
+        }
+    }
+
     /// Poll for the outcome, registering `cx`'s waker if it is not there.
     pub(crate) fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut state = super::lock(&self.inner.state);
