@@ -74,6 +74,20 @@ fn label(_: ()) -> String {
     LABEL.get().cloned().unwrap_or_default()
 }
 
+/// Whether SIGTERM and SIGUSR1 have their default action in this process.
+fn default_actions(_: ()) -> (bool, bool) {
+    let default = |signo| {
+        // SAFETY: all-zero is a valid sigaction; a null new action only
+        // reads the current one.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let rc = unsafe { libc::sigaction(signo, std::ptr::null(), &mut action) };
+        assert_eq!(rc, 0);
+        action.sa_sigaction == libc::SIG_DFL
+    };
+    (default(libc::SIGTERM), default(libc::SIGUSR1))
+}
+
 fn bytes(n: usize) -> SharedBytes {
     SharedBytes::from(vec![9u8; n])
 }
@@ -87,6 +101,22 @@ fn scenario() {
         "the constructor runs before any thread"
     );
     print!("{UNFLUSHED}");
+    // An event loop listening for SIGTERM and SIGUSR1 (zygote rule Z10):
+    // its handler writes to pipes the zygote closes; a worker must take
+    // those signals as the program would without the listeners. (Made
+    // before the descriptors are counted: the signal pipes stay open.)
+    #[cfg(feature = "event-loop")]
+    let (_ev, _listeners) = {
+        use triad::event_loop::signal::{signal, SignalKind};
+        let ev = triad::event_loop::EventLoop::new().unwrap();
+        let listeners = ev.block_on(async {
+            (
+                signal(SignalKind::Terminate).unwrap(),
+                signal(SignalKind::User1).unwrap(),
+            )
+        });
+        (ev, listeners)
+    };
     let (fds, kids) = (processes_support::open_fds(), processes_support::children());
 
     // Auto picks the direct fork in a single-threaded process.
@@ -121,6 +151,22 @@ fn scenario() {
     processes_support::eventually("two replacements", || {
         pool.stats().workers_started >= started + 2
     });
+    #[cfg(feature = "event-loop")]
+    {
+        // Rule Z10: the loop's handler is not the workers'.
+        assert_eq!(pool.submit(default_actions, ()).wait(), Ok((true, true)));
+        let running = pool.submit(sleep_ms, 30_000);
+        while !running.is_running() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // The idle worker dies of it too, and is replaced.
+        for pid in pool.worker_pids() {
+            // SAFETY: kill touches no memory; our pool's workers.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGUSR1) };
+        }
+        let error = running.wait().unwrap_err();
+        assert_eq!(error.signal(), Some(libc::SIGUSR1), "{error}");
+    }
     // The replacements ran the initializer with its argument too.
     let labels = pool.map(label, vec![(); 8]).unwrap();
     assert!(labels.iter().all(|l| l == "from the builder"), "{labels:?}");

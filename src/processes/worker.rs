@@ -121,9 +121,11 @@ fn serve(start: &Start<'_>) -> i32 {
     if let Ok(name) = std::ffi::CString::new(name) {
         let _ = crate::sys::prctl::set_name(&name);
     }
-    let _ = sys::reset_signals_for_worker();
     // Zygote rule Z9: a task takes Ctrl-C or SIGTERM as the program would.
+    // The actions first, then the mask: one of these signals sent since the
+    // fork waited, blocked, and now meets the program's action.
     let _ = sys::restore_group_signals(start.group_signals);
+    let _ = sys::reset_signals_for_worker();
     for &fd in start.close {
         // SAFETY: the zygote's pipes, signalfd and memfd, owned by objects
         // of the zygote's that this forked copy never uses or drops: the

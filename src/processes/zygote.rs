@@ -106,7 +106,19 @@
 //!   (a zygote killed so would break it), and the zygote dies with its
 //!   parent anyway (Z2). Each worker gets back the actions the zygote
 //!   found, so a task is interrupted as the program's own code would be,
-//!   and its worker is replaced.
+//!   and its worker is replaced. The zygote also blocks them, and a new
+//!   worker unblocks them only once their actions are back: one sent to a
+//!   worker as soon as it exists (a `kill` right after `spawn`) waits for
+//!   its action instead of meeting the zygote's `SIG_IGN`, which would
+//!   discard it.
+//! * **Z10.** Before that, a zygote forked from a program whose event
+//!   loops listen for signals (`event_loop::signal`) gives those signals
+//!   back the actions they had before the loops' handler
+//!   (`sys/signal.rs` rule 5): the handler writes to the loops' pipes,
+//!   whose descriptors the zygote closes and a task may reuse for a file,
+//!   and a worker has no loop to hear it. A worker thus takes SIGTERM or
+//!   Ctrl-C as the program would without its listeners. (An exec'd zygote
+//!   starts with default actions: exec resets caught signals.)
 
 use std::ffi::{c_char, c_int, OsStr, OsString};
 use std::fs::File;
@@ -555,6 +567,11 @@ fn serve(region: &Region, fds: &ZygoteFds) -> i32 {
     let Ok(sigchld) = sys::sigchld_fd() else {
         return 124;
     };
+    // Rule Z10: the event loops' signal handler is the parent's alone.
+    #[cfg(feature = "event-loop")]
+    if crate::sys::signal::disown_in_child().is_err() {
+        return 124;
+    }
     // Rule Z9: the signals that end a job are for the program, not for us.
     let Ok(group_signals) = sys::ignore_group_signals() else {
         return 124;

@@ -217,7 +217,13 @@ pub(crate) const GROUP_SIGNALS: [libc::c_int; 4] =
 #[derive(Clone, Copy)]
 pub(crate) struct GroupSignals([libc::sigaction; GROUP_SIGNALS.len()]);
 
-/// Ignore [`GROUP_SIGNALS`]; returns the actions they had.
+/// Ignore and block [`GROUP_SIGNALS`]; returns the actions they had.
+///
+/// Blocked too, so that a process forked afterwards, which inherits the
+/// mask, keeps one of them sent to it before it restores their actions
+/// ([`restore_group_signals`], then [`reset_signals_for_worker`]
+/// unblocks): Linux discards an ignored signal when it is sent, unless it
+/// is blocked.
 pub(crate) fn ignore_group_signals() -> io::Result<GroupSignals> {
     // SAFETY: all-zero bytes are a valid sigaction (no flags, an empty
     // mask, SIG_DFL) and a valid array of them.
@@ -229,6 +235,19 @@ pub(crate) fn ignore_group_signals() -> io::Result<GroupSignals> {
         // is SIGKILL or SIGSTOP); the old one is written into a live
         // sigaction of ours.
         syscall!(sigaction(*signal, &ignore, old))?;
+    }
+    // SAFETY: `set` is a live sigset_t, emptied before use; the signals
+    // are valid numbers.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in GROUP_SIGNALS {
+            libc::sigaddset(&mut set, signal);
+        }
+        let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
     }
     Ok(saved)
 }

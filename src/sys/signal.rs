@@ -38,6 +38,15 @@
 //!    `LOCK`: the listener count going 0 → 1 installs the handler and saves
 //!    the previous disposition, 1 → 0 restores it. Counts and saved
 //!    dispositions are only touched under the lock.
+//! 5. **Not in a child that runs no loop.** A process forked from this one
+//!    keeps the handler and the statics, but none of the loops that read
+//!    the pipes; and if it closes the descriptors it inherited (the process
+//!    pool's zygote does, and its workers open files of their own), rule
+//!    2 no longer holds there, and the handler's byte could land in a file
+//!    that reused a pipe's number. Such a child calls [`disown_in_child`]
+//!    first: each signal the handler still holds gets back the disposition
+//!    it had before `listen` installed it, so the child takes its signals
+//!    as the program would without its loops' listeners.
 //!
 //! The event loop's side (per-loop pipe, listeners, wake-ups) is
 //! `event_loop/signal.rs`.
@@ -159,6 +168,42 @@ pub(crate) fn unlisten(signo: i32) -> io::Result<()> {
         syscall!(sigaction(signo, &*saved, ptr::null_mut()))?;
         Ok(())
     })
+}
+
+/// In a forked child that runs none of this process's event loops (rule
+/// 5): every signal whose action is still [`handler`] gets back the
+/// disposition saved when it was installed (the default if none was saved
+/// yet: an install under way at the fork). Takes no lock: a thread of the
+/// parent may have held `LOCK` at the fork and does not exist here, and
+/// nothing else runs in the child to change the statics meanwhile.
+pub(crate) fn disown_in_child() -> io::Result<()> {
+    for (signo, saved) in PREVIOUS.iter().enumerate().skip(1) {
+        let signo = signo as libc::c_int;
+        if signo == libc::SIGKILL || signo == libc::SIGSTOP {
+            continue; // never caught
+        }
+        // SAFETY: all-zero is a valid `sigaction` (SIG_DFL, no flags).
+        let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: a null new action only reads the current one into a
+        // live local.
+        syscall!(sigaction(signo, ptr::null(), &mut current))?;
+        if current.sa_sigaction != handler as extern "C" fn(libc::c_int) as libc::sighandler_t {
+            continue;
+        }
+        let saved = saved.load(Relaxed);
+        // SAFETY: a non-null `saved` is the Box `listen` leaked under the
+        // lock and only `unlisten` frees (under the lock, in the parent):
+        // the fork copied it whole, or copied the null of an install or
+        // restore under way.
+        let previous: libc::sigaction = match unsafe { saved.as_ref() } {
+            Some(previous) => *previous,
+            // SAFETY: as above: all-zero is SIG_DFL.
+            None => unsafe { std::mem::zeroed() },
+        };
+        // SAFETY: an action the kernel gave us (or SIG_DFL); null "old".
+        syscall!(sigaction(signo, &previous, ptr::null_mut()))?;
+    }
+    Ok(())
 }
 
 /// A claimed self-pipe (rule 2): its read end becomes readable when a
