@@ -28,6 +28,11 @@
 //!    child, a parent thread that does not exist there, for which waiting
 //!    would be forever.
 //!
+//! 5. In a process forked while another thread held the lock, that thread
+//!    does not exist to release it: a receiver there only *tries* the lock
+//!    (`try_receive_in_child`, `is_complete_in_child`, and the drop of
+//!    rule 4), and its caller reports the cell's owner as unavailable.
+//!
 //! The loom model `loom-tests/sync_oneshot.rs` checks a send racing a
 //! blocking wait and a poll.
 
@@ -107,6 +112,40 @@ impl<T> Inner<T> {
     }
 }
 
+impl<T> Receiver<T> {
+    /// Test hook: lock the cell and never unlock it, as a thread of the
+    /// parent that held the lock at a fork leaves it in the child.
+    #[cfg(test)]
+    pub(crate) fn leak_lock_for_test(&self) {
+        std::mem::forget(super::lock(&self.inner.state));
+    }
+}
+
+/// The outcome out of `state` if it is there (see `try_receive`).
+fn take_if_there<T>(state: &mut State<T>) -> Option<Option<T>> {
+    match std::mem::replace(state, State::Taken) {
+        State::Ready(value) => Some(Some(value)),
+        State::Closed => {
+            *state = State::Closed;
+            Some(None)
+        }
+        State::Taken => panic!("oneshot outcome received twice"),
+        waiting => {
+            *state = waiting;
+            None
+        }
+    }
+}
+
+/// The lock if it is free (rule 5), ignoring poisoning as `lock` does.
+fn try_lock_in_child<T>(mutex: &Mutex<T>) -> Option<super::MutexGuard<'_, T>> {
+    match mutex.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
+}
+
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         // Rule 4: forget a registered waker. Taken out under the lock,
@@ -151,19 +190,24 @@ impl<T> Receiver<T> {
     /// Take the outcome if it is there: `Some(Some(v))` sent, `Some(None)`
     /// closed unsent, `None` not yet.
     pub(crate) fn try_receive(&mut self) -> Option<Option<T>> {
-        let mut state = super::lock(&self.inner.state);
-        match std::mem::replace(&mut *state, State::Taken) {
-            State::Ready(value) => Some(Some(value)),
-            State::Closed => {
-                *state = State::Closed;
-                Some(None)
-            }
-            State::Taken => panic!("oneshot outcome received twice"),
-            waiting => {
-                *state = waiting;
-                None
-            }
-        }
+        take_if_there(&mut super::lock(&self.inner.state))
+    }
+
+    /// [`try_receive`](Self::try_receive) in a forked child (rule 5):
+    /// `None` also when the lock is held, since the thread that held it at
+    /// the fork does not exist here to release it.
+    pub(crate) fn try_receive_in_child(&mut self) -> Option<Option<T>> {
+        take_if_there(&mut *try_lock_in_child(&self.inner.state)?)
+    }
+
+    /// [`is_complete`](Self::is_complete) in a forked child (rule 5):
+    /// `None` when the lock is held, and nobody here will release it.
+    pub(crate) fn is_complete_in_child(&self) -> Option<bool> {
+        let state = try_lock_in_child(&self.inner.state)?;
+        Some(matches!(
+            *state,
+            State::Ready(_) | State::Taken | State::Closed
+        ))
     }
 
     /// Block the calling thread until the outcome is there; `None` if closed.

@@ -25,6 +25,11 @@
 //!    [`receive_helping`] does the same for a cell filled elsewhere (the
 //!    runtime's blocking jobs, which may spawn and join jobs of this pool).
 //! 4. Dropping the handle detaches the job: it still runs.
+//! 5. In a process forked from the pool's (where its threads do not
+//!    exist), the handle gives the outcome if it came before the fork, and
+//!    otherwise `JoinError::is_pool_unavailable` at once: it never waits,
+//!    neither for the job nor for the outcome cell's lock, which a thread
+//!    of the parent may have held at the fork (oneshot rule 5).
 
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
@@ -79,11 +84,11 @@ impl<T: Send + 'static> JoinHandle<T> {
     /// assert_eq!(error.panic_message(), Some("boom"));
     /// ```
     pub fn join(mut self) -> Result<T, JoinError> {
+        if !self.registry.is_usable_here() {
+            return self.outcome_in_child();
+        }
         if let Some(outcome) = self.receiver.try_receive() {
             return outcome.unwrap_or_else(|| Err(JoinError::cancelled()));
-        }
-        if !self.registry.is_usable_here() {
-            return Err(JoinError::pool_unavailable());
         }
         let outcome = match WorkerThread::current_usable() {
             Some(wt) => self.join_on_worker(wt),
@@ -165,7 +170,30 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(handle.join().unwrap(), 1); // returns at once
     /// ```
     pub fn is_finished(&self) -> bool {
+        if !self.registry.is_usable_here() {
+            // Rule 5: `join` returns at once there, with an error if the
+            // outcome cannot be read.
+            return self.receiver.is_complete_in_child().unwrap_or(true);
+        }
         self.receiver.is_complete()
+    }
+}
+
+impl<T> JoinHandle<T> {
+    /// Test hook (rule 5): the outcome cell's lock, held for ever.
+    #[cfg(test)]
+    pub(crate) fn leak_cell_lock_for_test(&self) {
+        self.receiver.leak_lock_for_test();
+    }
+
+    /// In a forked child (rule 5): the outcome if it came before the fork,
+    /// else `pool_unavailable`, without waiting for a lock that a thread
+    /// of the parent may have held at the fork (oneshot rule 5).
+    fn outcome_in_child(&mut self) -> Result<T, JoinError> {
+        match self.receiver.try_receive_in_child() {
+            Some(outcome) => outcome.unwrap_or_else(|| Err(JoinError::cancelled())),
+            None => Err(JoinError::pool_unavailable()),
+        }
     }
 }
 
@@ -173,8 +201,8 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if !self.registry.is_usable_here() && !self.receiver.is_complete() {
-            return Poll::Ready(Err(JoinError::pool_unavailable()));
+        if !self.registry.is_usable_here() {
+            return Poll::Ready(self.outcome_in_child());
         }
         self.receiver
             .poll_receive(cx)

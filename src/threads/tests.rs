@@ -459,3 +459,63 @@ fn join_frames_taken_back_executed_by_their_owner_and_unwound() {
     assert_eq!(caught.downcast_ref::<&str>(), Some(&"b"));
     assert_eq!(dropped.load(Ordering::SeqCst), 7);
 }
+
+/// Spawn rule 5: in a forked child, a handle whose outcome cell is locked
+/// for ever (a parent thread held the lock at the fork: here the child
+/// locks it itself and never unlocks) answers at once instead of waiting.
+#[test]
+#[cfg_attr(miri, ignore)] // Miri cannot fork
+fn a_handle_in_a_forked_child_never_waits_for_a_lock_held_at_the_fork() {
+    let pool = pool(1);
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let mut handle = pool.spawn(move || gate.recv().is_ok());
+    // SAFETY: the child only takes a lock, makes small allocations (glibc's
+    // malloc is fork-safe), polls and `_exit`s; it never returns into the
+    // harness.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        handle.leak_cell_lock_for_test();
+        let finished = handle.is_finished();
+        let waker = std::task::Waker::noop();
+        let polled = std::future::Future::poll(
+            std::pin::Pin::new(&mut handle),
+            &mut std::task::Context::from_waker(waker),
+        );
+        let unavailable = matches!(
+            polled,
+            std::task::Poll::Ready(Err(ref e)) if e.is_pool_unavailable()
+        );
+        let code = if finished && unavailable { 0 } else { 1 };
+        std::mem::forget(handle);
+        std::mem::forget(pool);
+        // SAFETY: ends the child at once, without the parent's atexit
+        // handlers or its copied buffers.
+        unsafe { libc::_exit(code) };
+    }
+    // A child that hangs is killed after 10 s, and the test fails.
+    let mut status = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        // SAFETY: `pid` is our child; `status` a valid out-pointer.
+        let waited = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if waited == pid {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            // SAFETY: our own unreaped child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // SAFETY: as above.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            panic!("the child hung on the outcome cell's lock");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{status:#x}"
+    );
+    // The parent's handle is untouched.
+    release.send(()).unwrap();
+    assert!(handle.join().unwrap());
+}
