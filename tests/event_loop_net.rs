@@ -515,3 +515,123 @@ fn backlog_with_descriptors_to_fill_it() -> Option<usize> {
     }
     Some(backlog)
 }
+
+/// A waker that counts its wakes; `Arc::strong_count` tells how many
+/// clones of it are still held somewhere.
+#[derive(Default)]
+struct Probe {
+    wakes: std::sync::atomic::AtomicUsize,
+}
+
+impl std::task::Wake for Probe {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.wakes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Sets its cell when dropped: the task's future is gone.
+struct Ended(Rc<Cell<usize>>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+/// Issue 4 (reactor rule 7): tasks that waited on an idle shared socket and
+/// then ended (a timeout, a panic, an abort) are not kept alive by the
+/// socket's waiter list until its next event. Each task's `JoinHandle` is
+/// polled once with a probe waker, which the task's block keeps (task rule
+/// 4) until it is freed: the probe's count is the number of blocks alive.
+/// A foreign waker in the same list is kept, and woken by the next event.
+#[test]
+fn finished_tasks_are_not_kept_alive_by_an_idle_shared_socket() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::sync::Arc;
+    use std::task::{Context, Waker};
+
+    const WAVES: usize = 30;
+    const TASKS: usize = 40;
+    let ev = EventLoop::new().unwrap();
+    ev.block_on(async {
+        let sock = Rc::new(UdpSocket::bind(localhost()).unwrap());
+        let joins = Arc::new(Probe::default());
+        let join_waker = Waker::from(joins.clone());
+        let foreign = Arc::new(Probe::default());
+        let mut foreign_buf = [0u8; 16];
+        let mut foreign_recv = Box::pin(sock.recv_from(&mut foreign_buf));
+        let polled = foreign_recv
+            .as_mut()
+            .poll(&mut Context::from_waker(&Waker::from(foreign.clone())));
+        assert!(polled.is_pending());
+
+        let ended = Rc::new(Cell::new(0));
+        for wave in 0..WAVES {
+            let mut handles = Vec::new();
+            for _ in 0..TASKS {
+                let (sock, end) = (sock.clone(), Ended(ended.clone()));
+                let mut handle = spawn(async move {
+                    let _end = end;
+                    let mut buf = [0u8; 16];
+                    match wave % 3 {
+                        0 => {
+                            let r = timeout(Duration::from_millis(1), sock.recv_from(&mut buf));
+                            assert!(r.await.is_err(), "the socket is idle");
+                        }
+                        1 => {
+                            let r = timeout(Duration::from_millis(1), sock.recv_from(&mut buf));
+                            let _ = r.await;
+                            panic!("a task that panics after its wait");
+                        }
+                        _ => drop(sock.recv_from(&mut buf).await), // aborted
+                    }
+                });
+                let polled = Pin::new(&mut handle).poll(&mut Context::from_waker(&join_waker));
+                assert!(polled.is_pending());
+                handles.push(handle);
+            }
+            // Every task of the wave registers its waker on the socket.
+            yield_now().await;
+            sleep(Duration::from_millis(0)).await;
+            for handle in handles {
+                if wave % 3 == 2 {
+                    handle.abort();
+                }
+            }
+            while ended.get() < (wave + 1) * TASKS {
+                sleep(Duration::from_millis(1)).await;
+            }
+        }
+        // One more registration on the idle socket; every task has ended.
+        let mut buf = [0u8; 16];
+        assert!(timeout(Duration::from_millis(1), sock.recv_from(&mut buf))
+            .await
+            .is_err());
+        assert_eq!(
+            Arc::strong_count(&joins) - 2,
+            0,
+            "blocks of ended tasks still alive"
+        );
+
+        // The foreign waker stayed in the list: an event wakes it.
+        assert_eq!(foreign.wakes.load(Relaxed), 0);
+        let peer = UdpSocket::bind(localhost()).unwrap();
+        peer.send_to(b"hi", sock.local_addr().unwrap())
+            .await
+            .unwrap();
+        while foreign.wakes.load(Relaxed) == 0 {
+            sleep(Duration::from_millis(1)).await;
+        }
+        let waker = Waker::from(foreign.clone());
+        match foreign_recv.as_mut().poll(&mut Context::from_waker(&waker)) {
+            std::task::Poll::Ready(r) => assert_eq!(r.unwrap().0, 2),
+            std::task::Poll::Pending => panic!("woken but not ready"),
+        }
+    });
+}

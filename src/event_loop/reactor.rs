@@ -58,6 +58,25 @@
 //!    only be there if it awaited the source while the source's loop
 //!    existed but did not run. Such a task waits, as it would with tokio,
 //!    and this drop does not wake it either.
+//! 7. **A finished task is not kept by a list** (issue 4). A waker holds a
+//!    reference to its task, so a task that waited on an idle shared source
+//!    and then ended (its `timeout` expired, it panicked, it was aborted)
+//!    would keep its whole block (header and future storage) alive until
+//!    the next event of that direction. So `poll_ready` walks the list and
+//!    drops every waker of a task of ours that is COMPLETE (task.rs state
+//!    table; [`waker::is_finished_task`]), moving the last waker into its
+//!    place, until it meets the caller's waker: a new registration walks
+//!    the whole list. A COMPLETE task is final and its wake does nothing
+//!    (task rule 1), so no wake-up is lost; a foreign waker (not our task
+//!    vtable) is never dropped. What stays is bounded: at most the tasks
+//!    that were unfinished at the last registration. The drop runs while
+//!    the list is borrowed (an exception to executor rule 5, for the
+//!    footprint): the block it may free holds no future (task rule 2) and
+//!    no unread output (rule 3), so what can run is the drop of its loop's
+//!    `Shared` and of the waker its `JoinHandle` left (task rule 4), and a
+//!    waker's drop does not poll this source.
+//!
+//! [`waker::is_finished_task`]: super::waker::is_finished_task
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -147,10 +166,24 @@ impl IoState {
                 tick: self.tick.get(),
             });
         }
+        let waker = cx.waker();
         let mut waiters = self.waiters(direction).loop_mut();
-        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
-            waiters.push(cx.waker().clone());
+        let mut i = 0;
+        while let Some(w) = waiters.get(i) {
+            if w.will_wake(waker) {
+                return Poll::Pending;
+            }
+            if super::waker::is_finished_task(w) {
+                // Rule 7: drop it; the last waiter takes its place.
+                let last = waiters.pop();
+                if let (Some(last), Some(slot)) = (last, waiters.get_mut(i)) {
+                    *slot = last;
+                }
+            } else {
+                i += 1;
+            }
         }
+        waiters.push(waker.clone());
         Poll::Pending
     }
 

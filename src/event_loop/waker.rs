@@ -20,6 +20,10 @@
 //! the thread-local pointer to the running loop (executor.rs), compared with
 //! the task's `Shared`.
 //!
+//! The reactor tells a waker of ours from a foreign one by its vtable
+//! ([`is_finished_task`], reactor rule 7), and only reads its task's state
+//! word, an atomic.
+//!
 //! `block_on`'s own future is not a task: its waker is the loop's
 //! `Shared` (an `Arc`) and sets the loop's "main woken" flag, locally or
 //! through the remote queue.
@@ -76,6 +80,24 @@ unsafe fn task_wake_by_ref(data: *const ()) {
 unsafe fn task_drop(data: *const ()) {
     // SAFETY: the waker's own reference; `data` is non-null.
     unsafe { task::drop_ref(NonNull::new_unchecked(data as *mut Header)) }
+}
+
+/// True if `waker` is a task waker of an event loop (not a foreign one)
+/// and its task is COMPLETE (reactor.rs rule 7). COMPLETE is final (task.rs
+/// state table), so a true answer stays true, whichever thread the task's
+/// loop runs on.
+pub(crate) fn is_finished_task(waker: &Waker) -> bool {
+    std::ptr::eq(waker.vtable(), &TASK_VTABLE)
+        // SAFETY: only `task_waker` and `task_clone` make a waker with
+        // `TASK_VTABLE`, and their data is a task's header; the waker holds
+        // one of the task's references (this module's docs, task rule 5),
+        // so the block is alive while we look. Only `state`, an atomic, is
+        // read, as `task_wake_by_ref` does from any thread (wakers are
+        // `Send + Sync`, module docs); the header's cells are not touched.
+        && unsafe { &*(waker.data() as *const Header) }
+            .state
+            .load()
+            .is_complete()
 }
 
 /// Put a run-queue entry where its loop will find it.
