@@ -81,11 +81,6 @@ pub mod threads;
 pub mod event_loop;
 
 #[cfg(feature = "processes")]
-// The MSRV went from 1.80 to 1.83 (event_loop/reactor.rs rule 7), and
-// clippy now asks for `Option::is_none_or` (1.82) at one `map_or(true, ..)`
-// in processes/worker.rs; that room is changed on its own branch. Remove
-// this once it uses `is_none_or`.
-#[allow(clippy::unnecessary_map_or)]
 pub mod processes;
 
 // The facade needs the process pool, which loom builds only in part.

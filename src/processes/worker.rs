@@ -268,7 +268,7 @@ fn claim_next(region: &Region, serial: u32) -> Option<(usize, bool)> {
                 // Relaxed: `phase` was an Acquire load of the word the
                 // parent published with Release after writing the ticket.
                 let ticket = slot.ticket.load(Relaxed);
-                if best.map_or(true, |(t, _)| ticket < t) {
+                if best.is_none_or(|(t, _)| ticket < t) {
                     best = Some((ticket, index));
                 }
             }
