@@ -125,7 +125,8 @@ const MAX_NAP: Duration = Duration::from_millis(100);
 /// that reads such state works in a single-threaded test and not in the
 /// threaded program. Give a task what it needs in its argument, or set it
 /// up in the [initializer](ProcessPoolBuilder::initializer), which runs in
-/// every worker in either mode.
+/// every worker in either mode, with an argument of this process's if it
+/// needs one ([`initializer_with`](ProcessPoolBuilder::initializer_with)).
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU32, Ordering};
@@ -856,7 +857,15 @@ impl ProcessPoolBuilder {
     /// start: it is not started again, and a pool where no worker can
     /// start fails its tasks with [`TaskError::is_broken`] instead of
     /// leaving them waiting for ever. Zero is refused by `build`
-    /// ([`BuildError::is_bad_config`]).
+    /// ([`BuildError::is_bad_config`]); without an initializer the timeout
+    /// does nothing.
+    ///
+    /// The time counts in each worker, replacements included, from just
+    /// before its initializer is called until it returns; the kernel's
+    /// timer is deleted then, so it can never end a worker that finished
+    /// its start. (An initializer that returns within a hair of the limit
+    /// may still be killed: the timer can fire between its return and the
+    /// deletion.)
     ///
     /// ```
     /// use std::time::Duration;
@@ -2088,9 +2097,12 @@ impl<R> TaskHandle<R> {
     /// then an error with [`TaskError::is_cancelled`] (waiting for it
     /// returns at once; its slot is free for the next submit once the
     /// outcome is taken or the handle dropped). False if a worker has
-    /// it already (it runs on, and its outcome stands), or it is finished.
-    /// To stop a running task, give it a [timeout](ProcessPool::submit_timeout),
-    /// or use a [`Spawner`](super::Spawner), whose tasks can be killed.
+    /// it already (it runs on, and its outcome stands), or it is finished
+    /// (a second call, too: Python's returns true again for a future it
+    /// cancelled), and in a forked child of this process, whose copy of
+    /// the pool touches nothing shared. To stop a running task, give it a
+    /// [timeout](ProcessPool::submit_timeout), or use a
+    /// [`Spawner`](super::Spawner), whose tasks can be killed.
     ///
     /// ```
     /// fn nap(ms: u64) -> u64 {

@@ -12,7 +12,9 @@
 //!                     │ Header (one page)                            │
 //!                     │   magic, version, counts, layout offsets     │
 //!                     │   WorkerConfig (max tasks, RLIMIT_AS, pin,   │
-//!                     │     initializer offset, one-shot)            │
+//!                     │     initializer: offsets of it and of its    │
+//!                     │     entry, argument length, timeout;         │
+//!                     │     one-shot)                                │
 //!                     │   shutdown flag, init-failure counter        │
 //!                     │   started bits (one per worker index)        │
 //!                     │   work doorbell  (parent → workers)          │
