@@ -432,6 +432,20 @@ fn the_initializers_argument_counts_against_the_memory_limit() {
     });
 }
 
+#[test]
+fn a_builders_debug_gives_the_initializers_argument_length_not_its_bytes() {
+    // A builder is configuration, and gets logged: a megabyte of argument
+    // printed as a megabyte of numbers would drown the log.
+    let builder = ProcessPool::builder()
+        .workers(1)
+        .initializer_with(init_with, ("db".to_string(), vec![7; 1 << 20]));
+    let debug = format!("{builder:?}");
+    assert!(debug.len() < 1000, "{} bytes of Debug", debug.len());
+    // The encoded length: the string's and the vector's, each with a u64
+    // length before it.
+    assert!(debug.contains("arg_len: 1048594"), "{debug}");
+}
+
 fn init_count(n: u32) {
     INITIALIZED.store(n, Ordering::SeqCst);
 }

@@ -739,11 +739,22 @@ pub struct ProcessPoolBuilder {
 
 /// A builder's initializer: the user's function, how a worker calls it,
 /// and its encoded argument (empty for a `fn()`).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct Initializer {
     function: usize,
     entry: InitEntry,
     arg: Vec<u8>,
+}
+
+/// The argument's length, not its bytes: a builder's `Debug` is logged as
+/// configuration, and the argument may be megabytes.
+impl fmt::Debug for Initializer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Initializer")
+            .field("function", &format_args!("{:#x}", self.function))
+            .field("arg_len", &self.arg.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ProcessPoolBuilder {
