@@ -89,12 +89,13 @@
 //! * **Z8.** A worker that fails to start is given up, not replaced: one
 //!   whose initializer panicked or whose argument did not decode (it exits
 //!   with `INIT_FAILED` and bumps the header's counter, so a task's
-//!   `exit(125)` is not taken for one), and one that died in any other way before the end of its start (an
-//!   initializer that aborts, exits or segfaults, or runs past its
-//!   `initializer_timeout`, whose kernel timer kills it; an allocation
-//!   past the memory limit): the header's started bit of its index, cleared before
-//!   the fork and set by the worker once its start is over, is still
-//!   clear when it is reaped. Its replacement would die the same way, in
+//!   `exit(125)` is not taken for one), and one that died in any other way
+//!   before the end of its start (an initializer that aborts, exits or
+//!   segfaults, or runs past its `initializer_timeout`, whose kernel timer
+//!   kills it; an allocation past the memory limit): the header's started
+//!   bit of its index, cleared before the fork and set by the worker once
+//!   its start is over (after the timer is deleted), is still clear when
+//!   it is reaped. Its replacement would die the same way, in
 //!   a loop of forks, while the tasks waited for ever; given up, it
 //!   counts towards a broken pool (`TaskError::is_broken`), as in Z7.
 //! * **Z9.** The zygote ignores the signals sent to a whole process group
