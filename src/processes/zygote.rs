@@ -107,7 +107,11 @@
 //!   (a zygote killed so would break it), and the zygote dies with its
 //!   parent anyway (Z2). Each worker gets back the actions the zygote
 //!   found, so a task is interrupted as the program's own code would be,
-//!   and its worker is replaced.
+//!   and its worker is replaced. It gets them back before its initializer
+//!   runs, so that an action the initializer sets stands (Python's idiom
+//!   of workers that ignore SIGINT, leaving Ctrl-C to the parent); a
+//!   worker that one of these signals ends during its initializer has not
+//!   finished its start, and Z8 gives it up.
 
 use std::ffi::{c_char, c_int, OsStr, OsString};
 use std::fs::File;
