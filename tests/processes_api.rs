@@ -432,6 +432,20 @@ fn the_initializers_argument_counts_against_the_memory_limit() {
     });
 }
 
+#[test]
+fn a_builders_debug_gives_the_initializers_argument_length_not_its_bytes() {
+    // A builder is configuration, and gets logged: a megabyte of argument
+    // printed as a megabyte of numbers would drown the log.
+    let builder = ProcessPool::builder()
+        .workers(1)
+        .initializer_with(init_with, ("db".to_string(), vec![7; 1 << 20]));
+    let debug = format!("{builder:?}");
+    assert!(debug.len() < 1000, "{} bytes of Debug", debug.len());
+    // The encoded length: the string's and the vector's, each with a u64
+    // length before it.
+    assert!(debug.contains("arg_len: 1048594"), "{debug}");
+}
+
 fn init_count(n: u32) {
     INITIALIZED.store(n, Ordering::SeqCst);
 }
@@ -652,6 +666,79 @@ fn an_awaited_task_cancelled_between_polls_completes_its_future() {
             },
         )
     });
+}
+
+/// Fails at once for 0; otherwise naps `ms`, then appends a byte to the
+/// file at `path` (one byte per task that ran to its end).
+fn mark_after((path, ms): (String, u64)) -> u64 {
+    assert!(ms != 0, "the first item fails");
+    std::thread::sleep(Duration::from_millis(ms));
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .unwrap();
+    file.write_all(b"x").unwrap();
+    ms
+}
+
+#[test]
+fn a_map_that_stops_early_withdraws_the_tasks_no_worker_has_taken() {
+    // One worker, eight slots: the first item fails at once, and seven
+    // tasks of 500 ms each are queued behind it, all in flight. Stopping
+    // there (`map`'s first error, an iterator dropped) withdraws those the
+    // worker has not taken, as Python's `Executor.map` cancels its pending
+    // futures; the one it took (at most two on a slow machine) runs on.
+    type Stop = fn(&ProcessPool, Vec<(String, u64)>);
+    let stops: [(&str, Stop); 4] = [
+        ("map", |pool, items| {
+            let error = pool.map(mark_after, items).unwrap_err();
+            assert!(error.is_panic(), "{error}");
+        }),
+        ("map_chunked", |pool, items| {
+            let error = pool.map_chunked(mark_after, items, 1).unwrap_err();
+            assert!(error.is_panic(), "{error}");
+        }),
+        ("imap", |pool, items| {
+            let first = pool.imap(mark_after, items).next().unwrap();
+            assert!(first.unwrap_err().is_panic());
+        }),
+        ("imap_unordered", |pool, items| {
+            let (index, first) = pool.imap_unordered(mark_after, items).next().unwrap();
+            assert_eq!(index, 0);
+            assert!(first.unwrap_err().is_panic());
+        }),
+    ];
+    for (name, stop) in stops {
+        let path =
+            std::env::temp_dir().join(format!("triad-withdrawn-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let items: Vec<(String, u64)> = (0..8)
+            .map(|i| {
+                (
+                    path.to_str().unwrap().to_string(),
+                    if i == 0 { 0 } else { 500 },
+                )
+            })
+            .collect();
+        within(Duration::from_secs(30), move || {
+            no_leaks(
+                || {
+                    ProcessPool::builder()
+                        .workers(1)
+                        .slots_per_worker(8)
+                        .build()
+                        .unwrap()
+                },
+                |pool| stop(pool, items),
+            )
+        });
+        // The pool's drop waited for every task it still had.
+        let ran = std::fs::metadata(&path).map_or(0, |m| m.len());
+        let _ = std::fs::remove_file(&path);
+        assert!(ran <= 2, "{name}: {ran} of the 7 queued tasks ran");
+    }
 }
 
 #[test]

@@ -66,3 +66,48 @@ fn a_groups_job_signals_spare_the_zygote_and_end_only_the_running_tasks() {
         }
     });
 }
+
+/// Python's idiom: workers ignore Ctrl-C, which is the parent's to handle.
+fn ignore_ctrl_c() {
+    // SAFETY: SIG_IGN is a valid action for SIGINT; no handler runs.
+    unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+}
+
+/// Creates the file at `path` once it runs, then sleeps 300 ms.
+fn say_so_then_nap_briefly(path: String) -> u64 {
+    std::fs::write(&path, b"running").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    7
+}
+
+#[test]
+fn an_action_the_initializer_sets_outlives_the_programs_given_back() {
+    // Zygote rule Z9 gives each worker the program's actions back before
+    // its initializer, so one the initializer sets stands.
+    within(Duration::from_secs(60), || {
+        let pool = ProcessPool::builder()
+            .workers(1)
+            .initializer(ignore_ctrl_c)
+            .build()
+            .unwrap();
+        let started =
+            std::env::temp_dir().join(format!("triad-ctrl-c-ignored-{}", std::process::id()));
+        let _ = std::fs::remove_file(&started);
+        let running = pool.submit(
+            say_so_then_nap_briefly,
+            started.to_string_lossy().into_owned(),
+        );
+        while !started.exists() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = std::fs::remove_file(&started);
+        let worker = pool.worker_pids()[0] as libc::pid_t;
+        // SAFETY: kill touches no memory; both are our pool's processes.
+        unsafe {
+            libc::kill(pool.zygote_pid() as libc::pid_t, libc::SIGINT);
+            libc::kill(worker, libc::SIGINT);
+        }
+        assert_eq!(running.wait(), Ok(7));
+        assert_eq!(pool.worker_pids(), [worker as u32], "the worker lives on");
+    });
+}

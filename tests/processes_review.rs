@@ -183,6 +183,7 @@ fn exit_code_within(pid: libc::pid_t, limit: Duration) -> Option<i32> {
 fn in_the_forked_child(
     pool: ProcessPool,
     pending: triad::processes::TaskHandle<u64>,
+    queued: triad::processes::TaskHandle<u64>,
     finished: triad::processes::TaskHandle<u64>,
 ) -> i32 {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
@@ -210,7 +211,13 @@ fn in_the_forked_child(
         if pool.zygote_pid() != 0 {
             return 8;
         }
+        // A cancel would withdraw the parent's task: the slots are shared
+        // memory (rule P9).
+        if queued.cancel() || queued.is_running() || pending.is_running() {
+            return 9;
+        }
         drop(pending);
+        drop(queued);
         drop(finished);
         drop(pool); // must neither shut the parent's pool down nor wait
         0
@@ -226,11 +233,14 @@ fn a_forked_copy_of_a_pool_refuses_work_and_leaves_the_parents_pool_alone() {
         let finished = pool.submit(double, 21);
         processes_support::eventually("the first task's end", || finished.is_finished());
         let pending = pool.submit(sleep_ms, 300);
+        processes_support::eventually("the long task's start", || pending.is_running());
+        // Queued behind it: the only worker is busy.
+        let queued = pool.submit(double, 4);
         // SAFETY: the child calls only the pool's API, which in a forked
         // child touches no lock of the pool, then `_exit`s.
         let child = unsafe { libc::fork() };
         if child == 0 {
-            let code = in_the_forked_child(pool, pending, finished);
+            let code = in_the_forked_child(pool, pending, queued, finished);
             // SAFETY: leave the child at once, running nothing of the
             // parent's (no atexit handler, no harness).
             unsafe { libc::_exit(code) }
@@ -241,6 +251,7 @@ fn a_forked_copy_of_a_pool_refuses_work_and_leaves_the_parents_pool_alone() {
         // The parent's pool and handles are as they were.
         assert_eq!(finished.wait(), Ok(42));
         assert_eq!(pending.wait(), Ok(300));
+        assert_eq!(queued.wait(), Ok(8));
         assert_eq!(pool.submit(double, 5).wait(), Ok(10));
         drop(pool);
     });

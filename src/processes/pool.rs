@@ -9,7 +9,7 @@
 //! The shared region itself is never locked: workers and parent meet only in
 //! the slot words.
 //!
-//! Rules (P1–P8):
+//! Rules (P1–P9):
 //!
 //! * **P1.** A FREE slot taken off the free list (under the registry lock)
 //!   belongs to the thread that took it until that thread submits it or puts
@@ -62,7 +62,10 @@
 //!   never waits for a slot (it keeps the item for the next batch), and
 //!   waits for a result only after its ring. A batch starts once half the
 //!   window (the pool's slots) is back, so that the workers hear of tasks
-//!   a batch at a time, not one by one.
+//!   a batch at a time, not one by one. A window dropped before its end
+//!   (an iterator dropped, a `map` stopped at an error) withdraws the
+//!   tasks no worker has taken (`TaskHandle::cancel`, a CAS that loses to
+//!   a claim: slot rule 3), so that no task runs for no one.
 //! * **P9.** A pool, handle or result view in a forked child of the
 //!   process that built the pool (a `pthread_atfork` generation, as the
 //!   thread pool's) touches nothing shared: the child has no supervisor,
@@ -122,7 +125,8 @@ const MAX_NAP: Duration = Duration::from_millis(100);
 /// that reads such state works in a single-threaded test and not in the
 /// threaded program. Give a task what it needs in its argument, or set it
 /// up in the [initializer](ProcessPoolBuilder::initializer), which runs in
-/// every worker in either mode.
+/// every worker in either mode, with an argument of this process's if it
+/// needs one ([`initializer_with`](ProcessPoolBuilder::initializer_with)).
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU32, Ordering};
@@ -735,11 +739,22 @@ pub struct ProcessPoolBuilder {
 
 /// A builder's initializer: the user's function, how a worker calls it,
 /// and its encoded argument (empty for a `fn()`).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct Initializer {
     function: usize,
     entry: InitEntry,
     arg: Vec<u8>,
+}
+
+/// The argument's length, not its bytes: a builder's `Debug` is logged as
+/// configuration, and the argument may be megabytes.
+impl fmt::Debug for Initializer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Initializer")
+            .field("function", &format_args!("{:#x}", self.function))
+            .field("arg_len", &self.arg.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ProcessPoolBuilder {
@@ -853,7 +868,15 @@ impl ProcessPoolBuilder {
     /// start: it is not started again, and a pool where no worker can
     /// start fails its tasks with [`TaskError::is_broken`] instead of
     /// leaving them waiting for ever. Zero is refused by `build`
-    /// ([`BuildError::is_bad_config`]).
+    /// ([`BuildError::is_bad_config`]); without an initializer the timeout
+    /// does nothing.
+    ///
+    /// The time counts in each worker, replacements included, from just
+    /// before its initializer is called until it returns; the kernel's
+    /// timer is deleted then, so it can never end a worker that finished
+    /// its start. (An initializer that returns within a hair of the limit
+    /// may still be killed: the timer can fire between its return and the
+    /// deletion.)
     ///
     /// ```
     /// use std::time::Duration;
@@ -1495,7 +1518,9 @@ impl ProcessPool {
     }
 
     /// `f` on every item, in parallel, results in the items' order. The
-    /// first error is returned (the other tasks still run to their end).
+    /// first error is returned, and the tasks after it are dropped as
+    /// [`imap`](Self::imap)'s iterator is: those no worker has taken yet
+    /// never run, those running finish.
     ///
     /// Results are decoded as copies ([`SharedBytes`](super::SharedBytes)
     /// included): a `Vec` of views could hold more slots than there are.
@@ -1512,11 +1537,9 @@ impl ProcessPool {
         f: fn(A) -> R,
         items: impl IntoIterator<Item = A>,
     ) -> Result<Vec<R>, TaskError> {
-        Ordered {
-            in_place: false,
-            ..self.imap(f, items)
-        }
-        .collect()
+        let mut results = self.imap(f, items);
+        results.in_place = false;
+        results.collect()
     }
 
     /// `f` on every item, results in the items' order as they come, with at
@@ -1524,6 +1547,11 @@ impl ProcessPool {
     /// [`SharedBytes`](super::SharedBytes) result is a view that holds its
     /// slot: drop each before the whole pool's worth is alive (see
     /// [`submit`](Self::submit)).
+    ///
+    /// Dropping the iterator before its end withdraws the tasks in flight
+    /// that no worker has taken yet ([`TaskHandle::cancel`]), as Python's
+    /// `Executor.map` cancels its pending futures when its iterator is
+    /// closed; those running finish, and their results are dropped.
     ///
     /// ```
     /// fn square(x: u64) -> u64 {
@@ -1552,7 +1580,8 @@ impl ProcessPool {
     }
 
     /// `f` on every item; yields `(index, result)` in the order tasks
-    /// finish.
+    /// finish. Dropping the iterator before its end withdraws the tasks no
+    /// worker has taken yet, as [`imap`](Self::imap)'s does.
     ///
     /// ```
     /// fn nap(ms: u64) -> u64 {
@@ -1581,8 +1610,10 @@ impl ProcessPool {
 
     /// `f` on every item, `chunk` items per task (one task per item costs a
     /// round trip through a slot; for tiny tasks a chunk amortises it).
-    /// Results are decoded as copies, as in [`map`](Self::map). A `chunk`
-    /// of 0 is an error ([`TaskError::is_invalid_argument`]).
+    /// Results are decoded as copies, and the first error is returned with
+    /// the chunks no worker has taken yet withdrawn, as in
+    /// [`map`](Self::map). A `chunk` of 0 is an error
+    /// ([`TaskError::is_invalid_argument`]).
     ///
     /// ```
     /// fn is_prime(n: u32) -> bool {
@@ -1603,7 +1634,10 @@ impl ProcessPool {
         }
         let entry = chunk_entry_for::<A, R>();
         let mut items = items.into_iter();
-        let mut in_flight: VecDeque<TaskHandle<Vec<R>>> = VecDeque::new();
+        // Withdrawn on an early return (an error, or a panic in the items'
+        // iterator or an `Encode`), as `Ordered`'s are.
+        let mut in_flight = Window(VecDeque::<TaskHandle<Vec<R>>>::new());
+        let in_flight = &mut in_flight.0;
         let mut out = Vec::new();
         loop {
             while in_flight.len() < self.slots() {
@@ -1920,90 +1954,6 @@ impl<R: Decode> TaskHandle<R> {
         }
     }
 
-    /// Cancel the task if no worker has taken it yet, as Python's
-    /// `Future.cancel()`: true if it will never run, and its outcome is
-    /// then an error with [`TaskError::is_cancelled`] (waiting for it
-    /// returns at once; its slot is free for the next submit once the
-    /// outcome is taken or the handle dropped). False if a worker has
-    /// it already (it runs on, and its outcome stands), or it is finished.
-    /// To stop a running task, give it a [timeout](ProcessPool::submit_timeout),
-    /// or use a [`Spawner`](super::Spawner), whose tasks can be killed.
-    ///
-    /// ```
-    /// fn nap(ms: u64) -> u64 {
-    ///     std::thread::sleep(std::time::Duration::from_millis(ms));
-    ///     ms
-    /// }
-    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
-    /// let running = pool.submit(nap, 300);
-    /// while !running.is_running() {
-    ///     std::thread::sleep(std::time::Duration::from_millis(1));
-    /// }
-    /// let queued = pool.submit(nap, 1); // behind it: the only worker is busy
-    /// assert!(queued.cancel());
-    /// assert!(!running.cancel()); // a worker has it
-    /// assert!(queued.wait().unwrap_err().is_cancelled());
-    /// assert_eq!(running.wait(), Ok(300));
-    /// ```
-    pub fn cancel(&self) -> bool {
-        let HandleInner::Live { shared, cell, .. } = &self.inner else {
-            return false;
-        };
-        // Rule P9: the slots are the parent's.
-        if shared.forked() {
-            return false;
-        }
-        let state = crate::sync::lock(&cell.state);
-        let CellState::InSlot(index) = *state else {
-            return false;
-        };
-        // While the cell says InSlot and the slot is not collected, the
-        // slot holds this task (rule P2); the CAS loses to a worker's
-        // claim (slot rule 3).
-        let Some(notify_fd) = shared.region.slot(index).cancel(outcome::WITHDRAWN) else {
-            return false;
-        };
-        drop(state);
-        // As an immediate stop does: the supervisor relays the slot to an
-        // awaiting task or completion fd (rule P6); threads waiting for a
-        // slot or an outcome hear the done doorbell.
-        if notify_fd {
-            shared.notify_slot_fd(index);
-        }
-        shared.region.header().done.ring(false);
-        true
-    }
-
-    /// Whether a worker is running the task now (it has taken it and not
-    /// finished it).
-    ///
-    /// ```
-    /// fn nap(ms: u64) -> u64 {
-    ///     std::thread::sleep(std::time::Duration::from_millis(ms));
-    ///     ms
-    /// }
-    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
-    /// let task = pool.submit(nap, 100);
-    /// while !task.is_running() {
-    ///     std::thread::sleep(std::time::Duration::from_millis(1));
-    /// }
-    /// assert_eq!(task.wait(), Ok(100));
-    /// ```
-    pub fn is_running(&self) -> bool {
-        let HandleInner::Live { shared, cell, .. } = &self.inner else {
-            return false;
-        };
-        if shared.forked() {
-            return false;
-        }
-        match *crate::sync::lock(&cell.state) {
-            CellState::InSlot(index) => {
-                matches!(shared.region.slot(index).phase(), Phase::Claimed { .. })
-            }
-            _ => false,
-        }
-    }
-
     /// Whether the outcome is there (a following `try_wait` returns it).
     ///
     /// ```
@@ -2147,6 +2097,97 @@ impl<R: Decode> TaskHandle<R> {
             shared.wake_supervisor();
         }
         Ok(cell.fd().expect("made above"))
+    }
+}
+
+// `cancel` and `is_running` need no `Decode`: the iterators of `map` and
+// `imap` call `cancel` from their `Drop`, which can have no bound.
+impl<R> TaskHandle<R> {
+    /// Cancel the task if no worker has taken it yet, as Python's
+    /// `Future.cancel()`: true if it will never run, and its outcome is
+    /// then an error with [`TaskError::is_cancelled`] (waiting for it
+    /// returns at once; its slot is free for the next submit once the
+    /// outcome is taken or the handle dropped). False if a worker has
+    /// it already (it runs on, and its outcome stands), or it is finished
+    /// (a second call, too: Python's returns true again for a future it
+    /// cancelled), and in a forked child of this process, whose copy of
+    /// the pool touches nothing shared. To stop a running task, give it a
+    /// [timeout](ProcessPool::submit_timeout), or use a
+    /// [`Spawner`](super::Spawner), whose tasks can be killed.
+    ///
+    /// ```
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(std::time::Duration::from_millis(ms));
+    ///     ms
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let running = pool.submit(nap, 300);
+    /// while !running.is_running() {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// }
+    /// let queued = pool.submit(nap, 1); // behind it: the only worker is busy
+    /// assert!(queued.cancel());
+    /// assert!(!running.cancel()); // a worker has it
+    /// assert!(queued.wait().unwrap_err().is_cancelled());
+    /// assert_eq!(running.wait(), Ok(300));
+    /// ```
+    pub fn cancel(&self) -> bool {
+        let HandleInner::Live { shared, cell, .. } = &self.inner else {
+            return false;
+        };
+        // Rule P9: the slots are the parent's.
+        if shared.forked() {
+            return false;
+        }
+        let state = crate::sync::lock(&cell.state);
+        let CellState::InSlot(index) = *state else {
+            return false;
+        };
+        // While the cell says InSlot and the slot is not collected, the
+        // slot holds this task (rule P2); the CAS loses to a worker's
+        // claim (slot rule 3).
+        let Some(notify_fd) = shared.region.slot(index).cancel(outcome::WITHDRAWN) else {
+            return false;
+        };
+        drop(state);
+        // As an immediate stop does: the supervisor relays the slot to an
+        // awaiting task or completion fd (rule P6); threads waiting for a
+        // slot or an outcome hear the done doorbell.
+        if notify_fd {
+            shared.notify_slot_fd(index);
+        }
+        shared.region.header().done.ring(false);
+        true
+    }
+
+    /// Whether a worker is running the task now (it has taken it and not
+    /// finished it).
+    ///
+    /// ```
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(std::time::Duration::from_millis(ms));
+    ///     ms
+    /// }
+    /// let pool = triad::processes::ProcessPool::builder().workers(1).build().unwrap();
+    /// let task = pool.submit(nap, 100);
+    /// while !task.is_running() {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// }
+    /// assert_eq!(task.wait(), Ok(100));
+    /// ```
+    pub fn is_running(&self) -> bool {
+        let HandleInner::Live { shared, cell, .. } = &self.inner else {
+            return false;
+        };
+        if shared.forked() {
+            return false;
+        }
+        match *crate::sync::lock(&cell.state) {
+            CellState::InSlot(index) => {
+                matches!(shared.region.slot(index).phase(), Phase::Claimed { .. })
+            }
+            _ => false,
+        }
     }
 }
 
@@ -2564,6 +2605,35 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
     }
 }
 
+/// Withdraw the tasks of `handles` that no worker has taken yet, from the
+/// back: in `imap`'s and `map_chunked`'s windows the last submitted first,
+/// so that the cancels, as workers take the oldest task first, meet a
+/// claim only at the front.
+fn withdraw<'h, R: 'h>(handles: impl DoubleEndedIterator<Item = &'h TaskHandle<R>>) {
+    for handle in handles.rev() {
+        handle.cancel();
+    }
+}
+
+/// A window of tasks in flight, withdrawn when dropped ([`withdraw`]):
+/// [`ProcessPool::map_chunked`]'s, which may return before its end.
+struct Window<R>(VecDeque<TaskHandle<R>>);
+
+impl<R> Drop for Window<R> {
+    fn drop(&mut self) {
+        withdraw(self.0.iter());
+    }
+}
+
+/// Dropped before its end (or `map` stopped at an error): the tasks in
+/// flight that no worker has taken are withdrawn, not left to run for no
+/// one; the handles' drop then frees their slots.
+impl<A, R, I> Drop for Ordered<'_, A, R, I> {
+    fn drop(&mut self) {
+        withdraw(self.in_flight.iter());
+    }
+}
+
 /// Rings the work doorbell once for a batch of submits made with
 /// [`Ring::Batched`], when dropped: also on a panic in an `Encode` midway,
 /// so that no published task is left unannounced (rule P8).
@@ -2658,6 +2728,13 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Unordered<'_
                 }
             }
         }
+    }
+}
+
+/// As [`Ordered`]'s: the tasks no worker has taken are withdrawn.
+impl<A, R, I> Drop for Unordered<'_, A, R, I> {
+    fn drop(&mut self) {
+        withdraw(self.in_flight.iter().map(|(_, handle)| handle));
     }
 }
 

@@ -12,7 +12,9 @@
 //!                     │ Header (one page)                            │
 //!                     │   magic, version, counts, layout offsets     │
 //!                     │   WorkerConfig (max tasks, RLIMIT_AS, pin,   │
-//!                     │     initializer offset, one-shot)            │
+//!                     │     initializer: offsets of it and of its    │
+//!                     │     entry, argument length, timeout;         │
+//!                     │     one-shot)                                │
 //!                     │   shutdown flag, init-failure counter        │
 //!                     │   started bits (one per worker index)        │
 //!                     │   work doorbell  (parent → workers)          │
@@ -246,14 +248,28 @@ impl Region {
         // SAFETY: `base` is the start of the fresh `total_len`-byte mapping.
         let region =
             unsafe { Region::init(backing, base, layout, workers, slots, capacity, config) };
-        // SAFETY: the layout puts `init_arg.len()` bytes at `init_arg_offset`
-        // inside the mapping, apart from the header and the slots; nobody
-        // else maps the region yet (rule 5).
+        // SAFETY: nobody else maps the region yet; the layout was made for
+        // `init_arg.len()` bytes.
+        unsafe { region.write_init_arg(init_arg) };
+        Ok(region)
+    }
+
+    /// Write the initializer's argument after the slot table (rule 5).
+    ///
+    /// # Safety
+    ///
+    /// Nobody else maps the region yet (rule 5: it is written before any
+    /// other process exists), and no reference into it lives.
+    unsafe fn write_init_arg(&self, init_arg: &[u8]) {
+        assert_eq!(init_arg.len(), self.layout.init_arg_len);
+        // SAFETY: the layout puts `init_arg_len` bytes at `init_arg_offset`
+        // inside the region, apart from the header, the slots and the data
+        // areas; nothing else reads or writes them now (see `# Safety`).
         unsafe {
-            base.add(layout.init_arg_offset)
+            self.base
+                .add(self.layout.init_arg_offset)
                 .copy_from_nonoverlapping(init_arg.as_ptr(), init_arg.len())
         };
-        Ok(region)
     }
 
     /// Write the header at `base` (rule 1) and wrap the backing.
@@ -303,22 +319,24 @@ impl Region {
         }
     }
 
-    /// A region on plain heap pages instead of a memfd: the same layout and
-    /// accessors, for the unit tests Miri runs (it can map no memfd).
-    /// Shared between threads, never between processes.
+    /// A region on plain heap pages instead of a memfd: the same layout,
+    /// header, initializer's argument and accessors as [`create`](Self::create),
+    /// for the unit tests Miri runs (it can map no memfd). Shared between
+    /// threads, never between processes.
     #[cfg(test)]
     pub(crate) fn on_heap(
         workers: usize,
         slots: usize,
         capacity: usize,
-        config: WorkerConfig,
+        mut config: WorkerConfig,
+        init_arg: &[u8],
     ) -> Region {
-        let layout =
-            Layout::new(slots, capacity, config.init_arg_len as usize).expect("region too large");
+        config.init_arg_len = init_arg.len() as u64;
+        let layout = Layout::new(slots, capacity, init_arg.len()).expect("region too large");
         let pages = HeapPages::zeroed(layout.total_len);
         let base = pages.0.as_ptr();
         // SAFETY: fresh, zeroed, page-aligned and `total_len` long.
-        unsafe {
+        let region = unsafe {
             Region::init(
                 Backing::Heap { _pages: pages },
                 base,
@@ -328,7 +346,10 @@ impl Region {
                 capacity,
                 config,
             )
-        }
+        };
+        // SAFETY: as in `create`: the pages are ours alone yet.
+        unsafe { region.write_init_arg(init_arg) };
+        region
     }
 
     /// Map a region another process created (the exec'd zygote).

@@ -4,8 +4,9 @@
 //! region on heap pages ([`Region::on_heap`]: the same layout, header,
 //! slot table and data areas, the same accessors) and play the parent and
 //! the workers with threads. What they check under Miri: the region's
-//! pointer arithmetic (`slot`, `data_ptr`, `data`, `data_mut`) stays in
-//! bounds and in its allocation; the slot protocol hands each data area to
+//! pointer arithmetic (`slot`, `data_ptr`, `data`, `data_mut`, and the
+//! initializer's argument written and read between the slot table and the
+//! data areas) stays in bounds and in its allocation; the slot protocol hands each data area to
 //! one owner at a time (slot rule 1), with the futex wait and wake of rule
 //! 5; a worker's codec entry decodes, runs and encodes in the claimed area;
 //! and a [`SharedBytes`] result reads the area in place, from another
@@ -48,7 +49,7 @@ fn the_heap_region_has_the_memfd_layout() {
         max_tasks: 9,
         ..WorkerConfig::default()
     };
-    let region = Region::on_heap(2, 3, 5000, config);
+    let region = Region::on_heap(2, 3, 5000, config, &[]);
     assert_eq!(region.header().workers, 2);
     assert_eq!(region.header().config.max_tasks, 9);
     assert_eq!((region.slots(), region.capacity()), (3, 5000));
@@ -116,7 +117,7 @@ fn work(region: &Region, serial: u32, entry: super::codec::Entry, task: usize, d
 fn task_entry_runs_in_slots_handed_between_parent_and_workers() {
     // Two worker threads compete for the slots (slot rule 3); the parent waits
     // on the futex (slot rule 5), collects and reads each result, and frees.
-    let region = Arc::new(Region::on_heap(2, 2, 256, WorkerConfig::default()));
+    let region = Arc::new(Region::on_heap(2, 2, 256, WorkerConfig::default(), &[]));
     let done = Arc::new(AtomicUsize::new(0));
     let entry = entry_for::<u64, u64>();
     let task = double as fn(u64) -> u64 as usize;
@@ -158,7 +159,7 @@ fn task_entry_result_as_shared_bytes_is_read_in_place_on_another_thread() {
         (repeat as fn(u64) -> SharedBytes, false),
         (repeat_in_place as fn(u64) -> SharedBytes, true),
     ] {
-        let region = Arc::new(Region::on_heap(1, 1, 4096, WorkerConfig::default()));
+        let region = Arc::new(Region::on_heap(1, 1, 4096, WorkerConfig::default(), &[]));
         let done = AtomicUsize::new(TASKS - 1);
         submit(&region, 0, 100);
         work(
@@ -194,7 +195,7 @@ fn task_entry_result_as_shared_bytes_is_read_in_place_on_another_thread() {
 fn task_entry_counts_a_result_too_large_for_the_area() {
     // The codec's writer counts past the end of the area and writes
     // nothing there (rule: an entry's result fits iff len <= capacity).
-    let region = Region::on_heap(1, 1, 64, WorkerConfig::default());
+    let region = Region::on_heap(1, 1, 64, WorkerConfig::default(), &[]);
     let arg = encode_to_vec(&500u64);
     // SAFETY: the test owns the slot.
     let area = unsafe { region.data_mut(0) };
@@ -215,4 +216,49 @@ fn task_entry_address_survives_the_offset_round_trip() {
     let f =
         unsafe { std::mem::transmute::<*const (), fn(u64) -> u64>(code_ptr(from_offset(offset))) };
     assert_eq!(f(21), 42);
+}
+
+/// What [`remember`] was given, as a worker's initializer would keep it.
+static REMEMBERED: std::sync::Mutex<Vec<(String, Vec<u16>)>> = std::sync::Mutex::new(Vec::new());
+
+fn remember(arg: (String, Vec<u16>)) {
+    REMEMBERED.lock().unwrap().push(arg);
+}
+
+#[test]
+fn task_entry_initializer_decodes_its_argument_between_the_slots_and_the_data() {
+    // A worker's start (worker.rs; shm.rs rule 5): the argument lies right
+    // after the slot table, here across a page boundary (31 slots end 128
+    // bytes short of one), and the data areas start on the next page; the
+    // entry decodes it and calls the initializer through its address, as
+    // after a fork or an exec (rule Z3).
+    use super::codec::{init_entry_for, plain_init_entry};
+    let arg = ("db".to_string(), (0..200u16).collect::<Vec<_>>());
+    let encoded = encode_to_vec(&arg);
+    assert!(encoded.len() > 128);
+    let region = Region::on_heap(1, 31, 100, WorkerConfig::default(), &encoded);
+    assert_eq!(region.header().config.init_arg_len, encoded.len() as u64);
+    for index in 0..31 {
+        // SAFETY: the test owns every slot; no other reference to the area.
+        unsafe { region.data_mut(index) }.fill(0xAB);
+    }
+    assert_eq!(region.init_arg(), &encoded[..], "no data area overlaps it");
+    let entry = init_entry_for::<(String, Vec<u16>)>();
+    entry(
+        remember as fn((String, Vec<u16>)) as usize,
+        region.init_arg(),
+    )
+    .unwrap();
+    assert_eq!(REMEMBERED.lock().unwrap().as_slice(), [arg]);
+    // Bytes that do not decode are an error, not a call (zygote rule Z8).
+    assert!(entry(remember as fn((String, Vec<u16>)) as usize, &encoded[1..]).is_err());
+    assert_eq!(REMEMBERED.lock().unwrap().len(), 1);
+    // A plain `fn()` initializer: an empty argument, at the same place.
+    let plain = Region::on_heap(1, 31, 100, WorkerConfig::default(), &[]);
+    assert!(plain.init_arg().is_empty());
+    fn bump() {
+        REMEMBERED.lock().unwrap().push((String::new(), Vec::new()));
+    }
+    plain_init_entry()(bump as fn() as usize, plain.init_arg()).unwrap();
+    assert_eq!(REMEMBERED.lock().unwrap().len(), 2);
 }

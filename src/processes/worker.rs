@@ -7,7 +7,9 @@
 //!
 //! ```text
 //!   start: death signal + getppid check, name, signals, close the
-//!          zygote's fds, pin, RLIMIT_AS, initializer
+//!          zygote's fds, pin, RLIMIT_AS, initializer (its argument
+//!          decoded from the region, shm.rs rule 5; under a SIGKILL timer
+//!          if it has a timeout, deleted once it returns: zygote rule Z8)
 //!   loop:  seen = work doorbell
 //!          shutdown flag?          ──► exit(0)
 //!          claim the SUBMITTED slot with the lowest ticket (slot.rs)
@@ -74,7 +76,9 @@ use crate::sys::process as sys;
 /// µs at most).
 const PASS_ON_AFTER_NS: u64 = 20_000;
 
-/// Exit code of a worker whose initializer panicked.
+/// Exit code of a worker whose start failed on its own account (zygote
+/// rule Z8): its initializer panicked, its argument did not decode, or the
+/// address-space limit or the initializer's timer could not be set.
 pub(crate) const INIT_FAILED: i32 = 125;
 
 /// What the zygote hands a new worker.

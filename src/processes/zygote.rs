@@ -89,12 +89,13 @@
 //! * **Z8.** A worker that fails to start is given up, not replaced: one
 //!   whose initializer panicked or whose argument did not decode (it exits
 //!   with `INIT_FAILED` and bumps the header's counter, so a task's
-//!   `exit(125)` is not taken for one), and one that died in any other way before the end of its start (an
-//!   initializer that aborts, exits or segfaults, or runs past its
-//!   `initializer_timeout`, whose kernel timer kills it; an allocation
-//!   past the memory limit): the header's started bit of its index, cleared before
-//!   the fork and set by the worker once its start is over, is still
-//!   clear when it is reaped. Its replacement would die the same way, in
+//!   `exit(125)` is not taken for one), and one that died in any other way
+//!   before the end of its start (an initializer that aborts, exits or
+//!   segfaults, or runs past its `initializer_timeout`, whose kernel timer
+//!   kills it; an allocation past the memory limit): the header's started
+//!   bit of its index, cleared before the fork and set by the worker once
+//!   its start is over (after the timer is deleted), is still clear when
+//!   it is reaped. Its replacement would die the same way, in
 //!   a loop of forks, while the tasks waited for ever; given up, it
 //!   counts towards a broken pool (`TaskError::is_broken`), as in Z7.
 //! * **Z9.** The zygote ignores the signals sent to a whole process group
@@ -106,11 +107,15 @@
 //!   (a zygote killed so would break it), and the zygote dies with its
 //!   parent anyway (Z2). Each worker gets back the actions the zygote
 //!   found, so a task is interrupted as the program's own code would be,
-//!   and its worker is replaced. The zygote also blocks them, and a new
-//!   worker unblocks them only once their actions are back: one sent to a
-//!   worker as soon as it exists (a `kill` right after `spawn`) waits for
-//!   its action instead of meeting the zygote's `SIG_IGN`, which would
-//!   discard it.
+//!   and its worker is replaced. It gets them back before its initializer
+//!   runs, so that an action the initializer sets stands (Python's idiom
+//!   of workers that ignore SIGINT, leaving Ctrl-C to the parent); a
+//!   worker that one of these signals ends during its initializer has not
+//!   finished its start, and Z8 gives it up. The zygote also blocks them,
+//!   and a new worker unblocks them only once their actions are back: one
+//!   sent to a worker as soon as it exists (a `kill` right after `spawn`)
+//!   waits for its action instead of meeting the zygote's `SIG_IGN`, which
+//!   would discard it.
 //! * **Z10.** Before that, a zygote forked from a program whose event
 //!   loops listen for signals (`event_loop::signal`) gives those signals
 //!   back the actions they had before the loops' handler
