@@ -14,17 +14,9 @@ use triad::event_loop::sync::{mpsc, Semaphore};
 use triad::event_loop::{sleep, spawn, yield_now, EventLoop};
 
 use support::within;
+use support::CountsDrops;
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// Counts its drops.
-struct DropFlag(Rc<Cell<usize>>);
-
-impl Drop for DropFlag {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
-}
 
 #[test]
 fn select_says_which_won_and_drops_the_loser() {
@@ -33,7 +25,7 @@ fn select_says_which_won_and_drops_the_loser() {
         ev.block_on(async {
             let drops = Rc::new(Cell::new(0));
             let loser = {
-                let flag = DropFlag(drops.clone());
+                let flag = CountsDrops(drops.clone());
                 async move {
                     let _flag = flag;
                     pending::<u8>().await

@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::CountsDrops;
+
 use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr};
@@ -533,15 +535,6 @@ impl std::task::Wake for Probe {
     }
 }
 
-/// Sets its cell when dropped: the task's future is gone.
-struct Ended(Rc<Cell<usize>>);
-
-impl Drop for Ended {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
-}
-
 /// Issue 4 (reactor rule 7): tasks that waited on an idle shared socket and
 /// then ended (a timeout, a panic, an abort) are not kept alive by the
 /// socket's waiter list until its next event. Each task's `JoinHandle` is
@@ -575,7 +568,7 @@ fn finished_tasks_are_not_kept_alive_by_an_idle_shared_socket() {
         for wave in 0..WAVES {
             let mut handles = Vec::new();
             for _ in 0..TASKS {
-                let (sock, end) = (sock.clone(), Ended(ended.clone()));
+                let (sock, end) = (sock.clone(), CountsDrops(ended.clone()));
                 let mut handle = spawn(async move {
                     let _end = end;
                     let mut buf = [0u8; 16];

@@ -14,18 +14,10 @@ use triad::event_loop::future::{select, Either};
 use triad::event_loop::sync::{mpsc, Event};
 use triad::event_loop::{spawn, EventLoop};
 
+use support::CountsDrops;
 use support::{settle, within};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// Counts its drops, to check that each message is dropped exactly once.
-struct Counted(Rc<Cell<usize>>);
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
-}
 
 #[test]
 fn messages_arrive_in_send_order_then_none() {
@@ -122,15 +114,15 @@ fn a_dropped_receiver_hands_values_back_and_drops_the_queue_once() {
         let ev = EventLoop::new().unwrap();
         let drops = Rc::new(Cell::new(0));
         ev.block_on(async {
-            let (tx, rx) = mpsc::channel::<Counted>(2);
-            tx.send(Counted(drops.clone())).await.unwrap();
-            tx.send(Counted(drops.clone())).await.unwrap();
+            let (tx, rx) = mpsc::channel::<CountsDrops>(2);
+            tx.send(CountsDrops(drops.clone())).await.unwrap();
+            tx.send(CountsDrops(drops.clone())).await.unwrap();
             // A third sender waits at capacity; it must get its value back.
             let waiting = spawn({
                 let tx = tx.clone();
                 let drops = drops.clone();
                 async move {
-                    let error = tx.send(Counted(drops)).await.unwrap_err();
+                    let error = tx.send(CountsDrops(drops)).await.unwrap_err();
                     assert!(error.is_closed());
                     error.into_inner()
                 }
@@ -147,7 +139,10 @@ fn a_dropped_receiver_hands_values_back_and_drops_the_queue_once() {
             drop(back);
             assert_eq!(drops.get(), 3);
             assert!(tx.is_closed());
-            assert!(tx.try_send(Counted(drops.clone())).unwrap_err().is_closed());
+            assert!(tx
+                .try_send(CountsDrops(drops.clone()))
+                .unwrap_err()
+                .is_closed());
             assert!(tx.try_reserve().unwrap_err().is_closed());
             assert_eq!(drops.get(), 4);
         });
@@ -479,7 +474,7 @@ fn a_rendezvous_receiver_dropped_hands_the_waiting_value_back() {
         let ev = EventLoop::new().unwrap();
         let drops = Rc::new(Cell::new(0));
         ev.block_on(async {
-            let (tx, rx) = mpsc::channel::<Counted>(0);
+            let (tx, rx) = mpsc::channel::<CountsDrops>(0);
             // The first sender's message is in the slot; the second waits
             // for the slot.
             let senders: Vec<_> = (0..2)
@@ -487,7 +482,7 @@ fn a_rendezvous_receiver_dropped_hands_the_waiting_value_back() {
                     let tx = tx.clone();
                     let drops = drops.clone();
                     spawn(async move {
-                        let error = tx.send(Counted(drops)).await.unwrap_err();
+                        let error = tx.send(CountsDrops(drops)).await.unwrap_err();
                         assert!(error.is_closed());
                         error.into_inner()
                     })
@@ -513,8 +508,8 @@ fn a_cancelled_rendezvous_send_takes_its_message_back() {
         let ev = EventLoop::new().unwrap();
         let drops = Rc::new(Cell::new(0));
         ev.block_on(async {
-            let (tx, mut rx) = mpsc::channel::<Counted>(0);
-            let gave_up = select(tx.send(Counted(drops.clone())), settle()).await;
+            let (tx, mut rx) = mpsc::channel::<CountsDrops>(0);
+            let gave_up = select(tx.send(CountsDrops(drops.clone())), settle()).await;
             assert!(gave_up.is_right());
             assert_eq!(drops.get(), 1, "the value was dropped unsent");
             assert!(
@@ -525,7 +520,7 @@ fn a_cancelled_rendezvous_send_takes_its_message_back() {
             let next = spawn({
                 let tx = tx.clone();
                 let drops = drops.clone();
-                async move { tx.send(Counted(drops)).await.is_ok() }
+                async move { tx.send(CountsDrops(drops)).await.is_ok() }
             });
             let got = rx.recv().await;
             assert!(got.is_some());
@@ -602,10 +597,10 @@ fn a_rendezvous_send_taken_before_the_receiver_dropped_has_succeeded() {
         let ev = EventLoop::new().unwrap();
         let drops = Rc::new(Cell::new(0));
         ev.block_on(async {
-            let (tx, mut rx) = mpsc::channel::<Counted>(0);
+            let (tx, mut rx) = mpsc::channel::<CountsDrops>(0);
             let sender = spawn({
                 let drops = drops.clone();
-                async move { tx.send(Counted(drops)).await.is_ok() }
+                async move { tx.send(CountsDrops(drops)).await.is_ok() }
             });
             settle().await; // the message waits in the slot
             let taken = rx.try_recv().ok();

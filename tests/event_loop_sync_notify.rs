@@ -15,6 +15,7 @@ use triad::event_loop::future::select;
 use triad::event_loop::sync::{oneshot, Barrier, Event, Notify, OnceCell, TrySendError};
 use triad::event_loop::{spawn, yield_now, EventLoop};
 
+use support::CountsDrops;
 use support::{settle, within};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -230,19 +231,11 @@ fn a_oneshot_receiver_gone_hands_the_value_back() {
     });
 }
 
-struct Counted(Rc<Cell<usize>>);
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
-}
-
 #[test]
 fn a_value_sent_but_never_received_is_dropped_once() {
     let drops = Rc::new(Cell::new(0));
     let (tx, rx) = oneshot::channel();
-    tx.send(Counted(drops.clone())).map_err(|_| ()).unwrap();
+    tx.send(CountsDrops(drops.clone())).map_err(|_| ()).unwrap();
     assert_eq!(drops.get(), 0);
     drop(rx);
     assert_eq!(drops.get(), 1);

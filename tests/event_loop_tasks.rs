@@ -2,6 +2,10 @@
 //! panics, yields, remote handles and cross-thread wakes.
 #![cfg(feature = "event-loop")]
 
+mod support;
+
+use support::CountsDrops;
+
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
@@ -146,11 +150,11 @@ impl Drop for PanicsOnDrop {
 /// Ready at once with its output; its destructor then panics.
 struct ReadyThenPanicsOnDrop {
     _guard: PanicsOnDrop,
-    output: Option<DropFlag>,
+    output: Option<CountsDrops>,
 }
 impl Future for ReadyThenPanicsOnDrop {
-    type Output = DropFlag;
-    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<DropFlag> {
+    type Output = CountsDrops;
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<CountsDrops> {
         Poll::Ready(self.output.take().expect("polled once"))
     }
 }
@@ -167,7 +171,7 @@ fn a_future_whose_destructor_panics_after_ready_reports_that_panic_and_drops_its
             // the poll, not in the future's destructor.
             spawn(ReadyThenPanicsOnDrop {
                 _guard: PanicsOnDrop(drops, "future's destructor"),
-                output: Some(DropFlag(output_drops)),
+                output: Some(CountsDrops(output_drops)),
             })
             .await
             .err()
@@ -258,13 +262,6 @@ fn a_handle_dropping_an_output_whose_destructor_panics_frees_the_task() {
     assert_eq!(Arc::strong_count(&joiner), 1, "the task block was leaked");
 }
 
-struct DropFlag(Rc<Cell<usize>>);
-impl Drop for DropFlag {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
-}
-
 #[test]
 fn abort_cancels_a_pending_task_and_drops_its_future_once() {
     let ev = EventLoop::new().unwrap();
@@ -272,7 +269,7 @@ fn abort_cancels_a_pending_task_and_drops_its_future_once() {
     let err = ev.block_on({
         let drops = drops.clone();
         async move {
-            let flag = DropFlag(drops);
+            let flag = CountsDrops(drops);
             let task = spawn(async move {
                 let _flag = flag;
                 sleep(Duration::from_secs(3600)).await;
@@ -360,7 +357,7 @@ fn dropping_the_loop_cancels_unfinished_tasks_and_drops_their_futures() {
     let ev = EventLoop::new().unwrap();
     let handles: Vec<_> = (0..5)
         .map(|_| {
-            let flag = DropFlag(drops.clone());
+            let flag = CountsDrops(drops.clone());
             ev.spawn(async move {
                 let _flag = flag;
                 sleep(Duration::from_secs(3600)).await;
@@ -738,7 +735,7 @@ fn a_task_group_cancels_the_rest_on_the_first_failure() {
         async move {
             let mut group = triad::event_loop::TaskGroup::<(), &'static str>::new();
             for _ in 0..5 {
-                let flag = DropFlag(drops.clone());
+                let flag = CountsDrops(drops.clone());
                 let finished = finished.clone();
                 group.spawn(async move {
                     let _flag = flag;
@@ -785,7 +782,7 @@ fn a_task_group_reports_a_panicking_child_and_dropping_it_aborts_children() {
         let drops = drops.clone();
         async move {
             let mut group = triad::event_loop::TaskGroup::<(), ()>::new();
-            let flag = DropFlag(drops.clone());
+            let flag = CountsDrops(drops.clone());
             group.spawn(async move {
                 let _flag = flag;
                 std::future::pending::<()>().await;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use runtime_support::{runtime, within};
+use runtime_support::{one_of_each_with_one_slot, runtime, within};
 use triad::event_loop::{sleep, yield_now};
 use triad::runtime::{spawn, spawn_blocking, spawn_cpu, spawn_process, Handle, Origin};
 
@@ -411,12 +411,7 @@ fn nap(ms: u64) -> u64 {
 #[test]
 fn a_process_task_is_waited_on_with_a_timeout_in_the_pool_and_behind_a_full_one() {
     within(LIMIT, || {
-        let rt = triad::Runtime::builder()
-            .threads(1)
-            .processes(1)
-            .process_pool(|pool| pool.slots_per_worker(1))
-            .build()
-            .unwrap();
+        let rt = one_of_each_with_one_slot();
         let handle = rt.handle();
         let mut first = handle.spawn_process(nap, 300);
         // The only slot is taken: this one's submit waits on a blocking thread.

@@ -215,3 +215,14 @@ impl Drop for PanicsOnDrop {
         }
     }
 }
+
+/// Adds one to its cell when dropped: counts the drops of messages, task
+/// outputs, futures and what tasks captured, in the event loop's
+/// single-threaded tests (each exactly once, or not before its time).
+pub struct CountsDrops(pub std::rc::Rc<std::cell::Cell<usize>>);
+
+impl Drop for CountsDrops {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
