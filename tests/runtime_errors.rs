@@ -69,6 +69,25 @@ fn bad_configuration_is_a_typed_error_before_anything_starts() {
 }
 
 #[test]
+fn a_thread_count_the_thread_pool_refuses_is_bad_config_with_its_error_as_source() {
+    // Out of range (more than the thread pool's 65,536), refused by the
+    // thread pool's builder rather than the facade's own check: still a bad
+    // configuration, as a setting the process pool refuses is.
+    within(LIMIT, || {
+        let error = Runtime::builder()
+            .threads(1 << 20)
+            .processes(1)
+            .build()
+            .unwrap_err();
+        assert!(error.is_threads(), "{error}");
+        assert!(error.is_bad_config(), "{error}");
+        let source = error.source().unwrap();
+        let source = source.downcast_ref::<triad::threads::BuildError>().unwrap();
+        assert!(source.is_too_many_threads());
+    });
+}
+
+#[test]
 fn a_process_pool_refusal_is_wrapped_with_its_own_error_as_source() {
     within(LIMIT, || {
         let error = Runtime::builder()
