@@ -209,6 +209,7 @@ impl BlockingPool {
                 state.live -= 1;
             }
         }
+        let mut unrun = None;
         if state.live < self.inner.max {
             let id = state.next_id;
             let spawned = self.start_thread(id);
@@ -221,12 +222,16 @@ impl BlockingPool {
                 Err(_) if state.live == 0 => {
                     // Rule 5: nobody will ever run it; dropping the job
                     // closes its cell.
-                    state.queue.pop_back();
+                    unrun = state.queue.pop_back();
                 }
                 // Another thread will take it when it is done.
                 Err(_) => {}
             }
         }
+        drop(state);
+        // Dropped outside the lock: the closure's captures are the user's,
+        // and their `Drop` may call into this pool (a `spawn_blocking`).
+        drop(unrun);
         Some((receiver, ticket))
     }
 
@@ -470,6 +475,35 @@ mod tests {
             pool.spawn(|| 6).unwrap().0.receive_blocking(),
             Some(Ok(6))
         ));
+    }
+
+    #[test]
+    fn a_job_no_thread_can_take_is_dropped_outside_the_pools_lock() {
+        // Its closure's captures are the user's: their `Drop` may spawn on
+        // the same pool, which relocked the pool's lock (a hang).
+        struct SpawnsWhenDropped(Arc<BlockingPool>, std::sync::mpsc::Sender<bool>);
+        impl Drop for SpawnsWhenDropped {
+            fn drop(&mut self) {
+                let spawned = self.0.spawn(|| ()).is_some();
+                let _ = self.1.send(spawned);
+            }
+        }
+        let pool = Arc::new(pool(1, Duration::from_secs(5)));
+        pool.inner.refuse_threads.store(true, Ordering::Relaxed);
+        let (sender, spawned) = std::sync::mpsc::channel();
+        let captured = SpawnsWhenDropped(pool.clone(), sender);
+        let submitter = pool.clone();
+        let submitting = std::thread::spawn(move || {
+            let (mut cell, _) = submitter
+                .spawn(move || drop(captured))
+                .expect("not shut down");
+            assert!(matches!(cell.try_receive(), Some(None)), "closed unrun");
+        });
+        let spawned = spawned
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the drop of the unrun job spawned without a hang");
+        assert!(spawned, "the pool accepted the job its drop spawned");
+        submitting.join().unwrap();
     }
 
     #[test]
