@@ -154,3 +154,35 @@ fn blocking_calls_stall_neither_the_loop_nor_the_cpu_pool() {
         );
     });
 }
+
+#[test]
+fn jobs_racing_the_keep_alive_all_run_exactly_once() {
+    // Threads leave after 50 µs idle, and submitters pause about that long
+    // between jobs: each submit may meet a thread on its way out (rule 3),
+    // a claim racing a time-out (rule 2), or no thread at all.
+    let _serial = serial();
+    within(LIMIT, || {
+        let rt = runtime(2, Duration::from_micros(50));
+        let ran = Arc::new(AtomicUsize::new(0));
+        std::thread::scope(|s| {
+            for submitter in 0..4u64 {
+                let (handle, ran) = (rt.handle(), ran.clone());
+                s.spawn(move || {
+                    for i in 0..500u64 {
+                        let ran = ran.clone();
+                        let job = handle.spawn_blocking(move || {
+                            ran.fetch_add(1, Ordering::Relaxed);
+                            submitter * 1000 + i
+                        });
+                        if i % 3 == 0 {
+                            std::thread::sleep(Duration::from_micros(20 + 15 * (i % 5)));
+                        }
+                        assert_eq!(job.join().unwrap(), submitter * 1000 + i);
+                    }
+                });
+            }
+        });
+        assert_eq!(ran.load(Ordering::Relaxed), 2000);
+        assert!(threads_named(BLOCKING) <= 2);
+    });
+}

@@ -6,9 +6,10 @@
 mod runtime_support;
 
 use std::error::Error as _;
+use std::future::Future as _;
 use std::time::Duration;
 
-use runtime_support::{no_core_dumps, runtime, within};
+use runtime_support::{no_core_dumps, runtime, within, PanicsOnDrop};
 use triad::processes::StartMode;
 use triad::runtime::{spawn, spawn_blocking, spawn_cpu, spawn_process, JoinError, Origin};
 use triad::Runtime;
@@ -64,6 +65,25 @@ fn bad_configuration_is_a_typed_error_before_anything_starts() {
             assert!(!error.is_processes() && !error.is_threads() && !error.is_event_loop());
             assert!(!error.to_string().is_empty());
         }
+    });
+}
+
+#[test]
+fn a_thread_count_the_thread_pool_refuses_is_bad_config_with_its_error_as_source() {
+    // Out of range (more than the thread pool's 65,536), refused by the
+    // thread pool's builder rather than the facade's own check: still a bad
+    // configuration, as a setting the process pool refuses is.
+    within(LIMIT, || {
+        let error = Runtime::builder()
+            .threads(1 << 20)
+            .processes(1)
+            .build()
+            .unwrap_err();
+        assert!(error.is_threads(), "{error}");
+        assert!(error.is_bad_config(), "{error}");
+        let source = error.source().unwrap();
+        let source = source.downcast_ref::<triad::threads::BuildError>().unwrap();
+        assert!(source.is_too_many_threads());
     });
 }
 
@@ -163,6 +183,66 @@ fn a_panic_in_spawn_blocking_comes_back_as_an_error_and_the_thread_goes_on() {
             .join()
             .unwrap_err();
         assert_eq!(error.panic_message(), Some("joined"));
+    });
+}
+
+/// Waking it panics: a waker of some other executor, as user code.
+struct PanickingWaker;
+
+impl std::task::Wake for PanickingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        panic!("the waker panics");
+    }
+}
+
+#[test]
+fn a_panic_in_what_a_blocking_job_s_send_runs_keeps_the_one_thread() {
+    // Sending a blocking job's outcome runs user code after the job: the
+    // value's (or the panic payload's) drop when the handle is gone, the
+    // handle's waker. Its panic killed the pool's one thread, still counted
+    // as busy, so every later job waited in the queue for ever.
+    within(LIMIT, || {
+        let rt = runtime(1);
+        let handle = rt.handle();
+        let one_job_runs = || {
+            assert_eq!(
+                handle.spawn_blocking(|| 5).join().unwrap(),
+                5,
+                "the blocking thread survived"
+            );
+        };
+
+        // The value's drop, on the blocking thread (the handle is gone
+        // before the job returns).
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        drop(handle.spawn_blocking(move || {
+            wait.recv().unwrap();
+            PanicsOnDrop
+        }));
+        go.send(()).unwrap();
+        one_job_runs();
+
+        // The panic payload's drop, likewise.
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        drop(handle.spawn_blocking(move || -> () {
+            wait.recv().unwrap();
+            std::panic::panic_any(PanicsOnDrop)
+        }));
+        go.send(()).unwrap();
+        one_job_runs();
+
+        // The handle's waker: the outcome still arrives.
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let mut job = handle.spawn_blocking(move || {
+            wait.recv().unwrap();
+            7
+        });
+        let waker = std::task::Waker::from(std::sync::Arc::new(PanickingWaker));
+        let polled = std::pin::Pin::new(&mut job).poll(&mut std::task::Context::from_waker(&waker));
+        assert!(polled.is_pending());
+        go.send(()).unwrap();
+        assert_eq!(job.join().unwrap(), 7);
+        one_job_runs();
     });
 }
 

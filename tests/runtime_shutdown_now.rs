@@ -67,3 +67,36 @@ fn shutdown_now_refuses_a_submit_still_waiting_for_a_slot() {
         assert_eq!(refused.origin(), triad::runtime::Origin::Process);
     });
 }
+
+/// After `shutdown_now`, a handle of every kind is finished and gives its
+/// outcome at once: a loop task never polled, a CPU job, a blocking job, a
+/// process task in the pool and one whose submit waited for a slot.
+#[test]
+fn after_shutdown_now_every_handle_is_finished_with_its_outcome() {
+    within(Duration::from_secs(60), || {
+        let rt = runtime_support::one_of_each_with_one_slot();
+        let handle = rt.handle();
+        let local = handle.spawn(std::future::pending::<()>());
+        let cpu = handle.spawn_cpu(|| 6);
+        let blocking = handle.spawn_blocking(|| 7);
+        let running = handle.spawn_process(forever, ());
+        let mut waiting = handle.spawn_process(forever, ()); // the only slot is busy
+        rt.shutdown_now();
+        assert!(local.is_finished(), "loop task");
+        assert!(cpu.is_finished(), "cpu job");
+        assert!(blocking.is_finished(), "blocking job");
+        assert!(running.is_finished(), "process task");
+        assert!(waiting.is_finished(), "queued process task");
+        assert!(!running.is_running());
+        assert!(!waiting.cancel(), "nothing left to cancel");
+        assert!(runtime_support::block_on(local).unwrap_err().is_cancelled());
+        assert_eq!(cpu.join().unwrap(), 6);
+        assert_eq!(blocking.join().unwrap(), 7);
+        assert!(running.wait().unwrap_err().is_cancelled());
+        let refused = waiting
+            .wait_timeout(Duration::ZERO)
+            .expect("the outcome is there")
+            .unwrap_err();
+        assert!(refused.is_shutdown(), "{refused}");
+    });
+}

@@ -35,10 +35,12 @@
 //!    lock, since the threads need it to take the remaining jobs), and
 //!    wait for the jobs other threads took back (rule 8). When `drop`
 //!    returns no thread of the pool exists and no job it accepted runs.
-//! 5. **Exactly one outcome per job.** A job sends its value or its panic;
-//!    a job dropped unrun (no thread could be started, and no live thread
-//!    is left to take it, rule 3) closes its cell, and the handle reports
-//!    it.
+//! 5. **Exactly one outcome per job.** A job sends its value or its panic
+//!    (a panic of what the send runs, the handle's waker or the drop of a
+//!    value nobody waits for, is dropped there: the thread goes on, as
+//!    threads' job rule 7 has it); a job dropped unrun (no thread could be
+//!    started, and no live thread is left to take it, rule 3) closes its
+//!    cell, and the handle reports it.
 //! 6. **A blocking thread knows it is one, of which pool**
 //!    ([`BlockingPool::runs_this_thread`]), so that it waits itself where
 //!    another thread would hand the wait to this pool: a job that queued a
@@ -83,6 +85,7 @@ use std::time::{Duration, Instant};
 use super::error::BlockingFailure;
 use crate::sync::oneshot;
 use crate::sync::{const_thread_local, thread, Arc, Condvar, Mutex};
+use crate::threads::job::contain_panic;
 
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
 type Hook = Arc<dyn Fn() + Send + Sync>;
@@ -170,7 +173,12 @@ impl BlockingPool {
             // Rule 5: a panic becomes the outcome; the thread goes on.
             let outcome =
                 panic::catch_unwind(AssertUnwindSafe(f)).map_err(BlockingFailure::panicked);
-            sender.send(outcome);
+            // Rule 5 again: sending runs user code too (the handle's waker;
+            // the drop of the value or the payload if the handle is gone).
+            // Its panic stays here: on one of our threads it would end the
+            // thread while `live` still counts it as busy, and the jobs
+            // queued behind would wait for it for ever (rule 3).
+            contain_panic(move || sender.send(outcome));
         });
         let mut state = crate::sync::lock(&self.inner.state);
         if state.shutdown {
@@ -201,6 +209,7 @@ impl BlockingPool {
                 state.live -= 1;
             }
         }
+        let mut unrun = None;
         if state.live < self.inner.max {
             let id = state.next_id;
             let spawned = self.start_thread(id);
@@ -213,12 +222,16 @@ impl BlockingPool {
                 Err(_) if state.live == 0 => {
                     // Rule 5: nobody will ever run it; dropping the job
                     // closes its cell.
-                    state.queue.pop_back();
+                    unrun = state.queue.pop_back();
                 }
                 // Another thread will take it when it is done.
                 Err(_) => {}
             }
         }
+        drop(state);
+        // Dropped outside the lock: the closure's captures are the user's,
+        // and their `Drop` may call into this pool (a `spawn_blocking`).
+        drop(unrun);
         Some((receiver, ticket))
     }
 
@@ -462,6 +475,35 @@ mod tests {
             pool.spawn(|| 6).unwrap().0.receive_blocking(),
             Some(Ok(6))
         ));
+    }
+
+    #[test]
+    fn a_job_no_thread_can_take_is_dropped_outside_the_pools_lock() {
+        // Its closure's captures are the user's: their `Drop` may spawn on
+        // the same pool, which relocked the pool's lock (a hang).
+        struct SpawnsWhenDropped(Arc<BlockingPool>, std::sync::mpsc::Sender<bool>);
+        impl Drop for SpawnsWhenDropped {
+            fn drop(&mut self) {
+                let spawned = self.0.spawn(|| ()).is_some();
+                let _ = self.1.send(spawned);
+            }
+        }
+        let pool = Arc::new(pool(1, Duration::from_secs(5)));
+        pool.inner.refuse_threads.store(true, Ordering::Relaxed);
+        let (sender, spawned) = std::sync::mpsc::channel();
+        let captured = SpawnsWhenDropped(pool.clone(), sender);
+        let submitter = pool.clone();
+        let submitting = std::thread::spawn(move || {
+            let (mut cell, _) = submitter
+                .spawn(move || drop(captured))
+                .expect("not shut down");
+            assert!(matches!(cell.try_receive(), Some(None)), "closed unrun");
+        });
+        let spawned = spawned
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the drop of the unrun job spawned without a hang");
+        assert!(spawned, "the pool accepted the job its drop spawned");
+        submitting.join().unwrap();
     }
 
     #[test]

@@ -63,8 +63,10 @@ impl BuildError {
     }
 
     /// A setting was zero or out of range: the facade's own (threads,
-    /// processes, blocking threads, keep-alive) or one the process pool's
-    /// builder refused ([`processes::BuildError::is_bad_config`]).
+    /// processes, blocking threads, keep-alive), a thread count the thread
+    /// pool's builder refused ([`threads::BuildError::is_too_many_threads`]),
+    /// or one the process pool's builder refused
+    /// ([`processes::BuildError::is_bad_config`]).
     ///
     /// ```
     /// let error = triad::Runtime::builder().blocking_threads(0).build().unwrap_err();
@@ -77,7 +79,9 @@ impl BuildError {
             | BuildErrorKind::ZeroBlockingThreads
             | BuildErrorKind::ZeroKeepAlive => true,
             BuildErrorKind::Processes(e) => e.is_bad_config(),
-            BuildErrorKind::Threads(e) => e.is_zero_threads(),
+            // Zero is the facade's own check; the thread pool's builder
+            // refuses a count out of its range.
+            BuildErrorKind::Threads(e) => e.is_zero_threads() || e.is_too_many_threads(),
             BuildErrorKind::EventLoop(_) => false,
         }
     }
@@ -134,9 +138,12 @@ impl BuildError {
     /// source.
     ///
     /// ```
-    /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
-    /// // A runtime that builds is the only way to see one: its thread pool started.
-    /// assert!(rt.thread_pool().current_num_threads() == 1);
+    /// use std::error::Error;
+    ///
+    /// let error = triad::Runtime::builder().threads(1 << 20).processes(1).build().unwrap_err();
+    /// assert!(error.is_threads() && error.is_bad_config());
+    /// let source = error.source().unwrap().downcast_ref::<triad::threads::BuildError>();
+    /// assert!(source.unwrap().is_too_many_threads());
     /// ```
     pub fn is_threads(&self) -> bool {
         matches!(self.kind, BuildErrorKind::Threads(_))
