@@ -424,10 +424,12 @@ fn the_initializers_argument_counts_against_the_memory_limit() {
     assert_eq!(limit, 1 << 20);
     assert!(shared > 2 << 20, "{shared}");
     // The limit is only short of the big argument: a small one builds.
+    // (No task runs: a worker in 1 MiB of address space cannot map
+    // anything new, and under AddressSanitizer it cannot even start.)
     within(Duration::from_secs(30), move || {
         no_leaks(
             || builder().initializer_with(init_count, 5).build().unwrap(),
-            |pool| assert_eq!(pool.submit(read_initialized, ()).wait(), Ok(5)),
+            |pool| assert_eq!(pool.workers(), 1),
         )
     });
 }
