@@ -587,3 +587,60 @@ fn a_closed_oneshot_receiver_ends_instead_of_waiting_for_the_sender() {
         assert!(rx.try_recv().unwrap_err().is_disconnected());
     });
 }
+
+/// A remote-channel send refused because the loop is gone wakes the
+/// waiting receiver only after the channel's lock is released (channel.rs
+/// rule 7): a waker that touches the channel (here it clones a sender, on
+/// a thread of its own, and waits up to 2 s for that) finds it unlocked.
+#[test]
+fn a_send_refused_for_a_gone_loop_wakes_the_receiver_outside_the_lock() {
+    use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+    use std::task::{Context, Wake, Waker};
+    use triad::event_loop::Sender;
+
+    struct CloneOnWake {
+        tx: Mutex<Option<Sender<u32>>>,
+        lock_was_free: Mutex<Vec<bool>>,
+        cloner: Mutex<Option<std::thread::JoinHandle<()>>>,
+    }
+    impl Wake for CloneOnWake {
+        fn wake(self: Arc<Self>) {
+            let (done_tx, done_rx) = std_mpsc::channel();
+            let this = self.clone();
+            let cloner = std::thread::spawn(move || {
+                // `Sender::clone` takes the channel's lock.
+                let copy = this.tx.lock().unwrap().as_ref().cloned();
+                drop(copy);
+                let _ = done_tx.send(());
+            });
+            let free = done_rx.recv_timeout(Duration::from_secs(2)).is_ok();
+            self.lock_was_free.lock().unwrap().push(free);
+            *self.cloner.lock().unwrap() = Some(cloner);
+        }
+    }
+
+    support::within(Duration::from_secs(30), || {
+        let ev = EventLoop::new().unwrap();
+        let (tx, mut rx) = ev.remote().channel::<u32>();
+        let state = Arc::new(CloneOnWake {
+            tx: Mutex::new(Some(tx.clone())),
+            lock_was_free: Mutex::new(Vec::new()),
+            cloner: Mutex::new(None),
+        });
+        let waker = Waker::from(state.clone());
+        // Parked: the queue is empty and a sender lives.
+        assert!(rx.poll_recv(&mut Context::from_waker(&waker)).is_pending());
+        drop(waker);
+        drop(ev);
+        let refused = tx.send(7).unwrap_err();
+        assert!(refused.is_loop_gone());
+        assert_eq!(refused.into_inner(), 7);
+        if let Some(cloner) = state.cloner.lock().unwrap().take() {
+            cloner.join().unwrap();
+        }
+        assert_eq!(*state.lock_was_free.lock().unwrap(), [true]);
+        // The receiver ends: the loop is gone (rule 6).
+        assert!(rx.try_recv().unwrap_err().is_disconnected());
+        state.tx.lock().unwrap().take();
+    });
+}
