@@ -644,3 +644,69 @@ fn a_send_refused_for_a_gone_loop_wakes_the_receiver_outside_the_lock() {
         state.tx.lock().unwrap().take();
     });
 }
+
+/// A local channel's receiver that is dropped while its waker is stored
+/// (a `poll_recv` or a oneshot awaited, then given up: a `select` lost, a
+/// timeout) lets go of that waker at once, and so does a oneshot sender
+/// dropped while `poll_closed` waits: the other side may live on for long,
+/// and a waker keeps its task's whole block (header and future storage)
+/// alive.
+#[test]
+fn dropped_local_channel_ends_let_go_of_their_wakers() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
+    use triad::event_loop::sync::{mpsc, oneshot};
+
+    struct Nothing;
+    impl Wake for Nothing {
+        fn wake(self: Arc<Self>) {}
+    }
+    let counted = Arc::new(Nothing);
+    let waker = Waker::from(counted.clone());
+    let mut cx = Context::from_waker(&waker);
+    // `counted` and `waker`: 2; each waker stored somewhere adds one.
+    let stored = |counted: &Arc<Nothing>| Arc::strong_count(counted) - 2;
+
+    let (tx, mut rx) = oneshot::channel::<u8>();
+    assert!(Pin::new(&mut rx).poll(&mut cx).is_pending());
+    assert_eq!(stored(&counted), 1);
+    drop(rx);
+    assert_eq!(stored(&counted), 0, "a dropped oneshot receiver");
+    assert!(tx.send(1).is_err());
+
+    let (mut tx, rx) = oneshot::channel::<u8>();
+    assert!(tx.poll_closed(&mut cx).is_pending());
+    assert_eq!(stored(&counted), 1);
+    drop(tx);
+    assert_eq!(stored(&counted), 0, "a dropped oneshot sender");
+    drop(rx);
+
+    for capacity in [None, Some(0), Some(4)] {
+        let (tx, mut rx, unbounded) = match capacity {
+            None => {
+                let (tx, rx) = mpsc::unbounded_channel::<u8>();
+                (None, rx, Some(tx))
+            }
+            Some(n) => {
+                let (tx, rx) = mpsc::channel::<u8>(n);
+                (Some(tx), rx, None)
+            }
+        };
+        assert!(rx.poll_recv(&mut cx).is_pending());
+        assert_eq!(stored(&counted), 1);
+        drop(rx);
+        assert_eq!(
+            stored(&counted),
+            0,
+            "a dropped mpsc receiver ({capacity:?})"
+        );
+        if let Some(tx) = tx {
+            assert!(tx.try_send(1).unwrap_err().is_closed());
+        }
+        if let Some(tx) = unbounded {
+            assert!(tx.send(1).is_err());
+        }
+    }
+}
