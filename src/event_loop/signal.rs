@@ -161,11 +161,17 @@ impl Listeners for Driver {
 
     fn wait(&self, waker: &Waker) {
         let mut waiters = self.waiters.borrow_mut();
-        // Rule 6: the wakers of finished tasks go, dropped after the borrow.
-        let (finished, waiting): (Vec<Waker>, Vec<Waker>) = std::mem::take(&mut *waiters)
-            .into_iter()
-            .partition(super::waker::is_finished_task);
-        *waiters = waiting;
+        // Rule 6: the wakers of finished tasks go, dropped after the borrow
+        // (no allocation unless one did finish).
+        let mut finished = Vec::new();
+        let mut i = 0;
+        while let Some(w) = waiters.get(i) {
+            if super::waker::is_finished_task(w) {
+                finished.push(waiters.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
         if !waiters.iter().any(|w| w.will_wake(waker)) {
             waiters.push(waker.clone());
         }
