@@ -591,7 +591,7 @@ fn a_closed_oneshot_receiver_ends_instead_of_waiting_for_the_sender() {
 /// A remote-channel send refused because the loop is gone wakes the
 /// waiting receiver only after the channel's lock is released (channel.rs
 /// rule 7): a waker that touches the channel (here it clones a sender, on
-/// a thread of its own, and waits up to 2 s for that) finds it unlocked.
+/// a thread of its own, and waits up to 10 s for that) finds it unlocked.
 #[test]
 fn a_send_refused_for_a_gone_loop_wakes_the_receiver_outside_the_lock() {
     use std::sync::{mpsc as std_mpsc, Arc, Mutex};
@@ -613,7 +613,7 @@ fn a_send_refused_for_a_gone_loop_wakes_the_receiver_outside_the_lock() {
                 drop(copy);
                 let _ = done_tx.send(());
             });
-            let free = done_rx.recv_timeout(Duration::from_secs(2)).is_ok();
+            let free = done_rx.recv_timeout(Duration::from_secs(10)).is_ok();
             self.lock_was_free.lock().unwrap().push(free);
             *self.cloner.lock().unwrap() = Some(cloner);
         }
