@@ -24,6 +24,11 @@
 //!   and `abort_racing_completion_gives_one_outcome`: "Causality violation:
 //!   Concurrent write accesses to `UnsafeCell`" (the handle, having seen
 //!   COMPLETE, drops the stage while the loop still writes it).
+//! - `JoinHandle::drop` emptying the join-waker slot before its CAS
+//!   instead of only after one that cleared JOIN_INTEREST before COMPLETE
+//!   (rule 4 broken) → `join_handle_polled_then_dropped_racing_completion`:
+//!   "Causality violation: Concurrent read and write accesses" (the loop's
+//!   `wake_by_ref` against the drop's write).
 //!
 //! Not a failure, noted: `JoinHandle::drop` skipping `drop_output` after
 //! COMPLETE passes every model, because the block's deallocation drops the
@@ -182,6 +187,38 @@ fn join_handle_dropped_racing_completion_drops_output_once() {
             async move { output }
         });
         let dropper = thread::spawn(move || drop(handle));
+        run_until(&sched, &fd, || sched.task_count() == 0);
+        dropper.join().unwrap();
+        let n = drops.load(Relaxed);
+        assert_eq!(n, 1, "output dropped {n} times");
+        sched.shutdown();
+        assert_eq!(Arc::strong_count(&sched.shared), 1);
+    });
+}
+
+/// The handle polled once on another thread (its waker stored, JOIN_WAKER
+/// set), then dropped as the task completes (rule 4): the drop empties the
+/// join-waker slot only when its CAS, clearing JOIN_INTEREST, came before
+/// COMPLETE, so the loop never reads the slot the drop writes; the output
+/// is dropped once and the block freed once.
+#[test]
+fn join_handle_polled_then_dropped_racing_completion() {
+    super::model(|| {
+        let (sched, fd) = scheduler();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut handle = sched.spawn({
+            let output = DropCount(drops.clone());
+            async move {
+                YieldOnce(false).await;
+                output
+            }
+        });
+        let dropper = thread::spawn(move || {
+            let waker = Waker::from(std::sync::Arc::new(ParkWaker(Parker::new())));
+            let polled = Pin::new(&mut handle).poll(&mut Context::from_waker(&waker));
+            drop(polled); // a Ready output is dropped here
+            drop(handle);
+        });
         run_until(&sched, &fd, || sched.task_count() == 0);
         dropper.join().unwrap();
         let n = drops.load(Relaxed);

@@ -587,3 +587,126 @@ fn a_closed_oneshot_receiver_ends_instead_of_waiting_for_the_sender() {
         assert!(rx.try_recv().unwrap_err().is_disconnected());
     });
 }
+
+/// A remote-channel send refused because the loop is gone wakes the
+/// waiting receiver only after the channel's lock is released (channel.rs
+/// rule 7): a waker that touches the channel (here it clones a sender, on
+/// a thread of its own, and waits up to 10 s for that) finds it unlocked.
+#[test]
+fn a_send_refused_for_a_gone_loop_wakes_the_receiver_outside_the_lock() {
+    use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+    use std::task::{Context, Wake, Waker};
+    use triad::event_loop::Sender;
+
+    struct CloneOnWake {
+        tx: Mutex<Option<Sender<u32>>>,
+        lock_was_free: Mutex<Vec<bool>>,
+        cloner: Mutex<Option<std::thread::JoinHandle<()>>>,
+    }
+    impl Wake for CloneOnWake {
+        fn wake(self: Arc<Self>) {
+            let (done_tx, done_rx) = std_mpsc::channel();
+            let this = self.clone();
+            let cloner = std::thread::spawn(move || {
+                // `Sender::clone` takes the channel's lock.
+                let copy = this.tx.lock().unwrap().as_ref().cloned();
+                drop(copy);
+                let _ = done_tx.send(());
+            });
+            let free = done_rx.recv_timeout(Duration::from_secs(10)).is_ok();
+            self.lock_was_free.lock().unwrap().push(free);
+            *self.cloner.lock().unwrap() = Some(cloner);
+        }
+    }
+
+    support::within(Duration::from_secs(30), || {
+        let ev = EventLoop::new().unwrap();
+        let (tx, mut rx) = ev.remote().channel::<u32>();
+        let state = Arc::new(CloneOnWake {
+            tx: Mutex::new(Some(tx.clone())),
+            lock_was_free: Mutex::new(Vec::new()),
+            cloner: Mutex::new(None),
+        });
+        let waker = Waker::from(state.clone());
+        // Parked: the queue is empty and a sender lives.
+        assert!(rx.poll_recv(&mut Context::from_waker(&waker)).is_pending());
+        drop(waker);
+        drop(ev);
+        let refused = tx.send(7).unwrap_err();
+        assert!(refused.is_loop_gone());
+        assert_eq!(refused.into_inner(), 7);
+        if let Some(cloner) = state.cloner.lock().unwrap().take() {
+            cloner.join().unwrap();
+        }
+        assert_eq!(*state.lock_was_free.lock().unwrap(), [true]);
+        // The receiver ends: the loop is gone (rule 6).
+        assert!(rx.try_recv().unwrap_err().is_disconnected());
+        state.tx.lock().unwrap().take();
+    });
+}
+
+/// A local channel's receiver that is dropped while its waker is stored
+/// (a `poll_recv` or a oneshot awaited, then given up: a `select` lost, a
+/// timeout) lets go of that waker at once, and so does a oneshot sender
+/// dropped while `poll_closed` waits: the other side may live on for long,
+/// and a waker keeps its task's whole block (header and future storage)
+/// alive.
+#[test]
+fn dropped_local_channel_ends_let_go_of_their_wakers() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
+    use triad::event_loop::sync::{mpsc, oneshot};
+
+    struct Nothing;
+    impl Wake for Nothing {
+        fn wake(self: Arc<Self>) {}
+    }
+    let counted = Arc::new(Nothing);
+    let waker = Waker::from(counted.clone());
+    let mut cx = Context::from_waker(&waker);
+    // `counted` and `waker`: 2; each waker stored somewhere adds one.
+    let stored = |counted: &Arc<Nothing>| Arc::strong_count(counted) - 2;
+
+    let (tx, mut rx) = oneshot::channel::<u8>();
+    assert!(Pin::new(&mut rx).poll(&mut cx).is_pending());
+    assert_eq!(stored(&counted), 1);
+    drop(rx);
+    assert_eq!(stored(&counted), 0, "a dropped oneshot receiver");
+    assert!(tx.send(1).is_err());
+
+    let (mut tx, rx) = oneshot::channel::<u8>();
+    assert!(tx.poll_closed(&mut cx).is_pending());
+    assert_eq!(stored(&counted), 1);
+    drop(tx);
+    assert_eq!(stored(&counted), 0, "a dropped oneshot sender");
+    drop(rx);
+
+    for capacity in [None, Some(0), Some(4)] {
+        let (tx, mut rx, unbounded) = match capacity {
+            None => {
+                let (tx, rx) = mpsc::unbounded_channel::<u8>();
+                (None, rx, Some(tx))
+            }
+            Some(n) => {
+                let (tx, rx) = mpsc::channel::<u8>(n);
+                (Some(tx), rx, None)
+            }
+        };
+        assert!(rx.poll_recv(&mut cx).is_pending());
+        assert_eq!(stored(&counted), 1);
+        drop(rx);
+        assert_eq!(
+            stored(&counted),
+            0,
+            "a dropped mpsc receiver ({capacity:?})"
+        );
+        if let Some(tx) = tx {
+            assert!(tx.try_send(1).unwrap_err().is_closed());
+        }
+        if let Some(tx) = unbounded {
+            assert!(tx.send(1).is_err());
+        }
+    }
+}

@@ -264,3 +264,58 @@ fn a_listener_polled_off_any_loop_is_an_error() {
     drop(ev);
     assert_eq!(disposition(libc::SIGHUP), before, "disposition restored");
 }
+
+/// A task that waited for a signal and ended (its timeout won) is not kept
+/// alive by its loop's list of signal waiters until the next delivery: the
+/// next registration drops the wakers of finished tasks (signal.rs rule
+/// 6). Each task's `JoinHandle` is polled once with a probe waker, which
+/// the task's block keeps until it is freed, so the probe's count is the
+/// number of blocks still alive. No signal is raised.
+#[test]
+fn finished_tasks_are_not_kept_alive_by_the_signal_waiters() {
+    use std::cell::Cell;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::rc::Rc;
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
+    use triad::event_loop::spawn;
+
+    struct Probe;
+    impl Wake for Probe {
+        fn wake(self: Arc<Self>) {}
+    }
+    const TASKS: usize = 20;
+    let _serial = serial();
+    let before = disposition(libc::SIGUSR2);
+    let probe = Arc::new(Probe);
+    let ev = EventLoop::new().unwrap();
+    let (alive, foreign) = ev.block_on(async {
+        let ended = Rc::new(Cell::new(0));
+        let waker = Waker::from(probe.clone());
+        for _ in 0..TASKS {
+            let ended = ended.clone();
+            let mut handle = spawn(async move {
+                let mut usr2 = signal(SignalKind::User2).unwrap();
+                let waited = timeout(Duration::from_millis(1), usr2.recv()).await;
+                assert!(waited.is_err(), "no SIGUSR2 is raised");
+                ended.set(ended.get() + 1);
+            });
+            let polled = Pin::new(&mut handle).poll(&mut Context::from_waker(&waker));
+            assert!(polled.is_pending());
+        } // each handle dropped: its task is detached
+        drop(waker);
+        while ended.get() < TASKS {
+            sleep(Duration::from_millis(1)).await;
+        }
+        // One more registration, by a foreign waker (`block_on`'s), which
+        // stays.
+        let mut usr2 = signal(SignalKind::User2).unwrap();
+        let waited = timeout(Duration::from_millis(1), usr2.recv()).await;
+        (Arc::strong_count(&probe) - 1, waited.is_err())
+    });
+    assert_eq!(alive, 0, "blocks of finished tasks still alive");
+    assert!(foreign);
+    drop(ev);
+    assert_eq!(disposition(libc::SIGUSR2), before, "disposition restored");
+}

@@ -796,3 +796,31 @@ fn a_task_group_reports_a_panicking_child_and_dropping_it_aborts_children() {
     assert_eq!(drops.get(), 1);
     assert_eq!(ev.task_count(), 0);
 }
+
+/// A `JoinHandle` polled (it stored the poller's waker in the task) and
+/// then dropped while its task still runs lets go of that waker at once
+/// (task rule 4): the task that polled it (a `select` or a `timeout` lost,
+/// and it ended) is not kept alive for as long as the other one runs.
+#[test]
+fn a_dropped_join_handle_lets_go_of_the_waker_that_polled_it() {
+    struct Probe;
+    impl std::task::Wake for Probe {
+        fn wake(self: Arc<Self>) {}
+    }
+    let probe = Arc::new(Probe);
+    let ev = EventLoop::new().unwrap();
+    let (stored, after_drop) = ev.block_on(async {
+        let mut handle = spawn(std::future::pending::<()>());
+        let waker = Waker::from(probe.clone());
+        let polled = Pin::new(&mut handle).poll(&mut Context::from_waker(&waker));
+        assert!(polled.is_pending());
+        drop(waker);
+        let stored = Arc::strong_count(&probe) - 1;
+        drop(handle); // detached: the task runs on
+        (stored, Arc::strong_count(&probe) - 1)
+    });
+    assert_eq!(stored, 1, "the poll stored the waker");
+    assert_eq!(after_drop, 0, "the dropped handle's waker is gone");
+    drop(ev);
+    assert_eq!(Arc::strong_count(&probe), 1);
+}

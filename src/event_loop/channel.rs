@@ -61,15 +61,15 @@
 //!    executor.rs rule 4). A receiver that outlives the loop (it is `Send`:
 //!    moved to another loop, or read with `try_recv`) ends its stream
 //!    instead of waiting for messages that can no longer come: R2 finding
-//!    the queue empty and the flag set is the end, as no sender is left
-//!    is; and a refused send takes the waiting receiver's waker under the
-//!    lock and wakes it. No R2 slips between the two: the send read the
-//!    flag set before it took the lock, so an R2 holding the lock after
-//!    it sees the flag set too (read-read coherence), and an R2 that held
-//!    it before has left its waker for the send to take. A receiver that
-//!    parked before the close, with no send after it, is not woken (the
-//!    loop's close does not know its channels): it ends at its next poll,
-//!    or when the last sender is dropped.
+//!    the queue empty and the flag set is the end, as no sender is left is;
+//!    and a refused send takes the waiting receiver's waker under the lock
+//!    and wakes it after (rule 7). No R2 slips between the two: the send
+//!    read the flag set before it took the lock, so an R2 holding the lock
+//!    after it sees the flag set too (read-read coherence), and an R2 that
+//!    held it before has left its waker for the send to take. A receiver
+//!    that parked before the close, with no send after it, is not woken
+//!    (the loop's close does not know its channels): it ends at its next
+//!    poll, or when the last sender is dropped.
 //! 7. Wakers are woken, and messages dropped, after the lock is released:
 //!    both run foreign code (a wake takes the loop's inbox lock, a message's
 //!    `Drop` is the user's).
@@ -173,8 +173,11 @@ impl<T> Sender<T> {
         // Rule 6. Relaxed: the flag carries no data; it only spares work
         // (and a message) once the loop is known to be gone.
         if self.chan.shared.is_closed_hint() {
-            // A receiver still waiting (moved off its loop) learns it now.
-            wake(lock(&self.chan.state).waiting.take());
+            // A receiver still waiting (moved off its loop) learns it now;
+            // woken once the lock is released (rule 7: in a `let`, the
+            // guard is gone at the `;`).
+            let waker = lock(&self.chan.state).waiting.take();
+            wake(waker);
             return Err(SendError::loop_gone(value));
         }
         let waker = {

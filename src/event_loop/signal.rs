@@ -47,6 +47,13 @@
 //!    the error `signal` would have given there. Moving changes no count
 //!    of rule 4: the disposition still comes back when the last listener
 //!    is dropped.
+//! 6. **A finished task is not kept** (as reactor.rs rule 7). A waiting
+//!    listener's waker stays in its loop's list until the next delivery,
+//!    which may never come, and a waker keeps its task's whole block
+//!    alive; so each registration drops the wakers of tasks of ours that
+//!    are COMPLETE (a timeout or a `select` won, and the task ended). Their
+//!    wake would do nothing (task rule 1), so no wake-up is lost; foreign
+//!    wakers stay.
 
 use std::cell::{OnceCell, RefCell};
 use std::fmt;
@@ -154,9 +161,22 @@ impl Listeners for Driver {
 
     fn wait(&self, waker: &Waker) {
         let mut waiters = self.waiters.borrow_mut();
+        // Rule 6: the wakers of finished tasks go, dropped after the borrow
+        // (no allocation unless one did finish).
+        let mut finished = Vec::new();
+        let mut i = 0;
+        while let Some(w) = waiters.get(i) {
+            if super::waker::is_finished_task(w) {
+                finished.push(waiters.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
         if !waiters.iter().any(|w| w.will_wake(waker)) {
             waiters.push(waker.clone());
         }
+        drop(waiters);
+        drop(finished);
     }
 }
 

@@ -74,7 +74,11 @@
 //!    JOIN_WAKER with a Release CAS (failing if COMPLETE). While JOIN_WAKER
 //!    is set the slot is read-only for everybody; the loop wakes it once
 //!    when the completing CAS saw JOIN_WAKER. To replace it the handle first
-//!    clears JOIN_WAKER by CAS, which fails once COMPLETE.
+//!    clears JOIN_WAKER by CAS, which fails once COMPLETE. The handle's
+//!    drop empties the slot once its CAS has cleared JOIN_INTEREST before
+//!    COMPLETE (the loop reads the slot only if its completing CAS saw
+//!    JOIN_INTEREST): a waker left there would keep the task that polled
+//!    the handle alive for as long as this one runs.
 //! 5. **References.** Increments are Relaxed (the incrementer already holds
 //!    one). Decrements are AcqRel: the last one out must see every write the
 //!    others made to the block before it frees it.
@@ -292,7 +296,8 @@ impl State {
     }
 
     /// `JoinHandle` drop: `Err` if the task is complete (the handle then
-    /// owns the output, rule 3).
+    /// owns the output, rule 3). `Ok`: the loop will not read the join
+    /// waker's slot (rule 4), which is the handle's again, to empty.
     fn unset_join_interest(&self) -> Result<(), Snapshot> {
         self.transition(|s| {
             debug_assert!(s.has(JOIN_INTEREST), "{s:?}");
@@ -1004,9 +1009,14 @@ fn drop_handle(ptr: NonNull<Header>) {
     // SAFETY: the handle's reference keeps the block alive until `release`
     // goes.
     let header = unsafe { ptr.as_ref() };
-    if header.state.unset_join_interest().is_err() {
+    match header.state.unset_join_interest() {
         // SAFETY: COMPLETE: the output is ours (rule 3).
-        unsafe { (header.vtable.drop_stage)(ptr) };
+        Err(_) => unsafe { (header.vtable.drop_stage)(ptr) },
+        // A waker left by a poll of this handle would keep the task that
+        // polled it alive as long as this one runs.
+        // SAFETY: our CAS cleared JOIN_INTEREST before COMPLETE, so the
+        // loop will not read the slot (rule 4): it is the handle's alone.
+        Ok(()) => header.join_waker.with_mut(|slot| unsafe { *slot = None }),
     }
     drop(release);
 }

@@ -22,6 +22,11 @@
 //!    alive. [`Sender::closed`] completes when the receiver is closed or
 //!    dropped (so the sender can stop working for nobody).
 //! 4. Wakers are woken, and the value dropped, outside any borrow.
+//! 5. **A dropped side lets go of its waker.** The receiver's waker (it
+//!    was awaited) and the sender's (`poll_closed`) go with their handle:
+//!    the other side may live on for long, and a waker keeps its task's
+//!    whole block alive (a task that gave up on the receive, in a
+//!    `select` or under a `timeout`, and ended).
 
 use std::cell::Cell;
 use std::fmt;
@@ -167,6 +172,7 @@ impl<T> Sender<T> {
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         self.inner.sender_gone.set(true);
+        drop(self.inner.sender_waker.take()); // rule 5
         wake(&self.inner.receiver_waker);
     }
 }
@@ -259,7 +265,9 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         self.inner.receiver_closed.set(true);
         let value = self.inner.value.take();
+        let own = self.inner.receiver_waker.take(); // rule 5
         wake(&self.inner.sender_waker);
+        drop(own);
         drop(value); // rule 4: nothing is borrowed now
     }
 }

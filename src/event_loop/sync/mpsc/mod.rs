@@ -63,7 +63,9 @@
 //! 6. **Receiver dropped.** Every later or waiting send fails with its
 //!    value back; messages still queued are dropped with the receiver.
 //!    Each message is thus received, handed back, or dropped with the
-//!    receiver: exactly one of them.
+//!    receiver: exactly one of them. The waker it stored (rule 4) goes
+//!    too: senders may live on, and a waker keeps its task's whole block
+//!    alive.
 //! 7. **Cancellation-safe.** A dropped `send`/`reserve` future leaves the
 //!    wait list; a slot already handed to it goes to the next sender
 //!    (rule 3). A dropped `send` future's value is dropped with it, unsent:

@@ -255,7 +255,9 @@ impl<T> Drop for StopWaitingOnDrop<'_, T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        // Rule 6: refuse (and release) the senders first, so that a queued
+        // Rule 6: our stored waker goes (a `poll_recv` that was waiting).
+        drop(self.chan.receiver_waker.take());
+        // Refuse (and release) the senders first, so that a queued
         // message whose drop sends into this channel is refused too.
         self.chan.close(ReceiverState::Dropped);
         if self.chan.awaiting_delivery.get() {
