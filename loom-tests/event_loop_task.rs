@@ -38,7 +38,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Wake, Waker};
 
-use super::event_loop_remote::{raise, run_until, scheduler, DropCount, Flagged};
+use super::event_loop_remote::{raise, run_until, scheduler, DropCount, FakeFd, Flagged};
+use crate::event_loop::executor::Scheduler;
 use crate::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::sync::parker::Parker;
 use crate::sync::{Arc, Mutex};
@@ -137,11 +138,7 @@ fn join_handle_on_another_thread_gets_exactly_one_outcome() {
             }
         });
         let joiner = thread::spawn(move || block_on(handle).is_ok());
-        run_until(&sched, &fd, || sched.task_count() == 0);
-        assert!(joiner.join().unwrap());
-        assert_eq!(drops.load(Relaxed), 1, "output dropped once");
-        sched.shutdown();
-        assert_eq!(Arc::strong_count(&sched.shared), 1);
+        assert!(run_to_the_end(&sched, &fd, joiner, &drops));
     });
 }
 
@@ -164,14 +161,10 @@ fn abort_racing_completion_gives_one_outcome() {
             handle.abort();
             block_on(handle)
         });
-        run_until(&sched, &fd, || sched.task_count() == 0);
-        match aborter.join().unwrap() {
+        match run_to_the_end(&sched, &fd, aborter, &future_drops) {
             Ok(value) => assert_eq!(value, 5),
             Err(e) => assert!(e.is_cancelled()),
         }
-        assert_eq!(future_drops.load(Relaxed), 1);
-        sched.shutdown();
-        assert_eq!(Arc::strong_count(&sched.shared), 1);
     });
 }
 
@@ -187,12 +180,7 @@ fn join_handle_dropped_racing_completion_drops_output_once() {
             async move { output }
         });
         let dropper = thread::spawn(move || drop(handle));
-        run_until(&sched, &fd, || sched.task_count() == 0);
-        dropper.join().unwrap();
-        let n = drops.load(Relaxed);
-        assert_eq!(n, 1, "output dropped {n} times");
-        sched.shutdown();
-        assert_eq!(Arc::strong_count(&sched.shared), 1);
+        run_to_the_end(&sched, &fd, dropper, &drops);
     });
 }
 
@@ -219,11 +207,24 @@ fn join_handle_polled_then_dropped_racing_completion() {
             drop(polled); // a Ready output is dropped here
             drop(handle);
         });
-        run_until(&sched, &fd, || sched.task_count() == 0);
-        dropper.join().unwrap();
-        let n = drops.load(Relaxed);
-        assert_eq!(n, 1, "output dropped {n} times");
-        sched.shutdown();
-        assert_eq!(Arc::strong_count(&sched.shared), 1);
+        run_to_the_end(&sched, &fd, dropper, &drops);
     });
+}
+
+/// Run the loop until its tasks are gone, then join `other`: the output
+/// (or future) counted by `drops` was dropped exactly once, and once shut
+/// down nothing holds the loop's `Shared` but the scheduler itself.
+fn run_to_the_end<R>(
+    sched: &Scheduler,
+    fd: &FakeFd,
+    other: thread::JoinHandle<R>,
+    drops: &AtomicUsize,
+) -> R {
+    run_until(sched, fd, || sched.task_count() == 0);
+    let outcome = other.join().unwrap();
+    let n = drops.load(Relaxed);
+    assert_eq!(n, 1, "dropped {n} times");
+    sched.shutdown();
+    assert_eq!(Arc::strong_count(&sched.shared), 1);
+    outcome
 }
