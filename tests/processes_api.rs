@@ -591,7 +591,7 @@ fn nap(ms: u64) -> u64 {
 fn cancel_withdraws_only_a_task_no_worker_has_taken() {
     within(Duration::from_secs(30), || {
         no_leaks(
-            || ProcessPool::builder().workers(1).build().unwrap(),
+            || pool(1),
             |pool| {
                 let running = pool.submit(nap, 300);
                 while !running.is_running() {
@@ -642,7 +642,7 @@ fn cancel_withdraws_only_a_task_no_worker_has_taken() {
 fn an_awaited_task_cancelled_between_polls_completes_its_future() {
     within(Duration::from_secs(30), || {
         no_leaks(
-            || ProcessPool::builder().workers(1).build().unwrap(),
+            || pool(1),
             |pool| {
                 let running = pool.submit(nap, 200);
                 while !running.is_running() {
