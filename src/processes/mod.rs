@@ -125,6 +125,8 @@ mod error;
 #[cfg(not(loom))]
 mod in_place;
 #[cfg(not(loom))]
+mod lane;
+#[cfg(not(loom))]
 mod pool;
 #[cfg(not(loom))]
 mod shm;

@@ -54,7 +54,7 @@
 //!   gives the task's ticket (slot rule 9) and sleeps at most
 //!   [`MAX_NAP`] at a time.
 //! * **P8.** A submit rings the work doorbell (one task, doorbell rule 7)
-//!   after it publishes the slot, except in a batch: `map`, `imap` and
+//!   after it publishes the slot, except in a batch: `imap` and
 //!   `imap_unordered` publish every slot they can take without waiting,
 //!   then ring once
 //!   ([`BatchRing`], which also rings if an `Encode` panics midway). No
@@ -63,9 +63,11 @@
 //!   waits for a result only after its ring. A batch starts once half the
 //!   window (the pool's slots) is back, so that the workers hear of tasks
 //!   a batch at a time, not one by one. A window dropped before its end
-//!   (an iterator dropped, a `map` stopped at an error) withdraws the
-//!   tasks no worker has taken (`TaskHandle::cancel`, a CAS that loses to
-//!   a claim: slot rule 3), so that no task runs for no one.
+//!   withdraws the tasks no worker has taken (`TaskHandle::cancel`, a CAS
+//!   that loses to a claim: slot rule 3), so that no task runs for no
+//!   one. `map` and `map_chunked` do the same through a lane that keeps
+//!   its slots for the whole call, with no handle and no lock per task
+//!   (`lane.rs`, rules L1–L6).
 //! * **P9.** A pool, handle or result view in a forked child of the
 //!   process that built the pool (a `pthread_atfork` generation, as the
 //!   thread pool's) touches nothing shared: the child has no supervisor,
@@ -90,6 +92,7 @@ use super::codec::{
     Decode, Encode, Entry, InitEntry, KeepAlive, Writer,
 };
 use super::error::{BuildError, PoolFull, TaskError};
+use super::lane::Lane;
 use super::shm::{region_len, Region, WorkerConfig, MAX_SLOTS};
 use super::slot::{outcome, Collected, Phase};
 use super::supervisor;
@@ -100,7 +103,7 @@ use crate::sync::{thread, Arc, Condvar, Mutex};
 /// The longest a parent thread sleeps on a slot word before it looks at its
 /// task again (rule P7): bounds the delay of the one race slot rule 9's
 /// ticket check cannot see.
-const MAX_NAP: Duration = Duration::from_millis(100);
+pub(crate) const MAX_NAP: Duration = Duration::from_millis(100);
 
 /// How the zygote (the process that forks the workers) is started. See
 /// `zygote.rs` for what each costs.
@@ -427,7 +430,21 @@ impl Shared {
     /// once the registry is released (rule P6).
     fn free_locked(&self, reg: &mut Registry, index: usize) -> Option<Waker> {
         let slot = self.region.slot(index);
-        // Relaxed: the slot is COLLECTED, ours (slot rules 1, 2).
+        self.trim(index);
+        reg.tasks[index] = None;
+        reg.held[index] = false;
+        reg.fd_watch[index] = false;
+        let waker = reg.wakers[index].take();
+        slot.release();
+        reg.free.push(index);
+        waker
+    }
+
+    /// Give back to the system the pages of collected slot `index` past
+    /// the pool's `keep_resident` bytes, if its last task used more.
+    pub(crate) fn trim(&self, index: usize) {
+        let slot = self.region.slot(index);
+        // Relaxed: the slot is COLLECTED, its collector's (slot rules 1, 2).
         let result_end = slot
             .result_offset
             .load(Relaxed)
@@ -436,13 +453,81 @@ impl Shared {
         if used > self.keep_resident {
             let _ = self.region.release_pages(index, self.keep_resident);
         }
-        reg.tasks[index] = None;
-        reg.held[index] = false;
-        reg.fd_watch[index] = false;
-        let waker = reg.wakers[index].take();
-        slot.release();
-        reg.free.push(index);
-        waker
+    }
+
+    /// With the registry held, for a slot taken off the free list (rule
+    /// P1) whose argument (`arg_len` bytes) is encoded in it: write the
+    /// task's header fields and give it the next ticket, which is returned.
+    /// The caller then publishes it (`Slot::submit`, whose Release
+    /// publishes these Relaxed stores: slot rule 2).
+    pub(crate) fn prepare_locked(
+        &self,
+        reg: &mut Registry,
+        index: usize,
+        entry: Entry,
+        task: usize,
+        arg_len: u64,
+        timeout: Option<Duration>,
+    ) -> u64 {
+        let slot = self.region.slot(index);
+        let ticket = reg.next_ticket;
+        reg.next_ticket += 1;
+        // Relaxed: published by `submit`'s Release (slot rule 2).
+        slot.entry.store(to_offset(entry as usize), Relaxed);
+        slot.task.store(to_offset(task), Relaxed);
+        slot.arg_len.store(arg_len, Relaxed);
+        slot.timeout_ns.store(
+            timeout.map_or(0, |t| t.as_nanos().clamp(1, u64::MAX as u128) as u64),
+            Relaxed,
+        );
+        slot.ticket.store(ticket, Relaxed);
+        slot.claimed_at_ns.store(0, Relaxed);
+        slot.result_offset.store(0, Relaxed);
+        slot.result_len.store(0, Relaxed);
+        // The slot's eventfd now serves this task (rule P6); only an armed
+        // task can have left it readable.
+        if std::mem::take(&mut reg.fd_armed[index]) {
+            if let Some(fd) = self.events.get(index) {
+                let _ = crate::sys::eventfd::drain(fd.as_fd());
+            }
+        }
+        ticket
+    }
+
+    /// After a submit with a timeout: make sure the supervisor watches it.
+    pub(crate) fn watch_timeout(&self) {
+        // Pairs with the fence in the supervisor's loop: either it sees
+        // the slot in its scan, or we see it idle and wake it.
+        fence(SeqCst);
+        if self.supervisor_idle.swap(false, Relaxed) {
+            self.wake_supervisor();
+        }
+    }
+
+    /// A `map` lane's end (`lane.rs` rule L6), with its slots: the `idle`
+    /// ones (FREE) go back to the free list; of the `in_flight` ones
+    /// (index, ticket), those finished are collected and freed, the others
+    /// get a cell without a handle, so that each is reclaimed once its task
+    /// finishes (rule P2), as a dropped handle's slot is.
+    pub(crate) fn end_lane(&self, idle: &[usize], in_flight: &[(usize, u64)]) {
+        let mut reg = crate::sync::lock(&self.registry);
+        reg.free.extend_from_slice(idle);
+        let mut stale = Vec::new();
+        for &(index, ticket) in in_flight {
+            if self.region.slot(index).try_collect().is_some() {
+                stale.extend(self.free_locked(&mut reg, index));
+            } else {
+                reg.tasks[index] = Some(Arc::new(TaskCell {
+                    state: Mutex::new(CellState::InSlot(index)),
+                    ticket,
+                    fd: AtomicU32::new(NO_FD),
+                }));
+            }
+        }
+        drop(reg);
+        drop(stale);
+        // Rule P5: slots came free.
+        self.region.header().done.ring(false);
     }
 
     /// One-shot mode, with the registry held: if the task in slot `index`
@@ -491,6 +576,21 @@ impl Shared {
     /// results if none is free, and waiting if none can be evicted yet
     /// (`None` instead when not `wait`).
     fn take_free_slot(&self, wait: bool) -> Result<Option<usize>, TaskError> {
+        let mut taken = Vec::with_capacity(1);
+        self.take_free_slots(1, wait, &mut taken)?;
+        Ok(taken.pop())
+    }
+
+    /// Take up to `max` FREE slots off the free list into `taken` (rule P1;
+    /// at least one if `wait`), evicting finished results if none is free,
+    /// and waiting if none can be evicted yet (nothing taken instead when
+    /// not `wait`).
+    pub(crate) fn take_free_slots(
+        &self,
+        max: usize,
+        wait: bool,
+        taken: &mut Vec<usize>,
+    ) -> Result<(), TaskError> {
         let header = self.region.header();
         loop {
             // Doorbell rule 1: read before looking for a free slot.
@@ -502,8 +602,10 @@ impl Shared {
             if reg.broken {
                 return Err(TaskError::broken());
             }
-            if let Some(index) = reg.free.pop() {
-                return Ok(Some(index));
+            if !reg.free.is_empty() {
+                let keep = reg.free.len().saturating_sub(max);
+                taken.extend(reg.free.drain(keep..).rev());
+                return Ok(());
             }
             let mut wake = Vec::new();
             let mut stale = Vec::new();
@@ -517,7 +619,7 @@ impl Shared {
                 return Err(TaskError::all_slots_held(self.region.slots()));
             }
             if !freed && !wait {
-                return Ok(None);
+                return Ok(());
             }
             if !freed {
                 header
@@ -530,7 +632,11 @@ impl Shared {
     /// Read a collected slot's outcome: `Ok(span)` for a result to decode
     /// from the slot, else the error. The caller then frees the slot
     /// (error) or wraps it in a [`Lease`] (value).
-    fn outcome(&self, index: usize, collected: Collected) -> Result<ResultSpan, TaskError> {
+    pub(crate) fn outcome(
+        &self,
+        index: usize,
+        collected: Collected,
+    ) -> Result<ResultSpan, TaskError> {
         let slot = self.region.slot(index);
         let capacity = self.region.capacity();
         // Relaxed: after `try_collect`'s Acquire (slot rule 2).
@@ -1537,9 +1643,23 @@ impl ProcessPool {
         f: fn(A) -> R,
         items: impl IntoIterator<Item = A>,
     ) -> Result<Vec<R>, TaskError> {
-        let mut results = self.imap(f, items);
-        results.in_place = false;
-        results.collect()
+        let mut lane = Lane::new(
+            &self.shared,
+            entry_for::<A, R>(),
+            f as usize,
+            self.shared.default_timeout,
+        )?;
+        let mut items = items.into_iter();
+        let mut out = Vec::with_capacity(items.size_hint().0);
+        loop {
+            if lane.wants_items() {
+                lane.refill(&mut items);
+            }
+            match lane.next::<R>() {
+                Some(result) => out.push(result?),
+                None => return Ok(out),
+            }
+        }
     }
 
     /// `f` on every item, results in the items' order as they come, with at
@@ -1575,7 +1695,6 @@ impl ProcessPool {
             items: items.into_iter(),
             pending: None,
             in_flight: VecDeque::new(),
-            in_place: true,
         }
     }
 
@@ -1632,24 +1751,24 @@ impl ProcessPool {
         if chunk == 0 {
             return Err(TaskError::invalid_argument("a chunk of 0 items"));
         }
-        let entry = chunk_entry_for::<A, R>();
+        let mut lane = Lane::new(
+            &self.shared,
+            chunk_entry_for::<A, R>(),
+            f as usize,
+            self.shared.default_timeout,
+        )?;
         let mut items = items.into_iter();
-        // Withdrawn on an early return (an error, or a panic in the items'
-        // iterator or an `Encode`), as `Ordered`'s are.
-        let mut in_flight = Window(VecDeque::<TaskHandle<Vec<R>>>::new());
-        let in_flight = &mut in_flight.0;
+        let mut chunks = std::iter::from_fn(|| {
+            let batch: Vec<A> = items.by_ref().take(chunk).collect();
+            (!batch.is_empty()).then_some(batch)
+        });
         let mut out = Vec::new();
         loop {
-            while in_flight.len() < self.slots() {
-                let batch: Vec<A> = items.by_ref().take(chunk).collect();
-                if batch.is_empty() {
-                    break;
-                }
-                let cell = self.submit_raw(entry, f as usize, &batch, self.shared.default_timeout);
-                in_flight.push_back(TaskHandle::new(&self.shared, cell, false));
+            if lane.wants_items() {
+                lane.refill(&mut chunks);
             }
-            match in_flight.pop_front() {
-                Some(handle) => out.extend(handle.wait()?),
+            match lane.next::<Vec<R>>() {
+                Some(results) => out.extend(results?),
                 None => return Ok(out),
             }
         }
@@ -2261,27 +2380,7 @@ fn submit_to<T: Encode + ?Sized>(
         return Err(error);
     }
     let slot = shared.region.slot(index);
-    let ticket = reg.next_ticket;
-    reg.next_ticket += 1;
-    // Relaxed: published by `submit`'s Release (slot rule 2).
-    slot.entry.store(to_offset(entry as usize), Relaxed);
-    slot.task.store(to_offset(task), Relaxed);
-    slot.arg_len.store(arg_len, Relaxed);
-    slot.timeout_ns.store(
-        timeout.map_or(0, |t| t.as_nanos().clamp(1, u64::MAX as u128) as u64),
-        Relaxed,
-    );
-    slot.ticket.store(ticket, Relaxed);
-    slot.claimed_at_ns.store(0, Relaxed);
-    slot.result_offset.store(0, Relaxed);
-    slot.result_len.store(0, Relaxed);
-    // The slot's eventfd now serves this task (rule P6); only an armed
-    // task can have left it readable.
-    if std::mem::take(&mut reg.fd_armed[index]) {
-        if let Some(fd) = shared.events.get(index) {
-            let _ = crate::sys::eventfd::drain(fd.as_fd());
-        }
-    }
+    let ticket = shared.prepare_locked(&mut reg, index, entry, task, arg_len, timeout);
     if shared.one_shot {
         // Spawn rules SP2, SP4: this task's process is yet to come.
         reg.spawn_reply[index] = None;
@@ -2301,12 +2400,7 @@ fn submit_to<T: Encode + ?Sized>(
         header.work.ring(true);
     }
     if timeout.is_some() {
-        // Pairs with the fence in the supervisor's loop: either it
-        // sees this slot in its scan, or we see it idle and wake it.
-        fence(SeqCst);
-        if shared.supervisor_idle.swap(false, Relaxed) {
-            shared.wake_supervisor();
-        }
+        shared.watch_timeout();
     }
     Ok(Some((cell, index)))
 }
@@ -2395,9 +2489,9 @@ fn cell_is_finished(shared: &Shared, cell: &TaskCell) -> bool {
 /// encoding is `len` bytes at `head`, after the buffers carved in place
 /// (`in_place.rs`).
 #[derive(Debug, Clone, Copy)]
-struct ResultSpan {
-    head: usize,
-    len: usize,
+pub(crate) struct ResultSpan {
+    pub(crate) head: usize,
+    pub(crate) len: usize,
 }
 
 /// Take the outcome of `cell` if it is there (rule P2).
@@ -2559,8 +2653,6 @@ pub struct Ordered<'p, A, R, I> {
     /// An item taken from `items` that found no free slot (rule P8).
     pending: Option<A>,
     in_flight: VecDeque<TaskHandle<R>>,
-    /// Decode results as views (`imap`) or copies (`map`, rule P4).
-    in_place: bool,
 }
 
 impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Ordered<'_, A, R, I> {
@@ -2579,7 +2671,7 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Ordered<'_, 
                 break;
             };
             let wait = self.in_flight.is_empty();
-            match ring.submit(self.f, item, wait, self.in_place) {
+            match ring.submit(self.f, item, wait, true) {
                 Ok(handle) => self.in_flight.push_back(handle),
                 Err(item) => {
                     self.pending = Some(item);
@@ -2606,7 +2698,7 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Iterator
 }
 
 /// Withdraw the tasks of `handles` that no worker has taken yet, from the
-/// back: in `imap`'s and `map_chunked`'s windows the last submitted first,
+/// back: in `imap`'s window the last submitted first,
 /// so that the cancels, as workers take the oldest task first, meet a
 /// claim only at the front.
 fn withdraw<'h, R: 'h>(handles: impl DoubleEndedIterator<Item = &'h TaskHandle<R>>) {
@@ -2615,17 +2707,7 @@ fn withdraw<'h, R: 'h>(handles: impl DoubleEndedIterator<Item = &'h TaskHandle<R
     }
 }
 
-/// A window of tasks in flight, withdrawn when dropped ([`withdraw`]):
-/// [`ProcessPool::map_chunked`]'s, which may return before its end.
-struct Window<R>(VecDeque<TaskHandle<R>>);
-
-impl<R> Drop for Window<R> {
-    fn drop(&mut self) {
-        withdraw(self.0.iter());
-    }
-}
-
-/// Dropped before its end (or `map` stopped at an error): the tasks in
+/// Dropped before its end: the tasks in
 /// flight that no worker has taken are withdrawn, not left to run for no
 /// one; the handles' drop then frees their slots.
 impl<A, R, I> Drop for Ordered<'_, A, R, I> {

@@ -1,0 +1,334 @@
+//! The `map` lane: slots kept by one `map` call from its start to its end,
+//! so that a task costs no lock, no allocation and no handle.
+//!
+//! A task submitted on its own ([`ProcessPool::submit`](super::ProcessPool::submit))
+//! takes a slot under the registry lock, gets a cell and a handle (two
+//! allocations), and gives the slot back under the lock when its result
+//! is read. `map` and `map_chunked` know more: their results are read by
+//! the same thread, in order, as copies, by nobody else. So a lane takes
+//! slots off the free list once, and then only reuses them:
+//!
+//! ```text
+//!            take (registry lock, once per batch at most)
+//!  free list ───────────────────────────────► idle ──encode──► encoded
+//!      ▲                                       ▲                  │ publish
+//!      │ end of the lane                       │ release          │ (registry lock,
+//!      │ (rule L6)                             │                  ▼  once per batch)
+//!      └──────────────────────────────── collected ◄── wait ── in flight
+//! ```
+//!
+//! The slot states are `slot.rs`'s; the lane only decides who may make
+//! the parent's transitions (FREE → SUBMITTED, finished → COLLECTED →
+//! FREE) on its slots.
+//!
+//! Rules (L1–L6):
+//!
+//! * **L1. The lane's slots are its own.** A slot the lane took off the
+//!   free list is in none of the registry's tables (no cell, no waker, no
+//!   completion fd) until the lane ends: no other thread submits to it,
+//!   collects it, evicts it or frees it. The lane alone makes the parent's
+//!   transitions on it, without the registry lock (as a submit owns a
+//!   slot between taking and publishing it, pool rule P1).
+//! * **L2. Encoding runs without any lock** (user code, pool rule P1), into
+//!   an idle slot that stays counted as the lane's until it is published,
+//!   so that a panic in `Encode` or in the items' iterator loses no slot.
+//! * **L3. Publishing is under the registry lock, once per batch.** The
+//!   lane publishes its encoded slots only after it saw, under that lock,
+//!   that the pool is neither closed nor broken: an immediate stop (which
+//!   sets `closed` under the lock and then withdraws every SUBMITTED slot)
+//!   and a broken pool (whose supervisor abandons every slot) therefore
+//!   either see the lane's tasks or are seen by it; no task is published
+//!   that nobody will run or end. Tickets come from the registry as for
+//!   any task. One ring of the work doorbell announces the batch (pool
+//!   rule P8), and a batch starts once half the lane's slots are back.
+//! * **L4. Results in order, each exactly once.** The lane waits for its
+//!   oldest task (the slot's futex, with the task's ticket, slot rules 5
+//!   and 9), collects it (slot rule 2's Acquire), decodes a copy, and
+//!   releases the slot (FREE) straight back to itself. A collected slot
+//!   is marked as such before the result is decoded, so that a panicking
+//!   `Decode` still releases it (rule L6).
+//! * **L5. The first error stops the lane.** An argument too large for a
+//!   slot, or a closed or broken pool, takes the place of its item in the
+//!   order; no item after it is taken from the iterator. The caller
+//!   returns that error once the results before it are read.
+//! * **L6. The end gives everything back.** When the lane is dropped (at
+//!   its end, at an error, or in a panic) it withdraws its tasks no worker
+//!   has taken yet, last first (slot rule 3's CAS loses to a claim), then,
+//!   under the registry lock, returns idle, encoded and collected slots to
+//!   the free list, collects and frees finished ones, and gives each task
+//!   still running a cell without a handle, so that its slot is reclaimed
+//!   when it finishes (pool rule P2), as a dropped handle's is.
+//!
+//! In a forked child of the lane's process (the items' iterator or an
+//! `Encode` may fork), the lane touches nothing shared from the moment it
+//! sees the fork (pool rule P9): it ends with [`TaskError::is_forked`],
+//! neither publishing, waiting, collecting nor giving slots back.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::codec::{decode_result, Decode, Encode, Entry, Writer};
+use super::error::TaskError;
+use super::pool::{Shared, MAX_NAP};
+use super::slot::outcome;
+use super::zygote;
+
+/// One of the lane's slots past its encoding, in the items' order.
+enum Flight {
+    /// Published with `ticket` (rule L3).
+    Task { index: usize, ticket: u64 },
+    /// Collected, its result being decoded (rule L4).
+    Collected { index: usize },
+    /// The error that takes its item's place (rule L5).
+    Failed(TaskError),
+}
+
+/// A `map` call's slots and tasks. See the module docs.
+pub(crate) struct Lane<'s> {
+    shared: &'s Shared,
+    entry: Entry,
+    task: usize,
+    timeout: Option<Duration>,
+    /// The most slots the lane keeps: the pool's.
+    max: usize,
+    /// FREE slots of the lane (rule L1).
+    idle: Vec<usize>,
+    /// Slots holding an encoded argument, not yet published, and its
+    /// length (rule L2).
+    encoded: Vec<(usize, u64)>,
+    /// In the items' order.
+    in_flight: VecDeque<Flight>,
+    /// Published tasks among `in_flight`.
+    tasks: usize,
+    /// A `Failed` was queued: no more items (rule L5).
+    stopped: bool,
+}
+
+impl<'s> Lane<'s> {
+    /// A lane for the task `task` run through `entry` (checked as a
+    /// submit checks them). No slot is taken yet.
+    pub(crate) fn new(
+        shared: &'s Shared,
+        entry: Entry,
+        task: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Self, TaskError> {
+        // Zygote rule Z3, as at any submit.
+        if !zygote::in_binary(task) || !zygote::in_binary(entry as usize) {
+            return Err(TaskError::foreign_function());
+        }
+        // Pool rule P9.
+        if shared.forked() {
+            return Err(TaskError::forked());
+        }
+        if timeout.is_some_and(|t| t.is_zero()) {
+            return Err(TaskError::invalid_argument("a task timeout of zero"));
+        }
+        Ok(Lane {
+            shared,
+            entry,
+            task,
+            timeout,
+            max: shared.region.slots(),
+            idle: Vec::new(),
+            encoded: Vec::new(),
+            in_flight: VecDeque::new(),
+            tasks: 0,
+            stopped: false,
+        })
+    }
+
+    /// Whether it is time for a batch: half the slots back (rule L3).
+    pub(crate) fn wants_items(&self) -> bool {
+        !self.stopped && self.tasks <= self.max / 2
+    }
+
+    /// Take slots if the lane may grow, encode items into every idle slot,
+    /// publish them and ring once (rules L2, L3). Waits for a slot only
+    /// when the lane has none and the items may not be over.
+    pub(crate) fn refill<T: Encode>(&mut self, items: &mut impl Iterator<Item = T>) {
+        if self.stopped {
+            return;
+        }
+        if self.shared.forked() {
+            return self.stop(TaskError::forked());
+        }
+        let owned = self.idle.len() + self.tasks;
+        // A lane with no slot takes its first item before it waits for
+        // one: an empty iterator makes it wait for nothing.
+        let mut first = None;
+        if owned == 0 {
+            first = items.next();
+            if first.is_none() {
+                return;
+            }
+        }
+        let left = items
+            .size_hint()
+            .1
+            .map_or(usize::MAX, |n| n.saturating_add(first.is_some() as usize));
+        let wanted = (self.max - owned).min(left);
+        if wanted > 0 {
+            if let Err(error) = self
+                .shared
+                .take_free_slots(wanted, owned == 0, &mut self.idle)
+            {
+                if owned == 0 {
+                    self.stop(error);
+                    return;
+                }
+                // The lane goes on with the slots it has; the publish
+                // below sees a closed or broken pool itself.
+            }
+        }
+        let capacity = self.shared.region.capacity() as u64;
+        while let Some(&index) = self.idle.last() {
+            let Some(item) = first.take().or_else(|| items.next()) else {
+                break;
+            };
+            // Pool rule P9: the items' iterator (user code) forked, and
+            // this is the child: the slots are the parent's.
+            if self.shared.forked() {
+                return self.stop(TaskError::forked());
+            }
+            // SAFETY: the slot is FREE and the lane's alone (rule L1): no
+            // other thread, worker or lease touches its data area, and this
+            // is the only reference to it.
+            let buf = unsafe { self.shared.region.data_mut(index) };
+            let mut w = Writer::new(buf);
+            // User code, without any lock (rule L2).
+            item.encode(&mut w);
+            if w.overflowed() {
+                self.publish();
+                self.stop(TaskError::argument_too_large(w.len() as u64, capacity));
+                return;
+            }
+            let arg_len = w.len() as u64;
+            self.idle.pop();
+            self.encoded.push((index, arg_len));
+        }
+        self.publish();
+    }
+
+    /// Publish the encoded slots under the registry lock, if the pool
+    /// still takes tasks, and ring once (rule L3).
+    fn publish(&mut self) {
+        if self.encoded.is_empty() {
+            return;
+        }
+        // Pool rule P9 (an `Encode` that forked): no lock of the parent's.
+        if self.shared.forked() {
+            self.encoded.clear();
+            return self.stop(TaskError::forked());
+        }
+        let shared = self.shared;
+        let mut reg = crate::sync::lock(&shared.registry);
+        if reg.closed || reg.broken {
+            let error = if reg.closed {
+                TaskError::pool_closed()
+            } else {
+                TaskError::broken()
+            };
+            drop(reg);
+            self.idle
+                .extend(self.encoded.drain(..).map(|(index, _)| index));
+            self.stop(error);
+            return;
+        }
+        for (index, arg_len) in self.encoded.drain(..) {
+            let ticket = shared.prepare_locked(
+                &mut reg,
+                index,
+                self.entry,
+                self.task,
+                arg_len,
+                self.timeout,
+            );
+            shared.region.slot(index).submit();
+            crate::tracepoint::process_submit(index);
+            self.in_flight.push_back(Flight::Task { index, ticket });
+            self.tasks += 1;
+        }
+        drop(reg);
+        shared.region.header().work.ring(true);
+        if self.timeout.is_some() {
+            shared.watch_timeout();
+        }
+    }
+
+    /// Queue `error` in its item's place and take no more items (rule L5).
+    fn stop(&mut self, error: TaskError) {
+        self.in_flight.push_back(Flight::Failed(error));
+        self.stopped = true;
+    }
+
+    /// The outcome of the oldest item, waiting for it (rule L4); `None`
+    /// when nothing is in flight.
+    pub(crate) fn next<R: Decode>(&mut self) -> Option<Result<R, TaskError>> {
+        let (index, ticket) = match self.in_flight.front()? {
+            Flight::Task { index, ticket } => (*index, *ticket),
+            Flight::Failed(_) => {
+                let Some(Flight::Failed(error)) = self.in_flight.pop_front() else {
+                    unreachable!("matched above");
+                };
+                return Some(Err(error));
+            }
+            Flight::Collected { .. } => unreachable!("released before the next call"),
+        };
+        // Pool rule P9: the slots are the parent's.
+        if self.shared.forked() {
+            return Some(Err(TaskError::forked()));
+        }
+        let slot = self.shared.region.slot(index);
+        let collected = loop {
+            if let Some(collected) = slot.try_collect() {
+                break collected;
+            }
+            slot.wait_task(Some(ticket), Some(MAX_NAP));
+        };
+        self.in_flight[0] = Flight::Collected { index };
+        self.tasks -= 1;
+        let outcome = self.shared.outcome(index, collected).and_then(|span| {
+            // SAFETY: COLLECTED and the lane's (rules L1, L4): nobody
+            // writes its data area until the lane releases it below;
+            // `outcome` bounded the span by the capacity.
+            let bytes = unsafe { self.shared.region.data(index, span.head + span.len) };
+            decode_result::<R>(bytes, span.head, None)
+                .map_err(|e| TaskError::bad_bytes(e.to_string()))
+        });
+        self.shared.trim(index);
+        slot.release();
+        self.in_flight.pop_front();
+        self.idle.push(index);
+        Some(outcome)
+    }
+}
+
+impl Drop for Lane<'_> {
+    fn drop(&mut self) {
+        // Pool rule P9.
+        if self.shared.forked() {
+            return;
+        }
+        let mut idle = std::mem::take(&mut self.idle);
+        idle.extend(self.encoded.iter().map(|&(index, _)| index));
+        let mut running = Vec::new();
+        // Rule L6: withdraw, last first.
+        for flight in self.in_flight.iter().rev() {
+            match *flight {
+                Flight::Task { index, ticket } => {
+                    let _ = self.shared.region.slot(index).cancel(outcome::WITHDRAWN);
+                    running.push((index, ticket));
+                }
+                Flight::Collected { index } => {
+                    self.shared.region.slot(index).release();
+                    idle.push(index);
+                }
+                Flight::Failed(_) => {}
+            }
+        }
+        if !idle.is_empty() || !running.is_empty() {
+            self.shared.end_lane(&idle, &running);
+        }
+    }
+}
