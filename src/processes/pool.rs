@@ -217,6 +217,9 @@ pub(crate) struct TaskCell {
     state: Mutex<CellState>,
     /// The submission's ticket, as in the slot (slot rule 9).
     ticket: u64,
+    /// Withdrawn by its handle's `cancel` (written and read under
+    /// `state`'s lock), so that a second `cancel` says so again.
+    withdrawn: AtomicBool,
     /// The handle's own completion eventfd (rule P6), made by the first
     /// `completion_fd` call; [`NO_FD`] until then. Set once, under the
     /// registry lock; owned by the cell and closed when it is dropped.
@@ -520,6 +523,7 @@ impl Shared {
                 reg.tasks[index] = Some(Arc::new(TaskCell {
                     state: Mutex::new(CellState::InSlot(index)),
                     ticket,
+                    withdrawn: AtomicBool::new(false),
                     fd: AtomicU32::new(NO_FD),
                 }));
             }
@@ -2227,9 +2231,8 @@ impl<R> TaskHandle<R> {
     /// then an error with [`TaskError::is_cancelled`] (waiting for it
     /// returns at once; its slot is free for the next submit once the
     /// outcome is taken or the handle dropped). False if a worker has
-    /// it already (it runs on, and its outcome stands), or it is finished
-    /// (a second call, too: Python's returns true again for a future it
-    /// cancelled), and in a forked child of this process, whose copy of
+    /// it already (it runs on, and its outcome stands) or it is finished,
+    /// and in a forked child of this process, whose copy of
     /// the pool touches nothing shared. To stop a running task, give it a
     /// [timeout](ProcessPool::submit_timeout), or use a
     /// [`Spawner`](super::Spawner), whose tasks can be killed.
@@ -2246,6 +2249,7 @@ impl<R> TaskHandle<R> {
     /// }
     /// let queued = pool.submit(nap, 1); // behind it: the only worker is busy
     /// assert!(queued.cancel());
+    /// assert!(queued.cancel()); // still cancelled, as Python's says again
     /// assert!(!running.cancel()); // a worker has it
     /// assert!(queued.wait().unwrap_err().is_cancelled());
     /// assert_eq!(running.wait(), Ok(300));
@@ -2259,6 +2263,10 @@ impl<R> TaskHandle<R> {
             return false;
         }
         let state = crate::sync::lock(&cell.state);
+        // Relaxed: written and read under the cell lock.
+        if cell.withdrawn.load(Relaxed) {
+            return true;
+        }
         let CellState::InSlot(index) = *state else {
             return false;
         };
@@ -2268,6 +2276,7 @@ impl<R> TaskHandle<R> {
         let Some(notify_fd) = shared.region.slot(index).cancel(outcome::WITHDRAWN) else {
             return false;
         };
+        cell.withdrawn.store(true, Relaxed);
         drop(state);
         // As an immediate stop does: the supervisor relays the slot to an
         // awaiting task or completion fd (rule P6); threads waiting for a
@@ -2389,6 +2398,7 @@ fn submit_to<T: Encode + ?Sized>(
     let cell = Arc::new(TaskCell {
         state: Mutex::new(CellState::InSlot(index)),
         ticket,
+        withdrawn: AtomicBool::new(false),
         fd: AtomicU32::new(NO_FD),
     });
     reg.tasks[index] = Some(cell.clone());
