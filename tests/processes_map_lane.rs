@@ -352,3 +352,33 @@ fn a_map_whose_iterator_forks_goes_on_in_the_parent_and_stops_in_the_child() {
         })
     });
 }
+
+#[test]
+fn a_long_map_does_not_starve_submits_from_other_threads() {
+    // A map of 3,000 tasks of 1 ms on 2 workers takes 1.5 s or more; each
+    // of ten single submits from another thread meanwhile must get a slot
+    // and its result while the map still runs, not after it (a lane keeps
+    // its slots for the whole call unless it shares them: rule L7).
+    within(Duration::from_secs(60), || {
+        no_leaks(small_pool, |pool| {
+            let map_done = std::sync::atomic::AtomicBool::new(false);
+            std::thread::scope(|s| {
+                let map = s.spawn(|| {
+                    let out = pool.map(sleep_ms, std::iter::repeat_n(1, 3000));
+                    map_done.store(true, std::sync::atomic::Ordering::SeqCst);
+                    out
+                });
+                // Let the lane take every slot first.
+                std::thread::sleep(Duration::from_millis(100));
+                for i in 0..10 {
+                    assert_eq!(pool.submit(double, i).wait(), Ok(2 * i));
+                    assert!(
+                        !map_done.load(std::sync::atomic::Ordering::SeqCst),
+                        "submit {i} waited for the whole map"
+                    );
+                }
+                assert_eq!(map.join().unwrap().unwrap().len(), 3000);
+            });
+        })
+    });
+}

@@ -21,7 +21,7 @@
 //! the parent's transitions (FREE → SUBMITTED, finished → COLLECTED →
 //! FREE) on its slots.
 //!
-//! Rules (L1–L6):
+//! Rules (L1–L7):
 //!
 //! * **L1. The lane's slots are its own.** A slot the lane took off the
 //!   free list is in none of the registry's tables (no cell, no waker, no
@@ -58,6 +58,13 @@
 //!   the free list, collects and frees finished ones, and gives each task
 //!   still running a cell without a handle, so that its slot is reclaimed
 //!   when it finishes (pool rule P2), as a dropped handle's is.
+//! * **L7. A lane shares.** A thread that finds no free slot counts itself
+//!   in `slot_waiters` while it sleeps. A lane that sees a waiter when it
+//!   starts a batch gives its idle slots back (ringing `done`, pool rule
+//!   P5), keeping one only if none of its tasks is in flight, and takes no
+//!   new slot unless it has none: a long `map` slows down to what its
+//!   tasks in flight allow, instead of starving every `submit` of other
+//!   threads until it ends. Once nobody waits it grows again.
 //!
 //! In a forked child of the lane's process (the items' iterator or an
 //! `Encode` may fork), the lane touches nothing shared from the moment it
@@ -72,6 +79,7 @@ use super::error::TaskError;
 use super::pool::{Shared, MAX_NAP};
 use super::slot::outcome;
 use super::zygote;
+use crate::sync::atomic::Ordering::Relaxed;
 
 /// One of the lane's slots past its encoding, in the items' order.
 enum Flight {
@@ -153,6 +161,15 @@ impl<'s> Lane<'s> {
         if self.shared.forked() {
             return self.stop(TaskError::forked());
         }
+        // Rule L7: others wait for a slot; share.
+        // Relaxed: a hint (see `take_free_slots`).
+        let contended = self.shared.slot_waiters.load(Relaxed) != 0;
+        if contended && !self.idle.is_empty() {
+            // Keep one slot to go on with if none of ours is in flight.
+            let keep = usize::from(self.tasks == 0);
+            let mut spare = self.idle.split_off(keep.min(self.idle.len()));
+            self.shared.give_back(&mut spare);
+        }
         let owned = self.idle.len() + self.tasks;
         // A lane with no slot takes its first item before it waits for
         // one: an empty iterator makes it wait for nothing.
@@ -167,7 +184,13 @@ impl<'s> Lane<'s> {
             .size_hint()
             .1
             .map_or(usize::MAX, |n| n.saturating_add(first.is_some() as usize));
-        let wanted = (self.max - owned).min(left);
+        // A contended lane takes a slot only when it has none (rule L7).
+        let room = if contended {
+            usize::from(owned == 0)
+        } else {
+            self.max - owned
+        };
+        let wanted = room.min(left);
         if wanted > 0 {
             if let Err(error) = self
                 .shared

@@ -67,7 +67,7 @@
 //!   that loses to a claim: slot rule 3), so that no task runs for no
 //!   one. `map` and `map_chunked` do the same through a lane that keeps
 //!   its slots for the whole call, with no handle and no lock per task
-//!   (`lane.rs`, rules L1–L6).
+//!   (`lane.rs`, rules L1–L7).
 //! * **P9.** A pool, handle or result view in a forked child of the
 //!   process that built the pool (a `pthread_atfork` generation, as the
 //!   thread pool's) touches nothing shared: the child has no supervisor,
@@ -362,6 +362,9 @@ pub(crate) struct Shared {
     /// The supervisor sleeps without a timeout (doorbell-like, see
     /// `wake_supervisor_for_timeout`).
     pub(crate) supervisor_idle: AtomicBool,
+    /// Threads sleeping in `take_free_slots` for a slot: a `map` lane
+    /// that sees any gives its idle slots back (`lane.rs` rule L7).
+    pub(crate) slot_waiters: AtomicU32,
     default_timeout: Option<Duration>,
     keep_resident: usize,
     mode: StartMode,
@@ -507,6 +510,14 @@ impl Shared {
         }
     }
 
+    /// Give a `map` lane's idle slots back to the free list while it goes
+    /// on (`lane.rs` rule L7): threads wait for one.
+    pub(crate) fn give_back(&self, idle: &mut Vec<usize>) {
+        crate::sync::lock(&self.registry).free.append(idle);
+        // Rule P5: slots came free.
+        self.region.header().done.ring(false);
+    }
+
     /// A `map` lane's end (`lane.rs` rule L6), with its slots: the `idle`
     /// ones (FREE) go back to the free list; of the `in_flight` ones
     /// (index, ticket), those finished are collected and freed, the others
@@ -596,6 +607,7 @@ impl Shared {
         taken: &mut Vec<usize>,
     ) -> Result<(), TaskError> {
         let header = self.region.header();
+        let mut waiting = None;
         loop {
             // Doorbell rule 1: read before looking for a free slot.
             let seen = header.done.seen();
@@ -626,6 +638,12 @@ impl Shared {
                 return Ok(());
             }
             if !freed {
+                // Counted from the first sleep until this call returns,
+                // so that a lane does not take back what it gave before
+                // this thread looked again.
+                if waiting.is_none() {
+                    waiting = Some(SlotWaiter::new(&self.slot_waiters));
+                }
                 header
                     .done
                     .sleep(seen, Some(Duration::from_millis(100)), None);
@@ -764,6 +782,26 @@ impl Drop for Lease {
             return;
         }
         self.shared.free(self.index);
+    }
+}
+
+/// A thread counted in `Shared::slot_waiters` while it waits for a slot
+/// (`lane.rs` rule L7), until dropped.
+struct SlotWaiter<'a>(&'a AtomicU32);
+
+impl<'a> SlotWaiter<'a> {
+    fn new(count: &'a AtomicU32) -> Self {
+        // Relaxed: a hint for the lanes; the waiter looks again after at
+        // most 100 ms anyway.
+        count.fetch_add(1, Relaxed);
+        SlotWaiter(count)
+    }
+}
+
+impl Drop for SlotWaiter<'_> {
+    fn drop(&mut self) {
+        // Relaxed: as above.
+        self.0.fetch_sub(1, Relaxed);
     }
 }
 
@@ -1270,6 +1308,7 @@ impl ProcessPoolBuilder {
             commands: Mutex::new(commands),
             wake,
             supervisor_idle: AtomicBool::new(false),
+            slot_waiters: AtomicU32::new(0),
             default_timeout: self.task_timeout,
             keep_resident: self.keep_resident,
             mode,
