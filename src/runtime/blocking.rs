@@ -92,6 +92,12 @@
 //!    handle there for the next submitter or the shutdown: a thread
 //!    cannot join itself. As it no longer counts in `live`, a new thread
 //!    can start for that job.
+//! 10. **Not in a forked child.** In a process forked from the pool's, its
+//!     threads do not exist, and its lock (or a job's outcome cell's) may
+//!     have been held by one of them at the fork, for ever there. A handle
+//!     there asks [`Ticket::is_forked_away`] first, and then only *tries*
+//!     its cell (oneshot rule 5): the outcome if it came before the fork,
+//!     else an error at once, as threads' spawn rule 5 has it.
 
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
@@ -141,6 +147,9 @@ struct Inner {
     keep_alive: Duration,
     /// Run first on every new thread (the facade installs its context).
     on_start: Hook,
+    /// The fork generation that owns the pool: in a process forked from
+    /// it, its threads do not exist (rule 10).
+    fork_generation: u64,
     /// Test hook: starting a thread fails, as when the system has none
     /// left (`EAGAIN`).
     #[cfg(test)]
@@ -175,6 +184,7 @@ impl BlockingPool {
                 max,
                 keep_alive,
                 on_start,
+                fork_generation: crate::sys::fork::generation(),
                 #[cfg(test)]
                 refuse_threads: crate::sync::atomic::AtomicBool::new(false),
             }),
@@ -371,6 +381,12 @@ pub(crate) struct Ticket {
 }
 
 impl Ticket {
+    /// Whether this process was forked from the pool's, where the pool has
+    /// no thread (rule 10).
+    pub(crate) fn is_forked_away(&self) -> bool {
+        crate::sys::fork::generation() != self.pool.fork_generation
+    }
+
     /// On one of this pool's own threads or a CPU worker of its runtime,
     /// the job if it is still queued, to be run by the caller; `None`
     /// elsewhere or once a thread took it (rule 7).
