@@ -473,6 +473,11 @@ fn cancel_withdraws_a_process_task_in_the_pool_or_still_queued_for_it() {
     });
 }
 
+/// Whether `outcome` is the error of a pool with no thread in this process.
+fn unavailable<T>(outcome: Option<Result<T, triad::runtime::JoinError>>) -> bool {
+    matches!(outcome, Some(Err(e)) if e.is_pool_unavailable())
+}
+
 /// A CPU job and a blocking job that each return their value once the test
 /// sends them the go-ahead.
 fn gated_jobs(
@@ -601,11 +606,15 @@ fn wait_timeout_of_cpu_and_blocking_jobs_in_a_forked_child_answers_at_once() {
             std::thread::yield_now();
         }
         let (mut cpu, mut blocking, go_cpu, go_blocking) = gated_jobs(&rt);
+        // Joined (by value) in the child: its handles are moved there.
+        let (to_join, go_to_join) = {
+            let (cpu, blocking, go_cpu, go_blocking) = gated_jobs(&rt);
+            ((cpu, blocking), (go_cpu, go_blocking))
+        };
         let code = runtime_support::exit_code_in_forked_child(|| {
             // Neither pool has a thread here: a minute's timeout must not
             // be waited (threads' spawn rule 5, blocking.rs rule 10).
             let start = Instant::now();
-            let unavailable = |outcome: Option<Result<u32, triad::runtime::JoinError>>| matches!(outcome, Some(Err(e)) if e.is_pool_unavailable());
             let cpu_unavailable = unavailable(cpu.wait_timeout(Duration::from_secs(60)));
             let blocking_unavailable = unavailable(blocking.wait_timeout(Duration::from_secs(60)));
             let values = matches!(cpu_done.wait_timeout(Duration::from_secs(60)), Some(Ok(3)))
@@ -613,19 +622,33 @@ fn wait_timeout_of_cpu_and_blocking_jobs_in_a_forked_child_answers_at_once() {
                     blocking_done.wait_timeout(Duration::from_secs(60)),
                     Some(Ok(4))
                 );
+            let (cpu_joined, blocking_joined) = to_join;
+            let joins_unavailable =
+                unavailable(Some(cpu_joined.join())) && unavailable(Some(blocking_joined.join()));
             let at_once = start.elapsed() < Duration::from_secs(10);
-            match (cpu_unavailable, blocking_unavailable, values, at_once) {
-                (true, true, true, true) => 0,
+            match (
+                cpu_unavailable,
+                blocking_unavailable,
+                values,
+                joins_unavailable,
+                at_once,
+            ) {
+                (true, true, true, true, true) => 0,
                 (false, ..) => 2,
                 (_, false, ..) => 3,
-                (_, _, false, _) => 4,
-                _ => 5,
+                (_, _, false, ..) => 4,
+                (_, _, _, false, _) => 5,
+                _ => 6,
             }
         });
         assert_eq!(
             code, 0,
-            "2: cpu not unavailable, 3: blocking not unavailable, 4: no value, 5: waited"
+            "2: cpu not unavailable, 3: blocking not unavailable, 4: no value, \
+             5: a join not unavailable, 6: waited"
         );
+        // The jobs whose handles the child took still run here.
+        go_to_join.0.send(()).unwrap();
+        go_to_join.1.send(()).unwrap();
         // The parent's handles are untouched by the child's calls.
         go_cpu.send(()).unwrap();
         go_blocking.send(()).unwrap();
