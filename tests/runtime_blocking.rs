@@ -183,7 +183,11 @@ fn jobs_racing_the_keep_alive_all_run_exactly_once() {
             }
         });
         assert_eq!(ran.load(Ordering::Relaxed), 2000);
-        assert!(threads_named(BLOCKING) <= 2);
+        // At most 2 take jobs; one that just left may still be on its way
+        // out (blocking.rs rules 1 and 9), for as long as its exit takes.
+        eventually("at most 2 blocking threads", || {
+            threads_named(BLOCKING) <= 2
+        });
     });
 }
 
