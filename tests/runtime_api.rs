@@ -7,12 +7,14 @@ mod runtime_support;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use runtime_support::{one_of_each_with_one_slot, runtime, within};
 use triad::event_loop::{sleep, yield_now};
-use triad::runtime::{spawn, spawn_blocking, spawn_cpu, spawn_process, Handle, Origin};
+use triad::runtime::{
+    spawn, spawn_blocking, spawn_cpu, spawn_process, BlockingHandle, CpuHandle, Handle, Origin,
+};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -468,5 +470,189 @@ fn cancel_withdraws_a_process_task_in_the_pool_or_still_queued_for_it() {
             .collect();
         let squares: Vec<u64> = tasks.into_iter().map(|t| t.wait().unwrap()).collect();
         assert_eq!(squares, [1, 4, 9, 16]);
+    });
+}
+
+/// Whether `outcome` is the error of a pool with no thread in this process.
+fn unavailable<T>(outcome: Option<Result<T, triad::runtime::JoinError>>) -> bool {
+    matches!(outcome, Some(Err(e)) if e.is_pool_unavailable())
+}
+
+/// A CPU job and a blocking job that each return their value once the test
+/// sends them the go-ahead.
+fn gated_jobs(
+    rt: &triad::Runtime,
+) -> (
+    CpuHandle<u32>,
+    BlockingHandle<u32>,
+    mpsc::Sender<()>,
+    mpsc::Sender<()>,
+) {
+    let (go_cpu, gate_cpu) = mpsc::channel::<()>();
+    let (go_blocking, gate_blocking) = mpsc::channel::<()>();
+    let cpu = rt.handle().spawn_cpu(move || {
+        let _ = gate_cpu.recv();
+        1
+    });
+    let blocking = rt.handle().spawn_blocking(move || {
+        let _ = gate_blocking.recv();
+        2
+    });
+    (cpu, blocking, go_cpu, go_blocking)
+}
+
+#[test]
+fn wait_timeout_of_cpu_and_blocking_jobs_times_out_then_gives_the_value() {
+    within(LIMIT, || {
+        let rt = runtime(2);
+        let (mut cpu, mut blocking, go_cpu, go_blocking) = gated_jobs(&rt);
+        let start = Instant::now();
+        assert!(cpu.wait_timeout(Duration::from_millis(50)).is_none());
+        assert!(blocking.wait_timeout(Duration::from_millis(50)).is_none());
+        assert!(
+            start.elapsed() >= Duration::from_millis(100),
+            "waited the timeouts"
+        );
+        assert!(!cpu.is_finished() && !blocking.is_finished());
+        go_cpu.send(()).unwrap();
+        go_blocking.send(()).unwrap();
+        assert_eq!(
+            cpu.wait_timeout(Duration::from_secs(30)).unwrap().unwrap(),
+            1
+        );
+        assert_eq!(
+            blocking
+                .wait_timeout(Duration::from_secs(30))
+                .unwrap()
+                .unwrap(),
+            2
+        );
+        // After a timeout, awaiting and joining still work.
+        let (mut cpu, mut blocking, go_cpu, go_blocking) = gated_jobs(&rt);
+        assert!(cpu.wait_timeout(Duration::from_millis(10)).is_none());
+        assert!(blocking.wait_timeout(Duration::from_millis(10)).is_none());
+        go_cpu.send(()).unwrap();
+        go_blocking.send(()).unwrap();
+        assert_eq!(
+            rt.block_on(async { cpu.await.unwrap() + blocking.await.unwrap() }),
+            3
+        );
+        let (mut cpu, mut blocking, go_cpu, go_blocking) = gated_jobs(&rt);
+        assert!(cpu.wait_timeout(Duration::from_millis(10)).is_none());
+        assert!(blocking.wait_timeout(Duration::from_millis(10)).is_none());
+        go_cpu.send(()).unwrap();
+        go_blocking.send(()).unwrap();
+        assert_eq!(cpu.join().unwrap() + blocking.join().unwrap(), 3);
+    });
+}
+
+#[test]
+fn wait_timeout_of_cpu_and_blocking_jobs_gives_a_value_or_a_panic_in_time() {
+    within(LIMIT, || {
+        let rt = runtime(2);
+        let start = Instant::now();
+        let mut cpu = rt.handle().spawn_cpu(|| 6);
+        let mut blocking = rt.handle().spawn_blocking(|| 7);
+        assert_eq!(
+            cpu.wait_timeout(Duration::from_secs(30)).unwrap().unwrap(),
+            6
+        );
+        assert_eq!(
+            blocking
+                .wait_timeout(Duration::from_secs(30))
+                .unwrap()
+                .unwrap(),
+            7
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "did not wait the timeout"
+        );
+        let mut cpu = rt.handle().spawn_cpu(|| -> u8 { panic!("cpu boom") });
+        let mut blocking = rt
+            .handle()
+            .spawn_blocking(|| -> u8 { panic!("blocking boom") });
+        let error = cpu
+            .wait_timeout(Duration::from_secs(30))
+            .unwrap()
+            .unwrap_err();
+        assert!(error.is_panic() && error.origin() == Origin::Cpu);
+        assert_eq!(error.panic_message(), Some("cpu boom"));
+        let error = blocking
+            .wait_timeout(Duration::from_secs(30))
+            .unwrap()
+            .unwrap_err();
+        assert!(error.is_panic() && error.origin() == Origin::Blocking);
+        assert_eq!(error.panic_message(), Some("blocking boom"));
+        // Refused by a runtime that is gone: at once, its own error.
+        let handle = rt.handle();
+        drop(rt);
+        let error = handle.spawn_cpu(|| 1).wait_timeout(Duration::from_secs(30));
+        assert!(error.unwrap().unwrap_err().is_shutdown());
+        let error = handle
+            .spawn_blocking(|| 1)
+            .wait_timeout(Duration::from_secs(30));
+        assert!(error.unwrap().unwrap_err().is_shutdown());
+    });
+}
+
+#[test]
+fn wait_timeout_of_cpu_and_blocking_jobs_in_a_forked_child_answers_at_once() {
+    within(LIMIT, || {
+        let rt = runtime(2);
+        let mut cpu_done = rt.handle().spawn_cpu(|| 3);
+        let mut blocking_done = rt.handle().spawn_blocking(|| 4);
+        while !cpu_done.is_finished() || !blocking_done.is_finished() {
+            std::thread::yield_now();
+        }
+        let (mut cpu, mut blocking, go_cpu, go_blocking) = gated_jobs(&rt);
+        // Joined (by value) in the child: its handles are moved there.
+        let (to_join, go_to_join) = {
+            let (cpu, blocking, go_cpu, go_blocking) = gated_jobs(&rt);
+            ((cpu, blocking), (go_cpu, go_blocking))
+        };
+        let code = runtime_support::exit_code_in_forked_child(|| {
+            // Neither pool has a thread here: a minute's timeout must not
+            // be waited (threads' spawn rule 5, blocking.rs rule 10).
+            let start = Instant::now();
+            let cpu_unavailable = unavailable(cpu.wait_timeout(Duration::from_secs(60)));
+            let blocking_unavailable = unavailable(blocking.wait_timeout(Duration::from_secs(60)));
+            let values = matches!(cpu_done.wait_timeout(Duration::from_secs(60)), Some(Ok(3)))
+                && matches!(
+                    blocking_done.wait_timeout(Duration::from_secs(60)),
+                    Some(Ok(4))
+                );
+            let (cpu_joined, blocking_joined) = to_join;
+            let joins_unavailable =
+                unavailable(Some(cpu_joined.join())) && unavailable(Some(blocking_joined.join()));
+            let at_once = start.elapsed() < Duration::from_secs(10);
+            match (
+                cpu_unavailable,
+                blocking_unavailable,
+                values,
+                joins_unavailable,
+                at_once,
+            ) {
+                (true, true, true, true, true) => 0,
+                (false, ..) => 2,
+                (_, false, ..) => 3,
+                (_, _, false, ..) => 4,
+                (_, _, _, false, _) => 5,
+                _ => 6,
+            }
+        });
+        assert_eq!(
+            code, 0,
+            "2: cpu not unavailable, 3: blocking not unavailable, 4: no value, \
+             5: a join not unavailable, 6: waited"
+        );
+        // The jobs whose handles the child took still run here.
+        go_to_join.0.send(()).unwrap();
+        go_to_join.1.send(()).unwrap();
+        // The parent's handles are untouched by the child's calls.
+        go_cpu.send(()).unwrap();
+        go_blocking.send(()).unwrap();
+        assert_eq!(cpu.join().unwrap() + blocking.join().unwrap(), 3);
+        assert_eq!(cpu_done.join().unwrap() + blocking_done.join().unwrap(), 7);
     });
 }

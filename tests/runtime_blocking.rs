@@ -5,11 +5,11 @@
 
 mod runtime_support;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use runtime_support::{eventually, serial, threads_named, within};
@@ -183,6 +183,102 @@ fn jobs_racing_the_keep_alive_all_run_exactly_once() {
             }
         });
         assert_eq!(ran.load(Ordering::Relaxed), 2000);
-        assert!(threads_named(BLOCKING) <= 2);
+        // At most 2 take jobs; one that just left may still be on its way
+        // out (blocking.rs rules 1 and 9), for as long as its exit takes.
+        eventually("at most 2 blocking threads", || {
+            threads_named(BLOCKING) <= 2
+        });
+    });
+}
+
+/// A thread-local value that submits a blocking job when it is dropped, that
+/// is among the destructors its thread runs as it exits.
+struct SubmitsWhenDropped {
+    handle: triad::runtime::Handle,
+    ran: mpsc::Sender<&'static str>,
+    /// Said (and then slept) first, so the test can act while the thread
+    /// is inside its destructors.
+    leaving: Option<(mpsc::Sender<()>, Duration)>,
+}
+
+impl Drop for SubmitsWhenDropped {
+    fn drop(&mut self) {
+        if let Some((leaving, pause)) = self.leaving.take() {
+            let _ = leaving.send(());
+            std::thread::sleep(pause);
+        }
+        let ran = self.ran.clone();
+        let _detached = self.handle.spawn_blocking(move || {
+            let _ = ran.send("ran");
+        });
+    }
+}
+
+thread_local! {
+    static ON_EXIT: RefCell<Option<SubmitsWhenDropped>> = const { RefCell::new(None) };
+}
+
+/// A blocking job that plants `value` in its thread's `ON_EXIT`.
+fn plant(rt: &Runtime, value: SubmitsWhenDropped) {
+    rt.handle()
+        .spawn_blocking(move || ON_EXIT.with(|slot| *slot.borrow_mut() = Some(value)))
+        .join()
+        .unwrap();
+}
+
+#[test]
+fn a_leaving_blocking_threads_destructor_can_spawn_blocking_work() {
+    // The thread's id was in `exited` when its destructor spawned: the
+    // spawn joined its own thread (EDEADLK, a panic in a thread-local
+    // destructor: the process aborted). Rule 9.
+    let _serial = serial();
+    within(Duration::from_secs(20), || {
+        let rt = runtime(1, Duration::from_millis(20));
+        let (sender, ran) = mpsc::channel();
+        let (handle, leaving) = (rt.handle(), None);
+        plant(
+            &rt,
+            SubmitsWhenDropped {
+                handle,
+                ran: sender,
+                leaving,
+            },
+        );
+        // The thread leaves after 20 ms idle; the job its destructor
+        // submitted runs on a new thread (the leaving one counts no more).
+        assert_eq!(ran.recv_timeout(Duration::from_secs(10)), Ok("ran"));
+        assert_eq!(rt.handle().spawn_blocking(|| 7).join().unwrap(), 7);
+        drop(rt);
+        assert_eq!(threads_named(BLOCKING), 0, "every thread joined");
+    });
+}
+
+#[test]
+fn a_submitter_joins_a_leaving_thread_outside_the_pools_lock() {
+    // A submitter joined the thread that left while it held the pool's
+    // lock, and that thread's destructor waited for the same lock to spawn:
+    // a deadlock (the test hit its limit). Rule 9.
+    let _serial = serial();
+    within(Duration::from_secs(20), || {
+        let rt = runtime(1, Duration::from_millis(20));
+        let (sender, ran) = mpsc::channel();
+        let (in_destructor, leaving) = mpsc::channel();
+        let handle = rt.handle();
+        let pause = Duration::from_millis(100);
+        plant(
+            &rt,
+            SubmitsWhenDropped {
+                handle,
+                ran: sender,
+                leaving: Some((in_destructor, pause)),
+            },
+        );
+        // The thread is in its destructors now: this submit finds it
+        // left, and joins it while the destructor spawns.
+        leaving.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(rt.handle().spawn_blocking(|| 7).join().unwrap(), 7);
+        assert_eq!(ran.recv_timeout(Duration::from_secs(10)), Ok("ran"));
+        drop(rt);
+        assert_eq!(threads_named(BLOCKING), 0, "every thread joined");
     });
 }

@@ -5,8 +5,8 @@
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use triad::threads::{spawn, ThreadPool};
 
@@ -195,4 +195,104 @@ fn a_handle_polled_to_completion_is_finished() {
     };
     assert_eq!(value.unwrap(), 5);
     assert!(handle.is_finished(), "its outcome was delivered");
+}
+
+/// A job that returns `value` once the test sends it the go-ahead.
+fn gated(pool: &ThreadPool, value: u32) -> (triad::threads::JoinHandle<u32>, mpsc::Sender<()>) {
+    let (go, gate) = mpsc::channel::<()>();
+    let handle = pool.spawn(move || {
+        let _ = gate.recv();
+        value
+    });
+    (handle, go)
+}
+
+#[test]
+fn join_timeout_times_out_then_the_handle_gives_the_value() {
+    let pool = ThreadPool::builder().num_threads(1).build().unwrap();
+    let (mut handle, go) = gated(&pool, 7);
+    let start = Instant::now();
+    assert!(handle.join_timeout(Duration::from_millis(50)).is_none());
+    assert!(
+        start.elapsed() >= Duration::from_millis(50),
+        "waited the timeout"
+    );
+    assert!(
+        handle.join_timeout(Duration::ZERO).is_none(),
+        "again: not yet"
+    );
+    go.send(()).unwrap();
+    assert_eq!(
+        handle
+            .join_timeout(Duration::from_secs(30))
+            .unwrap()
+            .unwrap(),
+        7
+    );
+    // After a timeout, awaiting and `join` still work.
+    let (mut awaited, go) = gated(&pool, 8);
+    assert!(awaited.join_timeout(Duration::from_millis(10)).is_none());
+    go.send(()).unwrap();
+    assert_eq!(support::block_on(awaited).unwrap(), 8);
+    let (mut joined, go) = gated(&pool, 9);
+    assert!(joined.join_timeout(Duration::from_millis(10)).is_none());
+    go.send(()).unwrap();
+    assert_eq!(joined.join().unwrap(), 9);
+}
+
+#[test]
+fn join_timeout_gives_a_value_or_a_panic_that_comes_in_time() {
+    let pool = ThreadPool::builder().num_threads(1).build().unwrap();
+    let mut handle = pool.spawn(|| 5u32);
+    let start = Instant::now();
+    assert_eq!(
+        handle
+            .join_timeout(Duration::from_secs(30))
+            .unwrap()
+            .unwrap(),
+        5
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "did not wait the timeout"
+    );
+    let mut failed = pool.spawn(|| -> u32 { panic!("boom") });
+    let error = failed
+        .join_timeout(Duration::from_secs(30))
+        .unwrap()
+        .unwrap_err();
+    assert!(error.is_panic());
+    assert_eq!(error.panic_message(), Some("boom"));
+}
+
+#[test]
+fn join_timeout_in_a_forked_child_answers_at_once() {
+    let pool = ThreadPool::builder().num_threads(1).build().unwrap();
+    let mut done = pool.spawn(|| 3u32);
+    while !done.is_finished() {
+        std::thread::yield_now();
+    }
+    let (mut blocked, go) = gated(&pool, 4);
+    let code = support::exit_code_in_forked_child(|| {
+        // Spawn rule 5: the pool's threads are not here; a minute's
+        // timeout must not be waited.
+        let start = Instant::now();
+        let unavailable = matches!(
+            blocked.join_timeout(Duration::from_secs(60)),
+            Some(Err(e)) if e.is_pool_unavailable()
+        );
+        let value = matches!(done.join_timeout(Duration::from_secs(60)), Some(Ok(3)));
+        let at_once = start.elapsed() < Duration::from_secs(10);
+        match (unavailable, value, at_once) {
+            (true, true, true) => 0,
+            (false, ..) => 2,
+            (_, false, _) => 3,
+            _ => 4,
+        }
+    });
+    assert_eq!(code, 0, "2: not unavailable, 3: no value, 4: waited");
+    // The parent's handles are untouched by the child's calls.
+    go.send(()).unwrap();
+    assert_eq!(blocked.join().unwrap(), 4);
+    assert_eq!(done.join().unwrap(), 3);
 }

@@ -11,30 +11,34 @@
 //!   thread: ┌─► pop a job ──► run it (panic caught) ──► send its outcome ──┐
 //!           │   nothing queued: idle, wait for a claim ≤ keep-alive        │
 //!           │     claimed ──────────────────────────────────────────────────┘
-//!           └── timed out: leave (its handle is joined later, see rule 3)
+//!           └── timed out: leave; its handle is joined later, outside the lock (rules 3, 9)
 //! ```
 //!
 //! Rules (all state behind one mutex, so each rule is a plain check):
 //!
-//! 1. **Bound.** `live` counts threads started and not yet joined, and a
-//!    thread is started only while `live < max`: there are never more than
-//!    `max` threads, counting one that is still on its way out.
+//! 1. **Bound.** `live` counts the threads in their work loop (busy or
+//!    idle), and a thread is started only while `live < max`: never more
+//!    than `max` threads take jobs. A thread that left (rule 3) is no
+//!    longer counted; until it is joined it may still be running its
+//!    thread-local destructors (rule 9).
 //! 2. **No lost job, no thundering herd.** A submitter that finds an idle
 //!    thread *claims* it (`idle -= 1, notified += 1`) and notifies one; a
 //!    waking thread proceeds only by consuming a claim (`notified -= 1`),
 //!    so a spurious or shared wake-up neither loses nor doubles a job. A
 //!    thread re-checks the queue before it leaves on keep-alive.
-//! 3. **Keep-alive.** A thread idle for `keep_alive` leaves and puts its id
-//!    in `exited`; it stays counted in `live` until someone joins it: the
-//!    next submitter that finds no idle thread, or shutdown. So when a
+//! 3. **Keep-alive.** A thread idle for `keep_alive` leaves: under the
+//!    lock it stops counting in `live` and puts its id in `exited`, and
+//!    the next submitter (or the shutdown) joins it (rule 9). So when a
 //!    submitter decides whether a thread will take its job, `live` counts
 //!    only threads that will: busy ones, which take the queue's next job
-//!    when they are done (rule 5 relies on it).
+//!    when they are done (rule 5 relies on it), and idle ones.
 //! 4. **Shutdown** (drop): refuse new jobs, wake everyone, let the threads
 //!    run every job already queued, then join every thread (outside the
 //!    lock, since the threads need it to take the remaining jobs), and
-//!    wait for the jobs other threads took back (rule 8). When `drop`
-//!    returns no thread of the pool exists and no job it accepted runs.
+//!    wait for the jobs other threads took back (rule 8) and for the
+//!    submitters still joining threads that left (rule 9's `joining`).
+//!    When `drop` returns no thread of the pool exists and no job it
+//!    accepted runs.
 //! 5. **Exactly one outcome per job.** A job sends its value or its panic
 //!    (a panic of what the send runs, the handle's waker or the drop of a
 //!    value nobody waits for, is dropped there: the thread goes on, as
@@ -76,6 +80,24 @@
 //!    counts as running in the pool until it returns (`outside`): the
 //!    shutdown waits for it as for one of its threads' jobs (rule 4), so
 //!    what it waits for is still served.
+//! 9. **No join under the lock.** A thread that left (rule 3) lets go of
+//!    the lock, then runs its thread-local destructors, and a destructor
+//!    may call into the pool (a `spawn_blocking`, which takes the lock):
+//!    joining that thread while holding the lock would wait for a thread
+//!    that waits for the lock. So a submitter takes the handles of the
+//!    threads that left out of the state, counts them in `joining`, lets
+//!    go of the lock, joins them, then uncounts them (the shutdown waits
+//!    for `joining` to fall to zero, rule 4). A thread that submits from
+//!    its own destructors (its id still in `exited`) leaves its own
+//!    handle there for the next submitter or the shutdown: a thread
+//!    cannot join itself. As it no longer counts in `live`, a new thread
+//!    can start for that job.
+//! 10. **Not in a forked child.** In a process forked from the pool's, its
+//!     threads do not exist, and its lock (or a job's outcome cell's) may
+//!     have been held by one of them at the fork, for ever there. A handle
+//!     there asks [`Ticket::is_forked_away`] first, and then only *tries*
+//!     its cell (oneshot rule 5): the outcome if it came before the fork,
+//!     else an error at once, as threads' spawn rule 5 has it.
 
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
@@ -107,8 +129,12 @@ struct State {
     next_id: u64,
     /// Join handles of every thread not joined yet, by id.
     threads: HashMap<u64, thread::JoinHandle<()>>,
-    /// Threads that left on keep-alive, still counted in `live` (rule 3).
+    /// Threads that left on keep-alive, no longer counted in `live`, not
+    /// yet joined (rule 3).
     exited: Vec<u64>,
+    /// Threads that left, being joined by a submitter outside the lock
+    /// (rule 9).
+    joining: usize,
     /// Jobs taken back by threads outside the pool and not yet returned
     /// (rule 8).
     outside: usize,
@@ -121,6 +147,9 @@ struct Inner {
     keep_alive: Duration,
     /// Run first on every new thread (the facade installs its context).
     on_start: Hook,
+    /// The fork generation that owns the pool: in a process forked from
+    /// it, its threads do not exist (rule 10).
+    fork_generation: u64,
     /// Test hook: starting a thread fails, as when the system has none
     /// left (`EAGAIN`).
     #[cfg(test)]
@@ -148,12 +177,14 @@ impl BlockingPool {
                     next_id: 0,
                     threads: HashMap::new(),
                     exited: Vec::new(),
+                    joining: 0,
                     outside: 0,
                 }),
                 condvar: Condvar::new(),
                 max,
                 keep_alive,
                 on_start,
+                fork_generation: crate::sys::fork::generation(),
                 #[cfg(test)]
                 refuse_threads: crate::sync::atomic::AtomicBool::new(false),
             }),
@@ -190,27 +221,15 @@ impl BlockingPool {
         };
         state.next_job += 1;
         state.queue.push_back((ticket.job, job));
+        // Rule 9: the threads that left, joined below, outside the lock.
+        let left = self.take_exited(&mut state);
+        let mut unrun = None;
         if state.idle > 0 {
             // Rule 2: claim one idle thread.
             state.idle -= 1;
             state.notified += 1;
             self.inner.condvar.notify_one();
-            return Some((receiver, ticket));
-        }
-        if !state.exited.is_empty() {
-            // Rule 3: join the threads that left, to make room and so that
-            // `live` counts only threads that will take a job. They
-            // released the lock for good before their id was visible, so
-            // joining them under it cannot deadlock.
-            for id in std::mem::take(&mut state.exited) {
-                if let Some(handle) = state.threads.remove(&id) {
-                    let _ = handle.join();
-                }
-                state.live -= 1;
-            }
-        }
-        let mut unrun = None;
-        if state.live < self.inner.max {
+        } else if state.live < self.inner.max {
             let id = state.next_id;
             let spawned = self.start_thread(id);
             match spawned {
@@ -232,7 +251,44 @@ impl BlockingPool {
         // Dropped outside the lock: the closure's captures are the user's,
         // and their `Drop` may call into this pool (a `spawn_blocking`).
         drop(unrun);
+        self.join_exited(left);
         Some((receiver, ticket))
+    }
+
+    /// Rule 9: the handles of the threads that left, out of the state and
+    /// counted in `joining`, but the calling thread's own (a thread cannot
+    /// join itself).
+    fn take_exited(&self, state: &mut State) -> Vec<thread::JoinHandle<()>> {
+        if state.exited.is_empty() {
+            return Vec::new();
+        }
+        let me = self.runs_this_thread().then(|| THIS_THREAD.with(Cell::get));
+        let mut left = Vec::new();
+        let mut kept = Vec::new();
+        for id in std::mem::take(&mut state.exited) {
+            if Some(id) == me {
+                kept.push(id);
+            } else if let Some(handle) = state.threads.remove(&id) {
+                left.push(handle);
+            }
+        }
+        state.exited = kept;
+        state.joining += left.len();
+        left
+    }
+
+    /// Rule 9: join `left` (taken by [`take_exited`](Self::take_exited))
+    /// with the lock released, then uncount them for the shutdown.
+    fn join_exited(&self, left: Vec<thread::JoinHandle<()>>) {
+        if left.is_empty() {
+            return;
+        }
+        let joined = left.len();
+        for handle in left {
+            let _ = handle.join();
+        }
+        crate::sync::lock(&self.inner.state).joining -= joined;
+        self.inner.condvar.notify_all();
     }
 
     /// Start blocking thread `id`.
@@ -287,9 +343,10 @@ impl Drop for BlockingPool {
         for (_, handle) in threads {
             let _ = handle.join();
         }
-        // Rule 8: and for the jobs taken back by other threads.
+        // Rule 8: and for the jobs taken back by other threads; rule 9:
+        // and for the threads that left and that submitters are joining.
         let mut state = crate::sync::lock(&self.inner.state);
-        while state.outside > 0 {
+        while state.outside > 0 || state.joining > 0 {
             state = crate::sync::wait(&self.inner.condvar, state);
         }
     }
@@ -299,6 +356,13 @@ const_thread_local! {
     /// The pool of this blocking thread (rules 6 and 7); null elsewhere.
     /// Compared, never dereferenced.
     static THIS_POOL: Cell<*const Inner> = Cell::new(std::ptr::null());
+}
+
+const_thread_local! {
+    /// The id of this blocking thread in its pool (`THIS_POOL`), so that
+    /// its own destructors never join it (rule 9). A plain `Cell`: still
+    /// readable while the thread's other thread-locals are destroyed.
+    static THIS_THREAD: Cell<u64> = Cell::new(0);
 }
 
 const_thread_local! {
@@ -317,6 +381,12 @@ pub(crate) struct Ticket {
 }
 
 impl Ticket {
+    /// Whether this process was forked from the pool's, where the pool has
+    /// no thread (rule 10).
+    pub(crate) fn is_forked_away(&self) -> bool {
+        crate::sys::fork::generation() != self.pool.fork_generation
+    }
+
     /// On one of this pool's own threads or a CPU worker of its runtime,
     /// the job if it is still queued, to be run by the caller; `None`
     /// elsewhere or once a thread took it (rule 7).
@@ -362,9 +432,10 @@ impl Drop for Outside {
     }
 }
 
-/// One blocking thread's life (rules 2, 3 and 6).
+/// One blocking thread's life (rules 2, 3, 6 and 9).
 fn worker(inner: Arc<Inner>, id: u64) {
     THIS_POOL.with(|pool| pool.set(&*inner));
+    THIS_THREAD.with(|this| this.set(id));
     (inner.on_start)();
     let mut state = crate::sync::lock(&inner.state);
     'work: loop {
@@ -398,7 +469,9 @@ fn worker(inner: Arc<Inner>, id: u64) {
                 continue 'work;
             }
             if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                // Rule 3: no longer one that takes jobs.
                 state.idle -= 1;
+                state.live -= 1;
                 state.exited.push(id);
                 return;
             }
@@ -446,9 +519,10 @@ mod tests {
         let pool = pool(1, Duration::from_millis(20));
         pool.spawn(|| ()).unwrap().0.receive_blocking();
         std::thread::sleep(Duration::from_millis(100));
-        // Left, but still counted until joined (rule 3)...
+        // Left: no longer counted, but not joined yet (rule 3)...
         assert_eq!(crate::sync::lock(&pool.inner.state).exited.len(), 1);
-        // ...by the next submitter that needs the room.
+        assert_eq!(pool.live(), 0);
+        // ...until the next submitter comes (rule 9).
         assert!(matches!(
             pool.spawn(|| 5).unwrap().0.receive_blocking(),
             Some(Ok(5))

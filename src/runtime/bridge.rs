@@ -224,6 +224,39 @@ impl<T: Send + 'static> CpuHandle<T> {
             Inner::Refused(mut error) => Err(take(&mut error)),
         }
     }
+
+    /// [`join`](Self::join) for at most `timeout`: `None` if the job has not
+    /// finished by then, and the handle can be joined, waited on or awaited
+    /// again, as [`ProcessHandle::wait_timeout`]. Unlike `join`, it never
+    /// runs other CPU jobs meanwhile, even on a worker (one could take
+    /// longer than `timeout`): it blocks the thread for at most `timeout`
+    /// (threads' spawn rule 6). In a process forked from the runtime's it
+    /// answers at once (rule 5 there: [`JoinError::is_pool_unavailable`]
+    /// if the job had not finished before the fork).
+    ///
+    /// # Panics
+    ///
+    /// If the outcome was already taken.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
+    /// let mut job = rt.handle().spawn_cpu(|| {
+    ///     std::thread::sleep(Duration::from_millis(200));
+    ///     7
+    /// });
+    /// assert!(job.wait_timeout(Duration::from_millis(1)).is_none()); // not yet
+    /// assert_eq!(job.wait_timeout(Duration::from_secs(30)).unwrap().unwrap(), 7);
+    /// ```
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<T, JoinError>> {
+        match &mut self.inner {
+            Inner::Live(handle) => handle
+                .join_timeout(timeout)
+                .map(|outcome| outcome.map_err(JoinError::from_cpu)),
+            Inner::Refused(error) => Some(Err(take(error))),
+        }
+    }
 }
 
 impl<T> Future for CpuHandle<T> {
@@ -593,6 +626,9 @@ impl<T> BlockingHandle<T> {
     /// assert_eq!(outer.join().unwrap(), 6);
     /// ```
     pub fn join(mut self) -> Result<T, JoinError> {
+        if let Some(outcome) = self.outcome_in_child() {
+            return outcome;
+        }
         if let Some(job) = self.ticket.as_ref().and_then(blocking::Ticket::take_back) {
             job(); // it sends its outcome to our cell, as on a pool thread
         }
@@ -601,6 +637,41 @@ impl<T> BlockingHandle<T> {
             // may be waiting for one of them.
             Inner::Live(outcome) => flatten(threads::spawn::receive_helping(outcome)),
             Inner::Refused(error) => Err(take(error)),
+        }
+    }
+
+    /// [`join`](Self::join) for at most `timeout`: `None` if the job has not
+    /// finished by then, and the handle can be joined, waited on or awaited
+    /// again, as [`ProcessHandle::wait_timeout`]. Unlike `join`, it never
+    /// runs the job itself (blocking.rs rule 7), which could take longer
+    /// than `timeout`: a job that waits so for a job queued behind it on a
+    /// pool whose every thread is busy times out. In a process forked from
+    /// the runtime's it answers at once (blocking.rs rule 10:
+    /// [`JoinError::is_pool_unavailable`] if the job had not finished
+    /// before the fork).
+    ///
+    /// # Panics
+    ///
+    /// If the outcome was already taken.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
+    /// let mut job = rt.handle().spawn_blocking(|| {
+    ///     std::thread::sleep(Duration::from_millis(200));
+    ///     "slept"
+    /// });
+    /// assert!(job.wait_timeout(Duration::from_millis(1)).is_none()); // not yet
+    /// assert_eq!(job.wait_timeout(Duration::from_secs(30)).unwrap().unwrap(), "slept");
+    /// ```
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<T, JoinError>> {
+        if let Some(outcome) = self.outcome_in_child() {
+            return Some(outcome);
+        }
+        match &mut self.inner {
+            Inner::Live(outcome) => outcome.receive_timeout(timeout).map(flatten),
+            Inner::Refused(error) => Some(Err(take(error))),
         }
     }
 
@@ -616,9 +687,38 @@ impl<T> BlockingHandle<T> {
     /// ```
     pub fn is_finished(&self) -> bool {
         match &self.inner {
+            // Blocking.rs rule 10: only try the cell's lock there (held by
+            // a thread of the parent at the fork, it is so for ever), as
+            // threads' `JoinHandle::is_finished` does.
+            Inner::Live(outcome) if self.forked_away() => {
+                outcome.is_complete_in_child().unwrap_or(true)
+            }
             Inner::Live(outcome) => outcome.is_complete(),
             Inner::Refused(_) => true,
         }
+    }
+
+    /// Whether this process was forked from the pool's (blocking.rs rule 10).
+    fn forked_away(&self) -> bool {
+        self.ticket
+            .as_ref()
+            .is_some_and(blocking::Ticket::is_forked_away)
+    }
+
+    /// In a process forked from the pool's (blocking.rs rule 10): the
+    /// outcome if it came before the fork, else `is_pool_unavailable`, at
+    /// once and only *trying* the cell's lock. `None` elsewhere.
+    fn outcome_in_child(&mut self) -> Option<Result<T, JoinError>> {
+        if !self.forked_away() {
+            return None;
+        }
+        let Inner::Live(outcome) = &mut self.inner else {
+            return None;
+        };
+        Some(match outcome.try_receive_in_child() {
+            Some(outcome) => flatten(outcome),
+            None => Err(JoinError::from_blocking(BlockingFailure::Unavailable)),
+        })
     }
 }
 
@@ -633,7 +733,11 @@ impl<T> Future for BlockingHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.get_mut().inner {
+        let this = self.get_mut();
+        if let Some(outcome) = this.outcome_in_child() {
+            return Poll::Ready(outcome);
+        }
+        match &mut this.inner {
             Inner::Live(outcome) => outcome.poll_receive(cx).map(flatten),
             Inner::Refused(error) => Poll::Ready(Err(take(error))),
         }

@@ -273,6 +273,10 @@ pub(crate) enum BlockingFailure {
     /// The job was dropped without running: the pool could not start a
     /// thread for it.
     NotRun,
+    /// Waited for in a process forked from the pool's, where the pool has
+    /// no thread, and the outcome had not come before the fork
+    /// (blocking.rs rule 10).
+    Unavailable,
 }
 
 impl BlockingFailure {
@@ -365,7 +369,7 @@ impl JoinError {
             JoinErrorKind::Blocking(BlockingFailure::Panicked { message, .. }) => {
                 message.as_deref()
             }
-            JoinErrorKind::Blocking(BlockingFailure::NotRun)
+            JoinErrorKind::Blocking(BlockingFailure::NotRun | BlockingFailure::Unavailable)
             | JoinErrorKind::Shutdown(_)
             | JoinErrorKind::NoRuntime(_) => None,
         }
@@ -394,6 +398,25 @@ impl JoinError {
             JoinErrorKind::Process(e) => e.is_cancelled(),
             JoinErrorKind::Blocking(e) => matches!(e, BlockingFailure::NotRun),
             JoinErrorKind::Shutdown(_) | JoinErrorKind::NoRuntime(_) => false,
+        }
+    }
+
+    /// Waited for in a process forked from the runtime's, where its thread
+    /// pool or blocking pool has no thread, and the outcome had not come
+    /// before the fork: a CPU job (threads' spawn rule 5) or a blocking
+    /// job (blocking.rs rule 10). Answered at once, never a hang.
+    ///
+    /// ```
+    /// // In the process that built the runtime, the pool is there.
+    /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
+    /// let error = rt.handle().spawn_blocking(|| -> u8 { panic!("no") }).join().unwrap_err();
+    /// assert!(!error.is_pool_unavailable());
+    /// ```
+    pub fn is_pool_unavailable(&self) -> bool {
+        match &self.kind {
+            JoinErrorKind::Cpu(e) => e.is_pool_unavailable(),
+            JoinErrorKind::Blocking(e) => matches!(e, BlockingFailure::Unavailable),
+            _ => false,
         }
     }
 
@@ -527,6 +550,10 @@ impl fmt::Display for JoinError {
             JoinErrorKind::Blocking(BlockingFailure::NotRun) => write!(
                 f,
                 "{origin}: the job was dropped without running (no blocking thread could be started)"
+            ),
+            JoinErrorKind::Blocking(BlockingFailure::Unavailable) => write!(
+                f,
+                "{origin}: waited for in a forked child, where the pool has no thread"
             ),
             JoinErrorKind::Shutdown(_) => write!(
                 f,

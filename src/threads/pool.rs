@@ -1,5 +1,19 @@
 //! `ThreadPool` and its builder: starting the workers, and stopping them.
 //!
+//! # Start
+//!
+//! 1. **The deques' epoch collector is set up before the first worker
+//!    starts**, on the building thread. crossbeam-epoch (under
+//!    crossbeam-deque) sets its global collector up lazily, under a
+//!    `Once`, at the first steal in the process. A process forked while
+//!    another of its threads is inside that set-up inherits the `Once` as
+//!    running, for ever: every steal there waits on it, so a pool built in
+//!    that child hangs (a job that forks while its pool's other worker
+//!    makes its first steal: `tests/regress_fork_during_epoch_setup.rs`).
+//!    Done by the build, the set-up is over before any thread of the pool
+//!    exists. (A fork racing the very first build of the process, from
+//!    another thread, can still meet it: the set-up is crossbeam's.)
+//!
 //! # Shutdown
 //!
 //! Dropping a `ThreadPool` (or calling [`ThreadPool::shutdown`]):
@@ -296,6 +310,11 @@ impl ThreadPoolBuilder {
         crate::sys::fork::install_fork_handler().map_err(BuildError::fork_handler)?;
         #[cfg(not(loom))]
         super::worker::install_fork_handler().map_err(BuildError::fork_handler)?;
+        // Start rule 1: the deques' epoch collector, set up on this thread
+        // before any worker exists (the stand-in deque of loom and Miri
+        // has none).
+        #[cfg(not(any(loom, miri)))]
+        let _ = Worker::<()>::new_lifo().stealer().steal();
         let core_ids = if self.pin_workers {
             match core_affinity::get_core_ids() {
                 Some(ids) if !ids.is_empty() => ids,

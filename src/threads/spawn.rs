@@ -30,11 +30,20 @@
 //!    otherwise `JoinError::is_pool_unavailable` at once: it never waits,
 //!    neither for the job nor for the outcome cell's lock, which a thread
 //!    of the parent may have held at the fork (oneshot rule 5).
+//! 6. `JoinHandle::join_timeout` waits at most its timeout and never runs
+//!    other jobs meanwhile, not even on a worker (unlike rule 3): a job it
+//!    ran could take longer than the timeout. On a worker it so blocks the
+//!    thread for at most the timeout; a job that only this worker could
+//!    run is not run, and the wait times out. A timeout leaves the handle
+//!    as it was (the outcome cell goes back to EMPTY, oneshot's
+//!    `receive_timeout`): it can be joined, waited for or awaited again.
+//!    In a forked child it answers at once, as rule 5 has it.
 
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
 
 use super::error::JoinError;
 use super::job::{contain_panic, HeapJob};
@@ -95,6 +104,37 @@ impl<T: Send + 'static> JoinHandle<T> {
             None => self.receiver.receive_blocking(),
         };
         outcome.unwrap_or_else(|| Err(JoinError::cancelled()))
+    }
+
+    /// [`join`](Self::join) for at most `timeout`: `None` if the outcome is
+    /// not there by then, and the handle can be joined, waited for or
+    /// awaited again. It never runs other jobs meanwhile, even on a worker
+    /// of the pool (rule 6): it blocks the calling thread for at most
+    /// `timeout`. In a process forked from the pool's it answers at once
+    /// (rule 5).
+    ///
+    /// # Panics
+    ///
+    /// If the outcome was already taken.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = triad::threads::ThreadPool::builder().num_threads(1).build().unwrap();
+    /// let mut handle = pool.spawn(|| {
+    ///     std::thread::sleep(Duration::from_millis(200));
+    ///     7
+    /// });
+    /// assert!(handle.join_timeout(Duration::from_millis(1)).is_none()); // not yet
+    /// assert_eq!(handle.join_timeout(Duration::from_secs(30)).unwrap().unwrap(), 7);
+    /// ```
+    pub fn join_timeout(&mut self, timeout: Duration) -> Option<Result<T, JoinError>> {
+        if !self.registry.is_usable_here() {
+            return Some(self.outcome_in_child());
+        }
+        // Rule 6: a plain timed wait on the cell.
+        let outcome = self.receiver.receive_timeout(timeout)?;
+        Some(outcome.unwrap_or_else(|| Err(JoinError::cancelled())))
     }
 
     /// Rule 3: run other jobs until the outcome is there.

@@ -226,3 +226,45 @@ impl Drop for CountsDrops {
         self.0.set(self.0.get() + 1);
     }
 }
+
+/// Fork, run `child` in the child and `_exit` with the code it returns; in
+/// the parent, that exit code. A child that has not exited within 20 s is
+/// killed (and reaped) and the test fails: a hang in the child becomes a
+/// failure, and nothing the test starts outlives it. `child` must do only
+/// what is safe after a fork in a multi-threaded process.
+pub fn exit_code_in_forked_child(child: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: the child runs `child` (the caller's contract: fork-safe
+    // calls only) and `_exit`s; it never returns into the harness.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = child();
+        // SAFETY: `_exit` ends the child at once, without the parent's
+        // atexit handlers or flushing copied buffers.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        // SAFETY: `pid` is our child; `status` is a valid out-pointer.
+        let waited = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if waited == pid {
+            break;
+        }
+        assert_eq!(waited, 0, "waitpid failed");
+        if std::time::Instant::now() > deadline {
+            // SAFETY: our child, not reaped yet (its pid cannot be reused).
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            panic!("the forked child hung");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        libc::WIFEXITED(status),
+        "the child did not exit: {status:#x}"
+    );
+    libc::WEXITSTATUS(status)
+}
