@@ -453,9 +453,10 @@ fn cancel_withdraws_a_process_task_in_the_pool_or_still_queued_for_it() {
         std::thread::sleep(Duration::from_millis(20));
         let mut queued = handle.spawn_process(square, 4);
         assert!(queued.cancel(), "taken back before any thread submitted it");
-        assert!(!queued.cancel(), "only once");
+        assert!(queued.cancel(), "still cancelled, as Python's says again");
         assert!(queued.is_finished());
         assert!(in_pool.cancel());
+        assert!(in_pool.cancel(), "the pool's handle says so again too");
         assert!(!busy.cancel(), "a worker has it");
         for task in [queued, in_pool] {
             let error = task.wait().unwrap_err();
@@ -654,5 +655,70 @@ fn wait_timeout_of_cpu_and_blocking_jobs_in_a_forked_child_answers_at_once() {
         go_blocking.send(()).unwrap();
         assert_eq!(cpu.join().unwrap() + blocking.join().unwrap(), 3);
         assert_eq!(cpu_done.join().unwrap() + blocking_done.join().unwrap(), 7);
+    });
+}
+
+#[test]
+fn process_handles_in_a_forked_child_answer_at_once_even_queued_for_a_blocking_thread() {
+    within(LIMIT, || {
+        let rt = triad::Runtime::builder()
+            .threads(1)
+            .processes(1)
+            .blocking_threads(1)
+            .process_pool(|pool| pool.slots_per_worker(2))
+            .build()
+            .unwrap();
+        let handle = rt.handle();
+        let busy = handle.spawn_process(nap, 300);
+        while !busy.is_running() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // The pool's second slot, then a full pool and the only blocking
+        // thread busy: these two submits stay queued on the blocking pool.
+        let in_pool = handle.spawn_process(square, 3);
+        let (go, gate) = std::sync::mpsc::channel::<()>();
+        let blocker = handle.spawn_blocking(move || gate.recv().unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+        let mut queued = handle.spawn_process(square, 4);
+        let mut queued_awaited = handle.spawn_process(square, 5);
+        let to_wait = handle.spawn_process(square, 6);
+        let code = runtime_support::exit_code_in_forked_child(|| {
+            // No blocking thread here, and the pool's slots are the
+            // parent's: nothing may be waited for (a minute's timeout).
+            let start = Instant::now();
+            let finished = queued.is_finished();
+            let timed = unavailable(queued.wait_timeout(Duration::from_secs(60)));
+            let polled = unavailable(Some(runtime_support::block_on(&mut queued_awaited)));
+            let waited = unavailable(Some(to_wait.wait()));
+            let cancelled = queued.cancel();
+            match (
+                finished,
+                timed,
+                polled,
+                waited,
+                cancelled,
+                start.elapsed() < Duration::from_secs(10),
+            ) {
+                (true, true, true, true, false, true) => 0,
+                (false, ..) => 2,
+                (_, false, ..) => 3,
+                (_, _, false, ..) => 4,
+                (_, _, _, false, ..) => 5,
+                (_, _, _, _, true, _) => 6,
+                _ => 7,
+            }
+        });
+        assert_eq!(
+            code, 0,
+            "2: not finished, 3: wait_timeout not unavailable, 4: await not unavailable, \
+             5: wait not unavailable, 6: cancelled in the child, 7: waited"
+        );
+        // The parent's tasks are untouched.
+        go.send(()).unwrap();
+        blocker.join().unwrap();
+        assert_eq!(busy.wait().unwrap(), 300);
+        assert_eq!(in_pool.wait().unwrap(), 9);
+        assert_eq!(queued.wait().unwrap(), 16);
+        assert_eq!(queued_awaited.wait().unwrap(), 25);
     });
 }

@@ -297,6 +297,9 @@ impl<T> fmt::Debug for CpuHandle<T> {
 #[must_use = "dropping a ProcessHandle detaches the task; .await or .wait() it to get its result"]
 pub struct ProcessHandle<R> {
     inner: ProcessInner<R>,
+    /// Taken back by `cancel` before any thread submitted it: a later
+    /// `cancel` says true again, as the pool's handle does.
+    withdrawn: bool,
 }
 
 /// Where a process task is (rule 4).
@@ -316,6 +319,7 @@ impl<R> ProcessHandle<R> {
     pub(crate) fn live(handle: processes::TaskHandle<R>) -> Self {
         ProcessHandle {
             inner: ProcessInner::Live(handle),
+            withdrawn: false,
         }
     }
     pub(crate) fn queued(
@@ -323,17 +327,20 @@ impl<R> ProcessHandle<R> {
     ) -> Self {
         ProcessHandle {
             inner: ProcessInner::Queued(submit, ticket),
+            withdrawn: false,
         }
     }
     pub(crate) fn refused() -> Self {
         ProcessHandle {
             inner: ProcessInner::Refused(Some(JoinError::shutdown(Origin::Process))),
+            withdrawn: false,
         }
     }
 
     pub(crate) fn no_runtime() -> Self {
         ProcessHandle {
             inner: ProcessInner::Refused(Some(JoinError::no_runtime(Origin::Process))),
+            withdrawn: false,
         }
     }
 }
@@ -350,6 +357,26 @@ fn submitted<R: Decode>(
     }
 }
 
+impl<R> ProcessHandle<R> {
+    /// In a process forked from the runtime's, a submit still queued on
+    /// the blocking pool will never run there, and the pool's lock may have
+    /// been held at the fork (blocking.rs rule 10): the handle answers at
+    /// once with the process pool's own answer there (`is_forked`, pool
+    /// rule P9) and touches no lock. True if so.
+    fn forked_away(&mut self) -> bool {
+        let ProcessInner::Queued(_, ticket) = &self.inner else {
+            return false;
+        };
+        if !ticket.is_forked_away() {
+            return false;
+        }
+        self.inner = ProcessInner::Refused(Some(JoinError::from_process(
+            processes::TaskError::forked(),
+        )));
+        true
+    }
+}
+
 impl<R: Decode> ProcessHandle<R> {
     /// Block this thread until the task's outcome is there. Not on the loop
     /// thread: `.await` there.
@@ -359,7 +386,8 @@ impl<R: Decode> ProcessHandle<R> {
     /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
     /// assert_eq!(rt.handle().spawn_process(square, 7).wait().unwrap(), 49);
     /// ```
-    pub fn wait(self) -> Result<R, JoinError> {
+    pub fn wait(mut self) -> Result<R, JoinError> {
+        self.forked_away();
         match self.inner {
             ProcessInner::Live(handle) => handle.wait().map_err(JoinError::from_process),
             ProcessInner::Queued(mut submit, ticket) => {
@@ -403,6 +431,7 @@ impl<R: Decode> ProcessHandle<R> {
         // A deadline past what `Instant` can hold is no deadline.
         let deadline = Instant::now().checked_add(timeout);
         let left = || deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
+        self.forked_away();
         loop {
             match &mut self.inner {
                 ProcessInner::Live(handle) => {
@@ -424,9 +453,10 @@ impl<R: Decode> ProcessHandle<R> {
 
     /// Cancel the task if no worker process has taken it yet, as Python's
     /// `Future.cancel()`: true if it will never run, and its outcome is
-    /// then an error with [`JoinError::is_cancelled`]. False if a worker
-    /// has it (it runs on), it is finished, or, when the pool was full at
-    /// spawn, a blocking thread is submitting it at this very moment.
+    /// then an error with [`JoinError::is_cancelled`], and every later call
+    /// says true again. False if a worker has it (it runs on), it is
+    /// finished, or, when the pool was full at spawn, a blocking thread is
+    /// submitting it at this very moment.
     ///
     /// ```
     /// use std::time::Duration;
@@ -446,6 +476,13 @@ impl<R: Decode> ProcessHandle<R> {
     /// assert_eq!(busy.wait().unwrap(), 300);
     /// ```
     pub fn cancel(&mut self) -> bool {
+        if self.withdrawn {
+            return true;
+        }
+        // As the pool's handle there: nothing is cancelled in a child.
+        if self.forked_away() {
+            return false;
+        }
         match &mut self.inner {
             ProcessInner::Live(handle) => handle.cancel(),
             ProcessInner::Queued(submit, ticket) => {
@@ -456,6 +493,7 @@ impl<R: Decode> ProcessHandle<R> {
                     self.inner = ProcessInner::Refused(Some(JoinError::from_process(
                         processes::TaskError::withdrawn(),
                     )));
+                    self.withdrawn = true;
                     return true;
                 }
                 // A blocking thread took the submit: cancel in the pool once
@@ -518,6 +556,9 @@ impl<R: Decode> ProcessHandle<R> {
             ProcessInner::Live(handle) => handle.is_finished(),
             // Submitted (the blocking thread found a slot): ask the pool,
             // without taking the outcome; refused or never run: finished.
+            // In a forked child its outcome is `is_forked`, there at once
+            // (see `forked_away`).
+            ProcessInner::Queued(_, ticket) if ticket.is_forked_away() => true,
             ProcessInner::Queued(submit, _) => {
                 submit.is_complete()
                     && submit.peek(|outcome| match outcome {
@@ -535,6 +576,7 @@ impl<R: Decode> Future for ProcessHandle<R> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        this.forked_away();
         loop {
             match &mut this.inner {
                 ProcessInner::Live(handle) => {

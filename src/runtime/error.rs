@@ -404,7 +404,9 @@ impl JoinError {
     /// Waited for in a process forked from the runtime's, where its thread
     /// pool or blocking pool has no thread, and the outcome had not come
     /// before the fork: a CPU job (threads' spawn rule 5) or a blocking
-    /// job (blocking.rs rule 10). Answered at once, never a hang.
+    /// job (blocking.rs rule 10); and any process task, whose pool is the
+    /// parent's there (its error is also `TaskError::is_forked`). Answered
+    /// at once, never a hang.
     ///
     /// ```
     /// // In the process that built the runtime, the pool is there.
@@ -416,6 +418,8 @@ impl JoinError {
         match &self.kind {
             JoinErrorKind::Cpu(e) => e.is_pool_unavailable(),
             JoinErrorKind::Blocking(e) => matches!(e, BlockingFailure::Unavailable),
+            // Process pool rule P9: its slots are the parent's.
+            JoinErrorKind::Process(e) => e.is_forked(),
             _ => false,
         }
     }
