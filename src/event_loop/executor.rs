@@ -194,12 +194,7 @@ impl Drop for Enter {
 /// back (waker.rs sends it through the remote inbox).
 pub(crate) fn schedule_local(task: TaskRef) -> Result<(), TaskRef> {
     with_current(|core| match core {
-        Some(core)
-            if ptr::eq(
-                Arc::as_ptr(&core.sched.shared),
-                Arc::as_ptr(&task.header().shared),
-            ) =>
-        {
+        Some(core) if task.is_of(&core.sched.shared) => {
             let mut queue = core.sched.queue.loop_mut();
             if core.sched.timer_wakes.get() {
                 queue.push_front(task); // rule 6
@@ -466,7 +461,7 @@ impl Scheduler {
         F: Future + 'static,
         F::Output: 'static,
     {
-        let (owned, queued, handle) = task::new(future, self.shared.clone());
+        let (owned, queued, handle) = task::new(future, &self.shared);
         self.adopt(owned, queued);
         handle
     }
@@ -492,10 +487,7 @@ impl Scheduler {
         match budget::with_budget(|| unsafe { task.run() }) {
             Run::Idle => {}
             Run::Reschedule(task) => self.queue.loop_mut().push_back(task),
-            Run::Complete(index) => {
-                let owned = self.owned.loop_mut().remove(index);
-                drop(owned); // rule 5: outside the borrow
-            }
+            Run::Complete(index) => self.owned.loop_mut().remove_completed(index),
         }
     }
 
@@ -560,7 +552,6 @@ impl Scheduler {
                 // on the stack: `block_on` borrows the loop, and we are in
                 // its `Drop`).
                 unsafe { task.shutdown() };
-                drop(task);
                 continue;
             }
             let queued = self.queue.loop_mut().pop_front();

@@ -257,7 +257,7 @@ impl Remote {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (owned, queued, handle) = task::new(future, self.shared.clone());
+        let (owned, queued, handle) = task::new(future, &self.shared);
         match self.shared.push(Item::Spawn(owned, queued)) {
             Ok(()) => Ok(handle),
             // Rule 4: the future is `Send`; dropping the references (and the

@@ -514,3 +514,22 @@ fn timeout_projects_its_pin_onto_a_self_referential_future() {
     let timeout = super::timeout(std::time::Duration::from_secs(60), future);
     assert_eq!(block_on(timeout).unwrap(), 6);
 }
+
+#[test]
+fn only_a_task_cancelled_by_shutdown_holds_a_count_of_shared() {
+    // Task rule 7: a task borrows its loop's `Shared`; the shutdown gives
+    // each task it cancels a count of its own (a wake that made it
+    // SCHEDULED just before may still be on its way to the remote queue),
+    // which goes with the block.
+    let (sched, poller) = scheduler();
+    let done = sched.spawn(async { 1 });
+    let pending = sched.spawn(std::future::pending::<()>());
+    run_until(&sched, &poller, || done.is_finished());
+    assert_eq!(Arc::strong_count(&sched.shared), 1);
+    sched.shutdown();
+    assert_eq!(Arc::strong_count(&sched.shared), 2);
+    assert!(block_on(pending).unwrap_err().is_cancelled());
+    assert_eq!(Arc::strong_count(&sched.shared), 1);
+    assert_eq!(block_on(done).unwrap(), 1);
+    assert_eq!(Arc::strong_count(&sched.shared), 1);
+}
