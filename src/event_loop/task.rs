@@ -7,7 +7,7 @@
 //!   │ Header  state: AtomicUsize      the word below               │
 //!   │         vtable: &'static        poll / drop / output fns     │
 //!   │         shared: *Shared         the loop's remote queue      │
-//!   │         owned_index             slot in the loop's task list │
+//!   │         owned_index             slot in the loop's idle list │
 //!   │         join_waker              who awaits the JoinHandle    │
 //!   ├──────────────────────────────────────────────────────────────┤
 //!   │ stage   Running(F) | Finished(Result<F::Output, JoinError>)  │
@@ -40,10 +40,10 @@
 //!   abort: CANCELLED + (idle ? SCHEDULED : as is); the next run cancels
 //! ```
 //!
-//! References: one for the loop's list of owned tasks (released when the
-//! task completes, by the loop or by its shutdown), one for the run-queue
-//! entry while SCHEDULED, one for the `JoinHandle`, one per `Waker`. The
-//! last one out frees the block.
+//! References: one for the run-queue entry while SCHEDULED, one for the
+//! `JoinHandle`, one per `Waker`, and one for the loop's list of owned
+//! tasks (`OwnedTasks`) once the task has been idle (rule 8). The last one
+//! out frees the block.
 //!
 //! Rules:
 //!
@@ -111,6 +111,15 @@
 //!    wake before its loop adopts it (it is born SCHEDULED), and the
 //!    `Remote` keeps `Shared` alive until then.
 //!
+//! 8. **Listed when idle.** A task the loop owns is reachable by its
+//!    shutdown (executor.rs rule 4) from its run queue or from the owned
+//!    list: a new task is only queued (the entry is its only reference on
+//!    the loop's side), and only when a poll leaves it idle for the first
+//!    time does that entry's reference become the owned list's, with
+//!    `owned_index` set. A task that completes at its first poll never
+//!    enters the list. A listed task stays there until it completes; its
+//!    later queue entries are references of their own.
+//!
 //! Loom model: `loom-tests/event_loop_task.rs` (wakes racing a poll, a
 //! `JoinHandle` polled, dropped and aborted on another thread racing
 //! completion; one deallocation, one outcome).
@@ -140,9 +149,9 @@ const SHARED_REF: usize = 1 << 6; // final; the block owns a count (rule 7)
 const REF_SHIFT: usize = 7;
 const REF_ONE: usize = 1 << REF_SHIFT;
 
-/// A new task holds three references: the owned list's, the run queue's
-/// (it starts SCHEDULED) and the `JoinHandle`'s.
-const INITIAL: usize = (3 * REF_ONE) | SCHEDULED | JOIN_INTEREST;
+/// A new task holds two references: the run queue's (it starts SCHEDULED)
+/// and the `JoinHandle`'s (rule 8).
+const INITIAL: usize = (2 * REF_ONE) | SCHEDULED | JOIN_INTEREST;
 
 /// A copy of the state word.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -301,8 +310,8 @@ impl State {
     }
 
     /// The future is gone and `stage` holds the outcome (rule 3). The
-    /// caller holds `held` references (the owned list's, and the queue
-    /// entry's if it has one) and gives them up in the same CAS: all of
+    /// caller holds `held` references (the queue entry's on a run, the
+    /// owned list's if the task is listed) and gives them up in the same CAS: all of
     /// them if the loop has nothing left to do ([`hands_off`]), else all
     /// but one (rule 5). Returns the state before.
     fn transition_to_complete(&self, held: usize) -> Snapshot {
@@ -423,7 +432,8 @@ pub(crate) struct Header {
     /// The loop's remote queue: where a wake from another thread goes.
     /// Borrowed: see rule 7 for when it may be used.
     shared: NonNull<Shared>,
-    /// Index in the loop's `OwnedTasks` (loop thread only).
+    /// Index in the loop's `OwnedTasks`, `usize::MAX` while not listed
+    /// (rule 8; loop thread only).
     owned_index: UnsafeCell<usize>,
     /// Rule 4.
     join_waker: UnsafeCell<Option<Waker>>,
@@ -454,10 +464,13 @@ enum RunStep {
 pub(crate) enum Run {
     /// Pending and not woken meanwhile, or a stale entry: nothing to do.
     Idle,
+    /// Idle for the first time: this entry's reference is now the owned
+    /// list's, insert it there (rule 8).
+    List(TaskRef),
     /// Woken while it ran: put this entry back in the run queue.
     Reschedule(TaskRef),
-    /// Done: clear this index of `OwnedTasks`, whose reference the
-    /// completion gave up (rule 5).
+    /// Done: clear this index of `OwnedTasks` (`usize::MAX`: the task was
+    /// not listed), whose reference the completion gave up (rules 5, 8).
     Complete(usize),
 }
 
@@ -543,9 +556,9 @@ unsafe fn dealloc_header(ptr: NonNull<Header>) {
     drop(unsafe { Box::from_raw(ptr.as_ptr()) });
 }
 
-/// A new task for `future` on the loop of `shared`: the owned list's
-/// reference, the run queue's, and the handle.
-pub(crate) fn new<F>(future: F, shared: &Arc<Shared>) -> (TaskRef, TaskRef, JoinHandle<F::Output>)
+/// A new task for `future` on the loop of `shared`: the run queue's
+/// reference and the handle (rule 8).
+pub(crate) fn new<F>(future: F, shared: &Arc<Shared>) -> (TaskRef, JoinHandle<F::Output>)
 where
     F: Future + 'static,
     F::Output: 'static,
@@ -570,7 +583,6 @@ where
     });
     let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
     (
-        TaskRef { ptr },
         TaskRef { ptr },
         JoinHandle {
             ptr,
@@ -627,9 +639,12 @@ impl TaskRef {
         // (rule 5).
         // SAFETY: `owned_index` is loop-only (rule 2), we are on it.
         let index = self.header().owned_index.with(|i| unsafe { *i });
-        // SAFETY: we hold a reference; loop thread (caller).
-        let step = unsafe { run(self.ptr) };
+        let listed = index != usize::MAX;
+        // SAFETY: we hold a reference, and the owned list's if `listed`;
+        // loop thread (caller).
+        let step = unsafe { run(self.ptr, 1 + usize::from(listed)) };
         match step {
+            RunStep::Idle if !listed => Run::List(self),
             RunStep::Idle | RunStep::Stale => Run::Idle,
             RunStep::Reschedule => Run::Reschedule(self),
             RunStep::Complete => {
@@ -642,18 +657,22 @@ impl TaskRef {
     }
 
     /// Cancel a task that is not running, as its loop shuts down, giving up
-    /// the owned list's reference, which this is.
+    /// this reference (the owned list's, or the queue entry of a task not
+    /// listed). True if it did cancel; false if the task was complete.
     ///
     /// # Safety
     ///
     /// On the loop thread that owns the task (rule 2); `self` is the owned
-    /// reference.
-    pub(crate) unsafe fn shutdown(self) {
+    /// list's reference, or a queue entry of a task that is not listed
+    /// (rule 8) or is complete.
+    pub(crate) unsafe fn shutdown(self) -> bool {
         // SAFETY: we hold a reference; loop thread (caller).
-        if unsafe { shutdown(self.ptr) } {
+        let cancelled = unsafe { shutdown(self.ptr) };
+        if cancelled {
             // The completion gave up this reference (rule 5).
             std::mem::forget(self);
         }
+        cancelled
     }
 
     /// Record the task's slot in the owned list.
@@ -719,21 +738,22 @@ unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
 }
 
 /// Run a task once (the non-generic part of the protocol). `Complete`: the
-/// queue entry's reference and the owned list's are given up (rule 5).
+/// caller's `held` references (the queue entry's, and the owned list's if
+/// the task is listed) are given up (rule 5).
 ///
 /// # Safety
 ///
-/// The caller holds the queue entry's reference to the live task `ptr`, on
-/// its loop thread (rule 2).
-unsafe fn run(ptr: NonNull<Header>) -> RunStep {
+/// The caller holds the queue entry's reference to the live task `ptr`, and
+/// the owned list's if `held` is 2, on its loop thread (rule 2).
+unsafe fn run(ptr: NonNull<Header>, held: usize) -> RunStep {
     // SAFETY: the caller holds a reference.
     let header = unsafe { ptr.as_ref() };
     match header.state.transition_to_running() {
         ToRunning::Complete => return RunStep::Stale,
         ToRunning::Cancel => {
             // SAFETY: loop thread, and RUNNING from the transition; the
-            // entry's reference and the owned list's are ours to give up.
-            unsafe { complete_with_error(ptr, JoinError::cancelled(), 2) };
+            // `held` references are ours to give up.
+            unsafe { complete_with_error(ptr, JoinError::cancelled(), held) };
             return RunStep::Complete;
         }
         ToRunning::Poll => {}
@@ -755,25 +775,26 @@ unsafe fn run(ptr: NonNull<Header>) -> RunStep {
         Ok(Poll::Ready(())) => {
             // SAFETY: loop thread, RUNNING, the output stored; the two
             // references as above.
-            unsafe { finish(ptr, 2) };
+            unsafe { finish(ptr, held) };
             RunStep::Complete
         }
         Err(payload) => {
             // The poll panicked (the future is still there), or the
             // future's destructor did after `Ready` (the output is there).
             // SAFETY: loop thread and RUNNING; the two references as above.
-            unsafe { complete_with_error(ptr, JoinError::panicked(payload), 2) };
+            unsafe { complete_with_error(ptr, JoinError::panicked(payload), held) };
             RunStep::Complete
         }
     }
 }
 
 /// Shutdown: cancel a task that is not running. True if it did, and gave
-/// up the owned reference (rule 5); false if the task was complete.
+/// up the caller's reference (rule 5); false if the task was complete.
 ///
 /// # Safety
 ///
-/// The caller holds the owned reference, on the loop thread (rule 2).
+/// The caller holds the owned list's reference, or the queue entry of a
+/// task that is not listed (rule 8), on the loop thread (rule 2).
 unsafe fn shutdown(ptr: NonNull<Header>) -> bool {
     // SAFETY: the caller holds a reference.
     let header = unsafe { ptr.as_ref() };
@@ -783,8 +804,9 @@ unsafe fn shutdown(ptr: NonNull<Header>) -> bool {
         // alive (the loop is shutting down, not gone).
         // SAFETY: as said; `shared` came from an `Arc` (`new`).
         unsafe { Arc::increment_strong_count(header.shared.as_ptr().cast_const()) };
-        // SAFETY: loop thread, and RUNNING from the transition; the owned
-        // reference is the caller's to give up.
+        // SAFETY: loop thread, and RUNNING from the transition; the
+        // reference is the caller's to give up, and the only one the loop
+        // holds (rule 8).
         unsafe { complete_with_error(ptr, JoinError::cancelled(), 1) };
     }
     cancel
@@ -1136,15 +1158,14 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
     }
 }
 
-/// The loop's list of the tasks it owns (one reference each), so that
-/// shutdown can cancel every task that has not finished. A slab: O(1) insert
-/// and remove; each task knows its index.
+/// The loop's list of the tasks it owns that have been idle (one reference
+/// each, rule 8), so that shutdown can cancel every task that has not
+/// finished (the others are in the run queue). A slab: O(1) insert and
+/// remove; each task knows its index.
 pub(crate) struct OwnedTasks {
     slots: Vec<Option<TaskRef>>,
     /// Empty slots to reuse.
     free: Vec<usize>,
-    /// Occupied slots.
-    len: usize,
 }
 
 impl OwnedTasks {
@@ -1152,7 +1173,6 @@ impl OwnedTasks {
         OwnedTasks {
             slots: Vec::new(),
             free: Vec::new(),
-            len: 0,
         }
     }
 
@@ -1170,7 +1190,6 @@ impl OwnedTasks {
         // SAFETY: loop thread (caller).
         unsafe { task.set_owned_index(index) };
         self.slots[index] = Some(task);
-        self.len += 1;
     }
 
     /// Forget the task at `index`, whose completion gave up the list's
@@ -1179,7 +1198,6 @@ impl OwnedTasks {
         if let Some(task) = self.slots.get_mut(index).and_then(Option::take) {
             std::mem::forget(task);
             self.free.push(index);
-            self.len -= 1;
         }
     }
 
@@ -1190,14 +1208,9 @@ impl OwnedTasks {
         self.free.clear();
         while let Some(slot) = self.slots.pop() {
             if slot.is_some() {
-                self.len -= 1;
                 return slot;
             }
         }
         None
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.len
     }
 }
