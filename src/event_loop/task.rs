@@ -574,8 +574,12 @@ where
                 dealloc: dealloc::<F>,
             },
             // Rule 7: the caller's `Arc` keeps it alive until the loop has
-            // the task.
-            shared: NonNull::from(&**shared),
+            // the task. From `Arc::as_ptr`, not a reference: the pointer
+            // must keep the provenance of the whole `Arc` allocation, for
+            // `Arc::from_raw` and `increment_strong_count` to reach the
+            // counts before `Shared`.
+            // SAFETY: `Arc::as_ptr` is never null.
+            shared: unsafe { NonNull::new_unchecked(Arc::as_ptr(shared).cast_mut()) },
             owned_index: UnsafeCell::new(usize::MAX),
             join_waker: UnsafeCell::new(None),
         },
