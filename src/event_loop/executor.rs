@@ -34,7 +34,9 @@
 //! 4. **Shutdown** (dropping the loop): close the inbox (remote.rs rule 3),
 //!    then cancel every task the loop owns — drop its future on this thread
 //!    (task rule 2), complete it as cancelled — until none is left (futures
-//!    dropped meanwhile may spawn more), then drop the queued entries. The
+//!    dropped meanwhile may spawn more): first those of the owned list,
+//!    which have been idle, then those reached only through their run-queue
+//!    entry (task rule 8); the entries of complete tasks are dropped. The
 //!    loop is current meanwhile, even when it is dropped inside another
 //!    loop's run (from one of its tasks, or unwinding out of its
 //!    `block_on`): what its futures' destructors spawn joins this loop and
@@ -112,7 +114,10 @@ pub(crate) struct Scheduler {
     queue: RefCell<VecDeque<TaskRef>>,
     /// The inbox buffer swapped with the remote one at each drain.
     inbox: RefCell<VecDeque<Item>>,
+    /// The tasks that have been idle (task.rs rule 8).
     owned: RefCell<OwnedTasks>,
+    /// Tasks adopted and not finished.
+    live: Cell<usize>,
     main_woken: Cell<bool>,
     /// Set while the earliest fired timers wake their tasks, which then go
     /// to the front of the run queue (rule 6); else a local wake queues its
@@ -194,12 +199,7 @@ impl Drop for Enter {
 /// back (waker.rs sends it through the remote inbox).
 pub(crate) fn schedule_local(task: TaskRef) -> Result<(), TaskRef> {
     with_current(|core| match core {
-        Some(core)
-            if ptr::eq(
-                Arc::as_ptr(&core.sched.shared),
-                Arc::as_ptr(&task.header().shared),
-            ) =>
-        {
+        Some(core) if task.is_of(&core.sched.shared) => {
             let mut queue = core.sched.queue.loop_mut();
             if core.sched.timer_wakes.get() {
                 queue.push_front(task); // rule 6
@@ -456,6 +456,7 @@ impl Scheduler {
             queue: RefCell::new(VecDeque::new()),
             inbox: RefCell::new(VecDeque::new()),
             owned: RefCell::new(OwnedTasks::new()),
+            live: Cell::new(0),
             main_woken: Cell::new(false),
             timer_wakes: Cell::new(false),
         }
@@ -466,19 +467,18 @@ impl Scheduler {
         F: Future + 'static,
         F::Output: 'static,
     {
-        let (owned, queued, handle) = task::new(future, self.shared.clone());
-        self.adopt(owned, queued);
+        let (queued, handle) = task::new(future, &self.shared);
+        self.adopt(queued);
         handle
     }
 
     /// The part of `spawn` that does not depend on the future's type,
     /// written once rather than at every `spawn` call site.
+    /// Only queued: the owned list takes it when it goes idle (task.rs
+    /// rule 8).
     #[inline(never)]
-    fn adopt(&self, owned: TaskRef, queued: TaskRef) {
-        // SAFETY: loop thread: a `Scheduler` is reached only through its
-        // loop's `Rc`s and the thread-local, both confined to its thread
-        // (rule 1).
-        unsafe { self.owned.loop_mut().insert(owned) };
+    fn adopt(&self, queued: TaskRef) {
+        self.live.set(self.live.get() + 1);
         self.queue.loop_mut().push_back(queued);
     }
 
@@ -491,10 +491,14 @@ impl Scheduler {
         // SAFETY: loop thread (as in `spawn`); `task` is a run-queue entry.
         match budget::with_budget(|| unsafe { task.run() }) {
             Run::Idle => {}
+            // SAFETY: loop thread: a `Scheduler` is reached only through its
+            // loop's `Rc`s and the thread-local, both confined to its thread
+            // (rule 1).
+            Run::List(task) => unsafe { self.owned.loop_mut().insert(task) },
             Run::Reschedule(task) => self.queue.loop_mut().push_back(task),
             Run::Complete(index) => {
-                let owned = self.owned.loop_mut().remove(index);
-                drop(owned); // rule 5: outside the borrow
+                self.live.set(self.live.get() - 1);
+                self.owned.loop_mut().remove_completed(index);
             }
         }
     }
@@ -518,7 +522,7 @@ impl Scheduler {
         while let Some(item) = items.pop_front() {
             match item {
                 Item::Wake(task) => self.queue.loop_mut().push_back(task),
-                Item::Spawn(owned, queued) => self.adopt(owned, queued),
+                Item::Spawn(queued) => self.adopt(queued),
             }
         }
     }
@@ -545,7 +549,7 @@ impl Scheduler {
 
     /// Tasks spawned and not finished.
     pub(crate) fn task_count(&self) -> usize {
-        self.owned.loop_ref().len()
+        self.live.get()
     }
 
     /// Rule 4.
@@ -554,19 +558,25 @@ impl Scheduler {
         // queue entries, cancelled and dropped below.
         self.take_in(&mut self.shared.close());
         loop {
+            // The owned list first, then one queue entry: the tasks not
+            // listed are reachable only from there (task.rs rule 8). A
+            // queue entry's task that is listed is complete by then (the
+            // list is empty, and no poll runs here to list another), so
+            // its `shutdown` only drops the entry.
             let task = self.owned.loop_mut().pop();
-            if let Some(task) = task {
-                // SAFETY: loop thread; the task is not running (no poll is
-                // on the stack: `block_on` borrows the loop, and we are in
-                // its `Drop`).
-                unsafe { task.shutdown() };
-                drop(task);
-                continue;
-            }
-            let queued = self.queue.loop_mut().pop_front();
-            match queued {
-                Some(entry) => drop(entry),
-                None => break,
+            let task = match task {
+                Some(task) => task,
+                None => match self.queue.loop_mut().pop_front() {
+                    Some(entry) => entry,
+                    None => break,
+                },
+            };
+            // SAFETY: loop thread; the task is not running (no poll is on
+            // the stack: `block_on` borrows the loop, and we are in its
+            // `Drop`); `task` is the owned list's reference or, as said, a
+            // queue entry of a task not listed or complete.
+            if unsafe { task.shutdown() } {
+                self.live.set(self.live.get() - 1);
             }
         }
     }

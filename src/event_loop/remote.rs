@@ -84,8 +84,8 @@ impl Unpark for mio::Waker {
 pub(crate) enum Item {
     /// A run-queue entry for one of the loop's tasks.
     Wake(TaskRef),
-    /// A new task: its owned reference and its run-queue entry.
-    Spawn(TaskRef, TaskRef),
+    /// A new task: its run-queue entry (task.rs rule 8).
+    Spawn(TaskRef),
 }
 
 struct Inbox {
@@ -257,8 +257,8 @@ impl Remote {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (owned, queued, handle) = task::new(future, self.shared.clone());
-        match self.shared.push(Item::Spawn(owned, queued)) {
+        let (queued, handle) = task::new(future, &self.shared);
+        match self.shared.push(Item::Spawn(queued)) {
             Ok(()) => Ok(handle),
             // Rule 4: the future is `Send`; dropping the references (and the
             // handle) frees it here.

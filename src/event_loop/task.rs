@@ -6,8 +6,8 @@
 //!   ┌──────────────────────────────────────────────────────────────┐
 //!   │ Header  state: AtomicUsize      the word below               │
 //!   │         vtable: &'static        poll / drop / output fns     │
-//!   │         shared: Arc<Shared>     the loop's remote queue      │
-//!   │         owned_index             slot in the loop's task list │
+//!   │         shared: *Shared         the loop's remote queue      │
+//!   │         owned_index             slot in the loop's idle list │
 //!   │         join_waker              who awaits the JoinHandle    │
 //!   ├──────────────────────────────────────────────────────────────┤
 //!   │ stage   Running(F) | Finished(Result<F::Output, JoinError>)  │
@@ -27,7 +27,8 @@
 //!   4    JOIN_INTEREST  spawn → JoinHandle drop
 //!   5    JOIN_WAKER     JoinHandle, after writing `join_waker` → JoinHandle
 //!                       (to replace the waker), never after COMPLETE
-//!   6..  reference count (REF_ONE = 1 << 6)
+//!   6    SHARED_REF     loop shutdown, cancelling the task → never (rule 7)
+//!   7..  reference count (REF_ONE = 1 << 7)
 //! ```
 //!
 //! Transitions (each one compare-and-swap loop in [`State`]):
@@ -39,10 +40,10 @@
 //!   abort: CANCELLED + (idle ? SCHEDULED : as is); the next run cancels
 //! ```
 //!
-//! References: one for the loop's list of owned tasks (released when the
-//! task completes or the loop shuts down), one for the run-queue entry while
-//! SCHEDULED, one for the `JoinHandle`, one per `Waker`. The last one out
-//! frees the block.
+//! References: one for the run-queue entry while SCHEDULED, one for the
+//! `JoinHandle`, one per `Waker`, and one for the loop's list of owned
+//! tasks (`OwnedTasks`) once the task has been idle (rule 8). The last one
+//! out frees the block.
 //!
 //! Rules:
 //!
@@ -81,11 +82,43 @@
 //!    the handle alive for as long as this one runs.
 //! 5. **References.** Increments are Relaxed (the incrementer already holds
 //!    one). Decrements are AcqRel: the last one out must see every write the
-//!    others made to the block before it frees it.
+//!    others made to the block before it frees it. The CAS that sets
+//!    COMPLETE (AcqRel too) also gives up the loop's references to the task
+//!    (the owned list's, and the queue entry's on a run): all of them when
+//!    it saw JOIN_INTEREST without JOIN_WAKER, for the loop then has nothing
+//!    left to do with the block, and the handle's reference keeps it alive;
+//!    otherwise all but one, which the loop gives up after it has dropped
+//!    the output (rule 3) or woken the join waker (rule 4). So completing a
+//!    task whose handle waits for it costs one atomic operation, not three.
 //! 6. **Abort** sets CANCELLED and, on an idle task, SCHEDULED with a new
 //!    entry (rule 1): the loop then drops the future instead of polling it.
 //!    An abort after COMPLETE does nothing, so the outcome stays whatever
 //!    completed first.
+//!
+//! 7. **The loop's `Shared`.** `shared` is a borrowed pointer, not an
+//!    `Arc` (two atomic operations per task saved). It is used (compared
+//!    with the running loop's, or followed to the remote queue) only after
+//!    a wake or an abort made the task SCHEDULED with a new entry (rule 1),
+//!    so before it is COMPLETE, and the task can then complete only by the
+//!    loop's shutdown: a poll needs that entry, still in the waker's hands.
+//!    The loop's own `Arc` keeps `Shared` alive until its shutdown has
+//!    completed every task it owns (executor.rs rule 4), and the shutdown
+//!    gives each task it cancels a strong count of its own (SHARED_REF, set
+//!    in the CAS that claims the task, the count added before the loop's is
+//!    gone), released by whoever frees the block: so a wake that made such a
+//!    task SCHEDULED just before, still on its way to the remote queue,
+//!    finds `Shared` alive. A task made by `Remote::spawn` is reached by no
+//!    wake before its loop adopts it (it is born SCHEDULED), and the
+//!    `Remote` keeps `Shared` alive until then.
+//!
+//! 8. **Listed when idle.** A task the loop owns is reachable by its
+//!    shutdown (executor.rs rule 4) from its run queue or from the owned
+//!    list: a new task is only queued (the entry is its only reference on
+//!    the loop's side), and only when a poll leaves it idle for the first
+//!    time does that entry's reference become the owned list's, with
+//!    `owned_index` set. A task that completes at its first poll never
+//!    enters the list. A listed task stays there until it completes; its
+//!    later queue entries are references of their own.
 //!
 //! Loom model: `loom-tests/event_loop_task.rs` (wakes racing a poll, a
 //! `JoinHandle` polled, dropped and aborted on another thread racing
@@ -112,12 +145,13 @@ const COMPLETE: usize = 1 << 2; // final
 const CANCELLED: usize = 1 << 3; // sticky; the next run cancels
 const JOIN_INTEREST: usize = 1 << 4; // --> cleared by JoinHandle drop
 const JOIN_WAKER: usize = 1 << 5; // --> cleared by JoinHandle (rule 4)
-const REF_SHIFT: usize = 6;
+const SHARED_REF: usize = 1 << 6; // final; the block owns a count (rule 7)
+const REF_SHIFT: usize = 7;
 const REF_ONE: usize = 1 << REF_SHIFT;
 
-/// A new task holds three references: the owned list's, the run queue's
-/// (it starts SCHEDULED) and the `JoinHandle`'s.
-const INITIAL: usize = (3 * REF_ONE) | SCHEDULED | JOIN_INTEREST;
+/// A new task holds two references: the run queue's (it starts SCHEDULED)
+/// and the `JoinHandle`'s (rule 8).
+const INITIAL: usize = (2 * REF_ONE) | SCHEDULED | JOIN_INTEREST;
 
 /// A copy of the state word.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -144,6 +178,7 @@ impl std::fmt::Debug for Snapshot {
             (CANCELLED, "CANCELLED"),
             (JOIN_INTEREST, "JOIN_INTEREST"),
             (JOIN_WAKER, "JOIN_WAKER"),
+            (SHARED_REF, "SHARED_REF"),
         ];
         write!(f, "Snapshot(refs={}", self.refs())?;
         for (bit, name) in names {
@@ -274,23 +309,30 @@ impl State {
         })
     }
 
-    /// The future is gone and `stage` holds the outcome (rule 3). Returns
-    /// the state before.
-    fn transition_to_complete(&self) -> Snapshot {
+    /// The future is gone and `stage` holds the outcome (rule 3). The
+    /// caller holds `held` references (the queue entry's on a run, the
+    /// owned list's if the task is listed) and gives them up in the same CAS: all of
+    /// them if the loop has nothing left to do ([`hands_off`]), else all
+    /// but one (rule 5). Returns the state before.
+    fn transition_to_complete(&self, held: usize) -> Snapshot {
         self.transition(|s| {
             debug_assert!(s.has(RUNNING) && !s.has(COMPLETE), "{s:?}");
-            (s, Some((s.0 & !(RUNNING | SCHEDULED)) | COMPLETE))
+            debug_assert!(s.refs() >= held, "{s:?}");
+            let released = held - usize::from(!hands_off(s));
+            let next = (s.0 & !(RUNNING | SCHEDULED)) | COMPLETE;
+            (s, Some(next - released * REF_ONE))
         })
     }
 
-    /// Shutdown claims an idle task to drop its future: false if complete.
+    /// Shutdown claims an idle task to drop its future, and the block
+    /// takes a count of `Shared` (rule 7): false if complete.
     fn transition_to_shutdown(&self) -> bool {
         self.transition(|s| {
             if s.has(COMPLETE) {
                 (false, None)
             } else {
                 debug_assert!(!s.has(RUNNING), "{s:?}");
-                (true, Some(s.0 | RUNNING | CANCELLED))
+                (true, Some(s.0 | RUNNING | CANCELLED | SHARED_REF))
             }
         })
     }
@@ -341,13 +383,13 @@ impl State {
         }
     }
 
-    /// Rule 5: true if that was the last reference.
-    fn ref_dec(&self) -> bool {
+    /// Rule 5: the state before (one reference: that was the last).
+    fn ref_dec(&self) -> Snapshot {
         // AcqRel: Release hands this holder's writes to whoever frees the
         // block; Acquire (when we are the last) sees everybody else's.
         let prev = Snapshot(self.0.fetch_sub(REF_ONE, AcqRel));
         debug_assert!(prev.refs() >= 1, "{prev:?}");
-        prev.refs() == 1
+        prev
     }
 }
 
@@ -374,14 +416,24 @@ struct Vtable {
     dealloc: unsafe fn(NonNull<Header>),
 }
 
+/// Whether the loop, completing a task in state `s`, is done with it at the
+/// CAS that sets COMPLETE: the output goes to a `JoinHandle` (which holds a
+/// reference, so the block outlives the CAS) and there is no join waker to
+/// wake (rules 3, 4, 5).
+fn hands_off(s: Snapshot) -> bool {
+    s.has(JOIN_INTEREST) && !s.has(JOIN_WAKER)
+}
+
 /// The part of a task that does not depend on its future's type.
 #[repr(C)]
 pub(crate) struct Header {
     pub(crate) state: State,
     vtable: &'static Vtable,
     /// The loop's remote queue: where a wake from another thread goes.
-    pub(crate) shared: Arc<Shared>,
-    /// Index in the loop's `OwnedTasks` (loop thread only).
+    /// Borrowed: see rule 7 for when it may be used.
+    shared: NonNull<Shared>,
+    /// Index in the loop's `OwnedTasks`, `usize::MAX` while not listed
+    /// (rule 8; loop thread only).
     owned_index: UnsafeCell<usize>,
     /// Rule 4.
     join_waker: UnsafeCell<Option<Waker>>,
@@ -412,9 +464,13 @@ enum RunStep {
 pub(crate) enum Run {
     /// Pending and not woken meanwhile, or a stale entry: nothing to do.
     Idle,
+    /// Idle for the first time: this entry's reference is now the owned
+    /// list's, insert it there (rule 8).
+    List(TaskRef),
     /// Woken while it ran: put this entry back in the run queue.
     Reschedule(TaskRef),
-    /// Done: release the owned reference at this index of `OwnedTasks`.
+    /// Done: clear this index of `OwnedTasks` (`usize::MAX`: the task was
+    /// not listed), whose reference the completion gave up (rules 5, 8).
     Complete(usize),
 }
 
@@ -427,8 +483,9 @@ pub(crate) struct TaskRef {
     ptr: NonNull<Header>,
 }
 
-// SAFETY: see the type's docs; the header's fields are atomics, an
-// `Arc<Shared>` (`Send + Sync`) and cells whose accesses rules 2–4 confine.
+// SAFETY: see the type's docs; the header's fields are atomics, a pointer
+// to a `Shared` (`Send + Sync`, used as rule 7 says) and cells whose
+// accesses rules 2–4 confine.
 unsafe impl Send for TaskRef {}
 
 /// The handle of a task spawned outside any event loop: `future` is
@@ -454,16 +511,12 @@ where
 #[cold]
 #[inline(never)]
 fn outside_loop_block() -> NonNull<Header> {
-    struct Nobody;
-    impl super::remote::Unpark for Nobody {
-        fn unpark(&self) {}
-    }
     let header = Box::new(Header {
         state: State(AtomicUsize::new(REF_ONE | COMPLETE | JOIN_INTEREST)),
         vtable: &OUTSIDE_LOOP,
-        // A remote queue of no loop: nothing is ever queued on it (the
-        // block is finished, and a finished task's wake does nothing, rule 1).
-        shared: Shared::new(Box::new(Nobody)),
+        // No loop: never used (the block is finished, and a finished
+        // task's wake does nothing, rules 1, 7).
+        shared: NonNull::dangling(),
         owned_index: UnsafeCell::new(usize::MAX),
         join_waker: UnsafeCell::new(None),
     });
@@ -503,9 +556,9 @@ unsafe fn dealloc_header(ptr: NonNull<Header>) {
     drop(unsafe { Box::from_raw(ptr.as_ptr()) });
 }
 
-/// A new task for `future` on the loop of `shared`: the owned list's
-/// reference, the run queue's, and the handle.
-pub(crate) fn new<F>(future: F, shared: Arc<Shared>) -> (TaskRef, TaskRef, JoinHandle<F::Output>)
+/// A new task for `future` on the loop of `shared`: the run queue's
+/// reference and the handle (rule 8).
+pub(crate) fn new<F>(future: F, shared: &Arc<Shared>) -> (TaskRef, JoinHandle<F::Output>)
 where
     F: Future + 'static,
     F::Output: 'static,
@@ -520,7 +573,13 @@ where
                 read_output: read_output::<F>,
                 dealloc: dealloc::<F>,
             },
-            shared,
+            // Rule 7: the caller's `Arc` keeps it alive until the loop has
+            // the task. From `Arc::as_ptr`, not a reference: the pointer
+            // must keep the provenance of the whole `Arc` allocation, for
+            // `Arc::from_raw` and `increment_strong_count` to reach the
+            // counts before `Shared`.
+            // SAFETY: `Arc::as_ptr` is never null.
+            shared: unsafe { NonNull::new_unchecked(Arc::as_ptr(shared).cast_mut()) },
             owned_index: UnsafeCell::new(usize::MAX),
             join_waker: UnsafeCell::new(None),
         },
@@ -528,7 +587,6 @@ where
     });
     let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
     (
-        TaskRef { ptr },
         TaskRef { ptr },
         JoinHandle {
             ptr,
@@ -552,6 +610,28 @@ impl TaskRef {
         unsafe { self.ptr.as_ref() }
     }
 
+    /// Whether the task belongs to the loop of `shared` (rule 7: a queue
+    /// entry that a wake or an abort just made).
+    pub(crate) fn is_of(&self, shared: &Arc<Shared>) -> bool {
+        std::ptr::eq(self.header().shared.as_ptr(), Arc::as_ptr(shared))
+    }
+
+    /// A strong count of the task's loop's `Shared`, to send this entry
+    /// through its remote queue.
+    ///
+    /// # Safety
+    ///
+    /// A wake or an abort made this entry (rule 7: `Shared` is alive).
+    pub(crate) unsafe fn shared(&self) -> Arc<Shared> {
+        let shared = self.header().shared.as_ptr().cast_const();
+        // SAFETY: `Shared` is alive (caller, rule 7), and came from an
+        // `Arc` (`new`); we add the count the new `Arc` owns.
+        unsafe {
+            Arc::increment_strong_count(shared);
+            Arc::from_raw(shared)
+        }
+    }
+
     /// Run the task once, consuming this queue entry.
     ///
     /// # Safety
@@ -559,28 +639,44 @@ impl TaskRef {
     /// On the loop thread that owns the task (rule 2), and this is a run
     /// queue entry (the task is SCHEDULED or COMPLETE).
     pub(crate) unsafe fn run(self) -> Run {
-        // SAFETY: we hold a reference; loop thread (caller).
-        let step = unsafe { run(self.ptr) };
+        // Read now: a completed run may leave the block to the handle alone
+        // (rule 5).
+        // SAFETY: `owned_index` is loop-only (rule 2), we are on it.
+        let index = self.header().owned_index.with(|i| unsafe { *i });
+        let listed = index != usize::MAX;
+        // SAFETY: we hold a reference, and the owned list's if `listed`;
+        // loop thread (caller).
+        let step = unsafe { run(self.ptr, 1 + usize::from(listed)) };
         match step {
+            RunStep::Idle if !listed => Run::List(self),
             RunStep::Idle | RunStep::Stale => Run::Idle,
             RunStep::Reschedule => Run::Reschedule(self),
             RunStep::Complete => {
-                // SAFETY: `owned_index` is loop-only (rule 2), we are on it.
-                let index = self.header().owned_index.with(|i| unsafe { *i });
+                // The completion gave up this entry's reference and the
+                // owned list's (rule 5).
+                std::mem::forget(self);
                 Run::Complete(index)
             }
         }
     }
 
-    /// Cancel a task that is not running, as its loop shuts down.
+    /// Cancel a task that is not running, as its loop shuts down, giving up
+    /// this reference (the owned list's, or the queue entry of a task not
+    /// listed). True if it did cancel; false if the task was complete.
     ///
     /// # Safety
     ///
-    /// On the loop thread that owns the task (rule 2); the caller holds the
-    /// owned reference.
-    pub(crate) unsafe fn shutdown(&self) {
+    /// On the loop thread that owns the task (rule 2); `self` is the owned
+    /// list's reference, or a queue entry of a task that is not listed
+    /// (rule 8) or is complete.
+    pub(crate) unsafe fn shutdown(self) -> bool {
         // SAFETY: we hold a reference; loop thread (caller).
-        unsafe { shutdown(self.ptr) }
+        let cancelled = unsafe { shutdown(self.ptr) };
+        if cancelled {
+            // The completion gave up this reference (rule 5).
+            std::mem::forget(self);
+        }
+        cancelled
     }
 
     /// Record the task's slot in the owned list.
@@ -616,11 +712,17 @@ impl Drop for TaskRef {
 pub(crate) unsafe fn drop_ref(ptr: NonNull<Header>) {
     // SAFETY: alive, since the caller holds a reference.
     let header = unsafe { ptr.as_ref() };
-    if header.state.ref_dec() {
+    let prev = header.state.ref_dec();
+    if prev.refs() == 1 {
+        let shared = header.shared.as_ptr().cast_const();
         // SAFETY: that was the last reference: nobody else can reach the
         // block (rule 5), and rule 2 says the future is gone unless it is
         // `Send`.
         unsafe { (header.vtable.dealloc)(ptr) }
+        if prev.has(SHARED_REF) {
+            // SAFETY: the block's own count (rule 7), given up once, here.
+            drop(unsafe { Arc::from_raw(shared) });
+        }
     }
 }
 
@@ -639,20 +741,23 @@ unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
     unsafe { ptr.cast::<Cell<F>>().as_ref() }
 }
 
-/// Run a task once (the non-generic part of the protocol).
+/// Run a task once (the non-generic part of the protocol). `Complete`: the
+/// caller's `held` references (the queue entry's, and the owned list's if
+/// the task is listed) are given up (rule 5).
 ///
 /// # Safety
 ///
-/// The caller holds the queue entry's reference to the live task `ptr`, on
-/// its loop thread (rule 2).
-unsafe fn run(ptr: NonNull<Header>) -> RunStep {
+/// The caller holds the queue entry's reference to the live task `ptr`, and
+/// the owned list's if `held` is 2, on its loop thread (rule 2).
+unsafe fn run(ptr: NonNull<Header>, held: usize) -> RunStep {
     // SAFETY: the caller holds a reference.
     let header = unsafe { ptr.as_ref() };
     match header.state.transition_to_running() {
         ToRunning::Complete => return RunStep::Stale,
         ToRunning::Cancel => {
-            // SAFETY: loop thread, and RUNNING from the transition.
-            unsafe { complete_with_error(ptr, JoinError::cancelled()) };
+            // SAFETY: loop thread, and RUNNING from the transition; the
+            // `held` references are ours to give up.
+            unsafe { complete_with_error(ptr, JoinError::cancelled(), held) };
             return RunStep::Complete;
         }
         ToRunning::Poll => {}
@@ -672,42 +777,54 @@ unsafe fn run(ptr: NonNull<Header>) -> RunStep {
             ToIdle::Reschedule => RunStep::Reschedule,
         },
         Ok(Poll::Ready(())) => {
-            // SAFETY: loop thread, RUNNING, the output stored.
-            unsafe { finish(ptr) };
+            // SAFETY: loop thread, RUNNING, the output stored; the two
+            // references as above.
+            unsafe { finish(ptr, held) };
             RunStep::Complete
         }
         Err(payload) => {
             // The poll panicked (the future is still there), or the
             // future's destructor did after `Ready` (the output is there).
-            // SAFETY: loop thread and RUNNING.
-            unsafe { complete_with_error(ptr, JoinError::panicked(payload)) };
+            // SAFETY: loop thread and RUNNING; the two references as above.
+            unsafe { complete_with_error(ptr, JoinError::panicked(payload), held) };
             RunStep::Complete
         }
     }
 }
 
-/// Shutdown: cancel a task that is not running.
+/// Shutdown: cancel a task that is not running. True if it did, and gave
+/// up the caller's reference (rule 5); false if the task was complete.
 ///
 /// # Safety
 ///
-/// The caller holds the owned reference, on the loop thread (rule 2).
-unsafe fn shutdown(ptr: NonNull<Header>) {
+/// The caller holds the owned list's reference, or the queue entry of a
+/// task that is not listed (rule 8), on the loop thread (rule 2).
+unsafe fn shutdown(ptr: NonNull<Header>) -> bool {
     // SAFETY: the caller holds a reference.
     let header = unsafe { ptr.as_ref() };
-    if header.state.transition_to_shutdown() {
-        // SAFETY: loop thread, and RUNNING from the transition.
-        unsafe { complete_with_error(ptr, JoinError::cancelled()) };
+    let cancel = header.state.transition_to_shutdown();
+    if cancel {
+        // Rule 7: the block's own count, while the loop's keeps `Shared`
+        // alive (the loop is shutting down, not gone).
+        // SAFETY: as said; `shared` came from an `Arc` (`new`).
+        unsafe { Arc::increment_strong_count(header.shared.as_ptr().cast_const()) };
+        // SAFETY: loop thread, and RUNNING from the transition; the
+        // reference is the caller's to give up, and the only one the loop
+        // holds (rule 8).
+        unsafe { complete_with_error(ptr, JoinError::cancelled(), 1) };
     }
+    cancel
 }
 
 /// Drop what `stage` holds (the future first, rule 2), store `error`, and
-/// finish. A panic of that destructor becomes the outcome of a cancelled
-/// task; an outcome that is already a panic stays the first one.
+/// finish, giving up `held` references. A panic of that destructor becomes
+/// the outcome of a cancelled task; an outcome that is already a panic
+/// stays the first one.
 ///
 /// # Safety
 ///
-/// Loop thread, RUNNING, live task.
-unsafe fn complete_with_error(ptr: NonNull<Header>, error: JoinError) {
+/// Loop thread, RUNNING, live task; as [`finish`] for `held`.
+unsafe fn complete_with_error(ptr: NonNull<Header>, error: JoinError, held: usize) {
     // SAFETY: the caller's reference keeps the block alive.
     let vtable = unsafe { ptr.as_ref() }.vtable;
     // SAFETY: loop thread and RUNNING: `stage` is ours (rule 2).
@@ -718,20 +835,31 @@ unsafe fn complete_with_error(ptr: NonNull<Header>, error: JoinError) {
     };
     // SAFETY: as above; `stage` is now `Consumed`.
     unsafe { (vtable.store_error)(ptr, error) };
-    // SAFETY: loop thread, RUNNING, the outcome stored.
-    unsafe { finish(ptr) };
+    // SAFETY: loop thread, RUNNING, the outcome stored; `held` as ours.
+    unsafe { finish(ptr, held) };
 }
 
-/// Set COMPLETE and hand the outcome over (rule 3).
+/// Set COMPLETE, hand the outcome over (rule 3) and give up the caller's
+/// `held` references (rule 5): in the completing CAS when the loop is done
+/// with the task ([`hands_off`]), else all but one there and the last one
+/// after the output is dropped or the join waker woken.
 ///
 /// # Safety
 ///
 /// Loop thread, RUNNING, and `stage` holds the outcome: the handle reads it
-/// only after it sees COMPLETE, which is set here.
-unsafe fn finish(ptr: NonNull<Header>) {
+/// only after it sees COMPLETE, which is set here. The caller owns `held`
+/// (1 or 2) references and no longer uses them.
+unsafe fn finish(ptr: NonNull<Header>, held: usize) {
     // SAFETY: the caller's reference keeps the block alive.
     let header = unsafe { ptr.as_ref() };
-    let before = header.state.transition_to_complete();
+    let before = header.state.transition_to_complete(held);
+    if hands_off(before) {
+        // Our references are gone: the block is the handle's now.
+        return;
+    }
+    // The reference the CAS left us, given up on the way out (also if the
+    // join waker panics).
+    let _release = Release(ptr);
     if !before.has(JOIN_INTEREST) {
         // Nobody will read it: drop it here (rule 3). A panic in its
         // destructor has nowhere to go; the loop goes on.
@@ -937,8 +1065,9 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn abort(&self) {
         if self.header().state.transition_to_cancelled() == Notify::Submit {
-            // SAFETY: the transition added the entry's reference (rule 6).
-            waker::schedule(unsafe { TaskRef::from_raw(self.ptr) });
+            // SAFETY: the transition added the entry's reference (rule 6),
+            // and `schedule` gets the entry it made (rule 7).
+            unsafe { waker::schedule(TaskRef::from_raw(self.ptr)) };
         }
     }
 
@@ -995,16 +1124,9 @@ impl<T> Drop for JoinHandle<T> {
 /// needs none: the vtable drops the output).
 #[inline(never)]
 fn drop_handle(ptr: NonNull<Header>) {
-    /// Gives up the handle's reference on the way out, also when the
-    /// output's destructor panics (the panic goes on, the block is not
-    /// leaked: `stage` is `Consumed` by then, see `poll_future`).
-    struct Release(NonNull<Header>);
-    impl Drop for Release {
-        fn drop(&mut self) {
-            // SAFETY: the handle's own reference, given up once.
-            unsafe { drop_ref(self.0) };
-        }
-    }
+    // Gives up the handle's reference on the way out, also when the
+    // output's destructor panics (the panic goes on, the block is not
+    // leaked: `stage` is `Consumed` by then, see `poll_future`).
     let release = Release(ptr);
     // SAFETY: the handle's reference keeps the block alive until `release`
     // goes.
@@ -1021,6 +1143,17 @@ fn drop_handle(ptr: NonNull<Header>) {
     drop(release);
 }
 
+/// One reference to the task, given up when this goes (unwinding too).
+struct Release(NonNull<Header>);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        // SAFETY: whoever made this owned the reference, and gives it up
+        // once, here.
+        unsafe { drop_ref(self.0) };
+    }
+}
+
 impl<T> std::fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JoinHandle")
@@ -1029,15 +1162,14 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
     }
 }
 
-/// The loop's list of the tasks it owns (one reference each), so that
-/// shutdown can cancel every task that has not finished. A slab: O(1) insert
-/// and remove; each task knows its index.
+/// The loop's list of the tasks it owns that have been idle (one reference
+/// each, rule 8), so that shutdown can cancel every task that has not
+/// finished (the others are in the run queue). A slab: O(1) insert and
+/// remove; each task knows its index.
 pub(crate) struct OwnedTasks {
     slots: Vec<Option<TaskRef>>,
     /// Empty slots to reuse.
     free: Vec<usize>,
-    /// Occupied slots.
-    len: usize,
 }
 
 impl OwnedTasks {
@@ -1045,7 +1177,6 @@ impl OwnedTasks {
         OwnedTasks {
             slots: Vec::new(),
             free: Vec::new(),
-            len: 0,
         }
     }
 
@@ -1063,16 +1194,15 @@ impl OwnedTasks {
         // SAFETY: loop thread (caller).
         unsafe { task.set_owned_index(index) };
         self.slots[index] = Some(task);
-        self.len += 1;
     }
 
-    pub(crate) fn remove(&mut self, index: usize) -> Option<TaskRef> {
-        let task = self.slots.get_mut(index)?.take();
-        if task.is_some() {
+    /// Forget the task at `index`, whose completion gave up the list's
+    /// reference (rule 5).
+    pub(crate) fn remove_completed(&mut self, index: usize) {
+        if let Some(task) = self.slots.get_mut(index).and_then(Option::take) {
+            std::mem::forget(task);
             self.free.push(index);
-            self.len -= 1;
         }
-        task
     }
 
     /// Remove the last task, if any is left (shutdown). The empty slots
@@ -1082,14 +1212,9 @@ impl OwnedTasks {
         self.free.clear();
         while let Some(slot) = self.slots.pop() {
             if slot.is_some() {
-                self.len -= 1;
                 return slot;
             }
         }
         None
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.len
     }
 }

@@ -514,3 +514,50 @@ fn timeout_projects_its_pin_onto_a_self_referential_future() {
     let timeout = super::timeout(std::time::Duration::from_secs(60), future);
     assert_eq!(block_on(timeout).unwrap(), 6);
 }
+
+#[test]
+fn only_a_task_cancelled_by_shutdown_holds_a_count_of_shared() {
+    // Task rule 7: a task borrows its loop's `Shared`; the shutdown gives
+    // each task it cancels a count of its own (a wake that made it
+    // SCHEDULED just before may still be on its way to the remote queue),
+    // which goes with the block.
+    let (sched, poller) = scheduler();
+    let done = sched.spawn(async { 1 });
+    let pending = sched.spawn(std::future::pending::<()>());
+    run_until(&sched, &poller, || done.is_finished());
+    assert_eq!(Arc::strong_count(&sched.shared), 1);
+    sched.shutdown();
+    assert_eq!(Arc::strong_count(&sched.shared), 2);
+    assert!(block_on(pending).unwrap_err().is_cancelled());
+    assert_eq!(Arc::strong_count(&sched.shared), 1);
+    assert_eq!(block_on(done).unwrap(), 1);
+    assert_eq!(Arc::strong_count(&sched.shared), 1);
+}
+
+#[test]
+fn shutdown_cancels_listed_and_only_queued_tasks() {
+    // Task rule 8: a task enters the owned list only when it goes idle; the
+    // shutdown reaches the others through their run-queue entry.
+    let (sched, poller) = scheduler();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let guard = DropCount(drops.clone());
+    let idle = sched.spawn(async move {
+        let _guard = guard;
+        std::future::pending::<()>().await;
+    });
+    let done = sched.spawn(async { 7 });
+    run_until(&sched, &poller, || done.is_finished());
+    assert_eq!(sched.task_count(), 1);
+    let guard = DropCount(drops.clone());
+    let queued = sched.spawn(async move {
+        let _guard = guard;
+    });
+    assert_eq!(sched.task_count(), 2);
+    sched.shutdown();
+    assert_eq!(sched.task_count(), 0);
+    assert_eq!(drops.load(SeqCst), 2);
+    assert!(block_on(idle).unwrap_err().is_cancelled());
+    assert!(block_on(queued).unwrap_err().is_cancelled());
+    assert_eq!(block_on(done).unwrap(), 7);
+    assert_eq!(Arc::strong_count(&sched.shared), 1);
+}

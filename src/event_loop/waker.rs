@@ -71,9 +71,14 @@ unsafe fn task_wake_by_ref(data: *const ()) {
     // SAFETY: a live task (the waker holds a reference).
     let header = unsafe { &*(data as *const Header) };
     if header.state.transition_to_notified() == Notify::Submit {
-        // SAFETY: the transition added the entry's reference (task rule 1);
-        // `data` is non-null, it came from a `NonNull`.
-        schedule(unsafe { TaskRef::from_raw(NonNull::new_unchecked(data as *mut Header)) });
+        // SAFETY: the transition added the entry's reference (task rule 1),
+        // and `schedule` gets the entry it made; `data` is non-null, it
+        // came from a `NonNull`.
+        unsafe {
+            schedule(TaskRef::from_raw(NonNull::new_unchecked(
+                data as *mut Header,
+            )))
+        };
     }
 }
 
@@ -101,12 +106,18 @@ pub(crate) fn is_finished_task(waker: &Waker) -> bool {
 }
 
 /// Put a run-queue entry where its loop will find it.
-pub(crate) fn schedule(task: TaskRef) {
+///
+/// # Safety
+///
+/// `task` is the entry that a wake or an abort just made (task.rs rules 1,
+/// 7).
+pub(crate) unsafe fn schedule(task: TaskRef) {
     let Err(task) = executor::schedule_local(task) else {
         return;
     };
     crate::tracepoint::remote_wake(std::ptr::from_ref(task.header()).cast());
-    let shared = task.header().shared.clone();
+    // SAFETY: `task` is an entry a wake or an abort made (task.rs rule 7).
+    let shared = unsafe { task.shared() };
     // A closed queue hands the entry back: the loop is gone (or going), and
     // its shutdown cancels the task, so dropping the entry is all there is.
     let _ = shared.push(Item::Wake(task));
