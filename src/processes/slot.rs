@@ -515,8 +515,10 @@ impl Slot {
         ticket: Option<u64>,
         timeout: Option<std::time::Duration>,
     ) -> bool {
+        // Read the clock only once a sleep comes (a `map` lane's task is
+        // usually finished within the spin).
         #[cfg(not(loom))]
-        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let mut deadline = None;
         #[cfg(loom)]
         let _ = timeout;
         // Acquire: pairs with the Release of whoever set this word (rule 2);
@@ -561,9 +563,10 @@ impl Slot {
             }
             #[cfg(not(loom))]
             {
-                let left = match deadline {
+                let now = std::time::Instant::now();
+                let left = match timeout {
                     None => None,
-                    Some(d) => match d.checked_duration_since(std::time::Instant::now()) {
+                    Some(t) => match deadline.get_or_insert(now + t).checked_duration_since(now) {
                         Some(left) if !left.is_zero() => Some(left),
                         _ => return self.is_finished(),
                     },
