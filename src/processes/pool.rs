@@ -1692,7 +1692,9 @@ impl ProcessPool {
             f as usize,
             self.shared.default_timeout,
         )?;
-        let mut items = items.into_iter();
+        // Fused: the items end at their first `None`, as for `collect`
+        // (the lane asks again at every batch).
+        let mut items = items.into_iter().fuse();
         let mut out = Vec::with_capacity(items.size_hint().0);
         loop {
             if lane.wants_items() {
@@ -1800,7 +1802,8 @@ impl ProcessPool {
             f as usize,
             self.shared.default_timeout,
         )?;
-        let mut items = items.into_iter();
+        // Fused, as in `map`: no chunk takes items past the first `None`.
+        let mut items = items.into_iter().fuse();
         let mut chunks = std::iter::from_fn(|| {
             let batch: Vec<A> = items.by_ref().take(chunk).collect();
             (!batch.is_empty()).then_some(batch)

@@ -1,0 +1,272 @@
+//! An adversarial review of the `map` lane (`src/processes/lane.rs`): what
+//! a map does when the pool breaks, a worker dies or a task times out under
+//! it, when its items' iterator uses the same pool, when a result does not
+//! fit, and how it shares the pool's slots.
+#![cfg(feature = "processes")]
+
+mod processes_support;
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::{Duration, Instant};
+
+use processes_support::{no_leaks, within};
+use triad::processes::{ProcessPool, SharedBytes};
+
+fn double(x: u64) -> u64 {
+    2 * x
+}
+
+fn sleep_ms(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+fn bytes(n: usize) -> Vec<u8> {
+    vec![7; n]
+}
+
+fn pattern(n: usize) -> SharedBytes {
+    SharedBytes::from(vec![5u8; n])
+}
+
+fn small_pool() -> ProcessPool {
+    ProcessPool::builder()
+        .workers(2)
+        .slots_per_worker(2)
+        .result_capacity(4096)
+        .build()
+        .unwrap()
+}
+
+/// Kill `pid` with `signal`.
+fn kill(pid: u32, signal: i32) {
+    // SAFETY: a plain system call on a process of ours.
+    assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
+}
+
+/// Yields 0..5, then `None` once, then 100..: an iterator that is not
+/// fused.
+struct Hiccup(u64);
+
+impl Iterator for Hiccup {
+    type Item = u64;
+    fn next(&mut self) -> Option<u64> {
+        self.0 += 1;
+        match self.0 {
+            1..=5 => Some(self.0 - 1),
+            6 => None,
+            n if n < 20 => Some(100 + n),
+            _ => None,
+        }
+    }
+}
+
+#[test]
+fn a_map_ends_at_the_first_none_of_its_items() {
+    // As `collect` and Python's map: the items end at their first `None`.
+    within(Duration::from_secs(30), || {
+        no_leaks(small_pool, |pool| {
+            assert_eq!(pool.map(double, Hiccup(0)).unwrap(), [0, 2, 4, 6, 8]);
+            assert_eq!(
+                pool.map_chunked(double, Hiccup(0), 2).unwrap(),
+                [0, 2, 4, 6, 8]
+            );
+            assert_eq!(
+                pool.map_chunked(double, Hiccup(0), 5).unwrap(),
+                [0, 2, 4, 6, 8]
+            );
+        })
+    });
+}
+
+#[test]
+fn a_map_ends_broken_when_the_zygote_is_killed_under_it() {
+    within(Duration::from_secs(60), || {
+        no_leaks(small_pool, |pool| {
+            let zygote = pool.zygote_pid();
+            std::thread::scope(|s| {
+                let map = s.spawn(|| pool.map(sleep_ms, std::iter::repeat_n(5, 2000)));
+                std::thread::sleep(Duration::from_millis(200));
+                kill(zygote, libc::SIGKILL);
+                let error = map.join().unwrap().unwrap_err();
+                assert!(error.is_broken(), "{error}");
+            });
+            let error = pool.map(double, 0..10).unwrap_err();
+            assert!(error.is_broken(), "{error}");
+            let error = pool.map_chunked(double, 0..10, 3).unwrap_err();
+            assert!(error.is_broken(), "{error}");
+            assert!(pool.map(double, 0..0).unwrap().is_empty());
+        })
+    });
+}
+
+#[test]
+fn a_map_reports_a_worker_killed_under_it_and_the_pool_goes_on() {
+    within(Duration::from_secs(60), || {
+        no_leaks(small_pool, |pool| {
+            let workers = pool.worker_pids();
+            std::thread::scope(|s| {
+                let map = s.spawn(|| pool.map(sleep_ms, std::iter::repeat_n(50, 200)));
+                std::thread::sleep(Duration::from_millis(300));
+                kill(workers[0], libc::SIGKILL);
+                let error = map.join().unwrap().unwrap_err();
+                assert!(error.is_crash(), "{error}");
+            });
+            let expected: Vec<u64> = (0..100).map(|x| 2 * x).collect();
+            assert_eq!(pool.map(double, 0..100).unwrap(), expected);
+            assert!(pool.stats().tasks_lost_to_deaths >= 1);
+        })
+    });
+}
+
+#[test]
+fn a_map_reports_a_task_timeout_and_the_pool_goes_on() {
+    within(Duration::from_secs(60), || {
+        no_leaks(
+            || {
+                ProcessPool::builder()
+                    .workers(2)
+                    .slots_per_worker(2)
+                    .task_timeout(Duration::from_millis(300))
+                    .build()
+                    .unwrap()
+            },
+            |pool| {
+                let items = [1, 2, 3, 60_000, 4, 5, 6, 7, 8, 9, 10];
+                let started = Instant::now();
+                let error = pool.map(sleep_ms, items).unwrap_err();
+                assert!(error.is_timeout(), "{error}");
+                assert!(started.elapsed() < Duration::from_secs(20));
+                let error = pool.map_chunked(sleep_ms, items, 2).unwrap_err();
+                assert!(error.is_timeout(), "{error}");
+                assert_eq!(pool.stats().tasks_timed_out, 2);
+                let expected: Vec<u64> = (0..100).map(|x| 2 * x).collect();
+                assert_eq!(pool.map(double, 0..100).unwrap(), expected);
+            },
+        )
+    });
+}
+
+#[test]
+fn a_map_stopped_from_another_thread_never_hangs() {
+    // terminate() races the lane's publishing of short tasks, many times.
+    within(Duration::from_secs(120), || {
+        let _guard = processes_support::serial();
+        for round in 0..20u64 {
+            let pool = ProcessPool::builder()
+                .workers(2)
+                .slots_per_worker(2)
+                .build()
+                .unwrap();
+            std::thread::scope(|s| {
+                let map = s.spawn(|| pool.map(double, 0..1_000_000));
+                std::thread::sleep(Duration::from_millis(round % 7));
+                pool.terminate();
+                match map.join().unwrap() {
+                    Ok(out) => assert_eq!(out.len(), 1_000_000),
+                    Err(error) => {
+                        assert!(error.is_cancelled() || error.is_pool_closed(), "{error}")
+                    }
+                }
+            });
+            assert!(pool.map(double, [1]).unwrap_err().is_pool_closed());
+        }
+    });
+}
+
+#[test]
+fn a_result_too_large_for_a_slot_is_a_typed_error() {
+    within(Duration::from_secs(60), || {
+        no_leaks(small_pool, |pool| {
+            let sizes = [10, 20, 100_000, 30];
+            let error = pool.map(bytes, sizes).unwrap_err();
+            assert!(error.is_too_large(), "{error}");
+            let error = pool.map_chunked(bytes, sizes, 3).unwrap_err();
+            assert!(error.is_too_large(), "{error}");
+            // A chunk whose argument does not fit its slot.
+            let error = pool.map_chunked(double, 0..10_000, 5_000).unwrap_err();
+            assert!(error.is_too_large(), "{error}");
+            let expected: Vec<Vec<u8>> = (0..50).map(|n| vec![7; n]).collect();
+            assert_eq!(pool.map(bytes, 0..50).unwrap(), expected);
+        })
+    });
+}
+
+#[test]
+fn map_chunked_with_odd_chunk_sizes_keeps_every_item_in_order() {
+    within(Duration::from_secs(60), || {
+        no_leaks(small_pool, |pool| {
+            for n in [0u64, 1, 2, 3, 7, 64, 101] {
+                let expected: Vec<u64> = (0..n).map(|x| 2 * x).collect();
+                for chunk in [1, 2, 3, 4, 5, 63, 64, 65, 100, usize::MAX] {
+                    assert_eq!(
+                        pool.map_chunked(double, 0..n, chunk).unwrap(),
+                        expected,
+                        "{n} items, chunks of {chunk}"
+                    );
+                }
+            }
+        })
+    });
+}
+
+#[test]
+fn a_map_of_views_decodes_copies_and_gives_every_slot_back() {
+    within(Duration::from_secs(60), || {
+        no_leaks(small_pool, |pool| {
+            let out = pool.map(pattern, std::iter::repeat_n(100, 40)).unwrap();
+            assert_eq!(out.len(), 40);
+            assert!(out.iter().all(|b| !b.is_in_place() && b[..] == [5u8; 100]));
+            // Every slot is free: one view per slot can be held.
+            let views: Vec<SharedBytes> = (0..pool.slots())
+                .map(|_| pool.submit(pattern, 10).wait().unwrap())
+                .collect();
+            assert!(views.iter().all(SharedBytes::is_in_place));
+            // And a map then fails at once instead of waiting for ever
+            // (pool rule P4).
+            let error = pool.map(double, 0..10).unwrap_err();
+            assert!(error.is_all_slots_held(), "{error}");
+            let error = pool.map_chunked(double, 0..10, 2).unwrap_err();
+            assert!(error.is_all_slots_held(), "{error}");
+            drop(views);
+            assert_eq!(pool.map(double, 0..3).unwrap(), [0, 2, 4]);
+        })
+    });
+}
+
+#[test]
+fn two_maps_and_submits_under_contention_lose_no_slot() {
+    // Lanes giving their slots back while their tasks are in flight, over
+    // and over: every result in order, every slot back at the end.
+    within(Duration::from_secs(90), || {
+        no_leaks(small_pool, |pool| {
+            let submitted = AtomicUsize::new(0);
+            std::thread::scope(|s| {
+                for t in 0..2u64 {
+                    s.spawn(move || {
+                        for round in 0..5u64 {
+                            let items = (0..300).map(move |i| i + 1000 * (t * 10 + round));
+                            let expected: Vec<u64> = items.clone().map(|x| 2 * x).collect();
+                            assert_eq!(pool.map(double, items).unwrap(), expected);
+                        }
+                    });
+                }
+                for _ in 0..2 {
+                    s.spawn(|| {
+                        for i in 0..150 {
+                            assert_eq!(pool.submit(double, i).wait(), Ok(2 * i));
+                            submitted.fetch_add(1, SeqCst);
+                        }
+                    });
+                }
+            });
+            assert_eq!(submitted.load(SeqCst), 300);
+            let handles: Vec<_> = (0..pool.slots())
+                .map(|_| pool.try_submit(sleep_ms, 50).expect("every slot is free"))
+                .collect();
+            for h in handles {
+                assert_eq!(h.wait(), Ok(50));
+            }
+        })
+    });
+}
