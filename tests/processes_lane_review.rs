@@ -44,6 +44,64 @@ fn kill(pid: u32, signal: i32) {
     assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
 }
 
+#[test]
+fn a_map_over_an_imap_of_the_same_pool_finishes() {
+    // A pipeline: the map's items are the results of an imap on the same
+    // pool. The imap submits from inside the map's iterator; it must find a
+    // slot (Python's Pool.map and Executor.map take every item before they
+    // wait for any result, so there this cannot hang either).
+    within(Duration::from_secs(30), || {
+        no_leaks(small_pool, |pool| {
+            let inner = pool.imap(double, 0..200).map(Result::unwrap);
+            let expected: Vec<u64> = (0..200).map(|x| 4 * x).collect();
+            assert_eq!(pool.map(double, inner).unwrap(), expected);
+            let inner = pool.imap(double, 0..200).map(Result::unwrap);
+            assert_eq!(pool.map_chunked(double, inner, 3).unwrap(), expected);
+        })
+    });
+}
+
+#[test]
+fn a_map_whose_items_submit_to_the_same_pool_finishes() {
+    within(Duration::from_secs(30), || {
+        no_leaks(small_pool, |pool| {
+            let inner = (0..100).map(|x| pool.submit(double, x).wait().unwrap());
+            let expected: Vec<u64> = (0..100).map(|x| 4 * x).collect();
+            assert_eq!(pool.map(double, inner).unwrap(), expected);
+        })
+    });
+}
+
+#[test]
+fn a_map_whose_items_keep_tasks_of_the_same_pool_in_flight_finishes() {
+    // The iterator submits and keeps the handles: its tasks take the
+    // lane's idle slots and hold them until evicted, so that items find
+    // no slot left, at every point of a batch. And a map inside the
+    // iterator of a map.
+    within(Duration::from_secs(60), || {
+        no_leaks(small_pool, |pool| {
+            let handles = std::cell::RefCell::new(Vec::new());
+            let items = (0..200u64).inspect(|&x| {
+                for k in 0..x % 4 {
+                    handles
+                        .borrow_mut()
+                        .push((x + k, pool.submit(double, x + k)));
+                }
+            });
+            let expected: Vec<u64> = (0..200).map(|x| 2 * x).collect();
+            assert_eq!(pool.map(double, items).unwrap(), expected);
+            let handles = handles.into_inner();
+            assert_eq!(handles.len(), 300);
+            for (x, handle) in handles {
+                assert_eq!(handle.wait(), Ok(2 * x));
+            }
+            let nested = (0..50u64).map(|x| pool.map(double, [x, x + 1]).unwrap()[1]);
+            let expected: Vec<u64> = (0..50).map(|x| 4 * (x + 1)).collect();
+            assert_eq!(pool.map(double, nested).unwrap(), expected);
+        })
+    });
+}
+
 /// Yields 0..5, then `None` once, then 100..: an iterator that is not
 /// fused.
 struct Hiccup(u64);

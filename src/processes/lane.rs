@@ -21,7 +21,7 @@
 //! the parent's transitions (FREE → SUBMITTED, finished → COLLECTED →
 //! FREE) on its slots.
 //!
-//! Rules (L1–L7):
+//! Rules (L1–L8):
 //!
 //! * **L1. The lane's slots are its own.** A slot the lane took off the
 //!   free list is in none of the registry's tables (no cell, no waker, no
@@ -65,12 +65,28 @@
 //!   new slot unless it has none: a long `map` slows down to what its
 //!   tasks in flight allow, instead of starving every `submit` of other
 //!   threads until it ends. Once nobody waits it grows again.
+//! * **L8. A lane lends its idle slots to its own thread.** The items'
+//!   iterator and an `Encode` run on the lane's thread, and may submit to
+//!   the same pool (a `map` over an `imap` of it): such a submit could wait
+//!   for ever for a slot that only the lane, which waits for the submit,
+//!   could give back. So while the lane runs user code its idle slots are
+//!   lent ([`Lent`], in a thread-local, one entry per lane of the thread),
+//!   and a thread that finds no free slot takes its own lanes' lent slots
+//!   before it evicts or waits ([`reclaim_lent`], under the registry lock).
+//!   The slot an item is encoded into is taken out of the lent ones
+//!   first, so no submit can take it. An item that finds every lent slot
+//!   gone waits for one of the lane's tasks to come back (it is kept for
+//!   the next batch); with none in flight the lane waits for a free slot
+//!   as any submit does. Lent slots are taken back when the user code
+//!   returns or panics. No lock, and no allocation after the thread's
+//!   first lane: two thread-local accesses per item.
 //!
 //! In a forked child of the lane's process (the items' iterator or an
 //! `Encode` may fork), the lane touches nothing shared from the moment it
 //! sees the fork (pool rule P9): it ends with [`TaskError::is_forked`],
 //! neither publishing, waiting, collecting nor giving slots back.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -153,8 +169,14 @@ impl<'s> Lane<'s> {
 
     /// Take slots if the lane may grow, encode items into every idle slot,
     /// publish them and ring once (rules L2, L3). Waits for a slot only
-    /// when the lane has none and the items may not be over.
-    pub(crate) fn refill<T: Encode>(&mut self, items: &mut impl Iterator<Item = T>) {
+    /// when the lane has none and the items may not be over. `pending` is
+    /// an item taken from `items` that found no slot (rule L8): it comes
+    /// first, at this call or the next.
+    pub(crate) fn refill<T: Encode>(
+        &mut self,
+        items: &mut impl Iterator<Item = T>,
+        pending: &mut Option<T>,
+    ) {
         if self.stopped {
             return;
         }
@@ -173,17 +195,16 @@ impl<'s> Lane<'s> {
         let owned = self.idle.len() + self.tasks;
         // A lane with no slot takes its first item before it waits for
         // one: an empty iterator makes it wait for nothing.
-        let mut first = None;
-        if owned == 0 {
-            first = items.next();
-            if first.is_none() {
+        if owned == 0 && pending.is_none() {
+            *pending = items.next();
+            if pending.is_none() {
                 return;
             }
         }
         let left = items
             .size_hint()
             .1
-            .map_or(usize::MAX, |n| n.saturating_add(first.is_some() as usize));
+            .map_or(usize::MAX, |n| n.saturating_add(pending.is_some() as usize));
         // A contended lane takes a slot only when it has none (rule L7).
         let room = if contended {
             usize::from(owned == 0)
@@ -205,32 +226,74 @@ impl<'s> Lane<'s> {
             }
         }
         let capacity = self.shared.region.capacity() as u64;
-        while let Some(&index) = self.idle.last() {
-            let Some(item) = first.take().or_else(|| items.next()) else {
-                break;
-            };
-            // Pool rule P9: the items' iterator (user code) forked, and
-            // this is the child: the slots are the parent's.
-            if self.shared.forked() {
-                return self.stop(TaskError::forked());
+        let mut failed = None;
+        {
+            // Rule L8: while user code runs, the idle slots are this
+            // thread's submits' to take.
+            let mut lent = Lent::new(self.shared, &mut self.idle);
+            while lent.any() {
+                let Some(item) = pending.take().or_else(|| items.next()) else {
+                    break;
+                };
+                // Pool rule P9: the items' iterator (user code) forked, and
+                // this is the child: the slots are the parent's.
+                if self.shared.forked() {
+                    failed = Some(TaskError::forked());
+                    break;
+                }
+                let index = match lent.pop() {
+                    Some(index) => index,
+                    // The iterator's submits took every idle slot (rule
+                    // L8). Nothing of ours in flight: wait for a slot as
+                    // any submit does (we hold none).
+                    None if self.tasks == 0 && self.encoded.is_empty() => {
+                        let mut one = Vec::with_capacity(1);
+                        match self.shared.take_free_slots(1, true, &mut one) {
+                            Ok(()) => one[0],
+                            Err(error) => {
+                                failed = Some(error);
+                                break;
+                            }
+                        }
+                    }
+                    // Else the item waits for one of ours to come back.
+                    None => {
+                        *pending = Some(item);
+                        break;
+                    }
+                };
+                // Counted as the lane's before user code runs (rule L2),
+                // never lent: its length is set once encoded.
+                self.encoded.push((index, 0));
+                // SAFETY: the slot is FREE and the lane's alone (rules L1,
+                // L8: taken out of the lent ones, so no submit of this
+                // thread takes it): no other thread, worker or lease
+                // touches its data area, and this is the only reference to
+                // it.
+                let buf = unsafe { self.shared.region.data_mut(index) };
+                let mut w = Writer::new(buf);
+                // User code, without any lock (rule L2).
+                item.encode(&mut w);
+                if w.overflowed() {
+                    self.encoded.pop();
+                    lent.put(index);
+                    failed = Some(TaskError::argument_too_large(w.len() as u64, capacity));
+                    break;
+                }
+                if let Some(last) = self.encoded.last_mut() {
+                    last.1 = w.len() as u64;
+                }
             }
-            // SAFETY: the slot is FREE and the lane's alone (rule L1): no
-            // other thread, worker or lease touches its data area, and this
-            // is the only reference to it.
-            let buf = unsafe { self.shared.region.data_mut(index) };
-            let mut w = Writer::new(buf);
-            // User code, without any lock (rule L2).
-            item.encode(&mut w);
-            if w.overflowed() {
-                self.publish();
-                self.stop(TaskError::argument_too_large(w.len() as u64, capacity));
-                return;
-            }
-            let arg_len = w.len() as u64;
-            self.idle.pop();
-            self.encoded.push((index, arg_len));
         }
-        self.publish();
+        match failed {
+            // Pool rule P9: nothing of the parent's is touched.
+            Some(error) if error.is_forked() => self.stop(error),
+            Some(error) => {
+                self.publish();
+                self.stop(error);
+            }
+            None => self.publish(),
+        }
     }
 
     /// Publish the encoded slots under the registry lock, if the pool
@@ -354,4 +417,71 @@ impl Drop for Lane<'_> {
             self.shared.end_lane(&idle, &running);
         }
     }
+}
+
+thread_local! {
+    /// The idle slots this thread's lanes lend while they run user code
+    /// (rule L8), one entry per lane, innermost last, each with the address
+    /// of its pool's [`Shared`].
+    static LENT: RefCell<Vec<(usize, Vec<usize>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A lane's idle slots, lent to this thread's submits while user code runs
+/// (rule L8); taken back when dropped, in a panic too, so that the lane's
+/// drop sees whatever was not taken (rule L6).
+struct Lent<'l> {
+    idle: &'l mut Vec<usize>,
+}
+
+impl<'l> Lent<'l> {
+    fn new(shared: &Shared, idle: &'l mut Vec<usize>) -> Self {
+        let slots = std::mem::take(idle);
+        LENT.with_borrow_mut(|lent| lent.push((shared as *const Shared as usize, slots)));
+        Lent { idle }
+    }
+
+    /// Whether a lent slot is left. The lane's entry is the last: a lane
+    /// started by user code meanwhile (nested) has removed its own.
+    fn any(&self) -> bool {
+        LENT.with_borrow(|lent| lent.last().is_some_and(|(_, slots)| !slots.is_empty()))
+    }
+
+    /// Take a lent slot back for good, if one is left.
+    fn pop(&mut self) -> Option<usize> {
+        LENT.with_borrow_mut(|lent| lent.last_mut().and_then(|(_, slots)| slots.pop()))
+    }
+
+    /// Lend `index` again (it was not used).
+    fn put(&mut self, index: usize) {
+        LENT.with_borrow_mut(|lent| {
+            if let Some((_, slots)) = lent.last_mut() {
+                slots.push(index);
+            }
+        });
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        if let Some((_, slots)) = LENT.with_borrow_mut(|lent| lent.pop()) {
+            *self.idle = slots;
+        }
+    }
+}
+
+/// With the registry held, by a thread that finds no free slot: move to
+/// `free` the slots that this thread's lanes on `shared` lend (rule L8).
+/// They run user code further up this thread's stack, so they cannot give
+/// them back by themselves while it waits.
+pub(crate) fn reclaim_lent(shared: &Shared, free: &mut Vec<usize>) {
+    let pool = shared as *const Shared as usize;
+    // `try_`: not in a thread-local's destructor, nor inside a borrow (a
+    // lane never calls out while it borrows).
+    let _ = LENT.try_with(|lent| {
+        if let Ok(mut lent) = lent.try_borrow_mut() {
+            for (_, slots) in lent.iter_mut().filter(|(p, _)| *p == pool) {
+                free.append(slots);
+            }
+        }
+    });
 }

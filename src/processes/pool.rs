@@ -67,7 +67,7 @@
 //!   that loses to a claim: slot rule 3), so that no task runs for no
 //!   one. `map` and `map_chunked` do the same through a lane that keeps
 //!   its slots for the whole call, with no handle and no lock per task
-//!   (`lane.rs`, rules L1–L7).
+//!   (`lane.rs`, rules L1–L8).
 //! * **P9.** A pool, handle or result view in a forked child of the
 //!   process that built the pool (a `pthread_atfork` generation, as the
 //!   thread pool's) touches nothing shared: the child has no supervisor,
@@ -617,6 +617,10 @@ impl Shared {
             }
             if reg.broken {
                 return Err(TaskError::broken());
+            }
+            if reg.free.is_empty() {
+                // Lane rule L8: slots this thread's own `map` lends.
+                super::lane::reclaim_lent(self, &mut reg.free);
             }
             if !reg.free.is_empty() {
                 let keep = reg.free.len().saturating_sub(max);
@@ -1696,9 +1700,11 @@ impl ProcessPool {
         // (the lane asks again at every batch).
         let mut items = items.into_iter().fuse();
         let mut out = Vec::with_capacity(items.size_hint().0);
+        // An item that found no slot (lane rule L8).
+        let mut pending = None;
         loop {
             if lane.wants_items() {
-                lane.refill(&mut items);
+                lane.refill(&mut items, &mut pending);
             }
             match lane.next::<R>() {
                 Some(result) => out.push(result?),
@@ -1809,9 +1815,11 @@ impl ProcessPool {
             (!batch.is_empty()).then_some(batch)
         });
         let mut out = Vec::new();
+        // A chunk that found no slot (lane rule L8).
+        let mut pending = None;
         loop {
             if lane.wants_items() {
-                lane.refill(&mut chunks);
+                lane.refill(&mut chunks, &mut pending);
             }
             match lane.next::<Vec<R>>() {
                 Some(results) => out.extend(results?),
