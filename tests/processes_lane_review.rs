@@ -6,7 +6,7 @@
 
 mod processes_support;
 
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use processes_support::{no_leaks, within};
@@ -33,6 +33,15 @@ fn small_pool() -> ProcessPool {
     ProcessPool::builder()
         .workers(2)
         .slots_per_worker(2)
+        .result_capacity(4096)
+        .build()
+        .unwrap()
+}
+
+fn one_slot_pool() -> ProcessPool {
+    ProcessPool::builder()
+        .workers(1)
+        .slots_per_worker(1)
         .result_capacity(4096)
         .build()
         .unwrap()
@@ -98,6 +107,33 @@ fn a_map_whose_items_keep_tasks_of_the_same_pool_in_flight_finishes() {
             let nested = (0..50u64).map(|x| pool.map(double, [x, x + 1]).unwrap()[1]);
             let expected: Vec<u64> = (0..50).map(|x| 4 * (x + 1)).collect();
             assert_eq!(pool.map(double, nested).unwrap(), expected);
+        })
+    });
+}
+
+#[test]
+fn a_map_on_a_one_slot_pool_does_not_starve_a_submit_from_another_thread() {
+    // Rule L7 on the smallest pool: the lane's one slot must be shared
+    // with a thread that waits for it, not kept until the map ends.
+    within(Duration::from_secs(60), || {
+        no_leaks(one_slot_pool, |pool| {
+            let map_done = AtomicBool::new(false);
+            std::thread::scope(|s| {
+                let map = s.spawn(|| {
+                    let out = pool.map(sleep_ms, std::iter::repeat_n(10, 150));
+                    map_done.store(true, SeqCst);
+                    out
+                });
+                std::thread::sleep(Duration::from_millis(100));
+                for i in 0..3 {
+                    assert_eq!(pool.submit(double, i).wait(), Ok(2 * i));
+                    assert!(
+                        !map_done.load(SeqCst),
+                        "submit {i} waited for the whole map"
+                    );
+                }
+                assert_eq!(map.join().unwrap().unwrap().len(), 150);
+            });
         })
     });
 }

@@ -61,10 +61,15 @@
 //! * **L7. A lane shares.** A thread that finds no free slot counts itself
 //!   in `slot_waiters` while it sleeps. A lane that sees a waiter when it
 //!   starts a batch gives its idle slots back (ringing `done`, pool rule
-//!   P5), keeping one only if none of its tasks is in flight, and takes no
-//!   new slot unless it has none: a long `map` slows down to what its
-//!   tasks in flight allow, instead of starving every `submit` of other
-//!   threads until it ends. Once nobody waits it grows again.
+//!   P5) and takes no new slot unless it has none: a long `map` slows down
+//!   to what its tasks in flight allow, instead of starving every `submit`
+//!   of other threads until it ends. A lane that gave its last slot (none
+//!   of its tasks in flight) sleeps on `done` until the next ring (a slot
+//!   freed or a task ended, such as the waiter's) or at most [`MAX_NAP`]
+//!   before it looks for a slot again, so that the waiter takes it first:
+//!   on a pool of one slot, or whenever the lane runs one task at a time,
+//!   keeping that slot would starve the waiter for the whole `map`. Once
+//!   nobody waits it grows again.
 //! * **L8. A lane lends its idle slots to its own thread.** The items'
 //!   iterator and an `Encode` run on the lane's thread, and may submit to
 //!   the same pool (a `map` over an `imap` of it): such a submit could wait
@@ -187,10 +192,14 @@ impl<'s> Lane<'s> {
         // Relaxed: a hint (see `take_free_slots`).
         let contended = self.shared.slot_waiters.load(Relaxed) != 0;
         if contended && !self.idle.is_empty() {
-            // Keep one slot to go on with if none of ours is in flight.
-            let keep = usize::from(self.tasks == 0);
-            let mut spare = self.idle.split_off(keep.min(self.idle.len()));
-            self.shared.give_back(&mut spare);
+            self.shared.give_back(&mut self.idle);
+            if self.tasks == 0 {
+                // We gave our last slot: let a waiter take it before we
+                // look for one again, until the next slot comes free (its
+                // task ends) or at most a nap.
+                let done = &self.shared.region.header().done;
+                done.sleep(done.seen(), Some(MAX_NAP), None);
+            }
         }
         let owned = self.idle.len() + self.tasks;
         // A lane with no slot takes its first item before it waits for
