@@ -138,6 +138,65 @@ fn a_map_on_a_one_slot_pool_does_not_starve_a_submit_from_another_thread() {
     });
 }
 
+#[test]
+fn a_map_whose_first_item_forks_touches_nothing_of_the_parent_in_the_child() {
+    // The iterator forks as the lane takes its first item, before the lane
+    // has a slot; the parent then dawdles, so that the child goes first.
+    // Every slot holds a finished task whose handle is alive: a child that
+    // went on to look for a slot would evict them from the shared slots
+    // (its copy of the registry sees them too) and free the slots under
+    // the parent's handles.
+    within(Duration::from_secs(30), || {
+        no_leaks(small_pool, |pool| {
+            let handles: Vec<_> = (0..pool.slots() as u64)
+                .map(|x| (x, pool.submit(double, x)))
+                .collect();
+            while !handles.iter().all(|(_, h)| h.is_finished()) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let parent = std::process::id();
+            let mut child = None;
+            let items = (0..20u64).inspect(|&x| {
+                if x == 0 && std::process::id() == parent {
+                    // SAFETY: the child only runs the rest of this map
+                    // (which must see the fork, pool rule P9) and `_exit`s.
+                    let pid = unsafe { libc::fork() };
+                    assert!(pid >= 0);
+                    if pid > 0 {
+                        child = Some(pid);
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
+                }
+            });
+            let outcome = pool.map(double, items);
+            if std::process::id() != parent {
+                let code = match outcome {
+                    Err(e) if e.is_forked() => 0,
+                    _ => 1,
+                };
+                // SAFETY: the forked child leaves without running the
+                // harness's exit path.
+                unsafe { libc::_exit(code) };
+            }
+            let expected: Vec<u64> = (0..20).map(|x| 2 * x).collect();
+            assert_eq!(outcome.unwrap(), expected);
+            for (x, handle) in handles {
+                assert_eq!(handle.wait(), Ok(2 * x));
+            }
+            let pid = child.expect("forked");
+            let mut status = 0;
+            // SAFETY: our own child, waited for once.
+            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+            assert!(libc::WIFEXITED(status), "{status:#x}");
+            assert_eq!(
+                libc::WEXITSTATUS(status),
+                0,
+                "the child's map did not end with is_forked"
+            );
+        })
+    });
+}
+
 /// Yields 0..5, then `None` once, then 100..: an iterator that is not
 /// fused.
 struct Hiccup(u64);

@@ -209,6 +209,12 @@ impl<'s> Lane<'s> {
             if pending.is_none() {
                 return;
             }
+            // Pool rule P9: the items' iterator (user code) forked, and
+            // this is the child: no slot of the parent's is to be taken
+            // (nor evicted, nor waited for).
+            if self.shared.forked() {
+                return self.stop(TaskError::forked());
+            }
         }
         let left = items
             .size_hint()
