@@ -6,11 +6,11 @@
 
 mod processes_support;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use processes_support::{no_leaks, within};
-use triad::processes::{ProcessPool, SharedBytes};
+use triad::processes::{Decode, DecodeError, Encode, ProcessPool, Reader, SharedBytes, Writer};
 
 fn double(x: u64) -> u64 {
     2 * x
@@ -184,6 +184,90 @@ fn a_map_whose_first_item_forks_touches_nothing_of_the_parent_in_the_child() {
                 assert_eq!(handle.wait(), Ok(2 * x));
             }
             let pid = child.expect("forked");
+            let mut status = 0;
+            // SAFETY: our own child, waited for once.
+            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+            assert!(libc::WIFEXITED(status), "{status:#x}");
+            assert_eq!(
+                libc::WEXITSTATUS(status),
+                0,
+                "the child's map did not end with is_forked"
+            );
+        })
+    });
+}
+
+/// The parent's pid for [`Forky`]'s `Decode` (0: do not fork).
+static FORK_PARENT: AtomicU32 = AtomicU32::new(0);
+
+/// A result whose decoding (in the parent's map) forks at the value 10;
+/// the child's copy of the decode returns 300 ms later.
+#[derive(Debug, PartialEq)]
+struct Forky(u64);
+
+impl Encode for Forky {
+    fn encode(&self, w: &mut Writer<'_>) {
+        self.0.encode(w);
+    }
+}
+
+impl Decode for Forky {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let value = u64::decode(r)?;
+        let parent = FORK_PARENT.load(SeqCst);
+        if value == 10 && parent == std::process::id() {
+            // SAFETY: the child only runs the rest of this map (which must
+            // see the fork, pool rule P9) and `_exit`s.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0);
+            if pid == 0 {
+                std::thread::sleep(Duration::from_millis(300));
+            } else {
+                FORKED_CHILD.store(pid, SeqCst);
+            }
+        }
+        Ok(Forky(value))
+    }
+}
+
+static FORKED_CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+fn slow_forky(x: u64) -> Forky {
+    std::thread::sleep(Duration::from_millis(3));
+    Forky(x)
+}
+
+#[test]
+fn a_map_whose_decode_forks_touches_nothing_of_the_parent_in_the_child() {
+    // The child's copy of the map, once its decode returns, must neither
+    // free the slot (the parent has given it another task by then) nor go
+    // on: a slot made FREE under the parent's task left the parent's map
+    // waiting for it for ever.
+    within(Duration::from_secs(30), || {
+        no_leaks(small_pool, |pool| {
+            let parent = std::process::id();
+            FORK_PARENT.store(parent, SeqCst);
+            // A panic in the child (a debug assertion on the parent's slot
+            // word) must not pass for a clean exit of its last thread.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pool.map(slow_forky, 0..300)
+            }));
+            if std::process::id() != parent {
+                let code = match outcome {
+                    Ok(Err(e)) if e.is_forked() => 0,
+                    Ok(_) => 1,
+                    Err(_) => 2,
+                };
+                // SAFETY: the forked child leaves without running the
+                // harness's exit path.
+                unsafe { libc::_exit(code) };
+            }
+            FORK_PARENT.store(0, SeqCst);
+            let outcome = outcome.unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+            let expected: Vec<Forky> = (0..300).map(Forky).collect();
+            assert_eq!(outcome.unwrap(), expected);
+            let pid = FORKED_CHILD.load(SeqCst);
+            assert!(pid > 0, "forked");
             let mut status = 0;
             // SAFETY: our own child, waited for once.
             assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);

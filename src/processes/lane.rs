@@ -86,10 +86,12 @@
 //!   returns or panics. No lock, and no allocation after the thread's
 //!   first lane: two thread-local accesses per item.
 //!
-//! In a forked child of the lane's process (the items' iterator or an
-//! `Encode` may fork), the lane touches nothing shared from the moment it
-//! sees the fork (pool rule P9): it ends with [`TaskError::is_forked`],
-//! neither publishing, waiting, collecting nor giving slots back.
+//! In a forked child of the lane's process (the items' iterator, an
+//! `Encode` or a `Decode` may fork), the lane touches nothing shared from
+//! the moment it sees the fork (pool rule P9): it ends with
+//! [`TaskError::is_forked`], neither taking, publishing, waiting,
+//! collecting, releasing nor giving slots back. It looks after every call
+//! of user code that comes before any of these.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -366,6 +368,11 @@ impl<'s> Lane<'s> {
     /// The outcome of the oldest item, waiting for it (rule L4); `None`
     /// when nothing is in flight.
     pub(crate) fn next<R: Decode>(&mut self) -> Option<Result<R, TaskError>> {
+        // Pool rule P9: the slots are the parent's (a `Decode` below may
+        // have forked, and left a `Collected` in front).
+        if !self.in_flight.is_empty() && self.shared.forked() {
+            return Some(Err(TaskError::forked()));
+        }
         let (index, ticket) = match self.in_flight.front()? {
             Flight::Task { index, ticket } => (*index, *ticket),
             Flight::Failed(_) => {
@@ -376,10 +383,6 @@ impl<'s> Lane<'s> {
             }
             Flight::Collected { .. } => unreachable!("released before the next call"),
         };
-        // Pool rule P9: the slots are the parent's.
-        if self.shared.forked() {
-            return Some(Err(TaskError::forked()));
-        }
         let slot = self.shared.region.slot(index);
         let collected = loop {
             if let Some(collected) = slot.try_collect() {
@@ -397,6 +400,11 @@ impl<'s> Lane<'s> {
             decode_result::<R>(bytes, span.head, None)
                 .map_err(|e| TaskError::bad_bytes(e.to_string()))
         });
+        // Pool rule P9: `Decode` (user code) forked, and this is the
+        // child: the slot is the parent's, which frees and reuses it.
+        if self.shared.forked() {
+            return Some(Err(TaskError::forked()));
+        }
         self.shared.trim(index);
         slot.release();
         self.in_flight.pop_front();
