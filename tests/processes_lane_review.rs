@@ -281,6 +281,30 @@ fn a_map_whose_decode_forks_touches_nothing_of_the_parent_in_the_child() {
     });
 }
 
+#[test]
+fn a_map_fed_by_an_imap_on_another_thread_finishes() {
+    // A two-stage pipeline on one pool: an imap on one thread feeds, by a
+    // channel, a map on another. The map's iterator blocks in the
+    // channel's recv, waiting for the imap, which needs a slot.
+    within(Duration::from_secs(60), || {
+        no_leaks(small_pool, |pool| {
+            for round in 0..5u64 {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let out = std::thread::scope(|s| {
+                    s.spawn(move || {
+                        for r in pool.imap(double, 0..200) {
+                            tx.send(r.unwrap()).unwrap();
+                        }
+                    });
+                    pool.map(double, rx.iter())
+                });
+                let expected: Vec<u64> = (0..200).map(|x| 4 * x).collect();
+                assert_eq!(out.unwrap(), expected, "round {round}");
+            }
+        })
+    });
+}
+
 /// Yields 0..5, then `None` once, then 100..: an iterator that is not
 /// fused.
 struct Hiccup(u64);

@@ -70,21 +70,24 @@
 //!   on a pool of one slot, or whenever the lane runs one task at a time,
 //!   keeping that slot would starve the waiter for the whole `map`. Once
 //!   nobody waits it grows again.
-//! * **L8. A lane lends its idle slots to its own thread.** The items'
-//!   iterator and an `Encode` run on the lane's thread, and may submit to
-//!   the same pool (a `map` over an `imap` of it): such a submit could wait
-//!   for ever for a slot that only the lane, which waits for the submit,
-//!   could give back. So while the lane runs user code its idle slots are
-//!   lent ([`Lent`], in a thread-local, one entry per lane of the thread),
-//!   and a thread that finds no free slot takes its own lanes' lent slots
-//!   before it evicts or waits ([`reclaim_lent`], under the registry lock).
-//!   The slot an item is encoded into is taken out of the lent ones
-//!   first, so no submit can take it. An item that finds every lent slot
-//!   gone waits for one of the lane's tasks to come back (it is kept for
-//!   the next batch); with none in flight the lane waits for a free slot
-//!   as any submit does. Lent slots are taken back when the user code
-//!   returns or panics. No lock, and no allocation after the thread's
-//!   first lane: two thread-local accesses per item.
+//! * **L8. A lane lends its idle slots while it runs user code.** The
+//!   items' iterator and an `Encode` run on the lane's thread, and may
+//!   submit to the same pool (a `map` over an `imap` of it), or wait for
+//!   a thread that does (a `map` fed by a channel from an `imap` on
+//!   another thread): such a submit could wait for ever for a slot that
+//!   only the lane, which waits for it, could give back. So while the
+//!   lane runs user code its idle slots are lent: marked in the pool's
+//!   `lent` bitmap ([`Lent`]), and a thread that finds no free slot takes
+//!   every lent slot before it evicts or waits ([`take_lent`], under the
+//!   registry lock). The lane takes a slot back, to encode an item into
+//!   it or at the end of the batch, by the same atomic step that clears
+//!   the mark, so each lent slot is either the lane's or the taker's. The
+//!   slot an item is encoded into is taken back before `Encode` runs. An
+//!   item that finds every lent slot gone waits for one of the lane's
+//!   tasks to come back (it is kept for the next batch); with none in
+//!   flight the lane waits for a free slot as any submit does. No lock and
+//!   no allocation: one atomic step per item, and one per slot and batch
+//!   to lend.
 //!
 //! In a forked child of the lane's process (the items' iterator, an
 //! `Encode` or a `Decode` may fork), the lane touches nothing shared from
@@ -93,7 +96,6 @@
 //! collecting, releasing nor giving slots back. It looks after every call
 //! of user code that comes before any of these.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -102,7 +104,7 @@ use super::error::TaskError;
 use super::pool::{Shared, MAX_NAP};
 use super::slot::outcome;
 use super::zygote;
-use crate::sync::atomic::Ordering::Relaxed;
+use crate::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 /// One of the lane's slots past its encoding, in the items' order.
 enum Flight {
@@ -442,69 +444,90 @@ impl Drop for Lane<'_> {
     }
 }
 
-thread_local! {
-    /// The idle slots this thread's lanes lend while they run user code
-    /// (rule L8), one entry per lane, innermost last, each with the address
-    /// of its pool's [`Shared`].
-    static LENT: RefCell<Vec<(usize, Vec<usize>)>> = const { RefCell::new(Vec::new()) };
-}
-
-/// A lane's idle slots, lent to this thread's submits while user code runs
-/// (rule L8); taken back when dropped, in a panic too, so that the lane's
-/// drop sees whatever was not taken (rule L6).
+/// A lane's idle slots, lent while user code runs (rule L8): marked in
+/// `Shared::lent` for any thread that finds no free slot, and taken back,
+/// each by the same atomic step that a taker uses, when dropped (in a panic
+/// too, so that the lane's drop sees whatever was not taken, rule L6).
+/// While lent, `idle` lists the slots lent, some of which may be gone.
 struct Lent<'l> {
+    shared: &'l Shared,
     idle: &'l mut Vec<usize>,
 }
 
 impl<'l> Lent<'l> {
-    fn new(shared: &Shared, idle: &'l mut Vec<usize>) -> Self {
-        let slots = std::mem::take(idle);
-        LENT.with_borrow_mut(|lent| lent.push((shared as *const Shared as usize, slots)));
-        Lent { idle }
+    fn new(shared: &'l Shared, idle: &'l mut Vec<usize>) -> Self {
+        for &index in idle.iter() {
+            lend(shared, index);
+        }
+        Lent { shared, idle }
     }
 
-    /// Whether a lent slot is left. The lane's entry is the last: a lane
-    /// started by user code meanwhile (nested) has removed its own.
+    /// Whether a slot may be left (one listed may be gone).
     fn any(&self) -> bool {
-        LENT.with_borrow(|lent| lent.last().is_some_and(|(_, slots)| !slots.is_empty()))
+        !self.idle.is_empty()
     }
 
     /// Take a lent slot back for good, if one is left.
     fn pop(&mut self) -> Option<usize> {
-        LENT.with_borrow_mut(|lent| lent.last_mut().and_then(|(_, slots)| slots.pop()))
+        while let Some(index) = self.idle.pop() {
+            if unlend(self.shared, index) {
+                return Some(index);
+            }
+        }
+        None
     }
 
     /// Lend `index` again (it was not used).
     fn put(&mut self, index: usize) {
-        LENT.with_borrow_mut(|lent| {
-            if let Some((_, slots)) = lent.last_mut() {
-                slots.push(index);
-            }
-        });
+        lend(self.shared, index);
+        self.idle.push(index);
     }
 }
 
 impl Drop for Lent<'_> {
     fn drop(&mut self) {
-        if let Some((_, slots)) = LENT.with_borrow_mut(|lent| lent.pop()) {
-            *self.idle = slots;
-        }
+        let shared = self.shared;
+        self.idle.retain(|&index| unlend(shared, index));
     }
 }
 
+/// Mark idle slot `index` lent (rule L8).
+fn lend(shared: &Shared, index: usize) {
+    // Release: pairs with the Acquire of `take_lent`'s swap, so that the
+    // lane's last reads of the slot (its previous result) happen before
+    // the taker's writes.
+    shared.lent[index / 64].fetch_or(1 << (index % 64), Release);
+}
+
+/// Take lent slot `index` back: true if its mark was still set. One atomic
+/// step clears the mark, so of the lane, a taker, and any other lane that
+/// lists the slot, exactly one gets it. (Another lane may list it: taken
+/// from this lane, freed and taken by that lane, and lent again. Whoever
+/// clears the mark owns the slot, which is FREE, and the others forget
+/// it.)
+fn unlend(shared: &Shared, index: usize) -> bool {
+    let bit = 1 << (index % 64);
+    // Acquire: pairs with the Release of the `lend` that set the mark,
+    // maybe another lane's (see above), whose reads of the slot then
+    // happen before our writes.
+    shared.lent[index / 64].fetch_and(!bit, Acquire) & bit != 0
+}
+
 /// With the registry held, by a thread that finds no free slot: move to
-/// `free` the slots that this thread's lanes on `shared` lend (rule L8).
-/// They run user code further up this thread's stack, so they cannot give
-/// them back by themselves while it waits.
-pub(crate) fn reclaim_lent(shared: &Shared, free: &mut Vec<usize>) {
-    let pool = shared as *const Shared as usize;
-    // `try_`: not in a thread-local's destructor, nor inside a borrow (a
-    // lane never calls out while it borrows).
-    let _ = LENT.try_with(|lent| {
-        if let Ok(mut lent) = lent.try_borrow_mut() {
-            for (_, slots) in lent.iter_mut().filter(|(p, _)| *p == pool) {
-                free.append(slots);
-            }
+/// `free` every slot the pool's lanes lend (rule L8). Their lanes run user
+/// code, which may be waiting for this very thread (a pipeline between
+/// two threads) or be this thread.
+pub(crate) fn take_lent(shared: &Shared, free: &mut Vec<usize>) {
+    for (word, lent) in shared.lent.iter().enumerate() {
+        // Relaxed: a quick look; the swap below is what takes.
+        if lent.load(Relaxed) == 0 {
+            continue;
         }
-    });
+        // Acquire: pairs with `lend`'s Release (see there).
+        let mut bits = lent.swap(0, Acquire);
+        while bits != 0 {
+            free.push(word * 64 + bits.trailing_zeros() as usize);
+            bits &= bits - 1;
+        }
+    }
 }

@@ -97,7 +97,7 @@ use super::shm::{region_len, Region, WorkerConfig, MAX_SLOTS};
 use super::slot::{outcome, Collected, Phase};
 use super::supervisor;
 use super::zygote::{self, to_offset, Command, ZygoteFds};
-use crate::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering::*};
+use crate::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering::*};
 use crate::sync::{thread, Arc, Condvar, Mutex};
 
 /// The longest a parent thread sleeps on a slot word before it looks at its
@@ -365,6 +365,9 @@ pub(crate) struct Shared {
     /// Threads sleeping in `take_free_slots` for a slot: a `map` lane
     /// that sees any gives its idle slots back (`lane.rs` rule L7).
     pub(crate) slot_waiters: AtomicU32,
+    /// One bit per slot: lent by a `map` lane while it runs user code, for
+    /// any thread that finds no free slot to take (`lane.rs` rule L8).
+    pub(crate) lent: Box<[AtomicU64]>,
     default_timeout: Option<Duration>,
     keep_resident: usize,
     mode: StartMode,
@@ -619,8 +622,8 @@ impl Shared {
                 return Err(TaskError::broken());
             }
             if reg.free.is_empty() {
-                // Lane rule L8: slots this thread's own `map` lends.
-                super::lane::reclaim_lent(self, &mut reg.free);
+                // Lane rule L8: slots a `map` lends while it runs user code.
+                super::lane::take_lent(self, &mut reg.free);
             }
             if !reg.free.is_empty() {
                 let keep = reg.free.len().saturating_sub(max);
@@ -1313,6 +1316,7 @@ impl ProcessPoolBuilder {
             wake,
             supervisor_idle: AtomicBool::new(false),
             slot_waiters: AtomicU32::new(0),
+            lent: (0..slots.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
             default_timeout: self.task_timeout,
             keep_resident: self.keep_resident,
             mode,
