@@ -26,9 +26,11 @@
 //! * **L1. The lane's slots are its own.** A slot the lane took off the
 //!   free list is in none of the registry's tables (no cell, no waker, no
 //!   completion fd) until the lane ends: no other thread submits to it,
-//!   collects it, evicts it or frees it. The lane alone makes the parent's
-//!   transitions on it, without the registry lock (as a submit owns a
-//!   slot between taking and publishing it, pool rule P1).
+//!   collects it, evicts it or frees it (but an idle slot the lane lends
+//!   may be taken from it, and is then the taker's: rule L8). The lane
+//!   alone makes the parent's transitions on it, without the registry
+//!   lock (as a submit owns a slot between taking and publishing it, pool
+//!   rule P1).
 //! * **L2. Encoding runs without any lock** (user code, pool rule P1), into
 //!   an idle slot that stays counted as the lane's until it is published,
 //!   so that a panic in `Encode` or in the items' iterator loses no slot.
@@ -247,8 +249,8 @@ impl<'s> Lane<'s> {
         let capacity = self.shared.region.capacity() as u64;
         let mut failed = None;
         {
-            // Rule L8: while user code runs, the idle slots are this
-            // thread's submits' to take.
+            // Rule L8: while user code runs, the idle slots are for any
+            // thread that finds no free slot to take.
             let mut lent = Lent::new(self.shared, &mut self.idle);
             while lent.any() {
                 let Some(item) = pending.take().or_else(|| items.next()) else {
@@ -262,9 +264,9 @@ impl<'s> Lane<'s> {
                 }
                 let index = match lent.pop() {
                     Some(index) => index,
-                    // The iterator's submits took every idle slot (rule
-                    // L8). Nothing of ours in flight: wait for a slot as
-                    // any submit does (we hold none).
+                    // Takers had every lent slot (rule L8). Nothing of
+                    // ours in flight: wait for a slot as any submit does
+                    // (we hold none).
                     None if self.tasks == 0 && self.encoded.is_empty() => {
                         let mut one = Vec::with_capacity(1);
                         match self.shared.take_free_slots(1, true, &mut one) {
@@ -285,10 +287,9 @@ impl<'s> Lane<'s> {
                 // never lent: its length is set once encoded.
                 self.encoded.push((index, 0));
                 // SAFETY: the slot is FREE and the lane's alone (rules L1,
-                // L8: taken out of the lent ones, so no submit of this
-                // thread takes it): no other thread, worker or lease
-                // touches its data area, and this is the only reference to
-                // it.
+                // L8: its mark cleared by us, so no taker has it or can
+                // take it): no other thread, worker or lease touches its
+                // data area, and this is the only reference to it.
                 let buf = unsafe { self.shared.region.data_mut(index) };
                 let mut w = Writer::new(buf);
                 // User code, without any lock (rule L2).
