@@ -370,12 +370,18 @@ fn a_map_reports_a_worker_killed_under_it_and_the_pool_goes_on() {
                 let map = s.spawn(|| pool.map(sleep_ms, std::iter::repeat_n(50, 200)));
                 std::thread::sleep(Duration::from_millis(300));
                 kill(workers[0], libc::SIGKILL);
-                let error = map.join().unwrap().unwrap_err();
-                assert!(error.is_crash(), "{error}");
+                // The worker is almost always in one of its 50 ms tasks;
+                // killed between two, it loses none and the map succeeds.
+                match map.join().unwrap() {
+                    Err(error) => assert!(error.is_crash(), "{error}"),
+                    Ok(out) => {
+                        assert_eq!(out, vec![50; 200]);
+                        assert_eq!(pool.stats().tasks_lost_to_deaths, 0);
+                    }
+                }
             });
             let expected: Vec<u64> = (0..100).map(|x| 2 * x).collect();
             assert_eq!(pool.map(double, 0..100).unwrap(), expected);
-            assert!(pool.stats().tasks_lost_to_deaths >= 1);
         })
     });
 }
