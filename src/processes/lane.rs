@@ -21,14 +21,16 @@
 //! the parent's transitions (FREE → SUBMITTED, finished → COLLECTED →
 //! FREE) on its slots.
 //!
-//! Rules (L1–L7):
+//! Rules (L1–L8):
 //!
 //! * **L1. The lane's slots are its own.** A slot the lane took off the
 //!   free list is in none of the registry's tables (no cell, no waker, no
 //!   completion fd) until the lane ends: no other thread submits to it,
-//!   collects it, evicts it or frees it. The lane alone makes the parent's
-//!   transitions on it, without the registry lock (as a submit owns a
-//!   slot between taking and publishing it, pool rule P1).
+//!   collects it, evicts it or frees it (but an idle slot the lane lends
+//!   may be taken from it, and is then the taker's: rule L8). The lane
+//!   alone makes the parent's transitions on it, without the registry
+//!   lock (as a submit owns a slot between taking and publishing it, pool
+//!   rule P1).
 //! * **L2. Encoding runs without any lock** (user code, pool rule P1), into
 //!   an idle slot that stays counted as the lane's until it is published,
 //!   so that a panic in `Encode` or in the items' iterator loses no slot.
@@ -61,15 +63,40 @@
 //! * **L7. A lane shares.** A thread that finds no free slot counts itself
 //!   in `slot_waiters` while it sleeps. A lane that sees a waiter when it
 //!   starts a batch gives its idle slots back (ringing `done`, pool rule
-//!   P5), keeping one only if none of its tasks is in flight, and takes no
-//!   new slot unless it has none: a long `map` slows down to what its
-//!   tasks in flight allow, instead of starving every `submit` of other
-//!   threads until it ends. Once nobody waits it grows again.
+//!   P5) and takes no new slot unless it has none: a long `map` slows down
+//!   to what its tasks in flight allow, instead of starving every `submit`
+//!   of other threads until it ends. A lane that gave its last slot (none
+//!   of its tasks in flight) sleeps on `done` until the next ring (a slot
+//!   freed or a task ended, such as the waiter's) or at most [`MAX_NAP`]
+//!   before it looks for a slot again, so that the waiter takes it first:
+//!   on a pool of one slot, or whenever the lane runs one task at a time,
+//!   keeping that slot would starve the waiter for the whole `map`. Once
+//!   nobody waits it grows again.
+//! * **L8. A lane lends its idle slots while it runs user code.** The
+//!   items' iterator and an `Encode` run on the lane's thread, and may
+//!   submit to the same pool (a `map` over an `imap` of it), or wait for
+//!   a thread that does (a `map` fed by a channel from an `imap` on
+//!   another thread): such a submit could wait for ever for a slot that
+//!   only the lane, which waits for it, could give back. So while the
+//!   lane runs user code its idle slots are lent: marked in the pool's
+//!   `lent` bitmap ([`Lent`]), and a thread that finds no free slot takes
+//!   every lent slot before it evicts or waits ([`take_lent`], under the
+//!   registry lock). The lane takes a slot back, to encode an item into
+//!   it or at the end of the batch, by the same atomic step that clears
+//!   the mark, so each lent slot is either the lane's or the taker's. The
+//!   slot an item is encoded into is taken back before `Encode` runs. An
+//!   item that finds every lent slot gone waits for one of the lane's
+//!   tasks to come back (it is kept for the next batch); with none in
+//!   flight the lane waits for a free slot as any submit does. No lock and
+//!   no allocation: one atomic step per item, and one per slot and batch
+//!   to lend.
 //!
-//! In a forked child of the lane's process (the items' iterator or an
-//! `Encode` may fork), the lane touches nothing shared from the moment it
-//! sees the fork (pool rule P9): it ends with [`TaskError::is_forked`],
-//! neither publishing, waiting, collecting nor giving slots back.
+//! In a forked child of the lane's process (the items' iterator, an
+//! `Encode` or a `Decode` may fork), the lane touches nothing shared from
+//! the moment it sees the fork (pool rule P9): it ends with
+//! [`TaskError::is_forked`], neither taking, publishing, waiting,
+//! collecting, releasing nor giving slots back. It looks after every call
+//! of user code that comes before any of these.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -79,7 +106,7 @@ use super::error::TaskError;
 use super::pool::{Shared, MAX_NAP};
 use super::slot::outcome;
 use super::zygote;
-use crate::sync::atomic::Ordering::Relaxed;
+use crate::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 /// One of the lane's slots past its encoding, in the items' order.
 enum Flight {
@@ -153,8 +180,14 @@ impl<'s> Lane<'s> {
 
     /// Take slots if the lane may grow, encode items into every idle slot,
     /// publish them and ring once (rules L2, L3). Waits for a slot only
-    /// when the lane has none and the items may not be over.
-    pub(crate) fn refill<T: Encode>(&mut self, items: &mut impl Iterator<Item = T>) {
+    /// when the lane has none and the items may not be over. `pending` is
+    /// an item taken from `items` that found no slot (rule L8): it comes
+    /// first, at this call or the next.
+    pub(crate) fn refill<T: Encode>(
+        &mut self,
+        items: &mut impl Iterator<Item = T>,
+        pending: &mut Option<T>,
+    ) {
         if self.stopped {
             return;
         }
@@ -165,25 +198,34 @@ impl<'s> Lane<'s> {
         // Relaxed: a hint (see `take_free_slots`).
         let contended = self.shared.slot_waiters.load(Relaxed) != 0;
         if contended && !self.idle.is_empty() {
-            // Keep one slot to go on with if none of ours is in flight.
-            let keep = usize::from(self.tasks == 0);
-            let mut spare = self.idle.split_off(keep.min(self.idle.len()));
-            self.shared.give_back(&mut spare);
+            self.shared.give_back(&mut self.idle);
+            if self.tasks == 0 {
+                // We gave our last slot: let a waiter take it before we
+                // look for one again, until the next slot comes free (its
+                // task ends) or at most a nap.
+                let done = &self.shared.region.header().done;
+                done.sleep(done.seen(), Some(MAX_NAP), None);
+            }
         }
         let owned = self.idle.len() + self.tasks;
         // A lane with no slot takes its first item before it waits for
         // one: an empty iterator makes it wait for nothing.
-        let mut first = None;
-        if owned == 0 {
-            first = items.next();
-            if first.is_none() {
+        if owned == 0 && pending.is_none() {
+            *pending = items.next();
+            if pending.is_none() {
                 return;
+            }
+            // Pool rule P9: the items' iterator (user code) forked, and
+            // this is the child: no slot of the parent's is to be taken
+            // (nor evicted, nor waited for).
+            if self.shared.forked() {
+                return self.stop(TaskError::forked());
             }
         }
         let left = items
             .size_hint()
             .1
-            .map_or(usize::MAX, |n| n.saturating_add(first.is_some() as usize));
+            .map_or(usize::MAX, |n| n.saturating_add(pending.is_some() as usize));
         // A contended lane takes a slot only when it has none (rule L7).
         let room = if contended {
             usize::from(owned == 0)
@@ -205,32 +247,73 @@ impl<'s> Lane<'s> {
             }
         }
         let capacity = self.shared.region.capacity() as u64;
-        while let Some(&index) = self.idle.last() {
-            let Some(item) = first.take().or_else(|| items.next()) else {
-                break;
-            };
-            // Pool rule P9: the items' iterator (user code) forked, and
-            // this is the child: the slots are the parent's.
-            if self.shared.forked() {
-                return self.stop(TaskError::forked());
+        let mut failed = None;
+        {
+            // Rule L8: while user code runs, the idle slots are for any
+            // thread that finds no free slot to take.
+            let mut lent = Lent::new(self.shared, &mut self.idle);
+            while lent.any() {
+                let Some(item) = pending.take().or_else(|| items.next()) else {
+                    break;
+                };
+                // Pool rule P9: the items' iterator (user code) forked, and
+                // this is the child: the slots are the parent's.
+                if self.shared.forked() {
+                    failed = Some(TaskError::forked());
+                    break;
+                }
+                let index = match lent.pop() {
+                    Some(index) => index,
+                    // Takers had every lent slot (rule L8). Nothing of
+                    // ours in flight: wait for a slot as any submit does
+                    // (we hold none).
+                    None if self.tasks == 0 && self.encoded.is_empty() => {
+                        let mut one = Vec::with_capacity(1);
+                        match self.shared.take_free_slots(1, true, &mut one) {
+                            Ok(()) => one[0],
+                            Err(error) => {
+                                failed = Some(error);
+                                break;
+                            }
+                        }
+                    }
+                    // Else the item waits for one of ours to come back.
+                    None => {
+                        *pending = Some(item);
+                        break;
+                    }
+                };
+                // Counted as the lane's before user code runs (rule L2),
+                // never lent: its length is set once encoded.
+                self.encoded.push((index, 0));
+                // SAFETY: the slot is FREE and the lane's alone (rules L1,
+                // L8: its mark cleared by us, so no taker has it or can
+                // take it): no other thread, worker or lease touches its
+                // data area, and this is the only reference to it.
+                let buf = unsafe { self.shared.region.data_mut(index) };
+                let mut w = Writer::new(buf);
+                // User code, without any lock (rule L2).
+                item.encode(&mut w);
+                if w.overflowed() {
+                    self.encoded.pop();
+                    lent.put(index);
+                    failed = Some(TaskError::argument_too_large(w.len() as u64, capacity));
+                    break;
+                }
+                if let Some(last) = self.encoded.last_mut() {
+                    last.1 = w.len() as u64;
+                }
             }
-            // SAFETY: the slot is FREE and the lane's alone (rule L1): no
-            // other thread, worker or lease touches its data area, and this
-            // is the only reference to it.
-            let buf = unsafe { self.shared.region.data_mut(index) };
-            let mut w = Writer::new(buf);
-            // User code, without any lock (rule L2).
-            item.encode(&mut w);
-            if w.overflowed() {
-                self.publish();
-                self.stop(TaskError::argument_too_large(w.len() as u64, capacity));
-                return;
-            }
-            let arg_len = w.len() as u64;
-            self.idle.pop();
-            self.encoded.push((index, arg_len));
         }
-        self.publish();
+        match failed {
+            // Pool rule P9: nothing of the parent's is touched.
+            Some(error) if error.is_forked() => self.stop(error),
+            Some(error) => {
+                self.publish();
+                self.stop(error);
+            }
+            None => self.publish(),
+        }
     }
 
     /// Publish the encoded slots under the registry lock, if the pool
@@ -288,6 +371,11 @@ impl<'s> Lane<'s> {
     /// The outcome of the oldest item, waiting for it (rule L4); `None`
     /// when nothing is in flight.
     pub(crate) fn next<R: Decode>(&mut self) -> Option<Result<R, TaskError>> {
+        // Pool rule P9: the slots are the parent's (a `Decode` below may
+        // have forked, and left a `Collected` in front).
+        if !self.in_flight.is_empty() && self.shared.forked() {
+            return Some(Err(TaskError::forked()));
+        }
         let (index, ticket) = match self.in_flight.front()? {
             Flight::Task { index, ticket } => (*index, *ticket),
             Flight::Failed(_) => {
@@ -298,10 +386,6 @@ impl<'s> Lane<'s> {
             }
             Flight::Collected { .. } => unreachable!("released before the next call"),
         };
-        // Pool rule P9: the slots are the parent's.
-        if self.shared.forked() {
-            return Some(Err(TaskError::forked()));
-        }
         let slot = self.shared.region.slot(index);
         let collected = loop {
             if let Some(collected) = slot.try_collect() {
@@ -319,6 +403,11 @@ impl<'s> Lane<'s> {
             decode_result::<R>(bytes, span.head, None)
                 .map_err(|e| TaskError::bad_bytes(e.to_string()))
         });
+        // Pool rule P9: `Decode` (user code) forked, and this is the
+        // child: the slot is the parent's, which frees and reuses it.
+        if self.shared.forked() {
+            return Some(Err(TaskError::forked()));
+        }
         self.shared.trim(index);
         slot.release();
         self.in_flight.pop_front();
@@ -352,6 +441,94 @@ impl Drop for Lane<'_> {
         }
         if !idle.is_empty() || !running.is_empty() {
             self.shared.end_lane(&idle, &running);
+        }
+    }
+}
+
+/// A lane's idle slots, lent while user code runs (rule L8): marked in
+/// `Shared::lent` for any thread that finds no free slot, and taken back,
+/// each by the same atomic step that a taker uses, when dropped (in a panic
+/// too, so that the lane's drop sees whatever was not taken, rule L6).
+/// While lent, `idle` lists the slots lent, some of which may be gone.
+struct Lent<'l> {
+    shared: &'l Shared,
+    idle: &'l mut Vec<usize>,
+}
+
+impl<'l> Lent<'l> {
+    fn new(shared: &'l Shared, idle: &'l mut Vec<usize>) -> Self {
+        for &index in idle.iter() {
+            lend(shared, index);
+        }
+        Lent { shared, idle }
+    }
+
+    /// Whether a slot may be left (one listed may be gone).
+    fn any(&self) -> bool {
+        !self.idle.is_empty()
+    }
+
+    /// Take a lent slot back for good, if one is left.
+    fn pop(&mut self) -> Option<usize> {
+        while let Some(index) = self.idle.pop() {
+            if unlend(self.shared, index) {
+                return Some(index);
+            }
+        }
+        None
+    }
+
+    /// Lend `index` again (it was not used).
+    fn put(&mut self, index: usize) {
+        lend(self.shared, index);
+        self.idle.push(index);
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        let shared = self.shared;
+        self.idle.retain(|&index| unlend(shared, index));
+    }
+}
+
+/// Mark idle slot `index` lent (rule L8).
+fn lend(shared: &Shared, index: usize) {
+    // Release: pairs with the Acquire of `take_lent`'s swap, so that the
+    // lane's last reads of the slot (its previous result) happen before
+    // the taker's writes.
+    shared.lent[index / 64].fetch_or(1 << (index % 64), Release);
+}
+
+/// Take lent slot `index` back: true if its mark was still set. One atomic
+/// step clears the mark, so of the lane, a taker, and any other lane that
+/// lists the slot, exactly one gets it. (Another lane may list it: taken
+/// from this lane, freed and taken by that lane, and lent again. Whoever
+/// clears the mark owns the slot, which is FREE, and the others forget
+/// it.)
+fn unlend(shared: &Shared, index: usize) -> bool {
+    let bit = 1 << (index % 64);
+    // Acquire: pairs with the Release of the `lend` that set the mark,
+    // maybe another lane's (see above), whose reads of the slot then
+    // happen before our writes.
+    shared.lent[index / 64].fetch_and(!bit, Acquire) & bit != 0
+}
+
+/// With the registry held, by a thread that finds no free slot: move to
+/// `free` every slot the pool's lanes lend (rule L8). Their lanes run user
+/// code, which may be waiting for this very thread (a pipeline between
+/// two threads) or be this thread.
+pub(crate) fn take_lent(shared: &Shared, free: &mut Vec<usize>) {
+    for (word, lent) in shared.lent.iter().enumerate() {
+        // Relaxed: a quick look; the swap below is what takes.
+        if lent.load(Relaxed) == 0 {
+            continue;
+        }
+        // Acquire: pairs with `lend`'s Release (see there).
+        let mut bits = lent.swap(0, Acquire);
+        while bits != 0 {
+            free.push(word * 64 + bits.trailing_zeros() as usize);
+            bits &= bits - 1;
         }
     }
 }

@@ -67,7 +67,7 @@
 //!   that loses to a claim: slot rule 3), so that no task runs for no
 //!   one. `map` and `map_chunked` do the same through a lane that keeps
 //!   its slots for the whole call, with no handle and no lock per task
-//!   (`lane.rs`, rules L1–L7).
+//!   (`lane.rs`, rules L1–L8).
 //! * **P9.** A pool, handle or result view in a forked child of the
 //!   process that built the pool (a `pthread_atfork` generation, as the
 //!   thread pool's) touches nothing shared: the child has no supervisor,
@@ -97,7 +97,7 @@ use super::shm::{region_len, Region, WorkerConfig, MAX_SLOTS};
 use super::slot::{outcome, Collected, Phase};
 use super::supervisor;
 use super::zygote::{self, to_offset, Command, ZygoteFds};
-use crate::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering::*};
+use crate::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering::*};
 use crate::sync::{thread, Arc, Condvar, Mutex};
 
 /// The longest a parent thread sleeps on a slot word before it looks at its
@@ -365,6 +365,9 @@ pub(crate) struct Shared {
     /// Threads sleeping in `take_free_slots` for a slot: a `map` lane
     /// that sees any gives its idle slots back (`lane.rs` rule L7).
     pub(crate) slot_waiters: AtomicU32,
+    /// One bit per slot: lent by a `map` lane while it runs user code, for
+    /// any thread that finds no free slot to take (`lane.rs` rule L8).
+    pub(crate) lent: Box<[AtomicU64]>,
     default_timeout: Option<Duration>,
     keep_resident: usize,
     mode: StartMode,
@@ -617,6 +620,10 @@ impl Shared {
             }
             if reg.broken {
                 return Err(TaskError::broken());
+            }
+            if reg.free.is_empty() {
+                // Lane rule L8: slots a `map` lends while it runs user code.
+                super::lane::take_lent(self, &mut reg.free);
             }
             if !reg.free.is_empty() {
                 let keep = reg.free.len().saturating_sub(max);
@@ -1309,6 +1316,7 @@ impl ProcessPoolBuilder {
             wake,
             supervisor_idle: AtomicBool::new(false),
             slot_waiters: AtomicU32::new(0),
+            lent: (0..slots.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
             default_timeout: self.task_timeout,
             keep_resident: self.keep_resident,
             mode,
@@ -1692,11 +1700,15 @@ impl ProcessPool {
             f as usize,
             self.shared.default_timeout,
         )?;
-        let mut items = items.into_iter();
+        // Fused: the items end at their first `None`, as for `collect`
+        // (the lane asks again at every batch).
+        let mut items = items.into_iter().fuse();
         let mut out = Vec::with_capacity(items.size_hint().0);
+        // An item that found no slot (lane rule L8).
+        let mut pending = None;
         loop {
             if lane.wants_items() {
-                lane.refill(&mut items);
+                lane.refill(&mut items, &mut pending);
             }
             match lane.next::<R>() {
                 Some(result) => out.push(result?),
@@ -1800,15 +1812,18 @@ impl ProcessPool {
             f as usize,
             self.shared.default_timeout,
         )?;
-        let mut items = items.into_iter();
+        // Fused, as in `map`: no chunk takes items past the first `None`.
+        let mut items = items.into_iter().fuse();
         let mut chunks = std::iter::from_fn(|| {
             let batch: Vec<A> = items.by_ref().take(chunk).collect();
             (!batch.is_empty()).then_some(batch)
         });
         let mut out = Vec::new();
+        // A chunk that found no slot (lane rule L8).
+        let mut pending = None;
         loop {
             if lane.wants_items() {
-                lane.refill(&mut chunks);
+                lane.refill(&mut chunks, &mut pending);
             }
             match lane.next::<Vec<R>>() {
                 Some(results) => out.extend(results?),
