@@ -176,4 +176,6 @@ mod event_loop_remote;
 #[cfg(feature = "event-loop")]
 mod event_loop_task;
 #[cfg(feature = "processes")]
+mod processes_lending;
+#[cfg(feature = "processes")]
 mod processes_slot;

@@ -79,9 +79,9 @@
 //!   another thread): such a submit could wait for ever for a slot that
 //!   only the lane, which waits for it, could give back. So while the
 //!   lane runs user code its idle slots are lent: marked in the pool's
-//!   `lent` bitmap ([`Lent`]), and a thread that finds no free slot takes
-//!   every lent slot before it evicts or waits ([`take_lent`], under the
-//!   registry lock). The lane takes a slot back, to encode an item into
+//!   `lent` bitmap (`lending.rs`), and a thread that finds no free slot
+//!   takes every lent slot before it evicts or waits (under the registry
+//!   lock). The lane takes a slot back, to encode an item into
 //!   it or at the end of the batch, by the same atomic step that clears
 //!   the mark, so each lent slot is either the lane's or the taker's. The
 //!   slot an item is encoded into is taken back before `Encode` runs. An
@@ -103,10 +103,9 @@ use std::time::Duration;
 
 use super::codec::{decode_result, Decode, Encode, Entry, Writer};
 use super::error::TaskError;
-use super::pool::{Shared, MAX_NAP};
+use super::pool::{check_submit, Shared, MAX_NAP};
 use super::slot::outcome;
-use super::zygote;
-use crate::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use crate::sync::atomic::Ordering::Relaxed;
 
 /// One of the lane's slots past its encoding, in the items' order.
 enum Flight {
@@ -148,17 +147,7 @@ impl<'s> Lane<'s> {
         task: usize,
         timeout: Option<Duration>,
     ) -> Result<Self, TaskError> {
-        // Zygote rule Z3, as at any submit.
-        if !zygote::in_binary(task) || !zygote::in_binary(entry as usize) {
-            return Err(TaskError::foreign_function());
-        }
-        // Pool rule P9.
-        if shared.forked() {
-            return Err(TaskError::forked());
-        }
-        if timeout.is_some_and(|t| t.is_zero()) {
-            return Err(TaskError::invalid_argument("a task timeout of zero"));
-        }
+        check_submit(shared, entry, task, timeout)?;
         Ok(Lane {
             shared,
             entry,
@@ -445,10 +434,10 @@ impl Drop for Lane<'_> {
     }
 }
 
-/// A lane's idle slots, lent while user code runs (rule L8): marked in
-/// `Shared::lent` for any thread that finds no free slot, and taken back,
-/// each by the same atomic step that a taker uses, when dropped (in a panic
-/// too, so that the lane's drop sees whatever was not taken, rule L6).
+/// A lane's idle slots, lent while user code runs (rule L8, `lending.rs`):
+/// marked in `Shared::lent` for any thread that finds no free slot, and
+/// taken back when dropped (in a panic too, so that the lane's drop sees
+/// whatever was not taken, rule L6); whoever clears a mark owns the slot.
 /// While lent, `idle` lists the slots lent, some of which may be gone.
 struct Lent<'l> {
     shared: &'l Shared,
@@ -458,7 +447,7 @@ struct Lent<'l> {
 impl<'l> Lent<'l> {
     fn new(shared: &'l Shared, idle: &'l mut Vec<usize>) -> Self {
         for &index in idle.iter() {
-            lend(shared, index);
+            shared.lent.lend(index);
         }
         Lent { shared, idle }
     }
@@ -471,7 +460,7 @@ impl<'l> Lent<'l> {
     /// Take a lent slot back for good, if one is left.
     fn pop(&mut self) -> Option<usize> {
         while let Some(index) = self.idle.pop() {
-            if unlend(self.shared, index) {
+            if self.shared.lent.take_back(index) {
                 return Some(index);
             }
         }
@@ -480,7 +469,7 @@ impl<'l> Lent<'l> {
 
     /// Lend `index` again (it was not used).
     fn put(&mut self, index: usize) {
-        lend(self.shared, index);
+        self.shared.lent.lend(index);
         self.idle.push(index);
     }
 }
@@ -488,47 +477,6 @@ impl<'l> Lent<'l> {
 impl Drop for Lent<'_> {
     fn drop(&mut self) {
         let shared = self.shared;
-        self.idle.retain(|&index| unlend(shared, index));
-    }
-}
-
-/// Mark idle slot `index` lent (rule L8).
-fn lend(shared: &Shared, index: usize) {
-    // Release: pairs with the Acquire of `take_lent`'s swap, so that the
-    // lane's last reads of the slot (its previous result) happen before
-    // the taker's writes.
-    shared.lent[index / 64].fetch_or(1 << (index % 64), Release);
-}
-
-/// Take lent slot `index` back: true if its mark was still set. One atomic
-/// step clears the mark, so of the lane, a taker, and any other lane that
-/// lists the slot, exactly one gets it. (Another lane may list it: taken
-/// from this lane, freed and taken by that lane, and lent again. Whoever
-/// clears the mark owns the slot, which is FREE, and the others forget
-/// it.)
-fn unlend(shared: &Shared, index: usize) -> bool {
-    let bit = 1 << (index % 64);
-    // Acquire: pairs with the Release of the `lend` that set the mark,
-    // maybe another lane's (see above), whose reads of the slot then
-    // happen before our writes.
-    shared.lent[index / 64].fetch_and(!bit, Acquire) & bit != 0
-}
-
-/// With the registry held, by a thread that finds no free slot: move to
-/// `free` every slot the pool's lanes lend (rule L8). Their lanes run user
-/// code, which may be waiting for this very thread (a pipeline between
-/// two threads) or be this thread.
-pub(crate) fn take_lent(shared: &Shared, free: &mut Vec<usize>) {
-    for (word, lent) in shared.lent.iter().enumerate() {
-        // Relaxed: a quick look; the swap below is what takes.
-        if lent.load(Relaxed) == 0 {
-            continue;
-        }
-        // Acquire: pairs with `lend`'s Release (see there).
-        let mut bits = lent.swap(0, Acquire);
-        while bits != 0 {
-            free.push(word * 64 + bits.trailing_zeros() as usize);
-            bits &= bits - 1;
-        }
+        self.idle.retain(|&index| shared.lent.take_back(index));
     }
 }

@@ -126,6 +126,9 @@ mod error;
 mod in_place;
 #[cfg(not(loom))]
 mod lane;
+// Compiled under loom too: `loom-tests/processes_lending.rs` models it.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) mod lending;
 #[cfg(not(loom))]
 mod pool;
 #[cfg(not(loom))]

@@ -93,11 +93,12 @@ use super::codec::{
 };
 use super::error::{BuildError, PoolFull, TaskError};
 use super::lane::Lane;
+use super::lending::LentSlots;
 use super::shm::{region_len, Region, WorkerConfig, MAX_SLOTS};
 use super::slot::{outcome, Collected, Phase};
 use super::supervisor;
 use super::zygote::{self, to_offset, Command, ZygoteFds};
-use crate::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering::*};
+use crate::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering::*};
 use crate::sync::{thread, Arc, Condvar, Mutex};
 
 /// The longest a parent thread sleeps on a slot word before it looks at its
@@ -367,7 +368,7 @@ pub(crate) struct Shared {
     pub(crate) slot_waiters: AtomicU32,
     /// One bit per slot: lent by a `map` lane while it runs user code, for
     /// any thread that finds no free slot to take (`lane.rs` rule L8).
-    pub(crate) lent: Box<[AtomicU64]>,
+    pub(crate) lent: LentSlots,
     default_timeout: Option<Duration>,
     keep_resident: usize,
     mode: StartMode,
@@ -623,7 +624,7 @@ impl Shared {
             }
             if reg.free.is_empty() {
                 // Lane rule L8: slots a `map` lends while it runs user code.
-                super::lane::take_lent(self, &mut reg.free);
+                self.lent.take_all(&mut reg.free);
             }
             if !reg.free.is_empty() {
                 let keep = reg.free.len().saturating_sub(max);
@@ -1316,7 +1317,7 @@ impl ProcessPoolBuilder {
             wake,
             supervisor_idle: AtomicBool::new(false),
             slot_waiters: AtomicU32::new(0),
-            lent: (0..slots.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
+            lent: LentSlots::new(slots),
             default_timeout: self.task_timeout,
             keep_resident: self.keep_resident,
             mode,
@@ -2394,20 +2395,7 @@ fn submit_to<T: Encode + ?Sized>(
     wait: bool,
     ring: Ring,
 ) -> Result<Option<(Arc<TaskCell>, usize)>, TaskError> {
-    // Zygote rule Z3: both must be code of the binary, or a worker would
-    // jump to a wrong address.
-    if !zygote::in_binary(task) || !zygote::in_binary(entry as usize) {
-        return Err(TaskError::foreign_function());
-    }
-    // Rule P9.
-    if shared.forked() {
-        return Err(TaskError::forked());
-    }
-    // As the builder refuses a default timeout of zero (a task cannot
-    // finish within it: its worker would be killed at once).
-    if timeout.is_some_and(|t| t.is_zero()) {
-        return Err(TaskError::invalid_argument("a task timeout of zero"));
-    }
+    check_submit(shared, entry, task, timeout)?;
     let header = shared.region.header();
     let Some(index) = shared.take_free_slot(wait)? else {
         return Ok(None);
@@ -2467,6 +2455,31 @@ fn submit_to<T: Encode + ?Sized>(
         shared.watch_timeout();
     }
     Ok(Some((cell, index)))
+}
+
+/// What every submit checks first (a single one, and a `map` lane once):
+/// the task's code, the process, the timeout.
+pub(crate) fn check_submit(
+    shared: &Shared,
+    entry: Entry,
+    task: usize,
+    timeout: Option<Duration>,
+) -> Result<(), TaskError> {
+    // Zygote rule Z3: both must be code of the binary, or a worker would
+    // jump to a wrong address.
+    if !zygote::in_binary(task) || !zygote::in_binary(entry as usize) {
+        return Err(TaskError::foreign_function());
+    }
+    // Rule P9.
+    if shared.forked() {
+        return Err(TaskError::forked());
+    }
+    // As the builder refuses a default timeout of zero (a task cannot
+    // finish within it: its worker would be killed at once).
+    if timeout.is_some_and(|t| t.is_zero()) {
+        return Err(TaskError::invalid_argument("a task timeout of zero"));
+    }
+    Ok(())
 }
 
 /// Submits to a pool from another thread: the pool's shared state without
