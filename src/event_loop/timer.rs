@@ -307,12 +307,14 @@ impl Timers {
         }
     }
 
-    /// Take the wakers of every timer due at `now` (rule 1); the caller
-    /// wakes them after releasing its borrow of `self`.
-    pub(crate) fn fire_due(&mut self, now: Instant, wakers: &mut Vec<Waker>) {
+    /// Take the wakers of the timers due at `now` (rule 1), earliest first,
+    /// at most `limit` of them: the others stay due in the heap, ahead of
+    /// every later deadline, for the next call (executor.rs rule 6). The
+    /// caller wakes them after releasing its borrow of `self`.
+    pub(crate) fn fire_due(&mut self, now: Instant, limit: usize, wakers: &mut Vec<Waker>) {
         let now = self.since_epoch(now);
         while let Some(&HeapEntry { deadline, key, .. }) = self.heap.peek() {
-            if deadline > now {
+            if deadline > now || wakers.len() >= limit {
                 break;
             }
             self.heap.pop();
@@ -887,9 +889,31 @@ mod tests {
             timers.insert(base + Duration::from_millis(ms), Waker::noop().clone());
         }
         let mut fired = Vec::new();
-        timers.fire_due(base + Duration::from_millis(3), &mut fired);
+        timers.fire_due(base + Duration::from_millis(3), usize::MAX, &mut fired);
         assert_eq!(fired.len(), 3);
         let four = timers.since_epoch(base + Duration::from_millis(4));
         assert_eq!(timers.next_deadline(), Some(four));
+    }
+
+    #[test]
+    fn fire_due_stops_at_its_limit_and_leaves_the_rest_due() {
+        let mut timers = Timers::new().unwrap();
+        let base = Instant::now();
+        for ms in [5u64, 1, 3, 2, 4] {
+            timers.insert(base + Duration::from_millis(ms), Waker::noop().clone());
+        }
+        let mut fired = Vec::new();
+        let late = base + Duration::from_millis(10);
+        timers.fire_due(late, 2, &mut fired);
+        assert_eq!(fired.len(), 2);
+        let three = timers.since_epoch(base + Duration::from_millis(3));
+        assert_eq!(timers.next_deadline(), Some(three));
+        fired.clear();
+        timers.fire_due(late, 2, &mut fired);
+        assert_eq!(fired.len(), 2);
+        fired.clear();
+        timers.fire_due(late, 2, &mut fired);
+        assert_eq!(fired.len(), 1);
+        assert_eq!(timers.next_deadline(), None);
     }
 }
