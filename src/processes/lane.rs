@@ -318,12 +318,7 @@ impl<'s> Lane<'s> {
         }
         let shared = self.shared;
         let mut reg = crate::sync::lock(&shared.registry);
-        if reg.closed || reg.broken {
-            let error = if reg.closed {
-                TaskError::pool_closed()
-            } else {
-                TaskError::broken()
-            };
+        if let Some(error) = reg.refusal() {
             drop(reg);
             self.idle
                 .extend(self.encoded.drain(..).map(|(index, _)| index));

@@ -399,6 +399,20 @@ pub(crate) fn wake_all(wakers: Vec<Waker>) {
     }
 }
 
+impl Registry {
+    /// Why the pool takes no task now, if it does not: closed (a shutdown
+    /// began) or broken (nothing can run any more).
+    pub(crate) fn refusal(&self) -> Option<TaskError> {
+        if self.closed {
+            Some(TaskError::pool_closed())
+        } else if self.broken {
+            Some(TaskError::broken())
+        } else {
+            None
+        }
+    }
+}
+
 impl Shared {
     /// Whether this is a forked child of the process that built the pool
     /// (rule P9).
@@ -616,11 +630,8 @@ impl Shared {
             // Doorbell rule 1: read before looking for a free slot.
             let seen = header.done.seen();
             let mut reg = crate::sync::lock(&self.registry);
-            if reg.closed {
-                return Err(TaskError::pool_closed());
-            }
-            if reg.broken {
-                return Err(TaskError::broken());
+            if let Some(error) = reg.refusal() {
+                return Err(error);
             }
             if reg.free.is_empty() {
                 // Lane rule L8: slots a `map` lends while it runs user code.
@@ -2421,12 +2432,7 @@ fn submit_to<T: Encode + ?Sized>(
     let mut reg = crate::sync::lock(&shared.registry);
     // Closed or broken while we encoded: the slot goes back (after the
     // registry is released: `put_back` takes it).
-    if reg.closed || reg.broken {
-        let error = if reg.closed {
-            TaskError::pool_closed()
-        } else {
-            TaskError::broken()
-        };
+    if let Some(error) = reg.refusal() {
         drop(reg);
         return Err(error);
     }
