@@ -757,19 +757,7 @@ impl Interval {
         ready!(Pin::new(&mut self.sleep).poll(cx));
         let scheduled = self.sleep.deadline();
         let now = Instant::now();
-        let next = if self.period.is_zero() {
-            now // due at once, every time
-        } else {
-            // The first whole period after `now`: missed ticks are skipped,
-            // the phase is kept. In u64 nanoseconds (584 years; beyond,
-            // saturated): no u128 division linked in.
-            let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-            let periods = nanos(now - scheduled) / nanos(self.period) + 1;
-            let ahead = self.period * u32::try_from(periods).unwrap_or(u32::MAX);
-            // Past `Instant`'s range (a period of `Duration::MAX`): "never".
-            scheduled.checked_add(ahead).unwrap_or_else(far_future)
-        };
-        self.sleep.reset(next);
+        self.sleep.reset(next_tick(scheduled, now, self.period));
         Poll::Ready(scheduled)
     }
 
@@ -785,9 +773,51 @@ impl Interval {
     }
 }
 
+/// An interval's next tick after the one `scheduled`, read at `now`: the
+/// first whole period after `now`, so that missed ticks are skipped and the
+/// phase is kept; `now` itself for a zero period.
+fn next_tick(scheduled: Instant, now: Instant, period: Duration) -> Instant {
+    if period.is_zero() {
+        return now; // due at once, every time
+    }
+    // In u64 nanoseconds (584 years; beyond, saturated): no u128 division
+    // linked in.
+    let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    let periods = nanos(now.saturating_duration_since(scheduled)) / nanos(period) + 1;
+    let ahead = match u32::try_from(periods) {
+        Ok(periods) => period * periods,
+        // Over 2^32 periods missed: the period is under a second, so its
+        // nanoseconds are exact.
+        Err(_) => Duration::from_nanos(periods.saturating_mul(nanos(period))),
+    };
+    // Past `Instant`'s range (a period of `Duration::MAX`): "never".
+    scheduled.checked_add(ahead).unwrap_or_else(far_future)
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_tick_skips_missed_periods_and_keeps_the_phase() {
+        let base = Instant::now();
+        let ms = Duration::from_millis;
+        // On time: the next period.
+        assert_eq!(next_tick(base, base, ms(10)), base + ms(10));
+        // 25 ms late: ticks at 10 and 20 are skipped, the phase kept.
+        assert_eq!(next_tick(base, base + ms(25), ms(10)), base + ms(30));
+        // Exactly on a later tick: the one after it.
+        assert_eq!(next_tick(base, base + ms(20), ms(10)), base + ms(30));
+        assert_eq!(next_tick(base, base + ms(5), Duration::ZERO), base + ms(5));
+        // More than 2^32 periods missed (5 s of 1 ns periods): still the
+        // first tick after `now`, not one 4.3 s in the past.
+        let now = base + Duration::from_secs(5);
+        let next = next_tick(base, now, Duration::from_nanos(1));
+        assert!(next > now && next <= now + Duration::from_nanos(1));
+        let now = base + Duration::from_secs(9);
+        let next = next_tick(base, now, Duration::from_nanos(2));
+        assert!(next > now && next <= now + Duration::from_nanos(2));
+    }
     use std::task::Waker;
 
     /// Rule 3: cancelled entries are dropped once they are most of the heap,
