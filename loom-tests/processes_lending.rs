@@ -16,7 +16,15 @@
 //!    (lane A's write as the new owner is not ordered after lane B's last
 //!    one). The first model passes with this break: there the lane wrote
 //!    before spawning the taker, which orders it by itself.
+//! 3. `LentSlots::lend_all` without its SeqCst fence (rule 4): "deadlock"
+//!    in `a_waiter_asleep_for_a_slot_gets_one_lent_meanwhile` (the lane
+//!    read no waiter, the waiter's last look missed the bit, and it slept
+//!    on a `done` nobody rang).
+//! 4. `take_free_slots` sleeping right after it counts itself, without
+//!    the look once more (the model's `continue` removed): the same
+//!    deadlock.
 
+use crate::processes::doorbell::Doorbell;
 use crate::processes::lending::LentSlots;
 use crate::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::sync::cell::UnsafeCell;
@@ -25,6 +33,8 @@ use loom::thread;
 
 struct Pool {
     lent: LentSlots,
+    /// The pool's `done` doorbell (lending rule 4).
+    done: Doorbell,
     /// Slot 0's data area.
     data: UnsafeCell<u64>,
     /// How many parties came to own slot 0 (each writes its mark).
@@ -35,6 +45,7 @@ impl Pool {
     fn new() -> Arc<Pool> {
         Arc::new(Pool {
             lent: LentSlots::new(1),
+            done: Doorbell::new(),
             data: UnsafeCell::new(0),
             owners: AtomicUsize::new(0),
         })
@@ -121,5 +132,44 @@ fn a_stale_listing_loses_the_slot_to_its_new_lender() {
             1,
             "one owner, whoever cleared the bit"
         );
+    });
+}
+
+/// Lending rule 4: a thread that found no free slot, and sleeps on `done`
+/// with no timeout here (so that a lend it misses is a deadlock, where the
+/// pool would only nap 100 ms), gets the slot a lane lends meanwhile. The
+/// lane never takes it back: its user code waits for this thread.
+#[test]
+fn a_waiter_asleep_for_a_slot_gets_one_lent_meanwhile() {
+    super::model(|| {
+        let pool = Pool::new();
+        let waiter = {
+            let pool = pool.clone();
+            thread::spawn(move || {
+                // `take_free_slots`' loop, with the free list empty.
+                let mut waiting = None;
+                loop {
+                    let seen = pool.done.seen();
+                    let mut taken = Vec::new();
+                    pool.lent.take_all(&mut taken);
+                    if taken == [0] {
+                        pool.own(2);
+                        return;
+                    }
+                    if waiting.is_none() {
+                        waiting = Some(pool.lent.wait_for_slot());
+                        continue;
+                    }
+                    pool.done.sleep(seen, None, None);
+                }
+            })
+        };
+        // The lane: its last result read, it lends slot 0 as its user
+        // code starts.
+        // SAFETY: the lane owns the slot until it lends it.
+        pool.data.with_mut(|p| unsafe { *p = 1 });
+        pool.lent.lend_all(&[0], &pool.done);
+        waiter.join().unwrap();
+        assert_eq!(pool.owners.load(Relaxed), 1);
     });
 }

@@ -576,10 +576,19 @@ fn an_initializer_within_its_timeout_leaves_no_timer_behind() {
         )
     });
     let error = ProcessPool::builder()
+        .initializer(quick_init)
         .initializer_timeout(Duration::ZERO)
         .build()
         .unwrap_err();
     assert!(error.is_bad_config(), "{error}");
+    assert!(error.to_string().contains("longer than zero"), "{error}");
+    // A timeout with no initializer to bound is refused, not ignored.
+    let error = ProcessPool::builder()
+        .initializer_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap_err();
+    assert!(error.is_bad_config(), "{error}");
+    assert!(error.to_string().contains("no initializer"), "{error}");
 }
 
 fn nap(ms: u64) -> u64 {

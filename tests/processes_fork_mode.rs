@@ -75,6 +75,7 @@ fn label(_: ()) -> String {
 }
 
 /// Whether SIGTERM and SIGUSR1 have their default action in this process.
+#[cfg(feature = "event-loop")]
 fn default_actions(_: ()) -> (bool, bool) {
     let default = |signo| {
         // SAFETY: all-zero is a valid sigaction; a null new action only

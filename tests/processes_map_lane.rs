@@ -294,6 +294,11 @@ fn a_map_ends_with_an_error_when_the_pool_is_stopped_under_it() {
             assert!(error.is_cancelled() || error.is_pool_closed(), "{error}");
         });
         assert!(pool.map(double, [1, 2]).unwrap_err().is_pool_closed());
+        // With no items too, as Python's `Pool.map` refuses a closed pool.
+        let none = std::iter::empty::<u64>();
+        assert!(pool.map(double, none).unwrap_err().is_pool_closed());
+        let error = pool.map_chunked(double, 0..0, 4).unwrap_err();
+        assert!(error.is_pool_closed(), "{error}");
     });
 }
 

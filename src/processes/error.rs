@@ -42,6 +42,7 @@ enum BuildErrorKind {
         shared: u64,
     },
     ForeignInitializer,
+    InitializerTimeoutWithoutInitializer,
     Io {
         what: &'static str,
         source: io::Error,
@@ -80,6 +81,9 @@ impl BuildError {
     pub(crate) fn foreign_initializer() -> Self {
         Self::new(BuildErrorKind::ForeignInitializer)
     }
+    pub(crate) fn initializer_timeout_without_initializer() -> Self {
+        Self::new(BuildErrorKind::InitializerTimeoutWithoutInitializer)
+    }
     pub(crate) fn io(what: &'static str, source: io::Error) -> Self {
         Self::new(BuildErrorKind::Io { what, source })
     }
@@ -103,6 +107,12 @@ impl BuildError {
     /// assert!(error.is_bad_config());
     /// let error = ProcessPool::builder().workers(1).slots_per_worker(0).build().unwrap_err();
     /// assert!(error.is_bad_config());
+    /// // A timeout for an initializer that was never set: a mistake, not a no-op.
+    /// let error = ProcessPool::builder()
+    ///     .initializer_timeout(Duration::from_secs(1))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(error.is_bad_config());
     /// ```
     pub fn is_bad_config(&self) -> bool {
         matches!(
@@ -116,6 +126,7 @@ impl BuildError {
                 | BuildErrorKind::RegionTooLarge { .. }
                 | BuildErrorKind::MemoryLimitTooSmall { .. }
                 | BuildErrorKind::ForeignInitializer
+                | BuildErrorKind::InitializerTimeoutWithoutInitializer
         )
     }
 
@@ -273,6 +284,10 @@ impl fmt::Display for BuildError {
                 f,
                 "the initializer is not a function of the program's binary (a shared \
                  library's?): workers could not call it"
+            ),
+            BuildErrorKind::InitializerTimeoutWithoutInitializer => write!(
+                f,
+                "an initializer timeout was set, but no initializer to run within it"
             ),
             BuildErrorKind::Io { what, source } => write!(f, "could not {what}: {source}"),
             BuildErrorKind::ZygoteFailed(why) => write!(f, "the zygote did not start: {why}"),

@@ -61,7 +61,7 @@
 //!   still running a cell without a handle, so that its slot is reclaimed
 //!   when it finishes (pool rule P2), as a dropped handle's is.
 //! * **L7. A lane shares.** A thread that finds no free slot counts itself
-//!   in `slot_waiters` while it sleeps. A lane that sees a waiter when it
+//!   as a waiter (`lending.rs` rule 4) until it has one. A lane that sees a waiter when it
 //!   starts a batch gives its idle slots back (ringing `done`, pool rule
 //!   P5) and takes no new slot unless it has none: a long `map` slows down
 //!   to what its tasks in flight allow, instead of starving every `submit`
@@ -79,7 +79,8 @@
 //!   another thread): such a submit could wait for ever for a slot that
 //!   only the lane, which waits for it, could give back. So while the
 //!   lane runs user code its idle slots are lent: marked in the pool's
-//!   `lent` bitmap (`lending.rs`), and a thread that finds no free slot
+//!   `lent` bitmap (`lending.rs`, which rings `done` for a thread asleep
+//!   waiting for a slot, its rule 4), and a thread that finds no free slot
 //!   takes every lent slot before it evicts or waits (under the registry
 //!   lock). The lane takes a slot back, to encode an item into
 //!   it or at the end of the batch, by the same atomic step that clears
@@ -105,7 +106,6 @@ use super::codec::{decode_result, Decode, Encode, Entry, Writer};
 use super::error::TaskError;
 use super::pool::{check_submit, Shared, MAX_NAP};
 use super::slot::outcome;
-use crate::sync::atomic::Ordering::Relaxed;
 
 /// One of the lane's slots past its encoding, in the items' order.
 enum Flight {
@@ -148,6 +148,10 @@ impl<'s> Lane<'s> {
         timeout: Option<Duration>,
     ) -> Result<Self, TaskError> {
         check_submit(shared, entry, task, timeout)?;
+        // As Python's `Pool.map` refuses a closed pool even with no items.
+        if let Some(error) = crate::sync::lock(&shared.registry).refusal() {
+            return Err(error);
+        }
         Ok(Lane {
             shared,
             entry,
@@ -162,8 +166,29 @@ impl<'s> Lane<'s> {
         })
     }
 
+    /// Run every item of `items` (fused by the caller) through the lane,
+    /// handing each outcome in the items' order to `each`: the first error,
+    /// from the lane or from `each`, ends the call (rule L5).
+    pub(crate) fn run<T: Encode, R: Decode>(
+        mut self,
+        items: &mut impl Iterator<Item = T>,
+        mut each: impl FnMut(R),
+    ) -> Result<(), TaskError> {
+        // An item that found no slot (rule L8).
+        let mut pending = None;
+        loop {
+            if self.wants_items() {
+                self.refill(items, &mut pending);
+            }
+            match self.next::<R>() {
+                Some(outcome) => each(outcome?),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// Whether it is time for a batch: half the slots back (rule L3).
-    pub(crate) fn wants_items(&self) -> bool {
+    fn wants_items(&self) -> bool {
         !self.stopped && self.tasks <= self.max / 2
     }
 
@@ -172,11 +197,7 @@ impl<'s> Lane<'s> {
     /// when the lane has none and the items may not be over. `pending` is
     /// an item taken from `items` that found no slot (rule L8): it comes
     /// first, at this call or the next.
-    pub(crate) fn refill<T: Encode>(
-        &mut self,
-        items: &mut impl Iterator<Item = T>,
-        pending: &mut Option<T>,
-    ) {
+    fn refill<T: Encode>(&mut self, items: &mut impl Iterator<Item = T>, pending: &mut Option<T>) {
         if self.stopped {
             return;
         }
@@ -184,8 +205,7 @@ impl<'s> Lane<'s> {
             return self.stop(TaskError::forked());
         }
         // Rule L7: others wait for a slot; share.
-        // Relaxed: a hint (see `take_free_slots`).
-        let contended = self.shared.slot_waiters.load(Relaxed) != 0;
+        let contended = self.shared.lent.anyone_waits();
         if contended && !self.idle.is_empty() {
             self.shared.give_back(&mut self.idle);
             if self.tasks == 0 {
@@ -354,7 +374,7 @@ impl<'s> Lane<'s> {
 
     /// The outcome of the oldest item, waiting for it (rule L4); `None`
     /// when nothing is in flight.
-    pub(crate) fn next<R: Decode>(&mut self) -> Option<Result<R, TaskError>> {
+    fn next<R: Decode>(&mut self) -> Option<Result<R, TaskError>> {
         // Pool rule P9: the slots are the parent's (a `Decode` below may
         // have forked, and left a `Collected` in front).
         if !self.in_flight.is_empty() && self.shared.forked() {
@@ -441,9 +461,7 @@ struct Lent<'l> {
 
 impl<'l> Lent<'l> {
     fn new(shared: &'l Shared, idle: &'l mut Vec<usize>) -> Self {
-        for &index in idle.iter() {
-            shared.lent.lend(index);
-        }
+        shared.lent.lend_all(idle, &shared.region.header().done);
         Lent { shared, idle }
     }
 
@@ -464,7 +482,8 @@ impl<'l> Lent<'l> {
 
     /// Lend `index` again (it was not used).
     fn put(&mut self, index: usize) {
-        self.shared.lent.lend(index);
+        let done = &self.shared.region.header().done;
+        self.shared.lent.lend_all(&[index], done);
         self.idle.push(index);
     }
 }

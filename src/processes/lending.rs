@@ -32,15 +32,38 @@
 //!    data area (its previous result) happen before the new owner's
 //!    writes (its next argument).
 //!
+//! 4. **A waiter never misses a lend.** A thread that found no free slot
+//!    counts itself in `waiters` ([`LentSlots::wait_for_slot`]), and only
+//!    then looks once more (`take_all` among the rest) before it sleeps on
+//!    the pool's `done` doorbell, with the doorbell's `seen` read before
+//!    that look. A lender lends, then reads `waiters` and, if it is not
+//!    zero, rings `done` ([`LentSlots::lend_all`]). A SeqCst fence sits
+//!    between the two steps on each side, so at least one side sees the
+//!    other's first step: the waiter's look finds the bit, or the lender
+//!    rings, and that ring either comes before the waiter's `seen` (whose
+//!    Acquire then shows the bit to the look) or makes its sleep return.
+//!    Without this a waiter slept its whole nap (100 ms) with a slot lent
+//!    right after its look.
+//!
+//! ```text
+//!   waiter:  waiters += 1 │ fence │ seen = done.seen() │ look (take_all) │ sleep(seen)
+//!   lender:  lend (set bit)        │ fence │ waiters != 0? ──► done.ring()
+//! ```
+//!
 //! The loom model `loom-tests/processes_lending.rs` runs a lender that
 //! takes its slots back against a taker, with the slot's data area as a
-//! loom cell.
+//! loom cell, and a waiter that must be woken by a lend (rule 4).
 
-use crate::sync::atomic::{AtomicU64, Ordering::*};
+use super::doorbell::Doorbell;
+use crate::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering::*};
 
-/// The lent marks of a pool's slots. See the module docs.
+/// The lent marks of a pool's slots, and the threads waiting for a slot.
+/// See the module docs.
 pub(crate) struct LentSlots {
     words: Box<[AtomicU64]>,
+    /// Threads that found no free slot and wait for one (rule 4); a `map`
+    /// lane that sees any gives its idle slots back (`lane.rs` rule L7).
+    waiters: AtomicU32,
 }
 
 impl LentSlots {
@@ -48,14 +71,51 @@ impl LentSlots {
     pub(crate) fn new(slots: usize) -> Self {
         LentSlots {
             words: (0..slots.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
+            waiters: AtomicU32::new(0),
         }
     }
 
-    /// Lend slot `index`, which the caller owns (rule 1).
+    /// Lend slot `index`, which the caller owns (rule 1), without telling
+    /// waiters: [`lend_all`](Self::lend_all) does.
     pub(crate) fn lend(&self, index: usize) {
         // Release: the lender's accesses to the slot happen before those
         // of whoever clears the bit with Acquire (rule 3).
         self.words[index / 64].fetch_or(1 << (index % 64), Release);
+    }
+
+    /// Lend every slot of `indices`, which the caller owns (rule 1), and
+    /// ring `done` if a thread waits for a slot (rule 4).
+    pub(crate) fn lend_all(&self, indices: &[usize], done: &Doorbell) {
+        for &index in indices {
+            self.lend(index);
+        }
+        if indices.is_empty() {
+            return;
+        }
+        // Rule 4: pairs with the fence in `wait_for_slot` (Dekker): either
+        // the waiter's look after its fence sees our bits, or we see it
+        // counted here.
+        fence(SeqCst);
+        if self.waiters.load(Relaxed) != 0 {
+            done.ring(false);
+        }
+    }
+
+    /// Whether a thread waits for a slot now: a hint for `map` lanes
+    /// (`lane.rs` rule L7).
+    pub(crate) fn anyone_waits(&self) -> bool {
+        // Relaxed: a hint; a lane looks again at its next batch.
+        self.waiters.load(Relaxed) != 0
+    }
+
+    /// Count the caller as waiting for a slot until the guard is dropped.
+    /// The caller must look for a slot once more after this (a lent one
+    /// among them) before it sleeps on `done` (rule 4).
+    pub(crate) fn wait_for_slot(&self) -> SlotWaiter<'_> {
+        // Relaxed, then the fence: pairs with the fence in `lend_all`.
+        self.waiters.fetch_add(1, Relaxed);
+        fence(SeqCst);
+        SlotWaiter(&self.waiters)
     }
 
     /// Take lent slot `index` back: true if it was still lent, and the
@@ -82,5 +142,15 @@ impl LentSlots {
                 bits &= bits - 1;
             }
         }
+    }
+}
+
+/// A thread counted as waiting for a slot (rule 4), until dropped.
+pub(crate) struct SlotWaiter<'a>(&'a AtomicU32);
+
+impl Drop for SlotWaiter<'_> {
+    fn drop(&mut self) {
+        // Relaxed: once the waiter is gone, a ring for it is only wasted.
+        self.0.fetch_sub(1, Relaxed);
     }
 }

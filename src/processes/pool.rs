@@ -363,11 +363,9 @@ pub(crate) struct Shared {
     /// The supervisor sleeps without a timeout (doorbell-like, see
     /// `wake_supervisor_for_timeout`).
     pub(crate) supervisor_idle: AtomicBool,
-    /// Threads sleeping in `take_free_slots` for a slot: a `map` lane
-    /// that sees any gives its idle slots back (`lane.rs` rule L7).
-    pub(crate) slot_waiters: AtomicU32,
     /// One bit per slot: lent by a `map` lane while it runs user code, for
-    /// any thread that finds no free slot to take (`lane.rs` rule L8).
+    /// any thread that finds no free slot to take (`lane.rs` rule L8); and
+    /// the count of threads waiting for a slot (`lane.rs` rule L7).
     pub(crate) lent: LentSlots,
     default_timeout: Option<Duration>,
     keep_resident: usize,
@@ -657,11 +655,14 @@ impl Shared {
                 return Ok(());
             }
             if !freed {
-                // Counted from the first sleep until this call returns,
-                // so that a lane does not take back what it gave before
-                // this thread looked again.
+                // Counted from the first look that found nothing until
+                // this call returns, so that a lane does not take back
+                // what it gave before this thread looked again (lane rule
+                // L7); and one more look once counted, before any sleep,
+                // so that no lend goes unseen (lending rule 4).
                 if waiting.is_none() {
-                    waiting = Some(SlotWaiter::new(&self.slot_waiters));
+                    waiting = Some(self.lent.wait_for_slot());
+                    continue;
                 }
                 header
                     .done
@@ -801,26 +802,6 @@ impl Drop for Lease {
             return;
         }
         self.shared.free(self.index);
-    }
-}
-
-/// A thread counted in `Shared::slot_waiters` while it waits for a slot
-/// (`lane.rs` rule L7), until dropped.
-struct SlotWaiter<'a>(&'a AtomicU32);
-
-impl<'a> SlotWaiter<'a> {
-    fn new(count: &'a AtomicU32) -> Self {
-        // Relaxed: a hint for the lanes; the waiter looks again after at
-        // most 100 ms anyway.
-        count.fetch_add(1, Relaxed);
-        SlotWaiter(count)
-    }
-}
-
-impl Drop for SlotWaiter<'_> {
-    fn drop(&mut self) {
-        // Relaxed: as above.
-        self.0.fetch_sub(1, Relaxed);
     }
 }
 
@@ -1034,9 +1015,9 @@ impl ProcessPoolBuilder {
     /// the initializer does with signals) and counts as one that failed to
     /// start: it is not started again, and a pool where no worker can
     /// start fails its tasks with [`TaskError::is_broken`] instead of
-    /// leaving them waiting for ever. Zero is refused by `build`
-    /// ([`BuildError::is_bad_config`]); without an initializer the timeout
-    /// does nothing.
+    /// leaving them waiting for ever. `build` refuses zero, and a timeout
+    /// without an [`initializer`](Self::initializer) (a mistake that would
+    /// otherwise pass silently), as [`BuildError::is_bad_config`].
     ///
     /// The time counts in each worker, replacements included, from just
     /// before its initializer is called until it returns; the kernel's
@@ -1221,6 +1202,9 @@ impl ProcessPoolBuilder {
         {
             return Err(BuildError::zero_timeout());
         }
+        if self.initializer_timeout.is_some() && self.initializer.is_none() {
+            return Err(BuildError::initializer_timeout_without_initializer());
+        }
         if self.initializer.as_ref().is_some_and(|init| {
             !zygote::in_binary(init.function) || !zygote::in_binary(init.entry as usize)
         }) {
@@ -1327,7 +1311,6 @@ impl ProcessPoolBuilder {
             commands: Mutex::new(commands),
             wake,
             supervisor_idle: AtomicBool::new(false),
-            slot_waiters: AtomicU32::new(0),
             lent: LentSlots::new(slots),
             default_timeout: self.task_timeout,
             keep_resident: self.keep_resident,
@@ -1556,7 +1539,6 @@ impl ProcessPool {
         TaskHandle::new(
             &self.shared,
             self.submit_raw(entry, f as usize, &arg, timeout),
-            true,
         )
     }
 
@@ -1599,8 +1581,8 @@ impl ProcessPool {
             Ring::Now,
         ) {
             Ok(None) => Err(PoolFull::new(arg)),
-            Ok(Some((cell, _))) => Ok(TaskHandle::new(&self.shared, Ok(cell), true)),
-            Err(error) => Ok(TaskHandle::new(&self.shared, Err(error), true)),
+            Ok(Some((cell, _))) => Ok(TaskHandle::new(&self.shared, Ok(cell))),
+            Err(error) => Ok(TaskHandle::new(&self.shared, Err(error))),
         }
     }
 
@@ -1664,7 +1646,7 @@ impl ProcessPool {
             Ring::Now,
         ) {
             Ok(submitted) => submitted.expect("a waiting submit returns with a slot"),
-            Err(error) => return (TaskHandle::new(&self.shared, Err(error), true), None),
+            Err(error) => return (TaskHandle::new(&self.shared, Err(error)), None),
         };
         let shared = &self.shared;
         shared.send(Command::Spawn {
@@ -1683,7 +1665,7 @@ impl ProcessPool {
             reg = crate::sync::wait_timeout(&shared.spawned, reg, MAX_NAP);
         };
         drop(reg);
-        (TaskHandle::new(shared, Ok(cell), true), process)
+        (TaskHandle::new(shared, Ok(cell)), process)
     }
 
     /// `f` on every item, in parallel, results in the items' order. The
@@ -1693,6 +1675,10 @@ impl ProcessPool {
     ///
     /// Results are decoded as copies ([`SharedBytes`](super::SharedBytes)
     /// included): a `Vec` of views could hold more slots than there are.
+    ///
+    /// A pool that takes no task (shut down, or broken) refuses the call
+    /// with its error even when there are no items, as Python's
+    /// `Pool.map` does.
     ///
     /// ```
     /// fn square(x: u64) -> u64 {
@@ -1706,7 +1692,7 @@ impl ProcessPool {
         f: fn(A) -> R,
         items: impl IntoIterator<Item = A>,
     ) -> Result<Vec<R>, TaskError> {
-        let mut lane = Lane::new(
+        let lane = Lane::new(
             &self.shared,
             entry_for::<A, R>(),
             f as usize,
@@ -1716,17 +1702,8 @@ impl ProcessPool {
         // (the lane asks again at every batch).
         let mut items = items.into_iter().fuse();
         let mut out = Vec::with_capacity(items.size_hint().0);
-        // An item that found no slot (lane rule L8).
-        let mut pending = None;
-        loop {
-            if lane.wants_items() {
-                lane.refill(&mut items, &mut pending);
-            }
-            match lane.next::<R>() {
-                Some(result) => out.push(result?),
-                None => return Ok(out),
-            }
-        }
+        lane.run(&mut items, |result| out.push(result))?;
+        Ok(out)
     }
 
     /// `f` on every item, results in the items' order as they come, with at
@@ -1818,7 +1795,7 @@ impl ProcessPool {
         if chunk == 0 {
             return Err(TaskError::invalid_argument("a chunk of 0 items"));
         }
-        let mut lane = Lane::new(
+        let lane = Lane::new(
             &self.shared,
             chunk_entry_for::<A, R>(),
             f as usize,
@@ -1831,17 +1808,8 @@ impl ProcessPool {
             (!batch.is_empty()).then_some(batch)
         });
         let mut out = Vec::new();
-        // A chunk that found no slot (lane rule L8).
-        let mut pending = None;
-        loop {
-            if lane.wants_items() {
-                lane.refill(&mut chunks, &mut pending);
-            }
-            match lane.next::<Vec<R>>() {
-                Some(results) => out.extend(results?),
-                None => return Ok(out),
-            }
-        }
+        lane.run(&mut chunks, |results: Vec<R>| out.extend(results))?;
+        Ok(out)
     }
 
     /// Shut down gracefully: no new tasks; every task already submitted
@@ -2039,8 +2007,6 @@ enum HandleInner {
         shared: Arc<Shared>,
         cell: Arc<TaskCell>,
         waker_registered: bool,
-        /// Decode `SharedBytes` as views into the slot (else as copies).
-        in_place: bool,
     },
 }
 
@@ -2051,14 +2017,13 @@ impl<R> fmt::Debug for TaskHandle<R> {
 }
 
 impl<R: Decode> TaskHandle<R> {
-    fn new(shared: &Arc<Shared>, cell: Result<Arc<TaskCell>, TaskError>, in_place: bool) -> Self {
+    fn new(shared: &Arc<Shared>, cell: Result<Arc<TaskCell>, TaskError>) -> Self {
         TaskHandle {
             inner: match cell {
                 Ok(cell) => HandleInner::Live {
                     shared: shared.clone(),
                     cell,
                     waker_registered: false,
-                    in_place,
                 },
                 Err(e) => HandleInner::Failed {
                     error: Some(e),
@@ -2134,12 +2099,7 @@ impl<R: Decode> TaskHandle<R> {
             HandleInner::Failed { error, .. } => {
                 Some(Err(error.take().expect("outcome already taken")))
             }
-            HandleInner::Live {
-                shared,
-                cell,
-                in_place,
-                ..
-            } => try_take::<R>(shared, cell, *in_place),
+            HandleInner::Live { shared, cell, .. } => try_take::<R>(shared, cell),
         }
     }
 
@@ -2544,7 +2504,7 @@ pub(crate) struct Submitted {
 impl Submitted {
     /// The handle, typed with the `R` of the `fn(A) -> R` submitted.
     pub(crate) fn into_handle<R: Decode>(self) -> TaskHandle<R> {
-        TaskHandle::new(&self.shared, self.cell, true)
+        TaskHandle::new(&self.shared, self.cell)
     }
 
     /// [`TaskHandle::is_finished`], before the handle is made.
@@ -2578,11 +2538,7 @@ pub(crate) struct ResultSpan {
 }
 
 /// Take the outcome of `cell` if it is there (rule P2).
-fn try_take<R: Decode>(
-    shared: &Arc<Shared>,
-    cell: &Arc<TaskCell>,
-    in_place: bool,
-) -> Option<Result<R, TaskError>> {
+fn try_take<R: Decode>(shared: &Arc<Shared>, cell: &Arc<TaskCell>) -> Option<Result<R, TaskError>> {
     // Rule P9: the outcome is the parent's to take.
     if shared.forked() {
         return Some(Err(TaskError::forked()));
@@ -2601,7 +2557,6 @@ fn try_take<R: Decode>(
                             index,
                         }),
                         span,
-                        in_place,
                     ),
                     Err(error) => {
                         shared.free(index);
@@ -2621,11 +2576,7 @@ fn try_take<R: Decode>(
     }
 }
 
-fn decode_leased<R: Decode>(
-    lease: Arc<Lease>,
-    span: ResultSpan,
-    in_place: bool,
-) -> Result<R, TaskError> {
+fn decode_leased<R: Decode>(lease: Arc<Lease>, span: ResultSpan) -> Result<R, TaskError> {
     let (shared, index) = (lease.shared.clone(), lease.index);
     // SAFETY: the slot is COLLECTED and `lease` reserves it (slot rule 1,
     // rule P4): nobody writes the bytes while it lives; values that keep a
@@ -2633,7 +2584,7 @@ fn decode_leased<R: Decode>(
     // span by the capacity.
     let bytes = unsafe { shared.region.data(index, span.head + span.len) };
     let lease = KeepAlive::Lease(lease);
-    let value = decode_result::<R>(bytes, span.head, in_place.then_some(&lease))
+    let value = decode_result::<R>(bytes, span.head, Some(&lease))
         .map_err(|e| TaskError::bad_bytes(e.to_string()))?;
     if lease.holders() > 1 {
         // Rule P4: a view outlives the decode. If it is dropped meanwhile,
@@ -2754,7 +2705,7 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Ordered<'_, 
                 break;
             };
             let wait = self.in_flight.is_empty();
-            match ring.submit(self.f, item, wait, true) {
+            match ring.submit(self.f, item, wait) {
                 Ok(handle) => self.in_flight.push_back(handle),
                 Err(item) => {
                     self.pending = Some(item);
@@ -2816,7 +2767,6 @@ impl BatchRing<'_> {
         f: fn(A) -> R,
         item: A,
         wait: bool,
-        in_place: bool,
     ) -> Result<TaskHandle<R>, A> {
         let shared = self.shared;
         let cell = match submit_to(
@@ -2835,7 +2785,7 @@ impl BatchRing<'_> {
             Ok(None) => return Err(item),
             Err(error) => Err(error),
         };
-        Ok(TaskHandle::new(shared, cell, in_place))
+        Ok(TaskHandle::new(shared, cell))
     }
 }
 
@@ -2885,7 +2835,7 @@ impl<A: Encode + Decode, R: Encode + Decode, I: Iterator<Item = A>> Unordered<'_
                 break;
             };
             let wait = self.in_flight.is_empty();
-            match ring.submit(self.f, item, wait, true) {
+            match ring.submit(self.f, item, wait) {
                 Ok(handle) => self.in_flight.push((index, handle)),
                 Err(item) => {
                     self.pending = Some((index, item));
