@@ -549,11 +549,60 @@ fn an_initializer_past_its_timeout_breaks_the_pool_instead_of_hanging_it() {
             |pool| {
                 let error = pool.submit(double, 1).wait().unwrap_err();
                 assert!(error.is_broken(), "{error}");
-                // Both workers were killed once, and never started again.
-                assert_eq!(pool.stats().workers_started, 2);
+                // Both workers were killed three times in a row (zygote
+                // rule Z8), and never started again.
+                assert_eq!(pool.stats().workers_started, 6);
             },
         )
     });
+}
+
+/// Fails its worker's first start only (a marker directory, made once,
+/// says a start already failed): by a panic, or by hanging past the
+/// initializer timeout.
+fn fail_first_start((marker, hang): (String, bool)) {
+    if std::fs::create_dir(&marker).is_ok() {
+        if hang {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+        panic!("the first start fails");
+    }
+    INITIALIZED.store(11, Ordering::SeqCst);
+}
+
+#[test]
+fn a_worker_whose_start_failed_once_is_started_again() {
+    // Zygote rule Z8: a failed start (a panic, or a kill past the
+    // initializer timeout) is tried again after a back-off; the pool keeps
+    // its worker. Before, one failure gave the worker up for good, and a
+    // pool of one worker was broken.
+    for hang in [false, true] {
+        let marker = std::env::temp_dir().join(format!(
+            "triad-fail-first-start-{}-{hang}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir(&marker);
+        let arg = (marker.to_string_lossy().into_owned(), hang);
+        within(Duration::from_secs(30), move || {
+            no_leaks(
+                || {
+                    ProcessPool::builder()
+                        .workers(1)
+                        .initializer_with(fail_first_start, arg.clone())
+                        .initializer_timeout(Duration::from_millis(300))
+                        .build()
+                        .unwrap()
+                },
+                |pool| {
+                    assert_eq!(pool.submit(nap_then_read, 0).wait(), Ok(11), "hang: {hang}");
+                    assert_eq!(pool.stats().workers_started, 2, "hang: {hang}");
+                    assert_eq!(pool.map(double, 0..4).unwrap(), [0, 2, 4, 6]);
+                },
+            )
+        });
+        assert!(marker.exists(), "the first start ran and failed");
+        std::fs::remove_dir(&marker).unwrap();
+    }
 }
 
 #[test]

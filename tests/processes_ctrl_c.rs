@@ -19,9 +19,12 @@ fn double(x: u64) -> u64 {
     x * 2
 }
 
-/// Creates the file at `path` once it runs, then sleeps a minute.
+/// Writes its worker's pid into the file at `path` once it runs (whole:
+/// written aside, then renamed), then sleeps a minute.
 fn say_so_then_nap(path: String) -> u64 {
-    std::fs::write(&path, b"running").unwrap();
+    let aside = format!("{path}.part");
+    std::fs::write(&aside, std::process::id().to_string()).unwrap();
+    std::fs::rename(&aside, &path).unwrap();
     std::thread::sleep(Duration::from_secs(60));
     0
 }
@@ -37,17 +40,16 @@ fn a_groups_job_signals_spare_the_zygote_and_end_only_the_running_tasks() {
                 std::env::temp_dir().join(format!("triad-ctrl-c-{}-{signal}", std::process::id()));
             let _ = std::fs::remove_file(&started);
             let running = pool.submit(say_so_then_nap, started.to_string_lossy().into_owned());
-            while !started.exists() {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            let _ = std::fs::remove_file(&started);
-            // The replacement's SPAWNED report may still be on its way.
-            let worker = loop {
-                match pool.worker_pids().first() {
-                    Some(&pid) => break pid as libc::pid_t,
-                    None => std::thread::sleep(Duration::from_millis(1)),
+            // The worker that runs the task says who it is: the pool's
+            // list may still show the one the last signal ended (its
+            // EXITED report on its way), whose pid is no longer ours.
+            let worker: libc::pid_t = loop {
+                match std::fs::read_to_string(&started) {
+                    Ok(pid) => break pid.parse().unwrap(),
+                    Err(_) => std::thread::sleep(Duration::from_millis(1)),
                 }
             };
+            let _ = std::fs::remove_file(&started);
             // What the terminal does: the signal to every process of the group.
             // SAFETY: kill touches no memory; both are our pool's processes.
             unsafe {

@@ -79,7 +79,7 @@
 //! | [`shutdown_now`](ProcessPool::shutdown_now) | [`TaskError::is_cancelled`] | gone |
 //! | [`TaskHandle::cancel`] before a worker took it (or a `map` / `imap` stopped early) | [`TaskError::is_cancelled`] (never ran) | goes on |
 //! | the zygote dies | [`TaskError::is_broken`] | broken |
-//! | the initializer fails, or runs past its [`initializer_timeout`](ProcessPoolBuilder::initializer_timeout), in every worker | [`TaskError::is_broken`] (a worker that fails so is not started again) | broken |
+//! | the initializer fails, or runs past its [`initializer_timeout`](ProcessPoolBuilder::initializer_timeout), in every worker | [`TaskError::is_broken`] (a worker that fails so three times in a row is not started again) | broken |
 //! | the pool is used in a forked child of its process | [`TaskError::is_forked`] (never ran) | the parent's goes on |
 //! | a spawned process is killed ([`SpawnHandle::kill`]) | [`TaskError::is_killed`] | (spawner) goes on |
 //! | no process can be forked for a spawn | [`TaskError::is_spawn_failure`] | (spawner) goes on |

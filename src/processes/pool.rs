@@ -938,8 +938,10 @@ impl ProcessPoolBuilder {
     /// A function run once in every new worker before its first task. If
     /// it panics, or its worker dies before it returns (an abort, an
     /// `exit`, an allocation past the [`memory_limit`](Self::memory_limit)),
-    /// that worker is not started again; a pool where no worker can start
-    /// fails its tasks with [`TaskError::is_broken`]. It must be
+    /// that worker is started again after a short back-off (50 ms,
+    /// doubling), and given up after three failed starts in a row; a pool
+    /// where no worker can start fails its tasks with
+    /// [`TaskError::is_broken`]. It must be
     /// a function of the program's binary (see
     /// [`ProcessPool::submit`]), else `build` fails with
     /// [`BuildError::is_foreign_function`].
@@ -1013,7 +1015,8 @@ impl ProcessPoolBuilder {
     /// [`task_timeout`](Self::task_timeout)). A worker whose initializer
     /// runs past it is killed (a kernel timer sends it SIGKILL, whatever
     /// the initializer does with signals) and counts as one that failed to
-    /// start: it is not started again, and a pool where no worker can
+    /// start (tried again, given up after three in a row; see
+    /// [`initializer`](Self::initializer)), and a pool where no worker can
     /// start fails its tasks with [`TaskError::is_broken`] instead of
     /// leaving them waiting for ever. `build` refuses zero, and a timeout
     /// without an [`initializer`](Self::initializer) (a mistake that would

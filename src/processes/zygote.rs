@@ -86,18 +86,27 @@
 //!   given up. Tasks meanwhile wait in their slots for a worker. A spawner
 //!   (one-shot, `spawn.rs`) does not retry: its task fails at once with a
 //!   spawn failure, and the caller decides.
-//! * **Z8.** A worker that fails to start is given up, not replaced: one
-//!   whose initializer panicked or whose argument did not decode (it exits
-//!   with `INIT_FAILED` and bumps the header's counter, so a task's
-//!   `exit(125)` is not taken for one), and one that died in any other way
-//!   before the end of its start (an initializer that aborts, exits or
-//!   segfaults, or runs past its `initializer_timeout`, whose kernel timer
-//!   kills it; an allocation past the memory limit): the header's started
-//!   bit of its index, cleared before the fork and set by the worker once
-//!   its start is over (after the timer is deleted), is still clear when
-//!   it is reaped. Its replacement would die the same way, in
-//!   a loop of forks, while the tasks waited for ever; given up, it
-//!   counts towards a broken pool (`TaskError::is_broken`), as in Z7.
+//! * **Z8.** A worker that fails to start is tried again, with back-off,
+//!   and given up after [`START_ATTEMPTS`] failed starts in a row of its
+//!   index. A failed start is one whose initializer panicked or whose
+//!   argument did not decode (it exits with `INIT_FAILED` and bumps the
+//!   header's counter, so a task's `exit(125)` is not taken for one), or
+//!   one that died in any other way before the end of its start (an
+//!   initializer that aborts, exits or segfaults, or runs past its
+//!   `initializer_timeout`, whose kernel timer kills it; an allocation past
+//!   the memory limit; a kill from outside): the header's started bit of
+//!   its index, cleared before the fork and set by the worker once its
+//!   start is over (after the timer is deleted), is still clear when it is
+//!   reaped. The next try comes [`START_BACKOFF`] later, doubling; a worker
+//!   of that index that finished its start, once reaped, sets the count
+//!   back to zero. So a start that failed once (a worker killed during its
+//!   initializer, a resource busy for a moment) costs the pool nothing,
+//!   and a flaky initializer with `max_tasks_per_worker` shrinks the pool
+//!   only after three failures in a row; while one that always fails (a
+//!   bad configuration) is not retried in a loop of forks while the tasks
+//!   wait for ever: given up, it counts towards a broken pool
+//!   (`TaskError::is_broken`), as in Z7. A spawner (one-shot) does not
+//!   retry.
 //! * **Z9.** The zygote ignores the signals sent to a whole process group
 //!   when its job is to end: SIGINT and SIGQUIT, which a terminal sends to
 //!   its foreground group on Ctrl-C and Ctrl-\, SIGHUP when the terminal
@@ -111,7 +120,7 @@
 //!   runs, so that an action the initializer sets stands (Python's idiom
 //!   of workers that ignore SIGINT, leaving Ctrl-C to the parent); a
 //!   worker that one of these signals ends during its initializer has not
-//!   finished its start, and Z8 gives it up. The zygote also blocks them,
+//!   finished its start: Z8 counts a failed start. The zygote also blocks them,
 //!   and a new worker unblocks them only once their actions are back: one
 //!   sent to a worker as soon as it exists (a `kill` right after `spawn`)
 //!   waits for its action instead of meeting the zygote's `SIG_IGN`, which
@@ -147,6 +156,11 @@ const GRACE: Duration = Duration::from_secs(5);
 pub(crate) const FORK_ATTEMPTS: u32 = 8;
 /// Rule Z7: the wait after the first failed fork (doubling after each).
 const FORK_BACKOFF: Duration = Duration::from_millis(10);
+/// Rule Z8: failed starts in a row of one worker index before it is given
+/// up.
+pub(crate) const START_ATTEMPTS: u32 = 3;
+/// Rule Z8: the wait after the first failed start (doubling after each).
+const START_BACKOFF: Duration = Duration::from_millis(50);
 
 // ---------------------------------------------------------------- offsets (Z3)
 
@@ -559,8 +573,11 @@ struct Zygote<'a> {
     /// Indices whose worker cannot be started (pool mode only).
     gave_up: Vec<bool>,
     /// Rule Z7: workers whose fork failed, with when to try again and how
-    /// many tries are done.
+    /// many tries are done; rule Z8: also workers whose start failed, with
+    /// when to try again (and no failed fork yet).
     retries: Vec<Option<(Instant, u32)>>,
+    /// Rule Z8: failed starts in a row, per index.
+    start_failures: Vec<u32>,
     /// No worker in advance, none replaced (a spawner, `spawn.rs`).
     one_shot: bool,
     next_serial: u32,
@@ -591,6 +608,7 @@ fn serve(region: &Region, fds: &ZygoteFds) -> i32 {
         live: Vec::new(),
         gave_up: vec![false; workers],
         retries: vec![None; workers],
+        start_failures: vec![0; workers],
         one_shot: region.header().config.one_shot != 0,
         next_serial: 1,
         init_failures_seen: 0,
@@ -822,17 +840,30 @@ impl Zygote<'_> {
             })?;
             // Rule Z8: a worker that died before the end of its start
             // (its initializer aborted, or it ran out of memory under its
-            // limit) would die again in its replacement, for ever.
+            // limit) may die again in its replacement: try again later, a
+            // few times.
             let failed_to_start = (status == ExitStatus::Exited(worker::INIT_FAILED)
                 && self.init_failed_again())
                 || (!self.one_shot && !stopping && !self.region.header().has_started(index));
             if failed_to_start {
-                self.gave_up[index] = true;
-                self.report(Report::GaveUp {
-                    index: index as u32,
-                })?;
-            } else if !stopping && !self.one_shot && !self.gave_up[index] {
-                self.spawn(index)?;
+                self.start_failures[index] += 1;
+                let failures = self.start_failures[index];
+                if self.one_shot || stopping || failures >= START_ATTEMPTS {
+                    self.gave_up[index] = true;
+                    self.report(Report::GaveUp {
+                        index: index as u32,
+                    })?;
+                } else {
+                    let backoff = START_BACKOFF * 2u32.pow(failures - 1);
+                    self.retries[index] = Some((Instant::now() + backoff, 0));
+                }
+            } else {
+                if self.region.header().has_started(index) {
+                    self.start_failures[index] = 0;
+                }
+                if !stopping && !self.one_shot && !self.gave_up[index] {
+                    self.spawn(index)?;
+                }
             }
         }
         Ok(())
