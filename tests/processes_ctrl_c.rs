@@ -31,6 +31,16 @@ fn say_so_then_nap(path: String) -> u64 {
 
 #[test]
 fn a_groups_job_signals_spare_the_zygote_and_end_only_the_running_tasks() {
+    // Workers take the actions this process has (zygote rule Z9), and a
+    // process started in the background by a shell without job control
+    // (`cmd &` in a script) ignores SIGINT and SIGQUIT, under `nohup`
+    // SIGHUP: such a run of the suite would see its workers ignore them
+    // too, rightly. This test is about a program that takes them.
+    for signal in [libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGTERM] {
+        // SAFETY: SIG_DFL is a valid action for these signals; no handler
+        // of this process is replaced (the harness sets none for them).
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+    }
     within(Duration::from_secs(60), || {
         let pool = ProcessPool::builder().workers(1).build().unwrap();
         assert_eq!(pool.submit(double, 1).wait(), Ok(2));
