@@ -364,6 +364,53 @@ fn a_waker_that_panics_as_its_timer_fires_leaves_wakes_in_order_afterwards() {
 }
 
 #[test]
+fn a_waker_that_panics_as_its_timer_fires_loses_no_other_timer_of_that_turn() {
+    // Two timers due in one turn: a task's (earlier) and a waker's that
+    // panics (later). Executor rule 6 wakes the latest first, so the panic
+    // comes before the task's waker is woken; that waker must not be
+    // dropped with the unwinding (its timer is out of the heap: nothing
+    // would ever wake the task again), but woken at the next turn.
+    struct PanicOnWake;
+    impl std::task::Wake for PanicOnWake {
+        fn wake(self: std::sync::Arc<Self>) {
+            panic!("this waker panics");
+        }
+    }
+    let ev = EventLoop::new().unwrap();
+    let sleeper = ev.spawn(async {
+        sleep(Duration::from_millis(1)).await;
+        7u32
+    });
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ev.block_on(async {
+            yield_now().await; // the sleeper armed its timer
+            let mut nap = Box::pin(sleep(Duration::from_millis(2)));
+            let waker = std::task::Waker::from(std::sync::Arc::new(PanicOnWake));
+            let mut cx = std::task::Context::from_waker(&waker);
+            assert!(nap.as_mut().poll(&mut cx).is_pending());
+            // Both timers are due at the next turn.
+            std::thread::sleep(Duration::from_millis(10));
+            sleep(Duration::from_secs(5)).await;
+        })
+    }));
+    assert!(
+        caught.is_err(),
+        "the waker's panic reaches block_on's caller"
+    );
+    let start = Instant::now();
+    let value = ev
+        .block_on(timeout(Duration::from_secs(2), sleeper))
+        .expect("the task whose timer fired with the panicking one is woken")
+        .unwrap();
+    assert_eq!(value, 7);
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
 fn a_zero_period_interval_ticks_at_once_and_lets_other_tasks_run() {
     let ev = EventLoop::new().unwrap();
     let (ticks, other_ran, scheduled_in_order) = ev.block_on(async {

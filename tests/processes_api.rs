@@ -570,6 +570,21 @@ fn fail_first_start((marker, hang): (String, bool)) {
     INITIALIZED.store(11, Ordering::SeqCst);
 }
 
+/// `stats().workers_started` once it reached `expected` (or after 5 s).
+/// A task's result can come before the supervisor has read the SPAWNED
+/// report of the worker that ran it (nothing orders the two), so a count
+/// read right after a `wait` may miss that worker.
+fn workers_started_once_settled(pool: &ProcessPool, expected: u64) -> u64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let started = pool.stats().workers_started;
+        if started >= expected || std::time::Instant::now() >= deadline {
+            return started;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn a_worker_whose_start_failed_once_is_started_again() {
     // Zygote rule Z8: a failed start (a panic, or a kill past the
@@ -595,7 +610,7 @@ fn a_worker_whose_start_failed_once_is_started_again() {
                 },
                 |pool| {
                     assert_eq!(pool.submit(nap_then_read, 0).wait(), Ok(11), "hang: {hang}");
-                    assert_eq!(pool.stats().workers_started, 2, "hang: {hang}");
+                    assert_eq!(workers_started_once_settled(pool, 2), 2, "hang: {hang}");
                     assert_eq!(pool.map(double, 0..4).unwrap(), [0, 2, 4, 6]);
                 },
             )

@@ -63,6 +63,10 @@
 //!      timers beyond 30 went to the back of the queue, and a later
 //!      deadline fired at the next turn went to the front, ahead of them:
 //!      a loop slowed down, under AddressSanitizer, showed it.)
+//!    - a waker that panics as it is woken loses no other of its turn:
+//!      the rest stay in `fired`, woken at the next turn (the loop does
+//!      not sleep before), where they were dropped with the unwinding
+//!      before, and their tasks, whose timers were gone, never woke.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -596,7 +600,9 @@ impl Core {
     fn turn(&self) {
         self.sched.run_batch();
         let now = Instant::now();
-        let wait = if self.sched.is_idle() {
+        // Rule 6: wakers of fired timers left by a waker that panicked
+        // are woken at this turn's end, without a sleep.
+        let wait = if self.sched.is_idle() && self.fired.loop_ref().is_empty() {
             self.timers.loop_mut().arm(now)
         } else {
             Wait::NoSleep
@@ -639,20 +645,23 @@ impl Core {
     }
 
     fn fire_timers(&self) {
-        let mut fired = std::mem::take(&mut *self.fired.loop_mut());
         let now = Instant::now();
         self.timers
             .loop_mut()
-            .fire_due(now, FRONT_PLACES, &mut fired);
+            .fire_due(now, FRONT_PLACES, &mut self.fired.loop_mut());
         // Rule 6. `fired` is in deadline order and all of it goes to the
         // front of the run queue: woken latest first (`pop`), so that the
-        // earliest ends up first.
+        // earliest ends up first. Taken one at a time (rule 5: no borrow
+        // over a wake), so that a waker that panics leaves the others
+        // here, their timers gone from the heap: `turn` does not sleep
+        // while any is left, and the next turn wakes them.
         self.sched.timer_wakes.set(true);
-        while let Some(waker) = fired.pop() {
+        loop {
+            let waker = self.fired.loop_mut().pop();
+            let Some(waker) = waker else { break };
             crate::tracepoint::timer_fire();
             waker.wake();
         }
         self.sched.timer_wakes.set(false);
-        *self.fired.loop_mut() = fired;
     }
 }

@@ -308,7 +308,8 @@ impl Timers {
     }
 
     /// Take the wakers of the timers due at `now` (rule 1), earliest first,
-    /// at most `limit` of them: the others stay due in the heap, ahead of
+    /// until `wakers` holds `limit` (it may hold wakers left from a turn
+    /// whose wake panicked, executor.rs rule 6): the others stay due in the heap, ahead of
     /// every later deadline, for the next call (executor.rs rule 6). The
     /// caller wakes them after releasing its borrow of `self`.
     pub(crate) fn fire_due(&mut self, now: Instant, limit: usize, wakers: &mut Vec<Waker>) {
