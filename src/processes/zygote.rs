@@ -842,9 +842,15 @@ impl Zygote<'_> {
             // (its initializer aborted, or it ran out of memory under its
             // limit) may die again in its replacement: try again later, a
             // few times.
+            // A pool's worker that finished its start did not fail it,
+            // even if a task of it exits with `INIT_FAILED`'s code while
+            // another worker's initializer has just bumped the counter.
+            // (A spawner's process never sets its bit: rule Z6.)
+            let started = !self.one_shot && self.region.header().has_started(index);
             let failed_to_start = (status == ExitStatus::Exited(worker::INIT_FAILED)
-                && self.init_failed_again())
-                || (!self.one_shot && !stopping && !self.region.header().has_started(index));
+                && self.init_failed_again()
+                && !started)
+                || (!self.one_shot && !stopping && !started);
             if failed_to_start {
                 self.start_failures[index] += 1;
                 let failures = self.start_failures[index];
@@ -858,7 +864,7 @@ impl Zygote<'_> {
                     self.retries[index] = Some((Instant::now() + backoff, 0));
                 }
             } else {
-                if self.region.header().has_started(index) {
+                if started {
                     self.start_failures[index] = 0;
                 }
                 if !stopping && !self.one_shot && !self.gave_up[index] {
