@@ -1,7 +1,8 @@
 //! The slice operations of `triad::threads` against sequential oracles, on
 //! 1- and 2-thread pools: empty, 1-element, odd and large (1M) inputs;
-//! panics reaching the caller; sorts of random, sorted, reversed and
-//! all-equal inputs; a non-commutative reduce keeping the order.
+//! panics reaching the caller; sorts of random, sorted, reversed,
+//! all-equal and nearly sorted inputs, and one pass over a sorted one; a
+//! non-commutative reduce keeping the order.
 #![cfg(feature = "threads")]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -199,12 +200,22 @@ fn inputs(len: usize) -> Vec<(&'static str, Vec<u64>)> {
     sorted.sort_unstable();
     let reversed: Vec<u64> = sorted.iter().rev().copied().collect();
     let few: Vec<u64> = random.iter().map(|x| x % 4).collect();
+    let mut few_descending = few.clone();
+    few_descending.sort_unstable_by(|a, b| b.cmp(a));
+    // Sorted but for its last element, the smallest: one run that breaks at
+    // the very end.
+    let mut last_out_of_place = sorted.clone();
+    if len > 1 {
+        last_out_of_place.rotate_left(1);
+    }
     vec![
         ("random", random),
         ("sorted", sorted),
         ("reversed", reversed),
         ("all equal", vec![42; len]),
         ("four values", few),
+        ("four values, descending", few_descending),
+        ("sorted but the last", last_out_of_place),
     ]
 }
 
@@ -227,11 +238,35 @@ fn sort_unstable_sorts() {
     });
 }
 
+/// A slice already in order, or in reverse order with repeats, is sorted in
+/// one pass: at most one comparison per element (a sort that partitioned it
+/// would make about `len * log2(len)`, and would scramble the run).
+#[test]
+fn a_sorted_or_reversed_slice_takes_one_pass() {
+    on_every_pool(|| {
+        let len = 100_000;
+        let ascending: Vec<u64> = (0..len as u64).map(|x| x / 3).collect();
+        let descending: Vec<u64> = ascending.iter().rev().copied().collect();
+        for (name, input) in [("ascending", &ascending), ("descending", &descending)] {
+            let comparisons = AtomicUsize::new(0);
+            let mut v = input.clone();
+            par_sort_unstable_by(&mut v, |a, b| {
+                comparisons.fetch_add(1, Relaxed);
+                a.cmp(b)
+            });
+            assert!(v == ascending, "{name}");
+            let made = comparisons.load(Relaxed);
+            assert!(made <= len, "{name}: {made} comparisons for {len} elements");
+        }
+    });
+}
+
 #[test]
 fn sort_by_key_is_stable() {
     on_every_pool(|| {
         for len in LENS {
-            for (name, input) in inputs(len) {
+            // The first five: the last two add nothing for keys with repeats.
+            for (name, input) in inputs(len).into_iter().take(5) {
                 // Elements (key, original index): the key repeats a lot.
                 let mut v: Vec<(u64, usize)> = input.iter().map(|&x| (x % 1_000, 0)).collect();
                 for (i, e) in v.iter_mut().enumerate() {

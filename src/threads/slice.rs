@@ -72,15 +72,22 @@
 //!
 //! The sorts split by partitioning instead (rule 7):
 //!
-//! 7. **Sort.** A piece of fewer than [`SORT_MIN`] elements, or one no
-//!    other worker is hungry for, is sorted by `sort_unstable_by` (std's
-//!    pattern-defeating quicksort) on this thread. Otherwise it is
-//!    partitioned around the median of a sample (up to 255 elements, so the
-//!    two sides are close to equal and a thief gets half the work), and the
-//!    two sides are sorted by `join`, each by rule 7 again. A partition that
-//!    leaves one side with less than 1/8 of the piece (many equal elements,
-//!    or an unlucky sample) stops the splitting: that piece is sorted by std,
-//!    which is O(n log n) in every case.
+//! 7. **Sort.** A piece that is one run, in order or in reverse order, is
+//!    done (reversed if need be) after one pass; the pass stops at the first
+//!    block of [`RUN_BLOCK`] elements out of order, so it costs nothing on
+//!    data in no order. A piece of fewer than [`SORT_MIN`] elements is
+//!    sorted by `sort_unstable_by` (std's sort) on this thread. A longer one
+//!    is partitioned around the median of a sample (up to 255 elements, so
+//!    the two sides of a big piece are close to equal and a thief gets half
+//!    the work), and its two sides are sorted by `join`, each by rule 7
+//!    again, whether or not a worker is hungry now: the halves stay private
+//!    frames until one is (rule 4), the partition is the pass std's
+//!    quicksort would make anyway, and a worker that runs out of work near
+//!    the end still finds pieces to take instead of waiting for the other's
+//!    last big `sort_unstable`. A partition that leaves one side with less
+//!    than 1/8 of the piece (many equal elements, or an unlucky sample)
+//!    stops the splitting: that piece is sorted by std, which is O(n log n)
+//!    in every case.
 
 use std::cmp::Ordering;
 use std::marker::PhantomData;
@@ -97,6 +104,8 @@ const PROBE: Duration = Duration::from_micros(4);
 const GRAIN: Duration = Duration::from_micros(8);
 /// Rule 7: the smallest piece a sort partitions rather than sorts.
 const SORT_MIN: usize = 1 << 13;
+/// Rule 7: the elements a sort's look for one run checks at a time.
+const RUN_BLOCK: usize = 64;
 
 // ---------------------------------------------------------------------------
 // The driver: rules 1-5 over any splittable piece of work.
@@ -644,10 +653,11 @@ where
 // ---------------------------------------------------------------------------
 
 /// Sort `slice` in parallel, without keeping the order of equal elements
-/// (a parallel quicksort over std's `sort_unstable`: a piece is partitioned
-/// around the median of a sample and its two sides sorted in parallel while
-/// another worker is idle and the piece has at least 8,192 elements; any
-/// other piece is sorted by `sort_unstable` on this thread).
+/// (a parallel quicksort over std's `sort_unstable`: a piece of at least
+/// 8,192 elements is partitioned around the median of a sample and its two
+/// sides sorted by `join`, which runs them in parallel when a worker is
+/// idle; a shorter piece is sorted by `sort_unstable` on this thread). A
+/// slice already in order, or in reverse order, takes one pass.
 ///
 /// ```
 /// let mut v: Vec<u32> = (0..100_000).rev().collect();
@@ -726,7 +736,10 @@ where
 /// Rule 7 on one piece.
 fn sort_piece<T: Send, F: Fn(&T, &T) -> Ordering + Sync>(v: &mut [T], compare: &F) {
     let len = v.len();
-    if len < SORT_MIN || !current_worker_is_wanted() {
+    if is_one_run(v, compare) {
+        return;
+    }
+    if len < SORT_MIN {
         v.sort_unstable_by(compare);
         return;
     }
@@ -740,12 +753,41 @@ fn sort_piece<T: Send, F: Fn(&T, &T) -> Ordering + Sync>(v: &mut [T], compare: &
     join(|| sort_piece(lo, compare), || sort_piece(hi, compare));
 }
 
+/// Rule 7's first look: whether `v` is one run, in order or in reverse
+/// order (then reversed here), so that it is sorted now. The scan goes by
+/// blocks of [`RUN_BLOCK`] pairs, without a branch inside a block (so that
+/// it vectorises for plain keys), and stops after the first block with a
+/// pair out of the run's order: one block on data in no order.
+fn is_one_run<T, F: Fn(&T, &T) -> Ordering>(v: &mut [T], compare: &F) -> bool {
+    if v.len() < 2 {
+        return true;
+    }
+    let descending = compare(&v[1], &v[0]) == Ordering::Less;
+    let against = if descending {
+        Ordering::Greater
+    } else {
+        Ordering::Less
+    };
+    let in_run = v.chunks(RUN_BLOCK).enumerate().all(|(k, block)| {
+        // The pair across the block's start, then the block's own pairs.
+        let first = k == 0 || compare(&block[0], &v[k * RUN_BLOCK - 1]) != against;
+        first
+            & block
+                .windows(2)
+                .fold(true, |ok, w| ok & (compare(&w[1], &w[0]) != against))
+    });
+    if in_run && descending {
+        v.reverse();
+    }
+    in_run
+}
+
 /// Partition `v` (at least [`SORT_MIN`] long) around the median of a sample:
 /// returns `mid` with `v[..mid] < v[mid] <= v[mid + 1..]`.
 fn partition<T, F: Fn(&T, &T) -> Ordering>(v: &mut [T], compare: &F) -> usize {
     let len = v.len();
     // An odd sample of evenly spaced elements; its median becomes v[0].
-    let samples = (len / 64).clamp(3, 255) | 1;
+    let samples = (len / 512).clamp(3, 255) | 1;
     let mut picks = [0usize; 255];
     let picks = &mut picks[..samples];
     for (k, p) in picks.iter_mut().enumerate() {
