@@ -16,6 +16,9 @@ use triad::threads::{
 
 /// The lengths every operation is checked on.
 const LENS: [usize; 8] = [0, 1, 2, 3, 17, 1_001, 65_537, 1_000_000];
+/// The lengths the sorts are checked on: 300,001 elements still split
+/// into dozens of pieces, at a third of the time of 1M in a debug build.
+const SORT_LENS: [usize; 8] = [0, 1, 2, 3, 17, 1_001, 65_537, 300_001];
 
 fn pools() -> Vec<ThreadPool> {
     [1, 2]
@@ -208,6 +211,11 @@ fn inputs(len: usize) -> Vec<(&'static str, Vec<u64>)> {
     if len > 1 {
         last_out_of_place.rotate_left(1);
     }
+    // Sorted but for one random swap per 1,000 elements.
+    let mut few_swapped = sorted.clone();
+    for pair in random.chunks_exact(2).take(len / 1_000) {
+        few_swapped.swap(pair[0] as usize % len, pair[1] as usize % len);
+    }
     vec![
         ("random", random),
         ("sorted", sorted),
@@ -216,13 +224,14 @@ fn inputs(len: usize) -> Vec<(&'static str, Vec<u64>)> {
         ("four values", few),
         ("four values, descending", few_descending),
         ("sorted but the last", last_out_of_place),
+        ("sorted but a few swaps", few_swapped),
     ]
 }
 
 #[test]
 fn sort_unstable_sorts() {
     on_every_pool(|| {
-        for len in LENS {
+        for len in SORT_LENS {
             for (name, input) in inputs(len) {
                 let mut oracle = input.clone();
                 oracle.sort_unstable();
@@ -235,6 +244,31 @@ fn sort_unstable_sorts() {
                 assert!(v == oracle, "{name} descending, len {len}");
             }
         }
+    });
+}
+
+/// A slice in order but for a few swapped elements keeps the order it has:
+/// its pieces are partitioned by moving only the elements on the wrong side
+/// and finished by moving the few out of place, a few comparisons per
+/// element (a partition that scrambled it would leave std's sort about
+/// `log2(len)` per element, 17 here).
+#[test]
+fn a_nearly_sorted_slice_is_sorted_with_few_comparisons() {
+    on_every_pool(|| {
+        let len = 100_000;
+        let sorted: Vec<u64> = (0..len as u64).collect();
+        let mut v = sorted.clone();
+        for pair in random(20, 9).chunks_exact(2) {
+            v.swap(pair[0] as usize % len, pair[1] as usize % len);
+        }
+        let comparisons = AtomicUsize::new(0);
+        par_sort_unstable_by(&mut v, |a, b| {
+            comparisons.fetch_add(1, Relaxed);
+            a.cmp(b)
+        });
+        assert!(v == sorted);
+        let made = comparisons.load(Relaxed);
+        assert!(made < 8 * len, "{made} comparisons for {len} elements");
     });
 }
 
@@ -264,7 +298,7 @@ fn a_sorted_or_reversed_slice_takes_one_pass() {
 #[test]
 fn sort_by_key_is_stable() {
     on_every_pool(|| {
-        for len in LENS {
+        for len in SORT_LENS {
             // The first five: the last two add nothing for keys with repeats.
             for (name, input) in inputs(len).into_iter().take(5) {
                 // Elements (key, original index): the key repeats a lot.

@@ -70,7 +70,7 @@
 //!    re-raises it once both halves are done); `par_map`'s results written
 //!    so far are dropped, never left half-initialised or leaked.
 //!
-//! The sorts split by partitioning instead (rule 7):
+//! The sorts split by partitioning instead (rules 7 and 8):
 //!
 //! 7. **Sort.** A piece that is one run, in order or in reverse order, is
 //!    done (reversed if need be) after one pass; the pass stops at the first
@@ -88,6 +88,17 @@
 //!    than 1/8 of the piece (many equal elements, or an unlucky sample)
 //!    stops the splitting: that piece is sorted by std, which is O(n log n)
 //!    in every case.
+//! 8. **Presorted pieces.** A piece whose first block is in order but which
+//!    is not one run is taken for data in order but for a few elements
+//!    (data in no order breaks in its first block). Its partition moves
+//!    only the elements on the wrong side of the pivot (Hoare's scheme,
+//!    whose branches such data makes predictable), so both sides keep the
+//!    order they had and are presorted in turn; a short presorted piece is
+//!    finished by moving its few elements out of place one by one, and left
+//!    to std's sort if there are more than [`FEW_FIXES`]. Any other piece is
+//!    partitioned branch-free (Lomuto's scheme), which is faster on data in
+//!    no order and scrambles the order of its upper side. Whatever the data,
+//!    rule 7's bounds hold: a skewed partition stops the splitting.
 
 use std::cmp::Ordering;
 use std::marker::PhantomData;
@@ -106,6 +117,9 @@ const GRAIN: Duration = Duration::from_micros(8);
 const SORT_MIN: usize = 1 << 13;
 /// Rule 7: the elements a sort's look for one run checks at a time.
 const RUN_BLOCK: usize = 64;
+/// Rule 7: the pairs out of order a presorted piece fixes one by one before
+/// it leaves the rest to std's sort.
+const FEW_FIXES: usize = 8;
 
 // ---------------------------------------------------------------------------
 // The driver: rules 1-5 over any splittable piece of work.
@@ -649,7 +663,7 @@ where
 }
 
 // ---------------------------------------------------------------------------
-// sort (rule 7)
+// sort (rules 7 and 8)
 // ---------------------------------------------------------------------------
 
 /// Sort `slice` in parallel, without keeping the order of equal elements
@@ -657,7 +671,8 @@ where
 /// 8,192 elements is partitioned around the median of a sample and its two
 /// sides sorted by `join`, which runs them in parallel when a worker is
 /// idle; a shorter piece is sorted by `sort_unstable` on this thread). A
-/// slice already in order, or in reverse order, takes one pass.
+/// slice already in order, or in reverse order, takes one pass; one in
+/// order but for a few elements takes a few comparisons per element.
 ///
 /// ```
 /// let mut v: Vec<u32> = (0..100_000).rev().collect();
@@ -733,17 +748,26 @@ where
     }
 }
 
-/// Rule 7 on one piece.
+/// Rules 7 and 8 on one piece.
 fn sort_piece<T: Send, F: Fn(&T, &T) -> Ordering + Sync>(v: &mut [T], compare: &F) {
     let len = v.len();
-    if is_one_run(v, compare) {
+    let order = look_for_order(v, compare);
+    if order == Order::Sorted {
         return;
     }
+    let presorted = order == Order::Presorted;
     if len < SORT_MIN {
-        v.sort_unstable_by(compare);
+        if !(presorted && fix_a_few(v, compare)) {
+            v.sort_unstable_by(compare);
+        }
         return;
     }
-    let mid = partition(v, compare);
+    let pivot = median_of_sample(v, compare);
+    let mid = if presorted {
+        partition_in_place(v, pivot, compare)
+    } else {
+        partition(v, pivot, compare)
+    };
     if mid.min(len - 1 - mid) < len / 8 {
         v.sort_unstable_by(compare);
         return;
@@ -753,14 +777,26 @@ fn sort_piece<T: Send, F: Fn(&T, &T) -> Ordering + Sync>(v: &mut [T], compare: &
     join(|| sort_piece(lo, compare), || sort_piece(hi, compare));
 }
 
+/// What rule 7's first look found.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Order {
+    /// One run, in order or in reverse order (then reversed): sorted now.
+    Sorted,
+    /// The first [`RUN_BLOCK`] elements in order, a break later: most
+    /// likely data already in order but for a few elements.
+    Presorted,
+    /// A break in the first block: no order to keep.
+    Unordered,
+}
+
 /// Rule 7's first look: whether `v` is one run, in order or in reverse
-/// order (then reversed here), so that it is sorted now. The scan goes by
+/// order (then reversed here), or at least begins with one. The scan goes by
 /// blocks of [`RUN_BLOCK`] pairs, without a branch inside a block (so that
 /// it vectorises for plain keys), and stops after the first block with a
 /// pair out of the run's order: one block on data in no order.
-fn is_one_run<T, F: Fn(&T, &T) -> Ordering>(v: &mut [T], compare: &F) -> bool {
+fn look_for_order<T, F: Fn(&T, &T) -> Ordering>(v: &mut [T], compare: &F) -> Order {
     if v.len() < 2 {
-        return true;
+        return Order::Sorted;
     }
     let descending = compare(&v[1], &v[0]) == Ordering::Less;
     let against = if descending {
@@ -768,25 +804,30 @@ fn is_one_run<T, F: Fn(&T, &T) -> Ordering>(v: &mut [T], compare: &F) -> bool {
     } else {
         Ordering::Less
     };
-    let in_run = v.chunks(RUN_BLOCK).enumerate().all(|(k, block)| {
+    let first_break = v.chunks(RUN_BLOCK).enumerate().position(|(k, block)| {
         // The pair across the block's start, then the block's own pairs.
         let first = k == 0 || compare(&block[0], &v[k * RUN_BLOCK - 1]) != against;
-        first
+        !(first
             & block
                 .windows(2)
-                .fold(true, |ok, w| ok & (compare(&w[1], &w[0]) != against))
+                .fold(true, |ok, w| ok & (compare(&w[1], &w[0]) != against)))
     });
-    if in_run && descending {
-        v.reverse();
+    match first_break {
+        None => {
+            if descending {
+                v.reverse();
+            }
+            Order::Sorted
+        }
+        Some(block) if block > 0 && !descending => Order::Presorted,
+        Some(_) => Order::Unordered,
     }
-    in_run
 }
 
-/// Partition `v` (at least [`SORT_MIN`] long) around the median of a sample:
-/// returns `mid` with `v[..mid] < v[mid] <= v[mid + 1..]`.
-fn partition<T, F: Fn(&T, &T) -> Ordering>(v: &mut [T], compare: &F) -> usize {
+/// The index of the median of an odd sample of evenly spaced elements of
+/// `v` (at least 3 long): up to 255 of them, one per 512 elements.
+fn median_of_sample<T, F: Fn(&T, &T) -> Ordering>(v: &[T], compare: &F) -> usize {
     let len = v.len();
-    // An odd sample of evenly spaced elements; its median becomes v[0].
     let samples = (len / 512).clamp(3, 255) | 1;
     let mut picks = [0usize; 255];
     let picks = &mut picks[..samples];
@@ -794,11 +835,18 @@ fn partition<T, F: Fn(&T, &T) -> Ordering>(v: &mut [T], compare: &F) -> usize {
         *p = k * (len - 1) / (samples - 1);
     }
     picks.sort_unstable_by(|&a, &b| compare(&v[a], &v[b]));
-    v.swap(0, picks[samples / 2]);
+    picks[samples / 2]
+}
 
+/// Partition `v` around `v[pivot]`: returns `mid` with
+/// `v[..mid] < v[mid] <= v[mid + 1..]`. Branch-free (Lomuto's scheme, one
+/// swap per element), for data in no order: a branch on each comparison
+/// would be mispredicted half the time.
+fn partition<T, F: Fn(&T, &T) -> Ordering>(v: &mut [T], pivot: usize, compare: &F) -> usize {
+    v.swap(0, pivot);
     let (pivot, rest) = v.split_first_mut().expect("non-empty");
     let pivot = &*pivot;
-    // Branch-free Lomuto: `rest[..lt]` < pivot <= `rest[lt..=i]`.
+    // `rest[..lt]` < pivot <= `rest[lt..=i]`.
     let mut lt = 0;
     for i in 0..rest.len() {
         let less = compare(&rest[i], pivot) == Ordering::Less;
@@ -807,6 +855,73 @@ fn partition<T, F: Fn(&T, &T) -> Ordering>(v: &mut [T], compare: &F) -> usize {
     }
     v.swap(0, lt);
     lt
+}
+
+/// [`partition`]'s contract for presorted data (Hoare's scheme): only
+/// elements on the wrong side of the pivot move, so the two sides keep the
+/// order they had, and the branches are predictable. The pivot waits at
+/// the end, which moves two elements: the last one to the pivot's place,
+/// and in the end the first of the upper side to the last place.
+fn partition_in_place<T, F: Fn(&T, &T) -> Ordering>(
+    v: &mut [T],
+    pivot: usize,
+    compare: &F,
+) -> usize {
+    let last = v.len() - 1;
+    v.swap(last, pivot);
+    let (pivot, rest) = v.split_last_mut().expect("non-empty");
+    let pivot = &*pivot;
+    // `rest[..l]` < pivot <= `rest[r..]`.
+    let (mut l, mut r) = (0, rest.len());
+    loop {
+        while l < r && compare(&rest[l], pivot) == Ordering::Less {
+            l += 1;
+        }
+        while l < r && compare(&rest[r - 1], pivot) != Ordering::Less {
+            r -= 1;
+        }
+        if l == r {
+            break;
+        }
+        r -= 1;
+        rest.swap(l, r);
+        l += 1;
+    }
+    v.swap(l, last);
+    l
+}
+
+/// Sort a presorted piece by moving a few elements: at each pair out of
+/// order, the two are swapped, the smaller moves left and the larger right
+/// to their places (an insertion each way). Gives up after [`FEW_FIXES`]
+/// pairs, and says whether `v` is sorted; if not, `v` holds its elements in
+/// some order, for std's sort to finish.
+fn fix_a_few<T, F: Fn(&T, &T) -> Ordering>(v: &mut [T], compare: &F) -> bool {
+    let len = v.len();
+    let mut i = 1;
+    for _ in 0..FEW_FIXES {
+        while i < len && compare(&v[i], &v[i - 1]) != Ordering::Less {
+            i += 1;
+        }
+        if i == len {
+            return true;
+        }
+        v.swap(i - 1, i);
+        // The smaller, now at i - 1, to the left.
+        let mut j = i - 1;
+        while j > 0 && compare(&v[j], &v[j - 1]) == Ordering::Less {
+            v.swap(j - 1, j);
+            j -= 1;
+        }
+        // The larger, now at i, to the right.
+        let mut j = i;
+        while j + 1 < len && compare(&v[j + 1], &v[j]) == Ordering::Less {
+            v.swap(j, j + 1);
+            j += 1;
+        }
+    }
+    v.windows(2)
+        .all(|w| compare(&w[1], &w[0]) != Ordering::Less)
 }
 
 #[cfg(all(test, not(loom)))]
@@ -957,5 +1072,86 @@ mod tests {
             assert!(caught.is_err());
             drop(out); // length 0: frees the buffer only
         });
+    }
+
+    /// Rule 7's pieces, small: each partition's contract on data in no
+    /// order, presorted data and repeats; the elements are the same after.
+    #[test]
+    fn both_partitions_split_around_the_pivot() {
+        let inputs: [Vec<u32>; 4] = [
+            (0..40).map(|i| (i * 7919) % 41).collect(),
+            (0..40).collect(),
+            vec![3; 40],
+            (0..40).map(|i| if i == 5 { 38 } else { i % 39 }).collect(),
+        ];
+        for input in inputs {
+            for in_place in [false, true] {
+                let mut v = input.clone();
+                let pivot = median_of_sample(&v, &u32::cmp);
+                let at = v[pivot];
+                let mid = if in_place {
+                    partition_in_place(&mut v, pivot, &u32::cmp)
+                } else {
+                    partition(&mut v, pivot, &u32::cmp)
+                };
+                assert_eq!(v[mid], at, "{input:?}");
+                assert!(v[..mid].iter().all(|&x| x < at), "{v:?}");
+                assert!(v[mid + 1..].iter().all(|&x| x >= at), "{v:?}");
+                let (mut a, mut b) = (v.clone(), input.clone());
+                a.sort_unstable();
+                b.sort_unstable();
+                assert_eq!(a, b);
+            }
+        }
+        // In place: elements already on their side keep their order.
+        let mut v: Vec<u32> = (0..40).collect();
+        v.swap(3, 30);
+        let mid = partition_in_place(&mut v, 20, &u32::cmp);
+        assert_eq!(mid, 20);
+        assert!(
+            v[..20].windows(2).filter(|w| w[0] > w[1]).count() <= 2,
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn the_first_look_tells_sorted_presorted_and_unordered() {
+        let mut up: Vec<u32> = (0..200).collect();
+        assert_eq!(look_for_order(&mut up, &u32::cmp), Order::Sorted);
+        // Descending with repeats (the first pair decides the direction).
+        let mut down: Vec<u32> = (1..=200).rev().map(|x| x / 2).collect();
+        assert_eq!(look_for_order(&mut down, &u32::cmp), Order::Sorted);
+        assert!(down.windows(2).all(|w| w[0] <= w[1]), "reversed in place");
+        let mut late_break: Vec<u32> = (0..200).collect();
+        late_break.swap(100, 150);
+        assert_eq!(look_for_order(&mut late_break, &u32::cmp), Order::Presorted);
+        let mut early_break: Vec<u32> = (0..200).collect();
+        early_break.swap(10, 150);
+        assert_eq!(
+            look_for_order(&mut early_break, &u32::cmp),
+            Order::Unordered
+        );
+        let mut down_broken: Vec<u32> = (0..200).rev().collect();
+        down_broken.swap(100, 150);
+        assert_eq!(
+            look_for_order(&mut down_broken, &u32::cmp),
+            Order::Unordered
+        );
+        assert_eq!(down_broken[0], 199, "not reversed");
+    }
+
+    #[test]
+    fn a_few_pairs_out_of_order_are_fixed_and_more_are_left_to_std() {
+        let sorted: Vec<u32> = (0..100).collect();
+        let mut v = sorted.clone();
+        v.swap(2, 97); // a small one late, a large one early
+        v.swap(40, 41);
+        v.swap(60, 10);
+        assert!(fix_a_few(&mut v, &u32::cmp));
+        assert_eq!(v, sorted);
+        let mut v: Vec<u32> = (0..100).rev().collect();
+        assert!(!fix_a_few(&mut v, &u32::cmp));
+        v.sort_unstable();
+        assert_eq!(v, sorted, "the same elements, for std to sort");
     }
 }
