@@ -70,7 +70,7 @@
 //!    re-raises it once both halves are done); `par_map`'s results written
 //!    so far are dropped, never left half-initialised or leaked.
 //!
-//! The sorts split by partitioning instead (rules 7 and 8):
+//! The sorts split by partitioning instead (rules 7 to 9):
 //!
 //! 7. **Sort.** A piece that is one run, in order or in reverse order, is
 //!    done (reversed if need be) after one pass; the pass stops at the first
@@ -99,6 +99,15 @@
 //!    partitioned branch-free (Lomuto's scheme), which is faster on data in
 //!    no order and scrambles the order of its upper side. Whatever the data,
 //!    rule 7's bounds hold: a skewed partition stops the splitting.
+//! 9. **Repeats.** A partition whose lower side is short may have met
+//!    many elements equal to the pivot (none is less than it when the
+//!    pivot is the piece's smallest value). The upper side is then split
+//!    again into the elements equal to the pivot, which are in their
+//!    places, and those above it; if the equal ones are at least 1/8 of
+//!    the piece, the lower side and the elements above are sorted by
+//!    rule 7, else the piece is sorted by std as rule 7 says. Each such
+//!    step settles at least 1/8 of its piece, so the bounds hold, and a
+//!    piece of few distinct values costs about one pass per value.
 
 use std::cmp::Ordering;
 use std::marker::PhantomData;
@@ -663,7 +672,7 @@ where
 }
 
 // ---------------------------------------------------------------------------
-// sort (rules 7 and 8)
+// sort (rules 7 to 9)
 // ---------------------------------------------------------------------------
 
 /// Sort `slice` in parallel, without keeping the order of equal elements
@@ -748,7 +757,7 @@ where
     }
 }
 
-/// Rules 7 and 8 on one piece.
+/// Rules 7 to 9 on one piece.
 fn sort_piece<T: Send, F: Fn(&T, &T) -> Ordering + Sync>(v: &mut [T], compare: &F) {
     let len = v.len();
     let order = look_for_order(v, compare);
@@ -768,13 +777,23 @@ fn sort_piece<T: Send, F: Fn(&T, &T) -> Ordering + Sync>(v: &mut [T], compare: &
     } else {
         partition(v, pivot, compare)
     };
-    if mid.min(len - 1 - mid) < len / 8 {
-        v.sort_unstable_by(compare);
+    let (lo, rest) = v.split_at_mut(mid);
+    let (pivot, hi) = rest.split_first_mut().expect("the pivot"); // in its place
+    if lo.len().min(hi.len()) >= len / 8 {
+        join(|| sort_piece(lo, compare), || sort_piece(hi, compare));
         return;
     }
-    let (lo, rest) = v.split_at_mut(mid);
-    let hi = &mut rest[1..]; // rest[0] is the pivot, in its final place
-    join(|| sort_piece(lo, compare), || sort_piece(hi, compare));
+    // Rule 9: a short lower side may mean many elements equal the pivot.
+    if lo.len() < len / 8 {
+        let pivot = &*pivot;
+        let equal = lomuto(hi, |x| compare(x, pivot) != Ordering::Greater);
+        if equal >= len / 8 {
+            let above = &mut hi[equal..];
+            join(|| sort_piece(lo, compare), || sort_piece(above, compare));
+            return;
+        }
+    }
+    v.sort_unstable_by(compare);
 }
 
 /// What rule 7's first look found.
@@ -846,14 +865,22 @@ fn partition<T, F: Fn(&T, &T) -> Ordering>(v: &mut [T], pivot: usize, compare: &
     v.swap(0, pivot);
     let (pivot, rest) = v.split_first_mut().expect("non-empty");
     let pivot = &*pivot;
-    // `rest[..lt]` < pivot <= `rest[lt..=i]`.
-    let mut lt = 0;
-    for i in 0..rest.len() {
-        let less = compare(&rest[i], pivot) == Ordering::Less;
-        rest.swap(lt, i);
-        lt += usize::from(less);
-    }
+    let lt = lomuto(rest, |x| compare(x, pivot) == Ordering::Less);
     v.swap(0, lt);
+    lt
+}
+
+/// Branch-free Lomuto: moves the elements for which `left` holds to the
+/// front, and returns how many there are.
+#[inline(always)]
+fn lomuto<T>(v: &mut [T], left: impl Fn(&T) -> bool) -> usize {
+    // `v[..lt]` are left, `v[lt..i]` are not.
+    let mut lt = 0;
+    for i in 0..v.len() {
+        let goes_left = left(&v[i]);
+        v.swap(lt, i);
+        lt += usize::from(goes_left);
+    }
     lt
 }
 
