@@ -2,7 +2,8 @@
 //! functions with no runtime, handles of a dropped runtime from many
 //! threads, a loop task's handle outliving its runtime, an endless blocking
 //! keep-alive, blocking jobs joining blocking jobs on a small pool, a CPU
-//! job waiting for a process task whose submit was queued.
+//! job waiting for a process task whose submit was queued, a runtime
+//! dropped in a forked child.
 #![cfg(feature = "runtime")]
 
 mod runtime_support;
@@ -228,5 +229,45 @@ fn a_submit_taken_back_by_its_waiter_is_waited_for_by_the_runtimes_drop() {
         assert_eq!(waiter.join().unwrap().unwrap(), 4);
         assert_eq!(busy.wait().unwrap(), 600);
         blocker.join().unwrap();
+    });
+}
+
+/// A runtime dropped in a process forked from its own (a child that runs
+/// on and returns up its stack, as after Python's `os.fork()`) neither
+/// panics nor hangs: its threads are the parent's, so the drop waits for
+/// none of them, not even for a call in progress on one of them at the
+/// fork (here a blocking job waiting for a slot in `spawn_process`), and
+/// the parent's runtime goes on untouched.
+#[test]
+fn a_runtime_dropped_in_a_forked_child_neither_panics_nor_waits() {
+    within(LIMIT, || {
+        let rt = runtime_support::one_of_each_with_one_slot();
+        let handle = rt.handle();
+        let busy = handle.spawn_process(nap, 500); // the only slot
+        while !busy.is_running() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // On the only blocking thread: waits for the slot, inside the call.
+        let job = handle.spawn_blocking(|| triad::runtime::spawn_process(double, 3).wait());
+        std::thread::sleep(Duration::from_millis(100));
+        let mut rt = Some(rt);
+        let code = runtime_support::exit_code_in_forked_child(|| {
+            // A drop that waits is ended by SIGALRM: the child did not exit.
+            // SAFETY: `alarm` only arms a timer for this process.
+            unsafe { libc::alarm(10) };
+            let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                drop(rt.take());
+            }));
+            if dropped.is_ok() {
+                0
+            } else {
+                2
+            }
+        });
+        assert_eq!(code, 0, "2: the drop panicked");
+        // The parent's runtime is untouched.
+        assert_eq!(busy.wait().unwrap(), 500);
+        assert_eq!(job.join().unwrap().unwrap(), 6);
+        drop(rt);
     });
 }

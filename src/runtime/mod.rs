@@ -87,6 +87,15 @@
 //! with [`Runtime::shutdown_now`], which cancels the process tasks right
 //! after the close (their workers are killed).
 //!
+//! **In a forked child.** A runtime dropped (or shut down) in a process
+//! forked from the one that built it, as by a child that returns up its
+//! stack, does step 2 only: its loop is this thread's own. The threads of
+//! the pools, the zygote and the calls in progress at the fork are the
+//! parent's (none of those threads exists here, and a lock or a lease one
+//! of them held then is held for ever), so the drop waits for none, joins
+//! none, takes no lock of theirs, and leaves the parts as they are (the
+//! pools' own rules for a forked child). The parent's runtime goes on.
+//!
 //! # Free functions or a [`Handle`]
 //!
 //! Both. The free functions ([`spawn`], [`spawn_cpu`], [`spawn_process`],
@@ -149,6 +158,9 @@ pub struct Runtime {
     /// `None` only while dropping (shutdown rule 3).
     parts: Option<Arc<Parts>>,
     shared: Arc<Shared>,
+    /// The fork generation that built it: in a process forked from this
+    /// one, the drop touches only the loop (shutdown in a forked child).
+    fork_generation: u64,
 }
 
 /// What a [`Handle`] reaches, while the runtime is open.
@@ -383,6 +395,8 @@ impl Builder {
             processes = configure(processes);
         }
         let processes = processes.build().map_err(BuildError::processes)?;
+        // Read after the process pool installed the fork handler.
+        let fork_generation = crate::sys::fork::generation();
 
         // Start rule 3.
         let blocking = BlockingPool::new(
@@ -415,6 +429,7 @@ impl Builder {
             event_loop: Some(event_loop),
             parts: Some(parts),
             shared,
+            fork_generation,
         })
     }
 }
@@ -552,6 +567,15 @@ impl Runtime {
     /// (`now`) or waited for. Idempotent: the drop after `shutdown_now`
     /// finds nothing left.
     fn shutdown(&mut self, now: bool) {
+        if crate::sys::fork::generation() != self.fork_generation {
+            // In a forked child (see the module docs): only the loop, this
+            // thread's own, is dropped; the parts' threads are the
+            // parent's, and so are the locks and leases they may hold.
+            let _enter = Enter::new(self.handle());
+            drop(self.event_loop.take());
+            std::mem::forget(self.parts.take());
+            return;
+        }
         // Shutdown rule 1: close. (Dropped outside the lock: not the last reference.)
         let open = crate::sync::lock(&self.shared.parts).take();
         drop(open);
