@@ -3,7 +3,7 @@
 //! threads, a loop task's handle outliving its runtime, an endless blocking
 //! keep-alive, blocking jobs joining blocking jobs on a small pool, a CPU
 //! job waiting for a process task whose submit was queued, a runtime
-//! dropped in a forked child.
+//! dropped in a forked child, `spawn_blocking` in a forked child.
 #![cfg(feature = "runtime")]
 
 mod runtime_support;
@@ -269,5 +269,62 @@ fn a_runtime_dropped_in_a_forked_child_neither_panics_nor_waits() {
         assert_eq!(busy.wait().unwrap(), 500);
         assert_eq!(job.join().unwrap().unwrap(), 6);
         drop(rt);
+    });
+}
+
+/// `spawn_blocking` in a process forked from the runtime's refuses the job
+/// at once, as the thread pool's `spawn` does there (blocking.rs rule 10):
+/// the job never runs in the child, where its handle could not report its
+/// outcome, and the child neither joins the parent's blocking threads (one
+/// that left on its keep-alive is not joined yet) nor starts a new one.
+#[test]
+fn spawn_blocking_in_a_forked_child_is_refused_and_runs_nothing() {
+    within(LIMIT, || {
+        let marker =
+            std::env::temp_dir().join(format!("triad-blocking-child-{}", std::process::id()));
+        let _ = std::fs::remove_file(&marker);
+        // A runtime whose only blocking thread has left on its keep-alive,
+        // and one that never started a blocking thread.
+        let left = triad::Runtime::builder()
+            .threads(1)
+            .processes(1)
+            .blocking_threads(1)
+            .blocking_keep_alive(Duration::from_millis(10))
+            .build()
+            .unwrap();
+        assert_eq!(left.handle().spawn_blocking(|| 1).join().unwrap(), 1);
+        std::thread::sleep(Duration::from_millis(200));
+        let fresh = runtime(1);
+        for (case, rt) in [(0, &left), (1, &fresh)] {
+            let handle = rt.handle();
+            let path = marker.clone();
+            let code = runtime_support::exit_code_in_forked_child(move || {
+                // SAFETY: `alarm` only arms a timer for this process.
+                unsafe { libc::alarm(10) };
+                let joined = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let job = handle.spawn_blocking(move || {
+                        std::fs::write(&path, b"ran").unwrap();
+                        5
+                    });
+                    let outcome = job.join();
+                    std::thread::sleep(Duration::from_millis(100));
+                    outcome
+                }));
+                match joined {
+                    Ok(Err(error)) if error.is_pool_unavailable() => 0,
+                    Err(_) => 2,
+                    Ok(Ok(_)) => 3,
+                    Ok(Err(_)) => 4,
+                }
+            });
+            assert_eq!(
+                code, 0,
+                "case {case}: 2: spawn_blocking panicked, 3: the job ran, 4: another error"
+            );
+            assert!(!marker.exists(), "case {case}: the job ran in the child");
+        }
+        // The parents' runtimes go on.
+        assert_eq!(left.handle().spawn_blocking(|| 2).join().unwrap(), 2);
+        assert_eq!(fresh.handle().spawn_blocking(|| 3).join().unwrap(), 3);
     });
 }

@@ -97,7 +97,11 @@
 //!     have been held by one of them at the fork, for ever there. A handle
 //!     there asks [`Ticket::is_forked_away`] first, and then only *tries*
 //!     its cell (oneshot rule 5): the outcome if it came before the fork,
-//!     else an error at once, as threads' spawn rule 5 has it.
+//!     else an error at once, as threads' spawn rule 5 has it. A job
+//!     spawned there is refused at once, before the lock, with that same
+//!     error: it never runs (a thread started there to run it would not be
+//!     the pool's, and the child's handle could not report its outcome),
+//!     and no thread of the parent's is joined there.
 
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
@@ -200,6 +204,17 @@ impl BlockingPool {
         T: Send + 'static,
     {
         let (sender, receiver) = oneshot::channel();
+        if crate::sys::fork::generation() != self.inner.fork_generation {
+            // Rule 10: refused unrun, before the lock; the ticket's id is
+            // no queued job's.
+            drop(f);
+            sender.send(Err(BlockingFailure::Unavailable));
+            let ticket = Ticket {
+                pool: self.inner.clone(),
+                job: u64::MAX,
+            };
+            return Some((receiver, ticket));
+        }
         let job: Job = Box::new(move || {
             // Rule 5: a panic becomes the outcome; the thread goes on.
             let outcome =
