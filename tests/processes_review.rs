@@ -288,3 +288,113 @@ fn a_task_timeout_of_zero_is_an_invalid_argument_wherever_it_is_given() {
         // spawner of its own that would outlive this test.)
     });
 }
+
+/// Forks inside the task. The copy writes its pid to `path` and returns
+/// 1000 (or panics, if `panic`); the worker waits for that, then returns 1.
+fn fork_inside((path, panic): (String, bool)) -> u32 {
+    // SAFETY: a worker has one thread, so the copy may do anything after
+    // the fork; it returns (or unwinds) into the worker's code, the misuse
+    // this checks.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let partial = format!("{path}.partial");
+        std::fs::write(&partial, std::process::id().to_string()).unwrap();
+        std::fs::rename(&partial, &path).unwrap();
+        if panic {
+            panic!("the forked copy panics");
+        }
+        return 1000;
+    }
+    while !std::path::Path::new(&path).exists() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    1
+}
+
+fn my_pid(_: ()) -> u32 {
+    std::process::id()
+}
+
+/// Whether process `pid` has ended (gone, or a zombie not reaped yet).
+fn ended(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+    }
+}
+
+/// A process forked inside a task that comes back out of it (returns, or
+/// panics) is not the worker: it leaves at once, without writing the
+/// task's outcome (the worker's result stands) and without serving the
+/// pool's slots as a worker nobody supervises.
+#[test]
+fn a_process_forked_inside_a_task_never_acts_as_the_worker() {
+    within(Duration::from_secs(30), || {
+        let _guard = processes_support::serial();
+        let pool = ProcessPool::builder().workers(1).build().unwrap();
+        for panic in [false, true] {
+            let path = std::env::temp_dir()
+                .join(format!("triad-fork-inside-{}-{panic}", std::process::id()));
+            let _ = std::fs::remove_file(&path);
+            let path_arg = path.to_string_lossy().into_owned();
+            assert_eq!(pool.submit(fork_inside, (path_arg, panic)).wait(), Ok(1));
+            let copy: u32 = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+            let _ = std::fs::remove_file(&path);
+            processes_support::eventually("the forked copy leaves", || ended(copy));
+            for _ in 0..20 {
+                let pid = pool.submit(my_pid, ()).wait().unwrap();
+                assert!(pool.worker_pids().contains(&pid), "{pid} is no worker");
+                assert_ne!(pid, copy);
+            }
+        }
+        drop(pool);
+    });
+}
+
+/// An initializer that forks: the copy writes its pid to `path` and
+/// returns; the worker waits for that, then returns.
+fn fork_in_init(path: String) {
+    // SAFETY: as in `fork_inside`.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let partial = format!("{path}.partial");
+        std::fs::write(&partial, std::process::id().to_string()).unwrap();
+        std::fs::rename(&partial, &path).unwrap();
+        return;
+    }
+    while !std::path::Path::new(&path).exists() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// As for a task: a process forked in the initializer that returns out of
+/// it leaves at once, and never serves the pool as a worker.
+#[test]
+fn a_process_forked_inside_the_initializer_never_acts_as_the_worker() {
+    within(Duration::from_secs(30), || {
+        let _guard = processes_support::serial();
+        let path = std::env::temp_dir().join(format!("triad-fork-in-init-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let pool = ProcessPool::builder()
+            .workers(1)
+            .initializer_with(fork_in_init, path.to_string_lossy().into_owned())
+            .build()
+            .unwrap();
+        assert!(pool.submit(my_pid, ()).wait().is_ok());
+        let copy: u32 = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+        let _ = std::fs::remove_file(&path);
+        processes_support::eventually("the forked copy leaves", || ended(copy));
+        for _ in 0..20 {
+            let pid = pool.submit(my_pid, ()).wait().unwrap();
+            assert!(pool.worker_pids().contains(&pid), "{pid} is no worker");
+            assert_ne!(pid, copy);
+        }
+        drop(pool);
+    });
+}

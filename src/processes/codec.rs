@@ -82,6 +82,7 @@ use std::time::Duration;
 
 use super::in_place::{Area, Encoded};
 use super::pool::Lease;
+use super::worker::in_the_worker_only;
 use super::zygote::code_ptr;
 #[cfg(doc)]
 use super::SharedBytes;
@@ -1041,7 +1042,7 @@ fn run_one<A: Decode, R: Encode>(
     let f = unsafe { std::mem::transmute::<*const (), fn(A) -> R>(code_ptr(task)) };
     // In-place rule 2: the argument is decoded, the area is free.
     let area = Area::new(buf);
-    let result = area.run(|| f(arg));
+    let result = area.run(|| in_the_worker_only(|| f(arg))); // worker rule W7
     let encoded = area.encode(&result);
     drop(result);
     drop(area); // in-place rule 5
@@ -1057,7 +1058,8 @@ fn run_chunk<A: Decode, R: Encode>(
     // SAFETY: as in `run_one`: paired with `chunk_entry_for::<A, R>`.
     let f = unsafe { std::mem::transmute::<*const (), fn(A) -> R>(code_ptr(task)) };
     let area = Area::new(buf);
-    let results: Vec<R> = area.run(|| args.into_iter().map(f).collect());
+    // Worker rule W7.
+    let results: Vec<R> = area.run(|| in_the_worker_only(|| args.into_iter().map(f).collect()));
     let encoded = area.encode(&results);
     drop(results);
     drop(area); // in-place rule 5

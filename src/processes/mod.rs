@@ -65,6 +65,10 @@
 //!    logger): a forked zygote's workers have a copy of it, an exec'd
 //!    one's do not, and `Auto` picks by the thread count (see
 //!    [`StartMode`], *What a worker sees of this process*).
+//! 5. Only the worker comes back out of a task or the initializer: a
+//!    process forked inside one that returns or unwinds out of it ends
+//!    there, so it never writes the task's outcome nor serves the pool as
+//!    a worker nobody supervises (worker rule W7).
 //!
 //! # Failures: exactly one outcome per task, never a hang
 //!

@@ -58,6 +58,15 @@
 //!   it would wait for the whole long task otherwise), or if it had been
 //!   idle and saw other SUBMITTED slots when it claimed: a burst of long
 //!   tasks must be shared. A worker gives the place back before it leaves.
+//! * **W7.** Only the worker comes back out of a task or the initializer.
+//!   A process that user code forks inside one and that returns or unwinds
+//!   out of it (the copy a task forgot to end) would otherwise write the
+//!   task's outcome over the worker's and go on claiming tasks as a worker
+//!   that no zygote knows, supervises or reaps. So the user's function
+//!   runs inside [`in_the_worker_only`]: a process whose fork generation
+//!   (`sys/fork.rs`, its handler installed at the worker's start) is not
+//!   the one the call began in `_exit`s there, before the result is
+//!   encoded into the slot, touching nothing of the pool.
 
 use std::io::Write;
 use std::os::fd::{BorrowedFd, RawFd};
@@ -137,6 +146,11 @@ fn serve(start: &Start<'_>) -> i32 {
         // region stays mapped without its descriptor.
         unsafe { sys::close_raw(fd) };
     }
+    // Rule W7: the generation tells a copy forked by a task.
+    if crate::sys::fork::install_fork_handler().is_err() {
+        header.init_failures.fetch_add(1, Relaxed);
+        return INIT_FAILED;
+    }
     let config = header.config;
     if config.pin != 0 {
         if let Ok(cpus) = sys::allowed_cpus() {
@@ -171,7 +185,7 @@ fn serve(start: &Start<'_>) -> i32 {
         // back by rule Z3.
         let entry = unsafe { std::mem::transmute::<*const (), InitEntry>(code_ptr(entry)) };
         let arg = start.region.init_arg();
-        let outcome = catch_unwind(|| entry(init, arg));
+        let outcome = catch_unwind(|| in_the_worker_only(|| entry(init, arg)));
         if let Ok(Err(error)) = &outcome {
             // A panic has printed its message already; say this one too.
             let _ = writeln!(
@@ -351,6 +365,22 @@ fn run_task(start: &Start<'_>, index: usize, claimed_at: u64) -> bool {
     };
     region.header().done.ring(false);
     keep_going
+}
+
+/// Rule W7: run `f` (the user's function of a task or of the
+/// initializer); a process forked inside it that comes back out, by a
+/// return or an unwind, ends there.
+pub(crate) fn in_the_worker_only<T>(f: impl FnOnce() -> T) -> T {
+    struct LeaveIfForked(u64);
+    impl Drop for LeaveIfForked {
+        fn drop(&mut self) {
+            if crate::sys::fork::generation() != self.0 {
+                sys::exit_now(0);
+            }
+        }
+    }
+    let _leave = LeaveIfForked(crate::sys::fork::generation());
+    f()
 }
 
 fn write_message(buf: &mut [u8], message: &str) -> usize {
