@@ -328,3 +328,48 @@ fn spawn_blocking_in_a_forked_child_is_refused_and_runs_nothing() {
         assert_eq!(fresh.handle().spawn_blocking(|| 3).join().unwrap(), 3);
     });
 }
+
+/// `Handle::spawn` in a process forked from the runtime's, on a thread
+/// other than the loop's (which does not exist there), refuses the task at
+/// once (`is_no_runtime`: no loop runs it), instead of queueing it for a
+/// loop that never turns; on the loop's own thread it still spawns.
+#[test]
+fn handle_spawn_in_a_forked_child_away_from_the_loop_is_refused() {
+    within(LIMIT, || {
+        let rt = runtime(1);
+        let handle = rt.handle();
+        let code = std::thread::spawn(move || {
+            runtime_support::exit_code_in_forked_child(move || {
+                // A wait for a loop that never turns ends with SIGALRM.
+                // SAFETY: `alarm` only arms a timer for this process.
+                unsafe { libc::alarm(10) };
+                match block_on(handle.spawn(async { 1u32 })) {
+                    Err(error) if error.is_no_runtime() && error.origin() == Origin::Loop => 0,
+                    Ok(_) => 2,
+                    Err(_) => 3,
+                }
+            })
+        })
+        .join()
+        .unwrap();
+        assert_eq!(code, 0, "2: it ran, 3: another error");
+        // On the loop's thread, in a child too, the task runs at the next
+        // `block_on` there.
+        let handle = rt.handle();
+        let mut rt = Some(rt);
+        let code = runtime_support::exit_code_in_forked_child(|| {
+            // SAFETY: as above.
+            unsafe { libc::alarm(10) };
+            let task = handle.spawn(async { 2u32 });
+            let rt = rt.take().unwrap();
+            let value = rt.block_on(task);
+            drop(rt);
+            match value {
+                Ok(2) => 0,
+                _ => 4,
+            }
+        });
+        assert_eq!(code, 0, "4: no value on the loop's own thread");
+        drop(rt);
+    });
+}

@@ -100,6 +100,11 @@ impl<T> LocalHandle<T> {
             inner: Inner::refused(Origin::Loop),
         }
     }
+    pub(crate) fn no_runtime() -> Self {
+        LocalHandle {
+            inner: Inner::no_runtime(Origin::Loop),
+        }
+    }
 
     /// Cancel the task (see [`event_loop::JoinHandle::abort`]); callable from
     /// any thread.

@@ -501,8 +501,10 @@ impl JoinError {
     /// [`spawn_process`](super::spawn_process),
     /// [`spawn_blocking`](super::spawn_blocking)) was called where no
     /// runtime is current (see [`Handle::try_current`](super::Handle::try_current)),
-    /// or [`spawn`](super::spawn) where no event loop runs: the task was
-    /// never handed to a runtime, and did not run.
+    /// or [`spawn`](super::spawn) where no event loop runs, or
+    /// [`Handle::spawn`](super::Handle::spawn) in a process forked from the
+    /// runtime's, away from the loop's thread: the task was never handed to
+    /// a runtime, and did not run.
     ///
     /// ```
     /// let error = triad::runtime::spawn_cpu(|| 1).join().unwrap_err();

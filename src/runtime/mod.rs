@@ -158,9 +158,6 @@ pub struct Runtime {
     /// `None` only while dropping (shutdown rule 3).
     parts: Option<Arc<Parts>>,
     shared: Arc<Shared>,
-    /// The fork generation that built it: in a process forked from this
-    /// one, the drop touches only the loop (shutdown in a forked child).
-    fork_generation: u64,
 }
 
 /// What a [`Handle`] reaches, while the runtime is open.
@@ -178,6 +175,19 @@ struct Shared {
     /// Notified when a call lets go of the parts after the close, so that
     /// the drop can wait for calls in progress (shutdown rule 3).
     released: Condvar,
+    /// The fork generation that built the runtime, and the thread of its
+    /// loop: in a process forked from that one, the drop touches only the
+    /// loop (shutdown in a forked child), and the loop runs only if this
+    /// is its thread ([`Handle::spawn`]).
+    fork_generation: u64,
+    loop_thread: crate::sync::thread::ThreadId,
+}
+
+impl Shared {
+    /// In a process forked from the runtime's.
+    fn forked(&self) -> bool {
+        crate::sys::fork::generation() != self.fork_generation
+    }
 }
 
 const_thread_local! {
@@ -381,10 +391,6 @@ impl Builder {
         if self.keep_alive.is_zero() {
             return Err(BuildError::zero_keep_alive());
         }
-        let shared = Arc::new(Shared {
-            parts: Mutex::new(None),
-            released: Condvar::new(),
-        });
 
         // Start rule 2: before any thread of ours.
         let mut processes = ProcessPool::builder();
@@ -395,8 +401,13 @@ impl Builder {
             processes = configure(processes);
         }
         let processes = processes.build().map_err(BuildError::processes)?;
-        // Read after the process pool installed the fork handler.
-        let fork_generation = crate::sys::fork::generation();
+        let shared = Arc::new(Shared {
+            parts: Mutex::new(None),
+            released: Condvar::new(),
+            // Read after the process pool installed the fork handler.
+            fork_generation: crate::sys::fork::generation(),
+            loop_thread: crate::sync::thread::current().id(),
+        });
 
         // Start rule 3.
         let blocking = BlockingPool::new(
@@ -429,7 +440,6 @@ impl Builder {
             event_loop: Some(event_loop),
             parts: Some(parts),
             shared,
-            fork_generation,
         })
     }
 }
@@ -567,7 +577,7 @@ impl Runtime {
     /// (`now`) or waited for. Idempotent: the drop after `shutdown_now`
     /// finds nothing left.
     fn shutdown(&mut self, now: bool) {
-        if crate::sys::fork::generation() != self.fork_generation {
+        if self.shared.forked() {
             // In a forked child (see the module docs): only the loop, this
             // thread's own, is dropped; the parts' threads are the
             // parent's, and so are the locks and leases they may hold.
@@ -712,6 +722,11 @@ impl Handle {
     /// Spawn a `Send` future onto the runtime's event loop, from any thread.
     /// It starts at the loop's next turn (inside a `block_on`).
     ///
+    /// In a process forked from the runtime's, on a thread other than the
+    /// loop's (which does not exist there), the task is refused at once:
+    /// its future is dropped, and the handle gives
+    /// [`JoinError::is_no_runtime`], as no loop would ever run it.
+    ///
     /// ```
     /// let rt = triad::Runtime::builder().threads(1).processes(1).build().unwrap();
     /// let handle = rt.handle();
@@ -723,6 +738,11 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        // In a process forked from the runtime's, the loop's thread exists
+        // only if it is this one: elsewhere nothing would ever run the task.
+        if self.shared.forked() && crate::sync::thread::current().id() != self.shared.loop_thread {
+            return LocalHandle::no_runtime();
+        }
         self.with_parts(|parts| parts.remote.spawn(future).ok())
             .flatten()
             .map_or_else(LocalHandle::refused, LocalHandle::live)

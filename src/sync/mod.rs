@@ -63,10 +63,10 @@ pub(crate) mod process_global {
 /// Threads: `std::thread` normally, `loom::thread` under loom.
 pub(crate) mod thread {
     #[cfg(not(loom))]
-    pub(crate) use std::thread::{current, spawn, yield_now, Builder, JoinHandle};
+    pub(crate) use std::thread::{current, spawn, yield_now, Builder, JoinHandle, ThreadId};
 
     #[cfg(loom)]
-    pub(crate) use loom::thread::{current, spawn, yield_now, Builder, JoinHandle};
+    pub(crate) use loom::thread::{current, spawn, yield_now, Builder, JoinHandle, ThreadId};
 }
 
 /// A thread-local with a `const` initialiser, for `worker.rs`'s `CURRENT`:
