@@ -63,6 +63,16 @@
 //!   every worker up, as if `build` had waited. A zygote that dies before
 //!   its HELLO (fork mode) or while forking them breaks the pool (every
 //!   task gets an error) instead of failing `build`.
+//! * **S7. A claim is noticed within one timeout.** A worker does not tell
+//!   the supervisor when it claims a task: the supervisor learns the claim
+//!   (and its `claimed_at`) at its next look. So while a timed task waits
+//!   SUBMITTED, it looks again after that task's timeout, or 5 ms if that is
+//!   shorter (1 ms and the timeout while a claim's time is not visible
+//!   yet). A task claimed at `c` with timeout `t` is then seen by `c + t`,
+//!   and killed at its deadline, late only by `poll`'s rounding up to
+//!   whole milliseconds and the scheduler; with a flat 5 ms between looks
+//!   a 1 ms task timeout could be noticed 5 ms late, and a task of a few
+//!   ms finish despite it.
 
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd};
@@ -72,7 +82,7 @@ use std::time::Duration;
 
 use super::error::BuildError;
 use super::pool::{wake_all, Registry, Shared};
-use super::slot::{outcome, Finish, Phase};
+use super::slot::{outcome, Finish, Phase, Slot};
 use super::zygote::{self, Command, Report, ZygoteFds};
 use crate::sync::atomic::{fence, Ordering::*};
 use crate::sync::{thread, Arc, Condvar, Mutex};
@@ -384,36 +394,18 @@ impl Supervisor {
         let shared = &self.shared;
         let now = sys::monotonic_ns();
         let mut next: Option<u64> = None;
-        let mut soon = |ns: u64| next = Some(next.map_or(ns, |n| n.min(ns)));
         let reg = crate::sync::lock(&shared.registry);
         for index in 0..shared.region.slots() {
-            let slot = shared.region.slot(index);
-            // Relaxed: written by this process before the submit's Release
-            // that `phase`'s Acquire followed (slot rule 2).
-            let timeout = slot.timeout_ns.load(Relaxed);
-            if timeout == 0 {
-                continue;
-            }
-            match slot.phase() {
-                Phase::Submitted => soon(5_000_000),
-                Phase::Claimed { serial } => {
-                    // Relaxed: a stale 0 only delays the check (slot docs).
-                    let claimed_at = slot.claimed_at_ns.load(Relaxed);
-                    if claimed_at == 0 {
-                        soon(1_000_000);
-                    } else if now >= claimed_at.saturating_add(timeout) {
-                        // Rule S2: kill only if the mark wins against the
-                        // worker's completion (and only once).
-                        if slot.doom(serial) {
-                            shared.send(Command::Kill { serial });
-                        }
-                    } else {
-                        // Saturating: a timeout of `Duration::MAX` is
-                        // clamped to `u64::MAX` ns at submit.
-                        soon(claimed_at.saturating_add(timeout) - now);
+            match timed_slot(shared.region.slot(index), now) {
+                TimedSlot::Untimed => {}
+                TimedSlot::LookAgainIn(ns) => next = Some(next.map_or(ns, |n| n.min(ns))),
+                // Rule S2: kill only if the mark wins against the worker's
+                // completion (and only once).
+                TimedSlot::Due { serial } => {
+                    if shared.region.slot(index).doom(serial) {
+                        shared.send(Command::Kill { serial });
                     }
                 }
-                _ => {}
             }
         }
         drop(reg);
@@ -616,5 +608,81 @@ fn pollfd(fd: i32) -> libc::pollfd {
         fd,
         events: libc::POLLIN,
         revents: 0,
+    }
+}
+
+/// What one slot asks of the supervisor's timeout check at `now` (rules S2
+/// and S7).
+#[derive(Debug, PartialEq, Eq)]
+enum TimedSlot {
+    /// No timed task in the slot.
+    Untimed,
+    /// Look at the slot again after this many ns.
+    LookAgainIn(u64),
+    /// Its task, claimed by the worker with `serial`, ran past its timeout.
+    Due { serial: u32 },
+}
+
+/// Rule S7: a claim is noticed within one timeout (or 5 ms if that is
+/// shorter), so a timed task is found past its deadline within `poll`'s
+/// rounding of it.
+fn timed_slot(slot: &Slot, now: u64) -> TimedSlot {
+    // Relaxed: written by this process before the submit's Release that
+    // `phase`'s Acquire followed (slot rule 2).
+    let timeout = slot.timeout_ns.load(Relaxed);
+    if timeout == 0 {
+        return TimedSlot::Untimed;
+    }
+    match slot.phase() {
+        Phase::Submitted => TimedSlot::LookAgainIn(timeout.min(5_000_000)),
+        Phase::Claimed { serial } => {
+            // Relaxed: a stale 0 only delays the check (slot docs).
+            let claimed_at = slot.claimed_at_ns.load(Relaxed);
+            if claimed_at == 0 {
+                TimedSlot::LookAgainIn(timeout.min(1_000_000))
+            } else if now >= claimed_at.saturating_add(timeout) {
+                TimedSlot::Due { serial }
+            } else {
+                // Saturating: a timeout of `Duration::MAX` is clamped to
+                // `u64::MAX` ns at submit.
+                TimedSlot::LookAgainIn(claimed_at.saturating_add(timeout) - now)
+            }
+        }
+        _ => TimedSlot::Untimed,
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::super::shm::{Region, WorkerConfig};
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    /// Rule S7 on one slot: a task waiting to be claimed is looked at again
+    /// within its timeout, a claimed one at its deadline, and found due
+    /// there (the clock is the argument: no sleeping).
+    #[test]
+    fn a_timed_task_is_looked_at_within_its_timeout() {
+        let region = Region::on_heap(1, 2, 64, WorkerConfig::default(), &[]);
+        let (short, long) = (region.slot(0), region.slot(1));
+        assert_eq!(timed_slot(short, 0), TimedSlot::Untimed);
+        short.timeout_ns.store(MS, Relaxed);
+        short.submit();
+        long.timeout_ns.store(60_000 * MS, Relaxed);
+        long.submit();
+        // Waiting to be claimed: within the timeout (a flat 5 ms before).
+        assert_eq!(timed_slot(short, 0), TimedSlot::LookAgainIn(MS));
+        assert_eq!(timed_slot(long, 0), TimedSlot::LookAgainIn(5 * MS));
+        // Claimed, its time not visible yet.
+        assert!(short.try_claim(7));
+        assert_eq!(timed_slot(short, 10), TimedSlot::LookAgainIn(MS));
+        // Claimed at 1,000 ns: looked at again at its deadline, due there.
+        short.claimed_at_ns.store(1_000, Relaxed);
+        assert_eq!(
+            timed_slot(short, 1_000 + MS / 4),
+            TimedSlot::LookAgainIn(3 * MS / 4)
+        );
+        assert_eq!(timed_slot(short, 1_000 + MS), TimedSlot::Due { serial: 7 });
     }
 }
