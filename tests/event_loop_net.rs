@@ -628,3 +628,51 @@ fn finished_tasks_are_not_kept_alive_by_an_idle_shared_socket() {
         }
     });
 }
+
+/// A TCP read stops short at an urgent mark (a byte the peer sent with
+/// `MSG_OOB`) although ordinary data follows in the receive buffer, and
+/// no new edge will come for it: the short read must not clear read
+/// readiness then, or the bytes after the mark wait for the peer's next
+/// packet, for ever in a request/reply protocol.
+#[test]
+fn a_read_cut_short_by_an_urgent_mark_still_gets_the_data_after_it() {
+    support::within(Duration::from_secs(30), || {
+        let ev = EventLoop::new().unwrap();
+        let got = ev.block_on(async {
+            let listener = TcpListener::bind(localhost()).unwrap();
+            let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            client.set_nodelay(true).unwrap();
+            let (mut server, _) = listener.accept().await.unwrap();
+            (&client).write_all(b"abc").unwrap();
+            // SAFETY: a valid socket and a live one-byte buffer.
+            let sent =
+                unsafe { libc::send(client.as_raw_fd(), b"!".as_ptr().cast(), 1, libc::MSG_OOB) };
+            assert_eq!(sent, 1);
+            (&client).write_all(b"def").unwrap();
+            // Wait until the server's kernel has acknowledged every byte: all
+            // of it is in the receive buffer before the first read.
+            loop {
+                let mut unacked: libc::c_int = 0;
+                // SAFETY: a valid socket and a pointer to a live c_int.
+                let rc = unsafe { libc::ioctl(client.as_raw_fd(), libc::TIOCOUTQ, &mut unacked) };
+                assert_eq!(rc, 0);
+                if unacked == 0 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let mut got = Vec::new();
+            let mut buf = [0u8; 64];
+            while got.len() < 6 {
+                let n = timeout(Duration::from_secs(5), server.read(&mut buf))
+                    .await
+                    .expect("the data after the urgent mark never came")
+                    .unwrap();
+                assert_ne!(n, 0, "end of stream after {got:?}");
+                got.extend_from_slice(&buf[..n]);
+            }
+            got
+        });
+        assert_eq!(got, b"abcdef"); // the urgent byte is out of band
+    });
+}

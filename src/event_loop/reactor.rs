@@ -22,7 +22,10 @@
 //!    are set by events and cleared only when an operation returns
 //!    `WouldBlock`; until then every operation tries the syscall, so a short
 //!    read (less than the buffer) or a partial write leaves the source
-//!    ready and the next call tries again.
+//!    ready and the next call tries again. (One exception, for stream
+//!    reads: registration.rs.) Sources are also registered for `EPOLLPRI`,
+//!    which a stream reports while urgent (`MSG_OOB`) data is pending: such
+//!    an event sets `URGENT` besides `READABLE`, cleared with it.
 //! 2. **A stale clear never erases a newer event.** Whoever observes
 //!    readiness gets a [`ReadyEvent`] carrying the tick it was observed at;
 //!    clearing with it is a no-op if the tick has moved since, i.e. if an
@@ -101,6 +104,9 @@ pub(crate) const WRITE_CLOSED: u8 = 1 << 3;
 pub(crate) const ERROR: u8 = 1 << 4;
 /// The loop was dropped (rule 6); final.
 pub(crate) const GONE: u8 = 1 << 5;
+/// Urgent data was pending (`EPOLLPRI`, rule 1): reads may stop short of
+/// the data still buffered (registration.rs).
+pub(crate) const URGENT: u8 = 1 << 6;
 
 /// A direction an operation waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,7 +119,7 @@ impl Direction {
     /// The readiness bits that let an operation of this direction try.
     fn mask(self) -> u8 {
         match self {
-            Direction::Read => READABLE | READ_CLOSED | ERROR | GONE,
+            Direction::Read => READABLE | READ_CLOSED | ERROR | GONE | URGENT,
             Direction::Write => WRITABLE | WRITE_CLOSED | ERROR | GONE,
         }
     }
@@ -197,7 +203,7 @@ impl IoState {
         }
         if self.tick.get() == event.tick {
             let clear = match direction {
-                Direction::Read => READABLE | ERROR,
+                Direction::Read => READABLE | ERROR | URGENT,
                 Direction::Write => WRITABLE | ERROR,
             };
             self.readiness
@@ -267,7 +273,8 @@ impl Reactor {
         self.poll.loop_ref().registry().try_clone()
     }
 
-    /// Register `source` for reading and writing (rule 3 for the token).
+    /// Register `source` for reading, urgent data (rule 1) and writing
+    /// (rule 3 for the token).
     pub(crate) fn register(&self, source: &mut dyn Source) -> io::Result<(Token, Rc<IoState>)> {
         let io = Rc::new(IoState::new());
         let mut sources = self.sources.loop_mut();
@@ -287,7 +294,7 @@ impl Reactor {
         if let Err(e) = self.poll.loop_ref().registry().register(
             source,
             token,
-            Interest::READABLE | Interest::WRITABLE,
+            Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY,
         ) {
             free.push(index);
             return Err(e);
@@ -372,6 +379,9 @@ impl Reactor {
                         let mut bits = 0;
                         if event.is_readable() {
                             bits |= READABLE;
+                        }
+                        if event.is_priority() {
+                            bits |= URGENT; // and READABLE: mio counts EPOLLPRI as readable
                         }
                         if event.is_writable() {
                             bits |= WRITABLE;

@@ -22,7 +22,10 @@
 //! readiness is cleared (with the tick) without the extra `recv` that would
 //! only say `WouldBlock`. A newer event still wins, since the tick guards the
 //! clear. End of file (zero bytes) never clears: after the peer's close no
-//! new edge would come.
+//! new edge would come. Nor does a short read while urgent data was pending
+//! (the `URGENT` bit, reactor.rs rule 1): the kernel stops a read at the
+//! urgent mark, with ordinary data still buffered behind it and no new edge
+//! to come for that data.
 
 use std::io;
 use std::rc::Rc;
@@ -34,7 +37,7 @@ use mio::Token;
 use super::budget;
 use super::error::no_event_loop;
 use super::executor::{self, Core};
-use super::reactor::{Direction, IoState, ReadyEvent};
+use super::reactor::{Direction, IoState, ReadyEvent, URGENT};
 
 /// A mio source registered with the loop that was current when it was made.
 pub(crate) struct PollEvented<S: Source> {
@@ -136,7 +139,7 @@ impl<S: Source> PollEvented<S> {
                     if e.kind() == io::ErrorKind::WouldBlock
                         && self.clear_readiness(event, direction) => {}
                 result => {
-                    if result.as_ref().is_ok_and(&drained) {
+                    if event.ready & URGENT == 0 && result.as_ref().is_ok_and(&drained) {
                         self.clear_readiness(event, direction);
                     }
                     budget::consume();
