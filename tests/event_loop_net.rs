@@ -676,3 +676,62 @@ fn a_read_cut_short_by_an_urgent_mark_still_gets_the_data_after_it() {
         assert_eq!(got, b"abcdef"); // the urgent byte is out of band
     });
 }
+
+/// A Unix stream read stops after a message that carried descriptors
+/// (`SCM_RIGHTS`), with the peer's later bytes already buffered behind it
+/// and no new edge to come for them: that short read must not clear read
+/// readiness, or those bytes wait for the peer's next write.
+#[test]
+fn a_unix_read_cut_short_by_passed_descriptors_still_gets_the_data_after_it() {
+    support::within(Duration::from_secs(30), || {
+        let path = std::env::temp_dir().join(format!("triad-net-scm-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let ev = EventLoop::new().unwrap();
+        let got = ev.block_on(async {
+            let listener = UnixListener::bind(&path).unwrap();
+            let client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+            let (mut server, _) = listener.accept().await.unwrap();
+            // "abc" with a descriptor attached, then "def" plainly.
+            let passed = std::fs::File::open("/dev/null").unwrap();
+            let fd: libc::c_int = passed.as_raw_fd();
+            // SAFETY: CMSG_SPACE only computes a size.
+            let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) };
+            let mut control = vec![0u8; space as usize];
+            let mut iov = libc::iovec {
+                iov_base: b"abc".as_ptr() as *mut libc::c_void,
+                iov_len: 3,
+            };
+            // SAFETY: a zeroed msghdr is valid; every pointer set below is
+            // to a live local of the size given, and the control buffer is
+            // CMSG_SPACE bytes for one c_int, as CMSG_FIRSTHDR/CMSG_DATA need.
+            let sent = unsafe {
+                let mut msg: libc::msghdr = std::mem::zeroed();
+                msg.msg_iov = &mut iov;
+                msg.msg_iovlen = 1;
+                msg.msg_control = control.as_mut_ptr().cast();
+                msg.msg_controllen = space as _;
+                let cmsg = libc::CMSG_FIRSTHDR(&msg);
+                (*cmsg).cmsg_level = libc::SOL_SOCKET;
+                (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+                (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
+                std::ptr::copy_nonoverlapping(&fd, libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), 1);
+                libc::sendmsg(client.as_raw_fd(), &msg, 0)
+            };
+            assert_eq!(sent, 3);
+            (&client).write_all(b"def").unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 64];
+            while got.len() < 6 {
+                let n = timeout(Duration::from_secs(5), server.read(&mut buf))
+                    .await
+                    .expect("the data after the passed descriptor never came")
+                    .unwrap();
+                assert_ne!(n, 0, "end of stream after {got:?}");
+                got.extend_from_slice(&buf[..n]);
+            }
+            got
+        });
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(got, b"abcdef");
+    });
+}

@@ -16,9 +16,11 @@
 //!
 //! This is reactor.rs rules 1 and 2 in one place: the syscall is retried
 //! until `WouldBlock`, and that clears readiness, with the tick it was
-//! observed at. One more proof of "drained" is accepted for stream reads
-//! ([`PollEvented::poll_io_drained`]): a read that returned fewer bytes than
-//! asked for, but more than zero, emptied the socket's receive buffer, so
+//! observed at. One more proof of "drained" is accepted for TCP stream reads
+//! ([`PollEvented::poll_io_drained`]; not for Unix streams, whose reads also
+//! stop after a message carrying descriptors: net/mod.rs): a read that
+//! returned fewer bytes than asked for, but more than zero, emptied the
+//! socket's receive buffer, so
 //! readiness is cleared (with the tick) without the extra `recv` that would
 //! only say `WouldBlock`. A newer event still wins, since the tick guards the
 //! clear. End of file (zero bytes) never clears: after the peer's close no

@@ -129,7 +129,25 @@ pub(crate) async fn finish_connect<S: Source>(
     }
 }
 
-pub(crate) fn poll_read<S: Source>(
+/// A stream socket type, and whether a short read of it proves its
+/// receive buffer empty (registration.rs).
+pub(crate) trait Stream: Source {
+    const SHORT_READ_DRAINS: bool;
+}
+
+impl Stream for mio::net::TcpStream {
+    const SHORT_READ_DRAINS: bool = true;
+}
+
+/// A Unix stream read also stops after a message that carried descriptors
+/// (`SCM_RIGHTS`, which any peer may send), with the peer's later bytes
+/// buffered behind it and nothing for epoll to report: only `WouldBlock`
+/// proves it drained.
+impl Stream for mio::net::UnixStream {
+    const SHORT_READ_DRAINS: bool = false;
+}
+
+pub(crate) fn poll_read<S: Stream>(
     io: &PollEvented<S>,
     cx: &mut Context<'_>,
     buf: &mut [u8],
@@ -144,14 +162,14 @@ where
         // resource was touched (budget.rs).
         return Poll::Ready(Ok(0));
     }
-    // A short read of a stream emptied its receive buffer: clear readiness
-    // now instead of paying one more `recv` that would say `WouldBlock`
-    // (registration.rs). Zero (end of file) never clears.
+    // A short read of a TCP stream emptied its receive buffer: clear
+    // readiness now instead of paying one more `recv` that would say
+    // `WouldBlock` (registration.rs). Zero (end of file) never clears.
     io.poll_io_drained(
         cx,
         Direction::Read,
         |mut s| s.read(buf),
-        |&n| n > 0 && n < asked,
+        |&n| S::SHORT_READ_DRAINS && n > 0 && n < asked,
     )
 }
 
@@ -166,7 +184,7 @@ where
     io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
 }
 
-pub(crate) fn read_exact<'a, S: Source>(
+pub(crate) fn read_exact<'a, S: Stream>(
     io: &'a PollEvented<S>,
     mut buf: &'a mut [u8],
 ) -> impl Future<Output = io::Result<()>> + 'a
