@@ -735,3 +735,55 @@ fn a_unix_read_cut_short_by_passed_descriptors_still_gets_the_data_after_it() {
         assert_eq!(got, b"abcdef");
     });
 }
+
+/// Two waiters of one socket woken by one event, the first a waker that
+/// panics: the panic reaches `block_on`'s caller, and the other waiter,
+/// already taken off the socket's list, is still woken at the next turn
+/// instead of being dropped with the unwinding (executor rule 6 says the
+/// same of timers). Its task would never wake again: the data is there,
+/// but no new edge comes.
+#[test]
+fn a_waker_that_panics_as_its_socket_is_ready_loses_no_other_waiter() {
+    struct PanicOnWake;
+    impl std::task::Wake for PanicOnWake {
+        fn wake(self: std::sync::Arc<Self>) {
+            panic!("this waker panics");
+        }
+    }
+    support::within(Duration::from_secs(30), || {
+        let ev = EventLoop::new().unwrap();
+        let socket = Rc::new(ev.block_on(async { UdpSocket::bind(localhost()).unwrap() }));
+        let addr = socket.local_addr().unwrap();
+        let reader = ev.spawn({
+            let socket = socket.clone();
+            async move {
+                let mut buf = [0u8; 8];
+                socket.recv_from(&mut buf).await.map(|(n, _)| n)
+            }
+        });
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ev.block_on(async {
+                // The panicking waker first in the list, the task second.
+                let mut buf = [0u8; 8];
+                let mut recv = Box::pin(socket.recv_from(&mut buf));
+                let waker = std::task::Waker::from(std::sync::Arc::new(PanicOnWake));
+                let mut cx = std::task::Context::from_waker(&waker);
+                assert!(std::future::Future::poll(recv.as_mut(), &mut cx).is_pending());
+                yield_now().await; // the task waits on the socket too
+                let sender = std::net::UdpSocket::bind(localhost()).unwrap();
+                sender.send_to(b"hi", addr).unwrap();
+                sleep(Duration::from_secs(5)).await;
+            })
+        }));
+        assert!(
+            caught.is_err(),
+            "the waker's panic reaches block_on's caller"
+        );
+        let n = ev
+            .block_on(timeout(Duration::from_secs(2), reader))
+            .expect("the task woken with the panicking waker is woken")
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 2);
+    });
+}

@@ -629,6 +629,9 @@ impl Core {
             self.sched.drain_remote();
             polled
         };
+        // Out of `park`, and where a waker that panics loses no other
+        // (reactor.rs rule 8).
+        self.reactor.wake_ready();
         // An epoll failure (EBADF, EINVAL) would be a bug in the loop; there
         // is nobody to return it to, and the timers below still run.
         if let Ok(polled) = polled {

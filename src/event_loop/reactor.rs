@@ -79,6 +79,16 @@
 //!    `Shared` and of the waker its `JoinHandle` left (task rule 4), and a
 //!    waker's drop does not poll this source.
 //!
+//! 8. **Dispatch, then wake.** `poll` moves the waiters of each event's
+//!    directions to one list; [`Reactor::wake_ready`] wakes them, in the
+//!    order of the events, after `poll` has returned (out of the park
+//!    protocol, remote.rs), taking one at a time: no borrow spans a wake
+//!    (executor rule 5), and a waker that panics leaves the rest in the
+//!    list, woken at the next turn, whose `poll` does not sleep while any
+//!    is left. (Dropped with the unwinding, their tasks, already off the
+//!    sources' lists, would never wake: no new edge comes for readiness
+//!    already recorded.)
+//!
 //! [`waker::is_finished_task`]: super::waker::is_finished_task
 
 use std::cell::{Cell, RefCell};
@@ -255,7 +265,7 @@ pub(crate) struct Reactor {
     poll: RefCell<MioPoll>,
     events: RefCell<Events>,
     sources: RefCell<Sources>,
-    /// Wakers taken during dispatch, woken after every borrow is released.
+    /// Wakers taken during dispatch, woken by `wake_ready` (rule 8).
     to_wake: RefCell<Vec<Waker>>,
 }
 
@@ -344,17 +354,23 @@ impl Reactor {
         }
     }
 
-    /// Wait for events at most `timeout` (`None`: until one comes), record
-    /// them and wake their waiters.
+    /// Wait for events at most `timeout` (`None`: until one comes; not at
+    /// all while wakers are left, rule 8), record them and move their
+    /// waiters to the list [`wake_ready`](Self::wake_ready) wakes.
     pub(crate) fn poll(&self, timeout: Option<Duration>) -> io::Result<Polled> {
         let mut polled = Polled::default();
         let mut events = self.events.loop_mut();
+        let mut to_wake = self.to_wake.loop_mut();
+        let timeout = if to_wake.is_empty() {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        };
         match self.poll.loop_mut().poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(polled),
             Err(e) => return Err(e),
         }
-        let mut to_wake = std::mem::take(&mut *self.to_wake.loop_mut());
         {
             let sources = self.sources.loop_ref();
             for event in events.iter() {
@@ -401,13 +417,18 @@ impl Reactor {
                 }
             }
         }
-        drop(events);
-        // In the order of the events; `pop`, not `drain(..)`, for less code.
+        // In the order of the events for `pop`, not `drain(..)`, for less
+        // code. (Wakers a panic left, rule 8, may come in another order.)
         to_wake.reverse();
-        while let Some(waker) = to_wake.pop() {
+        Ok(polled)
+    }
+
+    /// Rule 8: wake the waiters `poll` took, one at a time.
+    pub(crate) fn wake_ready(&self) {
+        loop {
+            let waker = self.to_wake.loop_mut().pop();
+            let Some(waker) = waker else { break };
             waker.wake();
         }
-        *self.to_wake.loop_mut() = to_wake;
-        Ok(polled)
     }
 }
