@@ -787,3 +787,27 @@ fn a_waker_that_panics_as_its_socket_is_ready_loses_no_other_waiter() {
         assert_eq!(n, 2);
     });
 }
+
+/// A write of an empty buffer returns `Ok(0)` at once, as `std::io::Write`
+/// does, even when the send buffer is full: it has nothing to wait for,
+/// and waiting for room would last until the peer reads, perhaps never.
+#[test]
+fn an_empty_write_returns_at_once_even_with_the_send_buffer_full() {
+    support::within(Duration::from_secs(30), || {
+        let ev = EventLoop::new().unwrap();
+        ev.block_on(async {
+            let (mut a, _b) = UnixStream::pair().unwrap();
+            let chunk = vec![0u8; 1 << 16];
+            // Fill the send buffer: the peer never reads.
+            while let Ok(written) = timeout(Duration::from_millis(50), a.write(&chunk)).await {
+                written.unwrap();
+            }
+            let empty = timeout(Duration::from_secs(2), a.write(&[]))
+                .await
+                .expect("an empty write waited for room");
+            assert_eq!(empty.unwrap(), 0);
+            let empty = timeout(Duration::from_secs(2), a.write_all(&[])).await;
+            assert!(empty.expect("write_all of nothing waited").is_ok());
+        });
+    });
+}

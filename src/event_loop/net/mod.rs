@@ -181,6 +181,11 @@ pub(crate) fn poll_write<S: Source>(
 where
     for<'a> &'a S: Write,
 {
+    if buf.is_empty() {
+        // Nothing to write: `Ok(0)` at once, as for a read (`poll_read`),
+        // not once the send buffer has room (it may never).
+        return Poll::Ready(Ok(0));
+    }
     io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
 }
 
@@ -311,7 +316,8 @@ macro_rules! write_methods {
     // `$setup`: as for `read_methods!`, with `writer` of this type and
     // `reader` its peer's reading end.
     ($setup:literal) => {
-        /// Write some of `buf`; how much was written.
+        /// Write some of `buf`; how much was written (`Ok(0)` at once if
+        /// `buf` is empty, without waiting for room).
         ///
         /// ```
         #[doc = $setup]
