@@ -64,7 +64,13 @@
 //! 4. A task must not count on state that `main` set up (a static, a
 //!    logger): a forked zygote's workers have a copy of it, an exec'd
 //!    one's do not, and `Auto` picks by the thread count (see
-//!    [`StartMode`], *What a worker sees of this process*).
+//!    [`StartMode`], *What a worker sees of this process*). Above all, a
+//!    lazily initialised static (`LazyLock`, `OnceLock::get_or_init`)
+//!    whose initialisation was under way when a forked zygote was made,
+//!    such as a static that holds the pool itself, is "being initialised"
+//!    for ever in its workers, with no thread left to finish it: a task
+//!    that touches it waits until its timeout. Pass a task what it needs
+//!    as its argument (or its initializer's).
 //! 5. Only the worker comes back out of a task or the initializer: a
 //!    process forked inside one that returns or unwinds out of it ends
 //!    there, so it never writes the task's outcome nor serves the pool as
