@@ -710,3 +710,26 @@ fn dropped_local_channel_ends_let_go_of_their_wakers() {
         }
     }
 }
+
+/// A `timeout` whose future spends the whole budget at every poll (here a
+/// zero-period interval, always due) still fires at its deadline: its
+/// `Sleep`, out of budget too, never read the clock, and the future ran
+/// until it finished by itself (timer.rs rule 7).
+#[test]
+fn a_timeout_fires_even_when_its_future_spends_the_whole_budget() {
+    let ev = EventLoop::new().unwrap();
+    let start = Instant::now();
+    let ticks = std::cell::Cell::new(0u64);
+    let outcome = ev.block_on(timeout(Duration::from_millis(20), async {
+        let mut always_due = interval(Duration::ZERO);
+        // Bounded, so that the test ends without the fix too.
+        while start.elapsed() < Duration::from_secs(2) {
+            always_due.tick().await;
+            ticks.set(ticks.get() + 1);
+        }
+    }));
+    assert!(outcome.is_err(), "the future ran to its end: {outcome:?}");
+    assert!(start.elapsed() >= Duration::from_millis(20));
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(ticks.get() > 0);
+}

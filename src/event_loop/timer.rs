@@ -49,6 +49,13 @@
 //!    the loop sleeps for: 0.005% of a core for a 1 s interval, 5% for a
 //!    1 ms one. An idle loop with no timer still sleeps for good (rule 4).
 //!
+//! 7. **A timeout is kept whatever the budget.** A [`Timeout`] whose
+//!    future spends the task's whole budget at every poll (a loop over
+//!    operations that are always ready) would find its `Sleep` out of
+//!    budget too, `Pending` before it reads the clock, and never fire: the
+//!    task would run forever. So when its `Sleep` is `Pending`, a `Timeout`
+//!    reads the clock itself and gives `Elapsed` once the deadline is past.
+//!
 //! Precision: the loop sleeps in `epoll_wait` with no timeout and the timerfd
 //! wakes it, at the kernel's timer resolution (high-resolution timers:
 //! microseconds), where `epoll_wait`'s own timeout would round up to whole
@@ -654,6 +661,10 @@ impl<F: Future> Future for Timeout<F> {
         }
         match Pin::new(&mut this.sleep).poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed::new())),
+            // Rule 7: a future that spent the task's whole budget leaves
+            // the sleep `Pending` without a look at the clock; the deadline
+            // still decides.
+            Poll::Pending if this.sleep.is_elapsed() => Poll::Ready(Err(Elapsed::new())),
             Poll::Pending => Poll::Pending,
         }
     }
