@@ -319,3 +319,54 @@ fn finished_tasks_are_not_kept_alive_by_the_signal_waiters() {
     drop(ev);
     assert_eq!(disposition(libc::SIGUSR2), before, "disposition restored");
 }
+
+/// A waker that panics as a signal wakes it loses no other listener's
+/// wake-up: the others of that delivery are woken at the next turn, where
+/// they were dropped with the unwinding before, and their tasks, the pipe
+/// drained, waited for a delivery that had already come.
+#[test]
+fn a_waker_that_panics_as_its_signal_arrives_loses_no_other_listener() {
+    struct PanicOnWake;
+    impl std::task::Wake for PanicOnWake {
+        fn wake(self: std::sync::Arc<Self>) {
+            panic!("this waker panics");
+        }
+    }
+    let _serial = serial();
+    let before = disposition(libc::SIGHUP);
+    let ev = EventLoop::new().unwrap();
+    let (mut panicky, task) = ev.block_on(async {
+        let mut panicky = signal(SignalKind::Hangup).unwrap();
+        let waker = std::task::Waker::from(std::sync::Arc::new(PanicOnWake));
+        let mut cx = std::task::Context::from_waker(&waker);
+        // Registered first, so woken first.
+        assert!(panicky.poll_recv(&mut cx).is_pending());
+        let mut other = signal(SignalKind::Hangup).unwrap();
+        let task = triad::event_loop::spawn(async move { other.recv().await });
+        sleep(Duration::from_millis(1)).await; // the task waits now
+        (panicky, task)
+    });
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ev.block_on(async {
+            raise(SignalKind::Hangup);
+            sleep(WAIT).await; // the delivery's wakes panic out of the turn
+        })
+    }));
+    assert!(
+        caught.is_err(),
+        "the waker's panic reaches block_on's caller"
+    );
+    let heard = ev.block_on(within_wait(task));
+    assert!(
+        matches!(heard, Some(Ok(Ok(())))),
+        "the other listener heard the delivery: {heard:?}"
+    );
+    // The panicking listener saw the delivery too, at its next poll.
+    assert!(matches!(
+        ev.block_on(within_wait(panicky.recv())),
+        Some(Ok(()))
+    ));
+    drop(panicky);
+    drop(ev);
+    assert_eq!(disposition(libc::SIGHUP), before, "disposition restored");
+}

@@ -629,9 +629,6 @@ impl Core {
             self.sched.drain_remote();
             polled
         };
-        // Out of `park`, and where a waker that panics loses no other
-        // (reactor.rs rule 8).
-        self.reactor.wake_ready();
         // An epoll failure (EBADF, EINVAL) would be a bug in the loop; there
         // is nobody to return it to, and the timers below still run.
         if let Ok(polled) = polled {
@@ -640,10 +637,13 @@ impl Core {
             }
             if polled.signal_fd {
                 if let Some(driver) = self.signals.get() {
-                    driver.on_ready();
+                    driver.on_ready(&self.reactor);
                 }
             }
         }
+        // Out of `park`, and where a waker that panics loses no other
+        // (reactor.rs rule 8), signal listeners' included.
+        self.reactor.wake_ready();
         self.fire_timers();
     }
 

@@ -423,6 +423,12 @@ impl Reactor {
         Ok(polled)
     }
 
+    /// Rule 8 for the loop's other sources of wake-ups (signals): `wakers`
+    /// join the list [`wake_ready`](Self::wake_ready) wakes.
+    pub(crate) fn wake_later(&self, wakers: Vec<Waker>) {
+        self.to_wake.loop_mut().extend(wakers);
+    }
+
     /// Rule 8: wake the waiters `poll` took, one at a time.
     pub(crate) fn wake_ready(&self) {
         loop {

@@ -54,6 +54,13 @@
 //!    are COMPLETE (a timeout or a `select` won, and the task ended). Their
 //!    wake would do nothing (task rule 1), so no wake-up is lost; foreign
 //!    wakers stay.
+//! 7. **A waker that panics loses no other.** The listeners a delivery
+//!    wakes join the reactor's list of waiters to wake (reactor.rs rule
+//!    8), woken one at a time: a waker that panics leaves the others
+//!    there, woken at the next turn, which does not sleep before. (Woken
+//!    from a list of their own, they were dropped with the unwinding, and
+//!    their tasks, the pipe drained, waited for a delivery that had
+//!    already come.)
 
 use std::cell::{OnceCell, RefCell};
 use std::fmt;
@@ -118,9 +125,9 @@ pub(crate) type DriverSlot = OnceCell<Box<dyn Listeners>>;
 
 /// What the loop and its listeners ask of a driver.
 pub(crate) trait Listeners {
-    /// The pipe was readable: drain it, wake every waiting listener (each
-    /// checks its own signal's count, rule 2).
-    fn on_ready(&self);
+    /// The pipe was readable: drain it, have the reactor wake every
+    /// waiting listener (each checks its own signal's count, rule 2).
+    fn on_ready(&self, reactor: &Reactor);
     /// Wake `waker` at the next delivery (rule 2).
     fn wait(&self, waker: &Waker);
 }
@@ -151,12 +158,10 @@ impl Driver {
 }
 
 impl Listeners for Driver {
-    fn on_ready(&self) {
+    fn on_ready(&self, reactor: &Reactor) {
         self.pipe.drain();
-        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
-        for waker in waiters {
-            waker.wake(); // outside the borrow: a wake may re-enter
-        }
+        // Rule 7: woken by the reactor, with the sockets' waiters.
+        reactor.wake_later(std::mem::take(&mut *self.waiters.borrow_mut()));
     }
 
     fn wait(&self, waker: &Waker) {
