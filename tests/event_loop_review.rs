@@ -733,3 +733,89 @@ fn a_timeout_fires_even_when_its_future_spends_the_whole_budget() {
     assert!(start.elapsed() < Duration::from_secs(2));
     assert!(ticks.get() > 0);
 }
+
+/// A waker that panics as a primitive of `event_loop::sync` wakes its
+/// waiters loses no other waiter: the panic reaches the caller of `set`,
+/// `notify_waiters`, `close` or the release, after every other waiter was
+/// woken (before, they were dropped with the unwinding: released or
+/// granted, out of the wait list, their tasks never woke).
+#[test]
+fn a_waker_that_panics_as_a_sync_primitive_wakes_loses_no_other_waiter() {
+    use std::rc::Rc;
+    use triad::event_loop::sync::{Event, Notify, Semaphore};
+
+    struct PanicOnWake;
+    impl std::task::Wake for PanicOnWake {
+        fn wake(self: std::sync::Arc<Self>) {
+            panic!("this waker panics");
+        }
+    }
+
+    /// Poll `first` with a panicking waker (it waits first), start a task
+    /// on `second`, then `trigger`: the panic comes out of `trigger`, and
+    /// the task completes.
+    async fn check<A, B>(name: &str, first: A, second: B, trigger: impl FnOnce())
+    where
+        A: Future,
+        B: Future + 'static,
+    {
+        let mut first = std::pin::pin!(first);
+        let waker = std::task::Waker::from(std::sync::Arc::new(PanicOnWake));
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(first.as_mut().poll(&mut cx).is_pending(), "{name}");
+        let task = spawn(second);
+        triad::event_loop::yield_now().await; // the task waits now
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(trigger));
+        assert!(
+            caught.is_err(),
+            "{name}: the waker's panic reaches the caller"
+        );
+        assert!(
+            timeout(Duration::from_secs(5), task).await.is_ok(),
+            "{name}: the other waiter was woken"
+        );
+    }
+
+    let ev = EventLoop::new().unwrap();
+    ev.block_on(async {
+        let notify = Rc::new(Notify::new());
+        let other = notify.clone();
+        check(
+            "notify_waiters",
+            notify.notified(),
+            async move { other.notified().await },
+            || notify.notify_waiters(),
+        )
+        .await;
+
+        let event = Rc::new(Event::new());
+        let other = event.clone();
+        check(
+            "Event::set",
+            event.wait(),
+            async move { other.wait().await },
+            || event.set(),
+        )
+        .await;
+
+        let closed = Rc::new(Semaphore::new(0));
+        let other = closed.clone();
+        check(
+            "Semaphore::close",
+            closed.acquire(),
+            async move { assert!(other.acquire().await.is_err()) },
+            || closed.close(),
+        )
+        .await;
+
+        let released = Rc::new(Semaphore::new(0));
+        let other = released.clone();
+        check(
+            "Semaphore::add_permits",
+            released.acquire(),
+            async move { drop(other.acquire().await.unwrap()) },
+            || released.add_permits(2),
+        )
+        .await;
+    });
+}

@@ -26,7 +26,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::wait_list::{WaitList, WaiterKey, WaiterState};
+use super::wait_list::{wake_all, WaitList, WaiterKey, WaiterState};
 use crate::event_loop::budget;
 
 /// A reusable barrier for `n` tasks on one event loop (`!Sync`, see the
@@ -192,9 +192,7 @@ impl Future for BarrierWait<'_> {
                 barrier.arrived.set(0);
                 let mut wakers = Vec::new();
                 barrier.waiters.borrow_mut().grant_all(&mut wakers);
-                for waker in wakers {
-                    waker.wake(); // rule 4
-                }
+                wake_all(wakers); // rule 4
                 true
             }
             Some(key) => {

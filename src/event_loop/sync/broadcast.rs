@@ -49,7 +49,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::error::{RecvError, SendError, TryRecvError};
-use super::wait_list::{WaitList, WaiterKey, WaiterState};
+use super::wait_list::{wake_all, WaitList, WaiterKey, WaiterState};
 use crate::event_loop::budget;
 
 struct Shared<T> {
@@ -74,9 +74,7 @@ impl<T> Shared<T> {
         } else {
             self.waiters.borrow_mut().release_all(&mut wakers);
         }
-        for waker in wakers {
-            waker.wake(); // rule 5: after the borrow
-        }
+        wake_all(wakers); // rule 5: after the borrow
     }
 }
 

@@ -25,7 +25,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::wait_list::{WaitList, WaiterKey, WaiterState};
+use super::wait_list::{wake_all, WaitList, WaiterKey, WaiterState};
 use crate::event_loop::budget;
 
 /// A settable flag that tasks on one event loop wait for (`!Sync`, see the
@@ -84,9 +84,7 @@ impl Event {
         self.set.set(true);
         let mut wakers = Vec::new();
         self.waiters.borrow_mut().grant_all(&mut wakers);
-        for waker in wakers {
-            waker.wake(); // rule 4
-        }
+        wake_all(wakers); // rule 4
     }
 
     /// Clear the flag: later waits wait for the next [`set`](Self::set).

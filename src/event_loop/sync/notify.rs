@@ -34,7 +34,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::wait_list::{WaitList, WaiterKey, WaiterState};
+use super::wait_list::{wake_all, WaitList, WaiterKey, WaiterState};
 use crate::event_loop::budget;
 
 /// Notifies tasks on one event loop (`!Sync`, see the [module docs](super)).
@@ -152,9 +152,7 @@ impl Notify {
         self.broadcasts.set(self.broadcasts.get().wrapping_add(1));
         let mut wakers = Vec::new();
         self.waiters.borrow_mut().release_all(&mut wakers);
-        for waker in wakers {
-            waker.wake();
-        }
+        wake_all(wakers);
     }
 }
 

@@ -41,8 +41,9 @@
 //!    already held stay valid, and a waiter granted before the close still
 //!    gets its permit.
 //! 6. **No borrow spans foreign code.** Wakers are woken (and dropped)
-//!    after the wait list's borrow ends, one at a time, so a wake that
-//!    re-enters the semaphore finds it consistent.
+//!    after the wait list's borrow ends, so a wake that re-enters the
+//!    semaphore finds it consistent; a waker that panics loses no other
+//!    (`wait_list.rs` rule 5).
 //! 7. **The count saturates.** The free count never exceeds
 //!    [`Semaphore::MAX_PERMITS`] (2^61 − 1 on 64-bit Linux): `new` takes
 //!    more as the cap, and `add_permits` or a permit given back stops there
@@ -61,7 +62,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::error::{AcquireError, TryAcquireError};
-use super::wait_list::{WaitList, WaiterKey, WaiterState};
+use super::wait_list::{wake_all, WaitList, WaiterKey, WaiterState};
 use crate::event_loop::budget;
 
 /// A counting semaphore for tasks on one event loop.
@@ -354,9 +355,7 @@ impl Semaphore {
         let mut wakers = Vec::new();
         self.waiters.borrow_mut().release_all(&mut wakers);
         // Rule 6: after the borrow.
-        for waker in wakers {
-            waker.wake();
-        }
+        wake_all(wakers);
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -384,27 +383,24 @@ impl Semaphore {
     }
 
     /// Rules 2, 3, 6, 7: give `n` permits back (the count saturating at
-    /// the cap), serving the queue in order while its front fits, one wake
-    /// at a time outside the borrow.
+    /// the cap), serving the queue in order while its front fits, the
+    /// wakes after the borrow (`wait_list.rs` rule 5: a waker that panics
+    /// loses no other grant's wake).
     fn release(&self, n: usize) {
         let total = self.permits.get().saturating_add(n).min(Self::MAX_PERMITS);
         self.permits.set(total);
-        loop {
-            let waker = {
-                let mut waiters = self.waiters.borrow_mut();
-                match waiters.front_need() {
-                    Some(need) if need <= self.permits.get() => {
-                        self.permits.set(self.permits.get() - need);
-                        waiters.grant_front()
-                    }
-                    _ => None,
+        let mut wakers = Vec::new();
+        {
+            let mut waiters = self.waiters.borrow_mut();
+            while let Some(need) = waiters.front_need() {
+                if need > self.permits.get() {
+                    break;
                 }
-            };
-            match waker {
-                Some(waker) => waker.wake(),
-                None => return,
+                self.permits.set(self.permits.get() - need);
+                wakers.extend(waiters.grant_front());
             }
         }
+        wake_all(wakers);
     }
 }
 

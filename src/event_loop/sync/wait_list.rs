@@ -38,11 +38,32 @@
 //! 4. **Wake outside.** The list returns wakers instead of waking them: the
 //!    caller wakes them after it has released every borrow, because a wake
 //!    is foreign code.
+//! 5. **A waker that panics loses no other.** The wakers a grant or a
+//!    release took are woken with [`wake_all`]: every one of them, the
+//!    first panic re-raised after the last. (Their waiters are out of the
+//!    queue already, GRANTED or RELEASED: a waker dropped with the
+//!    unwinding would leave its task asleep for good.)
 //!
 //! Loop-thread-only: plain `Vec` and indices, no atomics (see the module
 //! docs of `sync` for why the primitives are `!Send` or `!Sync`).
 
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::task::Waker;
+
+/// Rule 5: wake every waker of `wakers`, then re-raise the first panic
+/// of a wake, if any. Out of line: called by every primitive.
+#[inline(never)]
+pub(crate) fn wake_all(wakers: Vec<Waker>) {
+    let mut panic = None;
+    for waker in wakers {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+            panic.get_or_insert(payload);
+        }
+    }
+    if let Some(payload) = panic {
+        resume_unwind(payload);
+    }
+}
 
 /// No slot (the end of a link).
 const NIL: usize = usize::MAX;

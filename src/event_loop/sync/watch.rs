@@ -47,7 +47,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::error::{RecvError, SendError};
-use super::wait_list::{WaitList, WaiterKey, WaiterState};
+use super::wait_list::{wake_all, WaitList, WaiterKey, WaiterState};
 use crate::event_loop::budget;
 
 struct Shared<T> {
@@ -70,9 +70,7 @@ impl<T> Shared<T> {
         } else {
             list.borrow_mut().release_all(&mut wakers);
         }
-        for waker in wakers {
-            waker.wake(); // rule 6
-        }
+        wake_all(wakers); // rule 6
     }
 
     /// Rule 4: the value, for writing; `None` while a borrow is alive.

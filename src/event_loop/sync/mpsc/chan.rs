@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use super::super::wait_list::{WaitList, WaiterKey, WaiterState};
+use super::super::wait_list::{wake_all, WaitList, WaiterKey, WaiterState};
 
 /// What became of the receiver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,9 +177,7 @@ impl<T> Chan<T> {
         let mut wakers = Vec::new();
         self.send_waiters.borrow_mut().release_all(&mut wakers);
         self.closed_waiters.borrow_mut().release_all(&mut wakers);
-        for waker in wakers {
-            waker.wake(); // rule 8
-        }
+        wake_all(wakers); // rule 8
     }
 }
 
