@@ -474,3 +474,29 @@ fn sleep_reset_moves_the_deadline() {
         assert!(Instant::now() >= target);
     });
 }
+
+/// A sleep reset by another task than the one waiting for it wakes its
+/// waiter at the new deadline, earlier or later (a watchdog whose deadline
+/// the traffic pushes back): the reset moves the timer with its waker,
+/// where it dropped the waker with the old timer and the waiter slept for
+/// good (timer.rs rule 8).
+#[test]
+fn a_sleep_reset_by_another_task_wakes_its_waiter_at_the_new_deadline() {
+    let ev = EventLoop::new().unwrap();
+    ev.block_on(async {
+        for pushed in [Duration::from_millis(5), Duration::from_millis(60)] {
+            let shared = Rc::new(RefCell::new(sleep(Duration::from_millis(30))));
+            let watched = shared.clone();
+            let watchdog = spawn(async move {
+                std::future::poll_fn(|cx| Pin::new(&mut *watched.borrow_mut()).poll(cx)).await;
+                Instant::now()
+            });
+            yield_now().await; // the watchdog waits now
+            let deadline = Instant::now() + pushed;
+            shared.borrow_mut().reset(deadline);
+            let woke = timeout(Duration::from_secs(2), watchdog).await;
+            let woke = woke.expect("the watchdog woke").unwrap();
+            assert!(woke >= deadline, "never early");
+        }
+    });
+}

@@ -55,6 +55,13 @@
 //!    budget too, `Pending` before it reads the clock, and never fire: the
 //!    task would run forever. So when its `Sleep` is `Pending`, a `Timeout`
 //!    reads the clock itself and gives `Elapsed` once the deadline is past.
+//! 8. **A reset keeps the waiter.** [`Sleep::reset`] of a sleep that waits
+//!    (its timer armed on the loop running) moves the timer to the new
+//!    deadline with the waker it holds, so the task awaiting the sleep
+//!    wakes then even when another task reset it. (It cancelled the timer,
+//!    waker and all, before: a watchdog whose deadline another task pushed
+//!    back slept for good.) Off its loop, the old timer fires once into
+//!    the waker (rule 5), and the next poll arms the new deadline.
 //!
 //! Precision: the loop sleeps in `epoll_wait` with no timeout and the timerfd
 //! wakes it, at the kernel's timer resolution (high-resolution timers:
@@ -300,18 +307,19 @@ impl Timers {
         slot.waker.take()
     }
 
-    /// Rule 3.
-    pub(crate) fn cancel(&mut self, key: TimerKey) {
+    /// Rule 3; the timer's waker, if it was live.
+    pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<Waker> {
         if !self.live(key) {
-            return;
+            return None;
         }
-        drop(self.release(key.index));
+        let waker = self.release(key.index);
         self.stale += 1;
         if self.stale > 64 && self.stale * 2 > self.heap.len() {
             let slots = &self.slots;
             self.heap.retain(|entry| is_live(slots, entry.key));
             self.stale = 0;
         }
+        waker
     }
 
     /// Take the wakers of the timers due at `now` (rule 1), earliest first,
@@ -510,7 +518,8 @@ impl Sleep {
         Instant::now() >= self.deadline
     }
 
-    /// Move the deadline (earlier or later), as if made anew.
+    /// Move the deadline (earlier or later). A task waiting for this sleep
+    /// wakes at the new deadline, whichever task reset it.
     ///
     /// ```
     /// use std::time::{Duration, Instant};
@@ -524,8 +533,20 @@ impl Sleep {
     /// assert!(Instant::now() >= sooner);
     /// ```
     pub fn reset(&mut self, deadline: Instant) {
-        self.cancel();
         self.deadline = deadline;
+        // Rule 8: a waiting sleep's timer moves, with its waker.
+        let Some(entry) = self.entry.take() else {
+            return;
+        };
+        self.entry = executor::with_current(|core| {
+            let core = core.filter(|core| core.id == entry.loop_id)?;
+            let mut timers = core.timers.loop_mut();
+            let waker = timers.cancel(entry.key)?;
+            Some(Entry {
+                key: timers.insert(deadline, waker),
+                ..entry
+            })
+        });
     }
 
     fn cancel(&mut self) {
@@ -533,7 +554,8 @@ impl Sleep {
             executor::with_current(|core| {
                 if let Some(core) = core {
                     if core.id == entry.loop_id {
-                        core.timers.loop_mut().cancel(entry.key);
+                        let waker = core.timers.loop_mut().cancel(entry.key);
+                        drop(waker); // after the borrow (executor rule 5)
                     }
                 }
             });
@@ -769,7 +791,9 @@ impl Interval {
         ready!(Pin::new(&mut self.sleep).poll(cx));
         let scheduled = self.sleep.deadline();
         let now = Instant::now();
-        self.sleep.reset(next_tick(scheduled, now, self.period));
+        // Not `reset`: the sleep just completed, so it has no timer left
+        // to move (rule 8).
+        self.sleep.deadline = next_tick(scheduled, now, self.period);
         Poll::Ready(scheduled)
     }
 
