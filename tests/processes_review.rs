@@ -329,6 +329,20 @@ fn ended(pid: u32) -> bool {
     }
 }
 
+/// The copy forked inside a task or the initializer wrote its pid to
+/// `path`: it ends, and none of the next 20 tasks runs anywhere but on
+/// the pool's workers.
+fn the_copy_left_and_never_serves(pool: &ProcessPool, path: &std::path::Path) {
+    let copy: u32 = std::fs::read_to_string(path).unwrap().parse().unwrap();
+    let _ = std::fs::remove_file(path);
+    processes_support::eventually("the forked copy leaves", || ended(copy));
+    for _ in 0..20 {
+        let pid = pool.submit(my_pid, ()).wait().unwrap();
+        assert!(pool.worker_pids().contains(&pid), "{pid} is no worker");
+        assert_ne!(pid, copy);
+    }
+}
+
 /// A process forked inside a task that comes back out of it (returns, or
 /// panics) is not the worker: it leaves at once, without writing the
 /// task's outcome (the worker's result stands) and without serving the
@@ -344,14 +358,7 @@ fn a_process_forked_inside_a_task_never_acts_as_the_worker() {
             let _ = std::fs::remove_file(&path);
             let path_arg = path.to_string_lossy().into_owned();
             assert_eq!(pool.submit(fork_inside, (path_arg, panic)).wait(), Ok(1));
-            let copy: u32 = std::fs::read_to_string(&path).unwrap().parse().unwrap();
-            let _ = std::fs::remove_file(&path);
-            processes_support::eventually("the forked copy leaves", || ended(copy));
-            for _ in 0..20 {
-                let pid = pool.submit(my_pid, ()).wait().unwrap();
-                assert!(pool.worker_pids().contains(&pid), "{pid} is no worker");
-                assert_ne!(pid, copy);
-            }
+            the_copy_left_and_never_serves(&pool, &path);
         }
         drop(pool);
     });
@@ -387,14 +394,7 @@ fn a_process_forked_inside_the_initializer_never_acts_as_the_worker() {
             .build()
             .unwrap();
         assert!(pool.submit(my_pid, ()).wait().is_ok());
-        let copy: u32 = std::fs::read_to_string(&path).unwrap().parse().unwrap();
-        let _ = std::fs::remove_file(&path);
-        processes_support::eventually("the forked copy leaves", || ended(copy));
-        for _ in 0..20 {
-            let pid = pool.submit(my_pid, ()).wait().unwrap();
-            assert!(pool.worker_pids().contains(&pid), "{pid} is no worker");
-            assert_ne!(pid, copy);
-        }
+        the_copy_left_and_never_serves(&pool, &path);
         drop(pool);
     });
 }
